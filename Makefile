@@ -1,0 +1,53 @@
+# graygate — every target installs what it needs; a fresh clone needs only python3, go and make.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CACHE := .cache
+TOOLS := $(CACHE)/toolchain/bin
+export GRAYGATE_TOOLS := $(abspath $(TOOLS))
+export PATH := $(abspath $(BIN)):$(abspath $(TOOLS)):$(PATH)
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+.PHONY: venv
+venv: $(BIN)/.installed ## the virtual environment with graygate and its dev tools
+
+.PHONY: toolchain
+toolchain: ## build kube-apiserver, etcd, kube-controller-manager, kwok and helm once into .cache/
+	bash e2e/toolchain/build.sh $(CACHE)/toolchain
+
+.PHONY: lint
+lint: venv ## ruff, mypy --strict and the import contracts
+	$(BIN)/ruff check operator tests e2e
+	$(BIN)/ruff format --check operator tests e2e
+	$(BIN)/mypy operator/graygate
+	$(BIN)/lint-imports
+
+.PHONY: unit
+unit: venv ## the pure and fake-backed tests (seconds)
+	$(BIN)/pytest -q tests/unit
+
+.PHONY: test
+test: venv toolchain lint ## everything CI runs: lint, types, unit, integration and e2e tests
+	$(BIN)/python -c "import operator, graygate; assert hasattr(operator, 'itemgetter')"
+	$(BIN)/pytest -q -ra tests e2e
+
+.PHONY: run
+run: venv toolchain ## bring up the sandbox control plane and show how to use it
+	$(BIN)/graygate sandbox up
+
+.PHONY: clean
+clean: ## remove the virtual environment (the toolchain cache stays)
+	rm -rf $(VENV)
