@@ -23,12 +23,12 @@ built() { echo "$2" > "$bin/.$1.stamp"; echo "toolchain: built $1 ($2) in $3 s";
 build_kube() {
   local dir="$here/kube" version stamp start
   version=$(module_version "$dir" k8s.io/kubernetes)
-  stamp="$version $(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -c1-16)"
+  stamp="$version $(sha256sum < "$dir/go.sum" | cut -c1-16)"
   local minor=${version#v1.}; minor=${minor%%.*}
   local pkg=k8s.io/component-base/version
   local ldflags="-s -w -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-  for cmd in kube-apiserver kube-controller-manager; do
+  for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
     if fresh "$cmd" "$stamp"; then echo "toolchain: $cmd $version is cached"; continue; fi
     start=$SECONDS
     (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$bin/$cmd" "k8s.io/kubernetes/cmd/$cmd")
@@ -53,6 +53,20 @@ install_tool() { # install_tool NAME PACKAGE VERSION
   built "$1" "$3" $((SECONDS - start))
 }
 
+fetch_istio_crds() {
+  local out="$cache/istio/customresourcedefinitions.gen.yaml" dir
+  if fresh_file "$out" "$ISTIO_API_VERSION"; then echo "toolchain: istio CRDs $ISTIO_API_VERSION are cached"; return; fi
+  dir=$(cd "$cache" && go mod download -json "istio.io/api@$ISTIO_API_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  mkdir -p "$cache/istio"
+  cp "$dir/kubernetes/customresourcedefinitions.gen.yaml" "$out"
+  chmod 644 "$out"
+  echo "$ISTIO_API_VERSION" > "$out.stamp"
+  echo "toolchain: fetched istio CRDs from istio.io/api@$ISTIO_API_VERSION"
+}
+
+fresh_file() { [[ -f "$1" && -f "$1.stamp" && "$(cat "$1.stamp")" == "$2" ]]; }
+
+fetch_istio_crds
 build_etcd
 build_kube
 install_tool kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"

@@ -1,4 +1,4 @@
-// Builds kube-apiserver and kube-controller-manager at a pinned Kubernetes release for the sandbox.
+// Builds kube-apiserver, kube-controller-manager and kube-scheduler at a pinned Kubernetes release for the sandbox.
 // k8s.io/kubernetes points its staging modules at ./staging paths, so each is replaced by its published v0 tag.
 module graygate.dev/toolchain/kube
 

@@ -1,0 +1,283 @@
+"""Starts and stops the sandbox control plane: etcd, kube-apiserver and, on request, the controllers that make
+Deployments real without a kubelet (kube-controller-manager, kube-scheduler and kwok).
+
+Everything listens on 127.0.0.1 with free ports, lives in one work folder, and is stopped in reverse order; the
+folder's `state.json` lets another process (`graygate sandbox down`) stop a detached sandbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import shutil
+import ssl
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from graygate.kube import sandbox_setup
+from graygate.sandbox.kubeconfig import write_kubeconfig
+from graygate.sandbox.pki import SandboxPki, write_pki
+from graygate.sandbox.processes import ManagedProcess, ProcessFailedError, free_port, stop_process_group
+from graygate.sandbox.toolchain import Toolchain
+
+STATE_FILE = "state.json"
+
+
+@dataclass(frozen=True)
+class ControlPlaneSettings:
+    """What to start. `workloads` adds the controllers that let Deployments become Available (fake kwok nodes)."""
+
+    workdir: Path | None = None
+    workloads: bool = False
+    istio_crds: bool = True
+    crd_files: tuple[Path, ...] = ()
+    start_timeout_s: float = 90.0
+
+
+@dataclass
+class ControlPlane:
+    settings: ControlPlaneSettings = field(default_factory=ControlPlaneSettings)
+    toolchain: Toolchain = field(default_factory=Toolchain.locate)
+    workdir: Path = field(init=False)
+    kubeconfig: Path = field(init=False)
+    server: str = field(init=False, default="")
+    token: str = field(init=False, default="")
+    etcd_url: str = field(init=False, default="")
+    versions: dict[str, str] = field(init=False, default_factory=dict)
+    startup_seconds: float = field(init=False, default=0.0)
+    _processes: list[ManagedProcess] = field(init=False, default_factory=list)
+    _owns_workdir: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        if self.settings.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="graygate-sandbox-"))
+            self._owns_workdir = True
+        else:
+            self.workdir = self.settings.workdir
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        self.kubeconfig = self.workdir / "kubeconfig"
+
+    def __enter__(self) -> ControlPlane:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        began = time.monotonic()
+        try:
+            pki = write_pki(self.workdir / "pki", dt.datetime.now(dt.UTC))
+            self._start_etcd()
+            self._start_apiserver(pki)
+            write_kubeconfig(self.kubeconfig, self.server, pki.ca_cert, self.token)
+            self._install_crds()
+            if self.settings.workloads:
+                self._start_workload_controllers(pki)
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - began
+        self._write_state()
+
+    def stop(self) -> None:
+        for process in reversed(self._processes):
+            process.stop()
+        self._processes.clear()
+        (self.workdir / STATE_FILE).unlink(missing_ok=True)
+        if self._owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- etcd and the API server -------------------------------------------------------------------------------
+
+    def _start_etcd(self) -> None:
+        client, peer = free_port(), free_port()
+        self.etcd_url = f"http://127.0.0.1:{client}"
+        etcd = self._launch(
+            "etcd",
+            [
+                "--name=sandbox",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls={self.etcd_url}",
+                f"--advertise-client-urls={self.etcd_url}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-cluster=sandbox=http://127.0.0.1:{peer}",
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+        )
+        etcd.wait_until(lambda: _etcd_healthy(self.etcd_url), self.settings.start_timeout_s, "healthy")
+        version = _get_json(f"{self.etcd_url}/version", None, None)
+        self.versions["etcd"] = str(version.get("etcdserver", "?"))
+
+    def _start_apiserver(self, pki: SandboxPki) -> None:
+        port = free_port()
+        self.server = f"https://127.0.0.1:{port}"
+        self.token = secrets.token_urlsafe(32)
+        tokens = self.workdir / "tokens.csv"
+        tokens.write_text(f'{self.token},sandbox-admin,sandbox-admin,"system:masters"\n')
+        tokens.chmod(0o600)
+        apiserver = self._launch(
+            "kube-apiserver",
+            [
+                f"--etcd-servers={self.etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={port}",
+                f"--cert-dir={self.workdir / 'certs'}",
+                f"--tls-cert-file={pki.serving_cert}",
+                f"--tls-private-key-file={pki.serving_key}",
+                f"--client-ca-file={pki.ca_cert}",
+                f"--token-auth-file={tokens}",
+                "--authorization-mode=RBAC",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={pki.service_account_pub}",
+                f"--service-account-signing-key-file={pki.service_account_key}",
+                "--service-cluster-ip-range=10.96.0.0/16",
+                "--endpoint-reconciler-type=none",
+                "--allow-privileged=true",
+                "--profiling=false",
+                "--enable-priority-and-fairness=false",
+            ],
+        )
+        context = ssl.create_default_context(cafile=str(pki.ca_cert))
+        apiserver.wait_until(
+            lambda: _ok(f"{self.server}/readyz", self.token, context), self.settings.start_timeout_s, "ready"
+        )
+        version = _get_json(f"{self.server}/version", self.token, context)
+        self.versions["kube-apiserver"] = str(version.get("gitVersion", "?"))
+
+    def _install_crds(self) -> None:
+        files = list(self.settings.crd_files)
+        if self.settings.istio_crds:
+            files.insert(0, self.toolchain.istio_crds)
+        if files:
+            sandbox_setup.install_crds(self.kubeconfig, files)
+
+    # -- controllers that make Deployments real ----------------------------------------------------------------
+
+    def _start_workload_controllers(self, pki: SandboxPki) -> None:
+        kcm = self._launch(
+            "kube-controller-manager",
+            [
+                f"--kubeconfig={self.kubeconfig}",
+                "--bind-address=127.0.0.1",
+                "--secure-port=0",
+                "--leader-elect=false",
+                f"--service-account-private-key-file={pki.service_account_key}",
+                f"--root-ca-file={pki.ca_cert}",
+                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route",
+            ],
+        )
+        self._launch(
+            "kube-scheduler",
+            [
+                f"--kubeconfig={self.kubeconfig}",
+                f"--authentication-kubeconfig={self.kubeconfig}",
+                f"--authorization-kubeconfig={self.kubeconfig}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+                "--leader-elect=false",
+            ],
+        )
+        self._launch(
+            "kwok",
+            [
+                f"--kubeconfig={self.kubeconfig}",
+                "--manage-all-nodes=false",
+                f"--manage-nodes-with-annotation-selector={sandbox_setup.KWOK_NODE_ANNOTATION}=fake",
+                "--node-ip=127.0.0.1",
+                f"--server-address=127.0.0.1:{free_port()}",
+            ],
+        )
+        sandbox_setup.create_fake_node(self.kubeconfig, "kwok-node-0")
+        kcm.wait_until(
+            lambda: sandbox_setup.default_service_account_exists(self.kubeconfig),
+            self.settings.start_timeout_s,
+            "creating ServiceAccounts",
+        )
+
+    # -- bookkeeping ------------------------------------------------------------------------------------------
+
+    def _launch(self, name: str, args: list[str]) -> ManagedProcess:
+        binary = self.toolchain.binary(name)
+        process = ManagedProcess(name, [str(binary), *args], self.workdir / "logs" / f"{name}.log")
+        process.start()
+        self._processes.append(process)
+        return process
+
+    def _write_state(self) -> None:
+        state = {
+            "kubeconfig": str(self.kubeconfig),
+            "server": self.server,
+            "etcd": self.etcd_url,
+            "versions": self.versions,
+            "pids": {p.name: p.pid for p in self._processes},
+        }
+        (self.workdir / STATE_FILE).write_text(json.dumps(state, indent=2))
+
+    def detach(self) -> None:
+        """Leaves the processes running for another process to stop with `stop_detached`."""
+        self._processes.clear()
+        self._owns_workdir = False
+
+
+def stop_detached(workdir: Path) -> list[str]:
+    """Stops a sandbox started elsewhere and detached; returns the names of the processes it stopped."""
+    state_file = workdir / STATE_FILE
+    if not state_file.exists():
+        return []
+    pids: dict[str, int] = json.loads(state_file.read_text())["pids"]
+    for name in reversed(list(pids)):
+        stop_process_group(pids[name])
+    state_file.unlink(missing_ok=True)
+    return list(pids)
+
+
+def read_state(workdir: Path) -> dict[str, Any] | None:
+    state_file = workdir / STATE_FILE
+    if not state_file.exists():
+        return None
+    state: dict[str, Any] = json.loads(state_file.read_text())
+    return state
+
+
+def _etcd_healthy(url: str) -> bool:
+    try:
+        return _get_json(f"{url}/health", None, None).get("health") == "true"
+    except (OSError, ValueError):
+        return False
+
+
+def _request(url: str, token: str | None) -> urllib.request.Request:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    return request
+
+
+def _ok(url: str, token: str | None, context: ssl.SSLContext | None) -> bool:
+    try:
+        with urllib.request.urlopen(_request(url, token), timeout=2, context=context) as response:
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def _get_json(url: str, token: str | None, context: ssl.SSLContext | None) -> dict[str, Any]:
+    with urllib.request.urlopen(_request(url, token), timeout=5, context=context) as response:
+        body: dict[str, Any] = json.loads(response.read())
+        return body
+
+
+__all__ = ["ControlPlane", "ControlPlaneSettings", "ProcessFailedError", "read_state", "stop_detached"]

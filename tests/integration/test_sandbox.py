@@ -1,0 +1,141 @@
+"""The sandbox is a real control plane: objects round-trip through etcd, the API server validates them, RBAC is
+on, and kubectl works with the kubeconfig it writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from graygate.sandbox import ControlPlane
+
+ISTIO = {"group": "networking.istio.io", "version": "v1", "plural": "virtualservices"}
+
+
+def _virtual_service(name: str) -> dict[str, object]:
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {"name": name},
+        "spec": {
+            "hosts": ["checkout"],
+            "http": [
+                {
+                    "name": "primary",
+                    "route": [
+                        {"destination": {"host": "checkout", "subset": "stable"}, "weight": 90},
+                        {"destination": {"host": "checkout", "subset": "canary"}, "weight": 10},
+                    ],
+                }
+            ],
+        },
+    }
+
+
+def test_versions_are_the_pinned_real_ones(sandbox: ControlPlane) -> None:
+    assert sandbox.versions["kube-apiserver"].startswith("v1.35.")
+    major, minor, patch = (int(part) for part in sandbox.versions["etcd"].split("."))
+    assert (major, minor, patch) >= (3, 5, 24)
+
+
+def test_virtual_service_round_trips(api: client.ApiClient, namespace: str) -> None:
+    custom = client.CustomObjectsApi(api)
+    custom.create_namespaced_custom_object(**ISTIO, namespace=namespace, body=_virtual_service("checkout"))
+    stored = custom.get_namespaced_custom_object(**ISTIO, namespace=namespace, name="checkout")
+    weights = [(r["destination"]["subset"], r["weight"]) for r in stored["spec"]["http"][0]["route"]]
+    assert weights == [("stable", 90), ("canary", 10)]
+    assert stored["metadata"]["resourceVersion"]
+
+
+def test_api_server_rejects_an_invalid_virtual_service(api: client.ApiClient, namespace: str) -> None:
+    body = _virtual_service("broken")
+    body["spec"]["http"][0]["route"][0]["weight"] = "ninety"  # type: ignore[index]
+    with pytest.raises(ApiException) as rejected:
+        client.CustomObjectsApi(api).create_namespaced_custom_object(**ISTIO, namespace=namespace, body=body)
+    assert rejected.value.status == 422
+    assert "weight" in json.loads(rejected.value.body)["message"]
+
+
+def test_rbac_refuses_an_unprivileged_service_account(api: client.ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(api)
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "nobody"}})
+    token = core.create_namespaced_service_account_token(
+        "nobody", namespace, {"spec": {"expirationSeconds": 600}}
+    ).status.token
+    review = client.AuthenticationV1Api(api).create_token_review({"spec": {"token": token}})
+    assert review.status.authenticated, "ServiceAccount tokens must be signed and verifiable"
+    access = client.AuthorizationV1Api(api).create_subject_access_review(
+        {
+            "spec": {
+                "user": review.status.user.username,
+                "groups": review.status.user.groups,
+                "resourceAttributes": {"namespace": namespace, "verb": "list", "resource": "secrets"},
+            }
+        }
+    )
+    assert not access.status.allowed
+
+
+def test_kubectl_lists_it_through_the_written_kubeconfig(
+    api: client.ApiClient, sandbox: ControlPlane, namespace: str
+) -> None:
+    client.CustomObjectsApi(api).create_namespaced_custom_object(
+        **ISTIO, namespace=namespace, body=_virtual_service("listed")
+    )
+    result = subprocess.run(
+        ["kubectl", "get", "virtualservices", "-A", "-o", "json"],
+        env={**os.environ, "KUBECONFIG": str(sandbox.kubeconfig)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    listed = {(item["metadata"]["namespace"], item["metadata"]["name"]) for item in json.loads(result.stdout)["items"]}
+    assert (namespace, "listed") in listed
+
+
+def test_deployments_become_available_without_a_kubelet(api: client.ApiClient, namespace: str) -> None:
+    apps = client.AppsV1Api(api)
+    labels = {"app": "demo"}
+    apps.create_namespaced_deployment(
+        namespace,
+        {
+            "metadata": {"name": "demo"},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "app", "image": "demo:1"}]},
+                },
+            },
+        },
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = apps.read_namespaced_deployment_status("demo", namespace).status
+        if (status.available_replicas or 0) == 2:
+            return
+        time.sleep(0.5)
+    pytest.fail(f"Deployment never became Available: {status}")
+
+
+def test_nothing_listens_beyond_loopback(sandbox: ControlPlane) -> None:
+    listening = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout
+    ours = {str(p) for p in _pids_of(sandbox)}
+    for line in listening.splitlines():
+        if any(f"pid={pid}," in line for pid in ours):
+            local = line.split()[3]
+            host = local.rsplit(":", 1)[0].strip("[]")
+            assert host in {"127.0.0.1", "::1"}, f"a sandbox process listens on {local}: {line}"
+    assert socket.gethostbyname("localhost")
+
+
+def _pids_of(sandbox: ControlPlane) -> list[int]:
+    return [process.pid for process in sandbox._processes]
