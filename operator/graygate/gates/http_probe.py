@@ -1,0 +1,187 @@
+"""The HTTP probe gate's observation side: one request, and a faithful record of what came back.
+
+Why it only observes: whether 503, 1.2 s or ``{"ready": false}`` means "roll back" is the domain's judgement, made
+with the thresholds in the release spec and testable without a network. This module's job is to report exactly what
+happened - status, latency, a bounded piece of the body, or why there was no answer - and never to raise for a
+failed probe, because a failed probe *is* an observation.
+
+Choices worth knowing:
+
+* aiohttp, so a slow endpoint never blocks the operator's event loop; one ``ClientSession`` per gate, reused across
+  ticks and closed with ``close()``.
+* Redirects are not followed: the probe reports what the configured URL answered (a 302 to a login page is not a
+  healthy canary). Cookies are not kept between probes.
+* The body is read up to a bound (4 KiB kept as text; JSON up to 64 KiB parsed when the content type says JSON), so
+  a huge or endless response cannot exhaust memory.
+* ``observed_at`` is the ``now`` passed in; only the latency is measured, with an injectable monotonic clock.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+
+import aiohttp
+from pydantic import JsonValue
+
+from graygate.errors import GateError
+
+__all__ = ["HttpProbeGate", "HttpProbeRequest", "ProbeSample"]
+
+SNIPPET_BYTES = 4 * 1024
+JSON_BYTES = 64 * 1024
+USER_AGENT = "graygate-http-probe"
+
+
+@dataclass(frozen=True)
+class HttpProbeRequest:
+    """One probe request, as the release spec describes it (the lead maps the pydantic spec onto this)."""
+
+    url: str
+    method: str = "GET"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout_s: float = 5.0
+    body: str | bytes | None = None
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0:
+            raise ValueError(f"probe timeout must be positive, got {self.timeout_s}")
+        if not self.method or not self.method.isalpha():
+            raise ValueError(f"probe method must be an HTTP method name, got {self.method!r}")
+
+
+@dataclass(frozen=True)
+class ProbeSample:
+    """What one probe saw. Exactly one of ``status_code`` and ``error`` is set."""
+
+    url: str
+    method: str
+    status_code: int | None
+    latency_s: float
+    body_snippet: str
+    """The first 4 KiB of the body as text (undecodable bytes replaced); empty when there was no response."""
+    body_truncated: bool
+    body_is_json: bool
+    """True when the content type said JSON and the body parsed; ``body_json`` then holds it (possibly None)."""
+    body_json: JsonValue
+    error: str | None
+    """Why there is no status: a timeout, a refused connection, a protocol error."""
+    observed_at: datetime
+
+
+@dataclass(frozen=True)
+class _Body:
+    snippet: str
+    truncated: bool
+    is_json: bool
+    value: JsonValue
+
+
+class HttpProbeGate:
+    """Performs HTTP probes; satisfies ``graygate.ports.Gate[HttpProbeRequest, ProbeSample]``."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.perf_counter) -> None:
+        self._clock = clock
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    async def observe(self, request: HttpProbeRequest, now: datetime) -> ProbeSample:
+        """Send ``request`` once; a failure to get an answer is recorded in the sample, never raised."""
+        session = self._open_session()
+        method = request.method.upper()
+        started = self._clock()
+        try:
+            async with session.request(
+                method,
+                request.url,
+                headers=dict(request.headers),
+                data=request.body,
+                timeout=aiohttp.ClientTimeout(total=request.timeout_s),
+                allow_redirects=False,
+            ) as response:
+                body = await _read_body(response)
+                status: int | None = response.status
+                error: str | None = None
+        except TimeoutError:
+            status, body, error = None, _NO_BODY, f"timed out after {request.timeout_s:g}s"
+        except aiohttp.ClientConnectorError as e:
+            status, body, error = None, _NO_BODY, f"connection failed: {e}"
+        except aiohttp.ClientError as e:
+            status, body, error = None, _NO_BODY, f"{type(e).__name__}: {e}"
+        return ProbeSample(
+            url=request.url,
+            method=method,
+            status_code=status,
+            latency_s=max(0.0, self._clock() - started),
+            body_snippet=body.snippet,
+            body_truncated=body.truncated,
+            body_is_json=body.is_json,
+            body_json=body.value,
+            error=error,
+            observed_at=now,
+        )
+
+    async def close(self) -> None:
+        """Close the HTTP session; the gate cannot observe afterwards."""
+        self._closed = True
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> HttpProbeGate:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise GateError("the HTTP probe gate is closed; create a new one")
+        if self._session is None:
+            # Created lazily: a ClientSession must be born inside the running event loop.
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": USER_AGENT},
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self._session
+
+
+_NO_BODY = _Body(snippet="", truncated=False, is_json=False, value=None)
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+async def _read_body(response: aiohttp.ClientResponse) -> _Body:
+    wants_json = _is_json(response.content_type)
+    limit = JSON_BYTES if wants_json else SNIPPET_BYTES
+    data = await _read_at_most(response.content, limit + 1)
+    complete = len(data) <= limit
+    text = data[:SNIPPET_BYTES].decode(response.charset or "utf-8", errors="replace")
+    body = _Body(snippet=text, truncated=len(data) > SNIPPET_BYTES, is_json=False, value=None)
+    if wants_json and complete:
+        try:
+            value: JsonValue = json.loads(data)
+        except ValueError:  # malformed JSON, or bytes that are not text: keep the snippet only
+            return body
+        return _Body(snippet=body.snippet, truncated=body.truncated, is_json=True, value=value)
+    return body
+
+
+async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await stream.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,70 @@
+"""The operator's own Prometheus metrics: what a platform team alerts on (stuck or failing releases, slow
+rollbacks, reconcile errors) and what our benchmarks read (time from a failing verdict to the weights written).
+
+Each metric lives in a registry owned by `OperatorMetrics`, so tests and several operators in one process never
+collide in prometheus_client's global registry.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+_ROLLBACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class OperatorMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        labels = ["namespace", "release"]
+        self.phase = Gauge(
+            "graygate_release_phase", "1 for the phase each release is in.", [*labels, "phase"], registry=self.registry
+        )
+        self.canary_weight = Gauge(
+            "graygate_canary_weight_percent", "The canary weight graygate last wrote.", labels, registry=self.registry
+        )
+        self.verdicts = Counter(
+            "graygate_gate_verdicts",
+            "Gate verdicts, by gate and verdict.",
+            [*labels, "gate", "verdict"],
+            registry=self.registry,
+        )
+        self.gate_value = Gauge(
+            "graygate_gate_value", "The value a gate last measured.", [*labels, "gate"], registry=self.registry
+        )
+        self.transitions = Counter(
+            "graygate_transitions",
+            "Release transitions, by Event reason.",
+            [*labels, "reason"],
+            registry=self.registry,
+        )
+        self.rollbacks = Counter("graygate_rollbacks", "Rollbacks performed.", labels, registry=self.registry)
+        self.time_to_rollback = Histogram(
+            "graygate_time_to_rollback_seconds",
+            "From the failing verdict to every managed VirtualService written back to stable.",
+            labels,
+            buckets=_ROLLBACK_BUCKETS,
+            registry=self.registry,
+        )
+        self.virtualservice_writes = Counter(
+            "graygate_virtualservice_writes",
+            "VirtualService writes that reached the API server.",
+            labels,
+            registry=self.registry,
+        )
+        self.reconcile_errors = Counter(
+            "graygate_reconcile_errors",
+            "Ticks that ended in an error, by error class.",
+            [*labels, "error"],
+            registry=self.registry,
+        )
+
+    def set_phase(self, namespace: str, release: str, phase: str, phases: list[str]) -> None:
+        for candidate in phases:
+            self.phase.labels(namespace, release, candidate).set(1 if candidate == phase else 0)
+
+    def forget(self, namespace: str, release: str, phases: list[str]) -> None:
+        for candidate in phases:
+            self.phase.remove(namespace, release, candidate)
+
+    def serve(self, port: int, address: str = "0.0.0.0") -> None:
+        start_http_server(port, addr=address, registry=self.registry)

@@ -1,0 +1,203 @@
+"""The seams between graygate's core and the outside world, as small Protocols and the plain data they exchange.
+
+The service layer talks to "a traffic router" and "a gate", never to Istio or aiohttp. An adapter (``routers/istio.py``,
+``gates/http_probe.py``) satisfies a Protocol here; tests satisfy it with a hand-written fake. Each Protocol stays at
+four methods or fewer, and every value that crosses a seam is a frozen dataclass, so nothing downstream can mutate
+what was observed.
+
+The one deliberate ``dict[str, Any]`` is ``VirtualServiceBody``: a foreign object we read through a typed view but
+must hand back byte-for-byte, so it travels as the plain JSON the API server gave us.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+VirtualServiceBody = dict[str, Any]
+"""A whole ``networking.istio.io/v1`` VirtualService exactly as the API server returned it."""
+
+
+# ---- traffic routing: what to route ----
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One Istio destination: a host, optionally narrowed by a DestinationRule subset and a port.
+
+    ``host`` is written as in the VirtualService; a name without dots ("checkout") means that service in the
+    VirtualService's own namespace, as Istio itself reads it. ``port=None`` matches any port.
+    """
+
+    host: str
+    subset: str | None = None
+    port: int | None = None
+
+    def __str__(self) -> str:
+        text = self.host
+        if self.subset is not None:
+            text += f"/{self.subset}"
+        if self.port is not None:
+            text += f":{self.port}"
+        return text
+
+
+@dataclass(frozen=True)
+class VirtualServiceRef:
+    """A VirtualService graygate manages, and which of its http routes. ``routes=None``: its only http route."""
+
+    name: str
+    routes: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TrafficTarget:
+    """Everything a router needs to find the weights of one release, built from the CanaryRelease spec."""
+
+    namespace: str
+    virtual_services: tuple[VirtualServiceRef, ...]
+    stable: Destination
+    canary: Destination
+
+    def __post_init__(self) -> None:
+        names = [ref.name for ref in self.virtual_services]
+        if not names:
+            raise ValueError("a traffic target needs at least one VirtualService")
+        if len(set(names)) != len(names):
+            raise ValueError(f"VirtualService listed twice in the traffic target: {names}")
+        if self.stable == self.canary:
+            raise ValueError(f"stable and canary are the same destination ({self.stable}); give them distinct subsets")
+
+
+# ---- traffic routing: what was seen and done ----
+
+
+class RoutingProblemReason(enum.StrEnum):
+    """Why a VirtualService cannot be read or written safely. A fixed vocabulary, fit for Events and conditions."""
+
+    VIRTUAL_SERVICE_NOT_FOUND = "VirtualServiceNotFound"
+    MALFORMED = "MalformedVirtualService"
+    ROUTE_NOT_FOUND = "RouteNotFound"
+    AMBIGUOUS_ROUTE = "AmbiguousRoute"
+    STABLE_NOT_ROUTED = "StableDestinationNotRouted"
+    DUPLICATE_DESTINATION = "DuplicateDestination"
+    FOREIGN_WEIGHT = "ForeignWeightedDestination"
+    WEIGHTS_NOT_100 = "WeightsDoNotSumTo100"
+
+
+@dataclass(frozen=True)
+class RoutingProblem:
+    """A VirtualService graygate cannot manage as it stands: which one, why (a fixed word), and what to do."""
+
+    virtual_service: str
+    reason: RoutingProblemReason
+    message: str
+
+
+@dataclass(frozen=True)
+class RouteWeights:
+    """The real split of one managed http route. ``route=None`` is a VirtualService's single, unnamed route."""
+
+    route: str | None
+    stable_weight: int
+    canary_weight: int
+
+
+@dataclass(frozen=True)
+class VirtualServiceWeights:
+    virtual_service: str
+    resource_version: str | None
+    routes: tuple[RouteWeights, ...]
+
+
+@dataclass(frozen=True)
+class TrafficObservation:
+    """The actual weights of every managed route, re-read each tick; problems are reported, never guessed around."""
+
+    virtual_services: tuple[VirtualServiceWeights, ...]
+    problems: tuple[RoutingProblem, ...]
+
+    @property
+    def canary_weight(self) -> int | None:
+        """The one canary weight all managed routes agree on, or None when a problem or a disagreement hides it."""
+        weights = {route.canary_weight for vs in self.virtual_services for route in vs.routes}
+        if self.problems or len(weights) != 1:
+            return None
+        return weights.pop()
+
+
+@dataclass(frozen=True)
+class RouteSnapshot:
+    """One http route exactly as it was before graygate touched it; stored in the release status for the revert.
+
+    ``route_json`` is the route's compact JSON text, key order kept, so restoring it is byte-exact.
+    """
+
+    virtual_service: str
+    route: str | None
+    route_json: str
+
+
+@dataclass(frozen=True)
+class VirtualServiceWrite:
+    """One replace that reached the API server: worth one Event and one count in the write metric."""
+
+    virtual_service: str
+    resource_version: str | None
+    attempts: int
+    previous: tuple[RouteWeights, ...]
+    """The weights just before the write; empty when they could not be read (e.g. restoring a mangled route)."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    written: tuple[VirtualServiceWrite, ...]
+    unchanged: tuple[str, ...]
+    problems: tuple[RoutingProblem, ...]
+
+    @property
+    def complete(self) -> bool:
+        """Every VirtualService now says what was asked (written or already so)."""
+        return not self.problems
+
+
+# ---- ports ----
+
+
+class VirtualServiceStore(Protocol):
+    """The only way a router reaches Kubernetes. The lead's ``kube`` module implements it; tests use a fake."""
+
+    async def get(self, namespace: str, name: str) -> VirtualServiceBody | None:
+        """The VirtualService as JSON, or None when it does not exist."""
+        ...
+
+    async def replace(self, namespace: str, name: str, body: VirtualServiceBody) -> VirtualServiceBody:
+        """PUT ``body`` as is, its ``metadata.resourceVersion`` included; raise ``ConflictError`` when stale."""
+        ...
+
+
+class TrafficRouter(Protocol):
+    """Reads and shifts the stable/canary split of one release. Level-based: every call re-reads the real objects."""
+
+    async def observe(self, target: TrafficTarget) -> TrafficObservation: ...
+
+    async def set_canary_weight(self, target: TrafficTarget, weight: int) -> WriteResult: ...
+
+    async def snapshot(self, target: TrafficTarget) -> tuple[RouteSnapshot, ...]: ...
+
+    async def restore(self, target: TrafficTarget, snapshots: Sequence[RouteSnapshot]) -> WriteResult: ...
+
+
+RequestT_contra = TypeVar("RequestT_contra", contravariant=True)
+SampleT_co = TypeVar("SampleT_co", covariant=True)
+
+
+class Gate(Protocol[RequestT_contra, SampleT_co]):
+    """Takes one observation for the domain to judge. It never judges, and reads no clock for ``observed_at``."""
+
+    async def observe(self, request: RequestT_contra, now: datetime) -> SampleT_co: ...
+
+    async def close(self) -> None: ...

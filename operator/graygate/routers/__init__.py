@@ -1,0 +1,1 @@
+"""Traffic routers: one module per mesh behind ``graygate.ports.TrafficRouter``, chosen by ``registry.ROUTERS``."""

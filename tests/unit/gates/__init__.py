@@ -1,0 +1,1 @@
+"""Tests of the gates, against real local servers."""
