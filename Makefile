@@ -24,6 +24,11 @@ $(BIN)/.installed: pyproject.toml
 .PHONY: venv
 venv: $(BIN)/.installed ## the virtual environment with graygate and its dev tools
 
+.PHONY: system-packages
+system-packages: ## Debian's prometheus for the traffic lab (installed once; needs root, as CI is)
+	@command -v prometheus >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+
 .PHONY: toolchain
 toolchain: ## build kube-apiserver, etcd, kube-controller-manager, kwok and helm once into .cache/
 	bash e2e/toolchain/build.sh $(CACHE)/toolchain
@@ -33,6 +38,7 @@ lint: venv ## ruff, mypy --strict and the import contracts
 	$(BIN)/ruff check operator tests e2e
 	$(BIN)/ruff format --check operator tests e2e
 	$(BIN)/mypy operator/graygate
+	$(BIN)/mypy e2e/lab
 	$(BIN)/lint-imports
 
 .PHONY: unit
@@ -40,7 +46,7 @@ unit: venv ## the pure and fake-backed tests (seconds)
 	$(BIN)/pytest -q tests/unit
 
 .PHONY: test
-test: venv toolchain lint ## everything CI runs: lint, types, unit, integration and e2e tests
+test: venv system-packages toolchain lint ## everything CI runs: lint, types, unit, integration and e2e tests
 	$(BIN)/python -c "import operator, graygate; assert hasattr(operator, 'itemgetter')"
 	$(BIN)/pytest -q -ra tests e2e
 

