@@ -1,0 +1,138 @@
+"""Gates: the checks a release must pass at every step, one model per gate kind.
+
+Why: a gate is a one-of. Every gate has a name, a criticality and debounce thresholds; exactly one kind field says
+what it checks. Adding a kind (`prometheus`, `etcdConfig`, `metricParity` ...) is one model here, one optional
+field on `Gate` and one member of `GateCheck`; the "exactly one kind" rule, in pydantic and in CEL, is derived
+from the fields, so it cannot be forgotten.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from graygate.api.base import SpecModel
+from graygate.api.cel import exactly_one
+from graygate.api.durations import Duration, DurationField
+
+__all__ = ["JSON_PATH_PATTERN", "Gate", "GateCheck", "HttpProbe", "JsonPathCheck"]
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+JSON_PATH_PATTERN = r"^\$(\.[A-Za-z0-9_-]+|\[[0-9]+\])*$"
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+StatusCode = Annotated[int, Field(ge=100, le=599)]
+
+
+def _unique_codes(codes: tuple[int, ...]) -> tuple[int, ...]:
+    if len(set(codes)) != len(codes):
+        raise ValueError("status codes must not repeat")
+    return codes
+
+
+def _header_names(headers: dict[str, str]) -> dict[str, str]:
+    bad = sorted(name for name in headers if not _HEADER_NAME.fullmatch(name))
+    if bad:
+        raise ValueError(f"not valid HTTP header names: {', '.join(bad)}")
+    return headers
+
+
+class JsonPathCheck(SpecModel):
+    """A check on the JSON body of the answer: the value at `path` must exist (and equal `equals` if given)."""
+
+    path: str = Field(pattern=JSON_PATH_PATTERN, max_length=256)
+    """Where to look in the body: `$` followed by `.key` and `[index]` parts, e.g. `$.checks[0].status`.
+    Only this small subset of JSONPath is supported (no wildcards, filters or quoted keys)."""
+
+    equals: str | None = Field(default=None, max_length=1024)
+    """The expected value, compared as text: strings as they are, numbers and booleans as JSON writes them
+    (`true`, `42`, `0.5`), null as `null`. When omitted, the value only has to exist and not be null."""
+
+
+class HttpProbe(SpecModel):
+    """Send one HTTP request per analysis and judge the answer: status code, latency and optionally the body."""
+
+    kind: ClassVar[str] = "httpProbe"
+
+    url: str = Field(pattern=r"^https?://", max_length=2048)
+    """The URL to request, usually the canary's Service directly (e.g. `http://checkout-canary.shop:8080/healthz`)."""
+
+    method: Literal["GET", "HEAD"] = "GET"
+    """The HTTP method: `GET` or `HEAD`."""
+
+    headers: Annotated[dict[str, str], AfterValidator(_header_names)] = Field(
+        default_factory=dict, json_schema_extra={"maxProperties": 32}
+    )
+    """Extra request headers, name to value."""
+
+    expect_status: Annotated[tuple[StatusCode, ...], AfterValidator(_unique_codes)] = Field(
+        default=(200,), min_length=1, max_length=32, json_schema_extra={"x-kubernetes-list-type": "set"}
+    )
+    """The status codes that count as a pass."""
+
+    timeout: Annotated[Duration, DurationField(minimum="1ms")] = timedelta(seconds=2)
+    """How long to wait for the answer; a request that takes longer fails. Must be shorter than the analysis
+    interval."""
+
+    latency_budget: Duration | None = None
+    """When set, an answer slower than this fails even if its status code is right."""
+
+    json_path: JsonPathCheck | None = None
+    """An optional check on the JSON body."""
+
+
+GateCheck = HttpProbe
+"""Every gate kind; grows into a union (`HttpProbe | Prometheus | ...`) as kinds are added."""
+
+_COMMON_FIELDS = ("name", "critical", "success_threshold", "failure_threshold")
+
+
+def _one_kind_rule(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    kinds = [field.alias or name for name, field in model.model_fields.items() if name not in _COMMON_FIELDS]
+    schema["x-kubernetes-validations"] = [
+        {"rule": exactly_one(*kinds), "message": f"exactly one gate kind must be set: {', '.join(kinds)}"}
+    ]
+
+
+class Gate(SpecModel):
+    """One named check run at every analysis. Exactly one kind field (today only `httpProbe`) must be set."""
+
+    model_config = ConfigDict(json_schema_extra=_one_kind_rule)
+
+    name: str = Field(pattern=DNS_LABEL, max_length=63)
+    """The gate's name, unique within the release; it appears in status, events and logs."""
+
+    critical: bool = False
+    """A failing critical gate rolls the release back at once; a failing non-critical gate counts toward
+    `analysis.failureLimit`."""
+
+    success_threshold: int = Field(default=1, ge=1, le=100)
+    """How many consecutive passing samples it takes for the gate to pass (samples are taken once per analysis)."""
+
+    failure_threshold: int = Field(default=1, ge=1, le=100)
+    """How many consecutive failing samples it takes for the gate to fail; fewer leave it `Waiting`."""
+
+    http_probe: HttpProbe | None = None
+    """Probe an HTTP endpoint."""
+
+    @property
+    def check(self) -> GateCheck:
+        """The one kind-specific check of this gate."""
+        for name in type(self).model_fields:
+            if name not in _COMMON_FIELDS and (value := getattr(self, name)) is not None:
+                checked: GateCheck = value
+                return checked
+        raise AssertionError("unreachable: the validator requires exactly one gate kind")  # pragma: no cover
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> Gate:
+        kinds = {name: field.alias or name for name, field in type(self).model_fields.items()}
+        chosen = [kinds[name] for name in kinds if name not in _COMMON_FIELDS and getattr(self, name) is not None]
+        if len(chosen) != 1:
+            options = ", ".join(alias for name, alias in kinds.items() if name not in _COMMON_FIELDS)
+            found = ", ".join(chosen) if chosen else "none"
+            raise ValueError(f"exactly one gate kind must be set ({options}); found {found}")
+        return self

@@ -1,0 +1,306 @@
+"""The spec of a CanaryRelease: what the user asks for.
+
+Why: this model is the single source of truth for the manifest's shape. The CRD is generated from it, the README's
+reference is generated from its docstrings, and the operator parses every object through it, so a rule written here
+holds everywhere. Rules that CEL can express are also attached as `x-kubernetes-validations` so `kubectl apply`
+refuses a bad manifest before the operator ever sees it; the pydantic validators say the same thing in the same
+words, and cover what CEL cannot.
+
+Decisions a user should know:
+
+* `setWeight` values never decrease along the plan: lowering traffic is what a rollback or an abort is for.
+* The last step does not have to be `setWeight: 100`: when the plan is done the release is promoted, which sets
+  the canary's weight to 100. A plan that ends with `setWeight: 100` simply gets its gates checked at 100 % first.
+* `stepWeights` (+ `stepInterval`) is a shorthand for `steps`; exactly one of the two is given.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from itertools import pairwise
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
+
+from graygate.api.base import SpecModel
+from graygate.api.cel import exactly_one, rules
+from graygate.api.durations import Duration, Interval, format_duration
+from graygate.api.gates import Gate
+
+__all__ = [
+    "Analysis",
+    "CanaryReleaseSpec",
+    "Destination",
+    "Istio",
+    "Pause",
+    "Step",
+    "TrafficRouting",
+    "VirtualServiceRef",
+    "Weight",
+    "WorkloadRef",
+]
+
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+Weight = Annotated[int, Field(ge=0, le=100)]
+"""A canary traffic weight in percent."""
+
+RouteName = Annotated[str, Field(min_length=1, max_length=253)]
+
+
+def _distinct(what: str) -> AfterValidator:
+    def check(values: tuple[str, ...]) -> tuple[str, ...]:
+        repeated = sorted({value for value in values if values.count(value) > 1})
+        if repeated:
+            raise ValueError(f"{what} must be unique; repeated: {', '.join(repeated)}")
+        return values
+
+    return AfterValidator(check)
+
+
+def _weights_never_decrease(weights: tuple[int, ...]) -> tuple[int, ...]:
+    for earlier, later in pairwise(weights):
+        if later < earlier:
+            raise ValueError(
+                f"weights must not decrease ({later} comes after {earlier}); to lower traffic, abort or let a gate "
+                "roll the release back"
+            )
+    return weights
+
+
+def _steps_never_decrease(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    _weights_never_decrease(tuple(step.set_weight for step in steps if step.set_weight is not None))
+    return steps
+
+
+class VirtualServiceRef(SpecModel):
+    """An Istio VirtualService, in the release's namespace, whose HTTP routes graygate manages."""
+
+    name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253)
+    """The VirtualService's name."""
+
+    routes: Annotated[tuple[RouteName, ...], Field(min_length=1, max_length=16), _distinct("routes")] | None = Field(
+        default=None, json_schema_extra={"x-kubernetes-list-type": "set"}
+    )
+    """The names of the HTTP routes to manage. May be omitted only when the VirtualService has exactly one HTTP
+    route; each managed route must send traffic to both the stable and the canary destination (or to the stable
+    one only, in which case graygate adds the canary)."""
+
+
+class Istio(SpecModel):
+    """Traffic splitting through Istio VirtualServices."""
+
+    virtual_services: tuple[VirtualServiceRef, ...] = Field(
+        min_length=1,
+        max_length=16,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """The VirtualServices whose routes carry the split; every managed route gets the same weights."""
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Istio:
+        names = [ref.name for ref in self.virtual_services]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"virtualServices must have unique names; repeated: {', '.join(repeated)}")
+        return self
+
+
+class TrafficRouting(SpecModel):
+    """How traffic is split. Only Istio exists today; other meshes become sibling fields."""
+
+    istio: Istio
+    """Split traffic by editing the weights of Istio VirtualService routes."""
+
+
+class Destination(SpecModel):
+    """A route destination exactly as it appears in the VirtualService."""
+
+    host: str = Field(min_length=1, max_length=253)
+    """The destination host, as written in the route (e.g. `checkout` or `checkout.shop.svc.cluster.local`)."""
+
+    subset: str | None = Field(default=None, min_length=1, max_length=253)
+    """The DestinationRule subset, if the route uses one."""
+
+    port: int | None = Field(default=None, ge=1, le=65535)
+    """The destination port number, if the route names one."""
+
+
+class WorkloadRef(SpecModel):
+    """The workload serving the canary; no traffic reaches it until it reports Available."""
+
+    kind: Literal["Deployment"] = "Deployment"
+    """The workload's kind. Only `Deployment` today."""
+
+    name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253)
+    """The workload's name, in the release's namespace."""
+
+
+class Pause(SpecModel):
+    """Hold the current weight: for `duration`, or (without one) until someone promotes the release."""
+
+    duration: Duration | None = None
+    """How long to hold. Time already spent survives operator restarts. Omit to wait for a `promote` command."""
+
+
+class Step(SpecModel):
+    """One step of the plan: exactly one of `setWeight` or `pause`."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules((exactly_one("setWeight", "pause"), "a step needs exactly one of setWeight or pause"))
+    )
+
+    set_weight: Weight | None = None
+    """Send this percentage of traffic to the canary. The step is done once the weight is in place and one
+    analysis at that weight has passed (at once when there are no gates)."""
+
+    pause: Pause | None = None
+    """Hold the current weight; gates keep running and can still roll the release back."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Step:
+        if (self.set_weight is None) == (self.pause is None):
+            raise ValueError("a step needs exactly one of setWeight or pause")
+        return self
+
+
+class Analysis(SpecModel):
+    """When the gates run and how their results add up."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            (
+                "!has(self.gates) || !has(self.interval) || self.gates.all(g, !has(g.httpProbe) || "
+                "!has(g.httpProbe.timeout) || duration(g.httpProbe.timeout) < duration(self.interval))",
+                "every httpProbe timeout must be shorter than the analysis interval",
+            )
+        )
+    )
+
+    interval: Interval = timedelta(seconds=30)
+    """How often the gates run. A new weight is analysed only after it has carried traffic for one interval."""
+
+    failure_limit: int = Field(default=2, ge=0, le=100)
+    """How many failed non-critical gate results are tolerated over the release; one more rolls it back."""
+
+    inconclusive_limit: int = Field(default=3, ge=1, le=100)
+    """After this many analyses in a row that were inconclusive (or could not measure), the release pauses and
+    asks a human to `resume`, `promote` or `abort`."""
+
+    gates: tuple[Gate, ...] = Field(
+        default=(),
+        max_length=16,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """The checks to run at every analysis. Without gates, steps advance as soon as their weight is in place."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Analysis:
+        names = [gate.name for gate in self.gates]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"gates must have unique names; repeated: {', '.join(repeated)}")
+        for gate in self.gates:
+            if gate.http_probe is not None and gate.http_probe.timeout >= self.interval:
+                raise ValueError(
+                    f"gate {gate.name}: httpProbe timeout {format_duration(gate.http_probe.timeout)} must be "
+                    f"shorter than the analysis interval {format_duration(self.interval)}"
+                )
+        return self
+
+
+def _differ(field: str, absent: str) -> str:
+    """CEL: `stable` and `canary` differ in the optional `field`. Compared field by field because CEL has no
+    equality between two object types, even structurally identical ones."""
+
+    def side(name: str) -> str:
+        return f"(has(self.{name}.{field}) ? self.{name}.{field} : {absent})"
+
+    return f"{side('stable')} != {side('canary')}"
+
+
+_SPEC_RULES = rules(
+    (exactly_one("steps", "stepWeights"), "exactly one of steps or stepWeights must be given"),
+    ("!has(self.stepInterval) || has(self.stepWeights)", "stepInterval goes with stepWeights; with steps, use pause"),
+    (
+        " || ".join(("self.stable.host != self.canary.host", _differ("subset", "''"), _differ("port", "0"))),
+        "stable and canary must be different destinations",
+    ),
+)
+
+
+class CanaryReleaseSpec(SpecModel):
+    """A canary release: move traffic from the stable to the canary destination step by step, check the gates at
+    every step, and put all traffic back on the stable destination the moment a check fails. When the last step
+    is done the canary carries 100 % and the release has Succeeded; making the canary the new stable is then the
+    user's move (as with Argo Rollouts, graygate never edits workloads)."""
+
+    model_config = ConfigDict(json_schema_extra=_SPEC_RULES)
+
+    traffic_routing: TrafficRouting
+    """Where the traffic split is applied."""
+
+    stable: Destination
+    """The destination serving the current version; it gets what the canary does not."""
+
+    canary: Destination
+    """The destination serving the new version."""
+
+    canary_workload: WorkloadRef | None = None
+    """The workload behind the canary destination. When given, no traffic is sent to the canary before it reports
+    Available, and it becoming unavailable while it carries traffic counts as a failed check."""
+
+    steps: (
+        Annotated[tuple[Step, ...], Field(min_length=1, max_length=64), AfterValidator(_steps_never_decrease)] | None
+    ) = Field(
+        default=None,
+        json_schema_extra=rules(
+            (
+                "self.filter(s, has(s.setWeight)).map(s, s.setWeight).isSorted()",
+                "weights must not decrease; to lower traffic, abort or let a gate roll the release back",
+            )
+        ),
+    )
+    """The plan, in order. Give either `steps` or `stepWeights`."""
+
+    step_weights: (
+        Annotated[tuple[Weight, ...], Field(min_length=1, max_length=64), AfterValidator(_weights_never_decrease)]
+        | None
+    ) = Field(
+        default=None,
+        json_schema_extra=rules(
+            (
+                "self.isSorted()",
+                "weights must not decrease; to lower traffic, abort or let a gate roll the release back",
+            )
+        ),
+    )
+    """Shorthand for `steps`: `[10, 50]` means `setWeight: 10`, then `setWeight: 50`, each followed by a
+    pause of `stepInterval` when that is given."""
+
+    step_interval: Interval | None = None
+    """With `stepWeights`: how long to hold each weight after it has passed its analysis."""
+
+    analysis: Analysis = Field(default_factory=Analysis)
+    """When the gates run and how their results add up."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CanaryReleaseSpec:
+        if (self.steps is None) == (self.step_weights is None):
+            raise ValueError("exactly one of steps or stepWeights must be given")
+        if self.step_interval is not None and self.step_weights is None:
+            raise ValueError("stepInterval goes with stepWeights; with steps, use pause")
+        if self.stable == self.canary:
+            raise ValueError("stable and canary must be different destinations")
+        return self
+
+    def plan_steps(self) -> tuple[Step, ...]:
+        """The steps to run: `steps` as written, or `stepWeights` expanded."""
+        if self.steps is not None:
+            return self.steps
+        expanded: list[Step] = []
+        for weight in self.step_weights or ():
+            expanded.append(Step(set_weight=weight))
+            if self.step_interval is not None:
+                expanded.append(Step(pause=Pause(duration=self.step_interval)))
+        return tuple(expanded)

@@ -1,0 +1,273 @@
+"""The status of a CanaryRelease: everything the operator needs to resume after a crash, and nothing else.
+
+Why: graygate is level-based. Each tick re-reads the real traffic weights and decides from `spec` + `status` +
+what it observes now, so `status` is the release's whole memory: where the plan is, since when, what the gates
+said, which manual command was already handled, and the snapshot of the routes to restore on rollback. Only the
+operator writes it (Kopf's own bookkeeping belongs in annotations), and lists are bounded so the object stays small.
+
+Conditions follow the Kubernetes conventions and the kstatus vocabulary (`Ready`, `Reconciling`, `Stalled`)
+so `kubectl wait --for=condition=Ready`, Helm's `--wait` and Argo CD read a release the way they read a
+Deployment.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from graygate.api.base import StatusModel
+
+__all__ = [
+    "MAX_HISTORY",
+    "MAX_RESULTS",
+    "CanaryReleaseStatus",
+    "CommandRecord",
+    "Condition",
+    "ConditionStatus",
+    "GateResult",
+    "GateState",
+    "Outcome",
+    "PauseReason",
+    "Phase",
+    "RouteSnapshot",
+    "Transition",
+]
+
+MAX_RESULTS = 10
+MAX_HISTORY = 20
+
+
+class Phase(StrEnum):
+    """Where a release is in its life."""
+
+    PENDING = "Pending"
+    PROGRESSING = "Progressing"
+    PAUSED = "Paused"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    ABORTED = "Aborted"
+    INVALID = "Invalid"
+
+
+class Outcome(StrEnum):
+    """A gate's verdict, from best to worst: the order in which many verdicts fold into one."""
+
+    PASS = "Pass"
+    WAITING = "Waiting"
+    INCONCLUSIVE = "Inconclusive"
+    ERROR = "Error"
+    FAIL = "Fail"
+
+
+class PauseReason(StrEnum):
+    """Why a release is Paused, which decides what `resume` does."""
+
+    AWAITING_PROMOTION = "AwaitingPromotion"
+    INCONCLUSIVE = "Inconclusive"
+    MANUAL = "Manual"
+
+
+class ConditionStatus(StrEnum):
+    """The status of a condition, as Kubernetes spells it."""
+
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(StatusModel):
+    """One observation of the release's state, following the Kubernetes condition conventions."""
+
+    type: str = Field(max_length=316)
+    """The condition's type: `Ready`, `Reconciling`, `Stalled`, `GatesPassing` or `TrafficInSync`."""
+
+    status: ConditionStatus
+    """`True`, `False` or `Unknown`."""
+
+    reason: str = Field(max_length=1024)
+    """A CamelCase word saying why the condition is in this status."""
+
+    message: str = Field(default="", max_length=32768)
+    """A human sentence with the details."""
+
+    last_transition_time: datetime
+    """When the status last changed."""
+
+    observed_generation: int | None = None
+    """The `metadata.generation` the condition was computed from."""
+
+
+class GateResult(StatusModel):
+    """One gate verdict, kept in the bounded list of recent results."""
+
+    gate: str
+    """The gate's name (`canaryWorkload` for the canary workload's availability)."""
+
+    kind: str
+    """The gate's kind, e.g. `httpProbe`."""
+
+    verdict: Outcome
+    """`Pass`, `Waiting`, `Inconclusive`, `Error` or `Fail`."""
+
+    value: str | None = None
+    """What was observed, as text (e.g. `503`, `412ms`)."""
+
+    threshold: str | None = None
+    """What it was compared with, as text (e.g. `in [200]`, `<= 300ms`)."""
+
+    reason: str = ""
+    """Why the verdict is what it is."""
+
+    at: datetime
+    """When the measurement was taken."""
+
+    step: int = 0
+    """The 0-based step index the release was at."""
+
+    weight: int = 0
+    """The canary weight the release was at."""
+
+
+class GateState(StatusModel):
+    """The running counters of one gate across analyses."""
+
+    name: str
+    """The gate's name."""
+
+    consecutive_successes: int = 0
+    """Passing samples in a row, toward `successThreshold`."""
+
+    consecutive_failures: int = 0
+    """Failing samples in a row, toward `failureThreshold`."""
+
+    failures: int = 0
+    """Failed verdicts of this gate over the release."""
+
+    last_verdict: Outcome | None = None
+    """The gate's latest verdict."""
+
+
+class Transition(StatusModel):
+    """One move of the release: a phase change or a step change."""
+
+    from_: Phase = Field(alias="from")
+    """The phase before."""
+
+    to: Phase
+    """The phase after."""
+
+    reason: str
+    """The CamelCase reason, the same word as the Kubernetes Event's reason."""
+
+    message: str = ""
+    """A human sentence."""
+
+    at: datetime
+    """When it happened."""
+
+    step: int = 0
+    """The 0-based step index after the move."""
+
+    weight: int = 0
+    """The canary weight after the move."""
+
+
+class CommandRecord(StatusModel):
+    """The last `graygate.dev/command` annotation value the operator handled; the same value is never run twice."""
+
+    value: str
+    """The annotation value exactly as it was, e.g. `promote/42`."""
+
+    result: Literal["Applied", "Ignored"]
+    """`Applied`, or `Ignored` when the command made no sense in the release's phase or could not be parsed."""
+
+    message: str = ""
+    """What the command did, or why it was ignored."""
+
+    at: datetime
+    """When it was handled."""
+
+
+class RouteSnapshot(StatusModel):
+    """A managed route exactly as it was before graygate first changed it. The router owns the format."""
+
+    virtual_service: str
+    """The VirtualService's name."""
+
+    route: str | None = None
+    """The HTTP route's name; absent for a VirtualService's single unnamed route."""
+
+    route_json: str
+    """The route as the router captured it (opaque JSON text, restored byte for byte)."""
+
+
+class CanaryReleaseStatus(StatusModel):
+    """The release's state, written only by the operator."""
+
+    phase: Phase = Phase.PENDING
+    """`Pending`, `Progressing`, `Paused`, `Succeeded`, `Failed` (rolled back), `Aborted` or `Invalid`."""
+
+    message: str = ""
+    """What the release is doing or waiting for, in one sentence."""
+
+    observed_generation: int | None = None
+    """The `metadata.generation` of the spec this status was computed from."""
+
+    current_step_index: int = 0
+    """The 0-based index of the current step in the plan."""
+
+    step_display: str = ""
+    """The current step as `n/m` (1-based), for `kubectl get`."""
+
+    canary_weight: int = 0
+    """The canary weight graygate wants on every managed route; the real weight is re-read and re-asserted every
+    tick."""
+
+    pause_reason: PauseReason | None = None
+    """Why the release is Paused."""
+
+    started_at: datetime | None = None
+    """When the current run of the release started sending traffic to the canary."""
+
+    step_started_at: datetime | None = None
+    """When the current step started; a timed pause counts from here, also across operator restarts."""
+
+    next_check_at: datetime | None = None
+    """When the gates run next."""
+
+    last_analysis_at: datetime | None = None
+    """When the gates last ran."""
+
+    last_verdict: Outcome | None = None
+    """The worst verdict of the latest analysis."""
+
+    failure_count: int = 0
+    """Failed non-critical gate results over this run, compared with `analysis.failureLimit`."""
+
+    inconclusive_count: int = 0
+    """Inconclusive (or unmeasurable) analyses in a row, compared with `analysis.inconclusiveLimit`."""
+
+    gates: tuple[GateState, ...] = Field(
+        default=(), json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]}
+    )
+    """The running counters of each gate."""
+
+    recent_results: tuple[GateResult, ...] = Field(default=(), max_length=MAX_RESULTS)
+    """The latest gate verdicts, newest last."""
+
+    history: tuple[Transition, ...] = Field(default=(), max_length=MAX_HISTORY)
+    """The latest transitions, newest last."""
+
+    last_command: CommandRecord | None = None
+    """The last manual command handled."""
+
+    original_routes: tuple[RouteSnapshot, ...] = ()
+    """The managed routes as they were before graygate first changed them; restored on rollback and abort."""
+
+    conditions: tuple[Condition, ...] = Field(
+        default=(), json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
+    )
+    """Kubernetes conditions: `Ready`, `Reconciling`, `Stalled` (kstatus) and `GatesPassing`, `TrafficInSync`."""

@@ -1,0 +1,75 @@
+"""Turn a raw spec into either a `CanaryReleaseSpec` or a list of human problems, each naming its field.
+
+Why: the handler must never crash-loop on a bad object. Parsing returns a value (the spec, or `InvalidSpec`)
+that the domain turns into the `Invalid` phase and a condition whose message a user can act on, e.g.
+`spec.steps[2]: a step needs exactly one of setWeight or pause`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from graygate.api.spec import CanaryReleaseSpec
+
+__all__ = ["InvalidSpec", "describe_errors", "field_path", "parse_spec"]
+
+_PLAIN_MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known field",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidSpec:
+    """A spec that failed validation, with one problem per line."""
+
+    problems: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        """All problems in one sentence, for a status message or an Event."""
+        return "; ".join(self.problems)
+
+
+def parse_spec(raw: object) -> CanaryReleaseSpec | InvalidSpec:
+    """Validate `raw` (the manifest's `spec`, camelCase) without raising."""
+    try:
+        return CanaryReleaseSpec.model_validate(raw)
+    except ValidationError as error:
+        return InvalidSpec(describe_errors(error, root="spec"))
+
+
+def field_path(root: str, location: Sequence[int | str]) -> str:
+    """`("steps", 2, "setWeight")` under `spec` is `spec.steps[2].setWeight`."""
+    path = root
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def describe_errors(error: ValidationError, *, root: str) -> tuple[str, ...]:
+    """One `path: why` line per validation error.
+
+    pydantic also reports a tuple as "too short" when some of its items failed (it counts only the valid ones);
+    that line is noise next to the items' own errors, so it is dropped.
+    """
+    details = error.errors(include_url=False)
+    nested = {detail["loc"][:depth] for detail in details for depth in range(len(detail["loc"]))}
+    return tuple(
+        _describe(detail, root) for detail in details if not (detail["type"] == "too_short" and detail["loc"] in nested)
+    )
+
+
+def _describe(detail: ErrorDetails, root: str) -> str:
+    kind = detail["type"]
+    if kind in _PLAIN_MESSAGES:
+        why = _PLAIN_MESSAGES[kind]
+    elif kind in ("value_error", "assertion_error"):
+        why = str(detail["msg"]).split(", ", 1)[-1]
+    else:
+        why = f"{detail['msg'][:1].lower()}{detail['msg'][1:]} (got {detail['input']!r})"
+    return f"{field_path(root, detail['loc'])}: {why}"

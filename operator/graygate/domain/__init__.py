@@ -1,0 +1,90 @@
+"""The pure core of graygate: the phase table, the plan, verdicts and their fold, and `decide`.
+
+No I/O, no clock, no asyncio: time is a parameter and the outside world arrives as `Observations`. The service
+calls `analysis_due` to know whether to run the gates, then `decide`, then acts on the `Decision` it returns.
+"""
+
+from graygate.domain.analysis import WORKLOAD_GATE, Assessment, assess, debounce
+from graygate.domain.decide import analysis_due, decide
+from graygate.domain.decision import (
+    Abort,
+    Advance,
+    Complete,
+    Decision,
+    EventType,
+    Hold,
+    MarkInvalid,
+    Pause,
+    Promote,
+    Reason,
+    Reassert,
+    Restart,
+    Resume,
+    Rollback,
+)
+from graygate.domain.errors import DomainError, IllegalTransition, MeasurementMismatch, UnknownGate
+from graygate.domain.jsonpath import Found, Missing, lookup
+from graygate.domain.judges import judge, judge_http_probe
+from graygate.domain.measurements import HttpProbeMeasurement, Measurement
+from graygate.domain.observations import Observations, RouteReading, WorkloadReading
+from graygate.domain.phases import ACTIVE, TABLE, TERMINAL, Event, allowed_events, mermaid, transition
+from graygate.domain.plan import FULL, PauseStep, Plan, PlanStep, WeightStep, plan_of, step_display
+from graygate.domain.progress import needs_snapshot
+from graygate.domain.verdicts import ORDER, Verdict, is_worse, worst, worst_verdict
+
+__all__ = [
+    "ACTIVE",
+    "FULL",
+    "ORDER",
+    "TABLE",
+    "TERMINAL",
+    "WORKLOAD_GATE",
+    "Abort",
+    "Advance",
+    "Assessment",
+    "Complete",
+    "Decision",
+    "DomainError",
+    "Event",
+    "EventType",
+    "Found",
+    "Hold",
+    "HttpProbeMeasurement",
+    "IllegalTransition",
+    "MarkInvalid",
+    "Measurement",
+    "MeasurementMismatch",
+    "Missing",
+    "Observations",
+    "Pause",
+    "PauseStep",
+    "Plan",
+    "PlanStep",
+    "Promote",
+    "Reason",
+    "Reassert",
+    "Restart",
+    "Resume",
+    "Rollback",
+    "RouteReading",
+    "UnknownGate",
+    "Verdict",
+    "WeightStep",
+    "WorkloadReading",
+    "allowed_events",
+    "analysis_due",
+    "assess",
+    "debounce",
+    "decide",
+    "is_worse",
+    "judge",
+    "judge_http_probe",
+    "lookup",
+    "mermaid",
+    "needs_snapshot",
+    "plan_of",
+    "step_display",
+    "transition",
+    "worst",
+    "worst_verdict",
+]

@@ -1,0 +1,158 @@
+"""Analysis: fold one tick's measurements into gate verdicts, debounced counters and release-level counts.
+
+Why: this is where a release's tolerance lives. A sample verdict (from a judge) becomes a gate verdict only through
+the gate's success/failure thresholds (consecutive samples, like kubelet probes), and gate verdicts become a
+release-level outcome through `failureLimit` (non-critical failures over the run) and `inconclusiveLimit`
+(inconclusive analyses in a row). Every number that leads to a rollback is in status, so a restart continues the
+count instead of forgetting it.
+
+The canary workload's availability takes part as a pseudo-gate named `canaryWorkload`: unavailable while it carries
+traffic, it fails (non-critical); unavailable before any traffic, it waits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from graygate.api.gates import Gate
+from graygate.api.spec import Analysis
+from graygate.api.status import GateState, Outcome
+from graygate.domain.errors import UnknownGate
+from graygate.domain.judges import judge
+from graygate.domain.measurements import Measurement
+from graygate.domain.observations import WorkloadReading
+from graygate.domain.verdicts import Verdict, worst, worst_verdict
+
+__all__ = ["WORKLOAD_GATE", "Assessment", "assess", "debounce"]
+
+WORKLOAD_GATE = "canaryWorkload"
+_UNSURE = frozenset({Outcome.INCONCLUSIVE, Outcome.ERROR})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Assessment:
+    """The outcome of one analysis."""
+
+    verdicts: tuple[Verdict, ...]
+    """One per gate in spec order, then the workload's, if any."""
+    critical_failures: tuple[Verdict, ...]
+    failures: tuple[Verdict, ...]
+    """Non-critical `Fail` verdicts of this analysis."""
+    gate_states: tuple[GateState, ...]
+    failure_count: int
+    """Non-critical failures over the run, this analysis included."""
+    inconclusive_count: int
+    """Analyses in a row with an inconclusive or unmeasurable gate, this one included."""
+
+    @property
+    def worst(self) -> Outcome:
+        """The analysis' outcome: the worst of its verdicts (Pass when there are none)."""
+        return worst(verdict.outcome for verdict in self.verdicts)
+
+    @property
+    def worst_verdict(self) -> Verdict | None:
+        """The verdict that decided the outcome."""
+        return worst_verdict(self.verdicts)
+
+
+def debounce(sample: Verdict, state: GateState, gate: Gate) -> tuple[Verdict, GateState]:
+    """Apply the gate's consecutive thresholds to one sample; return the gate verdict and the new counters."""
+    successes, failures = state.consecutive_successes, state.consecutive_failures
+    verdict = sample
+    if sample.outcome is Outcome.PASS:
+        successes, failures = successes + 1, 0
+        if successes < gate.success_threshold:
+            verdict = sample.with_outcome(
+                Outcome.WAITING, f"{sample.reason} (pass {successes} of {gate.success_threshold} in a row)"
+            )
+    elif sample.outcome is Outcome.FAIL:
+        successes, failures = 0, failures + 1
+        if failures < gate.failure_threshold:
+            verdict = sample.with_outcome(
+                Outcome.WAITING, f"{sample.reason} (failure {failures} of {gate.failure_threshold} in a row)"
+            )
+    updated = state.model_copy(
+        update={
+            "consecutive_successes": successes,
+            "consecutive_failures": failures,
+            "failures": state.failures + (verdict.outcome is Outcome.FAIL),
+            "last_verdict": verdict.outcome,
+        }
+    )
+    return verdict, updated
+
+
+def assess(
+    analysis: Analysis,
+    *,
+    measurements: Sequence[Measurement],
+    states: Sequence[GateState],
+    workload: WorkloadReading | None,
+    weight: int,
+    failure_count: int,
+    inconclusive_count: int,
+    now: datetime,
+) -> Assessment:
+    """Judge every gate of `analysis` (a missing measurement is an `Error`) and fold the results."""
+    by_gate: dict[str, Measurement] = {}
+    known = {gate.name for gate in analysis.gates}
+    for measurement in measurements:
+        if measurement.gate not in known:
+            raise UnknownGate(f"measurement for gate {measurement.gate!r}, which the release does not have")
+        if measurement.gate in by_gate:
+            raise UnknownGate(f"gate {measurement.gate!r} was measured twice in one analysis")
+        by_gate[measurement.gate] = measurement
+    previous = {state.name: state for state in states}
+    verdicts: list[Verdict] = []
+    new_states: list[GateState] = []
+    critical: list[Verdict] = []
+    for gate in analysis.gates:
+        state = previous.get(gate.name, GateState(name=gate.name))
+        measured = by_gate.get(gate.name)
+        if measured is None:
+            sample = Verdict(
+                gate=gate.name, kind=gate.check.kind, outcome=Outcome.ERROR, reason="no measurement was taken", at=now
+            )
+        else:
+            sample = judge(gate, measured)
+        verdict, state = debounce(sample, state, gate)
+        verdicts.append(verdict)
+        new_states.append(state)
+        if gate.critical and verdict.outcome is Outcome.FAIL:
+            critical.append(verdict)
+    if workload is not None:
+        verdicts.append(_workload_verdict(workload, weight, now))
+    critical_names = {verdict.gate for verdict in critical}
+    failures = tuple(v for v in verdicts if v.outcome is Outcome.FAIL and v.gate not in critical_names)
+    unsure = any(verdict.outcome in _UNSURE for verdict in verdicts)
+    return Assessment(
+        verdicts=tuple(verdicts),
+        critical_failures=tuple(critical),
+        failures=failures,
+        gate_states=tuple(new_states),
+        failure_count=failure_count + len(failures),
+        inconclusive_count=inconclusive_count + 1 if unsure else 0,
+    )
+
+
+def _workload_verdict(workload: WorkloadReading, weight: int, now: datetime) -> Verdict:
+    if workload.available:
+        outcome, reason = Outcome.PASS, f"{workload.label} is Available"
+    elif weight > 0:
+        outcome, reason = Outcome.FAIL, f"{workload.label} is not Available while it carries {weight}% of traffic"
+    else:
+        outcome, reason = Outcome.WAITING, f"{workload.label} is not Available yet"
+    if workload.message:
+        reason += f": {workload.message}"
+    return Verdict(
+        gate=WORKLOAD_GATE,
+        kind="workload",
+        outcome=outcome,
+        reason=reason,
+        at=now,
+        value="Available" if workload.available else "Unavailable",
+        threshold="Available",
+        inputs={"workload": workload.label},
+    )

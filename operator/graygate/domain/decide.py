@@ -1,0 +1,258 @@
+"""`decide(spec, status, observations, now) -> Decision`: one tick of a release, as a pure function.
+
+Why: this is the product. Every rule about when traffic moves lives here, in the order it applies, and nothing
+here can read a clock, call the API server or sleep, so each rule is one row in a table test and a crash between
+any two lines of the service is just another input on the next tick.
+
+The rules, first match wins:
+
+1. An invalid spec: phase Invalid, traffic left exactly as it is (and a pending command is ignored).
+2. First sight of a release: record the original routes (a snapshot for an exact restore), touch nothing.
+3. The spec changed (new generation), or became valid again: start over from step 0, canary back to 0 %.
+4. A new `graygate.dev/command` value: apply it once, or ignore it with a reason (see `manual`).
+5. A finished release (Succeeded 100 %, Failed/Aborted 0 %) keeps its routes where it left them.
+6. A running release, in this order:
+   a. analysis (when the service ran the gates): a critical failure rolls back at once; non-critical failures
+      beyond `failureLimit` roll back;
+   b. routes that cannot be read: hold, Stalled;
+   c. drift (a real weight is not the wanted one): re-assert the wanted weight;
+   d. `inconclusiveLimit` inconclusive analyses in a row: pause and ask a human;
+   e. Pending: wait for the routes' snapshot and an Available canary workload, then start step 0;
+   f. Paused: hold until a command;
+   g. Progressing: an unavailable canary workload holds; a `setWeight` step is done after one passing analysis
+      at its weight (at once without gates); a timed pause is done when its time, counted from
+      `stepStartedAt`, is up; then the next step, or after the last one: Succeeded with the canary at 100 %.
+
+The freeze switch never lets a weight go up (starting, advancing, completing, promoting, re-asserting upward);
+rollbacks, aborts and downward re-assertions still happen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from graygate.api.spec import CanaryReleaseSpec
+from graygate.api.status import CanaryReleaseStatus, Outcome, PauseReason, Phase, RouteSnapshot
+from graygate.api.validation import InvalidSpec
+from graygate.domain.analysis import Assessment, assess
+from graygate.domain.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert
+from graygate.domain.manual import handle_command, pending_command, record_command
+from graygate.domain.moves import clock, describe_step, go_to_step, hold, pause, restart, rollback
+from graygate.domain.observations import Observations
+from graygate.domain.phases import TERMINAL, Event
+from graygate.domain.plan import PauseStep, plan_of
+from graygate.domain.progress import Tick, conclude, managed_only, move, needs_snapshot, record_assessment
+
+__all__ = ["analysis_due", "decide"]
+
+
+def analysis_due(status: CanaryReleaseStatus, now: datetime) -> bool:
+    """Whether the service should run the gates this tick (and pass their measurements as `analysis`)."""
+    running = status.phase in (Phase.PROGRESSING, Phase.PAUSED)
+    return running and (status.next_check_at is None or status.next_check_at <= now)
+
+
+def decide(
+    spec: CanaryReleaseSpec | InvalidSpec, status: CanaryReleaseStatus, observations: Observations, now: datetime
+) -> Decision:
+    """The decision for one tick; see the module docstring for the rules."""
+    if isinstance(spec, InvalidSpec):
+        return _invalid(spec, status, observations, now)
+    tick = Tick(spec=spec, plan=plan_of(spec), status=status, seen=observations, now=now)
+    if status.observed_generation is None:
+        return _initialize(tick)
+    if status.observed_generation != observations.generation:
+        message = f"the spec changed (generation {observations.generation}); starting over from step 1"
+        return restart(tick, status, Event.RESTART, Reason.SPEC_CHANGED, message)
+    if status.phase is Phase.INVALID:
+        return restart(tick, status, Event.RESTART, Reason.SPEC_CHANGED, "the spec is valid now; starting over")
+    if (command := pending_command(status, observations.command)) is not None:
+        return handle_command(tick, command)
+    if status.phase in TERMINAL:
+        return _settle(tick)
+    return _run(tick)
+
+
+def _invalid(spec: InvalidSpec, status: CanaryReleaseStatus, seen: Observations, now: datetime) -> Decision:
+    message = f"invalid spec: {spec.message}"
+    command = pending_command(status, seen.command)
+    if status.phase is Phase.INVALID and status.observed_generation == seen.generation and command is None:
+        return Hold(reason=Reason.INVALID_SPEC, message=message, status=status)
+    if status.phase is not Phase.INVALID:
+        status = move(status, Event.INVALIDATE, Reason.INVALID_SPEC, message, now)
+    status = conclude(status, seen=seen, now=now, wanted_before=status.canary_weight, total_steps=0, message=message)
+    decision: Decision = MarkInvalid(reason=Reason.INVALID_SPEC, message=message, status=status, event="Warning")
+    if command is not None:
+        decision = record_command(decision, command, applied=False, note="ignored: the spec is invalid", now=now)
+    return decision
+
+
+def _initialize(tick: Tick) -> Decision:
+    status = CanaryReleaseStatus(last_command=tick.status.last_command)
+    recorded = _original_routes(tick, ())
+    if isinstance(recorded, _NotYet):
+        return hold(tick, status, Reason.INITIALIZED, recorded.message)
+    status = status.model_copy(update={"original_routes": recorded})
+    message = f"recorded the original routes ({', '.join(r.label for r in tick.seen.routes)}); waiting to start"
+    return hold(tick, status, Reason.INITIALIZED, message)
+
+
+@dataclass(frozen=True, slots=True)
+class _NotYet:
+    reason: Reason
+    message: str
+
+
+def _original_routes(tick: Tick, kept: tuple[RouteSnapshot, ...]) -> tuple[RouteSnapshot, ...] | _NotYet:
+    """`kept` plus the snapshots of the routes not recorded yet, or why those cannot be taken now. A route is
+    recorded only while its canary weight is 0, so that restoring it exactly means "all traffic on stable"."""
+    if (problem := tick.route_problem) is not None:
+        return _NotYet(Reason.ROUTE_UNAVAILABLE, f"waiting for the routes: {problem}")
+    known = {(saved.virtual_service, saved.route) for saved in kept}
+    fresh = [r for r in tick.seen.routes if (r.virtual_service, r.route) not in known]
+    if busy := [r for r in fresh if r.canary_weight]:
+        found = ", ".join(f"{r.label} at {r.canary_weight}%" for r in busy)
+        return _NotYet(
+            Reason.CANARY_HAS_TRAFFIC,
+            f"the canary already carries traffic ({found}); every release starts from 0%: send that traffic back "
+            "to the stable destination first",
+        )
+    taken = [saved for saved in tick.seen.snapshots or () if (saved.virtual_service, saved.route) not in known]
+    if not taken:
+        return _NotYet(Reason.ROUTE_UNAVAILABLE, "waiting for the router to snapshot the routes")
+    return (*kept, *taken)
+
+
+def _settle(tick: Tick) -> Decision:
+    status = tick.status
+    wanted = status.canary_weight
+    off = tick.drifted(wanted)
+    if tick.route_problem is not None or not off:
+        return hold(tick, status, Reason.SETTLED, status.message)
+    if tick.seen.frozen and any((r.canary_weight or 0) < wanted for r in off):
+        return hold(tick, status, Reason.FROZEN, status.message)
+    return _reassert(tick, status, restore=wanted == 0 and bool(status.original_routes))
+
+
+def _reassert(
+    tick: Tick, status: CanaryReleaseStatus, *, restore: bool, assessment: Assessment | None = None
+) -> Decision:
+    wanted = status.canary_weight
+    found = ", ".join(f"{r.label} at {r.canary_weight}%" for r in tick.drifted(wanted))
+    message = f"drift: wanted {wanted}% on the canary, found {found}; setting it again"
+    return Reassert(
+        reason=Reason.DRIFT,
+        message=message,
+        status=_keep_message(tick, status, assessment),
+        target_weight=wanted,
+        restore_routes=restore,
+        event="Warning",
+    )
+
+
+def _keep_message(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> CanaryReleaseStatus:
+    return conclude(
+        status,
+        seen=tick.seen,
+        now=tick.now,
+        wanted_before=tick.status.canary_weight,
+        total_steps=len(tick.plan),
+        message=status.message,
+        assessment=assessment,
+    )
+
+
+def _run(tick: Tick) -> Decision:
+    status = tick.status
+    if status.phase is Phase.PENDING and needs_snapshot(tick.spec, status):
+        recorded = _original_routes(tick, status.original_routes)
+        if isinstance(recorded, _NotYet):
+            return hold(tick, status, recorded.reason, recorded.message)
+        status = status.model_copy(update={"original_routes": recorded})
+        return hold(tick, status, Reason.ROUTES_RECORDED, "recorded the original routes; waiting to start")
+    assessment = None
+    analysis = tick.spec.analysis
+    if tick.seen.analysis is not None and status.phase is not Phase.PENDING:
+        assessment = assess(
+            analysis,
+            measurements=tick.seen.analysis,
+            states=status.gates,
+            workload=tick.seen.workload,
+            weight=status.canary_weight,
+            failure_count=status.failure_count,
+            inconclusive_count=status.inconclusive_count,
+            now=tick.now,
+        )
+        status = record_assessment(tick, status, assessment)
+        if assessment.critical_failures:
+            failed = assessment.critical_failures[0]
+            return rollback(tick, status, f"critical gate {failed.gate} failed: {failed.reason}", assessment)
+        if assessment.failures and status.failure_count > analysis.failure_limit:
+            failed = assessment.failures[-1]
+            message = (
+                f"{status.failure_count} failed checks, more than failureLimit {analysis.failure_limit}; "
+                f"last: {failed.gate}: {failed.reason}"
+            )
+            return rollback(tick, status, message, assessment)
+    if (problem := tick.route_problem) is not None:
+        return hold(tick, status, Reason.ROUTE_UNAVAILABLE, f"cannot read the routes: {problem}", assessment)
+    if off := tick.drifted(status.canary_weight):
+        if tick.seen.frozen and any((r.canary_weight or 0) < status.canary_weight for r in off):
+            return hold(tick, status, Reason.FROZEN, "releases are frozen: not raising the canary back", assessment)
+        restore = status.phase is Phase.PENDING and status.canary_weight == 0
+        return _reassert(tick, status, restore=restore and bool(status.original_routes), assessment=assessment)
+    unsure = assessment is not None and status.inconclusive_count >= analysis.inconclusive_limit
+    if unsure and assessment is not None and status.phase is Phase.PROGRESSING:
+        worst = assessment.worst_verdict
+        latest = f"{worst.gate}: {worst.reason}" if worst else "no verdict"
+        message = (
+            f"{status.inconclusive_count} analyses in a row could not decide (latest: {latest}); resume to go on, "
+            "promote to skip this step, abort to roll back"
+        )
+        return pause(tick, status, PauseReason.INCONCLUSIVE, Reason.INCONCLUSIVE, message, assessment)
+    if status.phase is Phase.PENDING:
+        return _start(tick, status)
+    if status.phase is Phase.PAUSED:
+        return hold(tick, status, Reason.WAITING, status.message, assessment)
+    return _step(tick, status, assessment)
+
+
+def _start(tick: Tick, status: CanaryReleaseStatus) -> Decision:
+    workload = tick.seen.workload
+    if workload is not None and not workload.available:
+        detail = f": {workload.message}" if workload.message else ""
+        return hold(tick, status, Reason.WAITING_FOR_WORKLOAD, f"waiting for {workload.label} to be Available{detail}")
+    if tick.frozen_against(tick.plan.weight_at(0)):
+        return hold(tick, status, Reason.FROZEN, "releases are frozen: not starting")
+    status = status.model_copy(
+        update={"started_at": tick.now, "original_routes": managed_only(tick.spec, status.original_routes)}
+    )
+    return go_to_step(tick, status, 0, Event.START, Reason.STARTED, Advance)
+
+
+def _step(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> Decision:
+    index = status.current_step_index
+    where = describe_step(tick, index)
+    workload = tick.seen.workload
+    if workload is not None and not workload.available:
+        message = f"{where}; holding: {workload.label} is not Available"
+        return hold(tick, status, Reason.WAITING_FOR_WORKLOAD, message, assessment)
+    step = tick.plan.step(index)
+    if isinstance(step, PauseStep):
+        if step.duration is None:
+            message = f"{where}; waiting for a promote command"
+            return pause(tick, status, PauseReason.AWAITING_PROMOTION, Reason.AWAITING_PROMOTION, message, assessment)
+        ends = (status.step_started_at or tick.now) + step.duration
+        if tick.now < ends:
+            return hold(tick, status, Reason.WAITING, f"{where}, until {clock(ends)}", assessment)
+    elif tick.spec.analysis.gates and (assessment is None or assessment.worst is not Outcome.PASS):
+        latest = assessment.worst_verdict if assessment is not None else None
+        detail = f"; latest: {latest.gate}: {latest.reason}" if latest is not None else ""
+        due = clock(status.next_check_at) if status.next_check_at else "now"
+        message = f"{where}; waiting for the gates to pass (next analysis at {due}){detail}"
+        return hold(tick, status, Reason.WAITING, message, assessment)
+    following = index + 1
+    if tick.frozen_against(tick.plan.weight_at(following)):
+        return hold(tick, status, Reason.FROZEN, f"{where}; releases are frozen: not raising the weight", assessment)
+    return go_to_step(tick, status, following, Event.ADVANCE, Reason.STEP_ADVANCED, Advance, assessment)

@@ -1,0 +1,142 @@
+"""Decisions: what one tick concluded, as a value the service can act on without thinking.
+
+Why: the service must not re-derive anything. A decision says which weight the canary should have (or that the
+original routes must be restored, or that traffic is left alone), carries the complete status to write, and names
+its reason from a fixed vocabulary that doubles as the Kubernetes Event reason and the history entry. Each variant
+is its own class so the service can `match` on it and a test can assert the kind of move, not just its effects.
+
+Acting on a decision (in this order, so a crash between two lines is repaired by the next tick):
+1. write `decision.status` (the intent, the route snapshot included);
+2. if `restore_routes`: restore `status.originalRoutes` (canary weight 0), elif `target_weight` is not None:
+   set that canary weight on every managed route (stable gets the rest); both must be idempotent;
+3. if `event` is not None: record a Kubernetes Event (type `event`, reason `reason`, note `message`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from graygate.api.status import CanaryReleaseStatus
+
+__all__ = [
+    "Abort",
+    "Advance",
+    "Complete",
+    "Decision",
+    "EventType",
+    "Hold",
+    "MarkInvalid",
+    "Pause",
+    "Promote",
+    "Reason",
+    "Reassert",
+    "Restart",
+    "Resume",
+    "Rollback",
+]
+
+EventType = Literal["Normal", "Warning"]
+
+
+class Reason(StrEnum):
+    """The fixed vocabulary of reasons: Event reasons, history reasons, condition reasons."""
+
+    INITIALIZED = "Initialized"
+    ROUTES_RECORDED = "RoutesRecorded"
+    ROUTE_UNAVAILABLE = "RouteUnavailable"
+    CANARY_HAS_TRAFFIC = "CanaryAlreadyRouted"
+    WAITING_FOR_WORKLOAD = "WaitingForWorkload"
+    FROZEN = "Frozen"
+    STARTED = "Started"
+    STEP_ADVANCED = "StepAdvanced"
+    WAITING = "Waiting"
+    DRIFT = "DriftCorrected"
+    AWAITING_PROMOTION = "AwaitingPromotion"
+    INCONCLUSIVE = "Inconclusive"
+    PAUSED = "Paused"
+    RESUMED = "Resumed"
+    PROMOTED = "Promoted"
+    PROMOTED_FULL = "PromotedFull"
+    SUCCEEDED = "Succeeded"
+    ROLLED_BACK = "RolledBack"
+    ABORTED = "Aborted"
+    RETRIED = "Retried"
+    SPEC_CHANGED = "SpecChanged"
+    INVALID_SPEC = "InvalidSpec"
+    COMMAND_IGNORED = "CommandIgnored"
+    SETTLED = "Settled"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    """What to do this tick. Never instantiated itself: one of the variants below."""
+
+    reason: Reason
+    message: str
+    status: CanaryReleaseStatus
+    target_weight: int | None = None
+    restore_routes: bool = False
+    event: EventType | None = None
+
+    @property
+    def touches_traffic(self) -> bool:
+        """True when the service must call the router."""
+        return self.restore_routes or self.target_weight is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hold(Decision):
+    """Nothing to change in traffic: waiting (for analysis, a pause, the workload, the routes) or settled."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Advance(Decision):
+    """Start the release or move to the next step; `target_weight` is the new step's weight."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reassert(Decision):
+    """The real weight drifted from the wanted one (someone edited the route, or a crash interrupted the last
+    change): set `target_weight` again."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pause(Decision):
+    """Stop advancing: an indefinite pause step, too many inconclusive analyses, or a manual pause."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resume(Decision):
+    """A human let a paused release go on at its current step."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Promote(Decision):
+    """A human skipped the rest of the current step; `target_weight` is the next step's weight."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Complete(Decision):
+    """The plan is done (or `promote-full`): the canary gets 100 % and the release has Succeeded."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rollback(Decision):
+    """A check failed: restore the original routes (canary 0 %); the release has Failed."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Abort(Decision):
+    """A human stopped the release: restore the original routes (canary 0 %); the release is Aborted."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Restart(Decision):
+    """Start over from step 0 (retry, or the spec changed): canary back to 0 %, the release is Pending again."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarkInvalid(Decision):
+    """The spec cannot be used: record why and leave traffic exactly as it is."""

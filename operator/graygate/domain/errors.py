@@ -1,0 +1,33 @@
+"""The domain's own errors. They mean a caller broke the domain's contract (a bug), never a failed check:
+failed checks are values (`Verdict`), not exceptions.
+
+    DomainError
+     ├── IllegalTransition      a (phase, event) pair that is not in the phase table
+     ├── UnknownGate            a measurement for a gate the spec does not have, or two for the same gate
+     └── MeasurementMismatch    a measurement whose kind is not its gate's kind
+"""
+
+from __future__ import annotations
+
+__all__ = ["DomainError", "IllegalTransition", "MeasurementMismatch", "UnknownGate"]
+
+
+class DomainError(Exception):
+    """Base of every error the pure core raises."""
+
+
+class IllegalTransition(DomainError):
+    """The phase table has no move for this event in this phase."""
+
+    def __init__(self, phase: str, event: str) -> None:
+        super().__init__(f"no transition from {phase} on {event}")
+        self.phase = phase
+        self.event = event
+
+
+class UnknownGate(DomainError):
+    """A measurement names a gate the release does not have, or a gate was measured twice."""
+
+
+class MeasurementMismatch(DomainError):
+    """A measurement's kind differs from the kind of the gate it names."""

@@ -1,0 +1,105 @@
+"""Judges: one pure function per gate kind, turning a measurement into one sample verdict.
+
+Why: thresholds live here, next to nothing else: not next to the HTTP call or the query (Flagger's habit), so a
+judge is tested with a table of measurements and no server. `judge` dispatches on the gate's kind and refuses a
+measurement of the wrong kind loudly instead of falling back to something silently.
+
+Adding a gate kind adds one judge and one `case` in `judge`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from graygate.api.gates import Gate, HttpProbe
+from graygate.api.status import Outcome
+from graygate.domain.errors import MeasurementMismatch
+from graygate.domain.jsonpath import Found, lookup, render
+from graygate.domain.measurements import HttpProbeMeasurement, Measurement
+from graygate.domain.verdicts import Verdict
+
+__all__ = ["judge", "judge_http_probe", "milliseconds"]
+
+
+def milliseconds(value: timedelta) -> str:
+    """A latency as people read it: `412ms`."""
+    return f"{round(value / timedelta(milliseconds=1))}ms"
+
+
+def judge(gate: Gate, measurement: Measurement) -> Verdict:
+    """The sample verdict of `measurement` under `gate`'s check."""
+    check = gate.check
+    same_gate = measurement.gate == gate.name
+    if same_gate and isinstance(check, HttpProbe) and isinstance(measurement, HttpProbeMeasurement):
+        return judge_http_probe(check, measurement)
+    raise MeasurementMismatch(
+        f"gate {gate.name} ({check.kind}) cannot judge a {measurement.kind} measurement of gate {measurement.gate}"
+    )
+
+
+def judge_http_probe(check: HttpProbe, seen: HttpProbeMeasurement) -> Verdict:
+    """Pass when the status is expected, the latency is within budget and the JSON check (if any) holds."""
+    expected = f"in [{', '.join(str(code) for code in check.expect_status)}]"
+    inputs = {"url": seen.url, "method": seen.method}
+
+    def verdict(outcome: Outcome, reason: str, value: str | None, threshold: str | None) -> Verdict:
+        return Verdict(
+            gate=seen.gate,
+            kind=seen.kind,
+            outcome=outcome,
+            reason=reason,
+            value=value,
+            threshold=threshold,
+            at=seen.observed_at,
+            inputs=inputs,
+        )
+
+    if seen.error is not None:
+        return verdict(Outcome.FAIL, f"no answer from {seen.method} {seen.url}: {seen.error}", None, expected)
+    if seen.status_code is None:
+        return verdict(Outcome.ERROR, "the probe reported neither a status code nor an error", None, expected)
+    status = str(seen.status_code)
+    if seen.status_code not in check.expect_status:
+        return verdict(Outcome.FAIL, f"status {status}, expected one {expected}", status, expected)
+    observed, wanted = [status], [f"status {expected}"]
+    if check.latency_budget is not None:
+        budget = f"<= {milliseconds(check.latency_budget)}"
+        if seen.latency is None:
+            return verdict(Outcome.ERROR, "the probe reported no latency to compare with the budget", None, budget)
+        took = milliseconds(seen.latency)
+        if seen.latency > check.latency_budget:
+            return verdict(Outcome.FAIL, f"took {took}, over the budget {budget}", took, budget)
+        observed.append(took)
+        wanted.append(f"latency {budget}")
+    if check.json_path is not None:
+        path, equals = check.json_path.path, check.json_path.equals
+        wants = f"{path} == {equals}" if equals is not None else f"{path} exists"
+        found = _body_value(seen, path)
+        if isinstance(found, str):
+            return verdict(Outcome.FAIL, found, None, wants)
+        got = render(found.value)
+        if found.value is None and equals is None:
+            return verdict(Outcome.FAIL, f"{path} is null", got, wants)
+        if equals is not None and got != equals:
+            return verdict(Outcome.FAIL, f"{path} is {got!r}, expected {equals!r}", got, wants)
+        observed.append(f"{path}={got}")
+        wanted.append(wants)
+    return verdict(Outcome.PASS, f"{', '.join(observed)} as expected", ", ".join(observed), ", ".join(wanted))
+
+
+def _body_value(seen: HttpProbeMeasurement, path: str) -> Found | str:
+    """The value at `path` in the answer's JSON body, or why there is none."""
+    if seen.body_is_json:
+        document = seen.body_json
+    elif not seen.body:
+        return f"no body to check {path} in"
+    else:
+        try:
+            document = json.loads(seen.body)
+        except ValueError:
+            return f"the body is not JSON, cannot check {path}"
+    found = lookup(document, path)
+    if isinstance(found, Found):
+        return found
+    return f"{path}: {found.why} at {found.where}"

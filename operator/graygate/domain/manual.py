@@ -1,0 +1,131 @@
+"""Manual commands: what `promote`, `promote-full`, `pause`, `resume`, `abort` and `retry` do in each phase.
+
+Why: a command is handled exactly once. The annotation value that was handled (applied or ignored) is recorded in
+`status.lastCommand`, written in the same status update as its effect, so re-applying the same value or
+restarting the operator never runs it twice. A command that makes no sense in the current phase, or one the freeze
+switch forbids (anything that would raise the canary's weight), is ignored with a reason rather than queued: a
+command that fires hours later is worse than one that visibly did nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from graygate.api.commands import Action, CommandSyntaxError, parse_command
+from graygate.api.status import CanaryReleaseStatus, CommandRecord, PauseReason, Phase
+from graygate.domain.decision import Abort, Decision, Hold, Promote, Reason, Resume
+from graygate.domain.moves import complete, go_to_step, pause, restart
+from graygate.domain.phases import ACTIVE, Event
+from graygate.domain.plan import FULL
+from graygate.domain.progress import Tick, finish, move
+
+__all__ = ["handle_command", "pending_command", "record_command"]
+
+_RUNNING = (Phase.PROGRESSING, Phase.PAUSED)
+
+
+def pending_command(status: CanaryReleaseStatus, value: str | None) -> str | None:
+    """The annotation value if it has not been handled yet, else None."""
+    if value is None or not value.strip():
+        return None
+    if status.last_command is not None and status.last_command.value == value:
+        return None
+    return value
+
+
+def record_command(decision: Decision, value: str, *, applied: bool, note: str, now: datetime) -> Decision:
+    """`decision` with the command recorded as handled in its status."""
+    record = CommandRecord(value=value, result="Applied" if applied else "Ignored", message=note, at=now)
+    return replace(decision, status=decision.status.model_copy(update={"last_command": record}))
+
+
+def handle_command(tick: Tick, value: str) -> Decision:
+    """The decision for a new command annotation value."""
+    try:
+        command = parse_command(value)
+    except CommandSyntaxError as error:
+        return _ignored(tick, value, str(error))
+    outcome = _HANDLERS[command.action](tick)
+    if isinstance(outcome, str):
+        return _ignored(tick, value, f"{command.action.value} ignored: {outcome}")
+    return record_command(outcome, value, applied=True, note=outcome.message, now=tick.now)
+
+
+def _ignored(tick: Tick, value: str, why: str) -> Decision:
+    status = finish(tick, tick.status, tick.status.message)
+    decision = Hold(reason=Reason.COMMAND_IGNORED, message=why, status=status, event="Warning")
+    return record_command(decision, value, applied=False, note=why, now=tick.now)
+
+
+def _promote(tick: Tick) -> Decision | str:
+    status = tick.status
+    if status.phase not in _RUNNING:
+        return f"a {status.phase.value} release cannot be promoted"
+    following = status.current_step_index + 1
+    if tick.frozen_against(tick.plan.weight_at(following)):
+        return "releases are frozen, and promoting would raise the canary's weight"
+    status = status.model_copy(update={"inconclusive_count": 0})
+    return go_to_step(tick, status, following, Event.PROMOTE, Reason.PROMOTED, Promote)
+
+
+def _promote_full(tick: Tick) -> Decision | str:
+    if tick.status.phase not in _RUNNING:
+        return f"a {tick.status.phase.value} release cannot be promoted"
+    if tick.frozen_against(FULL):
+        return "releases are frozen, and promoting would raise the canary's weight"
+    return complete(tick, tick.status, Reason.PROMOTED_FULL, "promoted in full: the canary carries 100%")
+
+
+def _pause(tick: Tick) -> Decision | str:
+    if tick.status.phase is not Phase.PROGRESSING:
+        return f"only a Progressing release can be paused; this one is {tick.status.phase.value}"
+    message = f"paused by hand at {tick.status.canary_weight}%; resume to continue"
+    return pause(tick, tick.status, PauseReason.MANUAL, Reason.PAUSED, message)
+
+
+def _resume(tick: Tick) -> Decision | str:
+    status = tick.status
+    if status.phase is not Phase.PAUSED:
+        return f"only a Paused release can be resumed; this one is {status.phase.value}"
+    if status.pause_reason is PauseReason.AWAITING_PROMOTION:
+        return _promote(tick)
+    message = f"resumed at {status.canary_weight}%"
+    status = status.model_copy(update={"pause_reason": None, "inconclusive_count": 0})
+    status = move(status, Event.RESUME, Reason.RESUMED, message, tick.now)
+    return Resume(reason=Reason.RESUMED, message=message, status=finish(tick, status, message), event="Normal")
+
+
+def _abort(tick: Tick) -> Decision | str:
+    status = tick.status
+    if status.phase not in ACTIVE:
+        return f"a {status.phase.value} release has nothing to abort"
+    message = "aborted by hand: all traffic is back on the stable destination"
+    status = status.model_copy(update={"canary_weight": 0, "pause_reason": None, "next_check_at": None})
+    status = move(status, Event.ABORT, Reason.ABORTED, message, tick.now)
+    changed = bool(status.original_routes)
+    return Abort(
+        reason=Reason.ABORTED,
+        message=message,
+        status=finish(tick, status, message),
+        target_weight=0 if changed else None,
+        restore_routes=changed,
+        event="Warning",
+    )
+
+
+def _retry(tick: Tick) -> Decision | str:
+    if tick.status.phase not in (Phase.FAILED, Phase.ABORTED):
+        return f"only a Failed or Aborted release can be retried; this one is {tick.status.phase.value}"
+    return restart(tick, tick.status, Event.RETRY, Reason.RETRIED, "retried by hand: starting over from step 1")
+
+
+_HANDLERS: dict[Action, Callable[[Tick], Decision | str]] = {
+    Action.PROMOTE: _promote,
+    Action.PROMOTE_FULL: _promote_full,
+    Action.PAUSE: _pause,
+    Action.RESUME: _resume,
+    Action.ABORT: _abort,
+    Action.RETRY: _retry,
+}

@@ -1,0 +1,166 @@
+"""The moves a rule can make, each building a complete decision: hold, go to a step, complete, roll back, pause,
+start over.
+
+Why: the rules in `decide` and in `manual` ask for the same few moves; building each move in one place keeps
+their bookkeeping identical (a promote and an automatic advance enter a step the same way) and keeps the rules
+short enough to read as rules.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from graygate.api.durations import format_duration
+from graygate.api.status import CanaryReleaseStatus, PauseReason
+from graygate.domain.analysis import Assessment
+from graygate.domain.decision import (
+    Advance,
+    Complete,
+    Decision,
+    EventType,
+    Hold,
+    Pause,
+    Promote,
+    Reason,
+    Restart,
+    Rollback,
+)
+from graygate.domain.phases import Event
+from graygate.domain.plan import FULL, PauseStep, WeightStep
+from graygate.domain.progress import Tick, enter_step, finish, move, start_over
+
+__all__ = ["clock", "complete", "describe_step", "go_to_step", "hold", "pause", "restart", "rollback"]
+
+_LOUD_HOLDS: dict[Reason, EventType] = {
+    Reason.ROUTE_UNAVAILABLE: "Warning",
+    Reason.CANARY_HAS_TRAFFIC: "Warning",
+    Reason.WAITING_FOR_WORKLOAD: "Normal",
+    Reason.FROZEN: "Normal",
+    Reason.ROUTES_RECORDED: "Normal",
+    Reason.INITIALIZED: "Normal",
+}
+
+
+def clock(moment: datetime) -> str:
+    """A time of day as status messages show it: `12:03:00Z`."""
+    return moment.strftime("%H:%M:%SZ")
+
+
+def describe_step(tick: Tick, index: int) -> str:
+    """`step 3/5: 50% to the canary`, `step 2/5: pause 2m at 5%`, `step 4/5: wait for promote at 50%`."""
+    step = tick.plan.step(index)
+    where = f"step {index + 1}/{len(tick.plan)}"
+    weight = tick.plan.weight_at(index)
+    if isinstance(step, WeightStep):
+        return f"{where}: {weight}% to the canary"
+    if step.duration is None:
+        return f"{where}: wait for promote at {weight}%"
+    return f"{where}: pause {format_duration(step.duration)} at {weight}%"
+
+
+def hold(
+    tick: Tick,
+    status: CanaryReleaseStatus,
+    reason: Reason,
+    message: str,
+    assessment: Assessment | None = None,
+) -> Hold:
+    """Change nothing in traffic. An Event is recorded only when a notable hold starts (its message is new)."""
+    loud = _LOUD_HOLDS.get(reason) if message != tick.status.message else None
+    return Hold(reason=reason, message=message, status=finish(tick, status, message, assessment), event=loud)
+
+
+def go_to_step(
+    tick: Tick,
+    status: CanaryReleaseStatus,
+    index: int,
+    event: Event,
+    reason: Reason,
+    kind: type[Advance] | type[Promote],
+    assessment: Assessment | None = None,
+) -> Decision:
+    """Enter step `index` (or complete when past the last); an indefinite pause step then pauses the release."""
+    if index >= len(tick.plan):
+        return complete(tick, status, reason, f"all {len(tick.plan)} steps done; the canary carries 100%", assessment)
+    message = describe_step(tick, index)
+    status = move(enter_step(tick, status, index), event, reason, message, tick.now)
+    step = tick.plan.step(index)
+    if isinstance(step, PauseStep) and step.indefinite:
+        status = status.model_copy(update={"pause_reason": PauseReason.AWAITING_PROMOTION})
+        status = move(status, Event.PAUSE, Reason.AWAITING_PROMOTION, message, tick.now)
+    return kind(
+        reason=reason,
+        message=message,
+        status=finish(tick, status, message, assessment),
+        target_weight=status.canary_weight,
+        event="Normal",
+    )
+
+
+def complete(
+    tick: Tick, status: CanaryReleaseStatus, reason: Reason, message: str, assessment: Assessment | None = None
+) -> Complete:
+    """The canary gets 100 % and the release has Succeeded; the user makes it the new stable."""
+    status = status.model_copy(
+        update={
+            "canary_weight": FULL,
+            "current_step_index": max(len(tick.plan) - 1, 0),
+            "pause_reason": None,
+            "next_check_at": None,
+        }
+    )
+    status = move(status, Event.COMPLETE, reason, message, tick.now)
+    return Complete(
+        reason=reason,
+        message=message,
+        status=finish(tick, status, message, assessment),
+        target_weight=FULL,
+        event="Normal",
+    )
+
+
+def rollback(tick: Tick, status: CanaryReleaseStatus, message: str, assessment: Assessment | None) -> Rollback:
+    """A check failed: every managed route goes back to how it was (canary 0 %); the release has Failed."""
+    status = status.model_copy(update={"canary_weight": 0, "pause_reason": None, "next_check_at": None})
+    status = move(status, Event.ROLLBACK, Reason.ROLLED_BACK, message, tick.now)
+    return Rollback(
+        reason=Reason.ROLLED_BACK,
+        message=message,
+        status=finish(tick, status, message, assessment),
+        target_weight=0,
+        restore_routes=True,
+        event="Warning",
+    )
+
+
+def pause(
+    tick: Tick,
+    status: CanaryReleaseStatus,
+    why: PauseReason,
+    reason: Reason,
+    message: str,
+    assessment: Assessment | None = None,
+) -> Pause:
+    """Stop advancing and keep the current weight until a human says otherwise."""
+    status = move(status.model_copy(update={"pause_reason": why}), Event.PAUSE, reason, message, tick.now)
+    return Pause(
+        reason=reason,
+        message=message,
+        status=finish(tick, status, message, assessment),
+        event="Warning" if why is PauseReason.INCONCLUSIVE else "Normal",
+    )
+
+
+def restart(tick: Tick, status: CanaryReleaseStatus, event: Event, reason: Reason, message: str) -> Restart:
+    """Start over from step 0: back to Pending with the canary at 0 % (the original routes restored, if graygate
+    had changed them)."""
+    status = move(start_over(status), event, reason, message, tick.now)
+    changed = bool(status.original_routes)
+    return Restart(
+        reason=reason,
+        message=message,
+        status=finish(tick, status, message),
+        target_weight=0 if changed else None,
+        restore_routes=changed,
+        event="Normal",
+    )

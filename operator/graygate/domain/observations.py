@@ -1,0 +1,73 @@
+"""Observations: everything the outside world told one tick, as plain data.
+
+Why: `decide` must be a pure function of (spec, status, observations, now). The service gathers these (the real
+weights and, once, the route snapshots from the router, the workload's availability, the gates' measurements,
+the command annotation, the freeze switch) and the domain never asks for more, so every situation, a crash
+mid-step included, is one value in a test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graygate.api.status import RouteSnapshot
+from graygate.domain.measurements import Measurement
+
+__all__ = ["Observations", "RouteReading", "WorkloadReading"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteReading:
+    """One managed route as the router read it this tick.
+
+    `canary_weight` is the weight the canary destination really has (0 when the route has no canary destination
+    yet); None together with `error` when the VirtualService or route is missing, ambiguous (no route named and
+    several exist) or conflicting (e.g. the stable destination is not in it). A problem the router reports for a
+    whole VirtualService is one reading with `route` None and the error.
+    """
+
+    virtual_service: str
+    route: str | None = None
+    canary_weight: int | None = None
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """`virtualService/route`, or the VirtualService alone for its single unnamed route."""
+        return f"{self.virtual_service}/{self.route}" if self.route else self.virtual_service
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkloadReading:
+    """The canary workload's availability (its `Available` condition), with the condition's message."""
+
+    kind: str
+    name: str
+    available: bool
+    message: str = ""
+
+    @property
+    def label(self) -> str:
+        """`Deployment/checkout-canary`."""
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Observations:
+    """What one tick observed.
+
+    `generation` is the object's `metadata.generation`. `workload` is None when the spec names no
+    `canaryWorkload`. `analysis` is None when the gates were not run this tick (`analysis_due` said no), and a
+    tuple (one measurement per gate, possibly empty) when they were. `snapshots` are the managed routes as the
+    router captured them, taken only when `needs_snapshot(spec, status)` says so (None otherwise, or when the router
+    could not take them). `command` is the raw value of the `graygate.dev/command` annotation, if any. `frozen` is
+    the release freeze switch: while it is on, no weight ever goes up, but rollbacks and aborts still happen.
+    """
+
+    generation: int
+    routes: tuple[RouteReading, ...] = ()
+    workload: WorkloadReading | None = None
+    analysis: tuple[Measurement, ...] | None = None
+    snapshots: tuple[RouteSnapshot, ...] | None = None
+    command: str | None = None
+    frozen: bool = False

@@ -1,0 +1,260 @@
+"""Status bookkeeping shared by the decision rules: one tick's context, phase moves with their history entry,
+entering a step, recording an analysis, starting over, and the conditions every status ends with.
+
+Why: the rules in `decide` should read as rules. Everything that merely keeps `status` consistent (bounded lists,
+history entries, `n/m`, kstatus conditions, `lastTransitionTime`) is done here, once, the same way for every rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from graygate.api.conditions import GATES_PASSING, READY, RECONCILING, STALLED, TRAFFIC_IN_SYNC, set_condition
+from graygate.api.spec import CanaryReleaseSpec
+from graygate.api.status import (
+    MAX_HISTORY,
+    MAX_RESULTS,
+    CanaryReleaseStatus,
+    ConditionStatus,
+    GateResult,
+    Outcome,
+    PauseReason,
+    Phase,
+    RouteSnapshot,
+    Transition,
+)
+from graygate.domain.analysis import Assessment
+from graygate.domain.decision import Reason
+from graygate.domain.observations import Observations, RouteReading
+from graygate.domain.phases import ACTIVE, Event, transition
+from graygate.domain.plan import Plan, step_display
+
+__all__ = [
+    "Tick",
+    "conclude",
+    "drifted",
+    "enter_step",
+    "finish",
+    "managed_only",
+    "move",
+    "needs_snapshot",
+    "record_assessment",
+    "route_problem",
+    "start_over",
+]
+
+_TRUE, _FALSE, _UNKNOWN = ConditionStatus.TRUE, ConditionStatus.FALSE, ConditionStatus.UNKNOWN
+_PHASE_REASON = {
+    Phase.PENDING: "Pending",
+    Phase.PROGRESSING: "Progressing",
+    Phase.PAUSED: "Paused",
+    Phase.SUCCEEDED: Reason.SUCCEEDED.value,
+    Phase.FAILED: Reason.ROLLED_BACK.value,
+    Phase.ABORTED: Reason.ABORTED.value,
+    Phase.INVALID: Reason.INVALID_SPEC.value,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Everything one decision may look at."""
+
+    spec: CanaryReleaseSpec
+    plan: Plan
+    status: CanaryReleaseStatus
+    seen: Observations
+    now: datetime
+
+    @property
+    def route_problem(self) -> str | None:
+        """Why the real weights could not be read, or None when every managed route was read."""
+        return route_problem(self.seen.routes)
+
+    def drifted(self, wanted: int) -> tuple[RouteReading, ...]:
+        """The readable routes whose canary weight is not `wanted`."""
+        return drifted(self.seen.routes, wanted)
+
+    def frozen_against(self, weight: int) -> bool:
+        """True when the freeze switch forbids going from the wanted weight up to `weight`."""
+        return self.seen.frozen and weight > self.status.canary_weight
+
+
+def route_problem(readings: tuple[RouteReading, ...]) -> str | None:
+    """Why the real weights could not be read, or None when every managed route was read."""
+    if not readings:
+        return "the router read no managed route"
+    problems = [f"{r.label}: {r.error or 'weight unknown'}" for r in readings if r.canary_weight is None]
+    return "; ".join(problems) or None
+
+
+def drifted(readings: tuple[RouteReading, ...], wanted: int) -> tuple[RouteReading, ...]:
+    """The readable routes whose canary weight is not `wanted`."""
+    return tuple(r for r in readings if r.canary_weight is not None and r.canary_weight != wanted)
+
+
+def needs_snapshot(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> bool:
+    """Whether the service should ask the router for the routes' snapshots this tick: some managed route (a new
+    one after a spec change included) has none yet."""
+    if status.phase is Phase.INVALID:
+        return False
+    recorded = {(saved.virtual_service, saved.route) for saved in status.original_routes}
+    for ref in spec.traffic_routing.istio.virtual_services:
+        if ref.routes is None and not any(name == ref.name for name, _ in recorded):
+            return True
+        if ref.routes is not None and any((ref.name, route) not in recorded for route in ref.routes):
+            return True
+    return False
+
+
+def managed_only(spec: CanaryReleaseSpec, snapshots: tuple[RouteSnapshot, ...]) -> tuple[RouteSnapshot, ...]:
+    """The snapshots of VirtualServices the spec still manages (a dropped one was restored when it was dropped)."""
+    names = {ref.name for ref in spec.traffic_routing.istio.virtual_services}
+    return tuple(saved for saved in snapshots if saved.virtual_service in names)
+
+
+def move(status: CanaryReleaseStatus, event: Event, reason: Reason, message: str, now: datetime) -> CanaryReleaseStatus:
+    """Apply `event` through the phase table and append the history entry (step and weight as already set)."""
+    target = transition(status.phase, event)
+    entry = Transition.model_validate(
+        {
+            "from": status.phase,
+            "to": target,
+            "reason": reason.value,
+            "message": message,
+            "at": now,
+            "step": status.current_step_index,
+            "weight": status.canary_weight,
+        }
+    )
+    return status.model_copy(update={"phase": target, "history": (*status.history, entry)[-MAX_HISTORY:]})
+
+
+def enter_step(tick: Tick, status: CanaryReleaseStatus, index: int) -> CanaryReleaseStatus:
+    """Status at the start of step `index`: its weight, its clock, and the next analysis one interval away."""
+    return status.model_copy(
+        update={
+            "current_step_index": index,
+            "canary_weight": tick.plan.weight_at(index),
+            "step_started_at": tick.now,
+            "next_check_at": tick.now + tick.spec.analysis.interval,
+            "pause_reason": None,
+        }
+    )
+
+
+def record_assessment(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment) -> CanaryReleaseStatus:
+    """Status with one analysis recorded: results, per-gate counters, release counts, next analysis time."""
+    results = tuple(
+        GateResult(
+            gate=v.gate,
+            kind=v.kind,
+            verdict=v.outcome,
+            value=v.value,
+            threshold=v.threshold,
+            reason=v.reason,
+            at=v.at,
+            step=status.current_step_index,
+            weight=status.canary_weight,
+        )
+        for v in assessment.verdicts
+    )
+    return status.model_copy(
+        update={
+            "recent_results": (*status.recent_results, *results)[-MAX_RESULTS:],
+            "gates": assessment.gate_states,
+            "failure_count": assessment.failure_count,
+            "inconclusive_count": assessment.inconclusive_count,
+            "last_verdict": assessment.worst,
+            "last_analysis_at": tick.now,
+            "next_check_at": tick.now + tick.spec.analysis.interval,
+        }
+    )
+
+
+def start_over(status: CanaryReleaseStatus) -> CanaryReleaseStatus:
+    """Status for a fresh run: step 0, no traffic, counters cleared. History, recent results, the last command and
+    the original routes are kept."""
+    return status.model_copy(
+        update={
+            "current_step_index": 0,
+            "canary_weight": 0,
+            "pause_reason": None,
+            "started_at": None,
+            "step_started_at": None,
+            "next_check_at": None,
+            "last_analysis_at": None,
+            "last_verdict": None,
+            "failure_count": 0,
+            "inconclusive_count": 0,
+            "gates": (),
+        }
+    )
+
+
+def finish(
+    tick: Tick, status: CanaryReleaseStatus, message: str, assessment: Assessment | None = None
+) -> CanaryReleaseStatus:
+    """The status to write: generation, message, `n/m` and conditions brought in line with the rest."""
+    return conclude(
+        status,
+        seen=tick.seen,
+        now=tick.now,
+        wanted_before=tick.status.canary_weight,
+        total_steps=len(tick.plan),
+        message=message,
+        assessment=assessment,
+    )
+
+
+def conclude(
+    status: CanaryReleaseStatus,
+    *,
+    seen: Observations,
+    now: datetime,
+    wanted_before: int,
+    total_steps: int,
+    message: str,
+    assessment: Assessment | None = None,
+) -> CanaryReleaseStatus:
+    """`finish` without a parsed spec (an invalid one has no plan)."""
+    generation = seen.generation
+    conditions = status.conditions
+
+    def put(type_: str, value: ConditionStatus, reason: str, text: str) -> None:
+        nonlocal conditions
+        conditions = set_condition(conditions, type_, value, reason, text, generation=generation, now=now)
+
+    phase = status.phase
+    reason = status.pause_reason.value if phase is Phase.PAUSED and status.pause_reason else _PHASE_REASON[phase]
+    problem = route_problem(seen.routes) if phase is not Phase.INVALID else None
+    stalled = phase in (Phase.FAILED, Phase.ABORTED, Phase.INVALID) or status.pause_reason is PauseReason.INCONCLUSIVE
+    put(READY, _TRUE if phase is Phase.SUCCEEDED else _FALSE, reason, message)
+    put(RECONCILING, _TRUE if phase in ACTIVE else _FALSE, reason, message if phase in ACTIVE else "")
+    if problem is not None:
+        put(STALLED, _TRUE, Reason.ROUTE_UNAVAILABLE.value, problem)
+    else:
+        put(STALLED, _TRUE if stalled else _FALSE, reason, message if stalled else "")
+    if assessment is not None:
+        worst = assessment.worst_verdict
+        value = {Outcome.PASS: _TRUE, Outcome.FAIL: _FALSE}.get(assessment.worst, _UNKNOWN)
+        put(GATES_PASSING, value, assessment.worst.value, worst.reason if worst else "no gates to run")
+    elif status.last_verdict is None:
+        put(GATES_PASSING, _UNKNOWN, "NotAnalyzed", "no analysis has run in this release yet")
+    if phase is Phase.INVALID:
+        put(TRAFFIC_IN_SYNC, _UNKNOWN, Reason.INVALID_SPEC.value, "routes are not managed while the spec is invalid")
+    elif problem is not None:
+        put(TRAFFIC_IN_SYNC, _FALSE, Reason.ROUTE_UNAVAILABLE.value, problem)
+    elif off := drifted(seen.routes, wanted_before):
+        found = ", ".join(f"{r.label} at {r.canary_weight}%" for r in off)
+        put(TRAFFIC_IN_SYNC, _FALSE, Reason.DRIFT.value, f"wanted {wanted_before}% on the canary, found {found}")
+    else:
+        put(TRAFFIC_IN_SYNC, _TRUE, "InSync", f"every managed route carries {wanted_before}% to the canary")
+    return status.model_copy(
+        update={
+            "observed_generation": generation,
+            "message": message,
+            "step_display": step_display(phase, status.current_step_index, total_steps),
+            "conditions": conditions,
+        }
+    )

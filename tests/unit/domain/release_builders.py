@@ -1,0 +1,137 @@
+"""Builders for the domain tables: a release spec, a status, one tick's observations, probe measurements.
+
+Plain functions, so parametrize tables can call them at collection time. Every value is a real model or dataclass;
+nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, Phase, RouteSnapshot
+from graygate.domain import HttpProbeMeasurement, Measurement, Observations, RouteReading, WorkloadReading
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+VS = "checkout"
+SNAPSHOT = RouteSnapshot(virtual_service=VS, route="primary", route_json='{"name":"primary"}')
+
+BASE: dict[str, Any] = {
+    "trafficRouting": {"istio": {"virtualServices": [{"name": VS, "routes": ["primary"]}]}},
+    "stable": {"host": "checkout", "subset": "stable"},
+    "canary": {"host": "checkout", "subset": "canary"},
+    "steps": [{"setWeight": 10}, {"pause": {"duration": "2m"}}, {"setWeight": 50}, {"pause": {}}],
+    "analysis": {
+        "interval": "30s",
+        "failureLimit": 1,
+        "inconclusiveLimit": 2,
+        "gates": [
+            {"name": "health", "critical": True, "httpProbe": {"url": "http://checkout-canary:8080/healthz"}},
+            {"name": "latency", "httpProbe": {"url": "http://checkout-canary:8080/", "latencyBudget": "300ms"}},
+        ],
+    },
+}
+
+
+def at(seconds: float = 0) -> datetime:
+    """T0 plus some seconds."""
+    return T0 + timedelta(seconds=seconds)
+
+
+def manifest(**changes: Any) -> dict[str, Any]:
+    """The base spec (camelCase) with top-level keys replaced; a value of None removes the key."""
+    body = copy.deepcopy(BASE)
+    for key, value in changes.items():
+        if value is None:
+            body.pop(key, None)
+        else:
+            body[key] = value
+    return body
+
+
+def spec(**changes: Any) -> CanaryReleaseSpec:
+    """The base spec as a model, with `manifest`'s changes."""
+    return CanaryReleaseSpec.model_validate(manifest(**changes))
+
+
+def no_gates(**changes: Any) -> CanaryReleaseSpec:
+    """A spec without gates."""
+    return spec(analysis={"interval": "30s"}, **changes)
+
+
+def status(phase: Phase = Phase.PROGRESSING, **fields: Any) -> CanaryReleaseStatus:
+    """A status already initialized (generation 1, routes recorded), in `phase`, with `fields` (snake_case)."""
+    values: dict[str, Any] = {
+        "phase": phase,
+        "observed_generation": 1,
+        "original_routes": (SNAPSHOT,),
+        "step_started_at": T0,
+        "next_check_at": T0,
+        "message": "",
+    }
+    values.update(fields)
+    return CanaryReleaseStatus(**values)
+
+
+def routes(*weights: int | None, error: str = "VirtualServiceNotFound: checkout is gone") -> tuple[RouteReading, ...]:
+    """One reading per weight, on routes `primary`, `secondary`...; None is an unreadable route."""
+    names = ["primary", "secondary", "tertiary"]
+    return tuple(
+        RouteReading(virtual_service=VS, route=names[i], canary_weight=weight, error=error if weight is None else None)
+        for i, weight in enumerate(weights)
+    )
+
+
+def observe(
+    weight: int | None = 0,
+    *,
+    generation: int = 1,
+    analysis: tuple[Measurement, ...] | None = None,
+    command: str | None = None,
+    frozen: bool = False,
+    workload: WorkloadReading | None = None,
+    snapshots: tuple[RouteSnapshot, ...] | None = None,
+    readings: tuple[RouteReading, ...] | None = None,
+) -> Observations:
+    """One tick's observations: by default one readable route at `weight` and nothing else."""
+    return Observations(
+        generation=generation,
+        routes=routes(weight) if readings is None else readings,
+        workload=workload,
+        analysis=analysis,
+        snapshots=snapshots,
+        command=command,
+        frozen=frozen,
+    )
+
+
+def probe(
+    gate: str = "health",
+    code: int | None = 200,
+    *,
+    latency_ms: float = 20,
+    body: str | None = None,
+    error: str | None = None,
+    when: datetime = T0,
+) -> HttpProbeMeasurement:
+    """One httpProbe measurement."""
+    return HttpProbeMeasurement(
+        gate=gate,
+        observed_at=when,
+        url=f"http://checkout-canary:8080/{gate}",
+        status_code=None if error else code,
+        latency=timedelta(milliseconds=latency_ms),
+        body=body,
+        error=error,
+    )
+
+
+def passing(when: datetime = T0) -> tuple[Measurement, ...]:
+    """Both base gates passing."""
+    return (probe("health", when=when), probe("latency", when=when))
+
+
+def available(yes: bool = True) -> WorkloadReading:
+    """The canary Deployment's availability."""
+    return WorkloadReading(kind="Deployment", name="checkout-canary", available=yes, message="" if yes else "0/2 ready")
