@@ -23,6 +23,24 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
 
+    run = commands.add_parser("run", help="run the operator")
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument("--namespace", "-n", action="append", default=[], help="watch this namespace (repeatable)")
+    scope.add_argument("--all-namespaces", "-A", action="store_true", help="watch every namespace (the default)")
+    run.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster, then ~/.kube/config)")
+    run.add_argument("--tick-interval", type=float, default=1.0, help="seconds between two ticks of a release")
+    run.add_argument("--listen-address", default="127.0.0.1", help="address of the metrics and liveness endpoints")
+    run.add_argument("--metrics-port", type=int, default=8081, help="Prometheus metrics port (0: off)")
+    run.add_argument("--liveness-port", type=int, default=8080, help="liveness endpoint port, /healthz (0: off)")
+    run.add_argument(
+        "--log-format",
+        choices=["json", "text"],
+        default="json" if os.environ.get("KUBERNETES_SERVICE_HOST") else "text",
+        help="log format (default: json in a cluster, text elsewhere)",
+    )
+    run.add_argument("--peering", help="Kopf peering name for HA (omit to run standalone)")
+    run.add_argument("--priority", type=int, default=0, help="Kopf peering priority; give each replica its own")
+
     sandbox = commands.add_parser("sandbox", help="a local kube-apiserver + etcd on 127.0.0.1")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
     up = sandbox_commands.add_parser("up", help="start the sandbox (foreground until Ctrl-C, or --detach)")
@@ -76,9 +94,37 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from graygate.handlers import run
+    from graygate.wiring import OperatorSettings
+
+    if args.tick_interval <= 0:
+        raise GraygateError("--tick-interval must be a positive number of seconds")
+    if args.kubeconfig is not None:
+        if not args.kubeconfig.is_file():
+            raise GraygateError(f"no kubeconfig at {args.kubeconfig}")
+        os.environ["KUBECONFIG"] = str(args.kubeconfig)  # Kopf's own login reads it
+    run(
+        OperatorSettings(
+            kubeconfig=args.kubeconfig,
+            namespaces=tuple(args.namespace),
+            tick_interval_s=args.tick_interval,
+            listen_address=args.listen_address,
+            metrics_port=args.metrics_port,
+            liveness_port=args.liveness_port,
+            log_format=args.log_format,
+            peering=args.peering,
+            priority=args.priority,
+        )
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "run":
+            return _run(args)
         if args.command == "sandbox":
             return _sandbox(args)
     except GraygateError as error:

@@ -81,7 +81,8 @@ def go_to_step(
 ) -> Decision:
     """Enter step `index` (or complete when past the last); an indefinite pause step then pauses the release."""
     if index >= len(tick.plan):
-        return complete(tick, status, reason, f"all {len(tick.plan)} steps done; the canary carries 100%", assessment)
+        done = Reason.SUCCEEDED if reason is Reason.STEP_ADVANCED else reason
+        return complete(tick, status, done, f"all {len(tick.plan)} steps done; the canary carries 100%", assessment)
     message = describe_step(tick, index)
     status = move(enter_step(tick, status, index), event, reason, message, tick.now)
     step = tick.plan.step(index)

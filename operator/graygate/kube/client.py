@@ -62,3 +62,7 @@ def _reason(error: ApiException) -> str:
         return str(body.get("message") or error.reason)
     except ValueError:
         return str(error.reason)
+
+
+def close_client(api: client.ApiClient) -> None:
+    cast(Any, api).close()

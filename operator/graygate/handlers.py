@@ -1,0 +1,158 @@
+"""Kopf handlers: the only importer of kopf. Each handler parses, delegates to one function, and maps errors.
+
+One daemon per release is its single writer: it ticks until the release is deleted, keeping the status it last
+wrote (the watch stream may lag behind our own writes, and a stale status must never repeat a step).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+import kopf
+
+from graygate.api import COMMAND_ANNOTATION, GROUP, PLURAL, VERSION, CanaryReleaseStatus, parse_spec
+from graygate.api.validation import InvalidSpec
+from graygate.domain.claims import Claim, RouteKey, claims_of, contested_by
+from graygate.errors import ApiUnavailableError, ConflictError, GraygateError, KubeError
+from graygate.kube.events import ReleaseRef
+from graygate.metrics import OperatorMetrics
+from graygate.routing import snapshots_from_status, target_of
+from graygate.service import ReleaseView, tick
+from graygate.wiring import OperatorSettings, Wired, wire
+
+log = logging.getLogger("graygate.handlers")
+
+# How long to wait before the next tick after an error, by error class: transient ones soon, others later.
+RETRY_AFTER_S: dict[type[GraygateError], float] = {ConflictError: 0.2, ApiUnavailableError: 2.0, KubeError: 5.0}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+    config: OperatorSettings = memo.settings
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.posting.enabled = False  # graygate posts its own Events with a fixed reason vocabulary
+    settings.peering.standalone = config.peering is None
+    if config.peering is not None:
+        settings.peering.name = config.peering
+        settings.peering.priority = config.priority
+    metrics = OperatorMetrics()
+    if config.metrics_port:
+        metrics.serve(config.metrics_port, config.listen_address)
+    memo.wired = wire(config, metrics)
+
+
+@kopf.on.cleanup()
+async def close(memo: Any, **_: Any) -> None:
+    wired: Wired = memo.wired
+    await wired.close()
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def route_claims(namespace: str | None, name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> dict[RouteKey, Claim]:
+    parsed = parse_spec(dict(spec))
+    if namespace is None or isinstance(parsed, InvalidSpec):
+        return {}
+    claim = Claim(created_at=_created(meta), release=name)
+    return dict.fromkeys(claims_of(namespace, parsed), claim)
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
+async def reconcile(
+    namespace: str | None, name: str, uid: str, body: kopf.Body, stopped: kopf.DaemonStopped, memo: Any,
+    **kwargs: Any,
+) -> None:  # fmt: skip
+    assert namespace is not None, "CanaryRelease is namespaced"
+    claims: kopf.Index[RouteKey, Claim] = kwargs["route_claims"]  # Kopf passes each index by its name
+    wired: Wired = memo.wired
+    config: OperatorSettings = memo.settings
+    ref = ReleaseRef(namespace=namespace, name=name, uid=uid)
+    status = _status_of(body)
+    while not stopped:
+        release = _view(ref, body, status, claims)
+        try:
+            result = await tick(release, wired.deps, _now())
+            status = result.decision.status
+            delay = config.tick_interval_s
+        except GraygateError as error:
+            wired.deps.metrics.reconcile_errors.labels(namespace, name, type(error).__name__).inc()
+            log.warning("tick failed: %s", error, extra={"release": f"{namespace}/{name}"})
+            delay = next((after for kind, after in RETRY_AFTER_S.items() if isinstance(error, kind)), 5.0)
+        await stopped.wait(delay)
+    wired.deps.metrics.forget(namespace, name, [])
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL)
+async def restore_routes(namespace: str | None, name: str, body: kopf.Body, memo: Any, **_: Any) -> None:
+    assert namespace is not None, "CanaryRelease is namespaced"
+    wired: Wired = memo.wired
+    spec, status = parse_spec(dict(body.get("spec") or {})), _status_of(body)
+    if isinstance(spec, InvalidSpec) or not status.original_routes:
+        return
+    try:
+        result = await wired.deps.router.restore(
+            target_of(namespace, spec), snapshots_from_status(status.original_routes)
+        )
+    except KubeError as error:
+        raise kopf.TemporaryError(f"could not restore the original routes yet: {error}", delay=2) from error
+    for problem in result.problems:
+        log.warning("route not restored: %s", problem.message, extra={"release": f"{namespace}/{name}"})
+
+
+def _view(ref: ReleaseRef, body: Any, status: CanaryReleaseStatus, claims: Any) -> ReleaseView:
+    spec = parse_spec(dict(body.get("spec") or {}))
+    meta = body.get("metadata") or {}
+    contested = None
+    if not isinstance(spec, InvalidSpec):
+        held = [(key, claim) for key, values in claims.items() for claim in values]
+        me = Claim(created_at=_created(meta), release=ref.name)
+        contested = contested_by(me, claims_of(ref.namespace, spec), held)
+    return ReleaseView(
+        ref=ref,
+        generation=int(meta.get("generation") or 1),
+        spec=spec,
+        status=status,
+        command=(meta.get("annotations") or {}).get(COMMAND_ANNOTATION),
+        contested=contested,
+    )
+
+
+def _status_of(body: Any) -> CanaryReleaseStatus:
+    raw = dict(body.get("status") or {})
+    try:
+        return CanaryReleaseStatus.model_validate(raw)
+    except ValueError:
+        log.warning("unreadable status, starting from a fresh one")
+        return CanaryReleaseStatus()
+
+
+def _created(meta: Any) -> dt.datetime:
+    stamp = meta.get("creationTimestamp")
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else _now()
+
+
+def run(settings: OperatorSettings) -> None:
+    """Runs the operator until it is stopped (SIGINT/SIGTERM)."""
+    kopf.configure(log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.PLAIN)
+    liveness = f"http://{settings.listen_address}:{settings.liveness_port}/healthz" if settings.liveness_port else None
+    asyncio.run(
+        kopf.operator(
+            namespaces=list(settings.namespaces),
+            clusterwide=not settings.namespaces,
+            liveness_endpoint=liveness,
+            memo=kopf.Memo(settings=settings),
+            standalone=settings.peering is None,
+            priority=settings.priority,
+            peering_name=settings.peering,
+        )
+    )

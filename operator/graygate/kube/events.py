@@ -1,0 +1,69 @@
+"""Kubernetes Events for a CanaryRelease: one per transition and verdict, with graygate's fixed reason vocabulary.
+
+Posted as `events.k8s.io/v1` Events regarding the release, so `kubectl describe canaryrelease` and
+`kubectl get events` show the story. An Event that cannot be posted is logged and dropped: it must never stop a
+rollback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client
+
+from graygate.errors import KubeError
+from graygate.kube.client import kube_errors
+
+REPORTING_CONTROLLER = "graygate.dev/operator"
+_MAX_NOTE = 1024
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReleaseRef:
+    namespace: str
+    name: str
+    uid: str
+    api_version: str = "graygate.dev/v1alpha1"
+    kind: str = "CanaryRelease"
+
+
+class KubeEvents:
+    def __init__(self, api: client.ApiClient, instance: str) -> None:
+        self._events: Any = client.EventsV1Api(api)
+        self._instance = instance
+
+    async def post(self, release: ReleaseRef, event_type: str, reason: str, note: str, now: dt.datetime) -> None:
+        try:
+            await asyncio.to_thread(self._post, release, event_type, reason, note, now)
+        except KubeError as error:
+            log.warning("could not post Event %s for %s/%s: %s", reason, release.namespace, release.name, error)
+
+    def _post(self, release: ReleaseRef, event_type: str, reason: str, note: str, now: dt.datetime) -> None:
+        body = {
+            "apiVersion": "events.k8s.io/v1",
+            "kind": "Event",
+            "metadata": {"name": f"{release.name}.{uuid.uuid4().hex[:12]}", "namespace": release.namespace},
+            "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "type": event_type,
+            "reason": reason,
+            "action": reason,
+            "note": note[:_MAX_NOTE],
+            "reportingController": REPORTING_CONTROLLER,
+            "reportingInstance": self._instance,
+            "regarding": {
+                "apiVersion": release.api_version,
+                "kind": release.kind,
+                "name": release.name,
+                "namespace": release.namespace,
+                "uid": release.uid,
+            },
+        }
+        with kube_errors(f"Event for {release.namespace}/{release.name}"):
+            self._events.create_namespaced_event(release.namespace, body)

@@ -1,0 +1,39 @@
+"""Translations between the CanaryRelease spec/status and the traffic router's port types.
+
+Kept apart from the service so the handler (on deletion) and the CLI build the same target the operator does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from graygate.api.spec import CanaryReleaseSpec
+from graygate.api.spec import Destination as SpecDestination
+from graygate.api.status import RouteSnapshot as StatusSnapshot
+from graygate.ports import Destination, RouteSnapshot, TrafficTarget, VirtualServiceRef
+
+
+def _destination(destination: SpecDestination) -> Destination:
+    return Destination(host=destination.host, subset=destination.subset, port=destination.port)
+
+
+def target_of(namespace: str, spec: CanaryReleaseSpec) -> TrafficTarget:
+    refs = tuple(
+        VirtualServiceRef(name=ref.name, routes=tuple(ref.routes) if ref.routes is not None else None)
+        for ref in spec.traffic_routing.istio.virtual_services
+    )
+    return TrafficTarget(
+        namespace=namespace, virtual_services=refs, stable=_destination(spec.stable), canary=_destination(spec.canary)
+    )
+
+
+def snapshots_to_status(snapshots: Iterable[RouteSnapshot]) -> tuple[StatusSnapshot, ...]:
+    return tuple(
+        StatusSnapshot(virtual_service=s.virtual_service, route=s.route, route_json=s.route_json) for s in snapshots
+    )
+
+
+def snapshots_from_status(snapshots: Iterable[StatusSnapshot]) -> tuple[RouteSnapshot, ...]:
+    return tuple(
+        RouteSnapshot(virtual_service=s.virtual_service, route=s.route, route_json=s.route_json) for s in snapshots
+    )

@@ -1,0 +1,191 @@
+"""One reconcile tick of one release: observe → `domain.decide` → act → record.
+
+Why this order: the decision's status (the intent) is written before any VirtualService, so a crash between any two
+lines leaves a status that the next tick completes (a re-assert), never a step done twice or a revert lost. The real
+weights are re-read every tick (level-based), and a tick that changes nothing writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from graygate.api.spec import CanaryReleaseSpec
+from graygate.api.status import CanaryReleaseStatus, Phase, RouteSnapshot
+from graygate.api.validation import InvalidSpec
+from graygate.domain import Decision, Observations, RouteReading, WorkloadReading, analysis_due, decide, needs_snapshot
+from graygate.domain.decision import Rollback
+from graygate.domain.measurements import Measurement
+from graygate.kube.events import ReleaseRef
+from graygate.metrics import OperatorMetrics
+from graygate.ports import TrafficRouter, TrafficTarget, WriteResult
+from graygate.routing import snapshots_from_status, snapshots_to_status, target_of
+
+log = logging.getLogger("graygate.service")
+PHASES = [phase.value for phase in Phase]
+
+
+class StatusWriter(Protocol):
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None: ...
+
+
+class EventSink(Protocol):
+    async def post(self, release: ReleaseRef, event_type: str, reason: str, note: str, now: datetime) -> None: ...
+
+
+class Measurer(Protocol):
+    async def measure(self, gates: Any, now: datetime) -> tuple[Measurement, ...]: ...
+
+
+WorkloadProbe = Callable[[str, str], Awaitable[WorkloadReading]]
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What a tick needs from the outside world; `wiring.py` builds the real one, tests build fakes."""
+
+    router: TrafficRouter
+    gates: Measurer
+    workload: WorkloadProbe
+    statuses: StatusWriter
+    events: EventSink
+    metrics: OperatorMetrics
+    frozen: Callable[[], bool] = lambda: False
+
+
+@dataclass(frozen=True)
+class ReleaseView:
+    """A release as the handler parsed it from the watched body."""
+
+    ref: ReleaseRef
+    generation: int
+    spec: CanaryReleaseSpec | InvalidSpec
+    status: CanaryReleaseStatus
+    command: str | None
+    contested: str | None = None
+    """Set when an older release holds one of this release's routes: then no VirtualService is read or written."""
+
+
+@dataclass(frozen=True)
+class TickResult:
+    decision: Decision
+    status_written: bool
+    write: WriteResult | None
+
+
+async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
+    spec, status = release.spec, release.status
+    target: TrafficTarget | None = None
+    measured_at: float | None = None
+    if isinstance(spec, InvalidSpec):
+        seen = Observations(generation=release.generation, command=release.command)
+    else:
+        target = target_of(release.ref.namespace, spec)
+        seen, measured_at = await _observe(release, spec, target, deps, now)
+
+    decision = decide(spec, status, seen, now)
+    status_written = await _write_status(release, status, decision.status, deps)
+
+    write: WriteResult | None = None
+    if target is not None and release.contested is None:
+        if decision.restore_routes:
+            write = await deps.router.restore(target, snapshots_from_status(status.original_routes))
+        elif decision.target_weight is not None:
+            write = await deps.router.set_canary_weight(target, decision.target_weight)
+    _record(release, decision, write, measured_at, deps)
+    if decision.event is not None:
+        await deps.events.post(release.ref, decision.event, decision.reason.value, decision.message, now)
+    return TickResult(decision=decision, status_written=status_written, write=write)
+
+
+async def _observe(
+    release: ReleaseView, spec: CanaryReleaseSpec, target: TrafficTarget, deps: Deps, now: datetime
+) -> tuple[Observations, float | None]:
+    if release.contested is not None:
+        readings = tuple(
+            RouteReading(virtual_service=ref.name, error=f"RouteClaimed: {release.contested}")
+            for ref in spec.traffic_routing.istio.virtual_services
+        )
+        return Observations(generation=release.generation, routes=readings, command=release.command), None
+
+    observation = await deps.router.observe(target)
+    readings = tuple(
+        RouteReading(virtual_service=vs.virtual_service, route=route.route, canary_weight=route.canary_weight)
+        for vs in observation.virtual_services
+        for route in vs.routes
+    ) + tuple(
+        RouteReading(virtual_service=problem.virtual_service, error=f"{problem.reason.value}: {problem.message}")
+        for problem in observation.problems
+    )
+    snapshots: tuple[RouteSnapshot, ...] | None = None
+    if needs_snapshot(spec, release.status) and not observation.problems:
+        snapshots = snapshots_to_status(await deps.router.snapshot(target))
+    workload = None
+    if spec.canary_workload is not None:
+        workload = await deps.workload(release.ref.namespace, spec.canary_workload.name)
+    analysis: tuple[Measurement, ...] | None = None
+    measured_at: float | None = None
+    if analysis_due(release.status, now):
+        analysis = await deps.gates.measure(spec.analysis.gates, now)
+        measured_at = time.monotonic()
+    seen = Observations(
+        generation=release.generation,
+        routes=readings,
+        workload=workload,
+        analysis=analysis,
+        snapshots=snapshots,
+        command=release.command,
+        frozen=deps.frozen(),
+    )
+    return seen, measured_at
+
+
+async def _write_status(
+    release: ReleaseView, before: CanaryReleaseStatus, after: CanaryReleaseStatus, deps: Deps
+) -> bool:
+    if after == before:
+        return False
+    body = after.model_dump(mode="json", by_alias=True)
+    await deps.statuses.patch_status(release.ref.namespace, release.ref.name, body)
+    return True
+
+
+def _record(
+    release: ReleaseView, decision: Decision, write: WriteResult | None, measured_at: float | None, deps: Deps
+) -> None:
+    ns, name = release.ref.namespace, release.ref.name
+    metrics = deps.metrics
+    status = decision.status
+    metrics.set_phase(ns, name, status.phase.value, PHASES)
+    metrics.canary_weight.labels(ns, name).set(status.canary_weight)
+    if write is not None and write.written:
+        metrics.virtualservice_writes.labels(ns, name).inc(len(write.written))
+    if decision.event is not None:
+        metrics.transitions.labels(ns, name, decision.reason.value).inc()
+    if status.last_analysis_at is not None and status != release.status:
+        for result in status.recent_results:
+            if result.at == status.last_analysis_at:
+                metrics.verdicts.labels(ns, name, result.gate, result.verdict.value).inc()
+    if isinstance(decision, Rollback):
+        metrics.rollbacks.labels(ns, name).inc()
+        if measured_at is not None:
+            metrics.time_to_rollback.labels(ns, name).observe(time.monotonic() - measured_at)
+    changed = decision.event is not None or decision.status != release.status or bool(write and write.written)
+    log.log(
+        logging.INFO if changed else logging.DEBUG,
+        "%s: %s",
+        decision.reason.value,
+        decision.message,
+        extra={
+            "release": f"{ns}/{name}",
+            "phase": status.phase.value,
+            "step": status.step_display,
+            "weight": status.canary_weight,
+            "verdict": status.last_verdict.value if status.last_verdict else None,
+            "decision": type(decision).__name__,
+        },
+    )
