@@ -95,15 +95,17 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from graygate.handlers import run
-    from graygate.wiring import OperatorSettings
-
     if args.tick_interval <= 0:
         raise GraygateError("--tick-interval must be a positive number of seconds")
     if args.kubeconfig is not None:
         if not args.kubeconfig.is_file():
             raise GraygateError(f"no kubeconfig at {args.kubeconfig}")
-        os.environ["KUBECONFIG"] = str(args.kubeconfig)  # Kopf's own login reads it
+        # Kopf logs in through the kubernetes client, which reads KUBECONFIG once, when it is first imported.
+        os.environ["KUBECONFIG"] = str(args.kubeconfig)
+
+    from graygate.handlers import run
+    from graygate.wiring import OperatorSettings
+
     run(
         OperatorSettings(
             kubeconfig=args.kubeconfig,

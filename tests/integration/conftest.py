@@ -11,6 +11,7 @@ import pytest
 from kubernetes import client, config
 
 from graygate.sandbox import ControlPlane, ControlPlaneSettings
+from tests.integration.support import OperatorProcess, ProbeTarget
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,3 +45,28 @@ def namespace(api: client.ApiClient) -> Iterator[str]:
     core.create_namespace({"metadata": {"name": name}})
     yield name
     core.delete_namespace(name)
+
+
+@pytest.fixture
+def operator(sandbox: ControlPlane, namespace: str, tmp_path: Path) -> Iterator[OperatorProcess]:
+    """The real operator (`graygate run`) watching this test's namespace; its log is printed when a test fails."""
+    process = OperatorProcess(sandbox.kubeconfig, namespace, tmp_path / "operator.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def probe_target() -> Iterator[ProbeTarget]:
+    target = ProbeTarget()
+    yield target
+    target.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    process = getattr(item, "funcargs", {}).get("operator")
+    if report.when == "call" and report.failed and isinstance(process, OperatorProcess):
+        report.sections.append(("operator log (tail)", "\n".join(process.log().splitlines()[-60:])))
+    return report

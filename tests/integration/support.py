@@ -78,11 +78,14 @@ class ProbeTarget:
     def __init__(self) -> None:
         self.status = 200
         self.hits = 0
+        self.failing_hits: list[float] = []
         target = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 target.hits += 1
+                if target.status != 200:
+                    target.failing_hits.append(time.monotonic())
                 body = b'{"status": "ok"}' if target.status == 200 else b'{"status": "broken"}'
                 self.send_response(target.status)
                 self.send_header("Content-Type", "application/json")

@@ -198,6 +198,7 @@ def test_after_the_last_step_the_canary_gets_everything(frozen: bool, kind: type
     assert type(decision) is kind
     assert decision.target_weight == target
     if kind is Complete:
+        assert decision.reason is Reason.SUCCEEDED, "the Event and history say Succeeded, not another step"
         assert (decision.status.phase, decision.status.canary_weight, decision.status.step_display) == (
             P.SUCCEEDED,
             100,

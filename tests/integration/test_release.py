@@ -1,0 +1,324 @@
+"""The core story against the real control plane: the operator (a real `graygate run` process) drives a user's
+VirtualService through the steps, rolls back on a failing probe, survives being killed, re-asserts drifted
+weights, restores the original routes on deletion, and refuses invalid releases without touching traffic."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from tests.integration.support import (
+    ISTIO,
+    RELEASES,
+    OperatorProcess,
+    ProbeTarget,
+    eventually,
+    release,
+    virtual_service,
+    weights,
+)
+
+
+def canary_release(name: str, steps: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "graygate.dev/v1alpha1",
+        "kind": "CanaryRelease",
+        "metadata": {"name": name},
+        "spec": {
+            "trafficRouting": {"istio": {"virtualServices": [{"name": "checkout", "routes": ["primary"]}]}},
+            "stable": {"host": "checkout", "subset": "stable", "port": 8080},
+            "canary": {"host": "checkout", "subset": "canary", "port": 8080},
+            "steps": steps,
+            "analysis": {"interval": "1s"},
+        },
+    }
+    body["spec"].update(spec)
+    return body
+
+
+class WeightRecorder:
+    """Polls the managed route every 25 ms and keeps each change of (stable, canary) weights with its time."""
+
+    def __init__(self, api: client.ApiClient, namespace: str, name: str = "checkout") -> None:
+        self.changes: list[tuple[float, tuple[int, int]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(api, namespace, name), daemon=True)
+        self._thread.start()
+
+    def _run(self, api: client.ApiClient, namespace: str, name: str) -> None:
+        while not self._stop.is_set():
+            seen = weights(api, namespace, name)
+            if not self.changes or self.changes[-1][1] != seen:
+                self.changes.append((time.monotonic(), seen))
+            self._stop.wait(0.025)
+
+    def canary_sequence(self) -> list[int]:
+        return [canary for _, (_, canary) in self.changes]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def custom(api: client.ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(api)
+
+
+@pytest.fixture
+def user_vs(custom: client.CustomObjectsApi, namespace: str) -> dict[str, Any]:
+    created: dict[str, Any] = custom.create_namespaced_custom_object(
+        **ISTIO, namespace=namespace, body=virtual_service("checkout")
+    )
+    return created
+
+
+@pytest.fixture
+def recorder(api: client.ApiClient, namespace: str, user_vs: dict[str, Any]) -> Iterator[WeightRecorder]:
+    recording = WeightRecorder(api, namespace)
+    yield recording
+    recording.stop()
+
+
+def _apply(custom: client.CustomObjectsApi, namespace: str, body: dict[str, Any]) -> None:
+    custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=body)
+
+
+def _phase(api: client.ApiClient, namespace: str, name: str, phase: str) -> dict[str, Any] | None:
+    found = release(api, namespace, name)
+    return found if found.get("status", {}).get("phase") == phase else None
+
+
+def _untouched_parts(vs: dict[str, Any]) -> dict[str, Any]:
+    """Everything graygate must leave alone: the spec with the managed route's weights blanked, and the labels."""
+    spec = copy.deepcopy(vs["spec"])
+    for http in spec["http"]:
+        if http.get("name") == "primary":
+            for destination in http["route"]:
+                destination.pop("weight", None)
+    return {"spec": spec, "labels": vs["metadata"].get("labels")}
+
+
+def _events(api: client.ApiClient, namespace: str) -> list[str]:
+    listed = client.EventsV1Api(api).list_namespaced_event(namespace)
+    return [f"{event.reason}: {event.note}" for event in listed.items if event.reporting_controller]
+
+
+def test_three_weight_steps_then_succeeded(
+    api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str, user_vs: dict[str, Any],
+    recorder: WeightRecorder, operator: OperatorProcess,
+) -> None:  # fmt: skip
+    steps = [
+        {"setWeight": 10}, {"pause": {"duration": "1s"}},
+        {"setWeight": 30}, {"pause": {"duration": "1s"}},
+        {"setWeight": 60}, {"pause": {"duration": "1s"}},
+    ]  # fmt: skip
+    _apply(custom, namespace, canary_release("checkout", steps))
+
+    done = eventually(lambda: _phase(api, namespace, "checkout", "Succeeded"), 40, "the release to succeed")
+    time.sleep(0.3)
+    recorder.stop()
+
+    assert recorder.canary_sequence() == [0, 10, 30, 60, 100]
+    assert all(stable + canary == 100 for _, (stable, canary) in recorder.changes)
+    after = custom.get_namespaced_custom_object(**ISTIO, namespace=namespace, name="checkout")
+    assert _untouched_parts(after) == _untouched_parts(user_vs)
+    ready = next(c for c in done["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True"
+    assert ready["observedGeneration"] == done["metadata"]["generation"]
+    reasons = [entry["reason"] for entry in done["status"]["history"]]
+    assert reasons.count("Succeeded") == 1
+    assert any(line.startswith("Succeeded") for line in _events(api, namespace))
+
+
+def test_failing_probe_rolls_back_within_one_probe_period(
+    api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str, user_vs: dict[str, Any],
+    recorder: WeightRecorder, operator: OperatorProcess, probe_target: ProbeTarget,
+) -> None:  # fmt: skip
+    gate = {
+        "name": "health",
+        "critical": True,
+        "failureThreshold": 2,
+        "httpProbe": {"url": probe_target.url, "expectStatus": [200], "timeout": "500ms"},
+    }
+    body = canary_release(
+        "checkout", [{"setWeight": 20}, {"pause": {}}, {"setWeight": 100}], analysis={"interval": "1s", "gates": [gate]}
+    )
+    _apply(custom, namespace, body)
+    eventually(lambda: weights(api, namespace, "checkout") == (80, 20), 30, "20% on the canary")
+    eventually(lambda: _phase(api, namespace, "checkout", "Paused"), 10, "the wait-for-promotion pause")
+
+    probe_target.status = 503
+    failed = eventually(lambda: _phase(api, namespace, "checkout", "Failed"), 15, "the rollback")
+    recorder.stop()
+    threshold_reached = probe_target.failing_hits[1]
+    back_on_stable = next(t for t, w in recorder.changes if w == (100, 0) and t > recorder.changes[1][0])
+
+    assert back_on_stable - threshold_reached < 1.0, "weights must be 0/100 within one probe period (1 s)"
+    ready = next(c for c in failed["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False"
+    assert "health" in ready["message"]
+    assert "503" in ready["message"]
+    assert "200" in ready["message"]
+    assert weights(api, namespace, "checkout") == (100, 0)
+    assert any(line.startswith("RolledBack") and "health" in line for line in _events(api, namespace))
+
+
+def test_killed_mid_pause_resumes_without_repeating_or_skipping(
+    api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str, user_vs: dict[str, Any],
+    recorder: WeightRecorder, operator: OperatorProcess,
+) -> None:  # fmt: skip
+    steps = [{"setWeight": 20}, {"pause": {"duration": "5s"}}, {"setWeight": 50}]
+    _apply(custom, namespace, canary_release("checkout", steps))
+    paused = eventually(
+        lambda: (r := release(api, namespace, "checkout")).get("status", {}).get("currentStepIndex") == 1 and r,
+        30,
+        "the timed pause",
+    )
+    pause_began = time.monotonic()
+    time.sleep(1.0)
+    operator.kill()
+    time.sleep(2.0)
+    operator.start()
+
+    done = eventually(lambda: _phase(api, namespace, "checkout", "Succeeded"), 40, "the release to succeed")
+    recorder.stop()
+    assert recorder.canary_sequence() == [0, 20, 50, 100]
+    reached_50 = next(t for t, (_, canary) in recorder.changes if canary == 50)
+    assert 4.0 <= reached_50 - pause_began < 8.0, "the pause counts from stepStartedAt, across the restart"
+    steps_entered = [(e["step"], e["weight"]) for e in done["status"]["history"] if e["reason"] == "StepAdvanced"]
+    assert len(steps_entered) == len(set(steps_entered)), f"a step was repeated: {steps_entered}"
+    assert paused["status"]["stepStartedAt"] == next(
+        e["at"] for e in done["status"]["history"] if e["reason"] == "StepAdvanced" and e["step"] == 1
+    )
+
+
+def test_hand_edited_weight_is_reasserted_and_reported(
+    api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str, user_vs: dict[str, Any],
+    operator: OperatorProcess,
+) -> None:  # fmt: skip
+    _apply(custom, namespace, canary_release("checkout", [{"setWeight": 20}, {"pause": {}}, {"setWeight": 100}]))
+    eventually(lambda: _phase(api, namespace, "checkout", "Paused"), 30, "the wait-for-promotion pause")
+    assert weights(api, namespace, "checkout") == (80, 20)
+
+    vs = custom.get_namespaced_custom_object(**ISTIO, namespace=namespace, name="checkout")
+    vs["spec"]["http"][1]["route"][0]["weight"] = 50
+    vs["spec"]["http"][1]["route"][1]["weight"] = 50
+    custom.replace_namespaced_custom_object(**ISTIO, namespace=namespace, name="checkout", body=vs)
+
+    eventually(lambda: weights(api, namespace, "checkout") == (80, 20), 5, "the weights re-asserted")
+    eventually(lambda: any("DriftCorrected" in line for line in _events(api, namespace)), 5, "a drift Event")
+
+
+def test_deleting_mid_way_restores_the_original_routes(
+    api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str, user_vs: dict[str, Any],
+    operator: OperatorProcess,
+) -> None:  # fmt: skip
+    _apply(custom, namespace, canary_release("checkout", [{"setWeight": 40}, {"pause": {}}, {"setWeight": 100}]))
+    eventually(lambda: weights(api, namespace, "checkout") == (60, 40), 30, "40% on the canary")
+
+    custom.delete_namespaced_custom_object(**RELEASES, namespace=namespace, name="checkout")
+
+    def gone() -> bool:
+        try:
+            release(api, namespace, "checkout")
+        except ApiException as error:
+            return error.status == 404
+        return False
+
+    eventually(gone, 20, "the release to be deleted (finalizer removed)")
+    after = custom.get_namespaced_custom_object(**ISTIO, namespace=namespace, name="checkout")
+    assert after["spec"] == user_vs["spec"]
+
+
+def test_weights_over_100_are_refused_by_the_api_server(custom: client.CustomObjectsApi, namespace: str) -> None:
+    with pytest.raises(ApiException) as refused:
+        _apply(custom, namespace, canary_release("checkout", [{"setWeight": 120}]))
+    assert refused.value.status == 422
+    assert "setWeight" in refused.value.body
+    assert "100" in refused.value.body
+
+
+@pytest.mark.parametrize(
+    ("case", "virtual_services", "expected"),
+    [
+        ("unknown route", [{"name": "checkout", "routes": ["nope"]}], ["nope"]),
+        ("missing VirtualService", [{"name": "absent", "routes": ["primary"]}], ["absent"]),
+    ],
+)
+def test_unusable_routes_stall_with_a_specific_message_and_change_nothing(
+    api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str, user_vs: dict[str, Any],
+    operator: OperatorProcess, case: str, virtual_services: list[dict[str, Any]], expected: list[str],
+) -> None:  # fmt: skip
+    body = canary_release("checkout", [{"setWeight": 50}])
+    body["spec"]["trafficRouting"]["istio"]["virtualServices"] = virtual_services
+    _apply(custom, namespace, body)
+
+    def stalled() -> dict[str, Any] | None:
+        conditions = release(api, namespace, "checkout").get("status", {}).get("conditions", [])
+        found = next((c for c in conditions if c["type"] == "Stalled" and c["status"] == "True"), None)
+        return found
+
+    condition = eventually(stalled, 20, f"a Stalled condition for the {case}")
+    assert all(word in condition["message"] for word in expected), condition
+    time.sleep(1.5)
+    after = custom.get_namespaced_custom_object(**ISTIO, namespace=namespace, name="checkout")
+    assert after["spec"] == user_vs["spec"]
+    assert after["metadata"]["resourceVersion"] == user_vs["metadata"]["resourceVersion"]
+
+
+def test_a_second_release_on_the_same_route_changes_nothing(
+    api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str, user_vs: dict[str, Any],
+    recorder: WeightRecorder, operator: OperatorProcess,
+) -> None:  # fmt: skip
+    _apply(custom, namespace, canary_release("first", [{"setWeight": 20}, {"pause": {}}, {"setWeight": 100}]))
+    eventually(lambda: _phase(api, namespace, "first", "Paused"), 30, "the first release to hold at 20%")
+    _apply(custom, namespace, canary_release("second", [{"setWeight": 70}]))
+
+    def contested() -> str | None:
+        message: str = release(api, namespace, "second").get("status", {}).get("message", "")
+        return message if "first" in message and "already managed" in message else None
+
+    eventually(contested, 20, "the second release to name the first")
+    time.sleep(1.5)
+    recorder.stop()
+    assert recorder.canary_sequence() == [0, 20]
+    assert release(api, namespace, "second")["status"].get("canaryWeight", 0) == 0
+
+
+def test_no_traffic_until_the_canary_workload_is_available(
+    api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str, user_vs: dict[str, Any],
+    recorder: WeightRecorder, operator: OperatorProcess,
+) -> None:  # fmt: skip
+    _apply(custom, namespace, canary_release("checkout", [{"setWeight": 30}], canaryWorkload={"name": "app-canary"}))
+    waiting = eventually(
+        lambda: "app-canary" in release(api, namespace, "checkout").get("status", {}).get("message", ""),
+        20,
+        "the release to wait for the workload",
+    )
+    assert waiting
+    time.sleep(1.0)
+    assert weights(api, namespace, "checkout") == (100, 0)
+
+    labels = {"app": "app-canary"}
+    client.AppsV1Api(api).create_namespaced_deployment(
+        namespace,
+        {
+            "metadata": {"name": "app-canary"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "a", "image": "a:2"}]}},
+            },
+        },
+    )
+    eventually(lambda: _phase(api, namespace, "checkout", "Succeeded"), 40, "the release to succeed")
+    recorder.stop()
+    assert recorder.canary_sequence() == [0, 30, 100]
