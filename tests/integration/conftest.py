@@ -24,11 +24,10 @@ def _our_crds() -> tuple[Path, ...]:
 def sandbox(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
     settings = ControlPlaneSettings(workloads=True, crd_files=_our_crds())
     with ControlPlane(settings) as plane:
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
         versions = ", ".join(f"{name} {version}" for name, version in plane.versions.items())
-        line = f"sandbox: started {versions} on {plane.server} in {plane.startup_seconds:.1f} s"
-        if reporter is not None:
-            reporter.write_line(line)
+        capture = request.config.pluginmanager.get_plugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            print(f"\nsandbox: started {versions} on {plane.server} in {plane.startup_seconds:.1f} s")
         yield plane
 
 
