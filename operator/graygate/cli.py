@@ -11,7 +11,9 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from graygate.errors import GraygateError
 
@@ -41,6 +43,31 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--peering", help="Kopf peering name for HA (omit to run standalone)")
     run.add_argument("--priority", type=int, default=0, help="Kopf peering priority; give each replica its own")
 
+    get = commands.add_parser("get", help="show releases: a table, one release in detail, or a live view")
+    get.add_argument("name", nargs="?", help="one release, in detail")
+    _add_cluster_flags(get)
+    get.add_argument("--watch", "-w", action="store_true", help="keep redrawing (Ctrl-C stops)")
+    get.add_argument("--until-done", action="store_true", help="with --watch: stop once the release has finished")
+    get.add_argument("--output", "-o", choices=["view", "json", "yaml"], default="view")
+
+    for action, text in [
+        ("promote", "finish the current step now (--full: straight to 100% and Succeeded)"),
+        ("pause", "hold a Progressing release where it is"),
+        ("resume", "continue a Paused release"),
+        ("abort", "put all traffic back on stable and stop"),
+        ("retry", "start a Failed or Aborted release again"),
+    ]:
+        control = commands.add_parser(action, help=text)
+        control.add_argument("name")
+        _add_cluster_flags(control)
+        if action == "promote":
+            control.add_argument("--full", action="store_true", help="skip the remaining steps")
+        control.add_argument("--no-wait", action="store_true", help="do not wait for the operator to handle it")
+        control.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the operator")
+
+    lint = commands.add_parser("lint", help="validate CanaryRelease manifests offline")
+    lint.add_argument("files", nargs="+", type=Path)
+
     sandbox = commands.add_parser("sandbox", help="a local kube-apiserver + etcd on 127.0.0.1")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
     up = sandbox_commands.add_parser("up", help="start the sandbox (foreground until Ctrl-C, or --detach)")
@@ -52,6 +79,76 @@ def _parser() -> argparse.ArgumentParser:
     env = sandbox_commands.add_parser("env", help="print the shell line that points kubectl at the sandbox")
     env.add_argument("--dir", type=Path, default=DEFAULT_SANDBOX_DIR)
     return parser
+
+
+def _add_cluster_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--namespace", "-n", help="the namespace (default: the kubeconfig's)")
+    parser.add_argument("--all-namespaces", "-A", action="store_true", help="every namespace (get only)")
+    parser.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+
+
+def _cluster(args: argparse.Namespace) -> tuple[Any, str]:
+    from graygate.kube.client import api_client, current_namespace
+
+    return api_client(args.kubeconfig), args.namespace or current_namespace(args.kubeconfig)
+
+
+def _get(args: argparse.Namespace) -> int:
+    from graygate.console.get import GetRequest, run_get
+
+    api, namespace = _cluster(args)
+    request = GetRequest(
+        namespace=None if args.all_namespaces and not args.name else namespace,
+        name=args.name,
+        output=args.output,
+        watch=args.watch,
+        until_done=args.until_done,
+    )
+    try:
+        return run_get(api, request)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _control(args: argparse.Namespace) -> int:
+    from graygate.api import Action
+    from graygate.console.controls import send_command, wait_handled
+    from graygate.kube.releases import KubeReleases
+
+    action = Action.PROMOTE_FULL if getattr(args, "full", False) else Action(args.command)
+    api, namespace = _cluster(args)
+    releases = KubeReleases(api)
+    value = send_command(releases, namespace, args.name, action, datetime.now(UTC))
+    print(f"{action.value}: sent to {namespace}/{args.name} as {value}")
+    if args.no_wait:
+        return 0
+    record = wait_handled(releases, namespace, args.name, value, args.timeout)
+    if record is None:
+        raise GraygateError(
+            f"the operator did not handle {value} within {args.timeout:.0f} s: is `graygate run` watching "
+            f"namespace {namespace}? (`kubectl get canaryrelease {args.name} -o yaml` shows status.lastCommand)"
+        )
+    print(f"{action.value}: {record.result.lower()}: {record.message}")
+    return 0 if record.result == "Applied" else 1
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from graygate.console.lint import lint_text
+
+    problems, releases = [], 0
+    for path in args.files:
+        if not path.is_file():
+            raise GraygateError(f"no such file: {path}")
+        found, count = lint_text(path.read_text(), str(path))
+        problems.extend(found)
+        releases += count
+    for problem in problems:
+        print(problem)
+    if releases == 0:
+        print("lint: no CanaryRelease found in the given files", file=sys.stderr)
+        return 1
+    print(f"lint: {releases} CanaryRelease(s), {len(problems)} problem(s)")
+    return 1 if problems else 0
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -127,12 +224,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "get":
+            return _get(args)
+        if args.command in {"promote", "pause", "resume", "abort", "retry"}:
+            return _control(args)
+        if args.command == "lint":
+            return _lint(args)
         if args.command == "sandbox":
             return _sandbox(args)
     except GraygateError as error:
         if args.debug:
             raise
         print(f"graygate: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:
+        if args.debug:
+            raise
+        print(f"graygate: unexpected {type(error).__name__}: {error} (rerun with --debug for details)", file=sys.stderr)
         return 1
     return 2
 

@@ -21,9 +21,33 @@ from graygate.domain.phases import ACTIVE, Event
 from graygate.domain.plan import FULL
 from graygate.domain.progress import Tick, finish, move
 
-__all__ = ["handle_command", "pending_command", "record_command"]
+__all__ = ["ALLOWED_PHASES", "handle_command", "pending_command", "record_command", "refusal"]
 
-_RUNNING = (Phase.PROGRESSING, Phase.PAUSED)
+_RUNNING = frozenset({Phase.PROGRESSING, Phase.PAUSED})
+
+ALLOWED_PHASES: dict[Action, frozenset[Phase]] = {
+    Action.PROMOTE: _RUNNING,
+    Action.PROMOTE_FULL: _RUNNING,
+    Action.PAUSE: frozenset({Phase.PROGRESSING}),
+    Action.RESUME: frozenset({Phase.PAUSED}),
+    Action.ABORT: frozenset(ACTIVE),
+    Action.RETRY: frozenset({Phase.FAILED, Phase.ABORTED}),
+}
+"""In which phases each command means something; the CLI refuses the others before writing anything."""
+
+_REFUSALS: dict[Action, str] = {
+    Action.PROMOTE: "a {phase} release cannot be promoted",
+    Action.PROMOTE_FULL: "a {phase} release cannot be promoted",
+    Action.PAUSE: "only a Progressing release can be paused; this one is {phase}",
+    Action.RESUME: "only a Paused release can be resumed; this one is {phase}",
+    Action.ABORT: "a {phase} release has nothing to abort",
+    Action.RETRY: "only a Failed or Aborted release can be retried; this one is {phase}",
+}
+
+
+def refusal(action: Action, phase: Phase) -> str | None:
+    """Why `action` makes no sense in `phase`, or None when it does."""
+    return None if phase in ALLOWED_PHASES[action] else _REFUSALS[action].format(phase=phase.value)
 
 
 def pending_command(status: CanaryReleaseStatus, value: str | None) -> str | None:
@@ -61,8 +85,8 @@ def _ignored(tick: Tick, value: str, why: str) -> Decision:
 
 def _promote(tick: Tick) -> Decision | str:
     status = tick.status
-    if status.phase not in _RUNNING:
-        return f"a {status.phase.value} release cannot be promoted"
+    if (why := refusal(Action.PROMOTE, status.phase)) is not None:
+        return why
     following = status.current_step_index + 1
     if tick.frozen_against(tick.plan.weight_at(following)):
         return "releases are frozen, and promoting would raise the canary's weight"
@@ -71,24 +95,24 @@ def _promote(tick: Tick) -> Decision | str:
 
 
 def _promote_full(tick: Tick) -> Decision | str:
-    if tick.status.phase not in _RUNNING:
-        return f"a {tick.status.phase.value} release cannot be promoted"
+    if (why := refusal(Action.PROMOTE_FULL, tick.status.phase)) is not None:
+        return why
     if tick.frozen_against(FULL):
         return "releases are frozen, and promoting would raise the canary's weight"
     return complete(tick, tick.status, Reason.PROMOTED_FULL, "promoted in full: the canary carries 100%")
 
 
 def _pause(tick: Tick) -> Decision | str:
-    if tick.status.phase is not Phase.PROGRESSING:
-        return f"only a Progressing release can be paused; this one is {tick.status.phase.value}"
+    if (why := refusal(Action.PAUSE, tick.status.phase)) is not None:
+        return why
     message = f"paused by hand at {tick.status.canary_weight}%; resume to continue"
     return pause(tick, tick.status, PauseReason.MANUAL, Reason.PAUSED, message)
 
 
 def _resume(tick: Tick) -> Decision | str:
     status = tick.status
-    if status.phase is not Phase.PAUSED:
-        return f"only a Paused release can be resumed; this one is {status.phase.value}"
+    if (why := refusal(Action.RESUME, status.phase)) is not None:
+        return why
     if status.pause_reason is PauseReason.AWAITING_PROMOTION:
         return _promote(tick)
     message = f"resumed at {status.canary_weight}%"
@@ -99,8 +123,8 @@ def _resume(tick: Tick) -> Decision | str:
 
 def _abort(tick: Tick) -> Decision | str:
     status = tick.status
-    if status.phase not in ACTIVE:
-        return f"a {status.phase.value} release has nothing to abort"
+    if (why := refusal(Action.ABORT, status.phase)) is not None:
+        return why
     message = "aborted by hand: all traffic is back on the stable destination"
     status = status.model_copy(update={"canary_weight": 0, "pause_reason": None, "next_check_at": None})
     status = move(status, Event.ABORT, Reason.ABORTED, message, tick.now)
@@ -116,8 +140,8 @@ def _abort(tick: Tick) -> Decision | str:
 
 
 def _retry(tick: Tick) -> Decision | str:
-    if tick.status.phase not in (Phase.FAILED, Phase.ABORTED):
-        return f"only a Failed or Aborted release can be retried; this one is {tick.status.phase.value}"
+    if (why := refusal(Action.RETRY, tick.status.phase)) is not None:
+        return why
     return restart(tick, tick.status, Event.RETRY, Reason.RETRIED, "retried by hand: starting over from step 1")
 
 

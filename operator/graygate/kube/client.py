@@ -66,3 +66,16 @@ def _reason(error: ApiException) -> str:
 
 def close_client(api: client.ApiClient) -> None:
     cast(Any, api).close()
+
+
+def current_namespace(kubeconfig: Path | None = None) -> str:
+    """The namespace of the kubeconfig's current context (in a pod: the pod's own), else `default`."""
+    in_pod = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+    if kubeconfig is None and in_pod.is_file():
+        return in_pod.read_text().strip()
+    try:
+        _, active = cast(Any, config).list_kube_config_contexts(config_file=str(kubeconfig) if kubeconfig else None)
+    except (config.ConfigException, OSError):
+        return "default"
+    namespace: str = (active or {}).get("context", {}).get("namespace") or "default"
+    return namespace

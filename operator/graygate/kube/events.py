@@ -67,3 +67,17 @@ class KubeEvents:
         }
         with kube_errors(f"Event for {release.namespace}/{release.name}"):
             self._events.create_namespaced_event(release.namespace, body)
+
+
+def events_for(api: client.ApiClient, namespace: str, name: str) -> list[dict[str, Any]]:
+    """graygate's Events about one release, oldest first, as plain dicts (eventTime, type, reason, note)."""
+    events: Any = client.EventsV1Api(api)
+    with kube_errors(f"Events of {namespace}/{name}"):
+        listed = events.list_namespaced_event(
+            namespace, field_selector=f"regarding.name={name},reportingController={REPORTING_CONTROLLER}"
+        )
+    found = [
+        {"eventTime": item.event_time, "type": item.type, "reason": item.reason, "note": item.note or ""}
+        for item in listed.items
+    ]
+    return sorted(found, key=lambda event: event["eventTime"] or dt.datetime.min.replace(tzinfo=dt.UTC))

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from release_builders import T0, at, observe, spec, status
 
-from graygate.api import PauseReason, Phase
+from graygate.api import Action, PauseReason, Phase
 from graygate.domain import Abort, Complete, Decision, Hold, Pause, Promote, Reason, Restart, Resume, decide
+from graygate.domain.manual import refusal
 
 P, R = Phase, PauseReason
 RUNNING: dict[str, Any] = {"canary_weight": 10, "current_step_index": 0}
@@ -161,3 +162,13 @@ def test_a_command_waits_for_the_first_sight_of_the_release() -> None:
 def test_no_command(value: str | None) -> None:
     decision = decide(spec(), release(P.PROGRESSING), observe(10, command=value), at(5))
     assert decision.status.last_command is None
+
+
+@pytest.mark.parametrize("action", list(Action))
+@pytest.mark.parametrize("phase", [P.PENDING, P.PROGRESSING, P.PAUSED, P.SUCCEEDED, P.FAILED, P.ABORTED])
+def test_the_cli_refuses_exactly_what_the_operator_would_ignore(action: Action, phase: Phase) -> None:
+    before = release(phase)
+    decision = decide(spec(), before, observe(before.canary_weight, command=action.value), at(5))
+    record = decision.status.last_command
+    assert record is not None
+    assert (record.result == "Applied") == (refusal(action, phase) is None), record.message

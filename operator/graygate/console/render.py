@@ -1,0 +1,113 @@
+"""The release view of `graygate get`: pure text from a release and its Events, readable in 80 columns.
+
+Colour is an argument, not a guess: the caller decides from the terminal, so the same function renders the
+screenshot in the docs, the plain output in a pipe, and the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from graygate.api import CanaryReleaseStatus, Outcome, Phase
+from graygate.api.validation import InvalidSpec, parse_spec
+from graygate.domain.plan import plan_of
+
+WIDTH = 80
+_COLORS = {"green": "32", "yellow": "33", "red": "31", "cyan": "36", "dim": "2", "bold": "1"}
+_VERDICT_COLOR = {
+    Outcome.PASS: "green",
+    Outcome.WAITING: "cyan",
+    Outcome.INCONCLUSIVE: "yellow",
+    Outcome.ERROR: "yellow",
+    Outcome.FAIL: "red",
+}
+_PHASE_COLOR = {
+    Phase.SUCCEEDED: "green",
+    Phase.PROGRESSING: "cyan",
+    Phase.PAUSED: "yellow",
+    Phase.PENDING: "dim",
+    Phase.FAILED: "red",
+    Phase.ABORTED: "red",
+    Phase.INVALID: "red",
+}
+
+
+@dataclass(frozen=True)
+class EventLine:
+    at: datetime | None
+    type: str
+    reason: str
+    note: str
+
+
+def _paint(text: str, color: str | None, enabled: bool) -> str:
+    return f"\033[{_COLORS[color]}m{text}\033[0m" if enabled and color else text
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def progress_bar(weight: int, width: int = 40) -> str:
+    filled = round(width * weight / 100)
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+def render_release(release: dict[str, Any], events: Sequence[EventLine], *, color: bool) -> str:
+    """The detailed view of one release: phase, step n/m with a bar, weights, gates, recent Events."""
+    meta = release.get("metadata", {})
+    status = CanaryReleaseStatus.model_validate(release.get("status") or {})
+    spec = parse_spec(release.get("spec") or {})
+    steps = "?" if isinstance(spec, InvalidSpec) else str(len(plan_of(spec)))
+    phase = _paint(status.phase.value, _PHASE_COLOR.get(status.phase), color)
+    lines = [
+        _paint(f"{meta.get('namespace', '')}/{meta.get('name', '')}", "bold", color) + f"  {phase}",
+        f"step {status.step_display or '0/' + steps}  {progress_bar(status.canary_weight)}",
+        f"stable {100 - status.canary_weight:>3}%   canary {status.canary_weight:>3}%",
+    ]
+    if status.message:
+        lines.append(_clip(status.message, WIDTH))
+    lines.append("")
+    lines.extend(_gate_lines(status, color))
+    if events:
+        lines.append("")
+        lines.append("recent events")
+        for event in events[-6:]:
+            stamp = event.at.strftime("%H:%M:%S") if event.at else "--:--:--"
+            reason = _paint(f"{event.reason:<16}", "red" if event.type == "Warning" else None, color)
+            lines.append(f"  {stamp} {reason} " + _clip(event.note, WIDTH - 28))
+    return "\n".join(lines)
+
+
+def _gate_lines(status: CanaryReleaseStatus, color: bool) -> list[str]:
+    latest: dict[str, Any] = {}
+    for result in status.recent_results:
+        latest[result.gate] = result
+    if not latest:
+        return ["gates: no analysis yet"]
+    lines = [f"{'gate':<18} {'verdict':<13} {'value':<14} threshold"]
+    for gate, result in latest.items():
+        verdict = _paint(f"{result.verdict.value:<13}", _VERDICT_COLOR.get(result.verdict), color)
+        value = _clip(result.value or "-", 14)
+        lines.append(f"{_clip(gate, 18):<18} {verdict} {value:<14} " + _clip(result.threshold or "-", WIDTH - 48))
+    return lines
+
+
+def render_table(releases: Sequence[dict[str, Any]], *, color: bool) -> str:
+    """One line per release, like `kubectl get`, with a short weight bar."""
+    header = f"{'NAMESPACE/NAME':<30} {'PHASE':<12} {'STEP':<6} {'CANARY':<18} VERDICT"
+    lines = [header]
+    for release in releases:
+        meta = release.get("metadata", {})
+        status = CanaryReleaseStatus.model_validate(release.get("status") or {})
+        name = _clip(f"{meta.get('namespace', '')}/{meta.get('name', '')}", 30)
+        phase = _paint(f"{status.phase.value:<12}", _PHASE_COLOR.get(status.phase), color)
+        bar = f"{progress_bar(status.canary_weight, 10)} {status.canary_weight:>3}%"
+        verdict = status.last_verdict.value if status.last_verdict else "-"
+        lines.append(f"{name:<30} {phase} {status.step_display or '-':<6} {bar:<18} {verdict}")
+    if len(lines) == 1:
+        lines.append("(no CanaryReleases)")
+    return "\n".join(lines)

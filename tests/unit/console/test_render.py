@@ -1,0 +1,68 @@
+"""The release view fits 80 columns, shows the step, both weights and each gate's latest verdict, and colours
+only when asked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from graygate.console.render import EventLine, progress_bar, render_release, render_table
+
+
+def _release(
+    phase: str = "Progressing", weight: int = 30, results: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    return {
+        "metadata": {"namespace": "shop", "name": "checkout"},
+        "spec": {
+            "trafficRouting": {"istio": {"virtualServices": [{"name": "checkout"}]}},
+            "stable": {"host": "checkout", "subset": "stable"},
+            "canary": {"host": "checkout", "subset": "canary"},
+            "steps": [{"setWeight": 30}, {"pause": {"duration": "1m"}}, {"setWeight": 60}],
+        },
+        "status": {
+            "phase": phase,
+            "canaryWeight": weight,
+            "stepDisplay": "1/3",
+            "message": "step 1/3: 30% to the canary " + "and a long explanation " * 6,
+            "recentResults": results or [],
+        },
+    }
+
+
+RESULT = {"gate": "error-rate", "kind": "prometheus", "verdict": "Fail", "value": "4.1%", "threshold": "<= 1%",
+          "reason": "too many errors", "at": "2026-01-01T00:00:00Z"}  # fmt: skip
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_detail_view_fits_80_columns(color: bool) -> None:
+    events = [EventLine(at=None, type="Warning", reason="RolledBack", note="x" * 200)]
+    text = render_release(_release(results=[RESULT]), events, color=color)
+    visible = text.replace("\033[0m", "")
+    for code in ("31", "32", "33", "36", "2", "1"):
+        visible = visible.replace(f"\033[{code}m", "")
+    assert max(len(line) for line in visible.splitlines()) <= 80
+    assert ("\033[" in text) is color
+
+
+def test_detail_view_shows_step_weights_and_gate_verdicts() -> None:
+    text = render_release(_release(results=[RESULT]), [], color=False)
+    assert "step 1/3" in text
+    assert "stable  70%   canary  30%" in text
+    gate_line = next(line for line in text.splitlines() if line.startswith("error-rate"))
+    assert "Fail" in gate_line
+    assert "4.1%" in gate_line
+    assert "<= 1%" in gate_line
+
+
+@pytest.mark.parametrize(("weight", "bar"), [(0, "[..........]"), (30, "[###.......]"), (100, "[##########]")])
+def test_progress_bar(weight: int, bar: str) -> None:
+    assert progress_bar(weight, 10) == bar
+
+
+def test_table_lists_every_release_or_says_none() -> None:
+    assert "(no CanaryReleases)" in render_table([], color=False)
+    table = render_table([_release(), _release("Failed", 0)], color=False)
+    assert len(table.splitlines()) == 3
+    assert "Failed" in table.splitlines()[2]
