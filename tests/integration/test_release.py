@@ -14,7 +14,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.integration.support import (
+from tests.cluster_support import (
     ISTIO,
     RELEASES,
     OperatorProcess,

@@ -1,5 +1,6 @@
-"""The integration ring: one real control plane (etcd + kube-apiserver, plus the controllers that make
-Deployments real) for the whole session, and a fresh namespace for each test."""
+"""Fixtures for the rings that need the real control plane (integration and e2e): one sandbox (etcd +
+kube-apiserver + the controllers that make Deployments real) for the whole session, a fresh namespace per test, the
+real operator as a child process, and a probe target."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import pytest
 from kubernetes import client, config
 
 from graygate.sandbox import ControlPlane, ControlPlaneSettings
-from tests.integration.support import OperatorProcess, ProbeTarget
+from tests.cluster_support import OperatorProcess, ProbeTarget
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _our_crds() -> tuple[Path, ...]:
