@@ -1,0 +1,36 @@
+"""The e2e ring: the real operator, a real Envoy splitting real traffic between stable and canary backends exactly
+as the VirtualService in the sandbox API server says, and a real Prometheus scraping them every second."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from e2e.lab import TrafficLab
+from tests.cluster_support import ISTIO
+
+
+@pytest.fixture
+async def lab(api: client.ApiClient, namespace: str) -> AsyncIterator[TrafficLab]:
+    """The traffic lab, its Envoy following VirtualService `app` of this test's namespace (stable 100 %)."""
+    custom = client.CustomObjectsApi(api)
+    custom.create_namespaced_custom_object(
+        **ISTIO, namespace=namespace, body=TrafficLab.weighted_virtualservice({"stable": 100, "canary": 0})
+    )
+
+    def fetch() -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = custom.get_namespaced_custom_object(**ISTIO, namespace=namespace, name="app")
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return found
+
+    async with TrafficLab(prometheus=True, namespace=namespace) as running, running.watch(fetch, interval_s=0.1):
+        await running.prometheus.wait_targets_up()
+        yield running
