@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         default="json" if os.environ.get("KUBERNETES_SERVICE_HOST") else "text",
         help="log format (default: json in a cluster, text elsewhere)",
     )
+    run.add_argument("--prometheus-address", help="Prometheus for gates that name no source (e.g. http://prom:9090)")
     run.add_argument("--peering", help="Kopf peering name for HA (omit to run standalone)")
     run.add_argument("--priority", type=int, default=0, help="Kopf peering priority; give each replica its own")
 
@@ -212,6 +213,7 @@ def _run(args: argparse.Namespace) -> int:
             metrics_port=args.metrics_port,
             liveness_port=args.liveness_port,
             log_format=args.log_format,
+            prometheus_address=args.prometheus_address,
             peering=args.peering,
             priority=args.priority,
         )

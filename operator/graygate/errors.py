@@ -15,7 +15,9 @@ human.
     │   ├── RouteNotFoundError    the VirtualService or the named route is not there
     │   ├── InvalidRouteError     the route is there but graygate cannot manage it as it stands
     │   └── UnknownRouterError    no router is registered under that kind
-    └── GateError                 a gate could not take its observation at all
+    ├── GateError                 a gate could not take its observation at all
+    └── ProviderError             a metric provider cannot be set up as asked (a failed query is a result, not this)
+        └── UnknownProviderError  no metric provider is registered under that type
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ __all__ = [
     "InvalidRouteError",
     "KubeError",
     "NotFoundError",
+    "ProviderError",
     "RouteNotFoundError",
     "RouterError",
+    "UnknownProviderError",
     "UnknownRouterError",
 ]
 
@@ -95,3 +99,16 @@ class UnknownRouterError(RouterError):
 
 class GateError(GraygateError):
     """A gate could not even attempt its observation (a failed observation is a result, not this)."""
+
+
+class ProviderError(GraygateError):
+    """A metric provider cannot be created or configured as asked."""
+
+
+class UnknownProviderError(ProviderError):
+    """No metric provider is registered under the requested type; we never fall back silently to another."""
+
+    def __init__(self, kind: str, known: Sequence[str]) -> None:
+        super().__init__(f"unknown metric provider type {kind!r}; graygate knows: {', '.join(known) or 'none'}")
+        self.kind = kind
+        self.known = tuple(known)

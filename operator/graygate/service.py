@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from graygate.api.gates import Gate
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, Phase, RouteSnapshot
 from graygate.api.validation import InvalidSpec
 from graygate.domain import Decision, Observations, RouteReading, WorkloadReading, analysis_due, decide, needs_snapshot
 from graygate.domain.decision import Rollback
 from graygate.domain.measurements import Measurement
+from graygate.domain.promql import QueryScope
 from graygate.kube.events import ReleaseRef
 from graygate.metrics import OperatorMetrics
 from graygate.ports import TrafficRouter, TrafficTarget, WriteResult
@@ -38,7 +40,9 @@ class EventSink(Protocol):
 
 
 class Measurer(Protocol):
-    async def measure(self, gates: Any, now: datetime) -> tuple[Measurement, ...]: ...
+    async def measure(
+        self, gates: Sequence[Gate], now: datetime, scope: QueryScope | None = None
+    ) -> tuple[Measurement, ...]: ...
 
 
 WorkloadProbe = Callable[[str, str], Awaitable[WorkloadReading]]
@@ -130,7 +134,8 @@ async def _observe(
     analysis: tuple[Measurement, ...] | None = None
     measured_at: float | None = None
     if analysis_due(release.status, now):
-        analysis = await deps.gates.measure(spec.analysis.gates, now)
+        scope = QueryScope(namespace=release.ref.namespace, release=release.ref.name, spec=spec)
+        analysis = await deps.gates.measure(spec.analysis.gates, now, scope)
         measured_at = time.monotonic()
     seen = Observations(
         generation=release.generation,

@@ -13,9 +13,11 @@ from graygate.gates.runner import GateRunner
 from graygate.kube.client import ApiClient, api_client, close_client
 from graygate.kube.events import KubeEvents
 from graygate.kube.releases import KubeReleases
+from graygate.kube.secrets import KubeSecrets
 from graygate.kube.virtualservices import KubeVirtualServiceStore
 from graygate.kube.workloads import KubeWorkloads
 from graygate.metrics import OperatorMetrics
+from graygate.providers import PROVIDERS
 from graygate.routers.registry import ROUTERS, RouterClients
 from graygate.service import Deps
 
@@ -31,6 +33,7 @@ class OperatorSettings:
     metrics_port: int = 8081
     liveness_port: int = 8080
     log_format: str = "text"
+    prometheus_address: str | None = None
     peering: str | None = None
     priority: int = 0
     instance: str = field(default_factory=lambda: os.environ.get("POD_NAME", socket.gethostname()))
@@ -50,7 +53,11 @@ class Wired:
 def wire(settings: OperatorSettings, metrics: OperatorMetrics) -> Wired:
     api = api_client(settings.kubeconfig)
     workloads = KubeWorkloads(api)
-    gates = GateRunner()
+    gates = GateRunner(
+        metrics=PROVIDERS.create("prometheus"),
+        secrets=KubeSecrets(api),
+        default_prometheus=settings.prometheus_address,
+    )
 
     async def workload(namespace: str, name: str) -> WorkloadReading:
         availability = await workloads.deployment_availability(namespace, name)

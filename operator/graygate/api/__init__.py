@@ -13,6 +13,20 @@ from graygate.api.conditions import (
 )
 from graygate.api.durations import Duration, Interval, format_duration, parse_duration
 from graygate.api.gates import Gate, GateCheck, HttpProbe, JsonPathCheck
+from graygate.api.prometheus import (
+    BasicAuth,
+    BearerToken,
+    CaBundle,
+    ConfigMapRef,
+    NoDataPolicy,
+    Prometheus,
+    PrometheusSource,
+    PromQuery,
+    RequestDuration,
+    RequestSuccessRate,
+    SecretRef,
+)
+from graygate.api.promql import VARIABLES, PromQLTemplate, UnresolvedVariable, promql_duration, render_template
 from graygate.api.resource import API_VERSION, GROUP, KIND, PLURAL, SHORT_NAMES, VERSION, CanaryRelease, ObjectMeta
 from graygate.api.spec import (
     Analysis,
@@ -28,6 +42,7 @@ from graygate.api.spec import (
 )
 from graygate.api.status import (
     MAX_HISTORY,
+    MAX_QUERY_TEXT,
     MAX_RESULTS,
     CanaryReleaseStatus,
     CommandRecord,
@@ -50,6 +65,7 @@ __all__ = [
     "GROUP",
     "KIND",
     "MAX_HISTORY",
+    "MAX_QUERY_TEXT",
     "MAX_RESULTS",
     "PLURAL",
     "READY",
@@ -57,9 +73,13 @@ __all__ = [
     "SHORT_NAMES",
     "STALLED",
     "TRAFFIC_IN_SYNC",
+    "VARIABLES",
     "VERSION",
     "Action",
     "Analysis",
+    "BasicAuth",
+    "BearerToken",
+    "CaBundle",
     "CanaryRelease",
     "CanaryReleaseSpec",
     "CanaryReleaseStatus",
@@ -68,6 +88,7 @@ __all__ = [
     "CommandSyntaxError",
     "Condition",
     "ConditionStatus",
+    "ConfigMapRef",
     "Destination",
     "Duration",
     "Gate",
@@ -79,15 +100,24 @@ __all__ = [
     "InvalidSpec",
     "Istio",
     "JsonPathCheck",
+    "NoDataPolicy",
     "ObjectMeta",
     "Outcome",
     "Pause",
     "PauseReason",
     "Phase",
+    "PromQLTemplate",
+    "PromQuery",
+    "Prometheus",
+    "PrometheusSource",
+    "RequestDuration",
+    "RequestSuccessRate",
     "RouteSnapshot",
+    "SecretRef",
     "Step",
     "TrafficRouting",
     "Transition",
+    "UnresolvedVariable",
     "VirtualServiceRef",
     "Weight",
     "WorkloadRef",
@@ -97,5 +127,7 @@ __all__ = [
     "parse_command",
     "parse_duration",
     "parse_spec",
+    "promql_duration",
+    "render_template",
     "set_condition",
 ]

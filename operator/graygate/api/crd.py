@@ -35,6 +35,8 @@ CRD_PATH = Path("crds") / f"{PLURAL}.{GROUP}.yaml"
 REGENERATE = "python -m graygate.api.crd"
 _HEADER = f"# Generated from the pydantic models in operator/graygate/api by `{REGENERATE}`. Do not edit.\n"
 _DROPPED = {"title", "additionalProperties"}
+_EXCLUSIVE = {"exclusiveMinimum": "minimum", "exclusiveMaximum": "maximum"}
+"""JSON Schema 2020-12 writes `exclusiveMinimum: 0`; a CRD (OpenAPI 3.0) wants `minimum: 0, exclusiveMinimum: true`."""
 
 PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase", "description": "Where the release is."},
@@ -85,6 +87,9 @@ def _structural(node: Any, definitions: Mapping[str, Any], *, keep_defaults: boo
             out[key] = _prose(value)
         elif key == "const":
             out["enum"] = [value]
+        elif key in _EXCLUSIVE:
+            out[_EXCLUSIVE[key]] = value
+            out[key] = True
         elif key == "properties":
             out[key] = {name: _structural(sub, definitions, keep_defaults=keep_defaults) for name, sub in value.items()}
         elif key.startswith("x-kubernetes") or key in ("enum", "required", "pattern", "format"):

@@ -1,14 +1,13 @@
 """Gates: the checks a release must pass at every step, one model per gate kind.
 
 Why: a gate is a one-of. Every gate has a name, a criticality and debounce thresholds; exactly one kind field says
-what it checks. Adding a kind (`prometheus`, `etcdConfig`, `metricParity` ...) is one model here, one optional
-field on `Gate` and one member of `GateCheck`; the "exactly one kind" rule, in pydantic and in CEL, is derived
-from the fields, so it cannot be forgotten.
+what it checks. Adding a kind (`etcdConfig`, `metricParity` ...) is one model (here, or in a module of its own
+like `api/prometheus.py`), one optional field on `Gate` and one member of `GateCheck`; the "exactly one kind"
+rule, in pydantic and in CEL, is derived from the fields, so it cannot be forgotten.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -17,12 +16,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from graygate.api.base import SpecModel
 from graygate.api.cel import exactly_one
 from graygate.api.durations import Duration, DurationField
+from graygate.api.headers import MAX_HEADERS, Headers
+from graygate.api.prometheus import Prometheus
 
-__all__ = ["JSON_PATH_PATTERN", "Gate", "GateCheck", "HttpProbe", "JsonPathCheck"]
+__all__ = ["JSON_PATH_PATTERN", "Gate", "GateCheck", "HttpProbe", "JsonPathCheck", "Prometheus"]
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 JSON_PATH_PATTERN = r"^\$(\.[A-Za-z0-9_-]+|\[[0-9]+\])*$"
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 StatusCode = Annotated[int, Field(ge=100, le=599)]
 
@@ -31,13 +31,6 @@ def _unique_codes(codes: tuple[int, ...]) -> tuple[int, ...]:
     if len(set(codes)) != len(codes):
         raise ValueError("status codes must not repeat")
     return codes
-
-
-def _header_names(headers: dict[str, str]) -> dict[str, str]:
-    bad = sorted(name for name in headers if not _HEADER_NAME.fullmatch(name))
-    if bad:
-        raise ValueError(f"not valid HTTP header names: {', '.join(bad)}")
-    return headers
 
 
 class JsonPathCheck(SpecModel):
@@ -63,9 +56,7 @@ class HttpProbe(SpecModel):
     method: Literal["GET", "HEAD"] = "GET"
     """The HTTP method: `GET` or `HEAD`."""
 
-    headers: Annotated[dict[str, str], AfterValidator(_header_names)] = Field(
-        default_factory=dict, json_schema_extra={"maxProperties": 32}
-    )
+    headers: Headers = Field(default_factory=dict, json_schema_extra={"maxProperties": MAX_HEADERS})
     """Extra request headers, name to value."""
 
     expect_status: Annotated[tuple[StatusCode, ...], AfterValidator(_unique_codes)] = Field(
@@ -84,8 +75,8 @@ class HttpProbe(SpecModel):
     """An optional check on the JSON body."""
 
 
-GateCheck = HttpProbe
-"""Every gate kind; grows into a union (`HttpProbe | Prometheus | ...`) as kinds are added."""
+GateCheck = HttpProbe | Prometheus
+"""Every gate kind."""
 
 _COMMON_FIELDS = ("name", "critical", "success_threshold", "failure_threshold")
 
@@ -98,7 +89,7 @@ def _one_kind_rule(schema: dict[str, Any], model: type[BaseModel]) -> None:
 
 
 class Gate(SpecModel):
-    """One named check run at every analysis. Exactly one kind field (today only `httpProbe`) must be set."""
+    """One named check run at every analysis. Exactly one kind field (`httpProbe`, `prometheus`) must be set."""
 
     model_config = ConfigDict(json_schema_extra=_one_kind_rule)
 
@@ -117,6 +108,9 @@ class Gate(SpecModel):
 
     http_probe: HttpProbe | None = None
     """Probe an HTTP endpoint."""
+
+    prometheus: Prometheus | None = None
+    """Query Prometheus: Istio's request success rate or latency (canary against stable), or PromQL of your own."""
 
     @property
     def check(self) -> GateCheck:

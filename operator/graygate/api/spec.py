@@ -26,6 +26,8 @@ from graygate.api.base import SpecModel
 from graygate.api.cel import exactly_one, rules
 from graygate.api.durations import Duration, Interval, format_duration
 from graygate.api.gates import Gate
+from graygate.api.prometheus import Prometheus
+from graygate.api.promql import variables_in
 
 __all__ = [
     "Analysis",
@@ -127,7 +129,7 @@ class Destination(SpecModel):
 
 
 class WorkloadRef(SpecModel):
-    """The workload serving the canary; no traffic reaches it until it reports Available."""
+    """A workload behind a destination."""
 
     kind: Literal["Deployment"] = "Deployment"
     """The workload's kind. Only `Deployment` today."""
@@ -173,7 +175,13 @@ class Analysis(SpecModel):
                 "!has(self.gates) || !has(self.interval) || self.gates.all(g, !has(g.httpProbe) || "
                 "!has(g.httpProbe.timeout) || duration(g.httpProbe.timeout) < duration(self.interval))",
                 "every httpProbe timeout must be shorter than the analysis interval",
-            )
+            ),
+            (
+                "!has(self.gates) || !has(self.interval) || self.gates.all(g, !has(g.prometheus) || "
+                "!has(g.prometheus.source) || !has(g.prometheus.source.timeout) || "
+                "duration(g.prometheus.source.timeout) < duration(self.interval))",
+                "every prometheus source timeout must be shorter than the analysis interval",
+            ),
         )
     )
 
@@ -206,6 +214,12 @@ class Analysis(SpecModel):
                     f"gate {gate.name}: httpProbe timeout {format_duration(gate.http_probe.timeout)} must be "
                     f"shorter than the analysis interval {format_duration(self.interval)}"
                 )
+            source = gate.prometheus.source if gate.prometheus is not None else None
+            if source is not None and source.timeout >= self.interval:
+                raise ValueError(
+                    f"gate {gate.name}: prometheus source timeout {format_duration(source.timeout)} must be "
+                    f"shorter than the analysis interval {format_duration(self.interval)}"
+                )
         return self
 
 
@@ -220,6 +234,12 @@ def _differ(field: str, absent: str) -> str:
 
 
 _SPEC_RULES = rules(
+    (
+        "!has(self.analysis) || !has(self.analysis.gates) || self.analysis.gates.all(g, !has(g.prometheus) || "
+        "!(has(g.prometheus.requestSuccessRate) || has(g.prometheus.requestDuration)) || "
+        "(has(self.canaryWorkload) && has(self.stableWorkload)))",
+        "the built-in Prometheus metrics need canaryWorkload and stableWorkload",
+    ),
     (exactly_one("steps", "stepWeights"), "exactly one of steps or stepWeights must be given"),
     ("!has(self.stepInterval) || has(self.stepWeights)", "stepInterval goes with stepWeights; with steps, use pause"),
     (
@@ -248,7 +268,12 @@ class CanaryReleaseSpec(SpecModel):
 
     canary_workload: WorkloadRef | None = None
     """The workload behind the canary destination. When given, no traffic is sent to the canary before it reports
-    Available, and it becoming unavailable while it carries traffic counts as a failed check."""
+    Available, and it becoming unavailable while it carries traffic counts as a failed check. Prometheus gates know
+    it as `{{ canaryWorkload }}` (Istio's `destination_workload`)."""
+
+    stable_workload: WorkloadRef | None = None
+    """The workload behind the stable destination. graygate only uses its name: Prometheus gates know it as
+    `{{ stableWorkload }}`, and the built-in metrics compare the canary with it."""
 
     steps: (
         Annotated[tuple[Step, ...], Field(min_length=1, max_length=64), AfterValidator(_steps_never_decrease)] | None
@@ -292,7 +317,30 @@ class CanaryReleaseSpec(SpecModel):
             raise ValueError("stepInterval goes with stepWeights; with steps, use pause")
         if self.stable == self.canary:
             raise ValueError("stable and canary must be different destinations")
+        for gate in self.analysis.gates:
+            if gate.prometheus is not None:
+                self._check_prometheus_names(gate.name, gate.prometheus)
         return self
+
+    def _check_prometheus_names(self, gate: str, check: Prometheus) -> None:
+        """Every name a Prometheus gate needs must be in the spec, so no query is ever sent without it."""
+        if check.builtin and (self.canary_workload is None or self.stable_workload is None):
+            raise ValueError(f"gate {gate}: the built-in Prometheus metrics need canaryWorkload and stableWorkload")
+        missing = {
+            name: why
+            for name, value, why in (
+                ("canarySubset", self.canary.subset, "canary has no subset"),
+                ("stableSubset", self.stable.subset, "stable has no subset"),
+                ("canaryWorkload", self.canary_workload, "the spec has no canaryWorkload"),
+                ("stableWorkload", self.stable_workload, "the spec has no stableWorkload"),
+            )
+            if value is None
+        }
+        templates = (check.query.expr, check.query.stable_expr) if check.query is not None else ()
+        for template in filter(None, templates):
+            for name in variables_in(template):
+                if name in missing:
+                    raise ValueError(f"gate {gate}: the query uses {{{{ {name} }}}} but {missing[name]}")
 
     def plan_steps(self) -> tuple[Step, ...]:
         """The steps to run: `steps` as written, or `stepWeights` expanded."""

@@ -22,6 +22,7 @@ from graygate.api.base import StatusModel
 
 __all__ = [
     "MAX_HISTORY",
+    "MAX_QUERY_TEXT",
     "MAX_RESULTS",
     "CanaryReleaseStatus",
     "CommandRecord",
@@ -38,6 +39,7 @@ __all__ = [
 
 MAX_RESULTS = 10
 MAX_HISTORY = 20
+MAX_QUERY_TEXT = 2048
 
 
 class Phase(StrEnum):
@@ -121,6 +123,10 @@ class GateResult(StatusModel):
     reason: str = ""
     """Why the verdict is what it is."""
 
+    query: str | None = Field(default=None, max_length=MAX_QUERY_TEXT)
+    """The resolved query or queries the verdict was computed from, one `role: query` per line (e.g.
+    `canary: sum by (response_code) (...)`), cut to 2,048 characters."""
+
     at: datetime
     """When the measurement was taken."""
 
@@ -145,6 +151,14 @@ class GateState(StatusModel):
 
     failures: int = 0
     """Failed verdicts of this gate over the release."""
+
+    consecutive_errors: int = 0
+    """`Error` verdicts in a row: the gate could not measure at all (Prometheus unreachable or timing out, a query
+    it rejected, an unreadable Secret). Counted apart from failures because the fix is in the plumbing, not in the
+    release; together with inconclusive analyses they lead to a pause, never to a rollback."""
+
+    errors: int = 0
+    """`Error` verdicts of this gate over the release."""
 
     last_verdict: Outcome | None = None
     """The gate's latest verdict."""

@@ -24,12 +24,20 @@ from graygate.domain.decision import (
 )
 from graygate.domain.errors import DomainError, IllegalTransition, MeasurementMismatch, UnknownGate
 from graygate.domain.jsonpath import Found, Missing, lookup
-from graygate.domain.judges import judge, judge_http_probe
-from graygate.domain.measurements import HttpProbeMeasurement, Measurement
+from graygate.domain.judges import judge, judge_http_probe, judge_prometheus
+from graygate.domain.measurements import (
+    HttpProbeMeasurement,
+    Measurement,
+    PrometheusMeasurement,
+    QueryReading,
+    SeriesValue,
+)
 from graygate.domain.observations import Observations, RouteReading, WorkloadReading
 from graygate.domain.phases import ACTIVE, TABLE, TERMINAL, Event, allowed_events, mermaid, transition
 from graygate.domain.plan import FULL, PauseStep, Plan, PlanStep, WeightStep, plan_of, step_display
 from graygate.domain.progress import needs_snapshot
+from graygate.domain.promql import QueryPlan, QueryScope, plan_queries
+from graygate.domain.proportions import Comparison, ErrorRates, Excess, compare_error_rates
 from graygate.domain.verdicts import ORDER, Verdict, is_worse, worst, worst_verdict
 
 __all__ = [
@@ -42,11 +50,14 @@ __all__ = [
     "Abort",
     "Advance",
     "Assessment",
+    "Comparison",
     "Complete",
     "Decision",
     "DomainError",
+    "ErrorRates",
     "Event",
     "EventType",
+    "Excess",
     "Found",
     "Hold",
     "HttpProbeMeasurement",
@@ -60,13 +71,18 @@ __all__ = [
     "PauseStep",
     "Plan",
     "PlanStep",
+    "PrometheusMeasurement",
     "Promote",
+    "QueryPlan",
+    "QueryReading",
+    "QueryScope",
     "Reason",
     "Reassert",
     "Restart",
     "Resume",
     "Rollback",
     "RouteReading",
+    "SeriesValue",
     "UnknownGate",
     "Verdict",
     "WeightStep",
@@ -74,15 +90,18 @@ __all__ = [
     "allowed_events",
     "analysis_due",
     "assess",
+    "compare_error_rates",
     "debounce",
     "decide",
     "is_worse",
     "judge",
     "judge_http_probe",
+    "judge_prometheus",
     "lookup",
     "mermaid",
     "needs_snapshot",
     "plan_of",
+    "plan_queries",
     "step_display",
     "transition",
     "worst",

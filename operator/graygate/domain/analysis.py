@@ -58,7 +58,10 @@ class Assessment:
 
 
 def debounce(sample: Verdict, state: GateState, gate: Gate) -> tuple[Verdict, GateState]:
-    """Apply the gate's consecutive thresholds to one sample; return the gate verdict and the new counters."""
+    """Apply the gate's consecutive thresholds to one sample; return the gate verdict and the new counters.
+
+    An `Error` sample (the gate could not measure) leaves the pass/fail streaks as they are and is counted apart,
+    in `consecutive_errors` and `errors`: a broken query says nothing about the release."""
     successes, failures = state.consecutive_successes, state.consecutive_failures
     verdict = sample
     if sample.outcome is Outcome.PASS:
@@ -73,11 +76,14 @@ def debounce(sample: Verdict, state: GateState, gate: Gate) -> tuple[Verdict, Ga
             verdict = sample.with_outcome(
                 Outcome.WAITING, f"{sample.reason} (failure {failures} of {gate.failure_threshold} in a row)"
             )
+    erred = sample.outcome is Outcome.ERROR
     updated = state.model_copy(
         update={
             "consecutive_successes": successes,
             "consecutive_failures": failures,
             "failures": state.failures + (verdict.outcome is Outcome.FAIL),
+            "consecutive_errors": state.consecutive_errors + 1 if erred else 0,
+            "errors": state.errors + erred,
             "last_verdict": verdict.outcome,
         }
     )

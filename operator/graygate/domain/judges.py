@@ -12,14 +12,15 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from graygate.api.gates import Gate, HttpProbe
+from graygate.api.gates import Gate, HttpProbe, Prometheus
 from graygate.api.status import Outcome
 from graygate.domain.errors import MeasurementMismatch
 from graygate.domain.jsonpath import Found, lookup, render
-from graygate.domain.measurements import HttpProbeMeasurement, Measurement
+from graygate.domain.measurements import HttpProbeMeasurement, Measurement, PrometheusMeasurement
+from graygate.domain.prometheus_judge import judge_prometheus
 from graygate.domain.verdicts import Verdict
 
-__all__ = ["judge", "judge_http_probe", "milliseconds"]
+__all__ = ["judge", "judge_http_probe", "judge_prometheus", "milliseconds"]
 
 
 def milliseconds(value: timedelta) -> str:
@@ -33,6 +34,8 @@ def judge(gate: Gate, measurement: Measurement) -> Verdict:
     same_gate = measurement.gate == gate.name
     if same_gate and isinstance(check, HttpProbe) and isinstance(measurement, HttpProbeMeasurement):
         return judge_http_probe(check, measurement)
+    if same_gate and isinstance(check, Prometheus) and isinstance(measurement, PrometheusMeasurement):
+        return judge_prometheus(check, measurement)
     raise MeasurementMismatch(
         f"gate {gate.name} ({check.kind}) cannot judge a {measurement.kind} measurement of gate {measurement.gate}"
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-__all__ = ["HttpProbeMeasurement", "Measurement"]
+__all__ = ["HttpProbeMeasurement", "Measurement", "PrometheusMeasurement", "QueryReading", "SeriesValue"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,5 +39,55 @@ class HttpProbeMeasurement:
     error: str | None = None
 
 
-Measurement = HttpProbeMeasurement
-"""Every measurement kind; grows into a union as gate kinds are added."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeriesValue:
+    """One series of an instant vector: its labels and its value (which may be NaN)."""
+
+    labels: tuple[tuple[str, str], ...] = ()
+    value: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryReading:
+    """One resolved query and what Prometheus answered: the series (possibly none), or why there was no answer."""
+
+    query: str
+    series: tuple[SeriesValue, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrometheusMeasurement:
+    """The queries of one `prometheus` gate, sent together over the same `window`.
+
+    Which readings are set depends on the metric: `requestSuccessRate` fills `canary` and `stable` (counts by
+    response code); `requestDuration` fills all four (the quantile in `canary`/`stable`, request counts in the
+    other two); `query` fills `canary` and, with `stableExpr`, `stable`. `error` is set, and no reading, when the
+    gate could not query at all (no address, an unreadable Secret, a variable without a value).
+    """
+
+    kind: ClassVar[str] = "prometheus"
+
+    gate: str
+    observed_at: datetime
+    window: str = ""
+    canary: QueryReading | None = None
+    stable: QueryReading | None = None
+    canary_requests: QueryReading | None = None
+    stable_requests: QueryReading | None = None
+    error: str | None = None
+
+    @property
+    def readings(self) -> dict[str, QueryReading]:
+        """The readings that were taken, by role (`canary`, `stable`, `canaryRequests`, `stableRequests`)."""
+        roles = {
+            "canary": self.canary,
+            "stable": self.stable,
+            "canaryRequests": self.canary_requests,
+            "stableRequests": self.stable_requests,
+        }
+        return {role: reading for role, reading in roles.items() if reading is not None}
+
+
+Measurement = HttpProbeMeasurement | PrometheusMeasurement
+"""Every measurement kind."""

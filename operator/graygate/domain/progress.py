@@ -14,6 +14,7 @@ from graygate.api.conditions import GATES_PASSING, READY, RECONCILING, STALLED, 
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import (
     MAX_HISTORY,
+    MAX_QUERY_TEXT,
     MAX_RESULTS,
     CanaryReleaseStatus,
     ConditionStatus,
@@ -153,6 +154,7 @@ def record_assessment(tick: Tick, status: CanaryReleaseStatus, assessment: Asses
             value=v.value,
             threshold=v.threshold,
             reason=v.reason,
+            query=_bounded(v.query),
             at=v.at,
             step=status.current_step_index,
             weight=status.canary_weight,
@@ -170,6 +172,13 @@ def record_assessment(tick: Tick, status: CanaryReleaseStatus, assessment: Asses
             "next_check_at": tick.now + tick.spec.analysis.interval,
         }
     )
+
+
+def _bounded(query: str | None) -> str | None:
+    """The query text as status keeps it: at most `MAX_QUERY_TEXT` characters, an ellipsis marking a cut."""
+    if query is None or len(query) <= MAX_QUERY_TEXT:
+        return query
+    return query[: MAX_QUERY_TEXT - 1] + "…"
 
 
 def start_over(status: CanaryReleaseStatus) -> CanaryReleaseStatus:

@@ -52,6 +52,8 @@ class Verdict:
     value: str | None = None
     threshold: str | None = None
     inputs: Mapping[str, str] = field(default_factory=dict)
+    query: str | None = None
+    """The resolved query or queries, one `role: query` per line, for gates that query something."""
 
     def with_outcome(self, outcome: Outcome, reason: str) -> Verdict:
         """The same verdict with another outcome and reason (used when thresholds debounce a sample)."""

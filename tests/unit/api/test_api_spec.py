@@ -87,4 +87,4 @@ def test_models_are_frozen() -> None:
 
 def test_gate_kind_fields_are_every_field_but_the_common_ones() -> None:
     kinds = set(Gate.model_fields) - {"name", "critical", "success_threshold", "failure_threshold"}
-    assert kinds == {"http_probe"}, "a new gate kind needs a judge in graygate.domain.judges"
+    assert kinds == {"http_probe", "prometheus"}, "a new gate kind needs a judge in graygate.domain.judges"

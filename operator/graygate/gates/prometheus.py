@@ -1,0 +1,161 @@
+"""The `prometheus` gate's observation side: resolve the queries and the source, ask, and record the answers.
+
+Why it only observes: "is 2 % errors against stable's 1 % a failure?" is the domain's judgement
+(`graygate.domain.prometheus_judge`), made with no network. This module's job is to send exactly the queries the
+domain planned (`graygate.domain.promql.plan_queries`), canary and stable concurrently so both describe the same
+moment, and to report what came back, faithfully. It never raises for a failed query or an unreadable Secret:
+those are observations too, and the judge turns them into an `Error` verdict.
+
+The source: `prometheus.source` from the spec, with `source.address` falling back to the operator-wide default
+address given to the constructor. Credentials and CA bundles are read through the `SecretReader` port at every
+analysis, from the release's namespace, so a rotated token is used at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+
+from graygate.api.prometheus import Prometheus, PrometheusSource
+from graygate.api.promql import UnresolvedVariable, promql_duration
+from graygate.domain.measurements import PrometheusMeasurement, QueryReading, SeriesValue
+from graygate.domain.promql import QueryScope, plan_queries, window_of
+from graygate.errors import GateError, GraygateError
+from graygate.ports import BasicCredentials, MetricProvider, MetricSource, SecretReader
+
+__all__ = ["PrometheusGate", "PrometheusRequest"]
+
+
+@dataclass(frozen=True)
+class PrometheusRequest:
+    """One analysis of one `prometheus` gate: the gate's name and check, and the release its variables describe
+    (None when the caller passed no release; the measurement then says so)."""
+
+    gate: str
+    check: Prometheus
+    scope: QueryScope | None
+
+
+class PrometheusGate:
+    """Queries Prometheus for one gate; satisfies `graygate.ports.Gate[PrometheusRequest, PrometheusMeasurement]`.
+
+    It owns `provider` from construction on: `close()` closes it.
+    """
+
+    def __init__(
+        self,
+        provider: MetricProvider | None,
+        secrets: SecretReader | None = None,
+        default_address: str | None = None,
+    ) -> None:
+        self._provider = provider
+        self._secrets = secrets
+        self._default_address = default_address
+
+    async def observe(self, request: PrometheusRequest, now: datetime) -> PrometheusMeasurement:
+        """Send the gate's queries at `now`; what went wrong is recorded in the measurement, never raised."""
+        name, check, scope = request.gate, request.check, request.scope
+
+        def failed(why: str, window: str = "") -> PrometheusMeasurement:
+            return PrometheusMeasurement(gate=name, observed_at=now, window=window, error=why)
+
+        if scope is None:
+            return failed("the operator gave no release to fill the query's variables in with")
+        window = promql_duration(window_of(check, scope.spec))
+        if self._provider is None:
+            return failed("no metric provider is configured in this operator", window)
+        try:
+            plan = plan_queries(check, scope)
+            source = await self._source(check.source, scope.namespace)
+        except (UnresolvedVariable, GraygateError) as e:
+            return failed(str(e), window)
+        roles = (plan.canary, plan.stable, plan.canary_requests, plan.stable_requests)
+        readings = await asyncio.gather(*(self._ask(self._provider, source, q, now) for q in roles))
+        canary, stable, canary_requests, stable_requests = readings
+        if canary is None:  # pragma: no cover - every plan has a canary query
+            return failed("no canary query was planned", window)
+        return PrometheusMeasurement(
+            gate=name,
+            observed_at=now,
+            window=plan.window,
+            canary=canary,
+            stable=stable,
+            canary_requests=canary_requests,
+            stable_requests=stable_requests,
+        )
+
+    async def close(self) -> None:
+        """Close the provider."""
+        if self._provider is not None:
+            await self._provider.close()
+
+    @staticmethod
+    async def _ask(
+        provider: MetricProvider, source: MetricSource, query: str | None, now: datetime
+    ) -> QueryReading | None:
+        if query is None:
+            return None
+        try:
+            result = await provider.query(source, query, now)
+        except Exception as e:  # a provider that raises is a bug there; it must not stop the other queries
+            return QueryReading(query=query, error=f"the metric provider failed: {type(e).__name__}: {e}")
+        if result.failure is not None:
+            return QueryReading(query=query, error=f"{result.failure}: {result.message}")
+        series = tuple(SeriesValue(labels=sample.labels, value=sample.value) for sample in result.samples)
+        return QueryReading(query=query, series=series)
+
+    async def _source(self, spec: PrometheusSource | None, namespace: str) -> MetricSource:
+        spec = spec or PrometheusSource()
+        address = spec.address or self._default_address
+        if not address:
+            raise GateError(
+                "no Prometheus address: set prometheus.source.address, or give the operator a default address"
+            )
+        token = basic = ca = None
+        if spec.bearer_token is not None:
+            ref = spec.bearer_token
+            token = _line(await self._secret(namespace, ref.secret_ref.name, ref.key))
+        if spec.basic_auth is not None:
+            auth = spec.basic_auth
+            username = await self._secret(namespace, auth.secret_ref.name, auth.username_key)
+            password = await self._secret(namespace, auth.secret_ref.name, auth.password_key)
+            basic = BasicCredentials(username=_line(username), password=_line(password))
+        if spec.ca is not None:
+            bundle = spec.ca
+            if bundle.secret_ref is not None:
+                ca = await self._secret(namespace, bundle.secret_ref.name, bundle.key)
+            elif bundle.config_map_ref is not None:
+                ca = await self._config_map(namespace, bundle.config_map_ref.name, bundle.key)
+        return MetricSource(
+            address=address,
+            headers=tuple(sorted(spec.headers.items())),
+            bearer_token=token,
+            basic_auth=basic,
+            ca_pem=ca,
+            timeout_s=spec.timeout.total_seconds(),
+        )
+
+    async def _secret(self, namespace: str, name: str, key: str) -> str:
+        reader = self._reader()
+        try:
+            return await reader.secret_value(namespace, name, key)
+        except GraygateError as e:
+            raise GateError(f"cannot read key {key} of Secret {namespace}/{name}: {e}") from e
+
+    async def _config_map(self, namespace: str, name: str, key: str) -> str:
+        reader = self._reader()
+        try:
+            return await reader.config_map_value(namespace, name, key)
+        except GraygateError as e:
+            raise GateError(f"cannot read key {key} of ConfigMap {namespace}/{name}: {e}") from e
+
+    def _reader(self) -> SecretReader:
+        if self._secrets is None:
+            raise GateError("the source needs a Secret or ConfigMap, but no Secret reader is configured")
+        return self._secrets
+
+
+def _line(value: str) -> str:
+    """A credential as kubectl's `--from-file` stores it, without the file's final newline."""
+    return value.rstrip("\r\n")

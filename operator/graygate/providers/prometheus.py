@@ -1,0 +1,206 @@
+"""The Prometheus metric provider: the one module that imports `prometheus_api_client`.
+
+Why it is built this way:
+
+* The client is blocking (`requests` underneath), so every call runs in a worker thread (`asyncio.to_thread`) and
+  a slow Prometheus never stalls the operator's event loop. A backstop `wait_for` bounds the call even if the
+  client's own timeout (applied per connect and per read) lets it run longer.
+* Nothing is retried here: the client's default retries (three, with back-off) would hold an analysis for
+  seconds on a dead address. The next analysis is the retry.
+* A failure is an answer, not an exception: refused, timed out, 401, 400 (a query Prometheus rejected), 5xx and
+  a body that is not Prometheus's JSON each become a `QueryResult` with a `QueryFailure` word and the server's own
+  message, which the domain turns into an `Error` verdict. Only a closed provider raises.
+* One client per query, closed right after: credentials come fresh from their Secrets at every analysis, so a
+  rotated token takes effect at once, and no session is shared between threads. A CA bundle is written once per
+  distinct bundle to a private temporary directory (the client takes a file path) and removed on `close()`.
+* The evaluation time is the `now` passed in, never the clock.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from prometheus_api_client.exceptions import PrometheusApiClientException
+from prometheus_api_client.prometheus_connect import PrometheusConnect
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.util.retry import Retry
+
+from graygate.errors import ProviderError
+from graygate.ports import MetricSample, MetricSource, QueryFailure, QueryResult
+
+__all__ = ["PrometheusProvider"]
+
+_STATUS = re.compile(r"HTTP Status Code (\d+) \((b(?:'.*'|\".*\"))\)$", re.DOTALL)
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
+_BACKSTOP_S = 1.0
+
+
+class _Unexpected(Exception):
+    """The answer is not shaped like a Prometheus instant query's; `kind` says whose fault that is."""
+
+    def __init__(self, message: str, kind: QueryFailure = QueryFailure.BAD_RESPONSE) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class PrometheusProvider:
+    """Instant queries against Prometheus's HTTP API; satisfies `graygate.ports.MetricProvider`."""
+
+    def __init__(self) -> None:
+        self._ca_dir: Path | None = None
+        self._closed = False
+
+    async def query(self, source: MetricSource, promql: str, now: datetime) -> QueryResult:
+        """Evaluate `promql` at `now`; every failure is returned as a `QueryResult`, never raised."""
+        if self._closed:
+            raise ProviderError("the Prometheus provider is closed; create a new one")
+        ca_file = self._ca_file(source.ca_pem) if source.ca_pem else None
+        call = asyncio.to_thread(_query, source, promql, now, ca_file)
+        try:
+            return await asyncio.wait_for(call, timeout=2 * source.timeout_s + _BACKSTOP_S)
+        except TimeoutError:
+            return _failed(promql, QueryFailure.TIMEOUT, f"no answer from {source.address} in {source.timeout_s:g}s")
+
+    async def close(self) -> None:
+        """Remove the CA files; the provider cannot query afterwards."""
+        self._closed = True
+        if self._ca_dir is not None:
+            shutil.rmtree(self._ca_dir, ignore_errors=True)
+            self._ca_dir = None
+
+    def _ca_file(self, pem: str) -> Path:
+        if self._ca_dir is None:
+            self._ca_dir = Path(tempfile.mkdtemp(prefix="graygate-ca-"))
+        path = self._ca_dir / f"{hashlib.sha256(pem.encode()).hexdigest()[:32]}.pem"
+        if not path.exists():
+            partial = path.with_suffix(".tmp")
+            partial.write_text(pem, encoding="utf-8")
+            partial.replace(path)
+        return path
+
+
+def _connect(source: MetricSource, ca_file: Path | None) -> PrometheusConnect:
+    session = requests.Session()
+    session.verify = str(ca_file) if ca_file is not None else True
+    headers = dict(source.headers)
+    if source.bearer_token is not None:
+        headers["Authorization"] = f"Bearer {source.bearer_token}"
+    if source.basic_auth is not None:
+        session.auth = (source.basic_auth.username, source.basic_auth.password)
+    timeout: Any = source.timeout_s  # the client annotates `int`; requests takes any float, and 500ms is valid
+    return PrometheusConnect(
+        url=source.address.rstrip("/"),
+        headers=headers,
+        retry=Retry(total=0, raise_on_status=False),
+        session=session,
+        timeout=timeout,
+    )
+
+
+def _query(source: MetricSource, promql: str, now: datetime, ca_file: Path | None) -> QueryResult:
+    """The blocking part, run in a worker thread."""
+    client = _connect(source, ca_file)
+    where = source.address
+    params = {"time": f"{now.timestamp():.3f}", "timeout": f"{source.timeout_s:g}"}
+    try:
+        raw = client.custom_query(promql, params=params)
+        return QueryResult(query=promql, samples=_samples(raw))
+    except requests.Timeout:
+        return _failed(promql, QueryFailure.TIMEOUT, f"no answer from {where} in {source.timeout_s:g}s")
+    except requests.exceptions.SSLError as e:
+        return _failed(promql, QueryFailure.UNREACHABLE, f"TLS with {where} failed: {_short(e)}")
+    except requests.ConnectionError as e:
+        if _read_timed_out(e):
+            return _failed(promql, QueryFailure.TIMEOUT, f"no answer from {where} in {source.timeout_s:g}s")
+        return _failed(promql, QueryFailure.UNREACHABLE, f"cannot connect to {where}: {_short(e)}")
+    except PrometheusApiClientException as e:
+        return _http_failure(promql, where, str(e))
+    except _Unexpected as e:
+        return _failed(promql, e.kind, str(e) if e.kind is QueryFailure.REJECTED else f"{where}: {e}")
+    except (requests.exceptions.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        return _failed(promql, QueryFailure.BAD_RESPONSE, f"{where} did not answer like Prometheus: {_short(e)}")
+    except requests.RequestException as e:
+        return _failed(promql, QueryFailure.UNREACHABLE, f"request to {where} failed: {_short(e)}")
+    finally:
+        client.close()
+
+
+def _samples(raw: object) -> tuple[MetricSample, ...]:
+    """The samples of `data.result`: a vector (a list of series) or a scalar (`[time, "value"]`)."""
+    if not isinstance(raw, list):
+        raise _Unexpected(f"did not answer like Prometheus: the result is a {type(raw).__name__}")
+    if len(raw) == 2 and not isinstance(raw[0], dict):
+        return (MetricSample(labels=(), value=_number(raw[1])),)
+    samples = []
+    for series in raw:
+        if not isinstance(series, dict):
+            raise _Unexpected("did not answer like Prometheus: a series is not an object")
+        if "values" in series:
+            raise _Unexpected("the query gives a range vector; it must give one number", QueryFailure.REJECTED)
+        labels = tuple(sorted((str(k), str(v)) for k, v in dict(series.get("metric", {})).items()))
+        samples.append(MetricSample(labels=labels, value=_number(series["value"][1])))
+    return tuple(samples)
+
+
+def _number(text: object) -> float:
+    """Prometheus writes values as strings: `"0.5"`, `"NaN"`, `"+Inf"`."""
+    return float(str(text))
+
+
+def _http_failure(promql: str, where: str, message: str) -> QueryResult:
+    """The client's exception text is `HTTP Status Code 400 (b'<body>')`: recover the status and what the body
+    says (Prometheus's JSON `error`, else the body's beginning)."""
+    status, said = 0, message[:300]
+    if match := _STATUS.search(message):
+        status = int(match.group(1))
+        said = _said(match.group(2))
+    if status in (401, 403):
+        kind = QueryFailure.UNAUTHORIZED
+    elif status in (400, 422):
+        kind = QueryFailure.REJECTED
+    else:
+        kind = QueryFailure.SERVER
+    return _failed(promql, kind, f"{where} answered HTTP {status}: {said}")
+
+
+def _said(body_repr: str) -> str:
+    try:
+        body = ast.literal_eval(body_repr)
+        text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body)
+    except (ValueError, SyntaxError):
+        return body_repr[:300]
+    try:
+        said = json.loads(text).get("error")
+    except (ValueError, AttributeError):
+        said = None
+    return str(said) if said else " ".join(text.split())[:300]
+
+
+def _read_timed_out(error: requests.ConnectionError) -> bool:
+    """With retries off, urllib3 wraps a read timeout in `MaxRetryError`, which requests reports as a connection
+    error; the timeout is its `reason`."""
+    wrapped = error.args[0] if error.args else None
+    return isinstance(getattr(wrapped, "reason", None), ReadTimeoutError)
+
+
+def _short(error: BaseException) -> str:
+    """The useful end of a `requests` error (`Connection refused`), not its whole chain of wrappers."""
+    text = str(error)
+    errno = _ERRNO.search(text)
+    if errno:
+        return errno.group(1).strip()
+    return text[:300] or type(error).__name__
+
+
+def _failed(promql: str, kind: QueryFailure, message: str) -> QueryResult:
+    return QueryResult(query=promql, failure=kind, message=message)

@@ -1,0 +1,456 @@
+"""The etcd config store: the only module that imports etcd3 (and talks gRPC to etcd).
+
+Why one room: etcd3 0.12 blocks, raises its own and gRPC's exceptions, and needs a protobuf workaround to import at
+all. Here every call runs in `asyncio.to_thread`, every exception becomes a `graygate.store.errors` word (raised
+from the original), and `protobuf_compat.prepare()` runs before `import etcd3`.
+
+What it offers a release check:
+
+- `get_prefix`: every key under a prefix, with mod_revisions and the store revision, in one consistent read; its
+  `hash` is the content hash two configs are compared by.
+- `put_with_lease`: a key that disappears by itself if graygate stops refreshing it (a claim, a heartbeat).
+- `apply` / `restore`: change several keys in ONE transaction and undo exactly that change later.
+  `apply` compares nothing (it is graygate's decision to write) and records each key's previous value and
+  mod_revision, or that it was absent. `restore` is also ONE transaction, made of one guarded sub-transaction per
+  key: if the key's mod_revision is still the one our write gave it, the previous value is put back (or the key
+  deleted again); if not, someone changed it after us and it is left alone and reported as a conflict. So
+  restore is all-or-nothing per key, not for the set: one operator's hotfix to one key does not stop graygate
+  from undoing its own change to the others, and never gets clobbered. A key that already holds its previous
+  value is reported `unchanged`, so running restore twice (a crash between restore and recording it) is
+  harmless. Leases are not restored: the previous value is written without one.
+  etcd caps a transaction at `--max-txn-ops` operations (128 by default), so apply and restore take at most
+  that many keys; more is an `EtcdRejected`.
+- `watch_key`: a callback on every change of one key (the freeze switch), seen within milliseconds;
+  `graygate.store.watch` survives reconnections.
+
+Endpoints are tried in order and the first that answers (a linearizable read within `dial_timeout_s`) is used
+until a call finds it unavailable; the next call dials again from the top of the list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from graygate.store import protobuf_compat
+
+protobuf_compat.prepare()  # before etcd3 loads its generated protobuf code
+
+with warnings.catch_warnings():  # the pure-Python runtime deprecates how etcd3's old generated code builds itself
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import etcd3
+    import etcd3.events
+    import etcd3.exceptions
+import grpc  # type: ignore[import-untyped]  # noqa: E402
+from etcd3 import etcdrpc  # noqa: E402
+
+from graygate.store.errors import EtcdAuthError, EtcdError, EtcdRejected, EtcdUnavailable  # noqa: E402
+from graygate.store.model import (  # noqa: E402
+    Applied,
+    EtcdSettings,
+    KeyState,
+    PrefixSnapshot,
+    PriorValue,
+    RestoreConflict,
+    RestoreResult,
+    Versioned,
+    WatchEvent,
+    decode,
+    encode,
+)
+from graygate.store.watch import Watch  # noqa: E402
+
+__all__ = ["EtcdStore", "Watch", "prefix_range_end"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Client = Any  # etcd3.Etcd3Client: untyped, and kept inside this module
+
+_UNAVAILABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
+_AUTH = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
+_AUTH_DETAILS = ("authentication failed", "user name is empty", "invalid auth token", "permission denied")
+_REJECTED = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.OUT_OF_RANGE,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.NOT_FOUND,
+}
+
+
+def translate(error: Exception, doing: str) -> EtcdError:
+    """Our word for an etcd3 or gRPC exception met while `doing` something; the caller raises it `from error`."""
+    if isinstance(error, grpc.RpcError) and hasattr(error, "code"):
+        code, details = error.code(), error.details() if hasattr(error, "details") else ""
+        text = f"{doing}: {code.name}: {details}"
+        if code in _UNAVAILABLE:
+            return EtcdUnavailable(text)
+        if code in _AUTH or any(words in str(details).lower() for words in _AUTH_DETAILS):
+            return EtcdAuthError(text)
+        if code in _REJECTED:
+            return EtcdRejected(text)
+        return EtcdError(text)
+    if isinstance(error, etcd3.exceptions.ConnectionFailedError | etcd3.exceptions.ConnectionTimeoutError):
+        return EtcdUnavailable(f"{doing}: {error}")
+    if isinstance(error, etcd3.exceptions.WatchTimedOut):
+        return EtcdUnavailable(f"{doing}: no answer in time")
+    if isinstance(error, etcd3.exceptions.PreconditionFailedError):
+        return EtcdRejected(f"{doing}: {error or 'precondition failed'}")
+    return EtcdError(f"{doing}: {type(error).__name__}: {error}")
+
+
+_TRANSLATED = (grpc.RpcError, etcd3.exceptions.Etcd3Exception)
+
+
+def prefix_range_end(prefix: bytes) -> bytes:
+    """The end of the key range holding every key that starts with `prefix` (etcd's own rule; b"\\0" for all)."""
+    trimmed = prefix.rstrip(b"\xff")
+    if not trimmed:
+        return b"\0"
+    return trimmed[:-1] + bytes([trimmed[-1] + 1])
+
+
+class EtcdStore:
+    """A connection to one etcd cluster. Async methods run the blocking client in a worker thread."""
+
+    def __init__(self, settings: EtcdSettings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._client: Client | None = None
+        self.endpoint: str | None = None
+
+    # ---- connection ----
+
+    def dial(self) -> tuple[Client, str]:
+        """A new client on the first endpoint that answers, and that endpoint. Blocking; used by the store and by
+        each `Watch` (which owns its client)."""
+        problems: list[str] = []
+        s = self.settings
+        for endpoint in s.endpoints:
+            host, port = EtcdSettings.split(endpoint)
+            client = None
+            try:
+                client = etcd3.client(
+                    host=host,
+                    port=port,
+                    ca_cert=str(s.ca_file) if s.ca_file else None,
+                    cert_cert=str(s.cert_file) if s.cert_file else None,
+                    cert_key=str(s.key_file) if s.key_file else None,
+                    timeout=s.request_timeout_s,
+                    user=s.username,
+                    password=s.password,
+                )
+                self._probe(client)
+            except OSError as error:  # the TLS files cannot be read: the same for every endpoint
+                raise EtcdError(f"cannot set up TLS for etcd: {error}") from error
+            except _TRANSLATED as error:
+                if client is not None:
+                    client.close()
+                translated = translate(error, endpoint)
+                if not isinstance(translated, EtcdUnavailable):
+                    raise translated from error  # it answered, and refused: another member would refuse too
+                problems.append(str(translated))
+                continue
+            return client, endpoint
+        raise EtcdUnavailable(f"no etcd endpoint answered: {'; '.join(problems)}")
+
+    def _probe(self, client: Client) -> None:
+        # a linearizable read needs a leader and a quorum; a permission error still proves the member serves
+        request = etcdrpc.RangeRequest(key=b"\0", count_only=True)
+        try:
+            client.kvstub.Range(
+                request, self.settings.dial_timeout_s, credentials=client.call_credentials, metadata=client.metadata
+            )
+        except grpc.RpcError as error:
+            if error.code() not in _AUTH:
+                raise
+
+    def _current(self) -> Client:
+        with self._lock:
+            if self._client is None:
+                self._client, self.endpoint = self.dial()
+            return self._client
+
+    def _forget(self, client: Client) -> None:
+        with self._lock:
+            if self._client is client:
+                self._client = None
+        client.close()
+
+    def _call(self, doing: str, action: Callable[[Client], T]) -> T:
+        client = self._current()
+        try:
+            return action(client)
+        except _TRANSLATED as error:
+            translated = translate(error, doing)
+            if isinstance(translated, EtcdUnavailable):
+                self._forget(client)
+            raise translated from error
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.close)
+
+    # ---- reads ----
+
+    async def get_prefix(self, prefix: str) -> PrefixSnapshot:
+        """Every key under `prefix` with its value and mod_revision, and the store revision of the read."""
+        return await asyncio.to_thread(self.get_prefix_sync, prefix)
+
+    def get_prefix_sync(self, prefix: str) -> PrefixSnapshot:
+        raw = encode(prefix)
+        request = etcdrpc.RangeRequest(key=raw or b"\0", range_end=prefix_range_end(raw))
+
+        def read(client: Client) -> PrefixSnapshot:
+            response = self._unary(client, client.kvstub.Range, request)
+            entries = {decode(kv.key): Versioned(decode(kv.value), int(kv.mod_revision)) for kv in response.kvs}
+            ordered = dict(sorted(entries.items(), key=lambda item: encode(item[0])))
+            return PrefixSnapshot(prefix=prefix, revision=int(response.header.revision), entries=ordered)
+
+        return self._call(f"reading prefix {prefix!r}", read)
+
+    async def content_hash(self, prefix: str) -> tuple[str, int]:
+        """The content hash of `prefix` and the store revision it was read at."""
+        snapshot = await self.get_prefix(prefix)
+        return snapshot.hash, snapshot.revision
+
+    # ---- leases ----
+
+    async def put_with_lease(self, key: str, value: str, ttl_s: int) -> int:
+        """Put `key` under a new lease of `ttl_s` seconds; returns the lease id (refresh it to keep the key)."""
+        return await asyncio.to_thread(self.put_with_lease_sync, key, value, ttl_s)
+
+    def put_with_lease_sync(self, key: str, value: str, ttl_s: int) -> int:
+        if ttl_s < 1:
+            raise ValueError("a lease lives at least 1 s")
+
+        def put(client: Client) -> int:
+            lease = client.lease(ttl_s)
+            try:
+                client.put(encode(key), encode(value), lease=lease.id)
+            except _TRANSLATED:
+                self._quietly(lambda: client.revoke_lease(lease.id))
+                raise
+            return int(lease.id)
+
+        return self._call(f"putting {key!r} with a {ttl_s} s lease", put)
+
+    async def refresh_lease(self, lease_id: int) -> int:
+        """Refresh a lease; returns its TTL in seconds (0 or less: it has expired, its keys are gone)."""
+
+        def refresh(client: Client) -> int:
+            answers = list(client.refresh_lease(lease_id))
+            return int(answers[0].TTL) if answers else 0
+
+        return await asyncio.to_thread(self._call, f"refreshing lease {lease_id}", refresh)
+
+    async def revoke_lease(self, lease_id: int) -> None:
+        """Revoke a lease now, deleting its keys."""
+        await asyncio.to_thread(self._call, f"revoking lease {lease_id}", lambda c: c.revoke_lease(lease_id))
+
+    # ---- apply and restore ----
+
+    async def apply(self, changes: Mapping[str, str | None]) -> Applied:
+        """Put each key to its value (None: delete it) in one transaction; returns what they held before."""
+        return await asyncio.to_thread(self.apply_sync, changes)
+
+    def apply_sync(self, changes: Mapping[str, str | None]) -> Applied:
+        keys = list(changes)
+        ops = [_write_op(key, changes[key], prev_kv=True) for key in keys]
+
+        def run(client: Client) -> Applied:
+            response = self._unary(client, client.kvstub.Txn, etcdrpc.TxnRequest(success=ops))
+            revision = int(response.header.revision)
+            previous: dict[str, PriorValue] = {}
+            written: dict[str, int] = {}
+            for key, answer in zip(keys, response.responses, strict=True):
+                if changes[key] is None:
+                    prior = answer.response_delete_range.prev_kvs
+                    previous[key] = _prior(prior[0] if prior else None)
+                    written[key] = 0
+                else:
+                    put = answer.response_put
+                    previous[key] = _prior(put.prev_kv if put.HasField("prev_kv") else None)
+                    written[key] = revision
+            return Applied(revision=revision, previous=previous, written=written)
+
+        return self._call(f"applying {len(keys)} key(s)", run)
+
+    async def restore(self, previous: Mapping[str, PriorValue], written: Mapping[str, int]) -> RestoreResult:
+        """Undo an `apply`: put back each key whose mod_revision is still `written[key]`, report the others."""
+        return await asyncio.to_thread(self.restore_sync, previous, written)
+
+    def restore_sync(self, previous: Mapping[str, PriorValue], written: Mapping[str, int]) -> RestoreResult:
+        if set(previous) != set(written):
+            raise ValueError(f"restore needs a written revision for each key: {sorted(set(previous) ^ set(written))}")
+        keys = list(previous)
+        guarded = [
+            etcdrpc.RequestOp(
+                request_txn=etcdrpc.TxnRequest(
+                    compare=[
+                        etcdrpc.Compare(
+                            key=encode(key),
+                            result=etcdrpc.Compare.EQUAL,
+                            target=etcdrpc.Compare.MOD,
+                            mod_revision=written[key],
+                        )
+                    ],
+                    success=[_write_op(key, previous[key].value, prev_kv=False)],
+                    failure=[etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=encode(key)))],
+                )
+            )
+            for key in keys
+        ]
+
+        def run(client: Client) -> RestoreResult:
+            response = self._unary(client, client.kvstub.Txn, etcdrpc.TxnRequest(success=guarded))
+            restored: list[str] = []
+            unchanged: list[str] = []
+            conflicts: list[RestoreConflict] = []
+            for key, answer in zip(keys, response.responses, strict=True):
+                sub = answer.response_txn
+                if sub.succeeded:
+                    restored.append(key)
+                    continue
+                kvs = sub.responses[0].response_range.kvs
+                value = decode(kvs[0].value) if kvs else None
+                if value == previous[key].value:
+                    unchanged.append(key)
+                    continue
+                actual = int(kvs[0].mod_revision) if kvs else 0
+                conflicts.append(
+                    RestoreConflict(key=key, expected_revision=written[key], actual_revision=actual, actual_value=value)
+                )
+            return RestoreResult(
+                revision=int(response.header.revision),
+                restored=tuple(restored),
+                unchanged=tuple(unchanged),
+                conflicts=tuple(conflicts),
+            )
+
+        return self._call(f"restoring {len(keys)} key(s)", run)
+
+    # ---- watching ----
+
+    async def watch_key(self, key: str, callback: Callable[[WatchEvent], None]) -> Watch:
+        """Call `callback` with the key's state now and on every change, until the returned `Watch` is cancelled.
+
+        Raises `EtcdUnavailable` when the first connection fails; later outages are the watch's to survive (see
+        `graygate.store.watch`). The callback runs on the watch's thread: hand over to an event loop with
+        `loop.call_soon_threadsafe`.
+        """
+        watch = Watch(key, lambda: _WatchConnection(self), callback)
+        await asyncio.to_thread(watch.start)
+        return watch
+
+    # ---- helpers ----
+
+    def _unary(self, client: Client, method: Callable[..., T], request: object) -> T:
+        return method(
+            request, self.settings.request_timeout_s, credentials=client.call_credentials, metadata=client.metadata
+        )
+
+    @staticmethod
+    def _quietly(action: Callable[[], object]) -> None:
+        try:
+            action()
+        except _TRANSLATED as error:
+            log.debug("ignored while cleaning up: %s", error)
+
+
+def _prior(kv: Any) -> PriorValue:
+    return PriorValue(None) if kv is None else PriorValue(decode(kv.value), int(kv.mod_revision))
+
+
+def _write_op(key: str, value: str | None, *, prev_kv: bool) -> Any:
+    if value is None:
+        return etcdrpc.RequestOp(request_delete_range=etcdrpc.DeleteRangeRequest(key=encode(key), prev_kv=prev_kv))
+    return etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=encode(key), value=encode(value), prev_kv=prev_kv))
+
+
+class _WatchConnection:
+    """A `WatchConnection` on a client of its own, so closing it after a break disturbs nothing else."""
+
+    def __init__(self, store: EtcdStore) -> None:
+        self._store = store
+        self._client, _ = store.dial()
+        self._closed = threading.Event()
+        # etcd3's watcher thread re-opens its stream forever and has no way to stop (closing the channel makes it
+        # die with a traceback). So, on this connection's own watcher (etcd3 is pinned to 0.12.0): once the
+        # connection is closed, the thread's next attempt to open a stream raises _Closed, and the thread's
+        # target returns on it.
+        watcher = self._client.watcher
+        watcher._watch_stub = _StopWhenClosed(watcher._watch_stub, self._closed)
+        watcher._run = _until_closed(watcher._run)
+
+    def read(self, key: str) -> tuple[KeyState, int]:
+        client = self._client
+        try:
+            answer = self._store._unary(client, client.kvstub.Range, etcdrpc.RangeRequest(key=encode(key)))
+        except _TRANSLATED as error:
+            raise translate(error, f"reading {key!r}") from error
+        kvs = answer.kvs
+        if not kvs:
+            return KeyState(key=key, value=None, mod_revision=0), int(answer.header.revision)
+        state = KeyState(key=key, value=decode(kvs[0].value), mod_revision=int(kvs[0].mod_revision))
+        return state, int(answer.header.revision)
+
+    def watch(
+        self, key: str, start_revision: int, on_state: Callable[[KeyState], None], on_error: Callable[[EtcdError], None]
+    ) -> Callable[[], None]:
+        def on_response(response: object) -> None:
+            if isinstance(response, Exception):
+                on_error(translate(response, f"watching {key!r}"))
+                return
+            for event in getattr(response, "events", ()):
+                if isinstance(event, etcd3.events.DeleteEvent):
+                    on_state(KeyState(key=key, value=None, mod_revision=0))
+                else:
+                    on_state(KeyState(key=key, value=decode(event.value), mod_revision=int(event.mod_revision)))
+
+        client = self._client
+        try:
+            watch_id = client.add_watch_callback(encode(key), on_response, start_revision=start_revision)
+        except _TRANSLATED as error:
+            raise translate(error, f"watching {key!r}") from error
+        return lambda: self._store._quietly(lambda: client.cancel_watch(watch_id))
+
+    def close(self) -> None:
+        self._closed.set()
+        self._client.close()
+
+
+class _Closed(Exception):
+    """Raised into etcd3's watcher thread to end it once its connection is closed."""
+
+
+class _StopWhenClosed:
+    """etcd3's Watch stub, until the connection is closed."""
+
+    def __init__(self, stub: Any, closed: threading.Event) -> None:
+        self._stub = stub
+        self._closed = closed
+
+    def Watch(self, *args: Any, **kwargs: Any) -> Any:  # the gRPC stub's method name
+        if self._closed.is_set():
+            raise _Closed
+        return self._stub.Watch(*args, **kwargs)
+
+
+def _until_closed(run: Callable[[], None]) -> Callable[[], None]:
+    def run_until_closed() -> None:
+        try:
+            run()
+        except _Closed:
+            return
+
+    return run_until_closed

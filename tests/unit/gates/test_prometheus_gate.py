@@ -1,0 +1,216 @@
+"""PrometheusGate and the runner against a hand-written fake provider and Secret reader: what is asked, of whom,
+with which credentials, and what is recorded when something is missing or broken."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from graygate.api import CanaryReleaseSpec, Gate, Outcome, Prometheus
+from graygate.domain import PrometheusMeasurement, QueryScope, judge
+from graygate.errors import NotFoundError
+from graygate.gates.prometheus import PrometheusGate, PrometheusRequest
+from graygate.gates.runner import GateRunner
+from graygate.ports import Gate as GatePort
+from graygate.ports import MetricProvider, MetricSample, MetricSource, QueryFailure, QueryResult, SecretReader
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+DEFAULT = "http://prometheus.default:9090"
+SPEC = CanaryReleaseSpec.model_validate(
+    {
+        "trafficRouting": {"istio": {"virtualServices": [{"name": "checkout"}]}},
+        "stable": {"host": "checkout", "subset": "stable"},
+        "canary": {"host": "checkout", "subset": "canary"},
+        "canaryWorkload": {"name": "checkout-canary"},
+        "stableWorkload": {"name": "checkout-stable"},
+        "stepWeights": [10],
+    }
+)
+SCOPE = QueryScope(namespace="shop", release="checkout", spec=SPEC)
+RATE = {"requestSuccessRate": {"min": 99, "minRequests": 10}}
+
+
+@dataclass
+class FakeProvider:
+    """Answers every query with `answer(promql)`; remembers what it was asked; can wait for `together` calls."""
+
+    answer: Callable[[str], QueryResult] = lambda q: QueryResult(query=q, samples=(MetricSample((), 1.0),))
+    together: int = 0
+    asked: list[tuple[MetricSource, str, datetime]] = field(default_factory=list)
+    closed: bool = False
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def query(self, source: MetricSource, promql: str, now: datetime) -> QueryResult:
+        self.asked.append((source, promql, now))
+        if self.together:
+            if len(self.asked) >= self.together:
+                self._arrived.set()
+            await asyncio.wait_for(self._arrived.wait(), timeout=2)
+        return self.answer(promql)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class FakeSecrets:
+    values: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
+
+    async def secret_value(self, namespace: str, name: str, key: str) -> str:
+        return self._get("Secret", namespace, name, key)
+
+    async def config_map_value(self, namespace: str, name: str, key: str) -> str:
+        return self._get("ConfigMap", namespace, name, key)
+
+    def _get(self, kind: str, namespace: str, name: str, key: str) -> str:
+        try:
+            return self.values[(kind, namespace, name, key)]
+        except KeyError:
+            raise NotFoundError(f"{kind} {namespace}/{name} has no key {key}") from None
+
+
+def test_the_fakes_satisfy_the_ports() -> None:
+    provider: MetricProvider = FakeProvider()
+    secrets: SecretReader = FakeSecrets()
+    gate: GatePort[PrometheusRequest, PrometheusMeasurement] = PrometheusGate(provider, secrets)
+    assert gate is not None
+
+
+async def observe(check: dict[str, Any], provider: FakeProvider | None = None, **gate: Any) -> PrometheusMeasurement:
+    subject = PrometheusGate(provider or FakeProvider(), **({"default_address": DEFAULT} | gate))
+    return await subject.observe(PrometheusRequest("g", Prometheus.model_validate(check), SCOPE), NOW)
+
+
+async def test_canary_and_stable_are_asked_together_at_now() -> None:
+    provider = FakeProvider(together=4)
+    seen = await observe({"requestDuration": {"max": "1s"}}, provider)
+    assert seen.error is None
+    assert len(provider.asked) == 4
+    assert {now for _, _, now in provider.asked} == {NOW}
+    assert seen.canary is not None
+    assert 'destination_workload="checkout-canary"' in seen.canary.query
+    assert seen.stable_requests is not None
+    assert 'destination_workload="checkout-stable"' in seen.stable_requests.query
+    assert seen.canary.series[0].value == 1.0
+    assert seen.window == "30s"
+
+
+async def test_the_operator_default_address_is_used_when_the_gate_names_none() -> None:
+    provider = FakeProvider()
+    await observe(RATE, provider)
+    await observe({**RATE, "source": {"address": "http://mine:9090", "timeout": "2s"}}, provider)
+    sources = [source for source, _, _ in provider.asked]
+    assert [(s.address, s.timeout_s) for s in sources] == [(DEFAULT, 5.0)] * 2 + [("http://mine:9090", 2.0)] * 2
+
+
+async def test_credentials_ca_and_headers_come_from_the_releases_namespace() -> None:
+    secrets = FakeSecrets(
+        {
+            ("Secret", "shop", "prom-reader", "token"): "s3cret\n",
+            ("Secret", "shop", "prom-basic", "user"): "graygate",
+            ("Secret", "shop", "prom-basic", "password"): "pa55\n",
+            ("ConfigMap", "shop", "prom-ca", "ca.crt"): "-----BEGIN CERTIFICATE-----",
+        }
+    )
+    provider = FakeProvider()
+    source = {"ca": {"configMapRef": {"name": "prom-ca"}}, "headers": {"X-Scope-OrgID": "shop", "A": "1"}}
+    await observe(
+        {**RATE, "source": {**source, "bearerToken": {"secretRef": {"name": "prom-reader"}}}}, provider, secrets=secrets
+    )
+    basic = {"secretRef": {"name": "prom-basic"}, "usernameKey": "user"}
+    await observe({**RATE, "source": {"basicAuth": basic}}, provider, secrets=secrets)
+    bearer, basic_source = provider.asked[0][0], provider.asked[-1][0]
+    assert (bearer.bearer_token, bearer.ca_pem, bearer.headers) == (
+        "s3cret",
+        "-----BEGIN CERTIFICATE-----",
+        (("A", "1"), ("X-Scope-OrgID", "shop")),
+    )
+    assert basic_source.basic_auth is not None
+    assert (basic_source.basic_auth.username, basic_source.basic_auth.password) == ("graygate", "pa55")
+    assert "s3cret" not in repr(bearer)
+    assert "pa55" not in repr(basic_source)
+
+
+@pytest.mark.parametrize(
+    ("check", "gate", "error"),
+    [
+        (
+            RATE,
+            {"default_address": None},
+            "no Prometheus address: set prometheus.source.address, or give the operator a default address",
+        ),
+        (
+            {**RATE, "source": {"bearerToken": {"secretRef": {"name": "gone"}}}},
+            {"secrets": FakeSecrets()},
+            "cannot read key token of Secret shop/gone: Secret shop/gone has no key token",
+        ),
+        (
+            {**RATE, "source": {"ca": {"secretRef": {"name": "ca"}}}},
+            {},
+            "the source needs a Secret or ConfigMap, but no Secret reader is configured",
+        ),
+        (
+            {"query": {"expr": "x{h='{{ canaryHost }}'}", "max": 1}},
+            {},
+            None,
+        ),
+    ],
+)
+async def test_what_cannot_be_asked_is_recorded_not_raised(
+    check: dict[str, Any], gate: dict[str, Any], error: str | None
+) -> None:
+    provider = FakeProvider()
+    seen = await observe(check, provider, **gate)
+    assert seen.error == error
+    assert bool(provider.asked) is (error is None)
+
+
+async def test_failed_and_raising_queries_become_errors_on_their_reading() -> None:
+    def answer(promql: str) -> QueryResult:
+        if "checkout-stable" in promql:
+            raise RuntimeError("bug")
+        return QueryResult(query=promql, failure=QueryFailure.TIMEOUT, message="no answer in 5s")
+
+    seen = await observe(RATE, FakeProvider(answer=answer))
+    assert seen.canary is not None
+    assert seen.stable is not None
+    assert seen.canary.error == "Timeout: no answer in 5s"
+    assert seen.stable.error == "the metric provider failed: RuntimeError: bug"
+    gate = Gate.model_validate({"name": "g", "prometheus": RATE})
+    verdict = judge(gate, seen)
+    assert verdict.outcome is Outcome.ERROR
+    assert "the canary query failed: Timeout: no answer in 5s" in verdict.reason
+
+
+async def test_without_a_release_or_a_provider_the_gate_says_so() -> None:
+    check = Prometheus.model_validate(RATE)
+    no_scope = await PrometheusGate(FakeProvider()).observe(PrometheusRequest("g", check, None), NOW)
+    assert no_scope.error == "the operator gave no release to fill the query's variables in with"
+    no_provider = await PrometheusGate(None).observe(PrometheusRequest("g", check, SCOPE), NOW)
+    assert no_provider.error == "no metric provider is configured in this operator"
+
+
+async def test_the_runner_measures_prometheus_gates_and_closes_the_provider() -> None:
+    ok = (MetricSample((("response_code", "200"),), 50.0),)
+    provider = FakeProvider(answer=lambda promql: QueryResult(query=promql, samples=ok))
+    gates = [Gate.model_validate({"name": "errors", "prometheus": RATE})]
+    runner = GateRunner(metrics=provider, default_prometheus=DEFAULT)
+    (measured,) = await runner.measure(gates, NOW, SCOPE)
+    assert isinstance(measured, PrometheusMeasurement)
+    assert measured.error is None
+    assert judge(gates[0], measured).outcome is Outcome.PASS
+    await runner.close()
+    assert provider.closed
+
+
+async def test_a_runner_built_the_old_way_still_works_and_reports_the_missing_provider() -> None:
+    runner = GateRunner()
+    (measured,) = await runner.measure([Gate.model_validate({"name": "errors", "prometheus": RATE})], NOW)
+    assert isinstance(measured, PrometheusMeasurement)
+    assert measured.error is not None
+    await runner.close()
