@@ -35,14 +35,14 @@ toolchain: ## build kube-apiserver, etcd, kube-controller-manager, kwok and helm
 
 .PHONY: lint
 lint: venv ## ruff, mypy --strict and the import contracts
-	$(BIN)/ruff check operator tests e2e
-	$(BIN)/ruff format --check operator tests e2e
+	$(BIN)/ruff check operator tests e2e argocd
+	$(BIN)/ruff format --check operator tests e2e argocd
 	$(BIN)/mypy operator/graygate
 	$(BIN)/mypy e2e/lab
 	$(BIN)/lint-imports
 
 .PHONY: unit
-unit: venv ## the pure and fake-backed tests (seconds)
+unit: venv toolchain ## the pure and fake-backed tests (seconds)
 	$(BIN)/pytest -q tests/unit
 
 .PHONY: test

@@ -1,0 +1,9 @@
+-- promote-full: go straight to 100 % on the canary: the release Succeeds.
+-- Sets graygate.dev/command to a value never used before ("promote-full/<UTC time>"): the operator handles each
+-- distinct value once, so the same action can be given again a second later.
+local os = require("os")
+if obj.metadata.annotations == nil then
+  obj.metadata.annotations = {}
+end
+obj.metadata.annotations["graygate.dev/command"] = "promote-full/" .. os.date("!%Y-%m-%dT%XZ")
+return obj

@@ -1,0 +1,276 @@
+{{/* Names, labels and the pieces the Deployment (one replica) and the StatefulSet (values.ha) share. */}}
+
+{{- define "graygate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "graygate.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "graygate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "graygate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "graygate.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "graygate.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: graygate
+{{- end -}}
+
+{{- define "graygate.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "graygate.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "graygate.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The rules the operator needs in each namespace it watches: as a ClusterRole (scope.clusterWide) or as one
+Role per watched namespace. Each rule names the code that needs it; nothing here deletes, and nothing lists
+secrets. */}}
+{{- define "graygate.namespacedRules" -}}
+# Kopf watches releases and keeps its finalizer and bookkeeping annotations on them; graygate reads them and
+# handles the graygate.dev/command annotation.
+- apiGroups: [graygate.dev]
+  resources: [canaryreleases]
+  verbs: [get, list, watch, patch]
+# graygate writes each release's status.
+- apiGroups: [graygate.dev]
+  resources: [canaryreleases/status]
+  verbs: [patch]
+# The Istio router reads a VirtualService and replaces it with new weights (resourceVersion-guarded).
+- apiGroups: [networking.istio.io]
+  resources: [virtualservices]
+  verbs: [get, update]
+# The canary workload's availability.
+- apiGroups: [apps]
+  resources: [deployments/status]
+  verbs: [get]
+# One Event per transition.
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create]
+{{- with .Values.secretNames }}
+# Gate credentials, by name only.
+- apiGroups: [""]
+  resources: [secrets]
+  resourceNames: {{ toJson . }}
+  verbs: [get]
+{{- end }}
+{{- end -}}
+
+{{/* Kopf's peering, for values.ha: list and watch the peering objects, touch only ours. */}}
+{{- define "graygate.peeringRules" -}}
+# Kopf's peering (values.ha): see every replica, touch only this peering object.
+- apiGroups: [kopf.dev]
+  resources: [{{ .resource }}]
+  verbs: [list, watch]
+- apiGroups: [kopf.dev]
+  resources: [{{ .resource }}]
+  resourceNames: [{{ .name | quote }}]
+  verbs: [get, patch]
+{{- end -}}
+
+{{/* Kopf watches CRD definitions so it notices the CanaryRelease CRD being installed, upgraded or removed while
+it runs. Read-only, and the only cluster-scoped permission of the namespaced mode. */}}
+{{- define "graygate.crdRules" -}}
+# Kopf notices CRDs being installed, upgraded or removed while it runs.
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [list, watch]
+{{- end -}}
+
+{{- define "graygate.args" -}}
+- run
+{{- if .Values.scope.clusterWide }}
+- --all-namespaces
+{{- else }}
+{{- range .Values.scope.namespaces }}
+- --namespace={{ . }}
+{{- end }}
+{{- end }}
+- --listen-address=0.0.0.0
+- --liveness-port=8080
+- --metrics-port={{ if .Values.metrics.enabled }}{{ .Values.metrics.port }}{{ else }}0{{ end }}
+- --log-format={{ .Values.logFormat }}
+- --tick-interval={{ .Values.tickInterval }}
+{{- if .Values.ha.enabled }}
+- --peering={{ .Values.ha.peering }}
+- --priority=$(GRAYGATE_PRIORITY)
+{{- end }}
+{{- end -}}
+
+{{- define "graygate.podTemplate" -}}
+metadata:
+  labels:
+    {{- include "graygate.selectorLabels" . | nindent 4 }}
+    {{- with .Values.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with .Values.podAnnotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  serviceAccountName: {{ include "graygate.serviceAccountName" . }}
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  # Longer than the 10 s Kopf gives a release's daemon to stop, so a tick in flight finishes.
+  terminationGracePeriodSeconds: 30
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 65532
+    runAsGroup: 65532
+    fsGroup: 65532
+    seccompProfile:
+      type: RuntimeDefault
+  containers:
+    - name: graygate
+      image: {{ include "graygate.image" . | quote }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      command: [graygate]
+      args:
+        {{- include "graygate.args" . | nindent 8 }}
+      env:
+        # graygate signs its Events with the pod's name; Kopf names the replica in the peering object by POD_ID.
+        - name: POD_NAME
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.name
+        - name: POD_ID
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.name
+        - name: POD_NAMESPACE
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.namespace
+        {{- if .Values.ha.enabled }}
+        # The StatefulSet ordinal (0, 1, …): a distinct Kopf priority for every replica.
+        - name: GRAYGATE_PRIORITY
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.labels['apps.kubernetes.io/pod-index']
+        {{- end }}
+        {{- with .Values.prometheus.address }}
+        - name: GRAYGATE_PROMETHEUS_URL
+          value: {{ . | quote }}
+        {{- end }}
+        {{- if .Values.prometheus.credentialsSecret }}
+        - name: GRAYGATE_PROMETHEUS_CREDENTIALS_DIR
+          value: /etc/graygate/prometheus
+        {{- end }}
+        {{- with .Values.etcd.endpoints }}
+        - name: GRAYGATE_ETCD_ENDPOINTS
+          value: {{ join "," . | quote }}
+        {{- end }}
+        {{- if .Values.etcd.tlsSecret }}
+        - name: GRAYGATE_ETCD_TLS_DIR
+          value: /etc/graygate/etcd
+        {{- end }}
+        {{- with .Values.probeUrlAllowlist }}
+        - name: GRAYGATE_PROBE_URL_ALLOWLIST
+          value: {{ join "," . | quote }}
+        {{- end }}
+      ports:
+        - name: liveness
+          containerPort: 8080
+          protocol: TCP
+        {{- if .Values.metrics.enabled }}
+        - name: metrics
+          containerPort: {{ .Values.metrics.port }}
+          protocol: TCP
+        {{- end }}
+      livenessProbe:
+        httpGet:
+          path: /healthz
+          port: liveness
+        initialDelaySeconds: 10
+        periodSeconds: 10
+        timeoutSeconds: 5
+        failureThreshold: 3
+      readinessProbe:
+        httpGet:
+          path: /healthz
+          port: liveness
+        periodSeconds: 10
+        timeoutSeconds: 5
+      resources:
+        {{- toYaml .Values.resources | nindent 8 }}
+      securityContext:
+        allowPrivilegeEscalation: false
+        readOnlyRootFilesystem: true
+        runAsNonRoot: true
+        capabilities:
+          drop: [ALL]
+        seccompProfile:
+          type: RuntimeDefault
+      volumeMounts:
+        - name: tmp
+          mountPath: /tmp
+        {{- if .Values.prometheus.credentialsSecret }}
+        - name: prometheus-credentials
+          mountPath: /etc/graygate/prometheus
+          readOnly: true
+        {{- end }}
+        {{- if .Values.etcd.tlsSecret }}
+        - name: etcd-tls
+          mountPath: /etc/graygate/etcd
+          readOnly: true
+        {{- end }}
+  volumes:
+    # The root filesystem is read-only; Python and aiohttp get a small scratch folder.
+    - name: tmp
+      emptyDir:
+        sizeLimit: 64Mi
+    {{- with .Values.prometheus.credentialsSecret }}
+    - name: prometheus-credentials
+      secret:
+        secretName: {{ . }}
+        defaultMode: 0440
+    {{- end }}
+    {{- with .Values.etcd.tlsSecret }}
+    - name: etcd-tls
+      secret:
+        secretName: {{ . }}
+        defaultMode: 0440
+    {{- end }}
+  {{- with .Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}

@@ -1,0 +1,140 @@
+"""Least privilege, checked on the rendered RBAC: each permission the chart grants is one the operator uses, in
+the scope it uses it, and nothing else — no wildcard, no delete, no listing secrets.
+
+A permission is (namespace, apiGroup, resource, verb, resourceName); a ClusterRole's namespace is "*". The expected
+tables below are the code's needs (graygate.kube.*, Kopf's watching, finalizers, peering); a new need is a new row.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+from typing import Any
+
+import pytest
+from helm_tools import CHART, RELEASE_NAMESPACE, Helm, Manifest, find, one
+
+Permission = tuple[str, str, str, str, str]
+
+IN_EACH_NAMESPACE: set[tuple[str, str, str, str]] = {
+    ("graygate.dev", "canaryreleases", "get", ""),
+    ("graygate.dev", "canaryreleases", "list", ""),
+    ("graygate.dev", "canaryreleases", "watch", ""),
+    ("graygate.dev", "canaryreleases", "patch", ""),
+    ("graygate.dev", "canaryreleases/status", "patch", ""),
+    ("networking.istio.io", "virtualservices", "get", ""),
+    ("networking.istio.io", "virtualservices", "update", ""),
+    ("apps", "deployments/status", "get", ""),
+    ("events.k8s.io", "events", "create", ""),
+}
+CRD_WATCH = {
+    ("apiextensions.k8s.io", "customresourcedefinitions", "list", ""),
+    ("apiextensions.k8s.io", "customresourcedefinitions", "watch", ""),
+}
+FORBIDDEN_VERBS = {"delete", "deletecollection", "escalate", "bind", "impersonate", "*"}
+
+
+def permissions(manifests: list[Manifest]) -> set[Permission]:
+    """Every permission bound to the chart's ServiceAccount, through the bindings the chart renders."""
+    roles = {(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"]): r for r in manifests}
+    granted: set[Permission] = set()
+    for binding in find(manifests, "ClusterRoleBinding") + find(manifests, "RoleBinding"):
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "graygate", "namespace": RELEASE_NAMESPACE}]
+        ref = binding["roleRef"]
+        namespace = binding["metadata"].get("namespace")
+        role = roles[(ref["kind"], namespace if ref["kind"] == "Role" else None, ref["name"])]
+        for rule in role["rules"]:
+            names = rule.get("resourceNames") or [""]
+            for group, resource, verb, name in product(rule["apiGroups"], rule["resources"], rule["verbs"], names):
+                granted.add((namespace or "*", group, resource, verb, name))
+    return granted
+
+
+def everywhere(scope: str, rows: set[tuple[str, str, str, str]]) -> set[Permission]:
+    return {(scope, *row) for row in rows}
+
+
+def render(helm: Helm, values: str | None = None, *sets: str) -> list[Manifest]:
+    flags = ["--values", str(CHART / "ci" / values)] if values else []
+    for assignment in sets:
+        flags += ["--set", assignment]
+    return helm.template(*flags, crds=False)
+
+
+def test_cluster_wide_grants_exactly_what_the_operator_uses(helm: Helm) -> None:
+    assert permissions(render(helm)) == everywhere("*", IN_EACH_NAMESPACE | CRD_WATCH)
+
+
+def test_namespaced_grants_only_in_the_watched_namespaces(helm: Helm) -> None:
+    granted = permissions(render(helm, "namespaced-values.yaml"))
+    secret = {("", "secrets", "get", "gate-credentials")}
+    expected = (
+        everywhere("*", CRD_WATCH)
+        | everywhere("team-a", IN_EACH_NAMESPACE | secret)
+        | everywhere("team-b", IN_EACH_NAMESPACE | secret)
+    )
+    assert granted == expected
+    roles = find(render(helm, "namespaced-values.yaml"), "Role")
+    assert sorted(role["metadata"]["namespace"] for role in roles) == ["team-a", "team-b"]
+
+
+def test_ha_may_touch_only_its_own_peering_object(helm: Helm) -> None:
+    peering = {
+        ("kopf.dev", "clusterkopfpeerings", "list", ""),
+        ("kopf.dev", "clusterkopfpeerings", "watch", ""),
+        ("kopf.dev", "clusterkopfpeerings", "get", "graygate"),
+        ("kopf.dev", "clusterkopfpeerings", "patch", "graygate"),
+    }
+    assert permissions(render(helm, "ha-values.yaml")) == everywhere("*", IN_EACH_NAMESPACE | CRD_WATCH | peering)
+
+
+def test_namespaced_ha_peers_in_each_watched_namespace(helm: Helm) -> None:
+    peering = {
+        ("kopf.dev", "kopfpeerings", "list", ""),
+        ("kopf.dev", "kopfpeerings", "watch", ""),
+        ("kopf.dev", "kopfpeerings", "get", "graygate-teams"),
+        ("kopf.dev", "kopfpeerings", "patch", "graygate-teams"),
+    }
+    expected = everywhere("*", CRD_WATCH) | everywhere("team-a", IN_EACH_NAMESPACE | peering)
+    expected |= everywhere("team-b", IN_EACH_NAMESPACE | peering)
+    assert permissions(render(helm, "ha-namespaced-values.yaml")) == expected
+
+
+def test_secrets_are_readable_by_name_only(helm: Helm) -> None:
+    granted = permissions(render(helm, "integrations-values.yaml"))
+    secrets = {p for p in granted if p[2] == "secrets"}
+    assert secrets == {("*", "", "secrets", "get", "gate-credentials"), ("*", "", "secrets", "get", "probe-token")}
+    assert not {p for p in permissions(render(helm)) if p[2] == "secrets"}, "no secret at all by default"
+
+
+@pytest.mark.parametrize("values", [None, *sorted(p.name for p in (CHART / "ci").glob("*-values.yaml"))])
+def test_no_wildcards_no_deletes_no_escalation(helm: Helm, values: str | None) -> None:
+    manifests = render(helm, values)
+    rules: list[dict[str, Any]] = [
+        rule for r in find(manifests, "ClusterRole") + find(manifests, "Role") for rule in r["rules"]
+    ]
+    assert rules
+    for rule in rules:
+        for field in ("apiGroups", "resources", "verbs"):
+            assert "*" not in rule[field], f"wildcard in {rule}"
+        assert not FORBIDDEN_VERBS & set(rule["verbs"]), f"forbidden verb in {rule}"
+        if "secrets" in rule["resources"]:
+            assert rule.get("resourceNames"), "secrets only by name"
+            assert rule["verbs"] == ["get"]
+        if "create" in rule["verbs"]:
+            assert rule["resources"] == ["events"], f"the operator creates only Events: {rule}"
+
+
+def test_rbac_can_be_left_to_the_platform_team(helm: Helm) -> None:
+    manifests = render(helm, None, "rbac.create=false")
+    for kind in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"):
+        assert not find(manifests, kind)
+    one(manifests, "ServiceAccount")
+
+
+def test_the_rbac_template_documents_every_rule() -> None:
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    rules_block = helpers.split('define "graygate.namespacedRules"')[1].split("{{- end -}}")[0]
+    lines = [line.strip() for line in rules_block.splitlines()]
+    for index, line in enumerate(lines):
+        if line.startswith("- apiGroups"):
+            assert lines[index - 1].startswith("#"), f"rule without a comment saying who needs it: {line}"
