@@ -43,6 +43,7 @@ class OperatorProcess:
     namespace: str
     log_path: Path
     tick_interval_s: float = 0.25
+    extra_args: tuple[str, ...] = ()
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -50,6 +51,7 @@ class OperatorProcess:
             sys.executable, "-m", "graygate.cli", "run",
             f"--kubeconfig={self.kubeconfig}", f"--namespace={self.namespace}",
             f"--tick-interval={self.tick_interval_s}", "--metrics-port=0", "--liveness-port=0", "--log-format=json",
+            *self.extra_args,
         ]  # fmt: skip
         with self.log_path.open("ab") as log:
             self.popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

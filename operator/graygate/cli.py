@@ -40,7 +40,23 @@ def _parser() -> argparse.ArgumentParser:
         default="json" if os.environ.get("KUBERNETES_SERVICE_HOST") else "text",
         help="log format (default: json in a cluster, text elsewhere)",
     )
-    run.add_argument("--prometheus-address", help="Prometheus for gates that name no source (e.g. http://prom:9090)")
+    run.add_argument(
+        "--prometheus-address",
+        default=os.environ.get("GRAYGATE_PROMETHEUS_URL"),
+        help="Prometheus for gates that name no source, e.g. http://prom:9090 (env GRAYGATE_PROMETHEUS_URL)",
+    )
+    run.add_argument(
+        "--etcd-endpoints",
+        default=os.environ.get("GRAYGATE_ETCD_ENDPOINTS"),
+        help="etcd host:port list, comma-separated, for the freeze switch (env GRAYGATE_ETCD_ENDPOINTS)",
+    )
+    run.add_argument(
+        "--etcd-tls-dir",
+        type=Path,
+        default=os.environ.get("GRAYGATE_ETCD_TLS_DIR"),
+        help="folder with ca.crt (and tls.crt, tls.key) for etcd (env GRAYGATE_ETCD_TLS_DIR)",
+    )
+    run.add_argument("--freeze-key", default="/graygate/freeze", help="the etcd key that freezes every release")
     run.add_argument("--peering", help="Kopf peering name for HA (omit to run standalone)")
     run.add_argument("--priority", type=int, default=0, help="Kopf peering priority; give each replica its own")
 
@@ -214,11 +230,28 @@ def _run(args: argparse.Namespace) -> int:
             liveness_port=args.liveness_port,
             log_format=args.log_format,
             prometheus_address=args.prometheus_address,
+            etcd=_etcd_settings(args.etcd_endpoints, args.etcd_tls_dir),
+            freeze_key=args.freeze_key,
             peering=args.peering,
             priority=args.priority,
         )
     )
     return 0
+
+
+def _etcd_settings(endpoints: str | None, tls_dir: Path | None) -> Any:
+    from graygate.store import EtcdSettings
+
+    if not endpoints:
+        return None
+    listed = tuple(endpoint.strip() for endpoint in endpoints.split(",") if endpoint.strip())
+    if tls_dir is None:
+        return EtcdSettings(endpoints=listed)
+    files = ("ca.crt", "tls.crt", "tls.key")
+    present = {name: tls_dir / name if (tls_dir / name).is_file() else None for name in files}
+    return EtcdSettings(
+        endpoints=listed, ca_file=present["ca.crt"], cert_file=present["tls.crt"], key_file=present["tls.key"]
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

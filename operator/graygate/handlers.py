@@ -49,7 +49,7 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
     metrics = OperatorMetrics()
     if config.metrics_port:
         metrics.serve(config.metrics_port, config.listen_address)
-    memo.wired = wire(config, metrics)
+    memo.wired = await wire(config, metrics)
 
 
 @kopf.on.cleanup()

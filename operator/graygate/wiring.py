@@ -3,12 +3,14 @@ adapter stands behind each port, so tests can wire fakes through the same shape.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from graygate.domain import WorkloadReading
+from graygate.freeze import FreezeSwitch
 from graygate.gates.runner import GateRunner
 from graygate.kube.client import ApiClient, api_client, close_client
 from graygate.kube.events import KubeEvents
@@ -20,6 +22,10 @@ from graygate.metrics import OperatorMetrics
 from graygate.providers import PROVIDERS
 from graygate.routers.registry import ROUTERS, RouterClients
 from graygate.service import Deps
+from graygate.store import EtcdError, EtcdSettings
+from graygate.store.etcd import EtcdStore, Watch
+
+log = logging.getLogger("graygate.wiring")
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,8 @@ class OperatorSettings:
     liveness_port: int = 8080
     log_format: str = "text"
     prometheus_address: str | None = None
+    etcd: EtcdSettings | None = None
+    freeze_key: str = "/graygate/freeze"
     peering: str | None = None
     priority: int = 0
     instance: str = field(default_factory=lambda: os.environ.get("POD_NAME", socket.gethostname()))
@@ -44,13 +52,19 @@ class Wired:
     deps: Deps
     api: ApiClient
     gates: GateRunner
+    freeze_watch: Watch | None = None
+    etcd: EtcdStore | None = None
 
     async def close(self) -> None:
+        if self.freeze_watch is not None:
+            self.freeze_watch.cancel()
+        if self.etcd is not None:
+            await self.etcd.aclose()
         await self.gates.close()
         close_client(self.api)
 
 
-def wire(settings: OperatorSettings, metrics: OperatorMetrics) -> Wired:
+async def wire(settings: OperatorSettings, metrics: OperatorMetrics) -> Wired:
     api = api_client(settings.kubeconfig)
     workloads = KubeWorkloads(api)
     gates = GateRunner(
@@ -65,6 +79,10 @@ def wire(settings: OperatorSettings, metrics: OperatorMetrics) -> Wired:
             kind="Deployment", name=name, available=availability.available, message=availability.reason
         )
 
+    freeze = FreezeSwitch(settings.freeze_key)
+    etcd = EtcdStore(settings.etcd) if settings.etcd is not None else None
+    watch = await _watch_freeze(etcd, freeze) if etcd is not None else None
+
     deps = Deps(
         router=ROUTERS.create("istio", RouterClients(virtual_services=KubeVirtualServiceStore(api))),
         gates=gates,
@@ -72,5 +90,15 @@ def wire(settings: OperatorSettings, metrics: OperatorMetrics) -> Wired:
         statuses=KubeReleases(api),
         events=KubeEvents(api, settings.instance),
         metrics=metrics,
+        frozen=freeze,
     )
-    return Wired(deps=deps, api=api, gates=gates)
+    return Wired(deps=deps, api=api, gates=gates, freeze_watch=watch, etcd=etcd)
+
+
+async def _watch_freeze(etcd: EtcdStore, freeze: FreezeSwitch) -> Watch | None:
+    """Starts the freeze watch; an unreachable etcd is logged, not fatal: the operator must stay up to roll back."""
+    try:
+        return await etcd.watch_key(freeze.key, freeze.on_event)
+    except EtcdError as error:
+        log.error("freeze switch %s is not watched: %s (releases are not frozen)", freeze.key, error)
+        return None

@@ -12,6 +12,7 @@ from datetime import datetime
 from graygate.api.status import Condition, ConditionStatus
 
 __all__ = [
+    "FROZEN",
     "GATES_PASSING",
     "READY",
     "RECONCILING",
@@ -26,6 +27,7 @@ RECONCILING = "Reconciling"
 STALLED = "Stalled"
 GATES_PASSING = "GatesPassing"
 TRAFFIC_IN_SYNC = "TrafficInSync"
+FROZEN = "Frozen"
 
 
 def find_condition(conditions: Iterable[Condition], type_: str) -> Condition | None:

@@ -10,7 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from graygate.api.conditions import GATES_PASSING, READY, RECONCILING, STALLED, TRAFFIC_IN_SYNC, set_condition
+from graygate.api.conditions import (
+    FROZEN,
+    GATES_PASSING,
+    READY,
+    RECONCILING,
+    STALLED,
+    TRAFFIC_IN_SYNC,
+    find_condition,
+    set_condition,
+)
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import (
     MAX_HISTORY,
@@ -250,6 +259,10 @@ def conclude(
         put(GATES_PASSING, value, assessment.worst.value, worst.reason if worst else "no gates to run")
     elif status.last_verdict is None:
         put(GATES_PASSING, _UNKNOWN, "NotAnalyzed", "no analysis has run in this release yet")
+    if seen.frozen:
+        put(FROZEN, _TRUE, Reason.FROZEN.value, "releases are frozen: no canary weight goes up; rollbacks still happen")
+    elif find_condition(conditions, FROZEN) is not None:
+        put(FROZEN, _FALSE, "Thawed", "releases are no longer frozen")
     if phase is Phase.INVALID:
         put(TRAFFIC_IN_SYNC, _UNKNOWN, Reason.INVALID_SPEC.value, "routes are not managed while the spec is invalid")
     elif problem is not None:

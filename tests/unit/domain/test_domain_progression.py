@@ -332,3 +332,16 @@ def test_a_failing_gate_mid_release_puts_everything_back() -> None:
     decision = decide(cluster.spec, cluster.status, seen, cluster.now)
     assert isinstance(decision, Rollback)
     assert decision.restore_routes
+
+
+def test_the_frozen_condition_shows_while_frozen_and_says_when_thawed() -> None:
+    never = decide(spec(), status(P.PROGRESSING), observe(10), T0).status
+    assert "Frozen" not in {c.type for c in never.conditions}
+
+    frozen = decide(spec(), status(P.PROGRESSING), observe(10, frozen=True), T0).status
+    condition = {c.type: c for c in frozen.conditions}["Frozen"]
+    assert (condition.status, condition.reason) == ("True", "Frozen")
+
+    thawed = decide(spec(), frozen, observe(10), at(1)).status
+    condition = {c.type: c for c in thawed.conditions}["Frozen"]
+    assert (condition.status, condition.reason) == ("False", "Thawed")
