@@ -2,8 +2,9 @@
 included), `helm install --wait` becomes ready and `helm uninstall` leaves the CRDs, and the chart's RBAC lets the
 operator's ServiceAccount do what graygate does and nothing it does not.
 
-The operator itself is not running here: kwok marks the pods Ready, and the permission checks ask the API server's
-own authorizer (a SubjectAccessReview for the ServiceAccount, and the ServiceAccount's real token through kubectl).
+kwok marks the chart's pods Ready; the permission checks ask the API server's own authorizer (a SubjectAccessReview
+for the ServiceAccount, and the ServiceAccount's real token through kubectl); and the real operator, logged in with
+that token, completes a release.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from graygate.sandbox import ControlPlane
+from graygate.sandbox.kubeconfig import write_kubeconfig
 from graygate.sandbox.toolchain import Toolchain, ToolchainMissingError
+from tests.cluster_support import ISTIO, RELEASES, OperatorProcess, eventually, release, virtual_service, weights
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "graygate"
@@ -314,4 +317,44 @@ def test_namespaced_mode_works_only_in_the_watched_namespaces(
         assert not _allowed(api, installed, access, installed.namespace), f"{access} in its own namespace"
     assert not _allowed(api, installed, ("list", "graygate.dev", "canaryreleases", "", "")), "no cluster-wide list"
     assert _allowed(api, installed, ("list", "apiextensions.k8s.io", "customresourcedefinitions", "", ""))
-    assert not _allowed(api, installed, ("list", "", "namespaces", "", ""))
+    assert _allowed(api, installed, ("list", "", "namespaces", "", "")), "Kopf scans namespaces"
+    assert not _allowed(api, installed, ("get", "", "secrets", "", ""), other)
+
+
+def test_the_operator_completes_a_release_under_the_charts_rbac(
+    sandbox: ControlPlane, api: client.ApiClient, namespaced: tuple[Installed, str, str], tmp_path: Path
+) -> None:
+    """The real operator, logged in with the chart's ServiceAccount token (namespaced mode, not the admin token),
+    drives a release in the namespace it watches to the end."""
+    installed, watched, _ = namespaced
+    kubeconfig = tmp_path / "operator.kubeconfig"
+    write_kubeconfig(kubeconfig, sandbox.server, sandbox.workdir / "pki" / "ca.crt", installed.token, "graygate")
+    custom = client.CustomObjectsApi(api)
+    custom.create_namespaced_custom_object(**ISTIO, namespace=watched, body=virtual_service("checkout"))
+    body = {
+        "apiVersion": "graygate.dev/v1alpha1",
+        "kind": "CanaryRelease",
+        "metadata": {"name": "checkout"},
+        "spec": {
+            "trafficRouting": {"istio": {"virtualServices": [{"name": "checkout", "routes": ["primary"]}]}},
+            "stable": {"host": "checkout", "subset": "stable", "port": 8080},
+            "canary": {"host": "checkout", "subset": "canary", "port": 8080},
+            "steps": [{"setWeight": 25}, {"pause": {"duration": "1s"}}],
+        },
+    }
+    custom.create_namespaced_custom_object(**RELEASES, namespace=watched, body=body)
+    operator = OperatorProcess(kubeconfig, watched, tmp_path / "operator.log")
+    operator.start()
+    try:
+        done = eventually(
+            lambda: (r := release(api, watched, "checkout")).get("status", {}).get("phase") == "Succeeded" and r,
+            45,
+            "the release to succeed under the chart's RBAC",
+        )
+    except AssertionError as error:
+        raise AssertionError(f"{error}\noperator log:\n{operator.log()[-4000:]}") from None
+    finally:
+        operator.stop()
+    assert weights(api, watched, "checkout") == (0, 100)
+    assert [e["reason"] for e in done["status"]["history"]][-1] == "Succeeded"
+    assert "Forbidden" not in operator.log(), "the chart's RBAC must grant every verb the operator uses"

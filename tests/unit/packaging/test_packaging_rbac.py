@@ -30,6 +30,8 @@ CRD_WATCH = {
     ("apiextensions.k8s.io", "customresourcedefinitions", "list", ""),
     ("apiextensions.k8s.io", "customresourcedefinitions", "watch", ""),
 }
+NAMESPACE_WATCH = {("", "namespaces", "list", ""), ("", "namespaces", "watch", "")}
+"""Namespaced mode only: Kopf scans namespaces even when given exact names."""
 FORBIDDEN_VERBS = {"delete", "deletecollection", "escalate", "bind", "impersonate", "*"}
 
 
@@ -68,7 +70,7 @@ def test_namespaced_grants_only_in_the_watched_namespaces(helm: Helm) -> None:
     granted = permissions(render(helm, "namespaced-values.yaml"))
     secret = {("", "secrets", "get", "gate-credentials")}
     expected = (
-        everywhere("*", CRD_WATCH)
+        everywhere("*", CRD_WATCH | NAMESPACE_WATCH)
         | everywhere("team-a", IN_EACH_NAMESPACE | secret)
         | everywhere("team-b", IN_EACH_NAMESPACE | secret)
     )
@@ -94,7 +96,7 @@ def test_namespaced_ha_peers_in_each_watched_namespace(helm: Helm) -> None:
         ("kopf.dev", "kopfpeerings", "get", "graygate-teams"),
         ("kopf.dev", "kopfpeerings", "patch", "graygate-teams"),
     }
-    expected = everywhere("*", CRD_WATCH) | everywhere("team-a", IN_EACH_NAMESPACE | peering)
+    expected = everywhere("*", CRD_WATCH | NAMESPACE_WATCH) | everywhere("team-a", IN_EACH_NAMESPACE | peering)
     expected |= everywhere("team-b", IN_EACH_NAMESPACE | peering)
     assert permissions(render(helm, "ha-namespaced-values.yaml")) == expected
 
