@@ -54,6 +54,13 @@ test: venv system-packages toolchain lint ## everything CI runs: lint, types, un
 run: venv toolchain ## bring up the sandbox control plane and show how to use it
 	$(BIN)/graygate sandbox up
 
+.PHONY: generate
+generate: venv toolchain ## regenerate everything derived from the code: CRD, chart copy, install manifest, Argo CD patch, README blocks
+	$(BIN)/python -m graygate.api.crd
+	PATH="$(abspath $(TOOLS)):$$PATH" bash deploy/render.sh
+	$(BIN)/python argocd/render.py
+	$(BIN)/python -m graygate.docs
+
 .PHONY: clean
 clean: ## remove the virtual environment (the toolchain cache stays)
 	rm -rf $(VENV)

@@ -233,7 +233,7 @@ def _start(tick: Tick, status: CanaryReleaseStatus) -> Decision:
 
 def _step(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> Decision:
     index = status.current_step_index
-    where = describe_step(tick, index)
+    where = describe_step(tick, index, status.step_started_at)
     workload = tick.seen.workload
     if workload is not None and not workload.available:
         message = f"{where}; holding: {workload.label} is not Available"
@@ -245,7 +245,7 @@ def _step(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None
             return pause(tick, status, PauseReason.AWAITING_PROMOTION, Reason.AWAITING_PROMOTION, message, assessment)
         ends = (status.step_started_at or tick.now) + step.duration
         if tick.now < ends:
-            return hold(tick, status, Reason.WAITING, f"{where}, until {clock(ends)}", assessment)
+            return hold(tick, status, Reason.WAITING, where, assessment)
     elif tick.spec.analysis.gates and (assessment is None or assessment.worst is not Outcome.PASS):
         latest = assessment.worst_verdict if assessment is not None else None
         detail = f"; latest: {latest.gate}: {latest.reason}" if latest is not None else ""

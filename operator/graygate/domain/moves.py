@@ -46,8 +46,10 @@ def clock(moment: datetime) -> str:
     return moment.strftime("%H:%M:%SZ")
 
 
-def describe_step(tick: Tick, index: int) -> str:
-    """`step 3/5: 50% to the canary`, `step 2/5: pause 2m at 5%`, `step 4/5: wait for promote at 50%`."""
+def describe_step(tick: Tick, index: int, started: datetime | None = None) -> str:
+    """`step 3/5: 50% to the canary`, `step 2/5: pause 2m at 5%, until 12:02:00Z`, `step 4/5: wait for promote at
+    50%`. A timed pause ends `duration` after `started` (default: now, the moment the step is entered), so the
+    message written on entering the step is the one every later tick of the pause computes: no rewrite."""
     step = tick.plan.step(index)
     where = f"step {index + 1}/{len(tick.plan)}"
     weight = tick.plan.weight_at(index)
@@ -55,7 +57,8 @@ def describe_step(tick: Tick, index: int) -> str:
         return f"{where}: {weight}% to the canary"
     if step.duration is None:
         return f"{where}: wait for promote at {weight}%"
-    return f"{where}: pause {format_duration(step.duration)} at {weight}%"
+    ends = (started or tick.now) + step.duration
+    return f"{where}: pause {format_duration(step.duration)} at {weight}%, until {clock(ends)}"
 
 
 def hold(

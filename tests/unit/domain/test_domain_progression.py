@@ -93,7 +93,7 @@ def test_a_weight_step_waits_for_a_passing_analysis(analysis: Any, kind: type[De
     assert decision.reason is reason
     if kind is Advance:
         assert (decision.status.current_step_index, decision.target_weight) == (1, 10)
-        assert decision.message == "step 2/4: pause 2m at 10%"
+        assert decision.message == "step 2/4: pause 2m at 10%, until 12:02:30Z"
         assert decision.status.next_check_at == at(60)
     else:
         assert "waiting for the gates to pass" in decision.message

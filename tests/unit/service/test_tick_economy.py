@@ -1,0 +1,101 @@
+"""One tick through the real service, the real domain and the real Istio router, against hand-written fakes of the
+API server: a tick that changes nothing writes nothing, and a step costs one VirtualService write, one status
+patch and one Event. The fakes count every call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from graygate.api import CanaryReleaseStatus, parse_spec
+from graygate.domain import WorkloadReading
+from graygate.kube.events import ReleaseRef
+from graygate.metrics import OperatorMetrics
+from graygate.routers.istio import IstioRouter
+from graygate.service import Deps, ReleaseView, tick
+from tests.unit.routers.fakes import InMemoryVirtualServiceStore
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class CountingStatuses:
+    patches: list[dict[str, Any]] = field(default_factory=list)
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.patches.append(status)
+
+
+@dataclass
+class CountingEvents:
+    posted: list[str] = field(default_factory=list)
+
+    async def post(self, release: ReleaseRef, event_type: str, reason: str, note: str, now: datetime) -> None:
+        self.posted.append(reason)
+
+
+class NoGates:
+    async def measure(self, gates: Any, now: datetime, scope: Any = None) -> tuple[Any, ...]:
+        return ()
+
+
+async def _no_workload(namespace: str, name: str) -> WorkloadReading:
+    raise AssertionError("the spec names no workload")
+
+
+def _vs() -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {"name": "checkout", "namespace": "shop"},
+        "spec": {
+            "hosts": ["checkout"],
+            "http": [
+                {"name": "primary", "route": [{"destination": {"host": "checkout", "subset": "stable"}, "weight": 100}]}
+            ],
+        },
+    }
+
+
+SPEC = parse_spec(
+    {
+        "trafficRouting": {"istio": {"virtualServices": [{"name": "checkout", "routes": ["primary"]}]}},
+        "stable": {"host": "checkout", "subset": "stable"},
+        "canary": {"host": "checkout", "subset": "canary"},
+        "steps": [{"setWeight": 20}, {"pause": {"duration": "10m"}}, {"setWeight": 50}],
+        "analysis": {"interval": "30s"},
+    }
+)
+
+
+async def test_a_quiet_tick_writes_nothing_and_a_step_costs_one_of_each() -> None:
+    store = InMemoryVirtualServiceStore(_vs())
+    statuses, events = CountingStatuses(), CountingEvents()
+    deps = Deps(
+        router=IstioRouter(store),
+        gates=NoGates(),
+        workload=_no_workload,
+        statuses=statuses,
+        events=events,
+        metrics=OperatorMetrics(),
+    )
+    status = CanaryReleaseStatus()
+    counts: list[tuple[int, int, int]] = []
+    for second in (0, 1, 2, 3, 4):
+        view = ReleaseView(
+            ref=ReleaseRef("shop", "checkout", "uid-1"), generation=1, spec=SPEC, status=status, command=None
+        )
+        before = (len(store.replaces), len(statuses.patches), len(events.posted))
+        result = await tick(view, deps, T0 + timedelta(seconds=second))
+        status = result.decision.status
+        after = (len(store.replaces), len(statuses.patches), len(events.posted))
+        counts.append((after[0] - before[0], after[1] - before[1], after[2] - before[2]))
+
+    # (VirtualService writes, status patches, Events) per tick
+    assert counts[0] == (0, 1, 1), "first sight: the original routes recorded, no traffic moved"
+    assert counts[1] == (1, 1, 1), "step 1: one write, one status patch, one Event"
+    assert counts[2] == (1, 1, 1) or counts[2] == (0, 1, 1), "into the pause (same weight: no write needed)"
+    assert counts[3:] == [(0, 0, 0), (0, 0, 0)], "nothing due: nothing written"
+    stored = store.current("shop", "checkout")["spec"]["http"][0]["route"]
+    assert [(r["destination"]["subset"], r["weight"]) for r in stored] == [("stable", 80), ("canary", 20)]
