@@ -39,6 +39,7 @@ lint: venv ## ruff, mypy --strict and the import contracts
 	$(BIN)/ruff format --check operator tests e2e argocd
 	$(BIN)/mypy operator/graygate
 	$(BIN)/mypy e2e/lab
+	$(BIN)/mypy -p e2e.demo
 	$(BIN)/lint-imports
 
 .PHONY: unit
@@ -51,8 +52,16 @@ test: venv system-packages toolchain lint ## everything CI runs: lint, types, un
 	$(BIN)/pytest -q -ra tests e2e
 
 .PHONY: run
-run: venv toolchain ## bring up the sandbox control plane and show how to use it
-	$(BIN)/graygate sandbox up
+run: venv system-packages toolchain ## the demo: a local cluster, real traffic, one release promoted and one rolled back (with a reachable KUBECONFIG: only the operator)
+	$(BIN)/python -m e2e.demo
+
+.PHONY: bench-rollback
+bench-rollback: venv system-packages toolchain ## seconds from a bad canary (10 % 5xx, p99 x3) to users back on stable; fails over 10 s
+	$(BIN)/python -m e2e.bench_rollback
+
+.PHONY: docs-capture
+docs-capture: venv system-packages toolchain ## re-record docs/get-watch.{txt,ansi} through a pseudo-terminal
+	$(BIN)/python -m e2e.demo.capture docs
 
 .PHONY: generate
 generate: venv toolchain ## regenerate everything derived from the code: CRD, chart copy, install manifest, Argo CD patch, README blocks

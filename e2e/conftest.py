@@ -11,6 +11,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from e2e.lab import TrafficLab
+from e2e.support import CANARY_WORKLOAD, available_deployment
 from tests.cluster_support import ISTIO
 
 
@@ -34,3 +35,11 @@ async def lab(api: client.ApiClient, namespace: str) -> AsyncIterator[TrafficLab
     async with TrafficLab(prometheus=True, namespace=namespace) as running, running.watch(fetch, interval_s=0.1):
         await running.prometheus.wait_targets_up()
         yield running
+
+
+@pytest.fixture
+async def canary_workload(api: client.ApiClient, namespace: str) -> str:
+    """An Available Deployment `app-canary` (pods are kwok's): the workload the built-in Prometheus metrics select
+    on, and whose availability the operator waits for before sending the canary any traffic."""
+    await available_deployment(api, namespace, CANARY_WORKLOAD)
+    return CANARY_WORKLOAD

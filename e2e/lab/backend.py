@@ -12,14 +12,20 @@ not a coin), so tests do not flake on small samples. Latency is `latency_ms` + u
 
 Endpoints (none but `/*` are counted in the Istio series):
     GET  /healthz          200 "ok" or 503 "unhealthy" (the `healthy` knob)
-    GET  /metrics          Prometheus text format, from this backend's own CollectorRegistry
+    GET  /metrics          Prometheus text format, from this backend's own CollectorRegistry, with `app_build_info`
+                           (series from the start, no traffic needed); `drop_metric_label` leaves a label out
+    GET  /openapi.json     the app's OpenAPI document (GET /orders/{id}); `drop_response_field` removes an Order field
+    GET  /config           the configuration it runs with, read from etcd (`config_etcd`, `config_prefix`) every
+                           100 ms: the store revision and content hash of the read, and the values; with
+                           `reload_broken` it reads once and never again (a broken watch)
     GET  /admin/knobs      the knobs as JSON;   POST /admin/knobs  a partial JSON update, answers the new knobs
     *    /anything         `error_code` or 200 "<version>\\n" after the configured latency
 
 Run it:  python -m e2e.lab.backend --version canary --port 0 --port-file /tmp/p   (or as a script: python backend.py)
 In-process:  async with Backend(BackendIdentity(version="canary")) as b: ... b.url, b.set_knobs(error_rate=0.5)
 
-This module imports nothing from the rest of the lab so that it also runs as a plain script.
+This module imports nothing from the rest of the lab but `release_surface` (the release checks' knobs), so that it
+also runs as a plain script.
 """
 
 from __future__ import annotations
@@ -40,8 +46,13 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+try:
+    from .release_surface import ConfigFollower, WithoutLabel, openapi_document
+except ImportError:  # run as a plain script: the sibling module is on sys.path
+    from release_surface import ConfigFollower, WithoutLabel, openapi_document  # type: ignore[import-not-found,no-redef]
 
 # Istio's default buckets for istio_request_duration_milliseconds (istio/istio pkg/config/.../stats defaults).
 ISTIO_DURATION_BUCKETS_MS: tuple[float, ...] = (
@@ -81,6 +92,11 @@ class Knobs(BaseModel):
     slow_fraction: float = Field(default=0.0, ge=0.0, le=1.0, description="fraction of requests that also get slow_ms")
     slow_ms: float = Field(default=0.0, ge=0.0, le=60_000.0)
     healthy: bool = True
+    drop_metric_label: str = Field(default="", max_length=64, description="a label left out of every /metrics series")
+    drop_response_field: str = Field(default="", max_length=64, description="an Order field /openapi.json drops")
+    config_etcd: str = Field(default="", max_length=256, description="host:port of the etcd holding the config")
+    config_prefix: str = Field(default="/app/config/", max_length=256, description="the config's key prefix")
+    reload_broken: bool = Field(default=False, description="read the config once, never again")
 
 
 @dataclass(frozen=True)
@@ -124,6 +140,8 @@ class IstioMetrics:
             "istio_request_duration_milliseconds", "Request duration in milliseconds, as Istio reports it.",
             ISTIO_LABELS, buckets=ISTIO_DURATION_BUCKETS_MS, registry=self.registry,
         )  # fmt: skip
+        self.build = Gauge("app_build_info", "The build.", ("service", "version"), registry=self.registry)
+        self.build.labels(service=identity.service, version=identity.version).set(1)
         self._fixed = {
             "reporter": "destination",
             "source_workload_namespace": identity.namespace,
@@ -144,8 +162,8 @@ class IstioMetrics:
         self.requests.labels(**labels).inc()
         self.duration.labels(**labels).observe(duration_ms)
 
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+    def exposition(self, drop_label: str = "") -> bytes:
+        return generate_latest(WithoutLabel(self.registry, drop_label) if drop_label else self.registry)
 
 
 class Backend:
@@ -168,6 +186,10 @@ class Backend:
         self._errors = _Accumulator()
         self._slow = _Accumulator()
         self._runner: web.AppRunner | None = None
+        self.config = ConfigFollower(
+            lambda: (self.knobs.config_etcd, self.knobs.config_prefix, self.knobs.reload_broken)
+        )
+        self._config_task: asyncio.Task[None] | None = None
         self.bound_port: int | None = None
 
     # --- the app ---------------------------------------------------------------------------------------------------
@@ -177,6 +199,8 @@ class Backend:
         app.on_response_prepare.append(self._stamp)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/openapi.json", self._openapi)
+        app.router.add_get("/config", self._config)
         app.router.add_get("/admin/knobs", self._get_knobs)
         app.router.add_post("/admin/knobs", self._post_knobs)
         app.router.add_route("*", "/{tail:.*}", self._serve)
@@ -191,9 +215,15 @@ class Backend:
         return web.Response(status=503, text="unhealthy\n")
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        resp = web.Response(body=self.metrics.exposition())
+        resp = web.Response(body=self.metrics.exposition(self.knobs.drop_metric_label))
         resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return resp
+
+    async def _openapi(self, request: web.Request) -> web.Response:
+        return web.json_response(openapi_document(self.knobs.drop_response_field))
+
+    async def _config(self, request: web.Request) -> web.Response:
+        return web.json_response(self.config.config)
 
     async def _get_knobs(self, request: web.Request) -> web.Response:
         return web.json_response(self.knobs.model_dump())
@@ -242,8 +272,14 @@ class Backend:
         self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
+        self._config_task = asyncio.get_running_loop().create_task(self.config.run())
 
     async def stop(self) -> None:
+        if self._config_task is not None:
+            self._config_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._config_task
+            self._config_task = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -276,6 +312,8 @@ def parser() -> argparse.ArgumentParser:
         flag = "--" + name.replace("_", "-")
         if field.annotation is bool:
             p.add_argument(flag, dest=name, type=_yes, metavar="BOOL", help=field.description)
+        elif field.annotation is str:
+            p.add_argument(flag, dest=name, help=field.description)
         else:
             p.add_argument(flag, dest=name, type=float, help=field.description)
     return p

@@ -85,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     lint = commands.add_parser("lint", help="validate CanaryRelease manifests offline")
     lint.add_argument("files", nargs="+", type=Path)
 
+    check = commands.add_parser("check", help="run a release's gates once, here, and say if the canary passes")
+    check.add_argument("manifest", help="a file holding one CanaryRelease, or - for standard input")
+    check.add_argument("--url", action="append", default=[], metavar="GATE=URL", help="point a gate elsewhere")
+    check.add_argument("--prometheus", metavar="URL", help="query this Prometheus, without credentials")
+    check.add_argument("--etcd", metavar="ENDPOINTS", help="etcd host:port,… for every gate that talks to etcd")
+    check.add_argument("--namespace", "-n", help="the release's namespace (default: the manifest's, or default)")
+    check.add_argument("--format", choices=["human", "json"], default="human")
+
     sandbox = commands.add_parser("sandbox", help="a local kube-apiserver + etcd on 127.0.0.1")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
     up = sandbox_commands.add_parser("up", help="start the sandbox (foreground until Ctrl-C, or --detach)")
@@ -166,6 +174,29 @@ def _lint(args: argparse.Namespace) -> int:
         return 1
     print(f"lint: {releases} CanaryRelease(s), {len(problems)} problem(s)")
     return 1 if problems else 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Exit 0 pass, 1 fail, 2 could not judge (a bad manifest or flag included)."""
+    from graygate.console.check import parse_url_override, render_human, render_json
+    from graygate.console.check_run import CheckRequest, run_check
+
+    try:
+        text = sys.stdin.read() if args.manifest == "-" else Path(args.manifest).read_text()
+        request = CheckRequest(
+            manifest_text=text,
+            source=args.manifest,
+            urls=tuple(parse_url_override(value) for value in args.url),
+            prometheus=args.prometheus,
+            namespace=args.namespace,
+            etcd=tuple(e for e in (args.etcd or "").split(",") if e),
+        )
+        report = run_check(request)
+    except (OSError, GraygateError) as error:
+        print(f"graygate check: {error}", file=sys.stderr)
+        return 2
+    print(render_json(report) if args.format == "json" else render_human(report, color=sys.stdout.isatty()))
+    return report.exit_code
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -265,6 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _control(args)
         if args.command == "lint":
             return _lint(args)
+        if args.command == "check":
+            return _check(args)
         if args.command == "sandbox":
             return _sandbox(args)
     except GraygateError as error:

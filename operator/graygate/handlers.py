@@ -48,7 +48,10 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
         settings.peering.priority = config.priority
     metrics = OperatorMetrics()
     if config.metrics_port:
-        metrics.serve(config.metrics_port, config.listen_address)
+        try:
+            metrics.serve(config.metrics_port, config.listen_address)
+        except OSError as error:  # a port in use must stop the operator, not leave it idle and looking alive
+            raise kopf.PermanentError(f"cannot serve metrics on port {config.metrics_port}: {error}") from error
     memo.wired = await wire(config, metrics)
 
 
@@ -101,7 +104,7 @@ async def restore_routes(namespace: str | None, name: str, body: kopf.Body, memo
         return
     try:
         result = await wired.deps.router.restore(
-            target_of(namespace, spec), snapshots_from_status(status.original_routes)
+            target_of(namespace, spec, release=name), snapshots_from_status(status.original_routes)
         )
     except KubeError as error:
         raise kopf.TemporaryError(f"could not restore the original routes yet: {error}", delay=2) from error

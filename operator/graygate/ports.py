@@ -16,7 +16,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 VirtualServiceBody = dict[str, Any]
 """A whole ``networking.istio.io/v1`` VirtualService exactly as the API server returned it."""
@@ -62,6 +62,9 @@ class TrafficTarget:
     virtual_services: tuple[VirtualServiceRef, ...]
     stable: Destination
     canary: Destination
+    release: str | None = None
+    """The release's name: it names the release's header routes (``graygate-<release>-header``); None: the router
+    neither reports nor writes header routes."""
 
     def __post_init__(self) -> None:
         names = [ref.name for ref in self.virtual_services]
@@ -71,6 +74,35 @@ class TrafficTarget:
             raise ValueError(f"VirtualService listed twice in the traffic target: {names}")
         if self.stable == self.canary:
             raise ValueError(f"stable and canary are the same destination ({self.stable}); give them distinct subsets")
+
+
+@dataclass(frozen=True)
+class HeaderMatch:
+    """One header a coloured request must carry: its (lower-case) name and how its value must look."""
+
+    name: str
+    kind: Literal["exact", "prefix", "regex"]
+    value: str
+
+
+@dataclass(frozen=True)
+class HeaderRoute:
+    """One way to be coloured: a request carrying every one of ``headers`` goes to the canary."""
+
+    headers: tuple[HeaderMatch, ...]
+
+
+@dataclass(frozen=True)
+class TrafficSplit:
+    """What the managed routes should say: the canary's weight, and the header routes above them (a request matching
+    any goes to the canary whatever the weight). No header routes: any this release inserted are removed."""
+
+    canary_weight: int
+    header_routes: tuple[HeaderRoute, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.canary_weight, bool) or not 0 <= self.canary_weight <= 100:
+            raise ValueError(f"canary weight must be an integer from 0 to 100, got {self.canary_weight!r}")
 
 
 # ---- traffic routing: what was seen and done ----
@@ -105,6 +137,9 @@ class RouteWeights:
     route: str | None
     stable_weight: int
     canary_weight: int
+    header_route: bool = False
+    """Whether the release's header route stands directly above this route (only read when the target names the
+    release)."""
 
 
 @dataclass(frozen=True)
@@ -185,7 +220,7 @@ class TrafficRouter(Protocol):
 
     async def observe(self, target: TrafficTarget) -> TrafficObservation: ...
 
-    async def set_canary_weight(self, target: TrafficTarget, weight: int) -> WriteResult: ...
+    async def set_split(self, target: TrafficTarget, split: TrafficSplit) -> WriteResult: ...
 
     async def snapshot(self, target: TrafficTarget) -> tuple[RouteSnapshot, ...]: ...
 

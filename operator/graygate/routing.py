@@ -7,24 +7,46 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from graygate.api.header_routes import HeaderRouteMatch
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.spec import Destination as SpecDestination
 from graygate.api.status import RouteSnapshot as StatusSnapshot
-from graygate.ports import Destination, RouteSnapshot, TrafficTarget, VirtualServiceRef
+from graygate.ports import Destination, HeaderMatch, HeaderRoute, RouteSnapshot, TrafficTarget, VirtualServiceRef
 
 
 def _destination(destination: SpecDestination) -> Destination:
     return Destination(host=destination.host, subset=destination.subset, port=destination.port)
 
 
-def target_of(namespace: str, spec: CanaryReleaseSpec) -> TrafficTarget:
+def target_of(namespace: str, spec: CanaryReleaseSpec, release: str | None = None) -> TrafficTarget:
+    """The release's traffic target; give the ``release`` name for its header routes to be read, written and removed."""
     refs = tuple(
         VirtualServiceRef(name=ref.name, routes=tuple(ref.routes) if ref.routes is not None else None)
         for ref in spec.traffic_routing.istio.virtual_services
     )
     return TrafficTarget(
-        namespace=namespace, virtual_services=refs, stable=_destination(spec.stable), canary=_destination(spec.canary)
+        namespace=namespace,
+        virtual_services=refs,
+        stable=_destination(spec.stable),
+        canary=_destination(spec.canary),
+        release=release,
     )
+
+
+def header_routes_of(matches: Iterable[HeaderRouteMatch]) -> tuple[HeaderRoute, ...]:
+    """The spec's `setHeaderRoute` matches as the router's port type."""
+    routes: list[HeaderRoute] = []
+    for match in matches:
+        headers: list[HeaderMatch] = []
+        for name, value in match.headers.items():
+            if value.exact is not None:
+                headers.append(HeaderMatch(name, "exact", value.exact))
+            elif value.prefix is not None:
+                headers.append(HeaderMatch(name, "prefix", value.prefix))
+            elif value.regex is not None:
+                headers.append(HeaderMatch(name, "regex", value.regex))
+        routes.append(HeaderRoute(tuple(headers)))
+    return tuple(routes)
 
 
 def snapshots_to_status(snapshots: Iterable[RouteSnapshot]) -> tuple[StatusSnapshot, ...]:

@@ -18,14 +18,14 @@ from graygate.api.gates import Gate
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, Phase, RouteSnapshot
 from graygate.api.validation import InvalidSpec
-from graygate.domain import Decision, Observations, RouteReading, WorkloadReading, analysis_due, decide, needs_snapshot
+from graygate.domain import Decision, Observations, RouteReading, WorkloadReading, decide, gates_due, needs_snapshot
 from graygate.domain.decision import Rollback
 from graygate.domain.measurements import Measurement
 from graygate.domain.promql import QueryScope
 from graygate.kube.events import ReleaseRef
 from graygate.metrics import OperatorMetrics
-from graygate.ports import TrafficRouter, TrafficTarget, WriteResult
-from graygate.routing import snapshots_from_status, snapshots_to_status, target_of
+from graygate.ports import TrafficRouter, TrafficSplit, TrafficTarget, WriteResult
+from graygate.routing import header_routes_of, snapshots_from_status, snapshots_to_status, target_of
 
 log = logging.getLogger("graygate.service")
 PHASES = [phase.value for phase in Phase]
@@ -88,7 +88,7 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
     if isinstance(spec, InvalidSpec):
         seen = Observations(generation=release.generation, command=release.command)
     else:
-        target = target_of(release.ref.namespace, spec)
+        target = target_of(release.ref.namespace, spec, release=release.ref.name)
         seen, measured_at = await _observe(release, spec, target, deps, now)
 
     decision = decide(spec, status, seen, now)
@@ -99,7 +99,8 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
         if decision.restore_routes:
             write = await deps.router.restore(target, snapshots_from_status(status.original_routes))
         elif decision.target_weight is not None:
-            write = await deps.router.set_canary_weight(target, decision.target_weight)
+            split = TrafficSplit(decision.target_weight, header_routes_of(decision.header_routes))
+            write = await deps.router.set_split(target, split)
     _record(release, decision, write, measured_at, deps)
     if decision.event is not None:
         await deps.events.post(release.ref, decision.event, decision.reason.value, decision.message, now)
@@ -118,7 +119,12 @@ async def _observe(
 
     observation = await deps.router.observe(target)
     readings = tuple(
-        RouteReading(virtual_service=vs.virtual_service, route=route.route, canary_weight=route.canary_weight)
+        RouteReading(
+            virtual_service=vs.virtual_service,
+            route=route.route,
+            canary_weight=route.canary_weight,
+            header_route=route.header_route,
+        )
         for vs in observation.virtual_services
         for route in vs.routes
     ) + tuple(
@@ -133,9 +139,9 @@ async def _observe(
         workload = await deps.workload(release.ref.namespace, spec.canary_workload.name)
     analysis: tuple[Measurement, ...] | None = None
     measured_at: float | None = None
-    if analysis_due(release.status, now):
+    if (due := gates_due(spec, release.status, now, workload)) is not None:
         scope = QueryScope(namespace=release.ref.namespace, release=release.ref.name, spec=spec)
-        analysis = await deps.gates.measure(spec.analysis.gates, now, scope)
+        analysis = await deps.gates.measure(due, now, scope)
         measured_at = time.monotonic()
     seen = Observations(
         generation=release.generation,

@@ -8,6 +8,7 @@ import copy
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -123,7 +124,7 @@ def test_three_weight_steps_then_succeeded(
     _apply(custom, namespace, canary_release("checkout", steps))
 
     done = eventually(lambda: _phase(api, namespace, "checkout", "Succeeded"), 40, "the release to succeed")
-    time.sleep(0.3)
+    eventually(lambda: weights(api, namespace, "checkout") == (0, 100), 10, "the final weights")
     recorder.stop()
 
     assert recorder.canary_sequence() == [0, 10, 30, 60, 100]
@@ -175,29 +176,35 @@ def test_killed_mid_pause_resumes_without_repeating_or_skipping(
     api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str, user_vs: dict[str, Any],
     recorder: WeightRecorder, operator: OperatorProcess,
 ) -> None:  # fmt: skip
-    steps = [{"setWeight": 20}, {"pause": {"duration": "5s"}}, {"setWeight": 50}]
+    pause_s = 8.0
+    steps = [{"setWeight": 20}, {"pause": {"duration": f"{pause_s:.0f}s"}}, {"setWeight": 50}]
     _apply(custom, namespace, canary_release("checkout", steps))
-    paused = eventually(
-        lambda: (r := release(api, namespace, "checkout")).get("status", {}).get("currentStepIndex") == 1 and r,
+    eventually(
+        lambda: release(api, namespace, "checkout").get("status", {}).get("currentStepIndex") == 1,
         30,
         "the timed pause",
     )
-    pause_began = time.monotonic()
     time.sleep(1.0)
     operator.kill()
-    time.sleep(2.0)
+    time.sleep(1.0)
     operator.start()
 
-    done = eventually(lambda: _phase(api, namespace, "checkout", "Succeeded"), 40, "the release to succeed")
+    done = eventually(lambda: _phase(api, namespace, "checkout", "Succeeded"), 60, "the release to succeed")
+    eventually(lambda: weights(api, namespace, "checkout") == (0, 100), 10, "the final weights")
     recorder.stop()
     assert recorder.canary_sequence() == [0, 20, 50, 100]
-    reached_50 = next(t for t, (_, canary) in recorder.changes if canary == 50)
-    assert 4.0 <= reached_50 - pause_began < 8.0, "the pause counts from stepStartedAt, across the restart"
-    steps_entered = [(e["step"], e["weight"]) for e in done["status"]["history"] if e["reason"] == "StepAdvanced"]
-    assert len(steps_entered) == len(set(steps_entered)), f"a step was repeated: {steps_entered}"
-    assert paused["status"]["stepStartedAt"] == next(
-        e["at"] for e in done["status"]["history"] if e["reason"] == "StepAdvanced" and e["step"] == 1
-    )
+    history = done["status"]["history"]
+    entered = [(e["step"], e["weight"]) for e in history if e["reason"] == "StepAdvanced"]
+    assert len(entered) == len(set(entered)), f"a step was repeated: {entered}"
+    pause_began = _at(next(e for e in history if e["reason"] == "StepAdvanced" and e["step"] == 1))
+    pause_ended = _at(next(e for e in history if e["reason"] == "StepAdvanced" and e["step"] == 2))
+    # Honoured: the pause ends 8 s after it began, though the operator was down for a second of it. Had the restart
+    # reset the pause, it would end 8 s after the restart, at least 10 s after it began.
+    assert pause_s <= (pause_ended - pause_began).total_seconds() < pause_s + 2.0
+
+
+def _at(entry: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(entry["at"].replace("Z", "+00:00"))
 
 
 def test_hand_edited_weight_is_reasserted_and_reported(
@@ -320,5 +327,6 @@ def test_no_traffic_until_the_canary_workload_is_available(
         },
     )
     eventually(lambda: _phase(api, namespace, "checkout", "Succeeded"), 40, "the release to succeed")
+    eventually(lambda: weights(api, namespace, "checkout") == (0, 100), 10, "the final weights")
     recorder.stop()
     assert recorder.canary_sequence() == [0, 30, 100]

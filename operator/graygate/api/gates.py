@@ -1,9 +1,9 @@
 """Gates: the checks a release must pass at every step, one model per gate kind.
 
-Why: a gate is a one-of. Every gate has a name, a criticality and debounce thresholds; exactly one kind field says
-what it checks. Adding a kind (`etcdConfig`, `metricParity` ...) is one model (here, or in a module of its own
-like `api/prometheus.py`), one optional field on `Gate` and one member of `GateCheck`; the "exactly one kind"
-rule, in pydantic and in CEL, is derived from the fields, so it cannot be forgotten.
+Why: a gate is a one-of. Every gate has a name, a criticality, debounce thresholds and whether it is a pre-check;
+exactly one kind field says what it checks. Adding a kind is one model (here, or in a module of its own like
+`api/prometheus.py`), one optional field on `Gate` and one member of `GateCheck`; the "exactly one kind" rule, in
+pydantic and in CEL, is derived from the fields, so it cannot be forgotten.
 """
 
 from __future__ import annotations
@@ -16,13 +16,28 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from graygate.api.base import SpecModel
 from graygate.api.cel import exactly_one
 from graygate.api.durations import Duration, DurationField
+from graygate.api.etcd_checks import EtcdConfig, HotReload
+from graygate.api.fields import JSON_PATH_PATTERN
 from graygate.api.headers import MAX_HEADERS, Headers
 from graygate.api.prometheus import Prometheus
+from graygate.api.release_checks import ApiCompat, MetricParity
+from graygate.api.routing_check import RoutingCheck
 
-__all__ = ["JSON_PATH_PATTERN", "Gate", "GateCheck", "HttpProbe", "JsonPathCheck", "Prometheus"]
+__all__ = [
+    "JSON_PATH_PATTERN",
+    "ApiCompat",
+    "EtcdConfig",
+    "Gate",
+    "GateCheck",
+    "HotReload",
+    "HttpProbe",
+    "JsonPathCheck",
+    "MetricParity",
+    "Prometheus",
+    "RoutingCheck",
+]
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-JSON_PATH_PATTERN = r"^\$(\.[A-Za-z0-9_-]+|\[[0-9]+\])*$"
 
 StatusCode = Annotated[int, Field(ge=100, le=599)]
 
@@ -75,10 +90,10 @@ class HttpProbe(SpecModel):
     """An optional check on the JSON body."""
 
 
-GateCheck = HttpProbe | Prometheus
+GateCheck = HttpProbe | Prometheus | MetricParity | ApiCompat | HotReload | EtcdConfig | RoutingCheck
 """Every gate kind."""
 
-_COMMON_FIELDS = ("name", "critical", "success_threshold", "failure_threshold")
+_COMMON_FIELDS = ("name", "critical", "pre_check", "success_threshold", "failure_threshold")
 
 
 def _one_kind_rule(schema: dict[str, Any], model: type[BaseModel]) -> None:
@@ -89,7 +104,8 @@ def _one_kind_rule(schema: dict[str, Any], model: type[BaseModel]) -> None:
 
 
 class Gate(SpecModel):
-    """One named check run at every analysis. Exactly one kind field (`httpProbe`, `prometheus`) must be set."""
+    """One named check run at every analysis. Exactly one kind field (`httpProbe`, `prometheus`, `metricParity`,
+    `apiCompat`, `hotReload`, `etcdConfig`, `routingCheck`) must be set."""
 
     model_config = ConfigDict(json_schema_extra=_one_kind_rule)
 
@@ -99,6 +115,12 @@ class Gate(SpecModel):
     critical: bool = False
     """A failing critical gate rolls the release back at once; a failing non-critical gate counts toward
     `analysis.failureLimit`."""
+
+    pre_check: bool = False
+    """Also run this gate before any traffic moves: the release starts step 1 only once every pre-check passes
+    (after `successThreshold` passing samples), and a failing pre-check fails the release at once, critical or not,
+    with the canary never having had any traffic. Pre-checks wait for `canaryWorkload` to be Available. After the
+    start the gate runs at every analysis like any other."""
 
     success_threshold: int = Field(default=1, ge=1, le=100)
     """How many consecutive passing samples it takes for the gate to pass (samples are taken once per analysis)."""
@@ -111,6 +133,22 @@ class Gate(SpecModel):
 
     prometheus: Prometheus | None = None
     """Query Prometheus: Istio's request success rate or latency (canary against stable), or PromQL of your own."""
+
+    metric_parity: MetricParity | None = None
+    """Compare the canary's `/metrics` with the stable's: no family or label lost, no type changed, names linted."""
+
+    api_compat: ApiCompat | None = None
+    """Compare the canary's OpenAPI document with the stable's: no change that breaks an existing caller."""
+
+    hot_reload: HotReload | None = None
+    """Write a nonce to etcd and wait for the canary to report it: it reloads its configuration without a restart."""
+
+    etcd_config: EtcdConfig | None = None
+    """Compare the configuration the canary reports running with the one etcd holds under a prefix."""
+
+    routing_check: RoutingCheck | None = None
+    """Send coloured and uncoloured requests through the mesh: coloured ones must reach the canary, the rest follow
+    the weight."""
 
     @property
     def check(self) -> GateCheck:

@@ -26,6 +26,7 @@ from graygate.api.base import SpecModel
 from graygate.api.cel import exactly_one, rules
 from graygate.api.durations import Duration, Interval, format_duration
 from graygate.api.gates import Gate
+from graygate.api.header_routes import SetHeaderRoute
 from graygate.api.prometheus import Prometheus
 from graygate.api.promql import variables_in
 
@@ -146,10 +147,15 @@ class Pause(SpecModel):
 
 
 class Step(SpecModel):
-    """One step of the plan: exactly one of `setWeight` or `pause`."""
+    """One step of the plan: exactly one of `setWeight`, `pause` or `setHeaderRoute`."""
 
     model_config = ConfigDict(
-        json_schema_extra=rules((exactly_one("setWeight", "pause"), "a step needs exactly one of setWeight or pause"))
+        json_schema_extra=rules(
+            (
+                exactly_one("setWeight", "pause", "setHeaderRoute"),
+                "a step needs exactly one of setWeight, pause or setHeaderRoute",
+            )
+        )
     )
 
     set_weight: Weight | None = None
@@ -159,11 +165,35 @@ class Step(SpecModel):
     pause: Pause | None = None
     """Hold the current weight; gates keep running and can still roll the release back."""
 
+    set_header_route: SetHeaderRoute | None = None
+    """Colour traffic: from this step on, requests with matching headers go to the canary, whatever the weight.
+    The step itself is done once the route is in place and one analysis has passed (at once without gates)."""
+
     @model_validator(mode="after")
     def _exactly_one(self) -> Step:
-        if (self.set_weight is None) == (self.pause is None):
-            raise ValueError("a step needs exactly one of setWeight or pause")
+        if sum(kind is not None for kind in (self.set_weight, self.pause, self.set_header_route)) != 1:
+            raise ValueError("a step needs exactly one of setWeight, pause or setHeaderRoute")
         return self
+
+
+_BOUNDED_WAITS = (
+    ("httpProbe", "timeout"),
+    ("metricParity", "timeout"),
+    ("apiCompat", "timeout"),
+    ("hotReload", "deadline"),
+    ("etcdConfig", "timeout"),
+    ("routingCheck", "timeout"),
+)
+"""(gate kind, field): how long one analysis of that kind may wait, which must be shorter than the interval."""
+
+
+def _shorter_than_interval(kind: str, field: str) -> tuple[str, str]:
+    """The CEL rule (and its message) keeping `kind`'s `field` below the analysis interval."""
+    rule = (
+        f"!has(self.gates) || !has(self.interval) || self.gates.all(g, !has(g.{kind}) || "
+        f"!has(g.{kind}.{field}) || duration(g.{kind}.{field}) < duration(self.interval))"
+    )
+    return rule, f"every {kind} {field} must be shorter than the analysis interval"
 
 
 class Analysis(SpecModel):
@@ -171,11 +201,7 @@ class Analysis(SpecModel):
 
     model_config = ConfigDict(
         json_schema_extra=rules(
-            (
-                "!has(self.gates) || !has(self.interval) || self.gates.all(g, !has(g.httpProbe) || "
-                "!has(g.httpProbe.timeout) || duration(g.httpProbe.timeout) < duration(self.interval))",
-                "every httpProbe timeout must be shorter than the analysis interval",
-            ),
+            *(_shorter_than_interval(kind, field) for kind, field in _BOUNDED_WAITS),
             (
                 "!has(self.gates) || !has(self.interval) || self.gates.all(g, !has(g.prometheus) || "
                 "!has(g.prometheus.source) || !has(g.prometheus.source.timeout) || "
@@ -209,11 +235,13 @@ class Analysis(SpecModel):
         if repeated:
             raise ValueError(f"gates must have unique names; repeated: {', '.join(repeated)}")
         for gate in self.gates:
-            if gate.http_probe is not None and gate.http_probe.timeout >= self.interval:
-                raise ValueError(
-                    f"gate {gate.name}: httpProbe timeout {format_duration(gate.http_probe.timeout)} must be "
-                    f"shorter than the analysis interval {format_duration(self.interval)}"
-                )
+            for kind, field in _BOUNDED_WAITS:
+                wait = getattr(gate.check, field) if gate.check.kind == kind else None
+                if isinstance(wait, timedelta) and wait >= self.interval:
+                    raise ValueError(
+                        f"gate {gate.name}: {kind} {field} {format_duration(wait)} must be "
+                        f"shorter than the analysis interval {format_duration(self.interval)}"
+                    )
             source = gate.prometheus.source if gate.prometheus is not None else None
             if source is not None and source.timeout >= self.interval:
                 raise ValueError(

@@ -281,6 +281,10 @@ class CanaryReleaseStatus(StatusModel):
     original_routes: tuple[RouteSnapshot, ...] = ()
     """The managed routes as they were before graygate first changed them; restored on rollback and abort."""
 
+    header_routes: bool = False
+    """True while a `setHeaderRoute` step has coloured traffic: graygate keeps its header routes (named
+    `graygate-<release>-header…`) above the managed routes, and removes them when the release ends."""
+
     conditions: tuple[Condition, ...] = Field(
         default=(), json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
     )

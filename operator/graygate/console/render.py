@@ -88,11 +88,11 @@ def _gate_lines(status: CanaryReleaseStatus, color: bool) -> list[str]:
         latest[result.gate] = result
     if not latest:
         return ["gates: no analysis yet"]
-    lines = [f"{'gate':<18} {'verdict':<13} {'value':<14} threshold"]
+    lines = [f"{'gate':<16} {'verdict':<12} {'value':<22} threshold"]
     for gate, result in latest.items():
-        verdict = _paint(f"{result.verdict.value:<13}", _VERDICT_COLOR.get(result.verdict), color)
-        value = _clip(result.value or "-", 14)
-        lines.append(f"{_clip(gate, 18):<18} {verdict} {value:<14} " + _clip(result.threshold or "-", WIDTH - 48))
+        verdict = _paint(f"{result.verdict.value:<12}", _VERDICT_COLOR.get(result.verdict), color)
+        value = _clip(result.value or "-", 22)
+        lines.append(f"{_clip(gate, 16):<16} {verdict} {value:<22} " + _clip(result.threshold or "-", WIDTH - 53))
     return lines
 
 

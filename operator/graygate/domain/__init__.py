@@ -1,7 +1,7 @@
 """The pure core of graygate: the phase table, the plan, verdicts and their fold, and `decide`.
 
 No I/O, no clock, no asyncio: time is a parameter and the outside world arrives as `Observations`. The service
-calls `analysis_due` to know whether to run the gates, then `decide`, then acts on the `Decision` it returns.
+calls `gates_due` to know which gates to run (if any), then `decide`, then acts on the `Decision` it returns.
 """
 
 from graygate.domain.analysis import WORKLOAD_GATE, Assessment, assess, debounce
@@ -26,8 +26,14 @@ from graygate.domain.errors import DomainError, IllegalTransition, MeasurementMi
 from graygate.domain.jsonpath import Found, Missing, lookup
 from graygate.domain.judges import judge, judge_http_probe, judge_prometheus
 from graygate.domain.measurements import (
+    ApiCompatMeasurement,
+    ConfigState,
+    EtcdConfigMeasurement,
+    Fetched,
+    HotReloadMeasurement,
     HttpProbeMeasurement,
     Measurement,
+    MetricParityMeasurement,
     PrometheusMeasurement,
     QueryReading,
     SeriesValue,
@@ -35,6 +41,7 @@ from graygate.domain.measurements import (
 from graygate.domain.observations import Observations, RouteReading, WorkloadReading
 from graygate.domain.phases import ACTIVE, TABLE, TERMINAL, Event, allowed_events, mermaid, transition
 from graygate.domain.plan import FULL, PauseStep, Plan, PlanStep, WeightStep, plan_of, step_display
+from graygate.domain.precheck import gates_due, pre_check_gates, pre_checks_passed
 from graygate.domain.progress import needs_snapshot
 from graygate.domain.promql import QueryPlan, QueryScope, plan_queries
 from graygate.domain.proportions import Comparison, ErrorRates, Excess, compare_error_rates
@@ -49,22 +56,28 @@ __all__ = [
     "WORKLOAD_GATE",
     "Abort",
     "Advance",
+    "ApiCompatMeasurement",
     "Assessment",
     "Comparison",
     "Complete",
+    "ConfigState",
     "Decision",
     "DomainError",
     "ErrorRates",
+    "EtcdConfigMeasurement",
     "Event",
     "EventType",
     "Excess",
+    "Fetched",
     "Found",
     "Hold",
+    "HotReloadMeasurement",
     "HttpProbeMeasurement",
     "IllegalTransition",
     "MarkInvalid",
     "Measurement",
     "MeasurementMismatch",
+    "MetricParityMeasurement",
     "Missing",
     "Observations",
     "Pause",
@@ -93,6 +106,7 @@ __all__ = [
     "compare_error_rates",
     "debounce",
     "decide",
+    "gates_due",
     "is_worse",
     "judge",
     "judge_http_probe",
@@ -102,6 +116,8 @@ __all__ = [
     "needs_snapshot",
     "plan_of",
     "plan_queries",
+    "pre_check_gates",
+    "pre_checks_passed",
     "step_display",
     "transition",
     "worst",

@@ -122,7 +122,7 @@ def assess(
                 gate=gate.name, kind=gate.check.kind, outcome=Outcome.ERROR, reason="no measurement was taken", at=now
             )
         else:
-            sample = judge(gate, measured)
+            sample = judge(gate, measured, weight=weight)
         verdict, state = debounce(sample, state, gate)
         verdicts.append(verdict)
         new_states.append(state)

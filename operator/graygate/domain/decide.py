@@ -13,25 +13,34 @@ The rules, first match wins:
 5. A finished release (Succeeded 100 %, Failed/Aborted 0 %) keeps its routes where it left them.
 6. A running release, in this order:
    a. analysis (when the service ran the gates): a critical failure rolls back at once; non-critical failures
-      beyond `failureLimit` roll back;
+      beyond `failureLimit` roll back; while Pending, only the pre-check gates run, and any failure fails;
    b. routes that cannot be read: hold, Stalled;
    c. drift (a real weight is not the wanted one): re-assert the wanted weight;
    d. `inconclusiveLimit` inconclusive analyses in a row: pause and ask a human;
-   e. Pending: wait for the routes' snapshot and an Available canary workload, then start step 0;
+   e. Pending: wait for the routes' snapshot and an Available canary workload, then for every pre-check gate to
+      pass (a failing pre-check fails the release at 0 %, see `precheck`), then start step 0;
    f. Paused: hold until a command;
-   g. Progressing: an unavailable canary workload holds; a `setWeight` step is done after one passing analysis
-      at its weight (at once without gates); a timed pause is done when its time, counted from
+   g. Progressing: an unavailable canary workload holds; a `setWeight` (or `setHeaderRoute`) step is done after
+      one passing analysis at its weight (at once without gates); a timed pause is done when its time, counted from
       `stepStartedAt`, is up; then the next step, or after the last one: Succeeded with the canary at 100 %.
 
 The freeze switch never lets a weight go up (starting, advancing, completing, promoting, re-asserting upward);
 rollbacks, aborts and downward re-assertions still happen.
+
+Traffic colouring rides along every decision: while the release is Progressing or Paused, the latest
+`setHeaderRoute` step so far says which header matches go to the canary (`Decision.header_routes`, derived from
+the status's phase and step, so a restarted operator wants the same; `status.headerRoutes` shows it). Every
+decision that moves traffic carries
+them; a tick that would leave traffic alone but reads a managed route whose header route is missing (someone
+deleted it) or still there (a crash before its removal) re-asserts, like weight drift.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from graygate.api.header_routes import HeaderRouteMatch
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, Outcome, PauseReason, Phase, RouteSnapshot
 from graygate.api.validation import InvalidSpec
@@ -42,13 +51,23 @@ from graygate.domain.moves import clock, describe_step, go_to_step, hold, pause,
 from graygate.domain.observations import Observations
 from graygate.domain.phases import TERMINAL, Event
 from graygate.domain.plan import PauseStep, plan_of
-from graygate.domain.progress import Tick, conclude, managed_only, move, needs_snapshot, record_assessment
+from graygate.domain.precheck import assess_pre_checks, pre_check_gates, pre_checks_passed
+from graygate.domain.progress import (
+    Tick,
+    conclude,
+    managed_only,
+    move,
+    needs_snapshot,
+    record_assessment,
+    route_problem,
+)
 
-__all__ = ["analysis_due", "decide"]
+__all__ = ["analysis_due", "decide", "wanted_header_routes"]
 
 
 def analysis_due(status: CanaryReleaseStatus, now: datetime) -> bool:
-    """Whether the service should run the gates this tick (and pass their measurements as `analysis`)."""
+    """Whether a running release's gates are due this tick. `precheck.gates_due` is the whole answer (which
+    gates, the pre-checks of a Pending release included)."""
     running = status.phase in (Phase.PROGRESSING, Phase.PAUSED)
     return running and (status.next_check_at is None or status.next_check_at <= now)
 
@@ -57,6 +76,47 @@ def decide(
     spec: CanaryReleaseSpec | InvalidSpec, status: CanaryReleaseStatus, observations: Observations, now: datetime
 ) -> Decision:
     """The decision for one tick; see the module docstring for the rules."""
+    decision = _decide(spec, status, observations, now)
+    if isinstance(spec, InvalidSpec):
+        return decision
+    return _colour(spec, observations, decision)
+
+
+def wanted_header_routes(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> tuple[HeaderRouteMatch, ...]:
+    """The header matches that should go to the canary in this status: none unless Progressing or Paused."""
+    if status.phase not in (Phase.PROGRESSING, Phase.PAUSED):
+        return ()
+    return plan_of(spec).header_routes_at(status.current_step_index)
+
+
+def _colour(spec: CanaryReleaseSpec, seen: Observations, decision: Decision) -> Decision:
+    wanted = wanted_header_routes(spec, decision.status)
+    if decision.status.header_routes != bool(wanted):
+        decision = replace(decision, status=decision.status.model_copy(update={"header_routes": bool(wanted)}))
+    if decision.touches_traffic:
+        return replace(decision, header_routes=wanted)
+    if route_problem(seen.routes) is not None:
+        return decision
+    off = [r for r in seen.routes if r.header_route != bool(wanted)]
+    if not off:
+        return decision
+    status = decision.status
+    found = ", ".join(r.label for r in off)
+    state = "missing above" if wanted else "still above"
+    return Reassert(
+        reason=Reason.DRIFT,
+        message=f"drift: the header route is {state} {found}; setting it again",
+        status=status,
+        target_weight=status.canary_weight,
+        restore_routes=status.phase in TERMINAL and status.canary_weight == 0 and bool(status.original_routes),
+        header_routes=wanted,
+        event="Warning",
+    )
+
+
+def _decide(
+    spec: CanaryReleaseSpec | InvalidSpec, status: CanaryReleaseStatus, observations: Observations, now: datetime
+) -> Decision:
     if isinstance(spec, InvalidSpec):
         return _invalid(spec, status, observations, now)
     tick = Tick(spec=spec, plan=plan_of(spec), status=status, seen=observations, now=now)
@@ -173,7 +233,12 @@ def _run(tick: Tick) -> Decision:
         return hold(tick, status, Reason.ROUTES_RECORDED, "recorded the original routes; waiting to start")
     assessment = None
     analysis = tick.spec.analysis
-    if tick.seen.analysis is not None and status.phase is not Phase.PENDING:
+    if status.phase is Phase.PENDING and (assessment := assess_pre_checks(tick, status)) is not None:
+        status = record_assessment(tick, status, assessment)
+        if broken := [verdict for verdict in assessment.verdicts if verdict.outcome is Outcome.FAIL]:
+            message = f"pre-check {broken[0].gate} failed: {broken[0].reason}; the canary never got traffic"
+            return rollback(tick, status, message, assessment, Reason.PRE_CHECK_FAILED)
+    elif tick.seen.analysis is not None and status.phase is not Phase.PENDING:
         assessment = assess(
             analysis,
             measurements=tick.seen.analysis,
@@ -212,23 +277,37 @@ def _run(tick: Tick) -> Decision:
         )
         return pause(tick, status, PauseReason.INCONCLUSIVE, Reason.INCONCLUSIVE, message, assessment)
     if status.phase is Phase.PENDING:
-        return _start(tick, status)
+        return _start(tick, status, assessment)
     if status.phase is Phase.PAUSED:
         return hold(tick, status, Reason.WAITING, status.message, assessment)
     return _step(tick, status, assessment)
 
 
-def _start(tick: Tick, status: CanaryReleaseStatus) -> Decision:
+def _start(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> Decision:
     workload = tick.seen.workload
     if workload is not None and not workload.available:
         detail = f": {workload.message}" if workload.message else ""
         return hold(tick, status, Reason.WAITING_FOR_WORKLOAD, f"waiting for {workload.label} to be Available{detail}")
+    if not pre_checks_passed(tick.spec, status):
+        return hold(tick, status, Reason.PRE_CHECKING, _pre_checking(tick, status, assessment), assessment)
     if tick.frozen_against(tick.plan.weight_at(0)):
-        return hold(tick, status, Reason.FROZEN, "releases are frozen: not starting")
+        return hold(tick, status, Reason.FROZEN, "releases are frozen: not starting", assessment)
     status = status.model_copy(
-        update={"started_at": tick.now, "original_routes": managed_only(tick.spec, status.original_routes)}
+        update={
+            "started_at": tick.now,
+            "original_routes": managed_only(tick.spec, status.original_routes),
+            "inconclusive_count": 0,
+        }
     )
-    return go_to_step(tick, status, 0, Event.START, Reason.STARTED, Advance)
+    return go_to_step(tick, status, 0, Event.START, Reason.STARTED, Advance, assessment)
+
+
+def _pre_checking(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> str:
+    names = ", ".join(gate.name for gate in pre_check_gates(tick.spec))
+    due = clock(status.next_check_at) if status.next_check_at else "now"
+    latest = assessment.worst_verdict if assessment is not None else None
+    detail = f"; latest: {latest.gate}: {latest.reason}" if latest is not None else ""
+    return f"0% to the canary; waiting for the pre-checks ({names}) to pass (next at {due}){detail}"
 
 
 def _step(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> Decision:

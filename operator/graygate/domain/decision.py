@@ -7,8 +7,9 @@ is its own class so the service can `match` on it and a test can assert the kind
 
 Acting on a decision (in this order, so a crash between two lines is repaired by the next tick):
 1. write `decision.status` (the intent, the route snapshot included);
-2. if `restore_routes`: restore `status.originalRoutes` (canary weight 0), elif `target_weight` is not None:
-   set that canary weight on every managed route (stable gets the rest); both must be idempotent;
+2. if `restore_routes`: restore `status.originalRoutes` (canary weight 0, every header route removed), elif
+   `target_weight` is not None: set that canary weight on every managed route (stable gets the rest) and make the
+   header routes above them exactly `header_routes` (none: remove them); both must be idempotent;
 3. if `event` is not None: record a Kubernetes Event (type `event`, reason `reason`, note `message`).
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
+from graygate.api.header_routes import HeaderRouteMatch
 from graygate.api.status import CanaryReleaseStatus
 
 __all__ = [
@@ -49,6 +51,8 @@ class Reason(StrEnum):
     CANARY_HAS_TRAFFIC = "CanaryAlreadyRouted"
     WAITING_FOR_WORKLOAD = "WaitingForWorkload"
     FROZEN = "Frozen"
+    PRE_CHECKING = "PreChecking"
+    PRE_CHECK_FAILED = "PreCheckFailed"
     STARTED = "Started"
     STEP_ADVANCED = "StepAdvanced"
     WAITING = "Waiting"
@@ -78,6 +82,9 @@ class Decision:
     status: CanaryReleaseStatus
     target_weight: int | None = None
     restore_routes: bool = False
+    header_routes: tuple[HeaderRouteMatch, ...] = ()
+    """The header matches coloured towards the canary while the release runs (a `setHeaderRoute` step); applied
+    together with `target_weight`."""
     event: EventType | None = None
 
     @property

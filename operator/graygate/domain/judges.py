@@ -4,7 +4,7 @@ Why: thresholds live here, next to nothing else: not next to the HTTP call or th
 judge is tested with a table of measurements and no server. `judge` dispatches on the gate's kind and refuses a
 measurement of the wrong kind loudly instead of falling back to something silently.
 
-Adding a gate kind adds one judge and one `case` in `judge`.
+Adding a gate kind adds one judge and one branch in `judge`.
 """
 
 from __future__ import annotations
@@ -12,15 +12,38 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from graygate.api.gates import Gate, HttpProbe, Prometheus
+from graygate.api.gates import ApiCompat, EtcdConfig, Gate, HotReload, HttpProbe, MetricParity, Prometheus
+from graygate.api.routing_check import RoutingCheck
 from graygate.api.status import Outcome
+from graygate.domain.config_judges import judge_etcd_config, judge_hot_reload
 from graygate.domain.errors import MeasurementMismatch
 from graygate.domain.jsonpath import Found, lookup, render
-from graygate.domain.measurements import HttpProbeMeasurement, Measurement, PrometheusMeasurement
+from graygate.domain.measurements import (
+    ApiCompatMeasurement,
+    EtcdConfigMeasurement,
+    HotReloadMeasurement,
+    HttpProbeMeasurement,
+    Measurement,
+    MetricParityMeasurement,
+    PrometheusMeasurement,
+    RoutingCheckMeasurement,
+)
 from graygate.domain.prometheus_judge import judge_prometheus
+from graygate.domain.release_check_judges import judge_api_compat, judge_metric_parity
+from graygate.domain.routing_judge import judge_routing_check
 from graygate.domain.verdicts import Verdict
 
-__all__ = ["judge", "judge_http_probe", "judge_prometheus", "milliseconds"]
+__all__ = [
+    "judge",
+    "judge_api_compat",
+    "judge_etcd_config",
+    "judge_hot_reload",
+    "judge_http_probe",
+    "judge_metric_parity",
+    "judge_prometheus",
+    "judge_routing_check",
+    "milliseconds",
+]
 
 
 def milliseconds(value: timedelta) -> str:
@@ -28,14 +51,26 @@ def milliseconds(value: timedelta) -> str:
     return f"{round(value / timedelta(milliseconds=1))}ms"
 
 
-def judge(gate: Gate, measurement: Measurement) -> Verdict:
-    """The sample verdict of `measurement` under `gate`'s check."""
+def judge(gate: Gate, measurement: Measurement, *, weight: int | None = None) -> Verdict:
+    """The sample verdict of `measurement` under `gate`'s check, taken while the canary had `weight` percent of
+    the traffic (None: unknown). `metricParity` looks at the weight (at 0 % no traffic is expected), and
+    `routingCheck` (the uncoloured requests must follow it)."""
     check = gate.check
-    same_gate = measurement.gate == gate.name
-    if same_gate and isinstance(check, HttpProbe) and isinstance(measurement, HttpProbeMeasurement):
-        return judge_http_probe(check, measurement)
-    if same_gate and isinstance(check, Prometheus) and isinstance(measurement, PrometheusMeasurement):
-        return judge_prometheus(check, measurement)
+    if measurement.gate == gate.name:
+        if isinstance(check, HttpProbe) and isinstance(measurement, HttpProbeMeasurement):
+            return judge_http_probe(check, measurement)
+        if isinstance(check, Prometheus) and isinstance(measurement, PrometheusMeasurement):
+            return judge_prometheus(check, measurement)
+        if isinstance(check, MetricParity) and isinstance(measurement, MetricParityMeasurement):
+            return judge_metric_parity(check, measurement, weight)
+        if isinstance(check, ApiCompat) and isinstance(measurement, ApiCompatMeasurement):
+            return judge_api_compat(check, measurement)
+        if isinstance(check, HotReload) and isinstance(measurement, HotReloadMeasurement):
+            return judge_hot_reload(check, measurement)
+        if isinstance(check, EtcdConfig) and isinstance(measurement, EtcdConfigMeasurement):
+            return judge_etcd_config(check, measurement)
+        if isinstance(check, RoutingCheck) and isinstance(measurement, RoutingCheckMeasurement):
+            return judge_routing_check(check, measurement, weight)
     raise MeasurementMismatch(
         f"gate {gate.name} ({check.kind}) cannot judge a {measurement.kind} measurement of gate {measurement.gate}"
     )

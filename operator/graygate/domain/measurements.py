@@ -9,11 +9,29 @@ Adding a gate kind adds one class here and one member to `Measurement`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
-__all__ = ["HttpProbeMeasurement", "Measurement", "PrometheusMeasurement", "QueryReading", "SeriesValue"]
+from graygate.domain.exposition import MetricFamily
+
+__all__ = [
+    "ApiCompatMeasurement",
+    "ConfigState",
+    "EtcdConfigMeasurement",
+    "Fetched",
+    "HotReloadMeasurement",
+    "HttpProbeMeasurement",
+    "Measurement",
+    "MetricParityMeasurement",
+    "PrometheusMeasurement",
+    "QueryReading",
+    "RoutingCheckMeasurement",
+    "SeriesValue",
+]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,5 +107,122 @@ class PrometheusMeasurement:
         return {role: reading for role, reading in roles.items() if reading is not None}
 
 
-Measurement = HttpProbeMeasurement | PrometheusMeasurement
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fetched(Generic[T]):
+    """One document a release check fetched: its parsed `content`, or why there is none in `error` (no answer, an
+    error status, a body too large or not in the expected format)."""
+
+    url: str
+    content: T | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricParityMeasurement:
+    """The two expositions of one `metricParity` gate, each parsed into its families. `stable` is None when the
+    gate has no stable URL; `error` is set, and no reading, when the gate could not ask at all."""
+
+    kind: ClassVar[str] = "metricParity"
+
+    gate: str
+    observed_at: datetime
+    canary: Fetched[Mapping[str, MetricFamily]] | None = None
+    stable: Fetched[Mapping[str, MetricFamily]] | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiCompatMeasurement:
+    """The two OpenAPI documents of one `apiCompat` gate (parsed JSON or YAML) and, with a version handshake, the
+    canary's version answer (parsed JSON)."""
+
+    kind: ClassVar[str] = "apiCompat"
+
+    gate: str
+    observed_at: datetime
+    stable: Fetched[Mapping[str, object]] | None = None
+    canary: Fetched[Mapping[str, object]] | None = None
+    version: Fetched[object] | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HotReloadMeasurement:
+    """One `hotReload` probe: the `nonce` written under `key`, then `polls` requests to the canary's config
+    endpoint over `waited`, the last of which reported `reported` at `json_path` (or failed: `report_error`).
+
+    `error` is set when the nonce could not be written (no etcd, an unreadable Secret): then nothing was polled.
+    """
+
+    kind: ClassVar[str] = "hotReload"
+
+    gate: str
+    observed_at: datetime
+    key: str
+    url: str
+    json_path: str
+    deadline: timedelta
+    nonce: str | None = None
+    waited: timedelta = timedelta()
+    polls: int = 0
+    reported: str | None = None
+    report_error: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigState:
+    """What etcd holds under a prefix, in one consistent read at store revision `revision`: the content hash, the
+    highest `mod_revision` of its keys (0 when there are none) and how many keys there are."""
+
+    prefix: str
+    hash: str
+    last_modified: int
+    revision: int
+    keys: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EtcdConfigMeasurement:
+    """One `etcdConfig` check: etcd's current state of the prefix and what the canary's config endpoint answered
+    (parsed JSON). `error` is set, and `state` None, when etcd could not be read."""
+
+    kind: ClassVar[str] = "etcdConfig"
+
+    gate: str
+    observed_at: datetime
+    state: ConfigState | None = None
+    report: Fetched[object] | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoutingCheckMeasurement:
+    """One `routingCheck`: which version answered each coloured and each uncoloured request sent through `url`.
+
+    `colored` and `uncolored` hold one entry per request: the value of the version header, "" when the answer had
+    none, None when no answer came (`failure` then keeps the first reason). `error` is set, and nothing was sent,
+    when the check could not run at all.
+    """
+
+    kind: ClassVar[str] = "routingCheck"
+
+    gate: str
+    observed_at: datetime
+    url: str
+    colored: tuple[str | None, ...] = ()
+    uncolored: tuple[str | None, ...] = ()
+    failure: str | None = None
+    error: str | None = None
+
+
+Measurement = (
+    HttpProbeMeasurement
+    | PrometheusMeasurement
+    | MetricParityMeasurement
+    | ApiCompatMeasurement
+    | HotReloadMeasurement
+    | EtcdConfigMeasurement
+    | RoutingCheckMeasurement
+)
 """Every measurement kind."""

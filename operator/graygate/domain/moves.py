@@ -26,7 +26,7 @@ from graygate.domain.decision import (
     Rollback,
 )
 from graygate.domain.phases import Event
-from graygate.domain.plan import FULL, PauseStep, WeightStep
+from graygate.domain.plan import FULL, HeaderRouteStep, PauseStep, WeightStep
 from graygate.domain.progress import Tick, enter_step, finish, move, start_over
 
 __all__ = ["clock", "complete", "describe_step", "go_to_step", "hold", "pause", "restart", "rollback"]
@@ -55,6 +55,8 @@ def describe_step(tick: Tick, index: int, started: datetime | None = None) -> st
     weight = tick.plan.weight_at(index)
     if isinstance(step, WeightStep):
         return f"{where}: {weight}% to the canary"
+    if isinstance(step, HeaderRouteStep):
+        return f"{where}: coloured requests to the canary, {weight}% of the rest"
     if step.duration is None:
         return f"{where}: wait for promote at {weight}%"
     ends = (started or tick.now) + step.duration
@@ -123,12 +125,19 @@ def complete(
     )
 
 
-def rollback(tick: Tick, status: CanaryReleaseStatus, message: str, assessment: Assessment | None) -> Rollback:
-    """A check failed: every managed route goes back to how it was (canary 0 %); the release has Failed."""
+def rollback(
+    tick: Tick,
+    status: CanaryReleaseStatus,
+    message: str,
+    assessment: Assessment | None,
+    reason: Reason = Reason.ROLLED_BACK,
+) -> Rollback:
+    """A check failed: every managed route goes back to how it was (canary 0 %); the release has Failed. A failed
+    pre-check (`reason` PreCheckFailed) is the same move from Pending: the routes are already as they were."""
     status = status.model_copy(update={"canary_weight": 0, "pause_reason": None, "next_check_at": None})
-    status = move(status, Event.ROLLBACK, Reason.ROLLED_BACK, message, tick.now)
+    status = move(status, Event.ROLLBACK, reason, message, tick.now)
     return Rollback(
-        reason=Reason.ROLLED_BACK,
+        reason=reason,
         message=message,
         status=finish(tick, status, message, assessment),
         target_weight=0,

@@ -30,6 +30,8 @@ class RouteReading:
     route: str | None = None
     canary_weight: int | None = None
     error: str | None = None
+    header_route: bool = False
+    """Whether this release's header route (traffic colouring) stands directly above the route."""
 
     @property
     def label(self) -> str:
@@ -57,8 +59,8 @@ class Observations:
     """What one tick observed.
 
     `generation` is the object's `metadata.generation`. `workload` is None when the spec names no
-    `canaryWorkload`. `analysis` is None when the gates were not run this tick (`analysis_due` said no), and a
-    tuple (one measurement per gate, possibly empty) when they were. `snapshots` are the managed routes as the
+    `canaryWorkload`. `analysis` is None when the gates were not run this tick (`gates_due` said no), and a
+    tuple (one measurement per gate it named, possibly empty) when they were. `snapshots` are the managed routes as the
     router captured them, taken only when `needs_snapshot(spec, status)` says so (None otherwise, or when the router
     could not take them). `command` is the raw value of the `graygate.dev/command` annotation, if any. `frozen` is
     the release freeze switch: while it is on, no weight ever goes up, but rollbacks and aborts still happen.

@@ -20,6 +20,11 @@ whose count is zero, exists; the instrumentation is there and has not been exerc
 not have served the route yet). It is reported as `NoTrafficYet` (info) and listed in
 `ParityReport.awaiting_traffic`, so a gate can hold instead of passing. A family without samples shows no label
 names, so its labels cannot be compared yet: `LabelsUnverified` (info), never `LabelDropped`.
+
+The same goes for the `<name>_created` gauges Python's prometheus_client writes next to a counter, histogram or
+summary in the 0.0.4 text format: they appear only with the family's first series, so stable's `_created` gauge
+is not missing from a canary whose family has no series yet (it is awaiting traffic). A canary that has series
+but no `_created` gauge (created series switched off) gets a warning: the family itself is intact.
 """
 
 from __future__ import annotations
@@ -119,6 +124,11 @@ def compare_parity(
     awaiting: set[str] = set()
     for name, before in old.items():
         after = new.get(name)
+        if after is None and (parent := _created_parent(name, new)) is not None:
+            findings.append(_created_finding(name, parent))
+            if parent.awaiting_traffic:
+                awaiting.add(name)
+            continue
         if after is None:
             findings.append(_finding("error", ParityCode.FAMILY_MISSING, name, _missing_message(name, before)))
             continue
@@ -135,7 +145,8 @@ def compare_parity(
         elif family.awaiting_traffic:
             awaiting.add(name)
     for name in sorted(awaiting):
-        findings.append(_finding("info", ParityCode.NO_TRAFFIC_YET, name, _no_traffic_message(new[name])))
+        if name in new:
+            findings.append(_finding("info", ParityCode.NO_TRAFFIC_YET, name, _no_traffic_message(new[name])))
     for name, family in new.items():
         if name not in old:
             message = f"the canary adds {family.type} {name}"
@@ -171,6 +182,26 @@ def _finding(
 
 def _missing_message(name: str, before: MetricFamily) -> str:
     return f"stable exposes {before.type} {name}, the canary does not"
+
+
+def _created_parent(name: str, canary: Mapping[str, MetricFamily]) -> MetricFamily | None:
+    """The canary's counter, histogram or summary whose `_created` gauge `name` is, if `name` is one."""
+    if not name.endswith("_created"):
+        return None
+    base = name.removesuffix("_created")
+    for candidate in (f"{base}_total", base):
+        family = canary.get(candidate)
+        if family is not None and family.type in ("counter", "histogram", "summary"):
+            return family
+    return None
+
+
+def _created_finding(name: str, parent: MetricFamily) -> ParityFinding:
+    if parent.awaiting_traffic:
+        message = f"{name} appears with the first series of {parent.name}, which has none yet in the canary"
+        return _finding("info", ParityCode.NO_TRAFFIC_YET, name, message)
+    message = f"stable exposes {name}, the canary's {parent.name} has series but no _created gauge"
+    return _finding("warning", ParityCode.FAMILY_MISSING, name, message)
 
 
 def _no_traffic_message(family: MetricFamily) -> str:

@@ -26,7 +26,7 @@ class Event(StrEnum):
     RESUME = "resume"  # a human lets a paused release go on
     PROMOTE = "promote"  # a human skips the rest of the current step
     COMPLETE = "complete"  # the plan is done (or promote-full): the canary carries 100 %
-    ROLLBACK = "rollback"  # a check failed: all traffic back to stable
+    ROLLBACK = "rollback"  # a check failed (a pre-check included): all traffic back to stable
     ABORT = "abort"  # a human stops the release: all traffic back to stable
     RETRY = "retry"  # a human starts a Failed or Aborted release again
     RESTART = "restart"  # the spec changed (or became valid again): start over
@@ -38,6 +38,7 @@ P, E = Phase, Event
 TABLE: Mapping[tuple[Phase, Event], Phase] = MappingProxyType(
     {
         (P.PENDING, E.START): P.PROGRESSING,
+        (P.PENDING, E.ROLLBACK): P.FAILED,
         (P.PENDING, E.ABORT): P.ABORTED,
         (P.PENDING, E.RESTART): P.PENDING,
         (P.PENDING, E.INVALIDATE): P.INVALID,

@@ -1,8 +1,9 @@
 """The plan: a spec's steps as typed values, and the weight the canary carries at each of them.
 
-Why: the manifest's steps are a one-of per item (`setWeight` or `pause`) and may come from the `stepWeights`
-shorthand. The domain should not care: it walks a `Plan` of `WeightStep` and `PauseStep` values and asks
-it which weight a step implies and how to show "step n of m".
+Why: the manifest's steps are a one-of per item (`setWeight`, `pause` or `setHeaderRoute`) and may come from the
+`stepWeights` shorthand. The domain should not care: it walks a `Plan` of `WeightStep`, `PauseStep` and
+`HeaderRouteStep` values and asks it which weight a step implies, which header routes (traffic colouring) are wanted
+there, and how to show "step n of m".
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from graygate.api.header_routes import HeaderRouteMatch
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import Phase
 
-__all__ = ["FULL", "PauseStep", "Plan", "PlanStep", "WeightStep", "plan_of", "step_display"]
+__all__ = ["FULL", "HeaderRouteStep", "PauseStep", "Plan", "PlanStep", "WeightStep", "plan_of", "step_display"]
 
 FULL = 100
 """The canary's weight once the release has Succeeded."""
@@ -38,7 +40,15 @@ class PauseStep:
         return self.duration is None
 
 
-PlanStep = WeightStep | PauseStep
+@dataclass(frozen=True, slots=True)
+class HeaderRouteStep:
+    """From here until the release ends, requests matching any of `match` go to the canary; then wait for one
+    passing analysis, like a `WeightStep` that keeps the weight."""
+
+    match: tuple[HeaderRouteMatch, ...]
+
+
+PlanStep = WeightStep | PauseStep | HeaderRouteStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +78,16 @@ class Plan:
                 return step.weight
         return 0
 
+    def header_routes_at(self, index: int) -> tuple[HeaderRouteMatch, ...]:
+        """The header matches coloured towards the canary at step `index`: the latest `setHeaderRoute` so far, else
+        none. Past the last step the release is complete and colouring ends with it."""
+        if index >= len(self.steps):
+            return ()
+        for step in reversed(self.steps[: index + 1]):
+            if isinstance(step, HeaderRouteStep):
+                return step.match
+        return ()
+
 
 def plan_of(spec: CanaryReleaseSpec) -> Plan:
     """The spec's plan (`steps` as written, or `stepWeights` expanded)."""
@@ -77,6 +97,8 @@ def plan_of(spec: CanaryReleaseSpec) -> Plan:
             steps.append(WeightStep(step.set_weight))
         elif step.pause is not None:
             steps.append(PauseStep(step.pause.duration))
+        elif step.set_header_route is not None:
+            steps.append(HeaderRouteStep(step.set_header_route.match))
     return Plan(tuple(steps))
 
 

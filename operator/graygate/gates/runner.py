@@ -6,27 +6,47 @@ in `_measure`. A gate that raises is a bug in that gate, not a verdict: it is tu
 one broken gate never stops the others, and the domain judges it as `Error`.
 
 Every collaborator has a default so `GateRunner()` still works; without a metric provider, `prometheus` gates
-measure an error that says so. `measure` takes the release (`scope`) because query templates name it; without one,
-`prometheus` gates measure an error too.
+measure an error that says so. `measure` takes the release (`scope`) because query templates name it and the
+etcd gates read their Secrets from its namespace; without one, `prometheus` gates measure an error, and etcd gates
+do when they need a Secret. The etcd gates build their connections with `etcd_factory` (default: the real
+`EtcdStore`), and the release checks share one `HttpFetcher`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
-from graygate.api.gates import Gate, HttpProbe, Prometheus
-from graygate.domain.measurements import HttpProbeMeasurement, Measurement, PrometheusMeasurement
+from graygate.api.gates import ApiCompat, EtcdConfig, Gate, HotReload, HttpProbe, MetricParity, Prometheus
+from graygate.api.routing_check import RoutingCheck
+from graygate.domain.measurements import (
+    ApiCompatMeasurement,
+    EtcdConfigMeasurement,
+    HotReloadMeasurement,
+    HttpProbeMeasurement,
+    Measurement,
+    MetricParityMeasurement,
+    PrometheusMeasurement,
+    RoutingCheckMeasurement,
+)
 from graygate.domain.promql import QueryScope
+from graygate.gates.api_compat import ApiCompatGate
+from graygate.gates.etcd_access import EtcdConnector, EtcdFactory, etcd_store
+from graygate.gates.etcd_config import EtcdConfigGate
+from graygate.gates.fetch import HttpFetcher
+from graygate.gates.hot_reload import HotReloadGate
 from graygate.gates.http_probe import HttpProbeGate, HttpProbeRequest
+from graygate.gates.metric_parity import MetricParityGate
 from graygate.gates.prometheus import PrometheusGate, PrometheusRequest
+from graygate.gates.routing_check import RoutingCheckGate, RoutingCheckRequest
 from graygate.ports import MetricProvider, SecretReader
 
 
 class GateRunner:
     """`metrics` (owned from here on, closed by `close()`), `secrets` and `default_prometheus` (the operator-wide
-    Prometheus address used when a gate's `source.address` is omitted) serve the `prometheus` gates."""
+    Prometheus address used when a gate's `source.address` is omitted) serve the `prometheus` gates; `secrets`
+    and `etcd_factory` serve the etcd gates; `fetcher` (owned, closed by `close()`) the release checks."""
 
     def __init__(
         self,
@@ -35,9 +55,18 @@ class GateRunner:
         metrics: MetricProvider | None = None,
         secrets: SecretReader | None = None,
         default_prometheus: str | None = None,
+        etcd_factory: EtcdFactory = etcd_store,
+        fetcher: HttpFetcher | None = None,
     ) -> None:
         self._http_probe = http_probe or HttpProbeGate()
         self._prometheus = PrometheusGate(metrics, secrets=secrets, default_address=default_prometheus)
+        self._fetcher = fetcher or HttpFetcher()
+        self._etcd = EtcdConnector(etcd_factory, secrets)
+        self._parity = MetricParityGate(self._fetcher)
+        self._api = ApiCompatGate(self._fetcher)
+        self._reload = HotReloadGate(self._etcd, self._fetcher)
+        self._config = EtcdConfigGate(self._etcd, self._fetcher)
+        self._routing = RoutingCheckGate()
 
     async def measure(
         self, gates: Sequence[Gate], now: datetime, scope: QueryScope | None = None
@@ -48,13 +77,50 @@ class GateRunner:
     async def close(self) -> None:
         await self._http_probe.close()
         await self._prometheus.close()
+        await self._fetcher.close()
+        await self._etcd.close()
+        await self._routing.close()
 
     async def _measure(self, gate: Gate, now: datetime, scope: QueryScope | None) -> Measurement:
-        check = gate.check
+        check, name = gate.check, gate.name
+        namespace = scope.namespace if scope is not None else None
         if isinstance(check, HttpProbe):
-            return await self._probe(gate.name, check, now)
+            return await self._probe(name, check, now)
         if isinstance(check, Prometheus):
-            return await self._query(gate.name, check, now, scope)
+            return await self._query(name, check, now, scope)
+        if isinstance(check, MetricParity):
+            return await _guarded(
+                self._parity.observe(name, check, now),
+                lambda why: MetricParityMeasurement(gate=name, observed_at=now, error=why),
+            )
+        if isinstance(check, ApiCompat):
+            return await _guarded(
+                self._api.observe(name, check, now),
+                lambda why: ApiCompatMeasurement(gate=name, observed_at=now, error=why),
+            )
+        if isinstance(check, HotReload):
+            return await _guarded(
+                self._reload.observe(name, check, now, namespace),
+                lambda why: HotReloadMeasurement(
+                    gate=name,
+                    observed_at=now,
+                    key=check.key,
+                    url=check.url,
+                    json_path=check.json_path,
+                    deadline=check.deadline,
+                    error=why,
+                ),
+            )
+        if isinstance(check, EtcdConfig):
+            return await _guarded(
+                self._config.observe(name, check, now, namespace),
+                lambda why: EtcdConfigMeasurement(gate=name, observed_at=now, error=why),
+            )
+        if isinstance(check, RoutingCheck):
+            return await _guarded(
+                self._routing.observe(_routing_request(name, check), now),
+                lambda why: RoutingCheckMeasurement(gate=name, observed_at=now, url=check.url, error=why),
+            )
         raise AssertionError(f"no observer for gate kind {type(check).__name__}")  # pragma: no cover
 
     async def _query(self, name: str, check: Prometheus, now: datetime, scope: QueryScope | None) -> Measurement:
@@ -85,3 +151,23 @@ class GateRunner:
             body_json=sample.body_json,
             error=sample.error,
         )
+
+
+async def _guarded(observing: Awaitable[Measurement], failed: Callable[[str], Measurement]) -> Measurement:
+    """The observation, or an error measurement when the gate raised (a bug there must not stop the others)."""
+    try:
+        return await observing
+    except Exception as error:
+        return failed(f"the gate failed: {type(error).__name__}: {error}")
+
+
+def _routing_request(name: str, check: RoutingCheck) -> RoutingCheckRequest:
+    return RoutingCheckRequest(
+        gate=name,
+        url=check.url,
+        colored_headers=dict(check.colored_headers),
+        colored=check.colored_requests,
+        uncolored=check.uncolored_requests,
+        version_header=check.version_header,
+        timeout_s=check.timeout.total_seconds(),
+    )

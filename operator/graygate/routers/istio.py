@@ -13,6 +13,9 @@ read-modify-write loop around them. That loop is where the operator's safety pro
   checked. If one cannot be managed, an advance (weight > 0) writes nothing, so the release never runs half its
   routes ahead; a revert to 0 still writes every VirtualService it can, because sending traffic back to stable is
   always safe and the one that failed is reported in ``WriteResult.problems``.
+* Colouring rides along. When the target names its release, ``set_split`` also keeps exactly the asked header routes
+  above the managed routes (inserting, rewriting, re-inserting one someone deleted, or removing them), ``observe``
+  reports whether each is there, and ``restore`` drops them; an advance that adds header routes is all-or-nothing too.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from graygate.ports import (
     RoutingProblem,
     RoutingProblemReason,
     TrafficObservation,
+    TrafficSplit,
     TrafficTarget,
     VirtualServiceBody,
     VirtualServiceRef,
@@ -75,10 +79,10 @@ class IstioRouter:
                 seen.append(VirtualServiceWeights(ref.name, _resource_version(body), weights))
         return TrafficObservation(tuple(seen), tuple(problems))
 
-    async def set_canary_weight(self, target: TrafficTarget, weight: int) -> WriteResult:
-        """Send ``weight`` % of every managed route to canary and the rest to stable; see the module docstring."""
-        if isinstance(weight, bool) or not 0 <= weight <= 100:
-            raise ValueError(f"canary weight must be an integer from 0 to 100, got {weight!r}")
+    async def set_split(self, target: TrafficTarget, split: TrafficSplit) -> WriteResult:
+        """Send ``split.canary_weight`` % of every managed route to canary and the rest to stable, with exactly
+        ``split.header_routes`` above them (when the target names its release); see the module docstring."""
+        weight = split.canary_weight
         planned: list[tuple[VirtualServiceRef, VirtualServiceBody, _Change]] = []
         problems: list[RoutingProblem] = []
         for ref in target.virtual_services:
@@ -87,11 +91,12 @@ class IstioRouter:
                 problems.append(_not_found(target.namespace, ref.name))
                 continue
             change: _Change = functools.partial(
-                virtualservice.with_canary_weight,
+                virtualservice.with_split,
                 route_names=ref.routes,
                 stable=target.stable,
                 canary=target.canary,
-                canary_weight=weight,
+                split=split,
+                release=target.release,
                 cluster_domain=self._cluster_domain,
             )
             try:
@@ -100,7 +105,7 @@ class IstioRouter:
                 problems.append(_problem(ref.name, e))
                 continue
             planned.append((ref, body, change))
-        if problems and weight > 0:
+        if problems and (weight > 0 or split.header_routes):
             return WriteResult(written=(), unchanged=(), problems=tuple(problems))
         return await self._converge_all(target, [(ref.name, body, change) for ref, body, change in planned], problems)
 
@@ -128,7 +133,7 @@ class IstioRouter:
             if body is None:
                 problems.append(_not_found(target.namespace, name))
                 continue
-            change: _Change = functools.partial(virtualservice.restore, snapshots=snapshots)
+            change: _Change = functools.partial(virtualservice.restore, snapshots=snapshots, release=target.release)
             pending.append((name, body, change))
         return await self._converge_all(target, pending, problems)
 
@@ -185,7 +190,7 @@ class IstioRouter:
         self, body: VirtualServiceBody, ref: VirtualServiceRef, target: TrafficTarget
     ) -> tuple[RouteWeights, ...] | RoutingProblem:
         return virtualservice.read_weights(
-            body, ref.routes, target.stable, target.canary, cluster_domain=self._cluster_domain
+            body, ref.routes, target.stable, target.canary, cluster_domain=self._cluster_domain, release=target.release
         )
 
     def _previous_weights(self, body: VirtualServiceBody, name: str, target: TrafficTarget) -> tuple[RouteWeights, ...]:

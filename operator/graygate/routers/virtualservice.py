@@ -8,10 +8,10 @@ starts from a deep copy of the original JSON and assigns only ``weight`` values 
 so everything graygate does not understand goes back byte-for-byte, key order included. Destination matching, short
 hosts included, is described there too.
 
-Seam for header-based traffic colouring (not built yet). Colouring will insert, directly above each managed route, a
-route of its own name that sends matching requests to the canary. Route selection (``_select_routes``) is by name
-only, so such a route never becomes "managed" by accident; ``restore`` puts back only the snapshotted routes, so the
-colouring feature will need its own removal step next to it.
+Header-based traffic colouring (``header_routes.py``) inserts, directly above each managed route, a route of its own
+name that sends matching requests to the canary. Route selection (``_select_routes``) is by name, and a lone unnamed
+managed route is found among the routes that are not header routes, so such a route never becomes "managed" by
+accident; ``restore`` puts back only the snapshotted routes, so it drops the release's header routes explicitly.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ from graygate.ports import (
     RouteWeights,
     RoutingProblem,
     RoutingProblemReason,
+    TrafficSplit,
     VirtualServiceBody,
 )
+from graygate.routers import header_routes
 from graygate.routers.virtualservice_view import (
     DEFAULT_CLUSTER_DOMAIN,
     DestinationMatcher,
@@ -43,7 +45,7 @@ from graygate.routers.virtualservice_view import (
     route_label,
 )
 
-__all__ = ["read_weights", "restore", "snapshot", "with_canary_weight"]
+__all__ = ["read_weights", "restore", "snapshot", "with_canary_weight", "with_split"]
 
 _Reason = RoutingProblemReason
 
@@ -75,8 +77,9 @@ def _select_routes(
     http = view.spec.http
     labels = ", ".join(route_label(route, i) for i, route in enumerate(http)) or "none"
     if not route_names:
-        if len(http) == 1:
-            return [(0, http[0])]
+        own = [(i, route) for i, route in enumerate(http) if not header_routes.is_header_route(route.name)]
+        if len(own) == 1:
+            return own
         return RoutingProblem(
             view.metadata.name,
             _Reason.AMBIGUOUS_ROUTE,
@@ -200,11 +203,13 @@ def read_weights(
     canary: Destination,
     *,
     cluster_domain: str = DEFAULT_CLUSTER_DOMAIN,
+    release: str | None = None,
 ) -> tuple[RouteWeights, ...] | RoutingProblem:
     """The actual (stable, canary) split of each managed route, or the first reason it cannot be trusted.
 
     A canary destination that is not listed reads as weight 0. ``route_names`` None or empty: the VirtualService
-    must have exactly one http route.
+    must have exactly one http route (header routes aside). With ``release``, each reading also says whether that
+    release's header route for the route exists.
     """
     inspection = _inspect(vs, route_names, stable, canary, cluster_domain)
     if isinstance(inspection, RoutingProblem):
@@ -220,7 +225,50 @@ def read_weights(
                 f"summing to {sum(route.weights)}, not 100, so the canary's share is not what it says; "
                 "setting a canary weight rewrites them",
             )
-    return tuple(RouteWeights(route.name, route.stable_weight, route.canary_weight) for route in inspection.routes)
+    names = {route.name for route in view.spec.http}
+    return tuple(
+        RouteWeights(
+            route.name,
+            route.stable_weight,
+            route.canary_weight,
+            header_route=release is not None and header_routes.header_route_name(release, route.name) in names,
+        )
+        for route in inspection.routes
+    )
+
+
+def with_split(
+    vs: VirtualServiceBody,
+    route_names: Sequence[str] | None,
+    stable: Destination,
+    canary: Destination,
+    split: TrafficSplit,
+    *,
+    release: str | None,
+    cluster_domain: str = DEFAULT_CLUSTER_DOMAIN,
+) -> VirtualServiceBody:
+    """``with_canary_weight``, then (given the ``release``) exactly ``split.header_routes`` above the managed routes:
+    inserted, rewritten or removed as needed (see ``header_routes``). Equal to ``vs`` when nothing needs to change."""
+    result = with_canary_weight(vs, route_names, stable, canary, split.canary_weight, cluster_domain=cluster_domain)
+    if release is None:
+        return result
+    inspection = _inspect(result, route_names, stable, canary, cluster_domain)
+    if isinstance(inspection, RoutingProblem):
+        raise _error(inspection)
+    matcher = DestinationMatcher(inspection.view.metadata.namespace, cluster_domain)
+    http = result["spec"]["http"]
+    placements = [
+        header_routes.Placement(
+            index=route.index,
+            name=header_routes.header_route_name(release, route.name),
+            own_match=http[route.index].get("match"),
+            canary_entry=_new_canary_entry(
+                http[route.index]["route"][route.stable_index]["destination"], canary, matcher
+            ),
+        )
+        for route in inspection.routes
+    ]
+    return header_routes.place(result, release, placements, split.header_routes)
 
 
 def with_canary_weight(
@@ -295,8 +343,11 @@ def snapshot(vs: VirtualServiceBody, route_names: Sequence[str] | None) -> list[
     ]
 
 
-def restore(vs: VirtualServiceBody, snapshots: Sequence[RouteSnapshot]) -> VirtualServiceBody:
-    """A deep copy of ``vs`` with each snapshotted route of this VirtualService put back exactly.
+def restore(
+    vs: VirtualServiceBody, snapshots: Sequence[RouteSnapshot], *, release: str | None = None
+) -> VirtualServiceBody:
+    """A deep copy of ``vs`` with each snapshotted route of this VirtualService put back exactly, and without any
+    header route of ``release`` (a snapshot predates colouring, so restoring routes by name would leave them).
 
     Snapshots of other VirtualServices are ignored. A route is found again by its name (an unnamed route: the
     VirtualService must still have exactly one http route); a route gone since the snapshot raises
@@ -314,4 +365,4 @@ def restore(vs: VirtualServiceBody, snapshots: Sequence[RouteSnapshot]) -> Virtu
             raise _error(selected)
         [(index, _route)] = selected
         result["spec"]["http"][index] = json.loads(saved.route_json)
-    return result
+    return result if release is None else header_routes.drop(result, release)

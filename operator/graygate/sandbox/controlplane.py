@@ -197,6 +197,9 @@ class ControlPlane:
                 "--manage-all-nodes=false",
                 f"--manage-nodes-with-annotation-selector={sandbox_setup.KWOK_NODE_ANNOTATION}=fake",
                 "--node-ip=127.0.0.1",
+                # A Lease heartbeat well inside kube-controller-manager's 50 s grace; without it kwok refreshes
+                # the node only about every 55 s, the node flaps NotReady and every Deployment loses Available.
+                "--node-lease-duration-seconds=40",
                 f"--server-address=127.0.0.1:{free_port()}",
             ],
         )

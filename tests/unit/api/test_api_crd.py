@@ -116,7 +116,10 @@ def test_spec_defaults_are_in_manifest_form(path: str, default: object) -> None:
         (".spec", "!has(self.stepInterval) || has(self.stepWeights)"),
         (".spec", "self.stable.host != self.canary.host"),
         (".spec.steps", "self.filter(s, has(s.setWeight)).map(s, s.setWeight).isSorted()"),
-        (".spec.steps[]", "(has(self.setWeight) ? 1 : 0) + (has(self.pause) ? 1 : 0) == 1"),
+        (
+            ".spec.steps[]",
+            "(has(self.setWeight) ? 1 : 0) + (has(self.pause) ? 1 : 0) + (has(self.setHeaderRoute) ? 1 : 0) == 1",
+        ),
         (".spec.stepWeights", "self.isSorted()"),
         (".spec.stepInterval", "duration(self) >= duration('1s')"),
         (".spec.analysis.interval", "duration(self) >= duration('1s')"),

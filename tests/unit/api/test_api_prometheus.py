@@ -180,7 +180,7 @@ def _rules(node: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize(
     ("path", "rule"),
     [
-        ((), "(has(self.httpProbe) ? 1 : 0) + (has(self.prometheus) ? 1 : 0) == 1"),
+        ((), "(has(self.httpProbe) ? 1 : 0) + (has(self.prometheus) ? 1 : 0) + (has(self.metricParity) ? 1 : 0)"),
         (("prometheus",), "(has(self.requestSuccessRate) ? 1 : 0) + (has(self.requestDuration) ? 1 : 0)"),
         (("prometheus", "source"), "!has(self.bearerToken) || !has(self.basicAuth)"),
         (("prometheus", "source", "ca"), "(has(self.secretRef) ? 1 : 0) + (has(self.configMapRef) ? 1 : 0) == 1"),

@@ -26,8 +26,9 @@ LEGAL: dict[tuple[Phase, Event], Phase] = {
     (P.PAUSED, E.ROLLBACK): P.FAILED,
     (P.PAUSED, E.ABORT): P.ABORTED,
     (P.PROGRESSING, E.PROMOTE): P.PROGRESSING,
-    # nothing has moved yet, so only an abort ends a Pending release
+    # nothing has moved yet: a Pending release ends by an abort, or by a failing pre-check
     (P.PENDING, E.ABORT): P.ABORTED,
+    (P.PENDING, E.ROLLBACK): P.FAILED,
     # a human starts a failed or aborted release again
     (P.FAILED, E.RETRY): P.PENDING,
     (P.ABORTED, E.RETRY): P.PENDING,
@@ -75,7 +76,7 @@ def test_every_phase_is_reachable_from_pending() -> None:
 @pytest.mark.parametrize(
     ("phase", "events"),
     [
-        (P.PENDING, (E.START, E.ABORT, E.RESTART, E.INVALIDATE)),
+        (P.PENDING, (E.START, E.ROLLBACK, E.ABORT, E.RESTART, E.INVALIDATE)),
         (P.INVALID, (E.RESTART,)),
         (P.SUCCEEDED, (E.RESTART, E.INVALIDATE)),
     ],

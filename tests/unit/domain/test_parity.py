@@ -150,6 +150,31 @@ def found(report: ParityReport) -> set[Found]:
             id="required-family-present-without-traffic-is-not-missing",
         ),
         pytest.param(
+            fams(REQUESTS, fam("http_requests_created", "gauge", labels=("route", "code")), LATENCY),
+            fams(fam("http_requests_total", samples=0), LATENCY),
+            NO_POLICY,
+            {
+                ("info", C.NO_TRAFFIC_YET, "http_requests_total", None),
+                ("info", C.LABELS_UNVERIFIED, "http_requests_total", None),
+                ("info", C.NO_TRAFFIC_YET, "http_requests_created", None),
+            },
+            id="created-gauge-comes-with-the-first-series",
+        ),
+        pytest.param(
+            fams(REQUESTS, fam("http_request_duration_seconds_created", "gauge"), LATENCY),
+            fams(REQUESTS, LATENCY),
+            NO_POLICY,
+            {("warning", C.FAMILY_MISSING, "http_request_duration_seconds_created", None)},
+            id="created-gauge-switched-off-is-a-warning",
+        ),
+        pytest.param(
+            fams(REQUESTS, fam("jobs_created", "gauge")),
+            fams(REQUESTS),
+            NO_POLICY,
+            {("error", C.FAMILY_MISSING, "jobs_created", None)},
+            id="a-gauge-named-created-without-a-parent-is-a-family",
+        ),
+        pytest.param(
             fams(REQUESTS, fam("go_goroutines", "gauge")),
             fams(REQUESTS, fam("python_gc_objects_collected_total")),
             ParityPolicy(ignore=("go_*", "python_*")),

@@ -12,6 +12,7 @@ from graygate.ports import (
     RouteWeights,
     RoutingProblemReason,
     TrafficRouter,
+    TrafficSplit,
     TrafficTarget,
     VirtualServiceBody,
     VirtualServiceRef,
@@ -109,13 +110,13 @@ async def test_observe_reports_a_route_problem_per_virtual_service(
     assert [vs.virtual_service for vs in observation.virtual_services] == ["checkout-internal"]
 
 
-# ---- set_canary_weight ----
+# ---- set_split ----
 
 
 async def test_set_canary_weight_writes_each_virtual_service_once(
     router: IstioRouter, store: InMemoryVirtualServiceStore
 ) -> None:
-    result = await router.set_canary_weight(TARGET, 20)
+    result = await router.set_split(TARGET, TrafficSplit(20))
 
     assert result.complete
     assert [(w.virtual_service, w.resource_version, w.attempts) for w in result.written] == [
@@ -130,10 +131,10 @@ async def test_set_canary_weight_writes_each_virtual_service_once(
 async def test_a_tick_that_changes_nothing_writes_nothing(
     router: IstioRouter, store: InMemoryVirtualServiceStore
 ) -> None:
-    await router.set_canary_weight(TARGET, 20)
+    await router.set_split(TARGET, TrafficSplit(20))
     writes_before = len(store.replaces)
 
-    again = await router.set_canary_weight(TARGET, 20)
+    again = await router.set_split(TARGET, TrafficSplit(20))
 
     assert again.written == ()
     assert again.unchanged == ("checkout", "checkout-internal")
@@ -150,7 +151,7 @@ async def test_only_the_virtual_services_that_differ_are_written(
         CANARY,
     )
 
-    result = await router.set_canary_weight(target, 10)  # api-v2 is at 10 already; checkout-internal is at 0
+    result = await router.set_split(target, TrafficSplit(10))  # api-v2 is at 10 already; checkout-internal is at 0
 
     assert [w.virtual_service for w in result.written] == ["checkout-internal"]
     assert result.unchanged == ("checkout",)
@@ -163,7 +164,7 @@ async def test_a_conflict_is_reread_and_retried_keeping_the_other_writers_change
     store.concurrent_edits.append(lambda vs: vs["metadata"]["labels"].update({"team": "payments"}))
     target = TrafficTarget(NAMESPACE, (VirtualServiceRef("checkout", ("primary", "api-v2")),), STABLE, CANARY)
 
-    result = await router.set_canary_weight(target, 30)
+    result = await router.set_split(target, TrafficSplit(30))
 
     [write] = result.written
     assert write.attempts == 2
@@ -180,7 +181,7 @@ async def test_conflicts_beyond_the_bound_propagate(store: InMemoryVirtualServic
     store.concurrent_edits.extend(lambda vs: None for _ in range(3))
 
     with pytest.raises(ConflictError):
-        await router.set_canary_weight(TARGET, 30)
+        await router.set_split(TARGET, TrafficSplit(30))
     assert len(store.replaces) == 3
 
 
@@ -189,7 +190,7 @@ async def test_an_advance_writes_nothing_when_any_virtual_service_is_unmanageabl
 ) -> None:
     del store.objects[(NAMESPACE, "checkout-internal")]
 
-    result = await router.set_canary_weight(TARGET, 20)
+    result = await router.set_split(TARGET, TrafficSplit(20))
 
     assert not result.complete
     assert [p.virtual_service for p in result.problems] == ["checkout-internal"]
@@ -200,12 +201,12 @@ async def test_an_advance_writes_nothing_when_any_virtual_service_is_unmanageabl
 async def test_a_revert_writes_every_virtual_service_it_can(
     router: IstioRouter, store: InMemoryVirtualServiceStore
 ) -> None:
-    await router.set_canary_weight(TARGET, 40)
+    await router.set_split(TARGET, TrafficSplit(40))
     broken = store.current(NAMESPACE, "checkout-internal")
     broken["spec"]["http"][0]["route"][0]["destination"]["subset"] = "v1"
     store.put(broken)
 
-    result = await router.set_canary_weight(TARGET, 0)
+    result = await router.set_split(TARGET, TrafficSplit(0))
 
     assert [w.virtual_service for w in result.written] == ["checkout"]
     [problem] = result.problems
@@ -220,7 +221,7 @@ async def test_a_revert_writes_every_virtual_service_it_can(
 @pytest.mark.parametrize("weight", [-5, 101])
 async def test_set_canary_weight_rejects_impossible_weights(router: IstioRouter, weight: int) -> None:
     with pytest.raises(ValueError, match="from 0 to 100"):
-        await router.set_canary_weight(TARGET, weight)
+        await router.set_split(TARGET, TrafficSplit(weight))
 
 
 # ---- snapshot and restore ----
@@ -235,7 +236,7 @@ async def test_restore_puts_back_the_snapshot_byte_for_byte_then_stops_writing(
         ("checkout", "api-v2"),
         ("checkout-internal", None),
     ]
-    await router.set_canary_weight(TARGET, 50)
+    await router.set_split(TARGET, TrafficSplit(50))
     store.replaces.clear()
 
     restored = await router.restore(TARGET, snapshots)
@@ -254,7 +255,7 @@ async def test_restore_follows_the_snapshots_not_the_current_target(
     router: IstioRouter, store: InMemoryVirtualServiceStore
 ) -> None:
     snapshots = await router.snapshot(TARGET)
-    await router.set_canary_weight(TARGET, 50)
+    await router.set_split(TARGET, TrafficSplit(50))
     narrowed = TrafficTarget(NAMESPACE, (VirtualServiceRef("checkout", ("primary",)),), STABLE, CANARY)
 
     restored = await router.restore(narrowed, snapshots)

@@ -99,3 +99,55 @@ async def test_a_quiet_tick_writes_nothing_and_a_step_costs_one_of_each() -> Non
     assert counts[3:] == [(0, 0, 0), (0, 0, 0)], "nothing due: nothing written"
     stored = store.current("shop", "checkout")["spec"]["http"][0]["route"]
     assert [(r["destination"]["subset"], r["weight"]) for r in stored] == [("stable", 80), ("canary", 20)]
+
+
+COLOURED = parse_spec(
+    {
+        "trafficRouting": {"istio": {"virtualServices": [{"name": "checkout", "routes": ["primary"]}]}},
+        "stable": {"host": "checkout", "subset": "stable"},
+        "canary": {"host": "checkout", "subset": "canary"},
+        "steps": [{"setHeaderRoute": {"match": [{"headers": {"x-canary": {"exact": "always"}}}]}}, {"pause": {}}],
+        "analysis": {"interval": "30s"},
+    }
+)
+
+
+async def test_colouring_is_written_once_reasserted_after_a_deletion_and_removed_on_abort() -> None:
+    store = InMemoryVirtualServiceStore(_vs())
+    deps = Deps(
+        router=IstioRouter(store),
+        gates=NoGates(),
+        workload=_no_workload,
+        statuses=CountingStatuses(),
+        events=CountingEvents(),
+        metrics=OperatorMetrics(),
+    )
+    status = CanaryReleaseStatus()
+
+    async def run(second: int, command: str | None = None) -> int:
+        nonlocal status
+        view = ReleaseView(
+            ref=ReleaseRef("shop", "checkout", "uid-1"), generation=1, spec=COLOURED, status=status, command=command
+        )
+        before = len(store.replaces)
+        status = (await tick(view, deps, T0 + timedelta(seconds=second))).decision.status
+        return len(store.replaces) - before
+
+    def names() -> list[str]:
+        return [route["name"] for route in store.current("shop", "checkout")["spec"]["http"]]
+
+    assert [await run(s) for s in (0, 1, 2, 3, 4)] == [0, 1, 0, 0, 0]
+    assert names() == ["graygate-checkout-header-primary", "primary"]
+    assert (status.phase.value, status.header_routes) == ("Paused", True)
+
+    body = store.current("shop", "checkout")
+    body["spec"]["http"].pop(0)  # someone deletes the header route
+    store.put(body)
+    assert await run(5) == 1
+    assert names() == ["graygate-checkout-header-primary", "primary"]
+    assert await run(6) == 0
+
+    assert await run(7, "abort") == 1
+    assert names() == ["primary"]
+    assert (status.phase.value, status.header_routes) == ("Aborted", False)
+    assert store.current("shop", "checkout")["spec"] == _vs()["spec"]

@@ -1,0 +1,38 @@
+"""Field types the gate kinds share: an http(s) URL, a JSON path, a request timeout, a list of unique names.
+
+Why a module of its own: the probe, the release checks and the etcd checks all point at an endpoint and a value in
+its JSON answer; one definition keeps the CRD patterns and the error words the same everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from graygate.api.durations import DurationField
+
+__all__ = ["JSON_PATH_PATTERN", "JsonPath", "Timeout", "Url", "distinct"]
+
+JSON_PATH_PATTERN = r"^\$(\.[A-Za-z0-9_-]+|\[[0-9]+\])*$"
+
+Url = Annotated[str, Field(pattern=r"^https?://", max_length=2048)]
+"""An http(s) URL."""
+
+JsonPath = Annotated[str, Field(pattern=JSON_PATH_PATTERN, max_length=256)]
+"""`$` followed by `.key` and `[index]` parts, e.g. `$.checks[0].status` (no wildcards, filters or quoted keys)."""
+
+Timeout = Annotated[timedelta, DurationField(minimum="1ms")]
+"""How long one request may take."""
+
+
+def _check_distinct(values: tuple[str, ...]) -> tuple[str, ...]:
+    repeated = sorted({value for value in values if values.count(value) > 1})
+    if repeated:
+        raise ValueError(f"values must be unique; repeated: {', '.join(repeated)}")
+    return values
+
+
+distinct = AfterValidator(_check_distinct)
+"""Refuses a list with a repeated value, naming it."""

@@ -1,0 +1,96 @@
+"""`graygate check`, the I/O half: read a manifest, take one measurement per gate outside any cluster, judge it.
+
+Why a composition of its own instead of `graygate.wiring`: the operator's wiring needs an API server (Secrets,
+workloads, VirtualServices); `check` must work from a laptop or a CI job with none. So it builds the same
+`GateRunner` with the same metric provider registry, and stands an `OfflineSecrets` behind the Secret port that
+refuses every read with a sentence saying what to pass instead. The judges are the domain's own (`judge`), so a
+verdict here is the operator's sample verdict for the same observation. The canary workload's availability is not
+checked: it lives in the cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+
+from graygate.api import KIND, InvalidSpec, parse_spec
+from graygate.console.check import CheckReport, UrlOverride, apply_overrides, report_of
+from graygate.domain.judges import judge
+from graygate.domain.promql import QueryScope
+from graygate.errors import GateError, GraygateError
+from graygate.gates.runner import GateRunner
+from graygate.providers import PROVIDERS
+
+__all__ = ["CheckRequest", "OfflineSecrets", "load_release", "run_check"]
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    manifest_text: str
+    source: str
+    """Where the manifest came from, for messages."""
+    urls: Sequence[UrlOverride] = ()
+    prometheus: str | None = None
+    namespace: str | None = None
+    etcd: tuple[str, ...] = ()
+    """etcd endpoints (`host:port`) for every gate that talks to etcd, instead of its own."""
+
+
+class OfflineSecrets:
+    """The Secret port of a process with no API server: every read is refused, saying what to do instead."""
+
+    WHY = (
+        "graygate check runs outside the cluster, with no API server to read it from; "
+        "point the gate at a source that needs no credentials with --prometheus URL or --url GATE=URL"
+    )
+
+    async def secret_value(self, namespace: str, name: str, key: str) -> str:
+        raise GateError(self.WHY)
+
+    async def config_map_value(self, namespace: str, name: str, key: str) -> str:
+        raise GateError(self.WHY)
+
+
+def load_release(text: str, source: str) -> dict[str, Any]:
+    """The one CanaryRelease in `text`; raises GraygateError when there is none, several, or bad YAML."""
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if isinstance(d, dict) and d.get("kind") == KIND]
+    except yaml.YAMLError as error:
+        raise GraygateError(f"{source} is not valid YAML: {error}") from error
+    if len(documents) != 1:
+        raise GraygateError(f"{source} holds {len(documents)} CanaryReleases; graygate check takes exactly one")
+    return documents[0]
+
+
+def run_check(request: CheckRequest, now: datetime | None = None) -> CheckReport:
+    """Measure every gate of the manifest's release once, now, and judge each measurement."""
+    document = load_release(request.manifest_text, request.source)
+    metadata = document.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
+    name = str(metadata.get("name") or "release")
+    namespace = request.namespace or str(metadata.get("namespace") or "default")
+    raw = apply_overrides(document.get("spec") or {}, request.urls, request.prometheus, request.etcd)
+    spec = parse_spec(raw)
+    if isinstance(spec, InvalidSpec):
+        raise GraygateError(f"{request.source} is not a valid CanaryRelease: " + "; ".join(spec.problems))
+    scope = QueryScope(namespace=namespace, release=name, spec=spec)
+    when = now or datetime.now(UTC)
+
+    async def measure() -> CheckReport:
+        runner = GateRunner(
+            metrics=PROVIDERS.create("prometheus"), secrets=OfflineSecrets(), default_prometheus=request.prometheus
+        )
+        try:
+            measurements = await runner.measure(spec.analysis.gates, when, scope)
+        finally:
+            await runner.close()
+        by_name = {gate.name: gate for gate in spec.analysis.gates}
+        return report_of(f"{namespace}/{name}", (judge(by_name[m.gate], m) for m in measurements))
+
+    return asyncio.run(measure())

@@ -1,0 +1,109 @@
+"""The routing check gate's observation side: send coloured and uncoloured requests through the mesh's entry point and
+record which version answered each.
+
+Why it only observes: whether 3 of 20 canary answers is plausible at 10 % is a binomial question the domain answers
+(``domain/routing_judge.py``) with the release's tolerance; this module reports the version header of each answer,
+or that none came, and never raises for a failed request, because a failed request is an observation.
+
+Choices worth knowing:
+
+* aiohttp, one ``ClientSession`` per gate, reused across ticks and closed with ``close()``; no cookies are kept, so
+  no sticky session biases the split, and each request asks for a fresh connection so a proxy's connection-level
+  balancing cannot hide the per-request routing.
+* Requests go a few at a time (``concurrency``) under one deadline for the whole check; a request still pending at
+  the deadline counts as unanswered.
+* Only the headers are needed: the body is read and dropped, bounded, so the connection is released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import aiohttp
+
+from graygate.domain.measurements import RoutingCheckMeasurement
+
+__all__ = ["RoutingCheckGate", "RoutingCheckRequest"]
+
+USER_AGENT = "graygate-routing-check"
+BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RoutingCheckRequest:
+    """One routing check: where, how many requests of each colour, and which response header names the version."""
+
+    gate: str
+    url: str
+    colored_headers: Mapping[str, str] = field(default_factory=dict)
+    colored: int = 10
+    uncolored: int = 20
+    version_header: str = "x-served-by"
+    timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0:
+            raise ValueError(f"a routing check timeout must be positive, got {self.timeout_s}")
+        if self.colored < 0 or self.uncolored < 0:
+            raise ValueError("request counts must not be negative")
+
+
+class RoutingCheckGate:
+    """A ``graygate.ports.Gate`` of ``RoutingCheckRequest`` → ``RoutingCheckMeasurement``."""
+
+    def __init__(self, *, concurrency: int = 8) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        self._concurrency = concurrency
+        self._session: aiohttp.ClientSession | None = None
+
+    async def observe(self, request: RoutingCheckRequest, now: datetime) -> RoutingCheckMeasurement:
+        session = self._open()
+        limit = asyncio.Semaphore(self._concurrency)
+        failures: list[str] = []
+        colored_headers = dict(request.colored_headers)
+
+        async def one(headers: Mapping[str, str]) -> str | None:
+            async with limit:
+                try:
+                    async with session.get(request.url, headers=headers, allow_redirects=False) as response:
+                        await response.content.read(BODY_BYTES)
+                        return response.headers.get(request.version_header, "")
+                except (aiohttp.ClientError, OSError, ValueError) as error:
+                    failures.append(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
+                    return None
+
+        plan = [colored_headers] * request.colored + [{}] * request.uncolored
+        tasks = [asyncio.ensure_future(one(headers)) for headers in plan]
+        done, pending = await asyncio.wait(tasks, timeout=request.timeout_s) if tasks else (set(), set())
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+            failures.append(f"no answer within {request.timeout_s:g}s")
+        answers = [task.result() if task in done and not task.cancelled() else None for task in tasks]
+        return RoutingCheckMeasurement(
+            gate=request.gate,
+            observed_at=now,
+            url=request.url,
+            colored=tuple(answers[: request.colored]),
+            uncolored=tuple(answers[request.colored :]),
+            failure=failures[0] if failures else None,
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                cookie_jar=aiohttp.DummyCookieJar(),
+                connector=aiohttp.TCPConnector(force_close=True),
+                headers={"User-Agent": USER_AGENT},
+            )
+        return self._session

@@ -1,0 +1,130 @@
+"""The `graygate` command as a user types it: `graygate check`'s exit codes and output as a process, and every
+runnable ```sh block of the READMEs, run as written (see `tests/unit/test_readme_commands.py` for the marks)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cluster_support import ProbeTarget
+from tests.unit.test_readme_commands import REPO, ShellBlock, all_blocks
+
+MANIFEST = """\
+apiVersion: graygate.dev/v1alpha1
+kind: CanaryRelease
+metadata: {name: checkout, namespace: shop}
+spec:
+  trafficRouting: {istio: {virtualServices: [{name: checkout}]}}
+  stable: {host: checkout, subset: stable}
+  canary: {host: checkout, subset: canary}
+  steps: [{setWeight: 10}]
+  analysis:
+    interval: 10s
+    gates:
+      - name: health
+        httpProbe: {url: "http://checkout-canary.shop:8080/healthz", timeout: 1s}
+"""
+
+SECRET_GATE = """\
+      - name: success-rate
+        prometheus:
+          source: {address: "http://127.0.0.1:1", bearerToken: {secretRef: {name: prom-token}}}
+          query: {expr: "vector(1)", min: 0}
+"""
+
+
+def _graygate(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "graygate.cli", *args]
+    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.fixture
+def target() -> Iterator[ProbeTarget]:
+    server = ProbeTarget()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def manifest(tmp_path: Path) -> Path:
+    path = tmp_path / "release.yaml"
+    path.write_text(MANIFEST)
+    return path
+
+
+def test_check_exits_0_when_every_gate_passes(manifest: Path, target: ProbeTarget) -> None:
+    done = _graygate("check", str(manifest), "--url", f"health={target.url}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "shop/checkout: Pass (all 1 gate(s) passed)"
+    assert target.hits == 1
+
+
+def test_check_exits_1_and_names_the_failing_gate_in_json(manifest: Path, target: ProbeTarget) -> None:
+    target.status = 503
+    done = _graygate("check", str(manifest), "--url", f"health={target.url}", "--format", "json")
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["verdict"] == "Fail"
+    assert report["gates"] == [
+        {"name": "health", "kind": "httpProbe", "verdict": "Fail", "value": "503", "threshold": "in [200]",
+         "reason": "status 503, expected one in [200]"},
+    ]  # fmt: skip
+
+
+def test_check_exits_2_when_a_gate_cannot_judge_and_says_why(target: ProbeTarget) -> None:
+    done = _graygate("check", "-", "--url", f"health={target.url}", "-n", "staging", stdin=MANIFEST + SECRET_GATE)
+    assert done.returncode == 2, done.stderr
+    assert "staging/checkout: Error (could not judge: success-rate)" in done.stdout
+    assert "cannot read key token of Secret staging/prom-token" in done.stdout
+    assert "--prometheus URL" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--url", "health"], "expected GATE=URL"),
+        (["--url", "nope=http://x"], "the release has no gate nope"),
+        (["--namespace", "x", "--prometheus", "http://x", "/no/such/file.yaml"], "No such file"),
+    ],
+)
+def test_check_exits_2_on_a_bad_request(manifest: Path, args: list[str], message: str) -> None:
+    files = [] if any(a.endswith(".yaml") for a in args) else [str(manifest)]
+    done = _graygate("check", *files, *args)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert done.stderr.startswith("graygate check: ")
+
+
+def test_check_is_listed_in_the_help() -> None:
+    done = _graygate("--help")
+    assert "check" in done.stdout
+
+
+# ---- the README's blocks ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", [b for b in all_blocks() if b.runnable], ids=lambda block: block.id)
+def test_readme_block_runs(block: ShellBlock, tmp_path: Path) -> None:
+    bins = [str(REPO / ".venv" / "bin"), os.environ.get("GRAYGATE_TOOLS", str(REPO / ".cache/toolchain/bin"))]
+    env = {key: value for key, value in os.environ.items() if key != "KUBECONFIG"}
+    env.update(PATH=os.pathsep.join([*bins, env.get("PATH", "")]), GRAYGATE_SANDBOX_DIR=str(tmp_path / "sandbox"))
+    process = subprocess.Popen(
+        ["bash", "-euo", "pipefail", "-c", block.body], cwd=REPO, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    try:
+        stdout, stderr = process.communicate(timeout=180)
+    finally:  # a block that failed or hung half-way must leave nothing running
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        subprocess.run(["graygate", "sandbox", "down"], env=env, capture_output=True, timeout=60, check=False)
+    done = subprocess.CompletedProcess(block.body, process.returncode, stdout, stderr)
+    assert done.returncode == 0, f"{block.id} failed:\n{block.body}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
