@@ -5,16 +5,21 @@ weights, restores the original routes on deletion, and refuses invalid releases 
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from graygate.sandbox import ControlPlane
 from tests.cluster_support import (
     ISTIO,
     RELEASES,
@@ -330,3 +335,37 @@ def test_no_traffic_until_the_canary_workload_is_available(
     eventually(lambda: weights(api, namespace, "checkout") == (0, 100), 10, "the final weights")
     recorder.stop()
     assert recorder.canary_sequence() == [0, 30, 100]
+
+
+def test_a_gitops_reapply_of_the_virtualservice_mid_release_does_not_break_it(
+    api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str, sandbox: ControlPlane,
+    operator: OperatorProcess, tmp_path: Path,
+) -> None:  # fmt: skip
+    """What Argo CD does on a sync without ignoreDifferences: `kubectl apply` of the manifest in Git, which puts the
+    weights back to 100/0 mid-release. graygate re-asserts its weights within a tick and the release goes on."""
+    manifest = tmp_path / "virtualservice.yaml"
+    manifest.write_text(yaml.safe_dump(virtual_service("checkout")))
+
+    def kubectl_apply() -> None:
+        subprocess.run(
+            ["kubectl", "apply", "-n", namespace, "-f", str(manifest)],
+            env={**os.environ, "KUBECONFIG": str(sandbox.kubeconfig)},
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    kubectl_apply()
+    _apply(custom, namespace, canary_release("checkout", [{"setWeight": 20}, {"pause": {}}, {"setWeight": 100}]))
+    eventually(lambda: _phase(api, namespace, "checkout", "Paused"), 30, "the wait-for-promotion pause")
+
+    kubectl_apply()
+    eventually(lambda: any("DriftCorrected" in line for line in _events(api, namespace)), 5, "a drift Event")
+    eventually(lambda: weights(api, namespace, "checkout") == (80, 20), 5, "the weights re-asserted")
+
+    custom.patch_namespaced_custom_object(
+        **RELEASES, namespace=namespace, name="checkout",
+        body={"metadata": {"annotations": {"graygate.dev/command": "promote/after-sync"}}},
+    )  # fmt: skip
+    eventually(lambda: _phase(api, namespace, "checkout", "Succeeded"), 20, "the release to finish after the sync")
+    eventually(lambda: weights(api, namespace, "checkout") == (0, 100), 10, "the final weights")
