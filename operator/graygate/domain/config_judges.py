@@ -18,7 +18,7 @@ from graygate.api.gates import EtcdConfig, HotReload
 from graygate.api.status import Outcome
 from graygate.domain.jsonpath import Found, lookup, render
 from graygate.domain.measurements import ConfigState, EtcdConfigMeasurement, HotReloadMeasurement
-from graygate.domain.verdicts import Verdict
+from graygate.domain.verdicts import Verdict, VerdictFor
 
 __all__ = ["judge_etcd_config", "judge_hot_reload", "short"]
 
@@ -34,19 +34,8 @@ def judge_hot_reload(check: HotReload, seen: HotReloadMeasurement) -> Verdict:
     """Pass when the canary reported the nonce before the deadline; fail naming what it reports instead."""
     deadline = format_duration(check.deadline)
     inputs = {"key": check.key, "url": check.url, "jsonPath": check.json_path}
-
-    def verdict(outcome: Outcome, reason: str, value: str | None = None) -> Verdict:
-        threshold = f"{check.json_path} == the nonce within {deadline}"
-        return Verdict(
-            gate=seen.gate,
-            kind=seen.kind,
-            outcome=outcome,
-            reason=reason,
-            value=value,
-            threshold=threshold,
-            at=seen.observed_at,
-            inputs=inputs,
-        )
+    threshold = f"{check.json_path} == the nonce within {deadline}"
+    verdict = VerdictFor(seen.gate, seen.kind, seen.observed_at, inputs, threshold)
 
     if seen.error is not None or seen.nonce is None:
         return verdict(Outcome.ERROR, f"could not write the probe key {check.key}: {seen.error or 'no nonce'}")
@@ -67,17 +56,7 @@ def judge_etcd_config(check: EtcdConfig, seen: EtcdConfigMeasurement) -> Verdict
     state = seen.state
     expected = _expected(check, state) if state is not None else None
 
-    def verdict(outcome: Outcome, reason: str, value: str | None = None) -> Verdict:
-        return Verdict(
-            gate=seen.gate,
-            kind=seen.kind,
-            outcome=outcome,
-            reason=reason,
-            value=value,
-            threshold=expected,
-            at=seen.observed_at,
-            inputs=inputs,
-        )
+    verdict = VerdictFor(seen.gate, seen.kind, seen.observed_at, inputs, expected)
 
     if seen.error is not None or state is None:
         return verdict(Outcome.ERROR, f"cannot read {check.prefix} from etcd: {seen.error or 'no state'}")

@@ -31,7 +31,7 @@ from graygate.domain.measurements import (
 from graygate.domain.prometheus_judge import judge_prometheus
 from graygate.domain.release_check_judges import judge_api_compat, judge_metric_parity
 from graygate.domain.routing_judge import judge_routing_check
-from graygate.domain.verdicts import Verdict
+from graygate.domain.verdicts import Verdict, VerdictFor
 
 __all__ = [
     "judge",
@@ -81,17 +81,7 @@ def judge_http_probe(check: HttpProbe, seen: HttpProbeMeasurement) -> Verdict:
     expected = f"in [{', '.join(str(code) for code in check.expect_status)}]"
     inputs = {"url": seen.url, "method": seen.method}
 
-    def verdict(outcome: Outcome, reason: str, value: str | None, threshold: str | None) -> Verdict:
-        return Verdict(
-            gate=seen.gate,
-            kind=seen.kind,
-            outcome=outcome,
-            reason=reason,
-            value=value,
-            threshold=threshold,
-            at=seen.observed_at,
-            inputs=inputs,
-        )
+    verdict = VerdictFor(seen.gate, seen.kind, seen.observed_at, inputs)
 
     if seen.error is not None:
         return verdict(Outcome.FAIL, f"no answer from {seen.method} {seen.url}: {seen.error}", None, expected)

@@ -25,7 +25,7 @@ from graygate.domain.measurements import ApiCompatMeasurement, MetricParityMeasu
 from graygate.domain.openapi_diff import diff_openapi, summarize_api
 from graygate.domain.parity import ParityCode, ParityPolicy, compare_parity, summarize
 from graygate.domain.semver import SemverError, satisfies
-from graygate.domain.verdicts import Verdict
+from graygate.domain.verdicts import Verdict, VerdictFor
 
 __all__ = ["MAX_REASON", "bounded_list", "judge_api_compat", "judge_metric_parity"]
 
@@ -48,17 +48,7 @@ def judge_metric_parity(check: MetricParity, seen: MetricParityMeasurement, weig
     inputs = {"canary": check.canary_url} | ({"stable": check.stable_url} if check.stable_url else {})
     wanted = "no family, label or type lost" + (", names linted as errors" if check.lint_severity == "error" else "")
 
-    def verdict(outcome: Outcome, reason: str, value: str | None = None) -> Verdict:
-        return Verdict(
-            gate=seen.gate,
-            kind=seen.kind,
-            outcome=outcome,
-            reason=reason,
-            value=value,
-            threshold=wanted,
-            at=seen.observed_at,
-            inputs=inputs,
-        )
+    verdict = VerdictFor(seen.gate, seen.kind, seen.observed_at, inputs, wanted)
 
     if seen.error is not None or seen.canary is None:
         return verdict(Outcome.ERROR, seen.error or "the canary's metrics were not fetched")
@@ -98,17 +88,7 @@ def judge_api_compat(check: ApiCompat, seen: ApiCompatMeasurement) -> Verdict:
     inputs = {"stable": check.stable_url, "canary": check.canary_url}
     wanted = "no breaking change" + (f", version in {check.version.range}" if check.version else "")
 
-    def verdict(outcome: Outcome, reason: str, value: str | None = None) -> Verdict:
-        return Verdict(
-            gate=seen.gate,
-            kind=seen.kind,
-            outcome=outcome,
-            reason=reason,
-            value=value,
-            threshold=wanted,
-            at=seen.observed_at,
-            inputs=inputs,
-        )
+    verdict = VerdictFor(seen.gate, seen.kind, seen.observed_at, inputs, wanted)
 
     if seen.error is not None or seen.stable is None or seen.canary is None:
         return verdict(Outcome.ERROR, seen.error or "the OpenAPI documents were not fetched")

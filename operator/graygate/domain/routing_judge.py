@@ -14,7 +14,7 @@ import math
 from graygate.api.routing_check import RoutingCheck
 from graygate.api.status import Outcome
 from graygate.domain.measurements import RoutingCheckMeasurement
-from graygate.domain.verdicts import Verdict
+from graygate.domain.verdicts import Verdict, VerdictFor
 
 __all__ = ["judge_routing_check", "plausible_range"]
 
@@ -36,17 +36,7 @@ def judge_routing_check(check: RoutingCheck, seen: RoutingCheckMeasurement, weig
     `weight` (None: unknown, then the uncoloured split cannot be judged and the verdict is Inconclusive)."""
     inputs = {"url": seen.url, "versionHeader": check.version_header, "canaryValue": check.canary_value}
 
-    def verdict(outcome: Outcome, reason: str, value: str | None = None, threshold: str | None = None) -> Verdict:
-        return Verdict(
-            gate=seen.gate,
-            kind=seen.kind,
-            outcome=outcome,
-            reason=reason,
-            value=value,
-            threshold=threshold,
-            at=seen.observed_at,
-            inputs=inputs,
-        )
+    verdict = VerdictFor(seen.gate, seen.kind, seen.observed_at, inputs)
 
     if seen.error is not None:
         return verdict(Outcome.ERROR, f"the routing check could not run: {seen.error}")

@@ -60,6 +60,32 @@ class Verdict:
         return replace(self, outcome=outcome, reason=reason)
 
 
+@dataclass(frozen=True, slots=True)
+class VerdictFor:
+    """Makes the verdicts of one measurement: its gate, kind, time, inputs (and a default threshold) are fixed
+    once, so a judge only says what it concluded: `verdict(Outcome.FAIL, "why", value, threshold)`."""
+
+    gate: str
+    kind: str
+    at: datetime
+    inputs: Mapping[str, str]
+    threshold: str | None = None
+
+    def __call__(
+        self, outcome: Outcome, reason: str, value: str | None = None, threshold: str | None = None
+    ) -> Verdict:
+        return Verdict(
+            gate=self.gate,
+            kind=self.kind,
+            outcome=outcome,
+            reason=reason,
+            at=self.at,
+            value=value,
+            threshold=threshold if threshold is not None else self.threshold,
+            inputs=self.inputs,
+        )
+
+
 def worst_verdict(verdicts: Iterable[Verdict]) -> Verdict | None:
     """The first of the worst verdicts, or None for none."""
     chosen: Verdict | None = None
