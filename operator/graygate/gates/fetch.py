@@ -59,7 +59,7 @@ class HttpFetcher:
             ) as response:
                 if not 200 <= response.status < 300:
                     return Download(url=url, error=f"answered status {response.status}")
-                body = await _read_at_most(response.content, self._limit + 1)
+                body = await read_at_most(response.content, self._limit + 1)
                 if len(body) > self._limit:
                     return Download(url=url, error=f"the answer is larger than {self._limit // 1024} KiB")
                 return Download(url=url, body=body, content_type=response.content_type)
@@ -99,7 +99,8 @@ def json_document(download: Download) -> Fetched[object]:
     return Fetched(url=download.url, content=document)
 
 
-async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
+async def read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """At most `limit` bytes of a body: a gate never holds more of an answer than it can judge."""
     chunks: list[bytes] = []
     size = 0
     while size < limit:

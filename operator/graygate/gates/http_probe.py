@@ -29,6 +29,7 @@ import aiohttp
 from pydantic import JsonValue
 
 from graygate.errors import GateError
+from graygate.gates.fetch import read_at_most
 
 __all__ = ["HttpProbeGate", "HttpProbeRequest", "ProbeSample"]
 
@@ -162,7 +163,7 @@ def _is_json(content_type: str) -> bool:
 async def _read_body(response: aiohttp.ClientResponse) -> _Body:
     wants_json = _is_json(response.content_type)
     limit = JSON_BYTES if wants_json else SNIPPET_BYTES
-    data = await _read_at_most(response.content, limit + 1)
+    data = await read_at_most(response.content, limit + 1)
     complete = len(data) <= limit
     text = data[:SNIPPET_BYTES].decode(response.charset or "utf-8", errors="replace")
     body = _Body(snippet=text, truncated=len(data) > SNIPPET_BYTES, is_json=False, value=None)
@@ -173,15 +174,3 @@ async def _read_body(response: aiohttp.ClientResponse) -> _Body:
             return body
         return _Body(snippet=body.snippet, truncated=body.truncated, is_json=True, value=value)
     return body
-
-
-async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = await stream.read(limit - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
