@@ -12,7 +12,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.cluster_support import RELEASES, release
+from tests.cluster_support import RELEASES, release, weights
 
 
 def lab_release(name: str, steps: list[dict[str, Any]], gates: list[dict[str, Any]], **analysis: Any) -> dict[str, Any]:
@@ -233,3 +233,18 @@ def describe_results(results: list[dict[str, Any]]) -> str:
         f"threshold: {r.get('threshold')} | {r.get('reason')}"
         for r in results
     )
+
+
+async def wait_weights(
+    api: client.ApiClient, namespace: str, name: str, expected: tuple[int, int], timeout_s: float
+) -> None:
+    """Waits for the VirtualService's (stable, canary) weights: the operator writes a release's status (its intent)
+    before the VirtualService, so a phase can be seen a moment before the weights that go with it."""
+    deadline = time.monotonic() + timeout_s
+    seen: tuple[int, int] | None = None
+    while time.monotonic() < deadline:
+        seen = await asyncio.to_thread(weights, api, namespace, name)
+        if seen == expected:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{name} weights never became {expected} in {timeout_s} s; last seen {seen}")

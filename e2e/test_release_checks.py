@@ -21,7 +21,7 @@ import pytest
 from kubernetes import client
 
 from e2e.lab import TrafficLab
-from e2e.support import apply_release, lab_release, wait_phase
+from e2e.support import apply_release, lab_release, wait_phase, wait_weights
 from graygate.sandbox.processes import ManagedProcess, free_port
 from graygate.sandbox.toolchain import Toolchain
 from graygate.store import EtcdError, EtcdSettings
@@ -208,4 +208,4 @@ async def test_a_healthy_canary_passes_every_pre_check_and_is_promoted(
     assert history[0] == ("Pending", "Progressing", "Started", 50)
     results = {(r["gate"], r["weight"], r["verdict"]) for r in status["recentResults"]}
     assert {("metrics", 50, "Pass"), ("api", 50, "Pass"), ("reload", 50, "Pass")} <= results
-    assert weights(api, namespace, "app") == (0, 100)
+    await wait_weights(api, namespace, "app", (0, 100), 10)

@@ -91,7 +91,7 @@ async def test_coloured_requests_reach_the_canary_at_zero_and_the_route_goes_on_
     finally:
         await recorder.stop()
     assert done["status"]["phase"] == "Succeeded", done["status"]["message"]
-    assert await route_names(api, namespace) == ["primary"]
+    await routes_become(api, namespace, ["primary"])
     await asyncio.sleep(0.5)  # the lab's Envoy follows the VirtualService within a few polls
     coloured, plain = await coloured_and_plain(lab, 1.0)
     assert set(coloured) == {"canary"}, coloured  # 100 % now: everyone is on the canary
@@ -108,7 +108,7 @@ async def test_an_aborted_release_takes_the_header_route_away(
     finally:
         await recorder.stop()
     assert done["status"]["phase"] == "Aborted", done["status"]["message"]
-    assert await route_names(api, namespace) == ["primary"]
+    await routes_become(api, namespace, ["primary"])
     deadline = time.monotonic() + 5
     while True:  # the lab's Envoy follows the VirtualService within a few polls
         coloured, plain = await coloured_and_plain(lab, 0.5)
@@ -116,3 +116,13 @@ async def test_an_aborted_release_takes_the_header_route_away(
             break
     assert set(coloured) == {"stable"}, f"coloured requests after the abort: {coloured}"
     assert set(plain) == {"stable"}, plain
+
+
+async def routes_become(api: client.ApiClient, namespace: str, wanted: list[str], timeout_s: float = 5.0) -> None:
+    """The status (the intent) is written before the VirtualService, so the routes follow the phase by a moment."""
+    deadline = time.monotonic() + timeout_s
+    names = await route_names(api, namespace)
+    while names != wanted and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        names = await route_names(api, namespace)
+    assert names == wanted, f"routes after the release ended: {names}"

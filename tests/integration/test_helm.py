@@ -355,6 +355,6 @@ def test_the_operator_completes_a_release_under_the_charts_rbac(
         raise AssertionError(f"{error}\noperator log:\n{operator.log()[-4000:]}") from None
     finally:
         operator.stop()
-    assert weights(api, watched, "checkout") == (0, 100)
+    eventually(lambda: weights(api, watched, "checkout") == (0, 100), 10, "the final weights")
     assert [e["reason"] for e in done["status"]["history"]][-1] == "Succeeded"
     assert "Forbidden" not in operator.log(), "the chart's RBAC must grant every verb the operator uses"

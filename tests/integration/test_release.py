@@ -163,6 +163,8 @@ def test_failing_probe_rolls_back_within_one_probe_period(
 
     probe_target.status = 503
     failed = eventually(lambda: _phase(api, namespace, "checkout", "Failed"), 15, "the rollback")
+    # The status (the intent) is written before the VirtualService, so the phase can be seen a moment earlier.
+    eventually(lambda: weights(api, namespace, "checkout") == (100, 0), 5, "the weights back on stable")
     recorder.stop()
     threshold_reached = probe_target.failing_hits[1]
     back_on_stable = next(t for t, w in recorder.changes if w == (100, 0) and t > recorder.changes[1][0])
