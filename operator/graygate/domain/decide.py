@@ -22,7 +22,8 @@ The rules, first match wins:
    f. Paused: hold until a command;
    g. Progressing: an unavailable canary workload holds; a `setWeight` (or `setHeaderRoute`) step is done after
       one passing analysis at its weight (at once without gates); a timed pause is done when its time, counted from
-      `stepStartedAt`, is up; then the next step, or after the last one: Succeeded with the canary at 100 %.
+      `stepStartedAt`, is up and the latest analysis is not Inconclusive or Error; then the next step, or after
+      the last one: Succeeded with the canary at 100 %.
 
 The freeze switch never lets a weight go up (starting, advancing, completing, promoting, re-asserting upward);
 rollbacks, aborts and downward re-assertions still happen.
@@ -63,6 +64,9 @@ from graygate.domain.progress import (
 )
 
 __all__ = ["analysis_due", "decide", "wanted_header_routes"]
+
+
+_UNSURE = (Outcome.INCONCLUSIVE, Outcome.ERROR)
 
 
 def analysis_due(status: CanaryReleaseStatus, now: datetime) -> bool:
@@ -325,6 +329,11 @@ def _step(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None
         ends = (status.step_started_at or tick.now) + step.duration
         if tick.now < ends:
             return hold(tick, status, Reason.WAITING, where, assessment)
+        if status.last_verdict in _UNSURE:
+            # Never raise the weight blind: an Inconclusive or Error analysis (a Prometheus outage) holds the end
+            # of a pause until an analysis is conclusive again, or inconclusiveLimit pauses for a human.
+            message = f"{where}; the pause is over, waiting for a conclusive analysis (latest: {status.last_verdict})"
+            return hold(tick, status, Reason.WAITING, message, assessment)
     elif tick.spec.analysis.gates and (assessment is None or assessment.worst is not Outcome.PASS):
         latest = assessment.worst_verdict if assessment is not None else None
         detail = f"; latest: {latest.gate}: {latest.reason}" if latest is not None else ""

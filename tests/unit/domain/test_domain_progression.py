@@ -345,3 +345,16 @@ def test_the_frozen_condition_shows_while_frozen_and_says_when_thawed() -> None:
     thawed = decide(spec(), frozen, observe(10), at(1)).status
     condition = {c.type: c for c in thawed.conditions}["Frozen"]
     assert (condition.status, condition.reason) == ("False", "Thawed")
+
+
+@pytest.mark.parametrize(
+    ("latest", "kind"),
+    [(None, Advance), (Outcome.PASS, Advance), (Outcome.INCONCLUSIVE, Hold), (Outcome.ERROR, Hold)],
+)
+def test_a_pause_that_is_over_never_raises_the_weight_blind(latest: Outcome | None, kind: type[Decision]) -> None:
+    before = status(canary_weight=10, current_step_index=1, step_started_at=T0, last_verdict=latest)
+    decision = decide(spec(), before, observe(10), at(121))
+    assert type(decision) is kind
+    if kind is Hold:
+        assert decision.target_weight is None
+        assert "waiting for a conclusive analysis" in decision.message
