@@ -60,10 +60,15 @@ class WeightRecorder:
 
     def _run(self, api: client.ApiClient, namespace: str, name: str) -> None:
         while not self._stop.is_set():
-            seen = weights(api, namespace, name)
-            if not self.changes or self.changes[-1][1] != seen:
-                self.changes.append((time.monotonic(), seen))
+            self._sample(api, namespace, name)
             self._stop.wait(0.025)
+        # One last reading after the caller saw the end state, so a change made between two polls is never lost.
+        self._sample(api, namespace, name)
+
+    def _sample(self, api: client.ApiClient, namespace: str, name: str) -> None:
+        seen = weights(api, namespace, name)
+        if not self.changes or self.changes[-1][1] != seen:
+            self.changes.append((time.monotonic(), seen))
 
     def canary_sequence(self) -> list[int]:
         return [canary for _, (_, canary) in self.changes]
