@@ -20,7 +20,7 @@ from graygate.errors import ApiUnavailableError, ConflictError, GraygateError, K
 from graygate.kube.events import ReleaseRef
 from graygate.metrics import OperatorMetrics
 from graygate.routing import snapshots_from_status, target_of
-from graygate.service import ReleaseView, tick
+from graygate.service import ReleaseView, restore_config_on_delete, tick
 from graygate.wiring import OperatorSettings, Wired, wire
 
 log = logging.getLogger("graygate.handlers")
@@ -100,16 +100,20 @@ async def restore_routes(namespace: str | None, name: str, body: kopf.Body, memo
     assert namespace is not None, "CanaryRelease is namespaced"
     wired: Wired = memo.wired
     spec, status = parse_spec(dict(body.get("spec") or {})), _status_of(body)
-    if isinstance(spec, InvalidSpec) or not status.original_routes:
-        return
+    if not isinstance(spec, InvalidSpec) and status.original_routes:
+        try:
+            result = await wired.deps.router.restore(
+                target_of(namespace, spec, release=name), snapshots_from_status(status.original_routes)
+            )
+        except KubeError as error:
+            raise kopf.TemporaryError(f"could not restore the original routes yet: {error}", delay=2) from error
+        for problem in result.problems:
+            log.warning("route not restored: %s", problem.message, extra={"release": f"{namespace}/{name}"})
+    ref = ReleaseRef(namespace=namespace, name=name, uid=str(body.get("metadata", {}).get("uid", "")))
     try:
-        result = await wired.deps.router.restore(
-            target_of(namespace, spec, release=name), snapshots_from_status(status.original_routes)
-        )
-    except KubeError as error:
-        raise kopf.TemporaryError(f"could not restore the original routes yet: {error}", delay=2) from error
-    for problem in result.problems:
-        log.warning("route not restored: %s", problem.message, extra={"release": f"{namespace}/{name}"})
+        await restore_config_on_delete(ref, status, wired.deps, _now())
+    except GraygateError as error:
+        raise kopf.TemporaryError(f"could not restore the config keys yet: {error}", delay=2) from error
 
 
 def _view(ref: ReleaseRef, body: Any, status: CanaryReleaseStatus, claims: Any) -> ReleaseView:

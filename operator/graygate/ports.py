@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
 
+from graygate.api.etcd_checks import EtcdConnection
+from graygate.domain.release_config import ApplyConfig, ConfigReading, RestoreConfig
+
 VirtualServiceBody = dict[str, Any]
 """A whole ``networking.istio.io/v1`` VirtualService exactly as the API server returned it."""
 
@@ -335,4 +338,23 @@ class SecretReader(Protocol):
 
     async def config_map_value(self, namespace: str, name: str, key: str) -> str:
         """``data[key]`` of the ConfigMap."""
+        ...
+
+
+# ---- a release's etcd keys ----
+
+
+class ConfigKeys(Protocol):
+    """The etcd keys a release sets (`spec.config`). Secrets named by `etcd` live in `namespace`."""
+
+    async def read(self, etcd: EtcdConnection, namespace: str, keys: Sequence[str]) -> ConfigReading:
+        """The keys in one consistent read; a failure is returned in `ConfigReading.error`, never raised."""
+        ...
+
+    async def apply(self, namespace: str, action: ApplyConfig) -> bool:
+        """Write in one transaction if every guard holds; False when one did not (nothing was written)."""
+        ...
+
+    async def restore(self, namespace: str, action: RestoreConfig) -> tuple[str, ...]:
+        """Put back every key still at its written revision, in one transaction; returns the keys put back."""
         ...

@@ -22,9 +22,18 @@ from graygate.domain import Decision, Observations, RouteReading, WorkloadReadin
 from graygate.domain.decision import Rollback
 from graygate.domain.measurements import Measurement
 from graygate.domain.promql import QueryScope
+from graygate.domain.release_config import (
+    ApplyConfig,
+    ConfigAction,
+    ConfigReading,
+    keys_to_read,
+    restore_plan,
+    to_restore_on_delete,
+)
+from graygate.errors import GraygateError
 from graygate.kube.events import ReleaseRef
 from graygate.metrics import OperatorMetrics
-from graygate.ports import TrafficRouter, TrafficSplit, TrafficTarget, WriteResult
+from graygate.ports import ConfigKeys, TrafficRouter, TrafficSplit, TrafficTarget, WriteResult
 from graygate.routing import header_routes_of, snapshots_from_status, snapshots_to_status, target_of
 
 log = logging.getLogger("graygate.service")
@@ -59,6 +68,7 @@ class Deps:
     events: EventSink
     metrics: OperatorMetrics
     frozen: Callable[[], bool] = lambda: False
+    config_keys: ConfigKeys | None = None
 
 
 @dataclass(frozen=True)
@@ -101,9 +111,13 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
         elif decision.target_weight is not None:
             split = TrafficSplit(decision.target_weight, header_routes_of(decision.header_routes))
             write = await deps.router.set_split(target, split)
+    if decision.config is not None:
+        await _change_config(release, decision.config, deps, now)
     _record(release, decision, write, measured_at, deps)
     if decision.event is not None:
         await deps.events.post(release.ref, decision.event, decision.reason.value, decision.message, now)
+    if (note := decision.note) is not None:
+        await deps.events.post(release.ref, note.type, note.reason.value, note.message, now)
     return TickResult(decision=decision, status_written=status_written, write=write)
 
 
@@ -151,8 +165,61 @@ async def _observe(
         snapshots=snapshots,
         command=release.command,
         frozen=deps.frozen(),
+        config=await _read_config(release, spec, deps),
     )
     return seen, measured_at
+
+
+async def _read_config(release: ReleaseView, spec: CanaryReleaseSpec, deps: Deps) -> ConfigReading | None:
+    if (wanted := keys_to_read(spec, release.status)) is None:
+        return None
+    if deps.config_keys is None:
+        return ConfigReading(error="this operator was started without access to etcd")
+    etcd, keys = wanted
+    return await deps.config_keys.read(etcd, release.ref.namespace, keys)
+
+
+async def restore_config_on_delete(ref: ReleaseRef, status: CanaryReleaseStatus, deps: Deps, now: datetime) -> None:
+    """Put back the config keys of a release being deleted before it succeeded; raises `GraygateError` while etcd
+    cannot be read (the caller retries), reports keys someone else changed with a Warning Event."""
+    recorded = to_restore_on_delete(status)
+    if recorded is None:
+        return
+    if deps.config_keys is None:
+        raise GraygateError("this operator was started without access to etcd; the config keys are not restored")
+    reading = await deps.config_keys.read(recorded.etcd, ref.namespace, [entry.key for entry in recorded.keys])
+    if reading.error is not None:
+        raise GraygateError(f"cannot read the config keys to restore them: {reading.error}")
+    plan = restore_plan(recorded, reading)
+    if plan.action is not None:
+        await deps.config_keys.restore(ref.namespace, plan.action)
+    if plan.conflicts:
+        found = "; ".join(f"{entry.key}: {entry.conflict}" for entry in plan.conflicts)
+        message = (
+            f"release deleted; {len(plan.conflicts)} config key(s) changed by someone else were not restored: {found}"
+        )
+        await deps.events.post(ref, "Warning", "ConfigConflict", message, now)
+    else:
+        await deps.events.post(ref, "Normal", "ConfigRestored", "release deleted; its config keys were put back", now)
+
+
+async def _change_config(release: ReleaseView, action: ConfigAction, deps: Deps, now: datetime) -> None:
+    """Make the decision's etcd write. Its outcome is read back on the next tick (the status is written already),
+    so a failure here is reported, not raised: the next tick decides whether to try again."""
+    where = {"release": f"{release.ref.namespace}/{release.ref.name}"}
+    writing = isinstance(action, ApplyConfig)
+    try:
+        if deps.config_keys is None:
+            raise GraygateError("this operator was started without access to etcd")
+        if isinstance(action, ApplyConfig):
+            if not await deps.config_keys.apply(release.ref.namespace, action):
+                log.info("a config key changed between reading and writing; nothing written", extra=where)
+        else:
+            await deps.config_keys.restore(release.ref.namespace, action)
+    except GraygateError as error:
+        reason = "ConfigApplyFailed" if writing else "ConfigRestoreFailed"
+        log.warning("%s: %s", reason, error, extra=where)
+        await deps.events.post(release.ref, "Warning", reason, str(error), now)
 
 
 async def _write_status(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from graygate.domain import WorkloadReading
 from graygate.freeze import FreezeSwitch
+from graygate.gates.etcd_keys import EtcdConfigKeys
 from graygate.gates.runner import GateRunner
 from graygate.kube.client import ApiClient, api_client, close_client
 from graygate.kube.events import KubeEvents
@@ -91,6 +92,7 @@ async def wire(settings: OperatorSettings, metrics: OperatorMetrics) -> Wired:
         events=KubeEvents(api, settings.instance),
         metrics=metrics,
         frozen=freeze,
+        config_keys=EtcdConfigKeys(gates.etcd_connector),
     )
     return Wired(deps=deps, api=api, gates=gates, freeze_watch=watch, etcd=etcd)
 

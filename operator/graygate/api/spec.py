@@ -29,6 +29,7 @@ from graygate.api.gates import Gate
 from graygate.api.header_routes import SetHeaderRoute
 from graygate.api.prometheus import Prometheus
 from graygate.api.promql import variables_in
+from graygate.api.release_config import ReleaseConfig
 
 __all__ = [
     "Analysis",
@@ -336,6 +337,10 @@ class CanaryReleaseSpec(SpecModel):
 
     analysis: Analysis = Field(default_factory=Analysis)
     """When the gates run and how their results add up."""
+
+    config: ReleaseConfig | None = None
+    """etcd keys that belong to the release: set just before the canary's first traffic, put back (guarded, in one
+    transaction) when the release fails, is aborted, starts over or is deleted before it succeeded."""
 
     @model_validator(mode="after")
     def _consistent(self) -> CanaryReleaseSpec:

@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import Field
 
 from graygate.api.base import StatusModel
+from graygate.api.release_config import ConfigStatus
 
 __all__ = [
     "MAX_HISTORY",
@@ -284,6 +285,9 @@ class CanaryReleaseStatus(StatusModel):
     header_routes: bool = False
     """True while a `setHeaderRoute` step has coloured traffic: graygate keeps its header routes (named
     `graygate-<release>-header…`) above the managed routes, and removes them when the release ends."""
+
+    config: ConfigStatus | None = None
+    """The release's etcd keys (`spec.config`): their previous values and where restoring them stands."""
 
     conditions: tuple[Condition, ...] = Field(
         default=(), json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}

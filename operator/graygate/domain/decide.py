@@ -23,7 +23,9 @@ The rules, first match wins:
    g. Progressing: an unavailable canary workload holds; a `setWeight` (or `setHeaderRoute`) step is done after
       one passing analysis at its weight (at once without gates); a timed pause is done when its time, counted from
       `stepStartedAt`, is up and the latest analysis is not Inconclusive or Error; then the next step, or after
-      the last one: Succeeded with the canary at 100 %.
+      the last one: Succeeded with the canary at 100 %. Starting first writes the release's etcd keys
+      (`spec.config`, see `config_moves`): the canary gets traffic only once that write is confirmed.
+7. After any rule: a run that ends (Failed, Aborted) or starts over puts its etcd keys back, guarded.
 
 The freeze switch never lets a weight go up (starting, advancing, completing, promoting, re-asserting upward);
 rollbacks, aborts and downward re-assertions still happen.
@@ -45,6 +47,7 @@ from graygate.api.header_routes import HeaderRouteMatch
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, Outcome, PauseReason, Phase, RouteSnapshot
 from graygate.api.validation import InvalidSpec
+from graygate.domain import config_moves
 from graygate.domain.analysis import Assessment, assess
 from graygate.domain.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert
 from graygate.domain.manual import handle_command, pending_command, record_command
@@ -83,7 +86,7 @@ def decide(
     decision = _decide(spec, status, observations, now)
     if isinstance(spec, InvalidSpec):
         return decision
-    return _colour(spec, observations, decision)
+    return config_moves.settle(observations, _colour(spec, observations, decision))
 
 
 def wanted_header_routes(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> tuple[HeaderRouteMatch, ...]:
@@ -296,6 +299,10 @@ def _start(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | Non
         return hold(tick, status, Reason.PRE_CHECKING, _pre_checking(tick, status, assessment), assessment)
     if tick.frozen_against(tick.plan.weight_at(0)):
         return hold(tick, status, Reason.FROZEN, "releases are frozen: not starting", assessment)
+    configured = config_moves.before_start(tick, status)
+    if isinstance(configured, Decision):
+        return configured
+    status, note = configured
     status = status.model_copy(
         update={
             "started_at": tick.now,
@@ -303,7 +310,8 @@ def _start(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | Non
             "inconclusive_count": 0,
         }
     )
-    return go_to_step(tick, status, 0, Event.START, Reason.STARTED, Advance, assessment)
+    started = go_to_step(tick, status, 0, Event.START, Reason.STARTED, Advance, assessment)
+    return replace(started, note=note) if note is not None else started
 
 
 def _pre_checking(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> str:

@@ -10,7 +10,10 @@ Acting on a decision (in this order, so a crash between two lines is repaired by
 2. if `restore_routes`: restore `status.originalRoutes` (canary weight 0, every header route removed), elif
    `target_weight` is not None: set that canary weight on every managed route (stable gets the rest) and make the
    header routes above them exactly `header_routes` (none: remove them); both must be idempotent;
-3. if `event` is not None: record a Kubernetes Event (type `event`, reason `reason`, note `message`).
+3. if `config`: make that etcd write (`ApplyConfig`, guarded by the recorded revisions) or restore
+   (`RestoreConfig`); its outcome is read back on the next tick, never reported to the decision;
+4. if `event` is not None: record a Kubernetes Event (type `event`, reason `reason`, note `message`); then the
+   same for `note`, a second Event about the release's config.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Literal
 
 from graygate.api.header_routes import HeaderRouteMatch
 from graygate.api.status import CanaryReleaseStatus
+from graygate.domain.release_config import ConfigAction
 
 __all__ = [
     "Abort",
@@ -30,6 +34,7 @@ __all__ = [
     "EventType",
     "Hold",
     "MarkInvalid",
+    "Note",
     "Pause",
     "Promote",
     "Reason",
@@ -71,6 +76,22 @@ class Reason(StrEnum):
     INVALID_SPEC = "InvalidSpec"
     COMMAND_IGNORED = "CommandIgnored"
     SETTLED = "Settled"
+    CONFIG_APPLYING = "ConfigApplying"
+    CONFIG_APPLIED = "ConfigApplied"
+    CONFIG_UNAVAILABLE = "ConfigUnavailable"
+    CONFIG_FAILED = "ConfigFailed"
+    CONFIG_RESTORING = "ConfigRestoring"
+    CONFIG_RESTORED = "ConfigRestored"
+    CONFIG_CONFLICT = "ConfigConflict"
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A second Event a decision records, about the release's config."""
+
+    type: EventType
+    reason: Reason
+    message: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +107,9 @@ class Decision:
     """The header matches coloured towards the canary while the release runs (a `setHeaderRoute` step); applied
     together with `target_weight`."""
     event: EventType | None = None
+    config: ConfigAction | None = None
+    """An etcd write for the release's config keys (`spec.config`), made after the traffic change."""
+    note: Note | None = None
 
     @property
     def touches_traffic(self) -> bool:

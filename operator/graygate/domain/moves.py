@@ -38,6 +38,9 @@ _LOUD_HOLDS: dict[Reason, EventType] = {
     Reason.FROZEN: "Normal",
     Reason.ROUTES_RECORDED: "Normal",
     Reason.INITIALIZED: "Normal",
+    Reason.CONFIG_APPLYING: "Normal",
+    Reason.CONFIG_UNAVAILABLE: "Warning",
+    Reason.CONFIG_RESTORING: "Normal",
 }
 
 

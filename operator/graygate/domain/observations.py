@@ -2,8 +2,8 @@
 
 Why: `decide` must be a pure function of (spec, status, observations, now). The service gathers these (the real
 weights and, once, the route snapshots from the router, the workload's availability, the gates' measurements,
-the command annotation, the freeze switch) and the domain never asks for more, so every situation, a crash
-mid-step included, is one value in a test.
+the command annotation, the freeze switch, the release's etcd keys) and the domain never asks for more, so every
+situation, a crash mid-step included, is one value in a test.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from graygate.api.status import RouteSnapshot
 from graygate.domain.measurements import Measurement
+from graygate.domain.release_config import ConfigReading
 
 __all__ = ["Observations", "RouteReading", "WorkloadReading"]
 
@@ -73,3 +74,5 @@ class Observations:
     snapshots: tuple[RouteSnapshot, ...] | None = None
     command: str | None = None
     frozen: bool = False
+    config: ConfigReading | None = None
+    """The release's etcd config keys, read only when `release_config.keys_to_read` names some."""

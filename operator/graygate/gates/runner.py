@@ -68,6 +68,11 @@ class GateRunner:
         self._config = EtcdConfigGate(self._etcd, self._fetcher)
         self._routing = RoutingCheckGate()
 
+    @property
+    def etcd_connector(self) -> EtcdConnector:
+        """The etcd connections the gates use; a release's config keys go through the same pool."""
+        return self._etcd
+
     async def measure(
         self, gates: Sequence[Gate], now: datetime, scope: QueryScope | None = None
     ) -> tuple[Measurement, ...]:

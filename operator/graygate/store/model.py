@@ -1,8 +1,8 @@
 """The plain data the etcd store takes and returns: settings, snapshots, what an apply changed, what a restore did.
 
-Why apart from `etcd.py`: these values cross into the service and into `.status` (an `Applied` is what a crashed
-operator needs to undo its change on the next tick), so they must be importable, comparable and testable without
-loading etcd3. All are frozen; revisions are etcd's int64 revisions, 0 meaning "absent".
+Why apart from `graygate.store.etcd`: these values cross into the service and into `.status` (an `Applied` is
+what a crashed operator needs to undo its change on the next tick), so they must be importable, comparable and
+testable without loading etcd3. All are frozen; revisions are etcd's int64 revisions, 0 meaning "absent".
 
 Keys and values are `str`. etcd stores bytes: they are decoded as UTF-8 with `surrogateescape`, so any bytes
 round-trip through graygate unchanged, and text (JSON, YAML, flags) reads naturally.
@@ -19,7 +19,9 @@ from pathlib import Path
 __all__ = [
     "Applied",
     "EtcdSettings",
+    "GuardedApply",
     "KeyState",
+    "KeysSnapshot",
     "PrefixSnapshot",
     "PriorValue",
     "RestoreConflict",
@@ -104,6 +106,33 @@ class PrefixSnapshot:
     @property
     def hash(self) -> str:
         return content_hash({key: entry.value for key, entry in self.entries.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class KeysSnapshot:
+    """Named keys, read at store revision `revision` (one consistent read): each asked key's value and
+    mod_revision, or None when it is absent."""
+
+    revision: int
+    entries: Mapping[str, Versioned | None]
+
+    @property
+    def mod_revisions(self) -> dict[str, int]:
+        """Each key's mod_revision, 0 when absent: the `expected` of an `apply_if_unchanged` of these keys."""
+        return {key: 0 if entry is None else entry.mod_revision for key, entry in self.entries.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class GuardedApply:
+    """What `apply_if_unchanged` did, in one transaction at store revision `revision`.
+
+    `applied`: every guard held and every change was written (each put key's mod_revision is now `revision`).
+    Not applied: some key had moved since it was read, and nothing was written; `revision` is then the store's
+    revision at the failed comparison.
+    """
+
+    applied: bool
+    revision: int
 
 
 def content_hash(values: Mapping[str, str]) -> str:

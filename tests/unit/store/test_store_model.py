@@ -1,5 +1,5 @@
 """The store's plain data: settings that refuse half a configuration, a content hash that cannot be fooled by
-framing, and the prefix range etcd reads."""
+framing, the prefix range etcd reads, and the guards a keys snapshot gives."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from graygate.store import EtcdSettings, RestoreConflict, content_hash
+from graygate.store import EtcdSettings, KeysSnapshot, RestoreConflict, Versioned, content_hash
 from graygate.store.etcd import prefix_range_end
 
 
@@ -84,3 +84,8 @@ def test_prefix_range_end(prefix: bytes, end: bytes) -> None:
 def test_a_conflict_says_what_happened() -> None:
     conflict = RestoreConflict(key="/flags/x", expected_revision=7, actual_revision=9, actual_value="on")
     assert str(conflict) == "/flags/x was rewritten at revision 9 after graygate wrote it at revision 7; left as is"
+
+
+def test_a_keys_snapshot_gives_the_guards_of_a_guarded_apply() -> None:
+    snapshot = KeysSnapshot(revision=9, entries={"/a": Versioned("1", 7), "/b": None})
+    assert snapshot.mod_revisions == {"/a": 7, "/b": 0}

@@ -1,10 +1,15 @@
-"""The etcd config store: the only module that imports etcd3 (and talks gRPC to etcd).
+"""The etcd config store: the only package that imports etcd3 (and talks gRPC to etcd).
 
 Why one room: etcd3 0.12 blocks, raises its own and gRPC's exceptions, and needs a protobuf workaround to import at
 all. Here every call runs in `asyncio.to_thread`, every exception becomes a `graygate.store.errors` word (raised
 from the original), and `protobuf_compat.prepare()` runs before `import etcd3`.
 
-What it offers, and the exact apply/restore semantics, are described in `graygate.store`'s docstring.
+What it offers, and the exact apply/restore and guarded-apply semantics, are described in `graygate.store`'s
+docstring. The package is three modules:
+
+- here, `EtcdStore`: connections, and each thing the store does, as one etcd request;
+- `rpc`: loading etcd3 the safe way, the error table (`translate`) and the plumbing of a unary call;
+- `watch_connection`: the client each `Watch` owns, and the patch that lets its watcher thread stop.
 
 Endpoints are tried in order and the first that answers (a linearizable read within `dial_timeout_s`) is used
 until a call finds it unavailable; the next call dials again from the top of the list.
@@ -13,29 +18,19 @@ until a call finds it unavailable; the next call dials again from the top of the
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
-import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from graygate.store import protobuf_compat
-
-protobuf_compat.prepare()  # before etcd3 loads its generated protobuf code
-
-with warnings.catch_warnings():  # the pure-Python runtime deprecates how etcd3's old generated code builds itself
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import etcd3
-    import etcd3.events
-    import etcd3.exceptions
-import grpc  # type: ignore[import-untyped]  # noqa: E402
-from etcd3 import etcdrpc  # noqa: E402
-
-from graygate.store.errors import EtcdAuthError, EtcdError, EtcdRejected, EtcdUnavailable  # noqa: E402
-from graygate.store.model import (  # noqa: E402
+from graygate.store.errors import EtcdError, EtcdUnavailable
+from graygate.store.etcd.rpc import AUTH, TRANSLATED, Client, etcdrpc, grpc, quietly, translate, unary
+from graygate.store.etcd.rpc import etcd3 as etcd3
+from graygate.store.etcd.watch_connection import EtcdWatchConnection
+from graygate.store.model import (
     Applied,
     EtcdSettings,
-    KeyState,
+    GuardedApply,
+    KeysSnapshot,
     PrefixSnapshot,
     PriorValue,
     RestoreConflict,
@@ -45,48 +40,11 @@ from graygate.store.model import (  # noqa: E402
     decode,
     encode,
 )
-from graygate.store.watch import Watch  # noqa: E402
+from graygate.store.watch import Watch
 
-__all__ = ["EtcdStore", "Watch", "prefix_range_end"]
+__all__ = ["EtcdStore", "Watch", "prefix_range_end", "translate"]
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
-Client = Any  # etcd3.Etcd3Client: untyped, and kept inside this module
-
-_UNAVAILABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
-_AUTH = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
-_AUTH_DETAILS = ("authentication failed", "user name is empty", "invalid auth token", "permission denied")
-_REJECTED = {
-    grpc.StatusCode.INVALID_ARGUMENT,
-    grpc.StatusCode.FAILED_PRECONDITION,
-    grpc.StatusCode.OUT_OF_RANGE,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-    grpc.StatusCode.NOT_FOUND,
-}
-
-
-def translate(error: Exception, doing: str) -> EtcdError:
-    """Our word for an etcd3 or gRPC exception met while `doing` something; the caller raises it `from error`."""
-    if isinstance(error, grpc.RpcError) and hasattr(error, "code"):
-        code, details = error.code(), error.details() if hasattr(error, "details") else ""
-        text = f"{doing}: {code.name}: {details}"
-        if code in _UNAVAILABLE:
-            return EtcdUnavailable(text)
-        if code in _AUTH or any(words in str(details).lower() for words in _AUTH_DETAILS):
-            return EtcdAuthError(text)
-        if code in _REJECTED:
-            return EtcdRejected(text)
-        return EtcdError(text)
-    if isinstance(error, etcd3.exceptions.ConnectionFailedError | etcd3.exceptions.ConnectionTimeoutError):
-        return EtcdUnavailable(f"{doing}: {error}")
-    if isinstance(error, etcd3.exceptions.WatchTimedOut):
-        return EtcdUnavailable(f"{doing}: no answer in time")
-    if isinstance(error, etcd3.exceptions.PreconditionFailedError):
-        return EtcdRejected(f"{doing}: {error or 'precondition failed'}")
-    return EtcdError(f"{doing}: {type(error).__name__}: {error}")
-
-
-_TRANSLATED = (grpc.RpcError, etcd3.exceptions.Etcd3Exception)
 
 
 def prefix_range_end(prefix: bytes) -> bytes:
@@ -130,7 +88,7 @@ class EtcdStore:
                 self._probe(client)
             except OSError as error:  # the TLS files cannot be read: the same for every endpoint
                 raise EtcdError(f"cannot set up TLS for etcd: {error}") from error
-            except _TRANSLATED as error:
+            except TRANSLATED as error:
                 if client is not None:
                     client.close()
                 translated = translate(error, endpoint)
@@ -145,11 +103,9 @@ class EtcdStore:
         # a linearizable read needs a leader and a quorum; a permission error still proves the member serves
         request = etcdrpc.RangeRequest(key=b"\0", count_only=True)
         try:
-            client.kvstub.Range(
-                request, self.settings.dial_timeout_s, credentials=client.call_credentials, metadata=client.metadata
-            )
+            unary(client, client.kvstub.Range, request, self.settings.dial_timeout_s)
         except grpc.RpcError as error:
-            if error.code() not in _AUTH:
+            if error.code() not in AUTH:
                 raise
 
     def _current(self) -> Client:
@@ -168,11 +124,14 @@ class EtcdStore:
         client = self._current()
         try:
             return action(client)
-        except _TRANSLATED as error:
+        except TRANSLATED as error:
             translated = translate(error, doing)
             if isinstance(translated, EtcdUnavailable):
                 self._forget(client)
             raise translated from error
+
+    def _txn(self, client: Client, request: object) -> Any:
+        return unary(client, client.kvstub.Txn, request, self.settings.request_timeout_s)
 
     def close(self) -> None:
         with self._lock:
@@ -194,7 +153,7 @@ class EtcdStore:
         request = etcdrpc.RangeRequest(key=raw or b"\0", range_end=prefix_range_end(raw))
 
         def read(client: Client) -> PrefixSnapshot:
-            response = self._unary(client, client.kvstub.Range, request)
+            response = unary(client, client.kvstub.Range, request, self.settings.request_timeout_s)
             entries = {decode(kv.key): Versioned(decode(kv.value), int(kv.mod_revision)) for kv in response.kvs}
             ordered = dict(sorted(entries.items(), key=lambda item: encode(item[0])))
             return PrefixSnapshot(prefix=prefix, revision=int(response.header.revision), entries=ordered)
@@ -205,6 +164,24 @@ class EtcdStore:
         """The content hash of `prefix` and the store revision it was read at."""
         snapshot = await self.get_prefix(prefix)
         return snapshot.hash, snapshot.revision
+
+    async def read_keys(self, keys: Sequence[str]) -> KeysSnapshot:
+        """Each key's value and mod_revision (None: absent), all read in one transaction at one store revision."""
+        return await asyncio.to_thread(self.read_keys_sync, keys)
+
+    def read_keys_sync(self, keys: Sequence[str]) -> KeysSnapshot:
+        asked = list(dict.fromkeys(keys))
+        ranges = [etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=encode(key))) for key in asked]
+
+        def run(client: Client) -> KeysSnapshot:
+            response = self._txn(client, etcdrpc.TxnRequest(success=ranges))
+            entries: dict[str, Versioned | None] = {}
+            for key, answer in zip(asked, response.responses, strict=True):
+                kvs = answer.response_range.kvs
+                entries[key] = Versioned(decode(kvs[0].value), int(kvs[0].mod_revision)) if kvs else None
+            return KeysSnapshot(revision=int(response.header.revision), entries=entries)
+
+        return self._call(f"reading {len(asked)} key(s)", run)
 
     # ---- leases ----
 
@@ -220,8 +197,8 @@ class EtcdStore:
             lease = client.lease(ttl_s)
             try:
                 client.put(encode(key), encode(value), lease=lease.id)
-            except _TRANSLATED:
-                self._quietly(lambda: client.revoke_lease(lease.id))
+            except TRANSLATED:
+                quietly(lambda: client.revoke_lease(lease.id))
                 raise
             return int(lease.id)
 
@@ -251,7 +228,7 @@ class EtcdStore:
         ops = [_write_op(key, changes[key], prev_kv=True) for key in keys]
 
         def run(client: Client) -> Applied:
-            response = self._unary(client, client.kvstub.Txn, etcdrpc.TxnRequest(success=ops))
+            response = self._txn(client, etcdrpc.TxnRequest(success=ops))
             revision = int(response.header.revision)
             previous: dict[str, PriorValue] = {}
             written: dict[str, int] = {}
@@ -268,6 +245,24 @@ class EtcdStore:
 
         return self._call(f"applying {len(keys)} key(s)", run)
 
+    async def apply_if_unchanged(self, changes: Mapping[str, str | None], expected: Mapping[str, int]) -> GuardedApply:
+        """Put each key to its value (None: delete it) in one transaction, only if every key's mod_revision is
+        still `expected[key]` (0: still absent); if any one moved, nothing is written."""
+        return await asyncio.to_thread(self.apply_if_unchanged_sync, changes, expected)
+
+    def apply_if_unchanged_sync(self, changes: Mapping[str, str | None], expected: Mapping[str, int]) -> GuardedApply:
+        if set(changes) != set(expected):
+            raise ValueError(f"a guarded apply needs a revision for each key: {sorted(set(changes) ^ set(expected))}")
+        keys = list(changes)
+        guards = [_unchanged_since(key, expected[key]) for key in keys]
+        ops = [_write_op(key, changes[key], prev_kv=False) for key in keys]
+
+        def run(client: Client) -> GuardedApply:
+            response = self._txn(client, etcdrpc.TxnRequest(compare=guards, success=ops))
+            return GuardedApply(applied=bool(response.succeeded), revision=int(response.header.revision))
+
+        return self._call(f"applying {len(keys)} key(s) if unchanged", run)
+
     async def restore(self, previous: Mapping[str, PriorValue], written: Mapping[str, int]) -> RestoreResult:
         """Undo an `apply`: put back each key whose mod_revision is still `written[key]`, report the others."""
         return await asyncio.to_thread(self.restore_sync, previous, written)
@@ -279,14 +274,7 @@ class EtcdStore:
         guarded = [
             etcdrpc.RequestOp(
                 request_txn=etcdrpc.TxnRequest(
-                    compare=[
-                        etcdrpc.Compare(
-                            key=encode(key),
-                            result=etcdrpc.Compare.EQUAL,
-                            target=etcdrpc.Compare.MOD,
-                            mod_revision=written[key],
-                        )
-                    ],
+                    compare=[_unchanged_since(key, written[key])],
                     success=[_write_op(key, previous[key].value, prev_kv=False)],
                     failure=[etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=encode(key)))],
                 )
@@ -295,7 +283,7 @@ class EtcdStore:
         ]
 
         def run(client: Client) -> RestoreResult:
-            response = self._unary(client, client.kvstub.Txn, etcdrpc.TxnRequest(success=guarded))
+            response = self._txn(client, etcdrpc.TxnRequest(success=guarded))
             restored: list[str] = []
             unchanged: list[str] = []
             conflicts: list[RestoreConflict] = []
@@ -331,23 +319,9 @@ class EtcdStore:
         `graygate.store.watch`). The callback runs on the watch's thread: hand over to an event loop with
         `loop.call_soon_threadsafe`.
         """
-        watch = Watch(key, lambda: _WatchConnection(self), callback)
+        watch = Watch(key, lambda: EtcdWatchConnection(self.dial, self.settings.request_timeout_s), callback)
         await asyncio.to_thread(watch.start)
         return watch
-
-    # ---- helpers ----
-
-    def _unary(self, client: Client, method: Callable[..., T], request: object) -> T:
-        return method(
-            request, self.settings.request_timeout_s, credentials=client.call_credentials, metadata=client.metadata
-        )
-
-    @staticmethod
-    def _quietly(action: Callable[[], object]) -> None:
-        try:
-            action()
-        except _TRANSLATED as error:
-            log.debug("ignored while cleaning up: %s", error)
 
 
 def _prior(kv: Any) -> PriorValue:
@@ -360,80 +334,8 @@ def _write_op(key: str, value: str | None, *, prev_kv: bool) -> Any:
     return etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=encode(key), value=encode(value), prev_kv=prev_kv))
 
 
-class _WatchConnection:
-    """A `WatchConnection` on a client of its own, so closing it after a break disturbs nothing else."""
-
-    def __init__(self, store: EtcdStore) -> None:
-        self._store = store
-        self._client, _ = store.dial()
-        self._closed = threading.Event()
-        # etcd3's watcher thread re-opens its stream forever and has no way to stop (closing the channel makes it
-        # die with a traceback). So, on this connection's own watcher (etcd3 is pinned to 0.12.0): once the
-        # connection is closed, the thread's next attempt to open a stream raises _Closed, and the thread's
-        # target returns on it.
-        watcher = self._client.watcher
-        watcher._watch_stub = _StopWhenClosed(watcher._watch_stub, self._closed)
-        watcher._run = _until_closed(watcher._run)
-
-    def read(self, key: str) -> tuple[KeyState, int]:
-        client = self._client
-        try:
-            answer = self._store._unary(client, client.kvstub.Range, etcdrpc.RangeRequest(key=encode(key)))
-        except _TRANSLATED as error:
-            raise translate(error, f"reading {key!r}") from error
-        kvs = answer.kvs
-        if not kvs:
-            return KeyState(key=key, value=None, mod_revision=0), int(answer.header.revision)
-        state = KeyState(key=key, value=decode(kvs[0].value), mod_revision=int(kvs[0].mod_revision))
-        return state, int(answer.header.revision)
-
-    def watch(
-        self, key: str, start_revision: int, on_state: Callable[[KeyState], None], on_error: Callable[[EtcdError], None]
-    ) -> Callable[[], None]:
-        def on_response(response: object) -> None:
-            if isinstance(response, Exception):
-                on_error(translate(response, f"watching {key!r}"))
-                return
-            for event in getattr(response, "events", ()):
-                if isinstance(event, etcd3.events.DeleteEvent):
-                    on_state(KeyState(key=key, value=None, mod_revision=0))
-                else:
-                    on_state(KeyState(key=key, value=decode(event.value), mod_revision=int(event.mod_revision)))
-
-        client = self._client
-        try:
-            watch_id = client.add_watch_callback(encode(key), on_response, start_revision=start_revision)
-        except _TRANSLATED as error:
-            raise translate(error, f"watching {key!r}") from error
-        return lambda: self._store._quietly(lambda: client.cancel_watch(watch_id))
-
-    def close(self) -> None:
-        self._closed.set()
-        self._client.close()
-
-
-class _Closed(Exception):
-    """Raised into etcd3's watcher thread to end it once its connection is closed."""
-
-
-class _StopWhenClosed:
-    """etcd3's Watch stub, until the connection is closed."""
-
-    def __init__(self, stub: Any, closed: threading.Event) -> None:
-        self._stub = stub
-        self._closed = closed
-
-    def Watch(self, *args: Any, **kwargs: Any) -> Any:  # the gRPC stub's method name
-        if self._closed.is_set():
-            raise _Closed
-        return self._stub.Watch(*args, **kwargs)
-
-
-def _until_closed(run: Callable[[], None]) -> Callable[[], None]:
-    def run_until_closed() -> None:
-        try:
-            run()
-        except _Closed:
-            return
-
-    return run_until_closed
+def _unchanged_since(key: str, mod_revision: int) -> Any:
+    # etcd compares a missing key as an empty KeyValue for MOD targets, so 0 holds exactly while the key is absent
+    return etcdrpc.Compare(
+        key=encode(key), result=etcdrpc.Compare.EQUAL, target=etcdrpc.Compare.MOD, mod_revision=mod_revision
+    )
