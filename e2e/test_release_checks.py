@@ -3,8 +3,8 @@ that drops an API response field and one that never reloads its configuration ar
 moves (the VirtualService never gives the canary a single percent), with a message naming the metric and label, the
 JSON pointer, or what the canary still reports. A healthy canary passes the same pre-checks and is promoted.
 
-The application's configuration lives in an etcd of its own, started here from the toolchain's binary (the
-sandbox's etcd belongs to the API server).
+The application's configuration lives in an etcd of its own (the `config_etcd` fixture; the sandbox's etcd belongs
+to the API server).
 """
 
 from __future__ import annotations
@@ -12,62 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import pytest
 from kubernetes import client
 
 from e2e.lab import TrafficLab
 from e2e.support import apply_release, lab_release, wait_phase, wait_weights
-from graygate.sandbox.processes import ManagedProcess, free_port
-from graygate.sandbox.toolchain import Toolchain
-from graygate.store import EtcdError, EtcdSettings
+from graygate.store import EtcdSettings
 from graygate.store.etcd import EtcdStore
 from tests.cluster_support import OperatorProcess, weights
 
 PREFIX = "/app/config/"
 PROBE_KEY = f"{PREFIX}graygate-probe"
 ORDER_TOTAL = "/paths/~1orders~1{id}/get/responses/200/content/application~1json/schema/properties/total"
-
-
-@pytest.fixture
-def config_etcd(tmp_path: Path) -> Iterator[str]:
-    """A one-member etcd for the application's configuration; yields its `host:port`."""
-    client_port, peer_port = free_port(), free_port()
-    client_url, peer_url = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
-    argv = [
-        str(Toolchain.locate().binary("etcd")),
-        "--name=app-config",
-        f"--data-dir={tmp_path / 'etcd'}",
-        f"--listen-client-urls={client_url}",
-        f"--advertise-client-urls={client_url}",
-        f"--listen-peer-urls={peer_url}",
-        f"--initial-advertise-peer-urls={peer_url}",
-        f"--initial-cluster=app-config={peer_url}",
-        "--unsafe-no-fsync",
-        "--log-level=warn",
-    ]
-    process = ManagedProcess("app-etcd", argv, tmp_path / "etcd.log")
-    process.start()
-    endpoint = f"127.0.0.1:{client_port}"
-    probe = EtcdStore(EtcdSettings(endpoints=(endpoint,), dial_timeout_s=0.5, request_timeout_s=2.0))
-    try:
-        process.wait_until(lambda: _answers(probe), 20, "serving")
-        yield endpoint
-    finally:
-        probe.close()
-        process.stop(grace_s=5)
-
-
-def _answers(store: EtcdStore) -> bool:
-    try:
-        store.get_prefix_sync("/")
-    except EtcdError:
-        return False
-    return True
 
 
 class CanaryWeights:
