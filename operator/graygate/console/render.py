@@ -70,6 +70,12 @@ def render_release(release: dict[str, Any], events: Sequence[EventLine], *, colo
     ]
     if status.message:
         lines.append(_clip(status.message, WIDTH))
+    if (config := status.config) is not None:
+        kept = [entry.key for entry in config.keys if entry.conflict is not None]
+        detail = f"left as someone else set them: {', '.join(kept)}" if kept else config.message
+        line = _clip(f"config {len(config.keys)} etcd key(s) {config.state.value}: {detail}", WIDTH)
+        state = _paint(config.state.value, "red" if kept else None, color)
+        lines.append(line.replace(config.state.value, state, 1))
     lines.append("")
     lines.extend(_gate_lines(status, color))
     if events:

@@ -66,3 +66,21 @@ def test_table_lists_every_release_or_says_none() -> None:
     table = render_table([_release(), _release("Failed", 0)], color=False)
     assert len(table.splitlines()) == 3
     assert "Failed" in table.splitlines()[2]
+
+
+def test_detail_view_shows_where_the_config_keys_stand() -> None:
+    release = _release(phase="Failed", weight=0)
+    release["status"]["config"] = {
+        "state": "Conflict",
+        "etcd": {"endpoints": ["127.0.0.1:2379"]},
+        "keys": [
+            {"key": "/app/pool", "previousValue": "8", "writtenRevision": 9, "conflict": "set to '32'; left as is"},
+            {"key": "/app/flag", "previousValue": "on", "writtenRevision": 9},
+        ],
+        "message": "1 config key(s) changed by someone else were not restored: /app/pool: " + "x" * 100,
+    }
+    text = render_release(release, [], color=False)
+    line = next(line for line in text.splitlines() if line.startswith("config"))
+    assert "2 etcd key(s) Conflict" in line
+    assert line.endswith("/app/pool")
+    assert len(line) <= 80
