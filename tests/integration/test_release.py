@@ -266,6 +266,26 @@ def test_weights_over_100_are_refused_by_the_api_server(custom: client.CustomObj
 
 
 @pytest.mark.parametrize(
+    ("keys", "said"),
+    [
+        ([{"key": "/app/a", "value": "1", "delete": True}], "give either value or delete: true"),
+        ([{"key": "/app/a"}], "give either value or delete: true"),
+        ([{"key": "/app/a", "value": "1"}, {"key": "/app/a", "value": "2"}], "Duplicate value"),
+        ([{"key": "/app/a", "value": "x" * 8193}], "8192"),
+    ],
+)
+def test_bad_config_keys_are_refused_by_the_api_server(
+    custom: client.CustomObjectsApi, namespace: str, keys: list[dict[str, Any]], said: str
+) -> None:
+    body = canary_release("checkout", [{"setWeight": 10}])
+    body["spec"]["config"] = {"etcd": {"endpoints": ["127.0.0.1:2379"]}, "keys": keys}
+    with pytest.raises(ApiException) as refused:
+        _apply(custom, namespace, body)
+    assert refused.value.status == 422
+    assert said in refused.value.body
+
+
+@pytest.mark.parametrize(
     ("case", "virtual_services", "expected"),
     [
         ("unknown route", [{"name": "checkout", "routes": ["nope"]}], ["nope"]),
