@@ -111,13 +111,13 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
         elif decision.target_weight is not None:
             split = TrafficSplit(decision.target_weight, header_routes_of(decision.header_routes))
             write = await deps.router.set_split(target, split)
-    if decision.config is not None:
-        await _change_config(release, decision.config, deps, now)
     _record(release, decision, write, measured_at, deps)
     if decision.event is not None:
         await deps.events.post(release.ref, decision.event, decision.reason.value, decision.message, now)
     if (note := decision.note) is not None:
         await deps.events.post(release.ref, note.type, note.reason.value, note.message, now)
+    if decision.config is not None:
+        await _change_config(release, decision.config, deps, now)
     return TickResult(decision=decision, status_written=status_written, write=write)
 
 
@@ -191,6 +191,8 @@ async def restore_config_on_delete(ref: ReleaseRef, status: CanaryReleaseStatus,
     if reading.error is not None:
         raise GraygateError(f"cannot read the config keys to restore them: {reading.error}")
     plan = restore_plan(recorded, reading)
+    if plan.action is None and not plan.conflicts:
+        return  # every key already holds its previous value (or graygate's write never happened)
     if plan.action is not None:
         await deps.config_keys.restore(ref.namespace, plan.action)
     if plan.conflicts:

@@ -70,14 +70,17 @@ def _write(tick: Tick, status: CanaryReleaseStatus, recorded: ConfigStatus | str
     return replace(hold(tick, status, Reason.CONFIG_APPLYING, message), config=apply_action(recorded))
 
 
-def settle(seen: Observations, decision: Decision) -> Decision:
-    """`decision` with the config's part: a run that ends (Failed, Aborted) or starts over puts its keys back;
-    a restore in progress is carried on from this tick's reading, and its end is reported."""
+def settle(before: CanaryReleaseStatus, seen: Observations, decision: Decision) -> Decision:
+    """`decision` with the config's part: a run that ends (Failed, Aborted) or starts over puts its keys back,
+    unless it had Succeeded (its keys are the stable's now: a new run records its own intent over them); a restore
+    in progress is carried on from this tick's reading, and its end is reported."""
     status = decision.status
     recorded = status.config
     if recorded is None:
         return decision
     ends = status.phase in (Phase.FAILED, Phase.ABORTED) or isinstance(decision, Restart)
+    if ends and before.phase is Phase.SUCCEEDED and recorded.state is ConfigState.APPLIED:
+        return replace(decision, status=status.model_copy(update={"config": None}))
     if recorded.state in _OPEN and ends:
         recorded = recorded.model_copy(
             update={"state": ConfigState.RESTORING, "message": "putting the previous values back"}

@@ -10,10 +10,10 @@ Acting on a decision (in this order, so a crash between two lines is repaired by
 2. if `restore_routes`: restore `status.originalRoutes` (canary weight 0, every header route removed), elif
    `target_weight` is not None: set that canary weight on every managed route (stable gets the rest) and make the
    header routes above them exactly `header_routes` (none: remove them); both must be idempotent;
-3. if `config`: make that etcd write (`ApplyConfig`, guarded by the recorded revisions) or restore
-   (`RestoreConfig`); its outcome is read back on the next tick, never reported to the decision;
-4. if `event` is not None: record a Kubernetes Event (type `event`, reason `reason`, note `message`); then the
-   same for `note`, a second Event about the release's config.
+3. if `event` is not None: record a Kubernetes Event (type `event`, reason `reason`, note `message`); then the
+   same for `note`, a second Event about the release's config;
+4. if `config`: make that etcd write (`ApplyConfig`, guarded by the recorded revisions) or restore
+   (`RestoreConfig`); its outcome is read back on the next tick, never reported to the decision.
 """
 
 from __future__ import annotations

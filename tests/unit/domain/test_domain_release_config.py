@@ -377,3 +377,11 @@ def test_original_routes_are_untouched_by_config() -> None:
 def test_config_key_status_roundtrips_through_json() -> None:
     entry = ConfigKeyStatus(key="/a", value=None, previous_value="x", previous_revision=3, written_revision=0)
     assert ConfigKeyStatus.model_validate(entry.model_dump(mode="json", by_alias=True)) == entry
+
+
+def test_editing_a_succeeded_release_keeps_its_keys_for_the_next_run() -> None:
+    done = status(P.SUCCEEDED, canary_weight=100, config=recorded(S.APPLIED, written=9))
+    restarted = decide(RELEASE, done, seen(100, generation=2), T0)
+    assert isinstance(restarted, Restart)
+    assert restarted.config is None
+    assert restarted.status.config is None, "the next run records its own intent over the stable's values"
