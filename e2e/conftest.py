@@ -13,11 +13,8 @@ from kubernetes.client.exceptions import ApiException
 
 from e2e.lab import TrafficLab
 from e2e.support import CANARY_WORKLOAD, available_deployment
-from graygate.sandbox.processes import ManagedProcess, free_port
-from graygate.sandbox.toolchain import Toolchain
-from graygate.store import EtcdError, EtcdSettings
-from graygate.store.etcd import EtcdStore
 from tests.cluster_support import ISTIO
+from tests.etcd_server import Etcd
 
 
 @pytest.fixture
@@ -52,36 +49,11 @@ async def canary_workload(api: client.ApiClient, namespace: str) -> str:
 
 @pytest.fixture
 def config_etcd(tmp_path: Path) -> Iterator[str]:
-    """A one-member etcd for the application's configuration; yields its `host:port`."""
-    client_port, peer_port = free_port(), free_port()
-    client_url, peer_url = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
-    argv = [
-        str(Toolchain.locate().binary("etcd")),
-        "--name=app-config",
-        f"--data-dir={tmp_path / 'etcd'}",
-        f"--listen-client-urls={client_url}",
-        f"--advertise-client-urls={client_url}",
-        f"--listen-peer-urls={peer_url}",
-        f"--initial-advertise-peer-urls={peer_url}",
-        f"--initial-cluster=app-config={peer_url}",
-        "--unsafe-no-fsync",
-        "--log-level=warn",
-    ]
-    process = ManagedProcess("app-etcd", argv, tmp_path / "etcd.log")
-    process.start()
-    endpoint = f"127.0.0.1:{client_port}"
-    probe = EtcdStore(EtcdSettings(endpoints=(endpoint,), dial_timeout_s=0.5, request_timeout_s=2.0))
+    """A one-member etcd for the application's configuration (the sandbox's etcd belongs to the API server); yields
+    its `host:port`."""
+    server = Etcd(tmp_path / "app-etcd")
+    server.start()
     try:
-        process.wait_until(lambda: _answers(probe), 20, "serving")
-        yield endpoint
+        yield server.endpoint
     finally:
-        probe.close()
-        process.stop(grace_s=5)
-
-
-def _answers(store: EtcdStore) -> bool:
-    try:
-        store.get_prefix_sync("/")
-    except EtcdError:
-        return False
-    return True
+        server.stop()

@@ -5,29 +5,14 @@ itself compares it. A replay of an applied call fails its guards, so a retry aft
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from graygate.sandbox.processes import free_port
 from graygate.store import EtcdUnavailable, GuardedApply, KeysSnapshot, Versioned
 from graygate.store.etcd import EtcdStore
-from tests.integration.test_etcd_store import Etcd, settings
-
-
-@pytest.fixture(scope="module")
-def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Etcd]:
-    server = Etcd(tmp_path_factory.mktemp("etcd"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def store(etcd: Etcd) -> AsyncIterator[EtcdStore]:
-    connected = EtcdStore(settings(etcd.endpoint))
-    yield connected
-    await connected.aclose()
+from tests.etcd_server import Etcd, settings
 
 
 @pytest.fixture
