@@ -2,7 +2,10 @@
 rollbacks, reconcile errors) and what our benchmarks read (time from a failing verdict to the weights written).
 
 Each metric lives in a registry owned by `OperatorMetrics`, so tests and several operators in one process never
-collide in prometheus_client's global registry.
+collide in prometheus_client's global registry. Every series is labelled by namespace and release, and `forget`
+drops all of a release's series when it is deleted, so the series count follows the releases that exist. Other
+labels come from closed sets (phases, verdicts, reasons, error classes, readings) or from the release's own spec
+(gate names).
 """
 
 from __future__ import annotations
@@ -29,7 +32,12 @@ class OperatorMetrics:
             registry=self.registry,
         )
         self.gate_value = Gauge(
-            "graygate_gate_value", "The value a gate last measured.", [*labels, "gate"], registry=self.registry
+            "graygate_gate_value",
+            "What a gate last measured, by reading: canary, stable, canaryRequests, stableRequests (the queries of a "
+            "prometheus gate; a query answered by several series, such as requests by response code, is their sum), "
+            "statusCode, latencySeconds (an httpProbe). NaN: the reading found nothing.",
+            [*labels, "gate", "reading"],
+            registry=self.registry,
         )
         self.transitions = Counter(
             "graygate_transitions",
@@ -58,13 +66,26 @@ class OperatorMetrics:
             registry=self.registry,
         )
 
+        self._per_release = (
+            self.phase,
+            self.canary_weight,
+            self.verdicts,
+            self.gate_value,
+            self.transitions,
+            self.rollbacks,
+            self.time_to_rollback,
+            self.virtualservice_writes,
+            self.reconcile_errors,
+        )
+
     def set_phase(self, namespace: str, release: str, phase: str, phases: list[str]) -> None:
         for candidate in phases:
             self.phase.labels(namespace, release, candidate).set(1 if candidate == phase else 0)
 
-    def forget(self, namespace: str, release: str, phases: list[str]) -> None:
-        for candidate in phases:
-            self.phase.remove(namespace, release, candidate)
+    def forget(self, namespace: str, release: str) -> None:
+        """Drop every series of a release: a deleted release must not stay in its phase, weight or counters."""
+        for metric in self._per_release:
+            metric.remove_by_labels({"namespace": namespace, "release": release})
 
     def serve(self, port: int, address: str = "0.0.0.0") -> None:
         start_http_server(port, addr=address, registry=self.registry)

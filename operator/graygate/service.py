@@ -2,12 +2,15 @@
 
 Why this order: the decision's status (the intent) is written before any VirtualService, so a crash between any two
 lines leaves a status that the next tick completes (a re-assert), never a step done twice or a revert lost. The real
-weights are re-read every tick (level-based), and a tick that changes nothing writes nothing.
+weights are re-read every tick (level-based), and a tick that changes nothing writes nothing. For the same reason a
+failure after the status is written raises `ActingFailed` carrying that status: the next tick must start from it,
+not from the status before it (`graygate.lifecycle` runs the ticks that way).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -19,8 +22,8 @@ from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, Phase, RouteSnapshot
 from graygate.api.validation import InvalidSpec
 from graygate.domain import Decision, Observations, RouteReading, WorkloadReading, decide, gates_due, needs_snapshot
-from graygate.domain.decision import Rollback
-from graygate.domain.measurements import Measurement
+from graygate.domain.decision import Reason, Rollback
+from graygate.domain.measurements import HttpProbeMeasurement, Measurement, PrometheusMeasurement, SeriesValue
 from graygate.domain.promql import QueryScope
 from graygate.domain.release_config import (
     ApplyConfig,
@@ -45,7 +48,7 @@ class StatusWriter(Protocol):
 
 
 class EventSink(Protocol):
-    async def post(self, release: ReleaseRef, event_type: str, reason: str, note: str, now: datetime) -> None: ...
+    async def post(self, release: ReleaseRef, event_type: str, reason: Reason, note: str, now: datetime) -> None: ...
 
 
 class Measurer(Protocol):
@@ -91,6 +94,20 @@ class TickResult:
     write: WriteResult | None
 
 
+class ActingFailed(Exception):
+    """Acting on a decision failed (the router, an Event, etcd) after its status was written.
+
+    `status` is what the API server holds now and where the next tick must start: deciding again from the status
+    before it would lose a revert (a rollback whose restore failed, re-decided while a flapping gate passes, would
+    put the canary weight back and overwrite `Failed`). `error` is what failed, also chained as the cause.
+    """
+
+    def __init__(self, status: CanaryReleaseStatus, error: Exception) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.status = status
+        self.error = error
+
+
 async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
     spec, status = release.spec, release.status
     target: TrafficTarget | None = None
@@ -103,22 +120,37 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
 
     decision = decide(spec, status, seen, now)
     status_written = await _write_status(release, status, decision.status, deps)
+    try:
+        write = await _route(release, target, decision, deps)
+        _record(release, decision, write, seen.analysis, measured_at, deps)
+        await _announce(release, decision, deps, now)
+    except Exception as error:
+        if not status_written:
+            raise
+        raise ActingFailed(decision.status, error) from error
+    return TickResult(decision=decision, status_written=status_written, write=write)
 
-    write: WriteResult | None = None
-    if target is not None and release.contested is None:
-        if decision.restore_routes:
-            write = await deps.router.restore(target, snapshots_from_status(status.original_routes))
-        elif decision.target_weight is not None:
-            split = TrafficSplit(decision.target_weight, header_routes_of(decision.header_routes))
-            write = await deps.router.set_split(target, split)
-    _record(release, decision, write, measured_at, deps)
+
+async def _route(
+    release: ReleaseView, target: TrafficTarget | None, decision: Decision, deps: Deps
+) -> WriteResult | None:
+    if target is None or release.contested is not None:
+        return None
+    if decision.restore_routes:
+        return await deps.router.restore(target, snapshots_from_status(release.status.original_routes))
+    if decision.target_weight is not None:
+        split = TrafficSplit(decision.target_weight, header_routes_of(decision.header_routes))
+        return await deps.router.set_split(target, split)
+    return None
+
+
+async def _announce(release: ReleaseView, decision: Decision, deps: Deps, now: datetime) -> None:
     if decision.event is not None:
-        await deps.events.post(release.ref, decision.event, decision.reason.value, decision.message, now)
+        await deps.events.post(release.ref, decision.event, decision.reason, decision.message, now)
     if (note := decision.note) is not None:
-        await deps.events.post(release.ref, note.type, note.reason.value, note.message, now)
+        await deps.events.post(release.ref, note.type, note.reason, note.message, now)
     if decision.config is not None:
         await _change_config(release, decision.config, deps, now)
-    return TickResult(decision=decision, status_written=status_written, write=write)
 
 
 async def _observe(
@@ -200,9 +232,10 @@ async def restore_config_on_delete(ref: ReleaseRef, status: CanaryReleaseStatus,
         message = (
             f"release deleted; {len(plan.conflicts)} config key(s) changed by someone else were not restored: {found}"
         )
-        await deps.events.post(ref, "Warning", "ConfigConflict", message, now)
+        await deps.events.post(ref, "Warning", Reason.CONFIG_CONFLICT, message, now)
     else:
-        await deps.events.post(ref, "Normal", "ConfigRestored", "release deleted; its config keys were put back", now)
+        message = "release deleted; its config keys were put back"
+        await deps.events.post(ref, "Normal", Reason.CONFIG_RESTORED, message, now)
 
 
 async def _change_config(release: ReleaseView, action: ConfigAction, deps: Deps, now: datetime) -> None:
@@ -219,8 +252,8 @@ async def _change_config(release: ReleaseView, action: ConfigAction, deps: Deps,
         else:
             await deps.config_keys.restore(release.ref.namespace, action)
     except GraygateError as error:
-        reason = "ConfigApplyFailed" if writing else "ConfigRestoreFailed"
-        log.warning("%s: %s", reason, error, extra=where)
+        reason = Reason.CONFIG_APPLY_FAILED if writing else Reason.CONFIG_RESTORE_FAILED
+        log.warning("%s: %s", reason.value, error, extra=where)
         await deps.events.post(release.ref, "Warning", reason, str(error), now)
 
 
@@ -235,7 +268,12 @@ async def _write_status(
 
 
 def _record(
-    release: ReleaseView, decision: Decision, write: WriteResult | None, measured_at: float | None, deps: Deps
+    release: ReleaseView,
+    decision: Decision,
+    write: WriteResult | None,
+    analysis: tuple[Measurement, ...] | None,
+    measured_at: float | None,
+    deps: Deps,
 ) -> None:
     ns, name = release.ref.namespace, release.ref.name
     metrics = deps.metrics
@@ -250,6 +288,9 @@ def _record(
         for result in status.recent_results:
             if result.at == status.last_analysis_at:
                 metrics.verdicts.labels(ns, name, result.gate, result.verdict.value).inc()
+    for measurement in analysis or ():
+        for reading, value in gate_readings(measurement).items():
+            metrics.gate_value.labels(ns, name, measurement.gate, reading).set(value)
     if isinstance(decision, Rollback):
         metrics.rollbacks.labels(ns, name).inc()
         if measured_at is not None:
@@ -269,3 +310,23 @@ def _record(
             "decision": type(decision).__name__,
         },
     )
+
+
+def gate_readings(measurement: Measurement) -> dict[str, float]:
+    """The numbers a measurement holds, by reading (a closed set, so the metric's series stay bounded); NaN for a
+    reading taken that found nothing. Kinds that observe no single number (documents, routing checks) have none."""
+    if isinstance(measurement, PrometheusMeasurement):
+        return {role: _total(reading.series) for role, reading in measurement.readings.items()}
+    if isinstance(measurement, HttpProbeMeasurement):
+        readings: dict[str, float] = {}
+        if measurement.status_code is not None:
+            readings["statusCode"] = float(measurement.status_code)
+        if measurement.latency is not None:
+            readings["latencySeconds"] = measurement.latency.total_seconds()
+        return readings
+    return {}
+
+
+def _total(series: Sequence[SeriesValue]) -> float:
+    values = [s.value for s in series if not math.isnan(s.value)]
+    return math.fsum(values) if values else math.nan

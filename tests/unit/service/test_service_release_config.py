@@ -18,6 +18,7 @@ from graygate.api.gates import Gate
 from graygate.api.release_config import ConfigState
 from graygate.domain import Measurement, WorkloadReading
 from graygate.domain.config_moves import MAX_ATTEMPTS
+from graygate.domain.decision import Reason
 from graygate.domain.release_config import ApplyConfig, ConfigReading, KeyReading, RestoreConfig
 from graygate.errors import GraygateError
 from graygate.kube.events import ReleaseRef
@@ -50,6 +51,7 @@ class FakeEtcd:
     data: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(BEFORE))
     revision: int = 3
     failing_applies: int = 0
+    failing_restores: int = 0
     read_error: str | None = None
 
     def mod(self, key: str) -> int:
@@ -91,6 +93,9 @@ class FakeEtcd:
     async def restore(self, namespace: str, action: RestoreConfig) -> tuple[str, ...]:
         self.log.append("etcd.restore")
         assert set(action.previous) == set(action.written)
+        if self.failing_restores:
+            self.failing_restores -= 1
+            raise EtcdUnavailable("no etcd endpoint answered")
         back = {key: action.previous[key] for key, revision in action.written.items() if self.mod(key) == revision}
         self.commit(back)
         return tuple(back)
@@ -121,6 +126,7 @@ class Events:
     posted: list[tuple[str, str, str]] = field(default_factory=list)
 
     async def post(self, release: ReleaseRef, event_type: str, reason: str, note: str, now: datetime) -> None:
+        Reason(reason)  # raises ValueError for a reason outside the fixed vocabulary
         self.log.append(f"event:{reason}")
         self.posted.append((event_type, reason, note))
 
@@ -331,6 +337,20 @@ async def test_a_rollback_puts_the_keys_back(how: str, hotfix: bool) -> None:
         assert operator.config() == (S.RESTORED, 4, 1)
         assert operator.events.reasons().count("ConfigRestored") == 1
     assert operator.etcd.log.count("etcd.restore") == 1
+
+
+async def test_a_restore_that_never_ran_is_reported_and_made_again() -> None:
+    operator = await running(GATED)
+    operator.etcd.failing_restores = 1
+    await operator.tick(command="abort")
+    await operator.tick(command="abort")
+    assert operator.config() == (S.RESTORING, 4, 1)
+    assert operator.etcd.values() == NEW
+    assert ("Warning", "ConfigRestoreFailed") in [(kind, reason) for kind, reason, _ in operator.events.posted]
+    for _ in range(2):
+        await operator.tick(command="abort")
+    assert operator.etcd.values() == OLD
+    assert operator.config() == (S.RESTORED, 4, 1)
 
 
 async def test_a_spec_edit_after_success_keeps_the_stable_config() -> None:

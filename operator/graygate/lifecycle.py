@@ -1,0 +1,153 @@
+"""A release's life in this process: its ticks one at a time, each from the status last written, and its deletion.
+
+Why a module apart from `service`: the tick is one pass of observe → decide → act; what sits around it is about
+time and concurrency. Kopf stops a release's daemon and runs its delete handler concurrently, so a tick already in
+flight could set a canary weight after the deletion restored the original routes, and the finalizer would then go
+with canary traffic left behind. A `Slot` per release serialises the two: its lock is held by each tick and by the
+deletion, and a deletion marks the slot first, so a tick that gets the lock after it writes nothing.
+
+A tick never raises here: its error is counted, logged and returned for the handler to choose the retry delay, and
+the next tick starts from the status the API server holds, even when the tick failed after writing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from graygate.api.spec import CanaryReleaseSpec
+from graygate.api.status import CanaryReleaseStatus
+from graygate.api.validation import InvalidSpec
+from graygate.domain.claims import ALL_ROUTES, Claim, RouteKey, contested_by
+from graygate.errors import GraygateError
+from graygate.kube.events import ReleaseRef
+from graygate.ports import Destination, TrafficTarget, VirtualServiceRef
+from graygate.routing import snapshots_from_status, target_of
+from graygate.service import ActingFailed, Deps, ReleaseView, restore_config_on_delete, tick
+
+log = logging.getLogger("graygate.lifecycle")
+
+
+@dataclass
+class Slot:
+    """What the daemon and the delete handler of one release share."""
+
+    status: CanaryReleaseStatus
+    """Where the next tick starts: the status last written (or read, before the first write)."""
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    deleting: bool = False
+    users: int = 0
+
+
+class Slots:
+    """The slots of the releases this process is working on, by uid (a release recreated under the same name is
+    another release). A slot lives while a daemon or a deletion holds it."""
+
+    def __init__(self) -> None:
+        self._slots: dict[str, Slot] = {}
+
+    @contextmanager
+    def held(self, uid: str, status: CanaryReleaseStatus) -> Iterator[Slot]:
+        """The release's slot; `status` starts a new one, an existing one keeps the status it has."""
+        slot = self._slots.setdefault(uid, Slot(status))
+        slot.users += 1
+        try:
+            yield slot
+        finally:
+            slot.users -= 1
+            if slot.users == 0:
+                del self._slots[uid]
+
+
+async def run_tick(slot: Slot, release: ReleaseView, deps: Deps, now: datetime) -> Exception | None:
+    """One tick of `release` (built from `slot.status`) under the slot's lock; the error it ended in, or None.
+
+    Nothing is written once a deletion has begun. Errors are counted in `graygate_reconcile_errors` by class; an
+    unexpected one (a bug) is logged with its traceback and retried like any other, never let out of the daemon.
+    """
+    async with slot.lock:
+        if slot.deleting:
+            return None
+        try:
+            result = await tick(release, deps, now)
+        except ActingFailed as failed:
+            slot.status = failed.status
+            error = failed.error
+        except Exception as raised:
+            error = raised
+        else:
+            slot.status = result.decision.status
+            return None
+    ref = release.ref
+    deps.metrics.reconcile_errors.labels(ref.namespace, ref.name, type(error).__name__).inc()
+    where = {"release": f"{ref.namespace}/{ref.name}"}
+    if isinstance(error, GraygateError):
+        log.warning("tick failed: %s", error, extra=where)
+    else:
+        log.error("tick failed unexpectedly: %r", error, exc_info=error, extra=where)
+    return error
+
+
+def route_keys(namespace: str, status: CanaryReleaseStatus) -> set[RouteKey]:
+    """The routes restoring `status.originalRoutes` would write (an unnamed route stands for its whole
+    VirtualService, which then has only that one)."""
+    return {(namespace, saved.virtual_service, saved.route or ALL_ROUTES) for saved in status.original_routes}
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """A release being deleted, as the handler found it."""
+
+    ref: ReleaseRef
+    created_at: datetime
+    spec: CanaryReleaseSpec | InvalidSpec
+    held: Sequence[tuple[RouteKey, Claim]]
+    """Every route claim of every release in the namespace (the route claims index)."""
+
+
+async def delete_release(slot: Slot, deleted: Deleted, deps: Deps, now: datetime) -> None:
+    """Put back the original routes and the config keys of a release being deleted, then forget its metrics.
+
+    Raises `GraygateError` while something cannot be restored yet (the caller retries). Restoring needs only the
+    snapshots in the status, so a spec that became invalid mid-way does not leave the canary weight behind. A
+    contested release (an older release holds one of the snapshotted routes) restores no route: it would overwrite
+    that release's weights. The snapshots, not the spec, say which routes those are: they are what the restore
+    writes, and they are there even when the spec has since become invalid (and claims nothing).
+    """
+    slot.deleting = True
+    ref = deleted.ref
+    where = {"release": f"{ref.namespace}/{ref.name}"}
+    async with slot.lock:
+        status = slot.status
+        me = Claim(created_at=deleted.created_at, release=ref.name)
+        contested = contested_by(me, route_keys(ref.namespace, status), deleted.held)
+        if contested is not None:
+            log.warning("original routes not restored: %s", contested, extra=where)
+        elif status.original_routes:
+            target = _restore_target(ref, deleted.spec, status)
+            result = await deps.router.restore(target, snapshots_from_status(status.original_routes))
+            for problem in result.problems:
+                log.warning("route not restored: %s", problem.message, extra=where)
+        await restore_config_on_delete(ref, status, deps, now)
+        deps.metrics.forget(ref.namespace, ref.name)
+
+
+def _restore_target(
+    ref: ReleaseRef, spec: CanaryReleaseSpec | InvalidSpec, status: CanaryReleaseStatus
+) -> TrafficTarget:
+    if not isinstance(spec, InvalidSpec):
+        return target_of(ref.namespace, spec, release=ref.name)
+    # The router's restore writes what the snapshots say and removes the release's header routes; it reads the
+    # destinations only to report the weights it replaced, which an invalid spec cannot name.
+    names = dict.fromkeys(saved.virtual_service for saved in status.original_routes)
+    return TrafficTarget(
+        namespace=ref.namespace,
+        virtual_services=tuple(VirtualServiceRef(name) for name in names),
+        stable=Destination(host="unknown-stable"),
+        canary=Destination(host="unknown-canary"),
+        release=ref.name,
+    )

@@ -1,0 +1,121 @@
+"""The operator's own metrics, read back from its registry after real ticks (the service harness: real service,
+domain and Istio router over fakes): what a platform team alerts on must say what happened, and a deleted release
+must leave no series behind."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from graygate.api import Phase
+from graygate.domain import HttpProbeMeasurement
+from graygate.domain.measurements import PrometheusMeasurement, QueryReading, RoutingCheckMeasurement, SeriesValue
+from graygate.metrics import OperatorMetrics
+from graygate.service import gate_readings
+from tests.unit.domain.release_builders import spec
+from tests.unit.service.harness import T0, Operator
+
+RELEASE = {"namespace": "shop", "release": "checkout"}
+
+
+def sample(operator: Operator, name: str, **labels: str) -> float | None:
+    return operator.metrics.registry.get_sample_value(name, {**RELEASE, **labels})
+
+
+def series_of(metrics: OperatorMetrics, release: str) -> list[str]:
+    return [
+        f"{s.name}{s.labels}"
+        for family in metrics.registry.collect()
+        for s in family.samples
+        if s.labels.get("release") == release
+    ]
+
+
+async def rolled_back() -> Operator:
+    """Paused at 20 %, then the critical gate fails: one rollback."""
+    operator = Operator(spec(steps=[{"setWeight": 20}, {"pause": {}}]))
+    for _ in range(3):
+        await operator.tick(31)
+    operator.probes.code = 500
+    await operator.tick(31)
+    assert (operator.slot.status.phase, operator.weight()) == (Phase.FAILED, 0)
+    return operator
+
+
+async def test_phase_and_weight_follow_the_release() -> None:
+    operator = Operator(spec(steps=[{"setWeight": 20}, {"pause": {}}]))
+    for _ in range(3):
+        await operator.tick(31)
+    phases = {phase.value: sample(operator, "graygate_release_phase", phase=phase.value) for phase in Phase}
+    assert phases == {phase.value: 1.0 if phase is Phase.PAUSED else 0.0 for phase in Phase}
+    assert sample(operator, "graygate_canary_weight_percent") == 20
+
+
+async def test_verdicts_rollbacks_and_time_to_rollback_are_counted() -> None:
+    operator = await rolled_back()
+    assert sample(operator, "graygate_gate_verdicts_total", gate="health", verdict="Pass") == 1
+    assert sample(operator, "graygate_gate_verdicts_total", gate="health", verdict="Fail") == 1
+    assert sample(operator, "graygate_rollbacks_total") == 1
+    assert sample(operator, "graygate_time_to_rollback_seconds_count") == 1
+    assert sample(operator, "graygate_canary_weight_percent") == 0
+    assert sample(operator, "graygate_release_phase", phase="Failed") == 1
+
+
+async def test_each_measured_gate_sets_its_values() -> None:
+    operator = Operator(spec(steps=[{"setWeight": 20}, {"pause": {}}]))
+    for _ in range(3):
+        await operator.tick(31)
+    assert sample(operator, "graygate_gate_value", gate="health", reading="statusCode") == 200
+    assert sample(operator, "graygate_gate_value", gate="latency", reading="latencySeconds") == 0.02
+    operator.probes.code = 500
+    await operator.tick(31)
+    assert sample(operator, "graygate_gate_value", gate="health", reading="statusCode") == 500
+
+
+def test_gate_readings_take_a_number_from_each_reading() -> None:
+    by_code = (
+        SeriesValue(labels=(("response_code", "200"),), value=95),
+        SeriesValue(labels=(("response_code", "503"),), value=5),
+    )
+    prometheus = PrometheusMeasurement(
+        gate="errors",
+        observed_at=T0,
+        canary=QueryReading(query="q1", series=by_code),
+        stable=QueryReading(query="q2", series=(SeriesValue(value=math.nan),)),
+        canary_requests=QueryReading(query="q3", error="timeout"),
+    )
+    readings = gate_readings(prometheus)
+    assert readings["canary"] == 100
+    assert math.isnan(readings["stable"]), "a reading that found nothing"
+    assert math.isnan(readings["canaryRequests"]), "a reading that failed"
+    assert set(readings) == {"canary", "stable", "canaryRequests"}
+
+    refused = HttpProbeMeasurement(gate="health", observed_at=T0, url="http://x/", error="refused")
+    assert gate_readings(refused) == {}
+    answered = HttpProbeMeasurement(
+        gate="health", observed_at=T0, url="http://x/", status_code=503, latency=timedelta(milliseconds=250)
+    )
+    assert gate_readings(answered) == {"statusCode": 503, "latencySeconds": 0.25}
+    assert gate_readings(RoutingCheckMeasurement(gate="colour", observed_at=T0, url="http://x/")) == {}
+
+
+async def test_reconcile_errors_are_counted_by_class() -> None:
+    operator = Operator(spec(steps=[{"setWeight": 20}, {"pause": {}}]))
+    await operator.tick(31)
+    operator.router.booms = 2
+    await operator.tick(31)
+    await operator.tick(31)
+    assert sample(operator, "graygate_reconcile_errors_total", error="Boom") == 2
+
+
+async def test_a_deleted_release_leaves_no_series() -> None:
+    operator = await rolled_back()
+    operator.router.booms = 1
+    await operator.tick(31)
+    other = {"namespace": "shop", "release": "payments"}
+    operator.metrics.canary_weight.labels(*other.values()).set(10)
+    assert len(series_of(operator.metrics, "checkout")) > 20
+
+    await operator.delete()
+    assert series_of(operator.metrics, "checkout") == []
+    assert operator.metrics.registry.get_sample_value("graygate_canary_weight_percent", other) == 10
