@@ -305,25 +305,36 @@ async def test_prometheus_going_away_mid_release_holds_it_then_pauses_for_a_huma
 
 # --- 6. slightly worse, but not significantly -------------------------------------------------------------------------
 
-_COMPARISON = re.compile(r"([+-]\d+\.\d+) pts over stable, allowed \+(\d+\.\d+) pts, z = (\S+) ([<>=]+) (\d+\.\d+)")
+_COMPARISON = re.compile(
+    r"errors: canary (?P<c_errors>\d+) of (?P<c_requests>\d+) \((?P<c_rate>[\d.]+)%\), "
+    r"stable (?P<s_errors>\d+) of (?P<s_requests>\d+) \((?P<s_rate>[\d.]+)%\): "
+    r"(?P<difference>[+-]\d+\.\d+) pts over stable, allowed \+(?P<allowance>\d+\.\d+) pts; "
+    r"at (?P<confidence>[\d.]+) confidence between (?P<lower>[+-]\d+\.\d+) and (?P<upper>[+-]\d+\.\d+) pts"
+)
+SMALL_SAMPLE_LIMIT = 20
+"""inconclusiveLimit: analyses in a row that cannot tell before the release pauses for a human."""
 
 
 async def test_a_slightly_worse_canary_on_a_small_sample_is_not_failed_by_the_relative_gate(
     api: client.ApiClient, namespace: str, canary_workload: str, lab: TrafficLab, operator: OperatorProcess
 ) -> None:
+    # Canary 2 % errors against stable's 1 %, 0.5 points allowed: about 375 requests a side in the 15 s window, so
+    # some 8 canary errors against 4. The canary looks 1 point worse, but the 95 % interval for the difference runs
+    # from about -0.5 to +2.7 points: the allowance is inside, so the gate can neither fail the canary (that needs
+    # the lower bound above +0.5) nor clear it (the upper bound at or below +0.5). It says so, Inconclusive, and the
+    # release waits at 50 % until inconclusiveLimit asks a human, instead of rolling back on noise.
     await lab.set_knobs("stable", error_rate=0.01)
     await lab.set_knobs("canary", error_rate=0.02)
     load = start_load(lab, duration_s=50)
     rule = {"maxIncreasePoints": 0.5, "confidence": 0.95, "minRequests": 100}
-    gates = [prometheus_gate("errors", lab.prometheus_url, {"requestSuccessRate": rule}, window="10s")]
+    gates = [prometheus_gate("errors", lab.prometheus_url, {"requestSuccessRate": rule}, window="15s")]
     steps: list[dict[str, Any]] = [{"setWeight": 50}, {"pause": {"duration": "12s"}}]
-    # Until both sides hold 5 errors the test cannot tell (inconclusive): that must not pause this release.
-    await apply_release(api, namespace, metric_release("app", steps, gates, inconclusiveLimit=30))
+    await apply_release(api, namespace, metric_release("app", steps, gates, inconclusiveLimit=SMALL_SAMPLE_LIMIT))
     recorder = StatusRecorder(api, namespace, "app")
     recorder.start()
     try:
         started = await recorder.until(at_step(0), 20, "the release to start")
-        done = await recorder.until(in_phase(*ENDED), 40, "the release to finish")
+        done = await recorder.until(in_phase(*ENDED), 45, "the release to stop and ask a human")
     finally:
         result = await load.stop()
         await recorder.stop()
@@ -336,22 +347,28 @@ async def test_a_slightly_worse_canary_on_a_small_sample_is_not_failed_by_the_re
     }
     print(f"\ngate results:\n{describe_results(results)}")
     print("users: " + ", ".join(f"{v} {f} of {n} failed ({f / max(n, 1):.1%})" for v, (f, n) in seen.items()))
-    assert done.status["phase"] == "Succeeded", done.status.get("message")
-    assert not [r for r in results if r["verdict"] == "Fail"], describe_results(results)
     (c_failed, c_served), (s_failed, s_served) = seen["canary"], seen["stable"]
     assert c_failed / c_served > s_failed / s_served, "the canary was not worse, as users saw it"
+    assert not [r for r in results if r["verdict"] == "Fail"], describe_results(results)
+    assert done.status["phase"] == "Paused", done.status.get("message")
+    assert done.status.get("pauseReason") == "Inconclusive", done.status
+    assert done.status["canaryWeight"] == 50, done.status
+    assert "not enough requests to tell" in done.status["message"], done.status["message"]
 
-    # The point: analyses in which the canary looked worse than stable by more than the allowance, judged on
-    # enough events, passed because the difference was within what chance explains.
-    above_but_insignificant = []
+    # The point: analyses that saw the canary worse than stable by more than the allowance, on full samples, and
+    # neither failed it (the lower bound is within the allowance) nor cleared it (the upper bound is above).
+    worse_but_unsure = []
     for r in results:
         match = _COMPARISON.search(r["reason"])
-        if r["verdict"] == "Pass" and match is not None:
-            difference, allowance, z, relation, critical = match.groups()
-            if float(difference) > float(allowance):
-                assert relation == "<", r
-                assert float(z) < float(critical), r
-                above_but_insignificant.append(r)
-    assert above_but_insignificant, f"no analysis saw the canary worse yet passed:\n{describe_results(results)}"
-    for r in above_but_insignificant:
-        print(f"PASS  value: {r['value']}  threshold: {r['threshold']}  reason: {r['reason']}")
+        if match is None or float(match["difference"]) <= float(match["allowance"]):
+            continue
+        numbers = match.groupdict()
+        assert r["verdict"] == "Inconclusive", f"{numbers}: {r}"
+        assert float(numbers["lower"]) <= float(numbers["allowance"]) < float(numbers["upper"]), numbers
+        worse_but_unsure.append(numbers)
+    assert worse_but_unsure, f"no analysis saw the canary worse than allowed:\n{describe_results(results)}"
+    for numbers in worse_but_unsure:
+        print(
+            "INCONCLUSIVE  canary {c_errors}/{c_requests} ({c_rate}%), stable {s_errors}/{s_requests} ({s_rate}%): "
+            "{difference} pts, allowed +{allowance}, {confidence} bounds {lower} to {upper}".format(**numbers)
+        )

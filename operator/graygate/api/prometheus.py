@@ -163,12 +163,15 @@ class RequestSuccessRate(SpecModel):
 
     max_increase_points: Percent | None = None
     """How many percentage points the canary's error rate may exceed the stable's by (e.g. `1`: 2 % against
-    stable's 1.2 % passes). The release fails only when the excess is statistically significant at `confidence`
-    (a one-sided two-proportion z-test), so a handful of unlucky requests cannot roll it back. Needs traffic on the
-    stable side: with a `setWeight: 100` step this check is inconclusive there."""
+    stable's 1.2 % is allowed). Judged on a confidence interval for the difference: it fails when the canary is
+    worse by more than this at `confidence`, passes when it is surely not, and is inconclusive in between, so a
+    handful of unlucky requests cannot roll a release back and a real regression cannot pass on too few. With no
+    errors, passing needs about 2.7 / this many canary requests in the window (270 for `1`); `0` can fail but
+    never pass. Needs traffic on the stable side: with a `setWeight: 100` step this check is inconclusive there."""
 
     confidence: float = Field(default=0.95, ge=0.5, le=0.999)
-    """How sure the test must be that the canary is worse before it fails the release."""
+    """How sure the check must be, either way: that the canary is worse than allowed before it fails, or that it
+    is not before it passes."""
 
     min_requests: int = Field(default=100, ge=1, le=1_000_000_000)
     """Requests each side must have served in the window before its rate is judged; fewer is `Inconclusive`."""
@@ -221,7 +224,8 @@ class PromQuery(SpecModel):
     expr: PromQLTemplate
     """The canary's query, with `{{ variable }}` placeholders: `namespace`, `release`, `canaryHost`,
     `canarySubset`, `stableHost`, `stableSubset`, `canaryWorkload`, `stableWorkload` and `interval` (the window,
-    e.g. `30s`). An unknown variable is refused when the manifest is applied."""
+    e.g. `30s`). The API server accepts any template; an unknown variable makes the release `Invalid` when the
+    operator reads it (traffic untouched); `graygate lint` refuses it before you apply."""
 
     stable_expr: PromQLTemplate | None = None
     """The same question about the stable version, for `maxRatio`."""

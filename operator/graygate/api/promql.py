@@ -1,9 +1,9 @@
 """PromQL templates: `{{ variable }}` placeholders that graygate fills in with the release's own names.
 
-Why here, in the contract: a query with a typo in a variable name must be refused when the manifest is parsed
-(`kubectl apply`, then the operator marks the release Invalid), never sent to Prometheus with an empty string where
-the name should be. So the template is a pydantic type that checks its placeholders, and rendering is a pure
-function that refuses to leave one unfilled.
+Why here, in the contract: a query with a typo in a variable name must be refused when the manifest is parsed by
+graygate (the operator marks the release Invalid; `kubectl apply` itself accepts it, the CRD has no such rule),
+never sent to Prometheus with an empty string where the name should be. So the template is a pydantic type that
+checks its placeholders, and rendering is a pure function that refuses to leave one unfilled.
 
 The variables (`VARIABLES`) and what they become:
 

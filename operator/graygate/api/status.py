@@ -38,7 +38,7 @@ __all__ = [
     "Transition",
 ]
 
-MAX_RESULTS = 10
+MAX_RESULTS = 16  # one analysis of the most gates a release may have (16) always fits
 MAX_HISTORY = 20
 MAX_QUERY_TEXT = 2048
 

@@ -40,6 +40,9 @@ class Assessment:
     critical_failures: tuple[Verdict, ...]
     failures: tuple[Verdict, ...]
     """Non-critical `Fail` verdicts of this analysis."""
+    failed_measurements: tuple[Verdict, ...] = ()
+    """The gate verdicts of every measurement that failed, whatever they led to: a rollback, a count toward
+    `failureLimit`, or only a step toward `failureThreshold` (a `Waiting` verdict saying "failure 1 of 3")."""
     gate_states: tuple[GateState, ...]
     failure_count: int
     """Non-critical failures over the run, this analysis included."""
@@ -114,6 +117,7 @@ def assess(
     verdicts: list[Verdict] = []
     new_states: list[GateState] = []
     critical: list[Verdict] = []
+    failed: list[Verdict] = []
     for gate in analysis.gates:
         state = previous.get(gate.name, GateState(name=gate.name))
         measured = by_gate.get(gate.name)
@@ -126,10 +130,14 @@ def assess(
         verdict, state = debounce(sample, state, gate)
         verdicts.append(verdict)
         new_states.append(state)
+        if sample.outcome is Outcome.FAIL:
+            failed.append(verdict)
         if gate.critical and verdict.outcome is Outcome.FAIL:
             critical.append(verdict)
     if workload is not None:
-        verdicts.append(_workload_verdict(workload, weight, now))
+        verdicts.append(seen := _workload_verdict(workload, weight, now))
+        if seen.outcome is Outcome.FAIL:
+            failed.append(seen)
     critical_names = {verdict.gate for verdict in critical}
     failures = tuple(v for v in verdicts if v.outcome is Outcome.FAIL and v.gate not in critical_names)
     unsure = any(verdict.outcome in _UNSURE for verdict in verdicts)
@@ -137,6 +145,7 @@ def assess(
         verdicts=tuple(verdicts),
         critical_failures=tuple(critical),
         failures=failures,
+        failed_measurements=tuple(failed),
         gate_states=tuple(new_states),
         failure_count=failure_count + len(failures),
         inconclusive_count=inconclusive_count + 1 if unsure else 0,

@@ -9,7 +9,10 @@ The rules, first match wins:
 1. An invalid spec: phase Invalid, traffic left exactly as it is (and a pending command is ignored).
 2. First sight of a release: record the original routes (a snapshot for an exact restore), touch nothing.
 3. The spec changed (new generation), or became valid again: start over from step 0, canary back to 0 %.
-4. A new `graygate.dev/command` value: apply it once, or ignore it with a reason (see `manual`).
+4. A new `graygate.dev/command` value: apply it once, or ignore it with a reason (see `manual`). A running
+   release's analysis of the same tick goes first: when it rolls the release back (a critical failure, or
+   `failureLimit` exceeded) the rollback wins and the command is recorded as not applied, so a promote or resume
+   typed at the wrong moment can neither raise a failing canary's weight nor delay its rollback.
 5. A finished release (Succeeded 100 %, Failed/Aborted 0 %) keeps its routes where it left them.
 6. A running release, in this order:
    a. analysis (when the service ran the gates): a critical failure rolls back at once; non-critical failures
@@ -26,6 +29,9 @@ The rules, first match wins:
       the last one: Succeeded with the canary at 100 %. Starting first writes the release's etcd keys
       (`spec.config`, see `config_moves`): the canary gets traffic only once that write is confirmed.
 7. After any rule: a run that ends (Failed, Aborted) or starts over puts its etcd keys back, guarded.
+
+Every analysis with a failed measurement also records one `GateFailed` Warning Event with the gate's value,
+threshold and resolved query (`moves.report_failures`), including the failures that end nothing yet.
 
 The freeze switch never lets a weight go up (starting, advancing, completing, promoting, re-asserting upward);
 rollbacks, aborts and downward re-assertions still happen.
@@ -49,9 +55,18 @@ from graygate.api.status import CanaryReleaseStatus, Outcome, PauseReason, Phase
 from graygate.api.validation import InvalidSpec
 from graygate.domain import config_moves
 from graygate.domain.analysis import Assessment, assess
-from graygate.domain.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert
+from graygate.domain.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert, Rollback
 from graygate.domain.manual import handle_command, pending_command, record_command
-from graygate.domain.moves import clock, describe_step, go_to_step, hold, pause, restart, rollback
+from graygate.domain.moves import (
+    clock,
+    describe_step,
+    go_to_step,
+    hold,
+    pause,
+    report_failures,
+    restart,
+    rollback,
+)
 from graygate.domain.observations import Observations
 from graygate.domain.phases import TERMINAL, Event
 from graygate.domain.plan import PauseStep, plan_of
@@ -135,10 +150,20 @@ def _decide(
     if status.phase is Phase.INVALID:
         return restart(tick, status, Event.RESTART, Reason.SPEC_CHANGED, "the spec is valid now; starting over")
     if (command := pending_command(status, observations.command)) is not None:
-        return handle_command(tick, command)
+        return _command(tick, command)
     if status.phase in TERMINAL:
         return _settle(tick)
     return _run(tick)
+
+
+def _command(tick: Tick, command: str) -> Decision:
+    if tick.status.phase in (Phase.PROGRESSING, Phase.PAUSED):
+        _, assessment, ended = _analyse(tick, tick.status)
+        if ended is not None:
+            note = f"not applied: this tick's analysis rolled the release back first ({ended.message})"
+            decision = record_command(ended, command, applied=False, note=note, now=tick.now)
+            return report_failures(tick, decision, assessment)
+    return handle_command(tick, command)
 
 
 def _invalid(spec: InvalidSpec, status: CanaryReleaseStatus, seen: Observations, now: datetime) -> Decision:
@@ -238,35 +263,53 @@ def _run(tick: Tick) -> Decision:
             return hold(tick, status, recorded.reason, recorded.message)
         status = status.model_copy(update={"original_routes": recorded})
         return hold(tick, status, Reason.ROUTES_RECORDED, "recorded the original routes; waiting to start")
-    assessment = None
+    status, assessment, ended = _analyse(tick, status)
+    return report_failures(tick, ended or _proceed(tick, status, assessment), assessment)
+
+
+def _analyse(tick: Tick, status: CanaryReleaseStatus) -> tuple[CanaryReleaseStatus, Assessment | None, Rollback | None]:
+    """Record this tick's analysis, if one ran, and the rollback it calls for, if any."""
     analysis = tick.spec.analysis
-    if status.phase is Phase.PENDING and (assessment := assess_pre_checks(tick, status)) is not None:
+    if status.phase is Phase.PENDING:
+        if (assessment := assess_pre_checks(tick, status)) is None:
+            return status, None, None
         status = record_assessment(tick, status, assessment)
         if broken := [verdict for verdict in assessment.verdicts if verdict.outcome is Outcome.FAIL]:
             message = f"pre-check {broken[0].gate} failed: {broken[0].reason}; the canary never got traffic"
-            return rollback(tick, status, message, assessment, Reason.PRE_CHECK_FAILED)
-    elif tick.seen.analysis is not None and status.phase is not Phase.PENDING:
-        assessment = assess(
-            analysis,
-            measurements=tick.seen.analysis,
-            states=status.gates,
-            workload=tick.seen.workload,
-            weight=status.canary_weight,
-            failure_count=status.failure_count,
-            inconclusive_count=status.inconclusive_count,
-            now=tick.now,
+            return status, assessment, rollback(tick, status, message, assessment, Reason.PRE_CHECK_FAILED)
+        return status, assessment, None
+    if tick.seen.analysis is None:
+        return status, None, None
+    assessment = assess(
+        analysis,
+        measurements=tick.seen.analysis,
+        states=status.gates,
+        workload=tick.seen.workload,
+        weight=status.canary_weight,
+        failure_count=status.failure_count,
+        inconclusive_count=status.inconclusive_count,
+        now=tick.now,
+    )
+    status = record_assessment(tick, status, assessment)
+    if assessment.critical_failures:
+        failed = assessment.critical_failures[0]
+        return (
+            status,
+            assessment,
+            rollback(tick, status, f"critical gate {failed.gate} failed: {failed.reason}", assessment),
         )
-        status = record_assessment(tick, status, assessment)
-        if assessment.critical_failures:
-            failed = assessment.critical_failures[0]
-            return rollback(tick, status, f"critical gate {failed.gate} failed: {failed.reason}", assessment)
-        if assessment.failures and status.failure_count > analysis.failure_limit:
-            failed = assessment.failures[-1]
-            message = (
-                f"{status.failure_count} failed checks, more than failureLimit {analysis.failure_limit}; "
-                f"last: {failed.gate}: {failed.reason}"
-            )
-            return rollback(tick, status, message, assessment)
+    if assessment.failures and status.failure_count > analysis.failure_limit:
+        failed = assessment.failures[-1]
+        message = (
+            f"{status.failure_count} failed checks, more than failureLimit {analysis.failure_limit}; "
+            f"last: {failed.gate}: {failed.reason}"
+        )
+        return status, assessment, rollback(tick, status, message, assessment)
+    return status, assessment, None
+
+
+def _proceed(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> Decision:
+    analysis = tick.spec.analysis
     if (problem := tick.route_problem) is not None:
         return hold(tick, status, Reason.ROUTE_UNAVAILABLE, f"cannot read the routes: {problem}", assessment)
     if off := tick.drifted(status.canary_weight):

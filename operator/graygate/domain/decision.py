@@ -83,11 +83,14 @@ class Reason(StrEnum):
     CONFIG_RESTORING = "ConfigRestoring"
     CONFIG_RESTORED = "ConfigRestored"
     CONFIG_CONFLICT = "ConfigConflict"
+    GATE_FAILED = "GateFailed"
+    CONFIG_APPLY_FAILED = "ConfigApplyFailed"
+    CONFIG_RESTORE_FAILED = "ConfigRestoreFailed"
 
 
 @dataclass(frozen=True, slots=True)
 class Note:
-    """A second Event a decision records, about the release's config."""
+    """A second Event a decision records: about the release's config, or the evidence of a failed gate."""
 
     type: EventType
     reason: Reason

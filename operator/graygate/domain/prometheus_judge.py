@@ -9,7 +9,8 @@ Why the order of questions: a verdict must never blame a release for the plumbin
 3. Did the canary serve `minRequests`? If not: `Inconclusive`, saying how many it served.
 4. Only then the thresholds: absolute ones on the canary's value, relative ones against the stable's value from
    the same window (which needs the stable side to pass steps 2 and 3 too). Error rates are compared with the
-   two-proportion test of `graygate.domain.proportions`; latencies and custom values by ratio.
+   confidence interval of `graygate.domain.proportions` (Fail when the canary is surely worse than allowed, Pass
+   when it is surely not, Inconclusive until the requests can tell); latencies and custom values by ratio.
 
 Each part gives an outcome; the verdict is the worst of them, its reason the worst parts' reasons, its value what
 was seen on both sides, its threshold every threshold, and its query every resolved query.
@@ -155,7 +156,7 @@ class _Judged:
                     allowance=rule.max_increase_points / 100,
                     confidence=rule.confidence,
                 )
-                parts.append(_Part(_EXCESS[comparison.excess], f"canary error rate {comparison.describe()}"))
+                parts.append(_Part(_EXCESS[comparison.excess], comparison.describe()))
         return parts, ", ".join(seen)
 
     def duration(self, rule: RequestDuration, seen: PrometheusMeasurement) -> tuple[list[_Part], str]:

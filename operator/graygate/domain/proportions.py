@@ -1,39 +1,43 @@
-"""Is the canary's error rate worse than the stable's by more than the allowance, or is that just chance?
+"""Is the canary's error rate worse than the stable's by more than the allowance, not worse, or is it too soon to tell?
 
-Why a test and not a comparison: at 5 % weight a canary serves a few dozen requests per interval, and three
-unlucky 503s out of 100 against two out of 100 on stable say nothing about the release. Comparing the two rates
-directly would roll back good releases; ignoring small samples would wave bad ones through. So graygate asks the
-question statistics answers: one-sided, pooled two-proportion z-test of "canary error rate - stable error rate >
-allowance".
+Why three answers: at 5 % weight a canary serves a few dozen requests per window, and the issue asks for two things
+at once: a handful of unlucky requests must not fail a release by chance, AND a real regression must not be hidden
+by noise. A test that only asks "is the canary significantly worse?" gives the first and not the second: canary
+4 errors / 100 against stable 1 / 100 is not significant, yet nothing shows the canary is fine either. So graygate
+asks for evidence in both directions and waits when there is none.
 
-The rule (`compare_error_rates`), with c = confidence, d = allowance (maxIncreasePoints / 100):
+The evidence is a confidence interval for the difference of the two error rates (canary - stable), Newcombe's
+hybrid score interval (method 10 of Newcombe 1998): a Wilson score interval for each rate, combined. Unlike the
+textbook "rate ± z·se" interval it stays honest at 0 errors and on small samples, so no minimum event count is
+needed. With c = confidence and z = NormalDist().inv_cdf(c) (1.645 at c = 0.95):
 
-    p_c = e_c / n_c,  p_s = e_s / n_s                      the two error rates
-    p   = (e_c + e_s) / (n_c + n_s)                        pooled rate
-    se  = sqrt(p (1 - p) (1/n_c + 1/n_s))                  standard error of the difference
-    z   = (p_c - p_s - d) / se                             how many standard errors above the allowance
-    z*  = NormalDist().inv_cdf(c)                          1.645 at c = 0.95
+    p, n                                                   one side's errors / requests
+    wilson(p, n) = (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)           that rate's bounds l, u
+    lower = (p_c - p_s) - sqrt((p_c - l_c)² + (u_s - p_s)²)
+    upper = (p_c - p_s) + sqrt((u_c - p_c)² + (p_s - l_s)²)
 
-    1. ABOVE   when z ≥ z* and the samples hold enough events: the excess is real          → Fail
-    2. WITHIN  when p_c - p_s ≤ d: the canary is no worse than allowed                    → Pass
-    3. WITHIN  when the samples hold enough events but z < z*: above the allowance by less
-               than noise explains, measured on samples large enough to have shown it     → Pass
-    4. UNSURE  otherwise: above the allowance, on too few events to tell                   → Inconclusive
+Each bound is one-sided at c: "the true difference is at least `lower`" is wrong at most 1 - c of the time (5 %
+at 0.95), and so is "at most `upper`". With d = allowance (maxIncreasePoints / 100), first match wins:
 
-"Enough events" is the usual condition for the normal approximation behind a z-test: at least 5 errors and 5
-successes in the two samples together (`MIN_EVENTS`). Below it the z-value is unreliable (three errors out of 100
-against none out of 100 gives z = 1.74, "significant", while Fisher's exact test puts the chance at 12 %), so it
-can neither fail nor clear a canary that looks worse. Pooling the variance with a non-zero allowance is the usual
-simplification; it makes the test a little more cautious about failing, which is the side to err on.
+    1. ABOVE   lower > d: the canary is worse than stable + d, and chance explains it at most 1 - c of the time
+                                                                                               → Fail
+    2. WITHIN  upper ≤ d: the canary is no worse than stable + d, with the same confidence    → Pass
+    3. UNSURE  otherwise: the interval holds d, so the requests so far cannot tell             → Inconclusive
 
-Worked example, c = 0.95, d = 0 (no allowance):
+An Inconclusive analysis holds the step (more requests make the interval narrower) and counts toward the
+release's `inconclusiveLimit`. Two consequences to plan for: with no errors at all, the upper bound is about
+z²/n_c, so clearing a canary needs about 2.7 / d canary requests in the window at 0.95 (270 at 1 point, 135 at
+2, 540 at 0.5); and an allowance of 0 can fail a canary but never clear it (an interval never shows "exactly no
+worse"), so use `min` for an absolute floor and a small positive allowance for the comparison.
 
-    canary 100 errors / 1000, stable 10 / 1000:  p = 0.055, se = 0.0102, z = (0.10 - 0.01) / 0.0102 = 8.8
-                                                  ≥ 1.645 → ABOVE (fail)
-    canary 30 / 1000, stable 20 / 1000:          p = 0.025, se = 0.0070, z = 1.43 < 1.645, 50 errors → WITHIN
-    canary 3 / 100, stable 2 / 100:               5 errors, 195 successes, z = 0.45 → WITHIN (pass)
-    canary 3 / 100, stable 0 / 100:               3 errors < 5 → UNSURE (inconclusive)
-    canary 10 / 1000, stable 100 / 1000:         the canary is better → WITHIN (pass)
+Worked examples, c = 0.95 (bounds rounded to 0.01 points):
+
+    canary 4 / 100, stable 1 / 100, d = 0:          +3.00 pts, -1.01 to +7.68 → UNSURE (not enough to tell)
+    canary 10 / 200, stable 5 / 200, d = 0:         +2.50 pts, -0.73 to +5.94 → UNSURE
+    canary 0 / 300, stable 3 / 3000, d = 1 pt:      -0.10 pts, at most +0.80  → WITHIN (pass)
+    canary 30 / 300, stable 10 / 3000, d = 1 pt:    +9.67 pts, at least +7.16 → ABOVE (fail)
+    canary 100 / 1000, stable 10 / 1000, d = 0:     +9.00 pts, at least +7.40 → ABOVE (fail)
+    canary 3 / 100, stable 0 / 100, d = 0:          +3.00 pts, -0.19 to +7.27 → UNSURE (3 errors prove nothing)
 
 Pure arithmetic on floats (request counts from PromQL `increase()` are extrapolated, so rarely whole numbers).
 """
@@ -45,14 +49,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from statistics import NormalDist
 
-__all__ = ["MIN_EVENTS", "Comparison", "ErrorRates", "Excess", "compare_error_rates", "critical_z"]
-
-MIN_EVENTS = 5.0
-"""Errors, and successes, the two samples must hold together before the z-test is trusted."""
+__all__ = ["Comparison", "ErrorRates", "Excess", "compare_error_rates", "critical_z", "wilson"]
 
 
 class Excess(StrEnum):
-    """What the test concluded about the canary's error rate against the stable's plus the allowance."""
+    """What the interval says about the canary's error rate against the stable's plus the allowance."""
 
     ABOVE = "above"
     WITHIN = "within"
@@ -74,28 +75,51 @@ class ErrorRates:
     def rate(self) -> float:
         return self.errors / self.requests
 
+    def describe(self) -> str:
+        """e.g. `4 of 100 (4.00%)`."""
+        return f"{self.errors:.0f} of {self.requests:.0f} ({100 * self.rate:.2f}%)"
+
+
+_VERDICT_TEXT = {
+    Excess.ABOVE: "so worse than allowed",
+    Excess.WITHIN: "so within the allowance",
+    Excess.UNSURE: "which holds the allowance: not enough requests to tell yet",
+}
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Comparison:
-    """The test's result with every number it used, so a verdict can show its working."""
+    """The interval's verdict with every number it used, so a verdict can show its working."""
 
     excess: Excess
-    difference: float
-    """Canary error rate minus stable error rate (0.02 is 2 percentage points)."""
+    canary: ErrorRates
+    stable: ErrorRates
     allowance: float
-    z: float
-    """Standard errors by which the difference exceeds the allowance (±inf when the standard error is 0)."""
-    critical_z: float
-    enough_events: bool
+    lower: float
+    """The one-sided lower bound of canary - stable at `confidence` (0.02 is 2 percentage points)."""
+    upper: float
+    """The one-sided upper bound of canary - stable at `confidence`."""
+    confidence: float
+
+    @property
+    def difference(self) -> float:
+        """Canary error rate minus stable error rate, as observed."""
+        return self.canary.rate - self.stable.rate
 
     def describe(self) -> str:
-        """e.g. `+2.00 pts over stable, allowed +1.00 pts, z = 0.45 < 1.64`."""
-        z = f"{self.z}" if math.isinf(self.z) else f"{self.z:.2f}"
-        relation = ">=" if self.z >= self.critical_z else "<"
+        """e.g. `errors: canary 4 of 100 (4.00%), stable 1 of 100 (1.00%): +3.00 pts over stable, allowed +0.00
+        pts; at 0.95 confidence between -1.01 and +7.68 pts, which holds the allowance: not enough requests to tell
+        yet`."""
         return (
-            f"{self.difference * 100:+.2f} pts over stable, allowed +{self.allowance * 100:.2f} pts, "
-            f"z = {z} {relation} {self.critical_z:.2f}"
+            f"errors: canary {self.canary.describe()}, stable {self.stable.describe()}: "
+            f"{_pts(self.difference)} pts over stable, allowed +{self.allowance * 100:.2f} pts; "
+            f"at {self.confidence:g} confidence between {_pts(self.lower)} and {_pts(self.upper)} pts, "
+            f"{_VERDICT_TEXT[self.excess]}"
         )
+
+
+def _pts(fraction: float) -> str:
+    return f"{fraction * 100:+.2f}"
 
 
 def critical_z(confidence: float) -> float:
@@ -105,25 +129,36 @@ def critical_z(confidence: float) -> float:
     return NormalDist().inv_cdf(confidence)
 
 
+def wilson(side: ErrorRates, z: float) -> tuple[float, float]:
+    """The Wilson score bounds (lower, upper) of one side's error rate, each one-sided at the z given."""
+    n, p = side.requests, side.rate
+    spread = z * z / n
+    centre = (p + spread / 2) / (1 + spread)
+    half = z * math.sqrt(p * (1 - p) / n + spread / (4 * n)) / (1 + spread)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def compare_error_rates(canary: ErrorRates, stable: ErrorRates, *, allowance: float, confidence: float) -> Comparison:
     """Apply the rule in the module docstring."""
     if allowance < 0:
         raise ValueError(f"the allowance cannot be negative, got {allowance}")
-    threshold = critical_z(confidence)
+    z = critical_z(confidence)
+    (c_low, c_high), (s_low, s_high) = wilson(canary, z), wilson(stable, z)
     difference = canary.rate - stable.rate
-    errors = canary.errors + stable.errors
-    requests = canary.requests + stable.requests
-    pooled = errors / requests
-    enough = errors >= MIN_EVENTS and requests - errors >= MIN_EVENTS
-    se = math.sqrt(pooled * (1 - pooled) * (1 / canary.requests + 1 / stable.requests))
-    excess = difference - allowance
-    z = excess / se if se > 0 else math.copysign(math.inf, excess) if excess else 0.0
-    if enough and z >= threshold:
-        verdict = Excess.ABOVE
-    elif excess <= 0 or enough:
-        verdict = Excess.WITHIN
+    lower = difference - math.hypot(canary.rate - c_low, s_high - stable.rate)
+    upper = difference + math.hypot(c_high - canary.rate, stable.rate - s_low)
+    if lower > allowance:
+        excess = Excess.ABOVE
+    elif upper <= allowance:
+        excess = Excess.WITHIN
     else:
-        verdict = Excess.UNSURE
+        excess = Excess.UNSURE
     return Comparison(
-        excess=verdict, difference=difference, allowance=allowance, z=z, critical_z=threshold, enough_events=enough
+        excess=excess,
+        canary=canary,
+        stable=stable,
+        allowance=allowance,
+        lower=lower,
+        upper=upper,
+        confidence=confidence,
     )

@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 from release_builders import SNAPSHOT, T0, at, available, no_gates, observe, passing, probe, spec, status
 
-from graygate.api import MAX_HISTORY, CanaryReleaseSpec, CanaryReleaseStatus, Outcome, PauseReason, Phase, Transition
+from graygate.api import (
+    MAX_HISTORY,
+    MAX_RESULTS,
+    CanaryReleaseSpec,
+    CanaryReleaseStatus,
+    Outcome,
+    PauseReason,
+    Phase,
+    Transition,
+)
 from graygate.domain import (
     Advance,
     Complete,
@@ -251,9 +260,9 @@ def test_history_and_results_stay_bounded() -> None:
     assert decision.status.history[-1].reason == "StepAdvanced"
     assert decision.status.history[-1].at == at(30)
     assert len(decision.status.recent_results) == 2
-    crowded = status(canary_weight=10, recent_results=decision.status.recent_results * 5)
+    crowded = status(canary_weight=10, recent_results=decision.status.recent_results * (MAX_RESULTS // 2))
     again = decide(spec(), crowded, observe(10, analysis=passing()), at(60))
-    assert len(again.status.recent_results) == 10
+    assert len(again.status.recent_results) == MAX_RESULTS
 
 
 def test_a_measurement_for_a_gate_the_spec_lacks_is_a_bug() -> None:
