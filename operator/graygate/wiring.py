@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graygate.domain import WorkloadReading
+from graygate.domain.url_allowlist import UrlAllowlist
 from graygate.freeze import FreezeSwitch
 from graygate.gates.etcd_keys import EtcdConfigKeys
+from graygate.gates.prometheus import DefaultCredentials
 from graygate.gates.runner import GateRunner
 from graygate.kube.client import ApiClient, api_client, close_client
 from graygate.kube.events import KubeEvents
@@ -41,6 +43,10 @@ class OperatorSettings:
     liveness_port: int = 8080
     log_format: str = "text"
     prometheus_address: str | None = None
+    prometheus_credentials_dir: Path | None = None
+    """Files `token`, or `username` and `password`, and optionally `ca.crt`: the default Prometheus's login."""
+    probe_url_allowlist: UrlAllowlist = field(default_factory=UrlAllowlist)
+    """The URLs gates may call; empty: any."""
     etcd: EtcdSettings | None = None
     freeze_key: str = "/graygate/freeze"
     peering: str | None = None
@@ -72,6 +78,12 @@ async def wire(settings: OperatorSettings, metrics: OperatorMetrics) -> Wired:
         metrics=PROVIDERS.create("prometheus"),
         secrets=KubeSecrets(api),
         default_prometheus=settings.prometheus_address,
+        default_credentials=(
+            DefaultCredentials(settings.prometheus_credentials_dir)
+            if settings.prometheus_credentials_dir is not None
+            else None
+        ),
+        url_allowlist=settings.probe_url_allowlist,
     )
 
     async def workload(namespace: str, name: str) -> WorkloadReading:

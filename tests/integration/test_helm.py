@@ -199,7 +199,9 @@ def _installed(tools: Tools, api: client.ApiClient, namespace: str, *flags: str)
 def cluster_wide(tools: Tools, api: client.ApiClient) -> Iterator[Installed]:
     namespace = f"t-{uuid.uuid4().hex[:10]}"
     client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})
-    installed = _installed(tools, api, namespace, "--set", "secretNames={gate-credentials}")
+    installed = _installed(
+        tools, api, namespace, "--set", "secretNames={gate-credentials}", "--set", "configMapNames={prometheus-ca}"
+    )
     yield installed
     _uninstall(tools, installed.release, namespace)
     client.CoreV1Api(api).delete_namespace(namespace)
@@ -235,7 +237,6 @@ Access = tuple[str, str, str, str, str]  # verb, API group, resource, subresourc
 
 # What the operator does in a namespace it watches (graygate.kube.*, Kopf's watch, finalizer and annotations).
 NEEDED: list[Access] = [
-    ("get", "graygate.dev", "canaryreleases", "", ""),
     ("list", "graygate.dev", "canaryreleases", "", ""),
     ("watch", "graygate.dev", "canaryreleases", "", ""),
     ("patch", "graygate.dev", "canaryreleases", "", ""),
@@ -246,12 +247,14 @@ NEEDED: list[Access] = [
     ("create", "events.k8s.io", "events", "", ""),
 ]
 SECRET_BY_NAME: Access = ("get", "", "secrets", "", "gate-credentials")
+CONFIG_MAP_BY_NAME: Access = ("get", "", "configmaps", "", "prometheus-ca")
 # What it never does.
 REFUSED: list[Access] = [
     ("delete", "networking.istio.io", "virtualservices", "", ""),
     ("patch", "networking.istio.io", "virtualservices", "", ""),
     ("create", "networking.istio.io", "virtualservices", "", ""),
     ("list", "networking.istio.io", "virtualservices", "", ""),
+    ("get", "graygate.dev", "canaryreleases", "", ""),
     ("create", "graygate.dev", "canaryreleases", "", ""),
     ("delete", "graygate.dev", "canaryreleases", "", ""),
     ("update", "graygate.dev", "canaryreleases", "", ""),
@@ -262,7 +265,9 @@ REFUSED: list[Access] = [
     ("update", "apps", "deployments", "", ""),
     ("create", "", "pods", "", ""),
     ("create", "", "events", "", ""),
-    ("get", "", "configmaps", "", ""),
+    ("get", "", "configmaps", "", "kube-root-ca.crt"),
+    ("list", "", "configmaps", "", ""),
+    ("watch", "", "configmaps", "", ""),
 ]
 
 
@@ -271,7 +276,10 @@ def _label(access: Access) -> str:
     return "-".join(part for part in (verb, group, resource, subresource, name) if part)
 
 
-@pytest.mark.parametrize("access", [*NEEDED, SECRET_BY_NAME], ids=[_label(a) for a in [*NEEDED, SECRET_BY_NAME]])
+BY_NAME = [SECRET_BY_NAME, CONFIG_MAP_BY_NAME]
+
+
+@pytest.mark.parametrize("access", [*NEEDED, *BY_NAME], ids=[_label(a) for a in [*NEEDED, *BY_NAME]])
 def test_cluster_wide_allows_what_graygate_does(
     api: client.ApiClient, cluster_wide: Installed, namespace: str, access: Access
 ) -> None:

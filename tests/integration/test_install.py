@@ -1,7 +1,8 @@
 """The plain-kubectl path: `kubectl apply --server-side -f deploy/install.yaml` on a real control plane makes the
 operator's Deployment Available in a namespace that enforces the `restricted` Pod Security Standard, so the pod the
-chart renders is admitted as hardened as it claims. The CRDs stay (they are the session's, and deleting a CRD would
-delete every release); everything else is deleted again."""
+chart renders is admitted as hardened as it claims; the README's other spelling, `kubectl apply -f crds/ &&
+kubectl apply -f deploy/install.yaml` (client-side apply), passes a server dry run on top of it. The CRDs stay
+(they are the session's, and deleting a CRD would delete every release); everything else is deleted again."""
 
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ def _kubectl(sandbox: ControlPlane, *args: str) -> subprocess.CompletedProcess[s
     return result
 
 
-@pytest.fixture
-def installed(sandbox: ControlPlane, api: client.ApiClient, tmp_path: Path) -> Iterator[None]:
+@pytest.fixture(scope="module")
+def installed(sandbox: ControlPlane, api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     _kubectl(sandbox, "apply", "--server-side", "--force-conflicts", "-f", str(INSTALL))
     yield
     everything_but_crds = [
@@ -43,7 +44,7 @@ def installed(sandbox: ControlPlane, api: client.ApiClient, tmp_path: Path) -> I
         for document in yaml.safe_load_all(INSTALL.read_text())
         if document and document["kind"] != "CustomResourceDefinition"
     ]
-    leftovers = tmp_path / "without-crds.yaml"
+    leftovers = tmp_path_factory.mktemp("install") / "without-crds.yaml"
     leftovers.write_text(yaml.safe_dump_all(everything_but_crds))
     _kubectl(sandbox, "delete", "--ignore-not-found", "--wait=false", "-f", str(leftovers))
     deadline = time.monotonic() + 90
@@ -77,3 +78,11 @@ def test_kubectl_apply_of_install_yaml_runs_the_operator(api: client.ApiClient, 
     assert pods.items[0].spec.service_account_name == "graygate"
     binding = client.RbacAuthorizationV1Api(api).read_cluster_role_binding("graygate")
     assert binding.subjects[0].namespace == NAMESPACE
+
+
+def test_the_crds_then_install_yaml_spelling_is_accepted(sandbox: ControlPlane, installed: None) -> None:
+    crds = _kubectl(sandbox, "apply", "--dry-run=server", "-f", str(REPO / "crds"))
+    assert "customresourcedefinition.apiextensions.k8s.io/canaryreleases.graygate.dev" in crds.stdout
+    install = _kubectl(sandbox, "apply", "--dry-run=server", "-f", str(INSTALL))
+    assert "deployment.apps/graygate configured (server dry run)" in install.stdout
+    assert "clusterrole.rbac.authorization.k8s.io/graygate configured (server dry run)" in install.stdout

@@ -50,11 +50,11 @@ app.kubernetes.io/part-of: graygate
 Role per watched namespace. Each rule names the code that needs it; nothing here deletes, and nothing lists
 secrets. */}}
 {{- define "graygate.namespacedRules" -}}
-# Kopf watches releases and keeps its finalizer and bookkeeping annotations on them; graygate reads them and
-# handles the graygate.dev/command annotation.
+# Kopf lists and watches releases and patches its finalizer and bookkeeping annotations on them; graygate reads
+# them from that watch only (no get: only the CLI reads one release, with its user's own credentials).
 - apiGroups: [graygate.dev]
   resources: [canaryreleases]
-  verbs: [get, list, watch, patch]
+  verbs: [list, watch, patch]
 # graygate writes each release's status.
 - apiGroups: [graygate.dev]
   resources: [canaryreleases/status]
@@ -72,15 +72,23 @@ secrets. */}}
   resources: [events]
   verbs: [create]
 {{- with .Values.secretNames }}
-# Gate credentials, by name only.
+# Gate credentials, by name only (graygate.kube.secrets).
 - apiGroups: [""]
   resources: [secrets]
   resourceNames: {{ toJson . }}
   verbs: [get]
 {{- end }}
+{{- with .Values.configMapNames }}
+# CA bundles of Prometheus sources (prometheus.source.ca.configMapRef), by name only (graygate.kube.secrets).
+- apiGroups: [""]
+  resources: [configmaps]
+  resourceNames: {{ toJson . }}
+  verbs: [get]
+{{- end }}
 {{- end -}}
 
-{{/* Kopf's peering, for values.ha: list and watch the peering objects, touch only ours. */}}
+{{/* Kopf's peering, for values.ha: list and watch the peering objects, patch only ours. Kopf reads peers from the
+watch and writes its keep-alive with a merge patch; it never GETs a peering object. */}}
 {{- define "graygate.peeringRules" -}}
 # Kopf's peering (values.ha): see every replica, touch only this peering object.
 - apiGroups: [kopf.dev]
@@ -89,7 +97,7 @@ secrets. */}}
 - apiGroups: [kopf.dev]
   resources: [{{ .resource }}]
   resourceNames: [{{ .name | quote }}]
-  verbs: [get, patch]
+  verbs: [patch]
 {{- end -}}
 
 {{/* Kopf watches CRD definitions so it notices the CanaryRelease CRD being installed, upgraded or removed while

@@ -9,6 +9,12 @@ those are observations too, and the judge turns them into an `Error` verdict.
 The source: `prometheus.source` from the spec, with `source.address` falling back to the operator-wide default
 address given to the constructor. Credentials and CA bundles are read through the `SecretReader` port at every
 analysis, from the release's namespace, so a rotated token is used at once.
+
+The default Prometheus may need credentials of its own, which the platform team mounts as files
+(`DefaultCredentials`: `token`, or `username` and `password`, and optionally `ca.crt`). They are read at every
+analysis too (kubelet rewrites a mounted Secret in place), and sent only to the default address: a gate that names
+its own `source.address` never receives them, so no release can lead the operator's token elsewhere. A credential
+the gate's source sets itself wins over the file of the same kind.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from graygate.api.prometheus import Prometheus, PrometheusSource
 from graygate.api.promql import UnresolvedVariable, promql_duration
@@ -24,7 +31,48 @@ from graygate.domain.promql import QueryScope, plan_queries, window_of
 from graygate.errors import GateError, GraygateError
 from graygate.ports import BasicCredentials, MetricProvider, MetricSource, SecretReader
 
-__all__ = ["PrometheusGate", "PrometheusRequest"]
+__all__ = ["DefaultCredentials", "PrometheusGate", "PrometheusRequest"]
+
+TOKEN_FILE, USERNAME_FILE, PASSWORD_FILE, CA_FILE = "token", "username", "password", "ca.crt"
+
+
+@dataclass(frozen=True)
+class _Files:
+    token: str | None = None
+    basic: BasicCredentials | None = None
+    ca_pem: str | None = None
+
+
+@dataclass(frozen=True)
+class DefaultCredentials:
+    """The default Prometheus's credentials, as files in `folder` (the chart mounts `prometheus.credentialsSecret`
+    there): `token` (a bearer token) or `username` and `password` (basic auth), and optionally `ca.crt` (the CA
+    bundle that verifies an https:// Prometheus). Each file's final newline is ignored."""
+
+    folder: Path
+
+    def read(self) -> _Files:
+        """The files as they are now; GateError when the folder cannot be read or holds a half or double login."""
+        if not self.folder.is_dir():
+            raise GateError(f"the default Prometheus credentials folder {self.folder} does not exist")
+        try:
+            found = {
+                name: (self.folder / name).read_text(encoding="utf-8")
+                for name in (TOKEN_FILE, USERNAME_FILE, PASSWORD_FILE, CA_FILE)
+                if (self.folder / name).is_file()
+            }
+        except OSError as e:
+            raise GateError(f"cannot read the default Prometheus credentials in {self.folder}: {e}") from e
+        has_user, has_password = USERNAME_FILE in found, PASSWORD_FILE in found
+        if has_user != has_password:
+            raise GateError(f"{self.folder} has only one of {USERNAME_FILE} and {PASSWORD_FILE}; basic auth needs both")
+        if TOKEN_FILE in found and has_user:
+            raise GateError(f"{self.folder} has both {TOKEN_FILE} and {USERNAME_FILE}/{PASSWORD_FILE}: keep one")
+        basic = None
+        if has_user:
+            basic = BasicCredentials(username=_line(found[USERNAME_FILE]), password=_line(found[PASSWORD_FILE]))
+        token = _line(found[TOKEN_FILE]) if TOKEN_FILE in found else None
+        return _Files(token=token, basic=basic, ca_pem=found.get(CA_FILE))
 
 
 @dataclass(frozen=True)
@@ -48,10 +96,12 @@ class PrometheusGate:
         provider: MetricProvider | None,
         secrets: SecretReader | None = None,
         default_address: str | None = None,
+        default_credentials: DefaultCredentials | None = None,
     ) -> None:
         self._provider = provider
         self._secrets = secrets
         self._default_address = default_address
+        self._default_credentials = default_credentials
 
     async def observe(self, request: PrometheusRequest, now: datetime) -> PrometheusMeasurement:
         """Send the gate's queries at `now`; what went wrong is recorded in the measurement, never raised."""
@@ -127,6 +177,11 @@ class PrometheusGate:
                 ca = await self._secret(namespace, bundle.secret_ref.name, bundle.key)
             elif bundle.config_map_ref is not None:
                 ca = await self._config_map(namespace, bundle.config_map_ref.name, bundle.key)
+        if not spec.address and self._default_credentials is not None:
+            files = await asyncio.to_thread(self._default_credentials.read)
+            if token is None and basic is None:
+                token, basic = files.token, files.basic
+            ca = ca if ca is not None else files.ca_pem
         return MetricSource(
             address=address,
             headers=tuple(sorted(spec.headers.items())),

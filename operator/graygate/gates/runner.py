@@ -10,15 +10,29 @@ measure an error that says so. `measure` takes the release (`scope`) because que
 etcd gates read their Secrets from its namespace; without one, `prometheus` gates measure an error, and etcd gates
 do when they need a Secret. The etcd gates build their connections with `etcd_factory` (default: the real
 `EtcdStore`), and the release checks share one `HttpFetcher`.
+
+The platform team's `url_allowlist` is checked here, once for every kind, before a gate is asked to observe: a
+gate whose URL is outside it measures an error naming the gate and the URL, and sends nothing. The operator's own
+default Prometheus address is the platform team's choice, so it is not checked; an address a release names is.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from graygate.api.gates import ApiCompat, EtcdConfig, Gate, HotReload, HttpProbe, MetricParity, Prometheus
+from graygate.api.gates import (
+    ApiCompat,
+    EtcdConfig,
+    Gate,
+    GateCheck,
+    HotReload,
+    HttpProbe,
+    MetricParity,
+    Prometheus,
+)
 from graygate.api.routing_check import RoutingCheck
 from graygate.domain.measurements import (
     ApiCompatMeasurement,
@@ -31,6 +45,7 @@ from graygate.domain.measurements import (
     RoutingCheckMeasurement,
 )
 from graygate.domain.promql import QueryScope
+from graygate.domain.url_allowlist import UrlAllowlist
 from graygate.gates.api_compat import ApiCompatGate
 from graygate.gates.etcd_access import EtcdConnector, EtcdFactory, etcd_store
 from graygate.gates.etcd_config import EtcdConfigGate
@@ -38,15 +53,16 @@ from graygate.gates.fetch import HttpFetcher
 from graygate.gates.hot_reload import HotReloadGate
 from graygate.gates.http_probe import HttpProbeGate, HttpProbeRequest
 from graygate.gates.metric_parity import MetricParityGate
-from graygate.gates.prometheus import PrometheusGate, PrometheusRequest
+from graygate.gates.prometheus import DefaultCredentials, PrometheusGate, PrometheusRequest
 from graygate.gates.routing_check import RoutingCheckGate, RoutingCheckRequest
 from graygate.ports import MetricProvider, SecretReader
 
 
 class GateRunner:
-    """`metrics` (owned from here on, closed by `close()`), `secrets` and `default_prometheus` (the operator-wide
-    Prometheus address used when a gate's `source.address` is omitted) serve the `prometheus` gates; `secrets`
-    and `etcd_factory` serve the etcd gates; `fetcher` (owned, closed by `close()`) the release checks."""
+    """`metrics` (owned from here on, closed by `close()`), `secrets`, `default_prometheus` (the operator-wide
+    Prometheus address used when a gate's `source.address` is omitted) and `default_credentials` (its login)
+    serve the `prometheus` gates; `secrets` and `etcd_factory` serve the etcd gates; `fetcher` (owned, closed by
+    `close()`) the release checks. `url_allowlist` bounds the URLs every gate may call."""
 
     def __init__(
         self,
@@ -55,11 +71,16 @@ class GateRunner:
         metrics: MetricProvider | None = None,
         secrets: SecretReader | None = None,
         default_prometheus: str | None = None,
+        default_credentials: DefaultCredentials | None = None,
         etcd_factory: EtcdFactory = etcd_store,
         fetcher: HttpFetcher | None = None,
+        url_allowlist: UrlAllowlist | None = None,
     ) -> None:
         self._http_probe = http_probe or HttpProbeGate()
-        self._prometheus = PrometheusGate(metrics, secrets=secrets, default_address=default_prometheus)
+        self._prometheus = PrometheusGate(
+            metrics, secrets=secrets, default_address=default_prometheus, default_credentials=default_credentials
+        )
+        self._allowlist = url_allowlist or UrlAllowlist()
         self._fetcher = fetcher or HttpFetcher()
         self._etcd = EtcdConnector(etcd_factory, secrets)
         self._parity = MetricParityGate(self._fetcher)
@@ -79,6 +100,16 @@ class GateRunner:
         results = await asyncio.gather(*(self._measure(gate, now, scope) for gate in gates))
         return tuple(results)
 
+    def refusals(self, gates: Sequence[Gate]) -> tuple[str, ...]:
+        """What the allowlist refuses among the URLs these gates would call, one sentence per URL: the release is
+        refused before it starts, rather than rolled back when its first check is not sent."""
+        return tuple(
+            refusal
+            for gate in gates
+            for url in urls_of(gate.check)
+            if (refusal := self._allowlist.refusal(gate.name, url)) is not None
+        )
+
     async def close(self) -> None:
         await self._http_probe.close()
         await self._prometheus.close()
@@ -89,19 +120,28 @@ class GateRunner:
     async def _measure(self, gate: Gate, now: datetime, scope: QueryScope | None) -> Measurement:
         check, name = gate.check, gate.name
         namespace = scope.namespace if scope is not None else None
+        refused = next(filter(None, (self._allowlist.refusal(name, url) for url in urls_of(check))), None)
         if isinstance(check, HttpProbe):
+            if refused is not None:
+                return HttpProbeMeasurement(
+                    gate=name, observed_at=now, url=check.url, method=check.method, error=refused
+                )
             return await self._probe(name, check, now)
         if isinstance(check, Prometheus):
+            if refused is not None:
+                return PrometheusMeasurement(gate=name, observed_at=now, error=refused)
             return await self._query(name, check, now, scope)
         if isinstance(check, MetricParity):
             return await _guarded(
                 self._parity.observe(name, check, now),
                 lambda why: MetricParityMeasurement(gate=name, observed_at=now, error=why),
+                refused,
             )
         if isinstance(check, ApiCompat):
             return await _guarded(
                 self._api.observe(name, check, now),
                 lambda why: ApiCompatMeasurement(gate=name, observed_at=now, error=why),
+                refused,
             )
         if isinstance(check, HotReload):
             return await _guarded(
@@ -115,16 +155,19 @@ class GateRunner:
                     deadline=check.deadline,
                     error=why,
                 ),
+                refused,
             )
         if isinstance(check, EtcdConfig):
             return await _guarded(
                 self._config.observe(name, check, now, namespace),
                 lambda why: EtcdConfigMeasurement(gate=name, observed_at=now, error=why),
+                refused,
             )
         if isinstance(check, RoutingCheck):
             return await _guarded(
                 self._routing.observe(_routing_request(name, check), now),
                 lambda why: RoutingCheckMeasurement(gate=name, observed_at=now, url=check.url, error=why),
+                refused,
             )
         raise AssertionError(f"no observer for gate kind {type(check).__name__}")  # pragma: no cover
 
@@ -158,12 +201,33 @@ class GateRunner:
         )
 
 
-async def _guarded(observing: Awaitable[Measurement], failed: Callable[[str], Measurement]) -> Measurement:
-    """The observation, or an error measurement when the gate raised (a bug there must not stop the others)."""
+async def _guarded(
+    observing: Coroutine[Any, Any, Measurement], failed: Callable[[str], Measurement], refused: str | None
+) -> Measurement:
+    """The observation, or an error measurement when the gate raised (a bug there must not stop the others) or
+    its URL is refused (then the observation never starts)."""
+    if refused is not None:
+        observing.close()
+        return failed(refused)
     try:
         return await observing
     except Exception as error:
         return failed(f"the gate failed: {type(error).__name__}: {error}")
+
+
+def urls_of(check: GateCheck) -> tuple[str, ...]:
+    """Every URL a gate of this kind calls on the release author's word (not the operator's default Prometheus)."""
+    if isinstance(check, HttpProbe | RoutingCheck | HotReload | EtcdConfig):
+        return (check.url,)
+    if isinstance(check, Prometheus):
+        address = check.source.address if check.source is not None else None
+        return (address,) if address else ()
+    if isinstance(check, MetricParity):
+        return tuple(url for url in (check.canary_url, check.stable_url) if url)
+    if isinstance(check, ApiCompat):
+        version = (check.version.url,) if check.version is not None else ()
+        return (check.stable_url, check.canary_url, *version)
+    raise AssertionError(f"no URLs known for gate kind {type(check).__name__}")  # pragma: no cover
 
 
 def _routing_request(name: str, check: RoutingCheck) -> RoutingCheckRequest:

@@ -34,7 +34,10 @@ __all__ = [
     "encode",
 ]
 
-_ENDPOINT = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]/\s]+)):(?P<port>[0-9]{1,5})")
+_ENDPOINT = re.compile(
+    r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?"
+    r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]/\s]+)):(?P<port>[0-9]{1,5})/?"
+)
 
 
 def encode(text: str) -> bytes:
@@ -49,10 +52,14 @@ def decode(raw: bytes) -> str:
 class EtcdSettings:
     """How to reach etcd.
 
-    `endpoints` are `host:port` (`[::1]:2379` for IPv6), tried in order: the first that answers within
-    `dial_timeout_s` is used until it fails, then the list is tried again. `request_timeout_s` bounds every call.
+    `endpoints` are `host:port` (`[::1]:2379` for IPv6) or etcd's own client URLs, `http://host:port` and
+    `https://host:port` (what `--advertise-client-urls` and the chart's `etcd.endpoints` hold), tried in order: the
+    first that answers within `dial_timeout_s` is used until it fails, then the list is tried again.
+    `request_timeout_s` bounds every call.
     TLS: `ca_file` alone verifies the server; with `cert_file` and `key_file` it also authenticates the client.
-    `username` and `password` go together (etcd's own auth).
+    A scheme only states what the TLS settings must agree with, it never turns TLS on or off by itself:
+    `https://` needs `ca_file` (there is no system trust store for etcd's gRPC), `http://` refuses one, and all
+    endpoints with a scheme share it. `username` and `password` go together (etcd's own auth).
     """
 
     endpoints: tuple[str, ...]
@@ -67,8 +74,13 @@ class EtcdSettings:
     def __post_init__(self) -> None:
         if not self.endpoints:
             raise ValueError("etcd settings need at least one endpoint (host:port)")
-        for endpoint in self.endpoints:
-            self.split(endpoint)
+        schemes = {self.scheme(endpoint) for endpoint in self.endpoints} - {None}
+        if len(schemes) > 1:
+            raise ValueError("etcd endpoints mix http:// and https://: one cluster speaks TLS or does not")
+        if "https" in schemes and self.ca_file is None:
+            raise ValueError("https:// etcd endpoints need ca_file (ca.crt) to verify the server with")
+        if "http" in schemes and self.ca_file is not None:
+            raise ValueError("http:// etcd endpoints are plain, but ca_file turns TLS on: use https://")
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("a client certificate needs both cert_file and key_file")
         if self.cert_file is not None and self.ca_file is None:
@@ -80,11 +92,24 @@ class EtcdSettings:
 
     @staticmethod
     def split(endpoint: str) -> tuple[str, int]:
-        """(`host`, `port`) of `host:port`; a URL scheme (`http://`) is not accepted, TLS is set by `ca_file`."""
-        match = _ENDPOINT.fullmatch(endpoint.strip())
-        if match is None or not 0 < int(match["port"]) < 65536:
-            raise ValueError(f"etcd endpoint {endpoint!r} is not host:port")
+        """(`host`, `port`) of `host:port`, `http://host:port` or `https://host:port` (a final `/` allowed)."""
+        match = _endpoint(endpoint)
         return match["v6"] or match["host"], int(match["port"])
+
+    @staticmethod
+    def scheme(endpoint: str) -> str | None:
+        """`http`, `https`, or None for a bare `host:port`."""
+        scheme = _endpoint(endpoint)["scheme"]
+        return scheme.lower() if scheme else None
+
+
+def _endpoint(endpoint: str) -> re.Match[str]:
+    match = _ENDPOINT.fullmatch(endpoint.strip())
+    if match is None or not 0 < int(match["port"]) < 65536:
+        raise ValueError(f"etcd endpoint {endpoint!r} is not host:port, http://host:port or https://host:port")
+    if match["scheme"] and match["scheme"].lower() not in ("http", "https"):
+        raise ValueError(f"etcd endpoint {endpoint!r}: only http:// and https:// are etcd client URLs")
+    return match
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from graygate.api import CanaryReleaseSpec, Gate, Outcome, Prometheus
 from graygate.domain import PrometheusMeasurement, QueryScope, judge
 from graygate.errors import NotFoundError
-from graygate.gates.prometheus import PrometheusGate, PrometheusRequest
+from graygate.gates.prometheus import DefaultCredentials, PrometheusGate, PrometheusRequest
 from graygate.gates.runner import GateRunner
 from graygate.ports import Gate as GatePort
 from graygate.ports import MetricProvider, MetricSample, MetricSource, QueryFailure, QueryResult, SecretReader
@@ -213,4 +214,85 @@ async def test_a_runner_built_the_old_way_still_works_and_reports_the_missing_pr
     (measured,) = await runner.measure([Gate.model_validate({"name": "errors", "prometheus": RATE})], NOW)
     assert isinstance(measured, PrometheusMeasurement)
     assert measured.error is not None
+    await runner.close()
+
+
+# ---- the default Prometheus's own login, from --prometheus-credentials-dir -------------------------------------
+
+
+def credentials(folder: Path, **files: str) -> DefaultCredentials:
+    folder.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (folder / name.replace("_", ".")).write_text(text)
+    return DefaultCredentials(folder)
+
+
+async def test_the_default_prometheus_gets_the_token_and_ca_from_the_folder(tmp_path: Path) -> None:
+    provider = FakeProvider()
+    folder = credentials(tmp_path / "prom", token="platform-token\n", ca_crt="-----BEGIN CERTIFICATE-----\n")
+    seen = await observe(RATE, provider, default_credentials=folder)
+    assert seen.error is None
+    source = provider.asked[0][0]
+    assert (source.address, source.bearer_token, source.basic_auth) == (DEFAULT, "platform-token", None)
+    assert source.ca_pem == "-----BEGIN CERTIFICATE-----\n"
+
+
+async def test_the_folder_is_read_at_every_analysis_so_a_rotated_secret_is_used_at_once(tmp_path: Path) -> None:
+    provider = FakeProvider()
+    folder = credentials(tmp_path / "prom", username="graygate\n", password="first\n")
+    await observe(RATE, provider, default_credentials=folder)
+    (tmp_path / "prom" / "password").write_text("second\n")
+    await observe(RATE, provider, default_credentials=folder)
+    logins = [source.basic_auth for source, _, _ in provider.asked]
+    assert [(b.username, b.password) for b in logins if b is not None] == [("graygate", "first")] * 2 + [
+        ("graygate", "second")
+    ] * 2
+
+
+async def test_an_address_named_by_the_gate_never_gets_the_operators_login(tmp_path: Path) -> None:
+    provider = FakeProvider()
+    folder = credentials(tmp_path / "prom", token="platform-token", ca_crt="platform-ca")
+    elsewhere = {**RATE, "source": {"address": "http://someone-elses-prometheus:9090"}}
+    seen = await observe(elsewhere, provider, default_credentials=folder)
+    assert seen.error is None
+    source = provider.asked[0][0]
+    assert (source.bearer_token, source.basic_auth, source.ca_pem) == (None, None, None)
+
+
+async def test_a_gates_own_credentials_win_over_the_folder(tmp_path: Path) -> None:
+    secrets = FakeSecrets({("Secret", "shop", "team-token", "token"): "team-token"})
+    provider = FakeProvider()
+    folder = credentials(tmp_path / "prom", username="platform", password="pw", ca_crt="platform-ca")
+    own = {**RATE, "source": {"bearerToken": {"secretRef": {"name": "team-token"}}}}
+    await observe(own, provider, secrets=secrets, default_credentials=folder)
+    source = provider.asked[0][0]
+    assert (source.address, source.bearer_token, source.basic_auth) == (DEFAULT, "team-token", None)
+    assert source.ca_pem == "platform-ca", "the folder's CA still verifies the default address"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        pytest.param({"username": "u"}, "only one of username and password", id="half-basic-auth"),
+        pytest.param({"token": "t", "username": "u", "password": "p"}, "both token and username", id="two-logins"),
+        pytest.param(None, "does not exist", id="no-folder"),
+    ],
+)
+async def test_a_broken_folder_is_an_error_measurement_not_a_request(
+    tmp_path: Path, files: dict[str, str] | None, message: str
+) -> None:
+    provider = FakeProvider()
+    folder = credentials(tmp_path / "prom", **files) if files is not None else DefaultCredentials(tmp_path / "none")
+    seen = await observe(RATE, provider, default_credentials=folder)
+    assert seen.error is not None
+    assert message in seen.error
+    assert provider.asked == []
+
+
+async def test_the_runner_hands_the_folder_to_the_prometheus_gate(tmp_path: Path) -> None:
+    provider = FakeProvider()
+    folder = credentials(tmp_path / "prom", token="platform-token")
+    runner = GateRunner(metrics=provider, default_prometheus=DEFAULT, default_credentials=folder)
+    await runner.measure([Gate.model_validate({"name": "errors", "prometheus": RATE})], NOW, SCOPE)
+    assert provider.asked[0][0].bearer_token == "platform-token"
     await runner.close()

@@ -16,7 +16,6 @@ from helm_tools import CHART, RELEASE_NAMESPACE, Helm, Manifest, find, one
 Permission = tuple[str, str, str, str, str]
 
 IN_EACH_NAMESPACE: set[tuple[str, str, str, str]] = {
-    ("graygate.dev", "canaryreleases", "get", ""),
     ("graygate.dev", "canaryreleases", "list", ""),
     ("graygate.dev", "canaryreleases", "watch", ""),
     ("graygate.dev", "canaryreleases", "patch", ""),
@@ -68,11 +67,11 @@ def test_cluster_wide_grants_exactly_what_the_operator_uses(helm: Helm) -> None:
 
 def test_namespaced_grants_only_in_the_watched_namespaces(helm: Helm) -> None:
     granted = permissions(render(helm, "namespaced-values.yaml"))
-    secret = {("", "secrets", "get", "gate-credentials")}
+    by_name = {("", "secrets", "get", "gate-credentials"), ("", "configmaps", "get", "prometheus-ca")}
     expected = (
         everywhere("*", CRD_WATCH | NAMESPACE_WATCH)
-        | everywhere("team-a", IN_EACH_NAMESPACE | secret)
-        | everywhere("team-b", IN_EACH_NAMESPACE | secret)
+        | everywhere("team-a", IN_EACH_NAMESPACE | by_name)
+        | everywhere("team-b", IN_EACH_NAMESPACE | by_name)
     )
     assert granted == expected
     roles = find(render(helm, "namespaced-values.yaml"), "Role")
@@ -83,7 +82,6 @@ def test_ha_may_touch_only_its_own_peering_object(helm: Helm) -> None:
     peering = {
         ("kopf.dev", "clusterkopfpeerings", "list", ""),
         ("kopf.dev", "clusterkopfpeerings", "watch", ""),
-        ("kopf.dev", "clusterkopfpeerings", "get", "graygate"),
         ("kopf.dev", "clusterkopfpeerings", "patch", "graygate"),
     }
     assert permissions(render(helm, "ha-values.yaml")) == everywhere("*", IN_EACH_NAMESPACE | CRD_WATCH | peering)
@@ -93,7 +91,6 @@ def test_namespaced_ha_peers_in_each_watched_namespace(helm: Helm) -> None:
     peering = {
         ("kopf.dev", "kopfpeerings", "list", ""),
         ("kopf.dev", "kopfpeerings", "watch", ""),
-        ("kopf.dev", "kopfpeerings", "get", "graygate-teams"),
         ("kopf.dev", "kopfpeerings", "patch", "graygate-teams"),
     }
     expected = everywhere("*", CRD_WATCH | NAMESPACE_WATCH) | everywhere("team-a", IN_EACH_NAMESPACE | peering)
@@ -108,6 +105,17 @@ def test_secrets_are_readable_by_name_only(helm: Helm) -> None:
     assert not {p for p in permissions(render(helm)) if p[2] == "secrets"}, "no secret at all by default"
 
 
+def test_config_maps_are_readable_by_name_only(helm: Helm) -> None:
+    """A prometheus gate's `source.ca.configMapRef` is read by graygate.kube.secrets with a plain get."""
+    granted = permissions(render(helm, "integrations-values.yaml"))
+    config_maps = {p for p in granted if p[2] == "configmaps"}
+    assert config_maps == {
+        ("*", "", "configmaps", "get", "prometheus-ca"),
+        ("*", "", "configmaps", "get", "istio-ca-root-cert"),
+    }
+    assert not {p for p in permissions(render(helm)) if p[2] == "configmaps"}, "no ConfigMap at all by default"
+
+
 @pytest.mark.parametrize("values", [None, *sorted(p.name for p in (CHART / "ci").glob("*-values.yaml"))])
 def test_no_wildcards_no_deletes_no_escalation(helm: Helm, values: str | None) -> None:
     manifests = render(helm, values)
@@ -119,8 +127,8 @@ def test_no_wildcards_no_deletes_no_escalation(helm: Helm, values: str | None) -
         for field in ("apiGroups", "resources", "verbs"):
             assert "*" not in rule[field], f"wildcard in {rule}"
         assert not FORBIDDEN_VERBS & set(rule["verbs"]), f"forbidden verb in {rule}"
-        if "secrets" in rule["resources"]:
-            assert rule.get("resourceNames"), "secrets only by name"
+        if {"secrets", "configmaps"} & set(rule["resources"]):
+            assert rule.get("resourceNames"), "secrets and ConfigMaps only by name"
             assert rule["verbs"] == ["get"]
         if "create" in rule["verbs"]:
             assert rule["resources"] == ["events"], f"the operator creates only Events: {rule}"

@@ -18,6 +18,10 @@ from graygate.store.etcd import prefix_range_end
         pytest.param("127.0.0.1:2379", ("127.0.0.1", 2379), id="ipv4"),
         pytest.param("etcd-0.etcd.svc:2379", ("etcd-0.etcd.svc", 2379), id="dns-name"),
         pytest.param("[::1]:2379", ("::1", 2379), id="ipv6"),
+        pytest.param("http://etcd-0.etcd.svc:2379", ("etcd-0.etcd.svc", 2379), id="http-url"),
+        pytest.param("https://etcd-0.etcd.svc:2379", ("etcd-0.etcd.svc", 2379), id="https-url"),
+        pytest.param("HTTPS://etcd:2379/", ("etcd", 2379), id="url-with-final-slash"),
+        pytest.param("https://[::1]:2379", ("::1", 2379), id="ipv6-url"),
     ],
 )
 def test_endpoints_are_host_and_port(endpoint: str, split: tuple[str, int]) -> None:
@@ -28,7 +32,16 @@ def test_endpoints_are_host_and_port(endpoint: str, split: tuple[str, int]) -> N
     ("fields", "message"),
     [
         pytest.param({"endpoints": ()}, "at least one endpoint", id="no-endpoint"),
-        pytest.param({"endpoints": ("http://etcd:2379",)}, "not host:port", id="url-scheme"),
+        pytest.param({"endpoints": ("grpc://etcd:2379",)}, "only http:// and https://", id="other-scheme"),
+        pytest.param({"endpoints": ("https://etcd:2379/v3",)}, "not host:port", id="url-with-a-path"),
+        pytest.param({"endpoints": ("https://etcd",)}, "not host:port", id="url-without-port"),
+        pytest.param({"endpoints": ("https://etcd:2379",)}, "need ca_file", id="https-without-ca"),
+        pytest.param(
+            {"endpoints": ("http://etcd:2379",), "ca_file": Path("ca.crt")}, "use https://", id="http-with-ca"
+        ),
+        pytest.param(
+            {"endpoints": ("https://a:2379", "http://b:2379"), "ca_file": Path("ca.crt")}, "mix", id="mixed-schemes"
+        ),
         pytest.param({"endpoints": ("etcd",)}, "not host:port", id="no-port"),
         pytest.param({"endpoints": ("etcd:0",)}, "not host:port", id="port-zero"),
         pytest.param({"endpoints": ("etcd:70000",)}, "not host:port", id="port-too-big"),
@@ -43,6 +56,18 @@ def test_endpoints_are_host_and_port(endpoint: str, split: tuple[str, int]) -> N
 def test_settings_refuse_half_a_configuration(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         EtcdSettings(**{"endpoints": ("127.0.0.1:2379",), **fields})
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "ca_file"),
+    [
+        pytest.param(("https://a:2379", "b:2379"), Path("ca.crt"), id="https-and-bare-with-tls"),
+        pytest.param(("http://a:2379", "b:2379"), None, id="http-and-bare-without-tls"),
+        pytest.param(("a:2379",), Path("ca.crt"), id="bare-with-tls"),
+    ],
+)
+def test_a_scheme_agrees_with_the_tls_settings(endpoints: tuple[str, ...], ca_file: Path | None) -> None:
+    assert EtcdSettings(endpoints=endpoints, ca_file=ca_file).endpoints == endpoints
 
 
 def test_the_password_is_not_in_the_repr() -> None:

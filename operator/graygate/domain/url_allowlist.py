@@ -1,0 +1,130 @@
+"""Which URLs the operator may call on a release author's behalf: the platform team's allowlist.
+
+Why it exists: a CanaryRelease names URLs (an httpProbe, a Prometheus address, a metrics or OpenAPI document) that
+the operator then requests from inside the cluster, with the operator's network reach. A platform team that lets
+application teams write releases limits that reach with `graygate run --probe-url-allowlist` (the chart's
+`probeUrlAllowlist`). A URL outside the list is refused before any request is sent.
+
+An entry is a URL prefix, compared part by part, never as a string (so `http://shop.svc` does not allow
+`http://shop.svc.evil.example`):
+
+* scheme: equal (`http` does not allow `https`, nor the reverse);
+* host: equal, case-insensitive; `*.shop.svc` allows any name ending in `.shop.svc` (one label or more), but not
+  `shop.svc` itself;
+* port: equal; an entry without one means the scheme's default (80, 443), as the URL itself would;
+* path: the URL's path is the entry's path or lies under it, segment by segment (`/api` allows `/api` and
+  `/api/v1`, not `/apix`); an entry without a path allows every path.
+
+A URL with user information (`http://user@host/`), with a `.` or `..` path segment (which a server would resolve
+elsewhere), or that does not parse, is never allowed. Query strings and fragments are not compared. An empty list
+allows everything: the allowlist is opt-in.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+__all__ = ["AllowedPrefix", "UrlAllowlist"]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$|^[0-9a-f:.]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+
+def _parts(url: str) -> _Parts:
+    """The comparable parts of an http(s) URL; ValueError when it is not one, or is ambiguous."""
+    split = urlsplit(url.strip())
+    scheme = split.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise ValueError("not an http:// or https:// URL")
+    if "@" in split.netloc:
+        raise ValueError("user information in a URL is not allowed")
+    host = (split.hostname or "").lower()
+    if not host:
+        raise ValueError("no host")
+    port = split.port or _DEFAULT_PORTS[scheme]  # urlsplit raises ValueError for a port out of range
+    path = split.path
+    if any(unquote(segment) in {".", ".."} for segment in path.split("/")):
+        raise ValueError("a '.' or '..' path segment is not allowed")
+    return _Parts(scheme=scheme, host=host, port=port, path=path)
+
+
+@dataclass(frozen=True, slots=True)
+class AllowedPrefix:
+    """One allowlist entry, as the operator was given it (`text`) and parsed."""
+
+    text: str
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+    @classmethod
+    def parse(cls, text: str) -> AllowedPrefix:
+        try:
+            parts = _parts(text)
+        except ValueError as error:
+            raise ValueError(f"allowlist entry {text!r}: {error}") from error
+        host = parts.host.removeprefix("*.")
+        if "*" in host or not all(_LABEL.match(label) for label in host.split(".")):
+            raise ValueError(f"allowlist entry {text!r}: a host is a DNS name, an IP, or *.<DNS name>")
+        return cls(text=text.strip(), scheme=parts.scheme, host=parts.host, port=parts.port, path=parts.path)
+
+    def allows(self, url: str) -> bool:
+        try:
+            parts = _parts(url)
+        except ValueError:
+            return False
+        return (
+            parts.scheme == self.scheme
+            and parts.port == self.port
+            and _host_matches(self.host, parts.host)
+            and _path_under(self.path, parts.path)
+        )
+
+
+def _host_matches(pattern: str, host: str) -> bool:
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:]) and len(host) > len(pattern) - 1
+    return host == pattern
+
+
+def _path_under(prefix: str, path: str) -> bool:
+    base = prefix.rstrip("/")
+    return not base or path == base or path.startswith(base + "/")
+
+
+@dataclass(frozen=True, slots=True)
+class UrlAllowlist:
+    """The operator's allowlist; empty (the default) allows every URL."""
+
+    entries: tuple[AllowedPrefix, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str | None) -> UrlAllowlist:
+        """From the comma-separated form of `--probe-url-allowlist` / GRAYGATE_PROBE_URL_ALLOWLIST; blanks are
+        ignored. ValueError names the first entry that is not an http(s) URL prefix."""
+        items = [item.strip() for item in (text or "").split(",")]
+        return cls(tuple(AllowedPrefix.parse(item) for item in items if item))
+
+    def allows(self, url: str) -> bool:
+        return not self.entries or any(entry.allows(url) for entry in self.entries)
+
+    def refusal(self, gate: str, url: str) -> str | None:
+        """None when `url` may be called; else the sentence that says which gate, which URL, and what is allowed."""
+        if self.allows(url):
+            return None
+        allowed = ", ".join(entry.text for entry in self.entries)
+        return (
+            f"gate {gate}: {url} is not in the operator's URL allowlist ({allowed}); nothing was sent. "
+            "Ask the platform team to add it to probeUrlAllowlist (graygate run --probe-url-allowlist)"
+        )

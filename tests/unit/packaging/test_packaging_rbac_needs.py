@@ -1,0 +1,213 @@
+"""The chart's RBAC against what the operator's code calls: used but not granted fails, granted but unused fails.
+
+`KUBE_CALLS` is the one declared table: every Kubernetes API call in `graygate.kube`, by the function that makes it,
+with the permission it needs and who runs it. It is checked against the code in both directions (a scan of
+`operator/graygate/kube/*.py` for calls of the kubernetes client's API methods), so a new call without a row, or a
+row whose call is gone, fails here first. Kopf's own calls are in `KOPF`, each with where Kopf 1.45 makes it.
+The operator's needs are then the `operator` rows plus Kopf's, and must equal what the chart grants in each mode.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from dataclasses import dataclass
+from typing import Literal, get_type_hints
+
+import kubernetes.client
+import pytest
+from helm_tools import CHART, REPO, Helm
+from test_packaging_rbac import permissions, render
+
+from graygate.service import Deps, StatusWriter
+
+KUBE = REPO / "operator" / "graygate" / "kube"
+Who = Literal["operator", "cli", "sandbox"]
+Need = tuple[str, str, str]  # API group, resource (with /subresource), verb
+
+
+@dataclass(frozen=True)
+class Call:
+    need: Need
+    who: Who
+    by_name: str = ""
+    """The chart value listing the names the grant is limited to; empty: every object of the kind."""
+
+
+# (module, function, client method, custom-object target) → the permission the call needs.
+KUBE_CALLS: dict[tuple[str, str, str, str], Call] = {
+    ("events", "KubeEvents._post", "create_namespaced_event", ""): Call(
+        ("events.k8s.io", "events", "create"), "operator"
+    ),
+    ("events", "events_for", "list_namespaced_event", ""): Call(("events.k8s.io", "events", "list"), "cli"),
+    ("releases", "KubeReleases._patch_status", "patch_namespaced_custom_object_status", "_RELEASES"): Call(
+        ("graygate.dev", "canaryreleases/status", "patch"), "operator"
+    ),
+    ("releases", "KubeReleases.get", "get_namespaced_custom_object", "_RELEASES"): Call(
+        ("graygate.dev", "canaryreleases", "get"), "cli"
+    ),
+    ("releases", "KubeReleases.list", "list_cluster_custom_object", "_RELEASES"): Call(
+        ("graygate.dev", "canaryreleases", "list"), "cli"
+    ),
+    ("releases", "KubeReleases.list", "list_namespaced_custom_object", "_RELEASES"): Call(
+        ("graygate.dev", "canaryreleases", "list"), "cli"
+    ),
+    ("releases", "KubeReleases.annotate", "patch_namespaced_custom_object", "_RELEASES"): Call(
+        ("graygate.dev", "canaryreleases", "patch"), "cli"
+    ),
+    ("secrets", "KubeSecrets._secret_value", "read_namespaced_secret", ""): Call(
+        ("", "secrets", "get"), "operator", by_name="secretNames"
+    ),
+    ("secrets", "KubeSecrets._config_map_value", "read_namespaced_config_map", ""): Call(
+        ("", "configmaps", "get"), "operator", by_name="configMapNames"
+    ),
+    ("virtualservices", "KubeVirtualServiceStore._get", "get_namespaced_custom_object", "_ISTIO"): Call(
+        ("networking.istio.io", "virtualservices", "get"), "operator"
+    ),
+    ("virtualservices", "KubeVirtualServiceStore._replace", "replace_namespaced_custom_object", "_ISTIO"): Call(
+        ("networking.istio.io", "virtualservices", "update"), "operator"
+    ),
+    ("workloads", "KubeWorkloads._deployment_availability", "read_namespaced_deployment_status", ""): Call(
+        ("apps", "deployments/status", "get"), "operator"
+    ),
+    ("sandbox_setup", "_create_or_replace", "create_custom_resource_definition", ""): Call(
+        ("apiextensions.k8s.io", "customresourcedefinitions", "create"), "sandbox"
+    ),
+    ("sandbox_setup", "_create_or_replace", "read_custom_resource_definition", ""): Call(
+        ("apiextensions.k8s.io", "customresourcedefinitions", "get"), "sandbox"
+    ),
+    ("sandbox_setup", "_create_or_replace", "replace_custom_resource_definition", ""): Call(
+        ("apiextensions.k8s.io", "customresourcedefinitions", "update"), "sandbox"
+    ),
+    ("sandbox_setup", "_established", "read_custom_resource_definition_status", ""): Call(
+        ("apiextensions.k8s.io", "customresourcedefinitions/status", "get"), "sandbox"
+    ),
+    ("sandbox_setup", "create_fake_node", "create_node", ""): Call(("", "nodes", "create"), "sandbox"),
+    ("sandbox_setup", "default_service_account_exists", "read_namespaced_service_account", ""): Call(
+        ("", "serviceaccounts", "get"), "sandbox"
+    ),
+}
+
+# Kopf 1.45 (kopf/_cogs/clients/*): it lists (fetching.fetch_objs) and watches (watching.py, api.stream) every
+# resource it serves and the CRDs (observation.py), patches bodies for its finalizer and annotations
+# (patching.patch_obj, merge and JSON patches; the peering CRDs have no status subresource, so their keep-alive
+# is a patch of the object too). It never GETs one object: its only other GETs are discovery (/version, /api,
+# /apis: scanning.py), which every authenticated user may read. Its Events are off (settings.posting.enabled).
+KOPF_EVERYWHERE: set[Need] = {
+    ("graygate.dev", "canaryreleases", "list"),
+    ("graygate.dev", "canaryreleases", "watch"),
+    ("graygate.dev", "canaryreleases", "patch"),
+}
+KOPF_CRDS: set[Need] = {
+    ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
+    ("apiextensions.k8s.io", "customresourcedefinitions", "watch"),
+}
+KOPF_NAMESPACES: set[Need] = {("", "namespaces", "list"), ("", "namespaces", "watch")}
+"""Namespaced mode only: Kopf's namespace observer scans namespaces even when given exact names."""
+
+
+def kopf_peering(resource: str) -> set[Need]:
+    return {("kopf.dev", resource, "list"), ("kopf.dev", resource, "watch"), ("kopf.dev", resource, "patch")}
+
+
+def _api_methods() -> set[str]:
+    """The request-making methods of the client's API classes (not helpers such as ApiClient.close)."""
+    classes = [getattr(kubernetes.client, name) for name in dir(kubernetes.client) if name.endswith("Api")]
+    verbs = ("create_", "read_", "list_", "patch_", "replace_", "delete_", "get_", "connect_")
+    return {name for cls in classes if inspect.isclass(cls) for name in vars(cls) if name.startswith(verbs)}
+
+
+def scanned_calls() -> set[tuple[str, str, str, str]]:
+    """Every call of a kubernetes client API method in graygate.kube: (module, function, method, `**target`)."""
+    api_methods = _api_methods()
+    found: set[tuple[str, str, str, str]] = set()
+
+    def visit(node: ast.AST, module: str, where: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                visit(child, module, f"{where}.{child.name}" if where else child.name)
+                continue
+            if isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute) and child.func.attr in api_methods:
+                targets = [k.value.id for k in child.keywords if k.arg is None and isinstance(k.value, ast.Name)]
+                found.add((module, where, child.func.attr, targets[0] if targets else ""))
+            visit(child, module, where)
+
+    for path in sorted(KUBE.glob("*.py")):
+        visit(ast.parse(path.read_text()), path.stem, "")
+    return found
+
+
+def operator_needs(*, names: set[str]) -> set[Need]:
+    """The `operator` rows; a by-name row only when the chart was given names for it (else nothing may be read)."""
+    return {call.need for call in KUBE_CALLS.values() if call.who == "operator" and (call.by_name in names | {""})}
+
+
+def granted(manifests: list[dict[str, object]], scope: str) -> set[Need]:
+    return {(group, resource, verb) for where, group, resource, verb, _ in permissions(manifests) if where == scope}
+
+
+def test_the_table_lists_every_kube_call_and_nothing_else() -> None:
+    scanned, declared = scanned_calls(), set(KUBE_CALLS)
+    assert scanned, "the scan found no call: it no longer recognises the client's methods"
+    assert not scanned - declared, f"calls in graygate.kube with no row in KUBE_CALLS: {sorted(scanned - declared)}"
+    assert not declared - scanned, f"rows in KUBE_CALLS whose call is gone: {sorted(declared - scanned)}"
+
+
+def test_the_operator_reaches_the_releases_only_through_the_status_writer() -> None:
+    """Why KubeReleases' get, list and annotate are `cli` rows: the operator holds KubeReleases as
+    Deps.statuses, a StatusWriter, whose one method is patch_status (mypy --strict keeps it so)."""
+    assert get_type_hints(Deps)["statuses"] is StatusWriter
+    members = {name for name in vars(StatusWriter) if not name.startswith("_")}
+    assert members == {"patch_status"}
+
+
+@pytest.mark.parametrize(
+    ("values", "scope", "expected"),
+    [
+        pytest.param(None, "*", operator_needs(names=set()) | KOPF_EVERYWHERE | KOPF_CRDS, id="defaults"),
+        pytest.param(
+            "integrations-values.yaml",
+            "*",
+            operator_needs(names={"secretNames", "configMapNames"}) | KOPF_EVERYWHERE | KOPF_CRDS,
+            id="integrations",
+        ),
+        pytest.param(
+            "ha-values.yaml",
+            "*",
+            operator_needs(names=set()) | KOPF_EVERYWHERE | KOPF_CRDS | kopf_peering("clusterkopfpeerings"),
+            id="ha",
+        ),
+        pytest.param(
+            "namespaced-values.yaml",
+            "team-a",
+            operator_needs(names={"secretNames", "configMapNames"}) | KOPF_EVERYWHERE,
+            id="namespaced-watched",
+        ),
+        pytest.param("namespaced-values.yaml", "*", KOPF_CRDS | KOPF_NAMESPACES, id="namespaced-cluster"),
+        pytest.param(
+            "ha-namespaced-values.yaml",
+            "team-b",
+            operator_needs(names=set()) | KOPF_EVERYWHERE | kopf_peering("kopfpeerings"),
+            id="ha-namespaced-watched",
+        ),
+    ],
+)
+def test_the_chart_grants_exactly_what_the_code_calls(
+    helm: Helm, values: str | None, scope: str, expected: set[Need]
+) -> None:
+    given = granted(render(helm, values), scope)
+    assert not expected - given, f"used but not granted: {sorted(expected - given)}"
+    assert not given - expected, f"granted but unused: {sorted(given - expected)}"
+
+
+def test_by_name_grants_are_limited_to_the_values_names(helm: Helm) -> None:
+    rendered = permissions(render(helm, "integrations-values.yaml"))
+    values = (CHART / "ci" / "integrations-values.yaml").read_text()
+    for call in KUBE_CALLS.values():
+        if call.who != "operator" or not call.by_name:
+            continue
+        _, resource, verb = call.need
+        names = {name for _, _, r, v, name in rendered if (r, v) == (resource, verb)}
+        assert names, f"{resource} is not granted at all"
+        assert "" not in names, f"{resource} must be granted by name only"
+        assert all(name in values for name in names), f"{resource} names come from {call.by_name}"
