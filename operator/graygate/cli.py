@@ -1,6 +1,8 @@
 """The `graygate` command (also installed as `kubectl-graygate`).
 
-Errors reach the user as one sentence saying what to do next; `--debug` shows the traceback.
+Errors reach the user as one sentence saying what to do next, and Ctrl-C stops a command with exit code 130 (as a
+shell reports SIGINT); `--debug` shows the traceback of either. What a command waits on is said on stderr, so its
+stdout stays what a script parses.
 """
 
 from __future__ import annotations
@@ -46,9 +48,25 @@ def _parser() -> argparse.ArgumentParser:
         help="Prometheus for gates that name no source, e.g. http://prom:9090 (env GRAYGATE_PROMETHEUS_URL)",
     )
     run.add_argument(
+        "--prometheus-credentials-dir",
+        type=Path,
+        default=os.environ.get("GRAYGATE_PROMETHEUS_CREDENTIALS_DIR"),
+        help="folder with the --prometheus-address login: a file `token` (bearer), or `username` and `password`"
+        " (basic auth), and optionally `ca.crt`; re-read at every analysis, never sent to an address a gate names"
+        " (env GRAYGATE_PROMETHEUS_CREDENTIALS_DIR)",
+    )
+    run.add_argument(
+        "--probe-url-allowlist",
+        default=os.environ.get("GRAYGATE_PROBE_URL_ALLOWLIST"),
+        help="comma-separated URL prefixes gates may call, e.g. http://*.shop.svc:8080/,https://pay.svc/api:"
+        " scheme, host (*.domain for any subdomain), port and path under; other URLs are refused before any"
+        " request (default: no restriction; env GRAYGATE_PROBE_URL_ALLOWLIST)",
+    )
+    run.add_argument(
         "--etcd-endpoints",
         default=os.environ.get("GRAYGATE_ETCD_ENDPOINTS"),
-        help="etcd host:port list, comma-separated, for the freeze switch (env GRAYGATE_ETCD_ENDPOINTS)",
+        help="etcd endpoints, comma-separated, for the freeze switch: host:port or http(s)://host:port; https://"
+        " needs --etcd-tls-dir with ca.crt (env GRAYGATE_ETCD_ENDPOINTS)",
     )
     run.add_argument(
         "--etcd-tls-dir",
@@ -98,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     up = sandbox_commands.add_parser("up", help="start the sandbox (foreground until Ctrl-C, or --detach)")
     up.add_argument("--detach", action="store_true", help="leave it running; stop it with `graygate sandbox down`")
     up.add_argument("--workloads", action="store_true", help="also run controllers so Deployments become Available")
-    up.add_argument("--crd", action="append", type=Path, default=[], help="extra CRD file to install")
+    up.add_argument("--crd", action="append", type=Path, default=[], help="another CRD file (Istio's and ours are in)")
     for sub in (up, sandbox_commands.add_parser("down", help="stop a detached sandbox")):
         sub.add_argument("--dir", type=Path, default=DEFAULT_SANDBOX_DIR, help="the sandbox's work folder")
     env = sandbox_commands.add_parser("env", help="print the shell line that points kubectl at the sandbox")
@@ -129,10 +147,7 @@ def _get(args: argparse.Namespace) -> int:
         watch=args.watch,
         until_done=args.until_done,
     )
-    try:
-        return run_get(api, request)
-    except KeyboardInterrupt:
-        return 130
+    return run_get(api, request)
 
 
 def _control(args: argparse.Namespace) -> int:
@@ -147,6 +162,7 @@ def _control(args: argparse.Namespace) -> int:
     print(f"{action.value}: sent to {namespace}/{args.name} as {value}")
     if args.no_wait:
         return 0
+    _say(f"{action.value}: waiting for the operator to take the command (up to {args.timeout:.0f} s)…")
     record = wait_handled(releases, namespace, args.name, value, args.timeout)
     if record is None:
         raise GraygateError(
@@ -217,13 +233,13 @@ def _sandbox(args: argparse.Namespace) -> int:
     if read_state(args.dir) is not None:
         raise GraygateError(f"a sandbox already runs in {args.dir}: stop it with `graygate sandbox down`")
     settings = ControlPlaneSettings(workdir=args.dir, workloads=args.workloads, crd_files=tuple(args.crd))
-    plane = ControlPlane(settings)
+    plane = ControlPlane(settings, progress=lambda step: _say(f"sandbox: {step}…"))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     plane.start()
     versions = ", ".join(f"{name} {version}" for name, version in plane.versions.items())
     print(f"sandbox: {versions} ready on {plane.server} in {plane.startup_seconds:.1f} s")
     print(f"sandbox: export KUBECONFIG={plane.kubeconfig}")
-    print("sandbox: try `kubectl get crds` or `kubectl get virtualservices -A`")
+    print("sandbox: try `kubectl get crds` or `kubectl get canaryreleases,virtualservices -A`")
     if args.detach:
         plane.detach()
         print("sandbox: detached; stop it with `graygate sandbox down`")
@@ -239,6 +255,10 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.tick_interval <= 0:
         raise GraygateError("--tick-interval must be a positive number of seconds")
@@ -248,9 +268,17 @@ def _run(args: argparse.Namespace) -> int:
         # Kopf logs in through the kubernetes client, which reads KUBECONFIG once, when it is first imported.
         os.environ["KUBECONFIG"] = str(args.kubeconfig)
 
+    from graygate.domain.url_allowlist import UrlAllowlist
     from graygate.handlers import run
     from graygate.wiring import OperatorSettings
 
+    try:
+        allowlist = UrlAllowlist.parse(args.probe_url_allowlist)
+    except ValueError as error:
+        raise GraygateError(f"--probe-url-allowlist: {error}") from error
+    credentials = args.prometheus_credentials_dir
+    if credentials is not None and not credentials.is_dir():
+        raise GraygateError(f"--prometheus-credentials-dir: no folder at {credentials}")
     run(
         OperatorSettings(
             kubeconfig=args.kubeconfig,
@@ -261,6 +289,8 @@ def _run(args: argparse.Namespace) -> int:
             liveness_port=args.liveness_port,
             log_format=args.log_format,
             prometheus_address=args.prometheus_address,
+            prometheus_credentials_dir=credentials,
+            probe_url_allowlist=allowlist,
             etcd=_etcd_settings(args.etcd_endpoints, args.etcd_tls_dir),
             freeze_key=args.freeze_key,
             peering=args.peering,
@@ -300,6 +330,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "sandbox":
             return _sandbox(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        return 130
     except GraygateError as error:
         if args.debug:
             raise

@@ -1,5 +1,6 @@
-"""The `graygate` command as a user types it: `graygate check`'s exit codes and output as a process, and every
-runnable ```sh block of the READMEs, run as written (see `tests/unit/test_readme_commands.py` for the marks)."""
+"""The `graygate` command as a user types it: `graygate check`'s exit codes and output as a process, `graygate
+sandbox up`/`down` as a process, and every runnable ```sh block of the READMEs, run as written (see
+`tests/unit/test_readme_commands.py` for the marks)."""
 
 from __future__ import annotations
 
@@ -41,9 +42,19 @@ SECRET_GATE = """\
 """
 
 
-def _graygate(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def _graygate(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "graygate.cli", *args]
-    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=120, check=False, env=env)
+
+
+def _tools_env() -> dict[str, str]:
+    """This environment with the checkout's tools first on PATH and no KUBECONFIG of its own."""
+    bins = [str(REPO / ".venv" / "bin"), os.environ.get("GRAYGATE_TOOLS", str(REPO / ".cache/toolchain/bin"))]
+    env = {key: value for key, value in os.environ.items() if key != "KUBECONFIG"}
+    env.update(PATH=os.pathsep.join([*bins, env.get("PATH", "")]))
+    return env
 
 
 @pytest.fixture
@@ -106,6 +117,63 @@ def test_check_exits_2_on_a_bad_request(manifest: Path, args: list[str], message
 def test_check_is_listed_in_the_help() -> None:
     done = _graygate("--help")
     assert "check" in done.stdout
+
+
+# ---- graygate sandbox ------------------------------------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited; only its reaper is late
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # it ended while we looked
+            continue
+        if text in argv:
+            found.append(f"{cmdline.parent.name}: {argv}")
+    return found
+
+
+def test_sandbox_up_installs_our_crd_says_what_it_starts_and_down_leaves_nothing(tmp_path: Path) -> None:
+    workdir, env = tmp_path / "sandbox", _tools_env()
+    try:
+        up = _graygate("sandbox", "up", "--detach", "--dir", str(workdir), env=env)
+        assert up.returncode == 0, up.stderr
+        state = json.loads((workdir / "state.json").read_text())
+        kubectl_env = {**env, "KUBECONFIG": state["kubeconfig"]}
+
+        def kubectl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+            argv = ["kubectl", *args]
+            done = subprocess.run(argv, input=stdin, env=kubectl_env, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, f"{' '.join(argv)}: {done.stderr}"
+            return done
+
+        assert kubectl("get", "canaryreleases", "-A").stderr == "No resources found\n"
+        kubectl("create", "namespace", "shop")
+        kubectl("apply", "-f", "-", stdin=MANIFEST)
+        listed = kubectl("get", "canaryreleases", "-A", "-o", "custom-columns=NAME:.metadata.name", "--no-headers")
+        assert listed.stdout.split() == ["checkout"]
+    finally:
+        down = _graygate("sandbox", "down", "--dir", str(workdir), env=env)
+
+    assert up.stderr.splitlines() == [
+        "sandbox: starting etcd…",
+        "sandbox: starting kube-apiserver…",
+        "sandbox: installing CRDs (Istio's, graygate's CanaryRelease) and waiting until they are Established…",
+    ]
+    assert "ready on https://127.0.0.1:" in up.stdout
+    assert down.returncode == 0, down.stderr
+    assert down.stdout == "sandbox: stopped etcd, kube-apiserver\n"
+    assert [name for name, pid in state["pids"].items() if _alive(pid)] == []
+    assert _processes_mentioning(str(workdir)) == []
 
 
 # ---- the README's blocks ----------------------------------------------------------------------------------------

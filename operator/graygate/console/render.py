@@ -77,7 +77,7 @@ def render_release(release: dict[str, Any], events: Sequence[EventLine], *, colo
         state = _paint(config.state.value, "red" if kept else None, color)
         lines.append(line.replace(config.state.value, state, 1))
     lines.append("")
-    lines.extend(_gate_lines(status, color))
+    lines.extend(gate_lines(status, color=color))
     if events:
         lines.append("")
         lines.append("recent events")
@@ -88,7 +88,8 @@ def render_release(release: dict[str, Any], events: Sequence[EventLine], *, colo
     return "\n".join(lines)
 
 
-def _gate_lines(status: CanaryReleaseStatus, color: bool) -> list[str]:
+def gate_lines(status: CanaryReleaseStatus, *, color: bool) -> list[str]:
+    """The gate block of the release view: a header, then each gate's latest verdict, value and threshold."""
     latest: dict[str, Any] = {}
     for result in status.recent_results:
         latest[result.gate] = result
@@ -102,18 +103,26 @@ def _gate_lines(status: CanaryReleaseStatus, color: bool) -> list[str]:
     return lines
 
 
+_PHASE_WIDTH = max(len(phase.value) for phase in Phase)
+_BAR_WIDTH = len(f"{progress_bar(100, 10)} 100%")
+_STEP_WIDTH = 6
+_NAME_WIDTH = WIDTH - _PHASE_WIDTH - _STEP_WIDTH - _BAR_WIDTH - max(len(v.value) for v in Outcome) - 4
+"""What is left for `namespace/name` once the longest phase and verdict fit: the table stays within 80 columns."""
+
+
 def render_table(releases: Sequence[dict[str, Any]], *, color: bool) -> str:
     """One line per release, like `kubectl get`, with a short weight bar."""
-    header = f"{'NAMESPACE/NAME':<30} {'PHASE':<12} {'STEP':<6} {'CANARY':<18} VERDICT"
-    lines = [header]
+    header = f"{'NAMESPACE/NAME':<{_NAME_WIDTH}} {'PHASE':<{_PHASE_WIDTH}} {'STEP':<{_STEP_WIDTH}} "
+    lines = [header + f"{'CANARY':<{_BAR_WIDTH}} VERDICT"]
     for release in releases:
         meta = release.get("metadata", {})
         status = CanaryReleaseStatus.model_validate(release.get("status") or {})
-        name = _clip(f"{meta.get('namespace', '')}/{meta.get('name', '')}", 30)
-        phase = _paint(f"{status.phase.value:<12}", _PHASE_COLOR.get(status.phase), color)
+        name = _clip(f"{meta.get('namespace', '')}/{meta.get('name', '')}", _NAME_WIDTH)
+        phase = _paint(f"{status.phase.value:<{_PHASE_WIDTH}}", _PHASE_COLOR.get(status.phase), color)
+        step = _clip(status.step_display or "-", _STEP_WIDTH)
         bar = f"{progress_bar(status.canary_weight, 10)} {status.canary_weight:>3}%"
         verdict = status.last_verdict.value if status.last_verdict else "-"
-        lines.append(f"{name:<30} {phase} {status.step_display or '-':<6} {bar:<18} {verdict}")
+        lines.append(f"{name:<{_NAME_WIDTH}} {phase} {step:<{_STEP_WIDTH}} {bar:<{_BAR_WIDTH}} {verdict}")
     if len(lines) == 1:
         lines.append("(no CanaryReleases)")
     return "\n".join(lines)

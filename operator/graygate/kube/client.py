@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
@@ -16,17 +17,40 @@ from graygate.errors import ApiUnavailableError, ConflictError, ForbiddenError, 
 ApiClient = client.ApiClient
 
 
+NO_CLUSTER_HINT = (
+    "set KUBECONFIG (or pass --kubeconfig) to your cluster's kubeconfig, or start a local one with "
+    '`graygate sandbox up --detach` and `eval "$(graygate sandbox env)"`'
+)
+
+
 def api_client(kubeconfig: Path | None = None) -> client.ApiClient:
-    """A client from a kubeconfig file, else the in-cluster ServiceAccount, else the default kubeconfig."""
+    """A client from a kubeconfig file, else the in-cluster ServiceAccount, else the default kubeconfig.
+
+    Raises KubeError, saying what to do, when there is no usable kubeconfig.
+    """
     # The client's config loaders are untyped; the objects they return are ApiClients.
     loaders = cast(Any, config)
-    if kubeconfig is not None:
-        return cast(client.ApiClient, loaders.new_client_from_config(config_file=str(kubeconfig)))
+    if kubeconfig is not None and not kubeconfig.is_file():
+        raise KubeError(f"no kubeconfig at {kubeconfig}: {NO_CLUSTER_HINT}")
     try:
-        loaders.load_incluster_config()
-        return client.ApiClient()
-    except config.ConfigException:
-        return cast(client.ApiClient, loaders.new_client_from_config())
+        if kubeconfig is not None:
+            return cast(client.ApiClient, loaders.new_client_from_config(config_file=str(kubeconfig)))
+        try:
+            loaders.load_incluster_config()
+            return client.ApiClient()
+        except config.ConfigException:
+            return cast(client.ApiClient, loaders.new_client_from_config())
+    except (config.ConfigException, yaml.YAMLError, OSError) as error:
+        raise _kubeconfig_error(kubeconfig, error) from error
+
+
+def _kubeconfig_error(kubeconfig: Path | None, error: Exception) -> KubeError:
+    # The loader reads $KUBECONFIG once, when it is imported; name the file it really looked at.
+    where = str(kubeconfig) if kubeconfig else str(getattr(config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", ""))
+    detail = " ".join(str(error).split())
+    if isinstance(error, config.ConfigException) and "No configuration found" in detail:
+        return KubeError(f"no kubeconfig found ({where or '~/.kube/config'} is missing or empty): {NO_CLUSTER_HINT}")
+    return KubeError(f"the kubeconfig {where} cannot be used ({detail}): fix it, or {NO_CLUSTER_HINT}")
 
 
 def translate(error: ApiException, what: str) -> KubeError:

@@ -3,6 +3,10 @@ Deployments real without a kubelet (kube-controller-manager, kube-scheduler and 
 
 Everything listens on 127.0.0.1 with free ports, lives in one work folder, and is stopped in reverse order; the
 folder's `state.json` lets another process (`graygate sandbox down`) stop a detached sandbox.
+
+It installs Istio's CRDs and graygate's own. Ours is generated from the pydantic models at start rather than read
+from the checkout's `crds/`: the installed package does not carry that folder, the models are its source of truth,
+and a unit test keeps the committed file equal to what the generator writes.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from graygate.api.crd import CRD_PATH, render_crd
 from graygate.kube import sandbox_setup
 from graygate.sandbox.kubeconfig import write_kubeconfig
 from graygate.sandbox.pki import SandboxPki, write_pki
@@ -37,7 +43,9 @@ class ControlPlaneSettings:
     workdir: Path | None = None
     workloads: bool = False
     istio_crds: bool = True
+    graygate_crds: bool = True
     crd_files: tuple[Path, ...] = ()
+    """More CRDs, installed after Istio's and ours; a file that defines one of those again replaces it."""
     start_timeout_s: float = 90.0
 
 
@@ -45,6 +53,8 @@ class ControlPlaneSettings:
 class ControlPlane:
     settings: ControlPlaneSettings = field(default_factory=ControlPlaneSettings)
     toolchain: Toolchain = field(default_factory=Toolchain.locate)
+    progress: Callable[[str], None] = field(default=lambda _: None, repr=False)
+    """Told what is starting, before each step that takes a while (the CLI prints it; tests stay quiet)."""
     workdir: Path = field(init=False)
     kubeconfig: Path = field(init=False)
     server: str = field(init=False, default="")
@@ -77,11 +87,14 @@ class ControlPlane:
         began = time.monotonic()
         try:
             pki = write_pki(self.workdir / "pki", dt.datetime.now(dt.UTC))
+            self.progress("starting etcd")
             self._start_etcd()
+            self.progress("starting kube-apiserver")
             self._start_apiserver(pki)
             write_kubeconfig(self.kubeconfig, self.server, pki.ca_cert, self.token)
             self._install_crds()
             if self.settings.workloads:
+                self.progress("starting kube-controller-manager, kube-scheduler and kwok (one fake node)")
                 self._start_workload_controllers(pki)
         except BaseException:
             self.stop()
@@ -158,10 +171,20 @@ class ControlPlane:
         self.versions["kube-apiserver"] = str(version.get("gitVersion", "?"))
 
     def _install_crds(self) -> None:
-        files = list(self.settings.crd_files)
+        files, names = [], []
         if self.settings.istio_crds:
-            files.insert(0, self.toolchain.istio_crds)
+            files.append(self.toolchain.istio_crds)
+            names.append("Istio's")
+        if self.settings.graygate_crds:
+            ours = self.workdir / "crds" / CRD_PATH.name
+            ours.parent.mkdir(parents=True, exist_ok=True)
+            ours.write_text(render_crd(), encoding="utf-8")
+            files.append(ours)
+            names.append("graygate's CanaryRelease")
+        files.extend(self.settings.crd_files)
+        names.extend(path.name for path in self.settings.crd_files)
         if files:
+            self.progress(f"installing CRDs ({', '.join(names)}) and waiting until they are Established")
             sandbox_setup.install_crds(self.kubeconfig, files)
 
     # -- controllers that make Deployments real ----------------------------------------------------------------

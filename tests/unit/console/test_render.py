@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from graygate.api import Outcome, Phase
 from graygate.console.render import EventLine, progress_bar, render_release, render_table
 
 
@@ -66,6 +67,35 @@ def test_table_lists_every_release_or_says_none() -> None:
     table = render_table([_release(), _release("Failed", 0)], color=False)
     assert len(table.splitlines()) == 3
     assert "Failed" in table.splitlines()[2]
+
+
+def _visible(text: str) -> str:
+    for code in ("0", "31", "32", "33", "36", "2", "1"):
+        text = text.replace(f"\033[{code}m", "")
+    return text
+
+
+@pytest.mark.parametrize("color", [False, True])
+@pytest.mark.parametrize("verdict", [*Outcome, None])
+@pytest.mark.parametrize("phase", list(Phase))
+def test_table_fits_80_columns_for_every_phase_and_verdict(phase: Phase, verdict: Outcome | None, color: bool) -> None:
+    release = _release(phase.value, 100)
+    release["metadata"] = {"namespace": "payments-production", "name": "checkout-frontend-v12"}
+    release["status"].update(stepDisplay="12/12", lastVerdict=verdict.value if verdict else None)
+    lines = _visible(render_table([release], color=color)).splitlines()
+    assert max(len(line) for line in lines) <= 80, "\n".join(lines)
+    row = lines[1]
+    assert phase.value in row
+    assert row.endswith(verdict.value if verdict else "-")
+    assert "12/12" in row
+    assert "[##########] 100%" in row
+
+
+def test_table_columns_line_up_with_the_header() -> None:
+    header, *rows = render_table([_release(), _release("Failed", 0)], color=False).splitlines()
+    for column in ("PHASE", "STEP", "CANARY", "VERDICT"):
+        start = header.index(column)
+        assert all(row[start - 1] == " " and row[start] != " " for row in rows), (column, rows)
 
 
 def test_detail_view_shows_where_the_config_keys_stand() -> None:

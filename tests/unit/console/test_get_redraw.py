@@ -1,0 +1,73 @@
+"""`graygate get --watch` draws frames as its output allows: on a terminal it clears the screen before each one, in a
+pipe it writes a frame only when it changed, and with `--until-done` it stops at the frame that shows the end."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+
+from graygate.console import get
+from graygate.console.get import GetRequest, run_get
+
+FRAMES = [("Progressing 10%", False), ("Progressing 10%", False), ("Progressing 30%", False), ("Succeeded", True)]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def frames(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
+    shown = iter(FRAMES)
+    drawn: list[tuple[str, bool]] = []
+
+    def frame(*_: Any, color: bool) -> tuple[str, bool]:
+        text, done = next(shown)
+        drawn.append((text, color))
+        return text, done
+
+    monkeypatch.setattr(get, "frame", frame)
+    monkeypatch.setattr(get, "KubeReleases", lambda api: None)
+    return drawn
+
+
+def _request(*, watch: bool = True, until_done: bool = True) -> GetRequest:
+    return GetRequest(namespace="shop", name="checkout", output="view", watch=watch, until_done=until_done)
+
+
+def _sleeps() -> tuple[list[float], Any]:
+    slept: list[float] = []
+    return slept, slept.append
+
+
+def test_a_pipe_gets_each_changed_frame_once_in_plain_text(frames: list[tuple[str, bool]]) -> None:
+    out = io.StringIO()
+    slept, sleep = _sleeps()
+    assert run_get(None, _request(), out=out, sleep=sleep) == 0
+    assert out.getvalue() == "Progressing 10%\n\nProgressing 30%\n\nSucceeded\n\n"
+    assert [color for _, color in frames] == [False] * 4
+    assert slept == [1.0] * 3
+
+
+def test_a_terminal_is_cleared_and_redrawn_in_colour_every_interval(frames: list[tuple[str, bool]]) -> None:
+    out = Terminal()
+    assert run_get(None, _request(), out=out, sleep=lambda _: None) == 0
+    clear = "\033[H\033[2J"
+    assert out.getvalue() == "".join(f"{clear}{text}\n" for text, _ in FRAMES)
+    assert all(color for _, color in frames)
+
+
+def test_without_watch_one_frame_is_written(frames: list[tuple[str, bool]]) -> None:
+    out = Terminal()
+    assert run_get(None, _request(watch=False, until_done=False), out=out, sleep=lambda _: None) == 0
+    assert out.getvalue() == "Progressing 10%\n"
+
+
+def test_watch_without_until_done_keeps_going_after_the_end(frames: list[tuple[str, bool]]) -> None:
+    out = io.StringIO()
+    with pytest.raises(StopIteration):  # the fixture has no fifth frame: the loop did not stop at Succeeded
+        run_get(None, _request(until_done=False), out=out, sleep=lambda _: None)
+    assert out.getvalue().endswith("Succeeded\n\n")
