@@ -25,9 +25,10 @@ $(BIN)/.installed: pyproject.toml
 venv: $(BIN)/.installed ## the virtual environment with graygate and its dev tools
 
 .PHONY: system-packages
-system-packages: ## Debian's prometheus for the traffic lab (installed once; needs root, as CI is)
+system-packages: ## Debian's prometheus for the traffic lab (installed once; needs root, as CI is; its system service, which would listen on every interface, is left off: the lab runs its own on 127.0.0.1)
 	@command -v prometheus >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
+	  if [ -d /run/systemd/system ]; then systemctl disable --now prometheus.service; fi; }
 
 .PHONY: toolchain
 toolchain: ## build kube-apiserver, etcd, kube-controller-manager, kwok and helm once into .cache/
@@ -58,6 +59,10 @@ run: venv system-packages toolchain ## the demo: a local cluster, real traffic, 
 .PHONY: bench-rollback
 bench-rollback: venv system-packages toolchain ## seconds from a bad canary (10 % 5xx, p99 x3) to users back on stable; fails over 10 s
 	$(BIN)/python -m e2e.bench_rollback
+
+.PHONY: bench-resources
+bench-resources: venv toolchain ## the operator's CPU and memory, idle and with 20 releases checked every second
+	$(BIN)/python -m e2e.bench_resources
 
 .PHONY: docs-capture
 docs-capture: venv system-packages toolchain ## re-record docs/get-watch.{txt,ansi} through a pseudo-terminal

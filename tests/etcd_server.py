@@ -50,7 +50,12 @@ class Etcd:
         self.process = ManagedProcess("etcd", argv, self.workdir / "etcd.log")
         self.process.start()
         probe = EtcdStore(self.settings())
-        self.process.wait_until(lambda: _answers(probe), 20, "serving")
+        try:
+            self.process.wait_until(lambda: _answers(probe), 20, "serving")
+        except BaseException:
+            # A fixture whose setup raises never reaches its teardown: an etcd that did not come up is stopped here.
+            self.stop(grace_s=1.0)
+            raise
 
     def stop(self, grace_s: float = 5.0) -> None:
         if self.process is not None:

@@ -1,7 +1,8 @@
 """Kopf handlers: the only importer of kopf. Each handler parses, delegates to one function, and maps errors.
 
 One daemon per release is its single writer: it ticks until the release is deleted, keeping the status it last
-wrote (the watch stream may lag behind our own writes, and a stale status must never repeat a step).
+wrote (the watch stream may lag behind our own writes, and a stale status must never repeat a step) in the
+release's `lifecycle.Slot`, which the delete handler shares so that a deletion and a tick never overlap.
 """
 
 from __future__ import annotations
@@ -17,16 +18,19 @@ from graygate.api import COMMAND_ANNOTATION, GROUP, PLURAL, VERSION, CanaryRelea
 from graygate.api.validation import InvalidSpec
 from graygate.domain.claims import Claim, RouteKey, claims_of, contested_by
 from graygate.errors import ApiUnavailableError, ConflictError, GraygateError, KubeError
+from graygate.gates.runner import GateRunner
 from graygate.kube.events import ReleaseRef
+from graygate.lifecycle import Deleted, Slots, delete_release, run_tick
 from graygate.metrics import OperatorMetrics
-from graygate.routing import snapshots_from_status, target_of
-from graygate.service import ReleaseView, restore_config_on_delete, tick
+from graygate.service import ReleaseView
 from graygate.wiring import OperatorSettings, Wired, wire
 
 log = logging.getLogger("graygate.handlers")
 
-# How long to wait before the next tick after an error, by error class: transient ones soon, others later.
+# How long to wait before the next tick after an error, by error class: transient ones soon, others later. An error
+# outside our tree (a bug) is retried at the normal tick interval: a rollback may depend on the next tick.
 RETRY_AFTER_S: dict[type[GraygateError], float] = {ConflictError: 0.2, ApiUnavailableError: 2.0, KubeError: 5.0}
+OTHER_GRAYGATE_ERROR_AFTER_S = 5.0
 
 
 def _now() -> dt.datetime:
@@ -53,6 +57,7 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
         except OSError as error:  # a port in use must stop the operator, not leave it idle and looking alive
             raise kopf.PermanentError(f"cannot serve metrics on port {config.metrics_port}: {error}") from error
     memo.wired = await wire(config, metrics)
+    memo.slots = Slots()
 
 
 @kopf.on.cleanup()
@@ -79,51 +84,58 @@ async def reconcile(
     claims: kopf.Index[RouteKey, Claim] = kwargs["route_claims"]  # Kopf passes each index by its name
     wired: Wired = memo.wired
     config: OperatorSettings = memo.settings
+    slots: Slots = memo.slots
     ref = ReleaseRef(namespace=namespace, name=name, uid=uid)
-    status = _status_of(body)
-    while not stopped:
-        release = _view(ref, body, status, claims)
-        try:
-            result = await tick(release, wired.deps, _now())
-            status = result.decision.status
-            delay = config.tick_interval_s
-        except GraygateError as error:
-            wired.deps.metrics.reconcile_errors.labels(namespace, name, type(error).__name__).inc()
-            log.warning("tick failed: %s", error, extra={"release": f"{namespace}/{name}"})
-            delay = next((after for kind, after in RETRY_AFTER_S.items() if isinstance(error, kind)), 5.0)
-        await stopped.wait(delay)
-    wired.deps.metrics.forget(namespace, name, [])
+    with slots.held(uid, _status_of(body)) as slot:
+        while not stopped:
+            error = await run_tick(slot, _view(ref, body, slot.status, claims, wired.gates), wired.deps, _now())
+            await stopped.wait(retry_after(error, config.tick_interval_s))
+    wired.deps.metrics.forget(namespace, name)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
-async def restore_routes(namespace: str | None, name: str, body: kopf.Body, memo: Any, **_: Any) -> None:
+async def restore_routes(
+    namespace: str | None, name: str, uid: str, body: kopf.Body, memo: Any, **kwargs: Any
+) -> None:  # fmt: skip
     assert namespace is not None, "CanaryRelease is namespaced"
+    claims: kopf.Index[RouteKey, Claim] = kwargs["route_claims"]
     wired: Wired = memo.wired
-    spec, status = parse_spec(dict(body.get("spec") or {})), _status_of(body)
-    if not isinstance(spec, InvalidSpec) and status.original_routes:
+    slots: Slots = memo.slots
+    deleted = Deleted(
+        ref=ReleaseRef(namespace=namespace, name=name, uid=uid),
+        created_at=_created(body.get("metadata") or {}),
+        spec=parse_spec(dict(body.get("spec") or {})),
+        held=_held(claims),
+    )
+    with slots.held(uid, _status_of(body)) as slot:
         try:
-            result = await wired.deps.router.restore(
-                target_of(namespace, spec, release=name), snapshots_from_status(status.original_routes)
-            )
-        except KubeError as error:
-            raise kopf.TemporaryError(f"could not restore the original routes yet: {error}", delay=2) from error
-        for problem in result.problems:
-            log.warning("route not restored: %s", problem.message, extra={"release": f"{namespace}/{name}"})
-    ref = ReleaseRef(namespace=namespace, name=name, uid=str(body.get("metadata", {}).get("uid", "")))
-    try:
-        await restore_config_on_delete(ref, status, wired.deps, _now())
-    except GraygateError as error:
-        raise kopf.TemporaryError(f"could not restore the config keys yet: {error}", delay=2) from error
+            await delete_release(slot, deleted, wired.deps, _now())
+        except GraygateError as error:
+            raise kopf.TemporaryError(f"could not restore the routes or config keys yet: {error}", delay=2) from error
 
 
-def _view(ref: ReleaseRef, body: Any, status: CanaryReleaseStatus, claims: Any) -> ReleaseView:
+def retry_after(error: Exception | None, tick_interval_s: float) -> float:
+    """Seconds until the next tick after one that ended in `error` (None: it succeeded)."""
+    if not isinstance(error, GraygateError):
+        return tick_interval_s
+    return next(
+        (after for kind, after in RETRY_AFTER_S.items() if isinstance(error, kind)), OTHER_GRAYGATE_ERROR_AFTER_S
+    )
+
+
+def _held(claims: Any) -> list[tuple[RouteKey, Claim]]:
+    return [(key, claim) for key, values in claims.items() for claim in values]
+
+
+def _view(ref: ReleaseRef, body: Any, status: CanaryReleaseStatus, claims: Any, gates: GateRunner) -> ReleaseView:
     spec = parse_spec(dict(body.get("spec") or {}))
+    if not isinstance(spec, InvalidSpec) and (refused := gates.refusals(spec.analysis.gates)):
+        spec = InvalidSpec(problems=refused)
     meta = body.get("metadata") or {}
     contested = None
     if not isinstance(spec, InvalidSpec):
-        held = [(key, claim) for key, values in claims.items() for claim in values]
         me = Claim(created_at=_created(meta), release=ref.name)
-        contested = contested_by(me, claims_of(ref.namespace, spec), held)
+        contested = contested_by(me, claims_of(ref.namespace, spec), _held(claims))
     return ReleaseView(
         ref=ref,
         generation=int(meta.get("generation") or 1),

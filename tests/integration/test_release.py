@@ -5,6 +5,7 @@ weights, restores the original routes on deletion, and refuses invalid releases 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 import threading
@@ -147,6 +148,13 @@ def test_three_weight_steps_then_succeeded(
     reasons = [entry["reason"] for entry in done["status"]["history"]]
     assert reasons.count("Succeeded") == 1
     assert any(line.startswith("Succeeded") for line in _events(api, namespace))
+    # The log is JSON, one object per line, and the release's lines carry where it was.
+    lines = [json.loads(line) for line in operator.log().splitlines() if line.strip()]
+    mine = [line for line in lines if line.get("release") == f"{namespace}/checkout"]
+    assert {"phase", "step", "weight", "verdict", "decision"} <= set(mine[-1])
+    advanced = [line["weight"] for line in mine if line.get("decision") == "Advance"]
+    assert list(dict.fromkeys(advanced)) == [10, 30, 60]
+    assert (mine[-1]["phase"], mine[-1]["weight"]) == ("Succeeded", 100)
 
 
 def test_failing_probe_rolls_back_within_one_probe_period(
@@ -329,7 +337,13 @@ def test_a_second_release_on_the_same_route_changes_nothing(
     time.sleep(1.5)
     recorder.stop()
     assert recorder.canary_sequence() == [0, 20]
-    assert release(api, namespace, "second")["status"].get("canaryWeight", 0) == 0
+    second = release(api, namespace, "second")["status"]
+    assert second.get("canaryWeight", 0) == 0
+    conditions = {condition["type"]: condition for condition in second["conditions"]}
+    assert conditions["Ready"]["status"] == "False"
+    assert conditions["Stalled"]["status"] == "True", "kstatus readers (Argo CD, Helm --wait) see it stuck"
+    assert "first" in conditions["Stalled"]["message"]
+    assert "already managed" in conditions["Stalled"]["message"]
 
 
 def test_no_traffic_until_the_canary_workload_is_available(

@@ -22,3 +22,16 @@ def test_the_reference_lists_every_spec_field() -> None:
     table = docs.reference()
     for field in ("spec.steps[].setWeight", "spec.analysis.gates[].httpProbe.url", "spec.canaryWorkload.name"):
         assert f"`{field}`" in table
+
+
+def test_the_layout_names_every_module_and_package_of_graygate() -> None:
+    text = README.read_text(encoding="utf-8")
+    layout = text[text.index("## Layout") :]
+    package = Path(docs.__file__).resolve().parent
+    names = {
+        f"{path.name}/" if path.is_dir() else path.name
+        for path in package.iterdir()
+        if not path.name.startswith(("_", ".")) and (path.suffix == ".py" or (path / "__init__.py").exists())
+    }
+    missing = sorted(name for name in names if f"    {name} " not in layout)
+    assert not missing, f"README.md's Layout does not mention {missing}"
