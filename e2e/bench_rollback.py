@@ -100,7 +100,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m e2e.bench_rollback", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each scenario (default 3)")
     parser.add_argument("--rate", type=float, default=50.0, help="user requests per second (default 50)")
-    parser.add_argument("--window", default="5s", help="the error gate's query window (default 5s; scrapes: 1 s)")
+    parser.add_argument("--window", default="8s", help="the error gate's query window (default 8s; scrapes: 1 s)")
     parser.add_argument("--latency-window", default="10s", help="the p99 gate's window (default 10s: 100 requests)")
     parser.add_argument("--interval", default="1s", help="the analysis interval (default 1s)")
     parser.add_argument("--tick", type=float, default=0.25, help="the operator's tick interval in seconds")

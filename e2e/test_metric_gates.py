@@ -306,8 +306,8 @@ async def test_prometheus_going_away_mid_release_holds_it_then_pauses_for_a_huma
 # --- 6. slightly worse, but not significantly -------------------------------------------------------------------------
 
 _COMPARISON = re.compile(
-    r"errors: canary (?P<c_errors>\d+) of (?P<c_requests>\d+) \((?P<c_rate>[\d.]+)%\), "
-    r"stable (?P<s_errors>\d+) of (?P<s_requests>\d+) \((?P<s_rate>[\d.]+)%\): "
+    r"errors: canary (?P<c_errors>[\d.]+) of (?P<c_requests>[\d.]+) \((?P<c_rate>[\d.]+)%\), "
+    r"stable (?P<s_errors>[\d.]+) of (?P<s_requests>[\d.]+) \((?P<s_rate>[\d.]+)%\): "
     r"(?P<difference>[+-]\d+\.\d+) pts over stable, allowed \+(?P<allowance>\d+\.\d+) pts; "
     r"at (?P<confidence>[\d.]+) confidence between (?P<lower>[+-]\d+\.\d+) and (?P<upper>[+-]\d+\.\d+) pts"
 )

@@ -129,7 +129,14 @@ def _held(claims: Any) -> list[tuple[RouteKey, Claim]]:
 
 def _view(ref: ReleaseRef, body: Any, status: CanaryReleaseStatus, claims: Any, gates: GateRunner) -> ReleaseView:
     spec = parse_spec(dict(body.get("spec") or {}))
-    if not isinstance(spec, InvalidSpec) and (refused := gates.refusals(spec.analysis.gates)):
+    # A release that names a URL outside the allowlist is refused before it moves any traffic. Once the canary has
+    # traffic (the operator restarted with a narrower list), an Invalid spec would freeze that weight with no checks:
+    # the gate runner refuses the call instead, and the release's own policy for a failed check applies.
+    if (
+        not isinstance(spec, InvalidSpec)
+        and status.canary_weight == 0
+        and (refused := gates.refusals(spec.analysis.gates))
+    ):
         spec = InvalidSpec(problems=refused)
     meta = body.get("metadata") or {}
     contested = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,9 +26,10 @@ from graygate.api.validation import InvalidSpec
 from graygate.domain.claims import ALL_ROUTES, Claim, RouteKey, contested_by
 from graygate.errors import GraygateError
 from graygate.kube.events import ReleaseRef
+from graygate.metrics import OperatorMetrics
 from graygate.ports import Destination, TrafficTarget, VirtualServiceRef
 from graygate.routing import snapshots_from_status, target_of
-from graygate.service import ActingFailed, Deps, ReleaseView, restore_config_on_delete, tick
+from graygate.service import ActingFailed, Deps, ReleaseView, TickResult, restore_config_on_delete, tick
 
 log = logging.getLogger("graygate.lifecycle")
 
@@ -41,6 +43,11 @@ class Slot:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     deleting: bool = False
     users: int = 0
+    series: tuple[OperatorMetrics, ReleaseRef] | None = None
+    """The metrics its release writes to, registered as `working` from its first tick until the slot goes."""
+    rollback_since: float | None = None
+    """Set while a rollback's restore has not reached the VirtualServices: when its failing measurement was taken
+    (`time.monotonic()`), for the time to rollback. In memory only: a restarted operator cannot measure it."""
 
 
 class Slots:
@@ -61,6 +68,9 @@ class Slots:
             slot.users -= 1
             if slot.users == 0:
                 del self._slots[uid]
+                if slot.series is not None:
+                    metrics, ref = slot.series
+                    metrics.done(ref.namespace, ref.name, ref.uid)
 
 
 async def run_tick(slot: Slot, release: ReleaseView, deps: Deps, now: datetime) -> Exception | None:
@@ -69,6 +79,9 @@ async def run_tick(slot: Slot, release: ReleaseView, deps: Deps, now: datetime) 
     Nothing is written once a deletion has begun. Errors are counted in `graygate_reconcile_errors` by class; an
     unexpected one (a bug) is logged with its traceback and retried like any other, never let out of the daemon.
     """
+    if slot.series is None:
+        slot.series = (deps.metrics, release.ref)
+        deps.metrics.working(release.ref.namespace, release.ref.name, release.ref.uid)
     async with slot.lock:
         if slot.deleting:
             return None
@@ -76,11 +89,14 @@ async def run_tick(slot: Slot, release: ReleaseView, deps: Deps, now: datetime) 
             result = await tick(release, deps, now)
         except ActingFailed as failed:
             slot.status = failed.status
+            if failed.rollback_since is not None:
+                slot.rollback_since = failed.rollback_since
             error = failed.error
         except Exception as raised:
             error = raised
         else:
             slot.status = result.decision.status
+            _rolled_back(slot, release.ref, result, deps)
             return None
     ref = release.ref
     deps.metrics.reconcile_errors.labels(ref.namespace, ref.name, type(error).__name__).inc()
@@ -90,6 +106,22 @@ async def run_tick(slot: Slot, release: ReleaseView, deps: Deps, now: datetime) 
     else:
         log.error("tick failed unexpectedly: %r", error, exc_info=error, extra=where)
     return error
+
+
+def _rolled_back(slot: Slot, ref: ReleaseRef, result: TickResult, deps: Deps) -> None:
+    """End the time to rollback of a rollback whose restore failed, on the first tick after it that succeeds.
+
+    Observed only when that tick itself wrote every VirtualService back to stable (the retry of the restore, a
+    DriftCorrected): then its end is known. Any other successful tick drops it unobserved: the weights were already
+    back (someone else restored them, at a time nobody knows) or were not ours to write (contested), and guessing
+    would report a time that never happened.
+    """
+    if (since := slot.rollback_since) is None:
+        return
+    slot.rollback_since = None
+    write = result.write
+    if write is not None and write.written and write.complete and result.decision.status.canary_weight == 0:
+        deps.metrics.time_to_rollback.labels(ref.namespace, ref.name).observe(time.monotonic() - since)
 
 
 def route_keys(namespace: str, status: CanaryReleaseStatus) -> set[RouteKey]:
@@ -133,7 +165,7 @@ async def delete_release(slot: Slot, deleted: Deleted, deps: Deps, now: datetime
             for problem in result.problems:
                 log.warning("route not restored: %s", problem.message, extra=where)
         await restore_config_on_delete(ref, status, deps, now)
-        deps.metrics.forget(ref.namespace, ref.name)
+        deps.metrics.forget(ref.namespace, ref.name, ref.uid)
 
 
 def _restore_target(

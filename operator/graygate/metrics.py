@@ -66,6 +66,8 @@ class OperatorMetrics:
             registry=self.registry,
         )
 
+        self._working: dict[tuple[str, str], set[str]] = {}
+        """The uids of the releases, by namespace and name, that this process is working on (`graygate.lifecycle`)."""
         self._per_release = (
             self.phase,
             self.canary_weight,
@@ -82,8 +84,27 @@ class OperatorMetrics:
         for candidate in phases:
             self.phase.labels(namespace, release, candidate).set(1 if candidate == phase else 0)
 
-    def forget(self, namespace: str, release: str) -> None:
-        """Drop every series of a release: a deleted release must not stay in its phase, weight or counters."""
+    def working(self, namespace: str, release: str, uid: str) -> None:
+        """Release `uid` writes the series of `namespace`/`release` until `done`."""
+        self._working.setdefault((namespace, release), set()).add(uid)
+
+    def done(self, namespace: str, release: str, uid: str) -> None:
+        """Release `uid` is no longer worked on here (its daemon and its deletion have both let go of it)."""
+        uids = self._working.get((namespace, release), set())
+        uids.discard(uid)
+        if not uids:
+            self._working.pop((namespace, release), None)
+
+    def forget(self, namespace: str, release: str, uid: str | None = None) -> None:
+        """Drop every series of a release: a deleted release must not stay in its phase, weight or counters.
+
+        The series are named by namespace and name, not by uid, and a release deleted and created again under the
+        same name is another release: while another one (a uid other than `uid`) is `working`, its series are left
+        alone. A daemon that exits late, after the name's next release started, would otherwise wipe that one's
+        counters. Without `uid` (a daemon exiting, its own slot gone) any release still working keeps the series.
+        """
+        if self._working.get((namespace, release), set()) - {uid}:
+            return
         for metric in self._per_release:
             metric.remove_by_labels({"namespace": namespace, "release": release})
 

@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -100,12 +100,15 @@ class ActingFailed(Exception):
     `status` is what the API server holds now and where the next tick must start: deciding again from the status
     before it would lose a revert (a rollback whose restore failed, re-decided while a flapping gate passes, would
     put the canary weight back and overwrite `Failed`). `error` is what failed, also chained as the cause.
+    `rollback_since` is set when a rollback's restore failed: the `time.monotonic()` of the failing measurement,
+    for the tick that writes the weights back to observe `graygate_time_to_rollback_seconds` from.
     """
 
-    def __init__(self, status: CanaryReleaseStatus, error: Exception) -> None:
+    def __init__(self, status: CanaryReleaseStatus, error: Exception, rollback_since: float | None = None) -> None:
         super().__init__(f"{type(error).__name__}: {error}")
         self.status = status
         self.error = error
+        self.rollback_since = rollback_since
 
 
 async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
@@ -120,15 +123,43 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
 
     decision = decide(spec, status, seen, now)
     status_written = await _write_status(release, status, decision.status, deps)
+    write: WriteResult | None = None
+    failures: list[Exception] = []
     try:
         write = await _route(release, target, decision, deps)
-        _record(release, decision, write, seen.analysis, measured_at, deps)
-        await _announce(release, decision, deps, now)
+    except Exception as error:
+        if not status_written:
+            raise  # nothing of this decision is kept: the next tick decides it again and does all of it
+        failures.append(error)
+    # The status is written, so the next tick starts from this decision and only re-asserts its weights: this tick
+    # is the only one that can count the decision and post its Event, even when its traffic change failed. Each runs
+    # on its own, so that one failing does not hide the other.
+    routed = not failures
+    try:
+        # The time to rollback ends when the weights are written back; when they were not, `run_tick` observes it
+        # on the tick that writes them (`ActingFailed.rollback_since`), so a slow revert is never reported fast.
+        _record(release, decision, write, seen.analysis, measured_at if routed else None, deps)
     except Exception as error:
         if not status_written:
             raise
-        raise ActingFailed(decision.status, error) from error
+        failures.append(error)
+    try:
+        await _announce(release, decision if routed else _not_routed(decision, failures[0]), deps, now)
+    except Exception as error:
+        if not status_written:
+            raise
+        failures.append(error)
+    if failures:
+        since = measured_at if not routed and isinstance(decision, Rollback) else None
+        raise ActingFailed(decision.status, failures[0], rollback_since=since) from failures[0]
     return TickResult(decision=decision, status_written=status_written, write=write)
+
+
+def _not_routed(decision: Decision, error: Exception) -> Decision:
+    """`decision`, its Event saying that its traffic change has not reached the VirtualServices yet: the Event
+    keeps its reason (a rollback is still a rollback), and the next tick's DriftCorrected is then no surprise."""
+    said = f"{decision.message}; the traffic change is not written yet ({type(error).__name__}: {error}), retrying"
+    return replace(decision, message=said)
 
 
 async def _route(
@@ -147,7 +178,7 @@ async def _route(
 async def _announce(release: ReleaseView, decision: Decision, deps: Deps, now: datetime) -> None:
     if decision.event is not None:
         await deps.events.post(release.ref, decision.event, decision.reason, decision.message, now)
-    if (note := decision.note) is not None:
+    for note in decision.notes:
         await deps.events.post(release.ref, note.type, note.reason, note.message, now)
     if decision.config is not None:
         await _change_config(release, decision.config, deps, now)
@@ -284,7 +315,9 @@ def _record(
         metrics.virtualservice_writes.labels(ns, name).inc(len(write.written))
     if decision.event is not None:
         metrics.transitions.labels(ns, name, decision.reason.value).inc()
-    if status.last_analysis_at is not None and status != release.status:
+    # Only an analysis of this tick: a later tick that changes the status otherwise (a condition, a re-assert after
+    # a failed restore) still holds the same results, which were counted when they were recorded.
+    if status.last_analysis_at is not None and status.last_analysis_at != release.status.last_analysis_at:
         for result in status.recent_results:
             if result.at == status.last_analysis_at:
                 metrics.verdicts.labels(ns, name, result.gate, result.verdict.value).inc()

@@ -7,11 +7,13 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from graygate.api import Phase
+from graygate.api import CanaryReleaseStatus, Phase
 from graygate.domain import HttpProbeMeasurement
 from graygate.domain.measurements import PrometheusMeasurement, QueryReading, RoutingCheckMeasurement, SeriesValue
+from graygate.kube.events import ReleaseRef
+from graygate.lifecycle import run_tick
 from graygate.metrics import OperatorMetrics
-from graygate.service import gate_readings
+from graygate.service import ReleaseView, gate_readings
 from tests.unit.domain.release_builders import spec
 from tests.unit.service.harness import T0, Operator
 
@@ -119,3 +121,20 @@ async def test_a_deleted_release_leaves_no_series() -> None:
     await operator.delete()
     assert series_of(operator.metrics, "checkout") == []
     assert operator.metrics.registry.get_sample_value("graygate_canary_weight_percent", other) == 10
+
+
+async def test_a_daemon_exiting_late_leaves_the_series_of_the_release_recreated_under_its_name() -> None:
+    operator = await rolled_back()
+    await operator.delete()
+    assert series_of(operator.metrics, "checkout") == []
+
+    again = ReleaseRef("shop", "checkout", "uid-2")  # created again under the same name: another release
+    with operator.slots.held(again.uid, CanaryReleaseStatus()) as slot:
+        view = ReleaseView(ref=again, generation=1, spec=operator.spec, status=slot.status, command=None)
+        assert await run_tick(slot, view, operator.deps, T0) is None
+        operator.stop()  # the deleted release's daemon exits only now, and forgets its name as handlers.reconcile does
+        operator.metrics.forget("shop", "checkout")
+        assert sample(operator, "graygate_release_phase", phase="Pending") == 1, "the new release's series stay"
+
+    operator.metrics.forget("shop", "checkout")  # the new release's daemon exits (the operator stops): no one left
+    assert series_of(operator.metrics, "checkout") == []

@@ -25,6 +25,7 @@ from graygate.api.routing_check import RoutingCheck
 
 __all__ = [
     "JSON_PATH_PATTERN",
+    "MAX_GATES",
     "ApiCompat",
     "EtcdConfig",
     "Gate",
@@ -36,6 +37,9 @@ __all__ = [
     "Prometheus",
     "RoutingCheck",
 ]
+
+MAX_GATES = 16
+"""The most gates one release may have."""
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 

@@ -166,8 +166,9 @@ class RequestSuccessRate(SpecModel):
     stable's 1.2 % is allowed). Judged on a confidence interval for the difference: it fails when the canary is
     worse by more than this at `confidence`, passes when it is surely not, and is inconclusive in between, so a
     handful of unlucky requests cannot roll a release back and a real regression cannot pass on too few. With no
-    errors, passing needs about 2.7 / this many canary requests in the window (270 for `1`); `0` can fail but
-    never pass. Needs traffic on the stable side: with a `setWeight: 100` step this check is inconclusive there."""
+    errors, passing needs about 2.7 / this many canary requests in the window (270 for `1`); with `0` only a
+    canary clearly better than stable passes, so a canary as good as stable waits inconclusive. Needs traffic on
+    the stable side: with a `setWeight: 100` step this check is inconclusive there."""
 
     confidence: float = Field(default=0.95, ge=0.5, le=0.999)
     """How sure the check must be, either way: that the canary is worse than allowed before it fails, or that it

@@ -25,7 +25,7 @@ from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from graygate.api.base import SpecModel
 from graygate.api.cel import exactly_one, rules
 from graygate.api.durations import Duration, Interval, format_duration
-from graygate.api.gates import Gate
+from graygate.api.gates import MAX_GATES, Gate
 from graygate.api.header_routes import SetHeaderRoute
 from graygate.api.prometheus import Prometheus
 from graygate.api.promql import variables_in
@@ -224,7 +224,7 @@ class Analysis(SpecModel):
 
     gates: tuple[Gate, ...] = Field(
         default=(),
-        max_length=16,
+        max_length=MAX_GATES,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
     """The checks to run at every analysis. Without gates, steps advance as soon as their weight is in place."""

@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import Field
 
 from graygate.api.base import StatusModel
+from graygate.api.gates import MAX_GATES
 from graygate.api.release_config import ConfigStatus
 
 __all__ = [
@@ -38,7 +39,8 @@ __all__ = [
     "Transition",
 ]
 
-MAX_RESULTS = 16  # one analysis of the most gates a release may have (16) always fits
+# One analysis always fits: a verdict per gate, plus the canary workload's availability.
+MAX_RESULTS = MAX_GATES + 1
 MAX_HISTORY = 20
 MAX_QUERY_TEXT = 2048
 

@@ -12,7 +12,9 @@ The rules, first match wins:
 4. A new `graygate.dev/command` value: apply it once, or ignore it with a reason (see `manual`). A running
    release's analysis of the same tick goes first: when it rolls the release back (a critical failure, or
    `failureLimit` exceeded) the rollback wins and the command is recorded as not applied, so a promote or resume
-   typed at the wrong moment can neither raise a failing canary's weight nor delay its rollback.
+   typed at the wrong moment can neither raise a failing canary's weight nor delay its rollback; otherwise the
+   command acts on the status with that analysis recorded (its failure counted, its results kept). See
+   `analysis_rules`.
 5. A finished release (Succeeded 100 %, Failed/Aborted 0 %) keeps its routes where it left them.
 6. A running release, in this order:
    a. analysis (when the service ran the gates): a critical failure rolls back at once; non-critical failures
@@ -30,8 +32,9 @@ The rules, first match wins:
       (`spec.config`, see `config_moves`): the canary gets traffic only once that write is confirmed.
 7. After any rule: a run that ends (Failed, Aborted) or starts over puts its etcd keys back, guarded.
 
-Every analysis with a failed measurement also records one `GateFailed` Warning Event with the gate's value,
-threshold and resolved query (`moves.report_failures`), including the failures that end nothing yet.
+A failed measurement is always heard, with the gate's value, threshold and resolved query
+(`analysis_rules.report_failures`): in the Event of the rollback or pause it leads to, or else as one `GateFailed`
+Warning Event when the gate's failure streak starts, including the failures that end nothing yet.
 
 The freeze switch never lets a weight go up (starting, advancing, completing, promoting, re-asserting upward);
 rollbacks, aborts and downward re-assertions still happen.
@@ -53,31 +56,21 @@ from graygate.api.header_routes import HeaderRouteMatch
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, Outcome, PauseReason, Phase, RouteSnapshot
 from graygate.api.validation import InvalidSpec
-from graygate.domain import config_moves
-from graygate.domain.analysis import Assessment, assess
-from graygate.domain.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert, Rollback
-from graygate.domain.manual import handle_command, pending_command, record_command
-from graygate.domain.moves import (
-    clock,
-    describe_step,
-    go_to_step,
-    hold,
-    pause,
-    report_failures,
-    restart,
-    rollback,
-)
+from graygate.domain import analysis_rules, config_moves
+from graygate.domain.analysis import Assessment
+from graygate.domain.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert
+from graygate.domain.manual import pending_command, record_command
+from graygate.domain.moves import clock, describe_step, go_to_step, hold, pause, restart
 from graygate.domain.observations import Observations
 from graygate.domain.phases import TERMINAL, Event
 from graygate.domain.plan import PauseStep, plan_of
-from graygate.domain.precheck import assess_pre_checks, pre_check_gates, pre_checks_passed
+from graygate.domain.precheck import pre_check_gates, pre_checks_passed
 from graygate.domain.progress import (
     Tick,
     conclude,
     managed_only,
     move,
     needs_snapshot,
-    record_assessment,
     route_problem,
 )
 
@@ -133,6 +126,7 @@ def _colour(spec: CanaryReleaseSpec, seen: Observations, decision: Decision) -> 
         restore_routes=status.phase in TERMINAL and status.canary_weight == 0 and bool(status.original_routes),
         header_routes=wanted,
         event="Warning",
+        notes=decision.notes,
     )
 
 
@@ -150,20 +144,10 @@ def _decide(
     if status.phase is Phase.INVALID:
         return restart(tick, status, Event.RESTART, Reason.SPEC_CHANGED, "the spec is valid now; starting over")
     if (command := pending_command(status, observations.command)) is not None:
-        return _command(tick, command)
+        return analysis_rules.command(tick, command)
     if status.phase in TERMINAL:
         return _settle(tick)
     return _run(tick)
-
-
-def _command(tick: Tick, command: str) -> Decision:
-    if tick.status.phase in (Phase.PROGRESSING, Phase.PAUSED):
-        _, assessment, ended = _analyse(tick, tick.status)
-        if ended is not None:
-            note = f"not applied: this tick's analysis rolled the release back first ({ended.message})"
-            decision = record_command(ended, command, applied=False, note=note, now=tick.now)
-            return report_failures(tick, decision, assessment)
-    return handle_command(tick, command)
 
 
 def _invalid(spec: InvalidSpec, status: CanaryReleaseStatus, seen: Observations, now: datetime) -> Decision:
@@ -263,49 +247,8 @@ def _run(tick: Tick) -> Decision:
             return hold(tick, status, recorded.reason, recorded.message)
         status = status.model_copy(update={"original_routes": recorded})
         return hold(tick, status, Reason.ROUTES_RECORDED, "recorded the original routes; waiting to start")
-    status, assessment, ended = _analyse(tick, status)
-    return report_failures(tick, ended or _proceed(tick, status, assessment), assessment)
-
-
-def _analyse(tick: Tick, status: CanaryReleaseStatus) -> tuple[CanaryReleaseStatus, Assessment | None, Rollback | None]:
-    """Record this tick's analysis, if one ran, and the rollback it calls for, if any."""
-    analysis = tick.spec.analysis
-    if status.phase is Phase.PENDING:
-        if (assessment := assess_pre_checks(tick, status)) is None:
-            return status, None, None
-        status = record_assessment(tick, status, assessment)
-        if broken := [verdict for verdict in assessment.verdicts if verdict.outcome is Outcome.FAIL]:
-            message = f"pre-check {broken[0].gate} failed: {broken[0].reason}; the canary never got traffic"
-            return status, assessment, rollback(tick, status, message, assessment, Reason.PRE_CHECK_FAILED)
-        return status, assessment, None
-    if tick.seen.analysis is None:
-        return status, None, None
-    assessment = assess(
-        analysis,
-        measurements=tick.seen.analysis,
-        states=status.gates,
-        workload=tick.seen.workload,
-        weight=status.canary_weight,
-        failure_count=status.failure_count,
-        inconclusive_count=status.inconclusive_count,
-        now=tick.now,
-    )
-    status = record_assessment(tick, status, assessment)
-    if assessment.critical_failures:
-        failed = assessment.critical_failures[0]
-        return (
-            status,
-            assessment,
-            rollback(tick, status, f"critical gate {failed.gate} failed: {failed.reason}", assessment),
-        )
-    if assessment.failures and status.failure_count > analysis.failure_limit:
-        failed = assessment.failures[-1]
-        message = (
-            f"{status.failure_count} failed checks, more than failureLimit {analysis.failure_limit}; "
-            f"last: {failed.gate}: {failed.reason}"
-        )
-        return status, assessment, rollback(tick, status, message, assessment)
-    return status, assessment, None
+    status, assessment, ended = analysis_rules.analyse(tick, status)
+    return analysis_rules.report_failures(tick, ended or _proceed(tick, status, assessment), assessment)
 
 
 def _proceed(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> Decision:
@@ -354,7 +297,7 @@ def _start(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | Non
         }
     )
     started = go_to_step(tick, status, 0, Event.START, Reason.STARTED, Advance, assessment)
-    return replace(started, note=note) if note is not None else started
+    return replace(started, notes=(*started.notes, note)) if note is not None else started
 
 
 def _pre_checking(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> str:

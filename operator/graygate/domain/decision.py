@@ -10,8 +10,8 @@ Acting on a decision (in this order, so a crash between two lines is repaired by
 2. if `restore_routes`: restore `status.originalRoutes` (canary weight 0, every header route removed), elif
    `target_weight` is not None: set that canary weight on every managed route (stable gets the rest) and make the
    header routes above them exactly `header_routes` (none: remove them); both must be idempotent;
-3. if `event` is not None: record a Kubernetes Event (type `event`, reason `reason`, note `message`); then the
-   same for `note`, a second Event about the release's config;
+3. if `event` is not None: record a Kubernetes Event (type `event`, reason `reason`, note `message`); then one
+   Event per entry of `notes`, in order (a gate that started failing, the release's config: one tick can have both);
 4. if `config`: make that etcd write (`ApplyConfig`, guarded by the recorded revisions) or restore
    (`RestoreConfig`); its outcome is read back on the next tick, never reported to the decision.
 """
@@ -90,7 +90,8 @@ class Reason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Note:
-    """A second Event a decision records: about the release's config, or the evidence of a failed gate."""
+    """A further Event a decision records: about the release's config, or the evidence of a gate that started
+    failing."""
 
     type: EventType
     reason: Reason
@@ -112,7 +113,8 @@ class Decision:
     event: EventType | None = None
     config: ConfigAction | None = None
     """An etcd write for the release's config keys (`spec.config`), made after the traffic change."""
-    note: Note | None = None
+    notes: tuple[Note, ...] = ()
+    """Events to record after `event`, each of its own reason; none is ever dropped for another."""
 
     @property
     def touches_traffic(self) -> bool:

@@ -8,7 +8,6 @@ short enough to read as rules.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from graygate.api.durations import format_duration
@@ -20,7 +19,6 @@ from graygate.domain.decision import (
     Decision,
     EventType,
     Hold,
-    Note,
     Pause,
     Promote,
     Reason,
@@ -30,7 +28,6 @@ from graygate.domain.decision import (
 from graygate.domain.phases import Event
 from graygate.domain.plan import FULL, HeaderRouteStep, PauseStep, WeightStep
 from graygate.domain.progress import Tick, enter_step, finish, move, start_over
-from graygate.domain.verdicts import Verdict
 
 __all__ = [
     "clock",
@@ -39,7 +36,6 @@ __all__ = [
     "go_to_step",
     "hold",
     "pause",
-    "report_failures",
     "restart",
     "rollback",
 ]
@@ -55,13 +51,6 @@ _LOUD_HOLDS: dict[Reason, EventType] = {
     Reason.CONFIG_UNAVAILABLE: "Warning",
     Reason.CONFIG_RESTORING: "Normal",
 }
-
-
-_MAX_NOTE = 1000
-"""Characters of a GateFailed Event's note: the API server refuses more than 1024."""
-
-_MAX_PART = {"reason": 320, "value": 160, "threshold": 160, "query": 360}
-"""Characters of each part of one failed gate's evidence, so a long query cannot crowd out the rest."""
 
 
 def clock(moment: datetime) -> str:
@@ -200,33 +189,3 @@ def restart(tick: Tick, status: CanaryReleaseStatus, event: Event, reason: Reaso
         restore_routes=changed,
         event="Normal",
     )
-
-
-def report_failures(tick: Tick, decision: Decision, assessment: Assessment | None) -> Decision:
-    """`decision` with a `GateFailed` Warning Event naming every gate whose measurement failed in this tick's
-    analysis, with its value, threshold and resolved query. A failure below `failureThreshold` or `failureLimit`
-    ends nothing and holds quietly, so without this Event nobody would hear of it until it is too late; it comes
-    from the analysis, not the tick, so an analysis is reported once however many ticks hold on it. A decision
-    that already records a second Event (about the release's config) keeps it: that one is rarer."""
-    if assessment is None or not assessment.failed_measurements or decision.note is not None:
-        return decision
-    parts = [_evidence(verdict) for verdict in assessment.failed_measurements]
-    if assessment.failures:
-        limit = tick.spec.analysis.failure_limit
-        parts.append(f"{assessment.failure_count} failed check(s) so far, failureLimit {limit}")
-    return replace(decision, note=Note("Warning", Reason.GATE_FAILED, _cut("; ".join(parts), _MAX_NOTE)))
-
-
-def _evidence(verdict: Verdict) -> str:
-    text = f"gate {verdict.gate} failed: {_cut(verdict.reason, _MAX_PART['reason'])}"
-    if verdict.value:
-        text += f"; value: {_cut(verdict.value, _MAX_PART['value'])}"
-    if verdict.threshold:
-        text += f"; threshold: {_cut(verdict.threshold, _MAX_PART['threshold'])}"
-    if verdict.query:
-        text += f"; query: {_cut(' | '.join(verdict.query.splitlines()), _MAX_PART['query'])}"
-    return text
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -16,10 +16,11 @@ needed. With c = confidence and z = NormalDist().inv_cdf(c) (1.645 at c = 0.95):
     lower = (p_c - p_s) - sqrt((p_c - l_c)² + (u_s - p_s)²)
     upper = (p_c - p_s) + sqrt((u_c - p_c)² + (p_s - l_s)²)
 
-Each bound is one-sided at c: "the true difference is at least `lower`" is wrong at most 1 - c of the time (5 %
-at 0.95), and so is "at most `upper`". With d = allowance (maxIncreasePoints / 100), first match wins:
+Each bound is one-sided at c: "the true difference is at least `lower`" is wrong about 1 - c of the time (5 %
+at 0.95; about, because the interval is an approximation), and so is "at most `upper`". With d = allowance
+(maxIncreasePoints / 100), first match wins:
 
-    1. ABOVE   lower > d: the canary is worse than stable + d, and chance explains it at most 1 - c of the time
+    1. ABOVE   lower > d: the canary is worse than stable + d, and chance explains it about 1 - c of the time
                                                                                                → Fail
     2. WITHIN  upper ≤ d: the canary is no worse than stable + d, with the same confidence    → Pass
     3. UNSURE  otherwise: the interval holds d, so the requests so far cannot tell             → Inconclusive
@@ -27,8 +28,9 @@ at 0.95), and so is "at most `upper`". With d = allowance (maxIncreasePoints / 1
 An Inconclusive analysis holds the step (more requests make the interval narrower) and counts toward the
 release's `inconclusiveLimit`. Two consequences to plan for: with no errors at all, the upper bound is about
 z²/n_c, so clearing a canary needs about 2.7 / d canary requests in the window at 0.95 (270 at 1 point, 135 at
-2, 540 at 0.5); and an allowance of 0 can fail a canary but never clear it (an interval never shows "exactly no
-worse"), so use `min` for an absolute floor and a small positive allowance for the comparison.
+2, 540 at 0.5); and with an allowance of 0 only a canary clearly better than stable passes (an interval never
+shows "exactly no worse"), so a canary as good as stable waits Inconclusive: use `min` for an absolute floor and
+a small positive allowance for the comparison.
 
 Worked examples, c = 0.95 (bounds rounded to 0.01 points):
 
@@ -38,6 +40,7 @@ Worked examples, c = 0.95 (bounds rounded to 0.01 points):
     canary 30 / 300, stable 10 / 3000, d = 1 pt:    +9.67 pts, at least +7.16 → ABOVE (fail)
     canary 100 / 1000, stable 10 / 1000, d = 0:     +9.00 pts, at least +7.40 → ABOVE (fail)
     canary 3 / 100, stable 0 / 100, d = 0:          +3.00 pts, -0.19 to +7.27 → UNSURE (3 errors prove nothing)
+    canary 0 / 1000, stable 100 / 1000, d = 0:      -10.00 pts, at most -8.52 → WITHIN (clearly better: pass)
 
 Pure arithmetic on floats (request counts from PromQL `increase()` are extrapolated, so rarely whole numbers).
 """
@@ -76,8 +79,13 @@ class ErrorRates:
         return self.errors / self.requests
 
     def describe(self) -> str:
-        """e.g. `4 of 100 (4.00%)`."""
-        return f"{self.errors:.0f} of {self.requests:.0f} ({100 * self.rate:.2f}%)"
+        """e.g. `4 of 100 (4.00%)`, or `0.4 of 1.25 (32.00%)` for counts extrapolated by `increase()`."""
+        return f"{_count(self.errors)} of {_count(self.requests)} ({100 * self.rate:.2f}%)"
+
+
+def _count(value: float) -> str:
+    """A request count as it is: whole numbers without decimals, extrapolated ones to 2 decimals (`0.4`, not `0`)."""
+    return f"{value + 0.0:.2f}".rstrip("0").rstrip(".")  # + 0.0: no "-0" for a count of -0.0
 
 
 _VERDICT_TEXT = {

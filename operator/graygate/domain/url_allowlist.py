@@ -15,9 +15,9 @@ An entry is a URL prefix, compared part by part, never as a string (so `http://s
 * path: the URL's path is the entry's path or lies under it, segment by segment (`/api` allows `/api` and
   `/api/v1`, not `/apix`); an entry without a path allows every path.
 
-A URL with user information (`http://user@host/`), with a `.` or `..` path segment (which a server would resolve
-elsewhere), or that does not parse, is never allowed. Query strings and fragments are not compared. An empty list
-allows everything: the allowlist is opt-in.
+A URL with user information (`http://user@host/`), with a `.`, `..` or `..;` path segment or a segment holding an
+encoded `/` or `\\` (which a server may resolve elsewhere), or that does not parse, is never allowed. Query strings
+and fragments are not compared. An empty list allows everything: the allowlist is opt-in.
 """
 
 from __future__ import annotations
@@ -51,10 +51,12 @@ def _parts(url: str) -> _Parts:
     host = (split.hostname or "").lower()
     if not host:
         raise ValueError("no host")
-    port = split.port or _DEFAULT_PORTS[scheme]  # urlsplit raises ValueError for a port out of range
+    port = split.port  # urlsplit raises ValueError for a port out of range
+    if port is None:
+        port = _DEFAULT_PORTS[scheme]
     path = split.path
-    if any(unquote(segment) in {".", ".."} for segment in path.split("/")):
-        raise ValueError("a '.' or '..' path segment is not allowed")
+    if any(_ambiguous(unquote(segment)) for segment in path.split("/")):
+        raise ValueError("a '.' or '..' path segment (or one that decodes to a separator) is not allowed")
     return _Parts(scheme=scheme, host=host, port=port, path=path)
 
 
@@ -90,6 +92,12 @@ class AllowedPrefix:
             and _host_matches(self.host, parts.host)
             and _path_under(self.path, parts.path)
         )
+
+
+def _ambiguous(segment: str) -> bool:
+    # Servers resolve these differently from a plain prefix comparison: dot segments, Tomcat and Spring's `..;`
+    # path parameters, and an encoded `/` or `\` that a proxy or framework may decode into a separator.
+    return segment in {".", ".."} or segment.startswith("..;") or "/" in segment or "\\" in segment
 
 
 def _host_matches(pattern: str, host: str) -> bool:

@@ -12,8 +12,10 @@ do when they need a Secret. The etcd gates build their connections with `etcd_fa
 `EtcdStore`), and the release checks share one `HttpFetcher`.
 
 The platform team's `url_allowlist` is checked here, once for every kind, before a gate is asked to observe: a
-gate whose URL is outside it measures an error naming the gate and the URL, and sends nothing. The operator's own
-default Prometheus address is the platform team's choice, so it is not checked; an address a release names is.
+gate whose URL is outside it measures an error naming the gate and the URL, and sends nothing (`refusals` lets the
+handler refuse such a release as Invalid before it starts; this check covers a list narrowed mid-release). The
+operator's own default Prometheus address is the platform team's choice, so it is not checked; an address a release
+names is.
 """
 
 from __future__ import annotations

@@ -20,7 +20,9 @@ from graygate.errors import KubeError
 from graygate.kube.client import kube_errors
 
 REPORTING_CONTROLLER = "graygate.dev/operator"
-_MAX_NOTE = 1024
+MAX_NOTE_BYTES = 1024
+"""The API server refuses an Event whose note is longer than this many bytes (not characters)."""
+_ELLIPSIS = "…"
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ class KubeEvents:
             "type": event_type,
             "reason": reason,
             "action": reason,
-            "note": note[:_MAX_NOTE],
+            "note": fit_note(note),
             "reportingController": REPORTING_CONTROLLER,
             "reportingInstance": self._instance,
             "regarding": {
@@ -67,6 +69,16 @@ class KubeEvents:
         }
         with kube_errors(f"Event for {release.namespace}/{release.name}"):
             self._events.create_namespaced_event(release.namespace, body)
+
+
+def fit_note(note: str, limit: int = MAX_NOTE_BYTES) -> str:
+    """`note` cut to at most `limit` bytes of UTF-8, ending with "…" (3 bytes) when cut, never inside a character:
+    the one place a note is cut, so every Event is accepted whatever its text."""
+    data = note.encode()
+    if len(data) <= limit:
+        return note
+    room = limit - len(_ELLIPSIS.encode())
+    return data[:room].decode(errors="ignore") + _ELLIPSIS
 
 
 def events_for(api: client.ApiClient, namespace: str, name: str) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
-"""A failing analysis, rule by rule: it beats a command typed in the same tick, and every failed measurement is
-heard once, as a `GateFailed` Warning Event with its evidence, even when it ends nothing yet."""
+"""A failing analysis, rule by rule: it beats a command typed in the same tick (and a command that it does not beat
+starts from the status it recorded), and every failed gate is heard with its evidence, once per failure streak as a
+`GateFailed` Warning Event, or in the Event of the rollback or pause it leads to."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import pytest
 from release_builders import BASE, T0, at, observe, passing, probe, spec, status
 
 from graygate.api import CanaryReleaseSpec, Outcome, Phase
+from graygate.api.conditions import GATES_PASSING, find_condition
+from graygate.api.status import ConditionStatus
 from graygate.domain import (
     Abort,
     Decision,
     Hold,
     Measurement,
+    Pause,
     PrometheusMeasurement,
     Promote,
     QueryReading,
@@ -21,6 +25,7 @@ from graygate.domain import (
     Resume,
     Rollback,
     SeriesValue,
+    WorkloadReading,
     decide,
 )
 
@@ -33,21 +38,24 @@ SLOW = (probe("health"), probe("latency", latency_ms=999))
 
 
 @pytest.mark.parametrize(
-    ("phase", "command", "failures", "analysis", "kind", "reason", "applied"),
+    ("phase", "command", "failures", "analysis", "kind", "reason", "applied", "counted", "warned"),
     [
-        (P.PROGRESSING, "promote", 0, CRITICAL_FAILS, Rollback, Reason.ROLLED_BACK, False),
-        (P.PROGRESSING, "promote-full", 0, CRITICAL_FAILS, Rollback, Reason.ROLLED_BACK, False),
-        (P.PROGRESSING, "pause", 0, CRITICAL_FAILS, Rollback, Reason.ROLLED_BACK, False),
-        (P.PAUSED, "resume", 0, CRITICAL_FAILS, Rollback, Reason.ROLLED_BACK, False),
-        (P.PAUSED, "promote", 0, CRITICAL_FAILS, Rollback, Reason.ROLLED_BACK, False),
-        (P.PROGRESSING, "promote", 1, SLOW, Rollback, Reason.ROLLED_BACK, False),  # beyond failureLimit 1
-        (P.PAUSED, "resume", 1, SLOW, Rollback, Reason.ROLLED_BACK, False),
-        (P.PROGRESSING, "abort", 0, CRITICAL_FAILS, Rollback, Reason.ROLLED_BACK, False),  # reverts either way
-        # what does not end the release leaves the command to do its work
-        (P.PROGRESSING, "promote", 0, SLOW, Promote, Reason.PROMOTED, True),  # within failureLimit
-        (P.PROGRESSING, "promote", 0, passing(), Promote, Reason.PROMOTED, True),
-        (P.PAUSED, "resume", 0, None, Resume, Reason.RESUMED, True),  # no analysis this tick
-        (P.PROGRESSING, "abort", 0, passing(), Abort, Reason.ABORTED, True),
+        (P.PROGRESSING, "promote", 0, CRITICAL_FAILS, Rollback, Reason.ROLLED_BACK, False, 0, 0),
+        (P.PROGRESSING, "promote-full", 0, CRITICAL_FAILS, Rollback, Reason.ROLLED_BACK, False, 0, 0),
+        (P.PROGRESSING, "pause", 0, CRITICAL_FAILS, Rollback, Reason.ROLLED_BACK, False, 0, 0),
+        (P.PAUSED, "resume", 0, CRITICAL_FAILS, Rollback, Reason.ROLLED_BACK, False, 0, 0),
+        (P.PAUSED, "promote", 0, CRITICAL_FAILS, Rollback, Reason.ROLLED_BACK, False, 0, 0),
+        (P.PROGRESSING, "promote", 1, SLOW, Rollback, Reason.ROLLED_BACK, False, 2, 0),  # beyond failureLimit 1
+        (P.PAUSED, "resume", 1, SLOW, Rollback, Reason.ROLLED_BACK, False, 2, 0),
+        (P.PROGRESSING, "abort", 0, CRITICAL_FAILS, Rollback, Reason.ROLLED_BACK, False, 0, 0),  # reverts either way
+        # what does not end the release leaves the command to do its work, from the status the analysis recorded:
+        # the failure counts (one more and the next analysis rolls back) and is heard
+        (P.PROGRESSING, "promote", 0, SLOW, Promote, Reason.PROMOTED, True, 1, 1),  # within failureLimit
+        (P.PAUSED, "resume", 0, SLOW, Resume, Reason.RESUMED, True, 1, 1),
+        (P.PROGRESSING, "abort", 0, SLOW, Abort, Reason.ABORTED, True, 1, 1),
+        (P.PROGRESSING, "promote", 0, passing(), Promote, Reason.PROMOTED, True, 0, 0),
+        (P.PAUSED, "resume", 0, None, Resume, Reason.RESUMED, True, 0, 0),  # no analysis this tick
+        (P.PROGRESSING, "abort", 0, passing(), Abort, Reason.ABORTED, True, 0, 0),
     ],
 )  # fmt: skip
 def test_a_rollback_from_the_same_tick_beats_a_command(
@@ -58,6 +66,8 @@ def test_a_rollback_from_the_same_tick_beats_a_command(
     kind: type[Decision],
     reason: Reason,
     applied: bool,
+    counted: int,
+    warned: int,
 ) -> None:
     before = status(
         phase, canary_weight=10, failure_count=failures, pause_reason="Manual" if phase is P.PAUSED else None
@@ -68,11 +78,20 @@ def test_a_rollback_from_the_same_tick_beats_a_command(
     record = decision.status.last_command
     assert record is not None
     assert (record.value, record.result) == (command, "Applied" if applied else "Ignored")
+    assert decision.status.failure_count == counted
+    assert [r.gate for r in decision.status.recent_results] == [m.gate for m in analysis or ()]
+    assert [n.reason for n in decision.notes] == [Reason.GATE_FAILED] * warned
     if kind is Rollback:
         assert decision.status.phase is P.FAILED
         assert (decision.target_weight, decision.restore_routes, decision.status.next_check_at) == (0, True, None)
         assert "not applied: this tick's analysis rolled the release back first" in record.message
-        assert decision.message in record.message
+        assert decision.status.message in record.message
+        assert decision.message.startswith(decision.status.message + ". Evidence: gate ")
+    if analysis is not None and kind is not Rollback:
+        assert decision.status.last_analysis_at == at(30)
+        gates = find_condition(decision.status.conditions, GATES_PASSING)
+        assert gates is not None
+        assert gates.status is (ConditionStatus.FALSE if analysis is SLOW else ConditionStatus.TRUE)
 
 
 def test_the_command_ignored_for_a_rollback_is_not_applied_later() -> None:
@@ -84,7 +103,7 @@ def test_the_command_ignored_for_a_rollback_is_not_applied_later() -> None:
     assert after.target_weight is None
 
 
-# ---- GateFailed: one Warning Event per failed analysis, with the evidence ----
+# ---- a failed gate is heard: GateFailed once per failure streak, or in its rollback's or pause's Event ----
 
 QUERY = 'sum(rate(http_errors_total{namespace="shop",pod=~"checkout-canary-.*"}[30s]))'
 
@@ -94,9 +113,9 @@ def errors_gate(critical: bool = False, threshold: int = 1, expr: str = "sum(err
     return {"name": "errors", "critical": critical, "failureThreshold": threshold, "prometheus": {"query": query}}
 
 
-def with_errors_gate(**gate: Any) -> CanaryReleaseSpec:
-    analysis = {**BASE["analysis"], "gates": [*BASE["analysis"]["gates"], errors_gate(**gate)]}
-    return spec(analysis=analysis)
+def with_errors_gate(failure_limit: int = 1, **gate: Any) -> CanaryReleaseSpec:
+    gates = [*BASE["analysis"]["gates"], errors_gate(**gate)]
+    return spec(analysis={**BASE["analysis"], "failureLimit": failure_limit, "gates": gates})
 
 
 def errors(value: float, query: str = QUERY) -> PrometheusMeasurement:
@@ -108,43 +127,104 @@ def errors(value: float, query: str = QUERY) -> PrometheusMeasurement:
     )
 
 
+def gate_failed(decision: Decision) -> list[str]:
+    """The notes of the GateFailed Events `decision` records."""
+    return [note.message for note in decision.notes if note.reason is Reason.GATE_FAILED]
+
+
 @pytest.mark.parametrize(
     ("gate", "failures", "kind", "verdict", "words"),
     [
         ({}, 0, Hold, Outcome.FAIL, "1 failed check(s) so far, failureLimit 1"),
         ({"critical": True, "threshold": 3}, 0, Hold, Outcome.WAITING, "(failure 1 of 3 in a row)"),
-        ({"critical": True}, 0, Rollback, Outcome.FAIL, "gate errors failed: 5 is over max 1"),
-        ({}, 1, Rollback, Outcome.FAIL, "2 failed check(s) so far, failureLimit 1"),
+        ({"critical": True}, 0, Rollback, Outcome.FAIL, "critical gate errors failed: 5 is over max 1. Evidence: "),
+        ({}, 1, Rollback, Outcome.FAIL, "2 failed checks, more than failureLimit 1"),
     ],
     ids=["non-critical-within-the-limit", "below-failure-threshold", "critical", "beyond-the-limit"],
 )
-def test_a_failed_measurement_records_a_gate_failed_warning(
+def test_a_failed_measurement_is_heard_once_with_its_evidence(
     gate: dict[str, Any], failures: int, kind: type[Decision], verdict: Outcome, words: str
 ) -> None:
     seen = observe(10, analysis=(*passing(), errors(5)))
     decision = decide(with_errors_gate(**gate), status(canary_weight=10, failure_count=failures), seen, at(30))
     assert type(decision) is kind, decision.message
     assert decision.status.recent_results[-1].verdict is verdict
-    note = decision.note
-    assert note is not None
-    assert (note.type, note.reason) == ("Warning", Reason.GATE_FAILED)
-    assert words in note.message
-    assert "gate errors failed: 5 is over max 1" in note.message
-    assert "value: canary 5" in note.message
-    assert "threshold: <= 1" in note.message
-    assert f"query: canary: {QUERY}" in note.message
+    warnings = gate_failed(decision)
+    if kind is Rollback:
+        # the rollback's own Warning Event carries the evidence; a GateFailed beside it would say it twice
+        assert warnings == []
+        assert decision.event == "Warning"
+        heard = decision.message
+        assert QUERY not in decision.status.message  # the status keeps the short message
+    else:
+        assert len(warnings) == 1
+        heard = warnings[0]
+        assert heard.startswith("gate errors failed: 5 is over max 1")
+    assert words in heard
+    assert heard.count("5 is over max 1") == 1
+    assert "value: canary 5" in heard
+    assert "threshold: <= 1" in heard
+    assert heard.count(f"query: canary: {QUERY}") == 1
 
 
-def test_a_gate_failed_warning_is_recorded_once_per_analysis_not_per_tick() -> None:
+F, OK = (*passing(), errors(5)), (*passing(), errors(0))
+UNAVAILABLE = WorkloadReading(kind="Deployment", name="checkout-canary", available=False)
+
+
+@pytest.mark.parametrize(
+    ("release", "phase", "analyses", "workload", "warned"),
+    [
+        # a non-critical gate failing under failureLimit: one Warning, not one per analysis
+        (with_errors_gate(failure_limit=10), P.PROGRESSING, [F, F, F, F, F], None, [1, 0, 0, 0, 0]),
+        (with_errors_gate(failure_limit=10), P.PROGRESSING, [F, F, F, F, F, OK, F], None, [1, 0, 0, 0, 0, 0, 1]),
+        # a gate failing through a long manual pause
+        (with_errors_gate(failure_limit=10), P.PAUSED, [F, F, F, F, F, F], None, [1, 0, 0, 0, 0, 0]),
+        # a critical gate that fails, fails and passes: once per streak, never reaching its threshold of 3
+        (with_errors_gate(critical=True, threshold=3), P.PROGRESSING, [F, F, OK, F, F, OK], None, [1, 0, 0, 1, 0, 0]),
+        # the canary workload's pseudo-gate, which keeps no counters
+        (with_errors_gate(failure_limit=10), P.PAUSED, [OK, OK, OK], UNAVAILABLE, [1, 0, 0]),
+    ],
+    ids=["under-failure-limit", "fails-again-after-a-pass", "manual-pause", "flapping-critical", "workload"],
+)
+def test_gate_failed_is_recorded_when_a_failure_streak_starts(
+    release: CanaryReleaseSpec,
+    phase: Phase,
+    analyses: list[tuple[Measurement, ...]],
+    workload: WorkloadReading | None,
+    warned: list[int],
+) -> None:
+    current = status(phase, canary_weight=10, pause_reason="Manual" if phase is P.PAUSED else None)
+    heard = []
+    for n, analysis in enumerate(analyses):
+        decision = decide(release, current, observe(10, analysis=analysis, workload=workload), at(30 * (n + 1)))
+        assert type(decision) is not Rollback, decision.message
+        heard.append(len(gate_failed(decision)))
+        current = decision.status
+    assert heard == warned
+    # the status keeps every result, reported or not
+    failed = [r for r in current.recent_results if r.verdict in (Outcome.FAIL, Outcome.WAITING)]
+    assert failed
+
+
+def test_no_gate_failed_between_analyses() -> None:
     failing = with_errors_gate(critical=True, threshold=3)
-    first = decide(failing, status(canary_weight=10), observe(10, analysis=(*passing(), errors(5))), at(30))
-    assert first.note is not None
+    first = decide(failing, status(canary_weight=10), observe(10, analysis=F), at(30))
+    assert len(gate_failed(first)) == 1
     between = decide(failing, first.status, observe(10), at(40))  # the next analysis is due at 60 s
     assert type(between) is Hold
-    assert between.note is None
-    second = decide(failing, between.status, observe(10, analysis=(*passing(), errors(5))), at(60))
-    assert second.note is not None
-    assert "(failure 2 of 3 in a row)" in second.note.message
+    assert between.notes == ()
+
+
+def test_a_pause_names_the_failed_gate_in_its_own_event() -> None:
+    # latency fails (counted, within failureLimit 1) while errors cannot be measured: the second unsure analysis
+    # in a row pauses the release, and that pause's Event carries the failure
+    unmeasurable = PrometheusMeasurement(gate="errors", observed_at=T0, error="no Prometheus address")
+    before = status(canary_weight=10, inconclusive_count=1)
+    decision = decide(with_errors_gate(), before, observe(10, analysis=(*SLOW, unmeasurable)), at(30))
+    assert type(decision) is Pause
+    assert gate_failed(decision) == []
+    # the pause's message already gives latency's reason, so the evidence does not repeat it
+    assert decision.message == f"{decision.status.message}. Evidence: gate latency; value: 999ms; threshold: <= 300ms"
 
 
 UNREACHABLE = PrometheusMeasurement(gate="errors", observed_at=T0, error="no Prometheus address")
@@ -159,21 +239,24 @@ def test_no_gate_failed_warning_without_a_failed_measurement(
     release: CanaryReleaseSpec, analysis: tuple[Measurement, ...] | None
 ) -> None:
     decision = decide(release, status(canary_weight=10), observe(10, analysis=analysis), at(30))
-    assert decision.note is None
+    assert decision.notes == ()
 
 
 def test_the_httpprobe_failure_names_its_gate_value_and_threshold() -> None:
     decision = decide(spec(), status(canary_weight=10), observe(10, analysis=SLOW), at(30))
-    assert decision.note is not None
-    assert decision.note.message.startswith("gate latency failed: ")
-    assert "took 999ms" in decision.note.message
+    [note] = gate_failed(decision)
+    assert note.startswith("gate latency failed: ")
+    assert "took 999ms" in note
 
 
-def test_a_long_query_is_cut_and_the_event_stays_under_the_api_servers_limit() -> None:
+def test_a_long_query_is_cut_so_it_cannot_crowd_out_the_rest() -> None:
+    # the whole note is cut to the API server's byte limit where it is posted (kube.events.fit_note)
     long = "sum(" + "x" * 3000 + ")"
     failing = with_errors_gate(expr=long)
     decision = decide(failing, status(canary_weight=10), observe(10, analysis=(*passing(), errors(5, long))), at(30))
-    assert decision.note is not None
-    assert len(decision.note.message) <= 1000
-    assert "query: canary: sum(xxx" in decision.note.message
-    assert "…" in decision.note.message
+    [note] = gate_failed(decision)
+    query = note.split("query: ", 1)[1].split("; ", 1)[0]
+    assert query.startswith("canary: sum(xxx")
+    assert query.endswith("…")
+    assert len(query) == 360
+    assert note.endswith("1 failed check(s) so far, failureLimit 1")

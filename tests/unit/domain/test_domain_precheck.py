@@ -208,7 +208,10 @@ def test_a_pending_release_with_pre_checks(
 def test_a_failing_pre_check_names_the_gate_and_the_finding_and_moves_nothing() -> None:
     decision = decide(PRE, PENDING, observe(0, analysis=(probe("api", 503),)), T0)
     assert isinstance(decision, Rollback)
-    assert decision.message == ("pre-check api failed: status 503, expected one in [200]; the canary never got traffic")
+    said = "pre-check api failed: status 503, expected one in [200]; the canary never got traffic"
+    assert decision.status.message == said
+    assert decision.message == f"{said}. Evidence: gate api; value: 503; threshold: in [200]"  # its Event's note
+    assert decision.notes == ()  # not a GateFailed as well
     assert decision.restore_routes  # the routes as recorded: canary at 0 %, exactly as before
     assert decision.status.canary_weight == 0
     assert decision.status.started_at is None

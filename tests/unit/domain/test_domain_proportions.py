@@ -25,6 +25,7 @@ A, W, U = Excess.ABOVE, Excess.WITHIN, Excess.UNSURE
         ((0, 200), (0, 2000), 1, 0.95, U, (-0.14, 1.33)),  # about 2.7 / 1 % = 270 requests are needed
         ((1, 1000), (1, 1000), 1, 0.95, W, (-0.36, 0.36)),
         ((10, 1000), (100, 1000), 0, 0.95, W, (-10.72, -7.40)),  # the canary is clearly better
+        ((0, 1000), (100, 1000), 0, 0.95, W, (-11.67, -8.52)),  # clearly better passes even at an allowance of 0
         # a real regression
         ((30, 300), (10, 3000), 1, 0.95, A, (7.16, 12.89)),
         ((100, 1000), (10, 1000), 0, 0.95, A, (7.40, 10.72)),
@@ -36,7 +37,7 @@ A, W, U = Excess.ABOVE, Excess.WITHIN, Excess.UNSURE
         ((40, 1000), (20, 1000), 1, 0.95, U, (0.75, 3.30)),  # +2 pts, but +1 pt is not ruled out
         ((40, 1000), (20, 1000), 4, 0.95, W, (0.75, 3.30)),
         ((40, 1000), (20, 1000), 0, 0.999, U, (-0.42, 4.58)),  # stricter: a wider interval
-        # no variance: an allowance of 0 is never cleared
+        # at an allowance of 0 a canary only as good as stable is never cleared: it waits Inconclusive
         ((0, 50), (0, 50), 0, 0.95, U, (-5.13, 5.13)),
         ((100, 100), (100, 100), 0, 0.95, U, (-2.63, 2.63)),
         # extrapolated counts from increase() are not whole numbers
@@ -126,6 +127,14 @@ def test_a_negative_allowance_is_refused() -> None:
             1,
             "errors: canary 30 of 300 (10.00%), stable 10 of 3000 (0.33%): +9.67 pts over stable, allowed +1.00 pts; "
             "at 0.95 confidence between +7.16 and +12.89 pts, so worse than allowed",
+        ),
+        (
+            # counts extrapolated by increase() are shown as they are, not rounded to whole requests
+            (0.4, 1),
+            (2.5, 1000.25),
+            0,
+            "errors: canary 0.4 of 1 (40.00%), stable 2.5 of 1000.25 (0.25%): +39.75 pts over stable, allowed +0.00 "
+            "pts; at 0.95 confidence between +4.56 and +89.54 pts, so worse than allowed",
         ),
     ],
 )

@@ -13,7 +13,7 @@ from release_builders import SNAPSHOT, T0, at, no_gates, observe, probe, spec, s
 from graygate.api import CanaryReleaseStatus, Phase
 from graygate.api.etcd_checks import EtcdConnection
 from graygate.api.release_config import MAX_VALUE, ConfigKeyStatus, ConfigState, ConfigStatus, ReleaseConfig
-from graygate.domain import Advance, Hold, Reason, Restart, Rollback, decide
+from graygate.domain import Abort, Advance, Hold, Reason, Restart, Rollback, decide
 from graygate.domain.config_moves import MAX_ATTEMPTS
 from graygate.domain.observations import Observations
 from graygate.domain.release_config import (
@@ -251,8 +251,7 @@ def test_the_confirmed_write_starts_the_release() -> None:
     assert decision.status.config == recorded(S.APPLIED, written=9).model_copy(
         update={"message": "wrote 3 config key(s) at revision 9"}
     )
-    assert decision.note is not None
-    assert decision.note.reason is Reason.CONFIG_APPLIED
+    assert [note.reason for note in decision.notes] == [Reason.CONFIG_APPLIED]
 
 
 def test_a_write_that_did_not_happen_is_made_again_then_fails_the_release() -> None:
@@ -317,10 +316,10 @@ def test_a_rollback_puts_the_keys_back_then_reports_a_conflict() -> None:
     assert done.config is None
     assert done.status.config is not None
     assert done.status.config.state is S.CONFLICT
-    assert done.note is not None
-    assert done.note.type == "Warning"
-    assert done.note.reason is Reason.CONFIG_CONFLICT
-    assert "/a: set to 'hotfix' at revision 12" in done.note.message
+    [note] = done.notes
+    assert note.type == "Warning"
+    assert note.reason is Reason.CONFIG_CONFLICT
+    assert "/a: set to 'hotfix' at revision 12" in note.message
     assert done.status.phase is P.FAILED
     assert done.status.canary_weight == 0
 
@@ -330,11 +329,32 @@ def test_a_clean_restore_is_reported_once() -> None:
     done = decide(RELEASE, failed, seen(0, config=BEFORE), T0)
     assert done.status.config is not None
     assert done.status.config.state is S.RESTORED
-    assert done.note is not None
-    assert done.note.reason is Reason.CONFIG_RESTORED
+    assert [note.reason for note in done.notes] == [Reason.CONFIG_RESTORED]
     quiet = decide(RELEASE, done.status, seen(0), at(1))
-    assert quiet.note is None
+    assert quiet.notes == ()
     assert quiet.config is None
+
+
+@pytest.mark.parametrize(
+    ("reading", "config_reason"),
+    [(BEFORE, Reason.CONFIG_RESTORED), (read(a=("hotfix", 12), b=(None, 0), gone=("old", 3)), Reason.CONFIG_CONFLICT)],
+    ids=["restored", "conflict"],
+)
+def test_a_gate_failing_in_the_tick_that_reports_the_config_is_heard_too(
+    reading: ConfigReading, config_reason: Reason
+) -> None:
+    # an abort typed while the latency gate starts failing (within failureLimit): the abort's tick reports that
+    # failure and, the keys being read as already put back (or changed by someone), the config's Event as well
+    gated = spec(config=CONFIG)
+    running = status(P.PROGRESSING, canary_weight=10, config=recorded(S.APPLIED, written=9))
+    slow = (probe("health"), probe("latency", latency_ms=999))
+    decision = decide(gated, running, seen(10, config=reading, analysis=slow, command="abort"), T0)
+    assert isinstance(decision, Abort)
+    assert [(note.type, note.reason) for note in decision.notes] == [
+        ("Warning", Reason.GATE_FAILED),
+        ("Warning" if config_reason is Reason.CONFIG_CONFLICT else "Normal", config_reason),
+    ]
+    assert decision.notes[0].message.startswith("gate latency failed: took 999ms")
 
 
 def test_a_succeeded_release_keeps_its_config() -> None:

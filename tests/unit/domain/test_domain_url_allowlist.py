@@ -38,6 +38,10 @@ CASES = [
     ("http://web.svc/", "ftp://web.svc/", False),
     ("http://web.svc/", "not a url", False),
     ("http://web.svc/", "http://web.svc:99999/", False),
+    ("http://web.svc/", "http://web.svc:0/", False),
+    ("http://web.svc/api/", "http://web.svc/api/..;/admin", False),
+    ("http://web.svc/api/", "http://web.svc/api/x%2F..%2F..%2Fadmin", False),
+    ("http://web.svc/api/", "http://web.svc/api/x%5C..%5Cadmin", False),
 ]
 
 

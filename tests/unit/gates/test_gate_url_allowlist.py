@@ -17,6 +17,7 @@ from graygate.gates.runner import GateRunner, urls_of
 from tests.unit.gates.test_prometheus_gate import DEFAULT, RATE, SCOPE, FakeProvider
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+ETCD = {"endpoints": ["127.0.0.1:2379"]}
 
 
 class Counted:
@@ -126,6 +127,16 @@ async def test_a_prometheus_address_named_by_a_release_is_checked_the_operators_
             id="apiCompat",
         ),
         pytest.param({"routingCheck": {"url": "http://r/"}}, ("http://r/",), id="routingCheck"),
+        pytest.param(
+            {"hotReload": {"etcd": ETCD, "key": "/k", "url": "http://h/config", "jsonPath": "$.p"}},
+            ("http://h/config",),
+            id="hotReload",
+        ),
+        pytest.param(
+            {"etcdConfig": {"etcd": ETCD, "prefix": "/app/", "url": "http://e/config", "jsonPath": "$.hash"}},
+            ("http://e/config",),
+            id="etcdConfig",
+        ),
     ],
 )
 def test_the_urls_each_kind_calls(check: dict[str, object], urls: tuple[str, ...]) -> None:

@@ -43,6 +43,7 @@ def test_endpoints_are_host_and_port(endpoint: str, split: tuple[str, int]) -> N
             {"endpoints": ("https://a:2379", "http://b:2379"), "ca_file": Path("ca.crt")}, "mix", id="mixed-schemes"
         ),
         pytest.param({"endpoints": ("etcd",)}, "not host:port", id="no-port"),
+        pytest.param({"endpoints": ("http://root@etcd:2379",)}, "not host:port", id="user-information"),
         pytest.param({"endpoints": ("etcd:0",)}, "not host:port", id="port-zero"),
         pytest.param({"endpoints": ("etcd:70000",)}, "not host:port", id="port-too-big"),
         pytest.param({"cert_file": Path("c.pem")}, "both cert_file and key_file", id="cert-without-key"),

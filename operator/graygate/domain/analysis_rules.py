@@ -1,0 +1,148 @@
+"""The analysis rules of `decide` (rules 4 and 6a): record this tick's analysis, roll back when it says so, let a
+command act only on the status that analysis left, and make a failing gate heard without repeating itself.
+
+Why a module of its own: the analysis is the one input that can end a running release whatever else the tick
+brings, so its ordering against a command (the rollback wins; otherwise the command starts from the counts and
+results the analysis just recorded) and its reporting belong together, in one place, while `decide` keeps to its
+list of rules.
+
+How a failed measurement is heard (`report_failures`); the status keeps every result either way:
+
+- a rollback or a pause decided in the same tick names the failed gates' evidence (value, threshold, resolved
+  query) in its own Event, since that Event is the one to read;
+- otherwise one `GateFailed` Warning Event when a gate's failure streak starts (its consecutive failures go from 0
+  to 1), so a gate failing through a long manual pause, or a gate that fails, fails and passes over and over, is
+  reported once per streak rather than once per analysis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from graygate.api.status import CanaryReleaseStatus, Outcome, Phase
+from graygate.domain.analysis import Assessment, assess
+from graygate.domain.decision import Decision, Note, Pause, Reason, Rollback
+from graygate.domain.manual import handle_command, record_command
+from graygate.domain.moves import rollback
+from graygate.domain.precheck import assess_pre_checks
+from graygate.domain.progress import Tick, finish, record_assessment
+from graygate.domain.verdicts import Verdict
+
+__all__ = ["analyse", "command", "report_failures"]
+
+_RUNNING = (Phase.PROGRESSING, Phase.PAUSED)
+
+_MAX_PART = {"reason": 320, "value": 160, "threshold": 160, "query": 360}
+"""Characters of each part of one failed gate's evidence, so a long query cannot crowd out the rest of the Event
+(whose note is cut to the API server's limit where it is posted, `kube.events`)."""
+
+
+def analyse(tick: Tick, status: CanaryReleaseStatus) -> tuple[CanaryReleaseStatus, Assessment | None, Rollback | None]:
+    """Record this tick's analysis, if one ran, and the rollback it calls for, if any."""
+    analysis = tick.spec.analysis
+    if status.phase is Phase.PENDING:
+        if (assessment := assess_pre_checks(tick, status)) is None:
+            return status, None, None
+        status = record_assessment(tick, status, assessment)
+        if broken := [verdict for verdict in assessment.verdicts if verdict.outcome is Outcome.FAIL]:
+            message = f"pre-check {broken[0].gate} failed: {broken[0].reason}; the canary never got traffic"
+            return status, assessment, rollback(tick, status, message, assessment, Reason.PRE_CHECK_FAILED)
+        return status, assessment, None
+    if tick.seen.analysis is None:
+        return status, None, None
+    assessment = assess(
+        analysis,
+        measurements=tick.seen.analysis,
+        states=status.gates,
+        workload=tick.seen.workload,
+        weight=status.canary_weight,
+        failure_count=status.failure_count,
+        inconclusive_count=status.inconclusive_count,
+        now=tick.now,
+    )
+    status = record_assessment(tick, status, assessment)
+    if assessment.critical_failures:
+        failed = assessment.critical_failures[0]
+        message = f"critical gate {failed.gate} failed: {failed.reason}"
+        return status, assessment, rollback(tick, status, message, assessment)
+    if assessment.failures and status.failure_count > analysis.failure_limit:
+        failed = assessment.failures[-1]
+        message = (
+            f"{status.failure_count} failed checks, more than failureLimit {analysis.failure_limit}; "
+            f"last: {failed.gate}: {failed.reason}"
+        )
+        return status, assessment, rollback(tick, status, message, assessment)
+    return status, assessment, None
+
+
+def command(tick: Tick, value: str) -> Decision:
+    """Rule 4: a new command value. A running release's analysis of the same tick goes first: a rollback it calls
+    for wins (the command is recorded as not applied); otherwise the command acts on the status with the analysis
+    recorded, so its failures count and its results are kept whatever the command does."""
+    if tick.status.phase not in _RUNNING:
+        return handle_command(tick, value)
+    status, assessment, ended = analyse(tick, tick.status)
+    if ended is not None:
+        note = f"not applied: this tick's analysis rolled the release back first ({ended.message})"
+        decision = record_command(ended, value, applied=False, note=note, now=tick.now)
+        return report_failures(tick, decision, assessment)
+    if assessment is None:
+        return handle_command(tick, value)
+    analysed = replace(tick, status=status)
+    decision = handle_command(analysed, value)
+    # the command's move writes its conditions without the analysis: GatesPassing must still say what it found
+    decision = replace(decision, status=finish(analysed, decision.status, decision.status.message, assessment))
+    return report_failures(tick, decision, assessment)
+
+
+def report_failures(tick: Tick, decision: Decision, assessment: Assessment | None) -> Decision:
+    """`decision` with this tick's failed measurements made heard (see the module docstring): in the message of a
+    rollback or a pause, which is its Event's note (the status keeps the short message), or else as a `GateFailed`
+    Warning note for each gate whose failure streak starts now. `tick.status` is the status before the analysis."""
+    if assessment is None or not assessment.failed_measurements:
+        return decision
+    if isinstance(decision, Rollback | Pause):
+        said = decision.message
+        evidence = "; ".join(_evidence(verdict, said) for verdict in assessment.failed_measurements)
+        return replace(decision, message=f"{said}. Evidence: {evidence}")
+    failed = assessment.failed_measurements
+    starting = [verdict for verdict in failed if _streak_starts(tick.status, assessment, verdict)]
+    if not starting:
+        return decision
+    parts = [_evidence(verdict) for verdict in starting]
+    if assessment.failures:
+        limit = tick.spec.analysis.failure_limit
+        parts.append(f"{assessment.failure_count} failed check(s) so far, failureLimit {limit}")
+    return replace(decision, notes=(*decision.notes, Note("Warning", Reason.GATE_FAILED, "; ".join(parts))))
+
+
+def _streak_starts(before: CanaryReleaseStatus, assessment: Assessment, verdict: Verdict) -> bool:
+    """Whether `verdict`'s failure is its gate's first in a row (an `Error` in between does not end a streak)."""
+    for state in assessment.gate_states:
+        if state.name == verdict.gate:
+            return state.consecutive_failures == 1
+    # the canary workload's pseudo-gate keeps no counters: it failed in a row when the previous analysis (the one
+    # at `lastAnalysisAt`; none after a fresh start) recorded a failure of it too
+    return not any(
+        result.gate == verdict.gate and result.verdict is Outcome.FAIL and result.at == before.last_analysis_at
+        for result in before.recent_results
+    )
+
+
+def _evidence(verdict: Verdict, said: str = "") -> str:
+    """`gate errors failed: <reason>; value: …; threshold: …; query: …`, the reason left out when `said` (the
+    message it is added to) already gives it."""
+    text = f"gate {verdict.gate}"
+    if verdict.reason not in said:
+        text += f" failed: {_cut(verdict.reason, _MAX_PART['reason'])}"
+    if verdict.value:
+        text += f"; value: {_cut(verdict.value, _MAX_PART['value'])}"
+    if verdict.threshold:
+        text += f"; threshold: {_cut(verdict.threshold, _MAX_PART['threshold'])}"
+    if verdict.query:
+        text += f"; query: {_cut(' | '.join(verdict.query.splitlines()), _MAX_PART['query'])}"
+    return text
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
