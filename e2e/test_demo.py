@@ -27,6 +27,7 @@ from e2e.demo.__main__ import choose
 from e2e.demo.capture import frames, pick
 from e2e.demo.narrate import Narrator, Traffic, caught_by, caught_by_lines, progress_line, strip_ansi, traffic
 from e2e.lab import Sample
+from graygate.sandbox import ControlPlane
 
 REPO = Path(__file__).resolve().parents[1]
 MARK = "GRAYGATE_DEMO_MARK"
@@ -144,6 +145,17 @@ def test_make_run_runs_the_operator_only_against_a_cluster_that_answers(
 ) -> None:
     chosen, why = choose(env, lambda _: answers)
     assert chosen == mode, why
+
+
+def test_make_run_builds_the_toolchain_only_for_the_demo(sandbox: ControlPlane) -> None:
+    def needs_sandbox(**env: str) -> int:
+        environment = {key: value for key, value in os.environ.items() if key not in ("KUBECONFIG", "GRAYGATE_DEMO")}
+        command = [sys.executable, "-m", "e2e.demo", "--needs-sandbox"]
+        return subprocess.run(command, env={**environment, **env}, timeout=60, check=False).returncode
+
+    assert needs_sandbox(KUBECONFIG=str(sandbox.kubeconfig)) == 1, "a cluster that answers: only the operator"
+    assert needs_sandbox() == 0, "no KUBECONFIG: the demo, which needs the sandbox"
+    assert needs_sandbox(KUBECONFIG=str(sandbox.kubeconfig), GRAYGATE_DEMO="1") == 0
 
 
 def test_the_capture_keeps_a_passing_frame_and_the_last_one() -> None:

@@ -4,6 +4,7 @@ KUBECONFIG points at a cluster that answers.
     python -m e2e.demo                      a terminal: live views redrawn in place; a pipe: plain lines
     python -m e2e.demo --non-interactive    plain lines, for CI and logs (also GRAYGATE_DEMO_PLAIN=1)
     GRAYGATE_DEMO=1 python -m e2e.demo      the demo even when KUBECONFIG is set
+    python -m e2e.demo --needs-sandbox      exit 0 when the demo would run (make run then builds the toolchain)
 
 Exit codes: 0 the story was told, 1 it could not be (the message says where the logs are), 130 interrupted.
 """
@@ -102,8 +103,15 @@ def run_operator(why: str) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m e2e.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--non-interactive", action="store_true", help="plain output, no redrawing (CI)")
+    parser.add_argument(
+        "--needs-sandbox",
+        action="store_true",
+        help="only say (exit 0) whether the demo will run, i.e. the local toolchain is needed, or not (exit 1)",
+    )
     args = parser.parse_args()
     mode, why = choose(os.environ, cluster_answers)
+    if args.needs_sandbox:
+        return 0 if mode == "demo" else 1
     if mode == "operator":
         return run_operator(why)
     plain = args.non_interactive or os.environ.get("GRAYGATE_DEMO_PLAIN", "") not in ("", "0")

@@ -111,13 +111,21 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--namespace", "-n", help="the release's namespace (default: the manifest's, or default)")
     check.add_argument("--format", choices=["human", "json"], default="human")
 
-    sandbox = commands.add_parser("sandbox", help="a local kube-apiserver + etcd on 127.0.0.1")
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="a local kube-apiserver + etcd on 127.0.0.1",
+        description="A local kube-apiserver + etcd on 127.0.0.1, its files in one work folder (--dir, default "
+        f"{DEFAULT_SANDBOX_DIR}, or GRAYGATE_SANDBOX_DIR). Every `up` starts an empty cluster: nothing is kept from "
+        "an earlier sandbox, and one that crashed is cleaned up first. `down` (or Ctrl-C without --detach) stops it "
+        "and removes its data: etcd's, the certificates and keys, the kubeconfig and its logs.",
+    )
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
-    up = sandbox_commands.add_parser("up", help="start the sandbox (foreground until Ctrl-C, or --detach)")
+    up = sandbox_commands.add_parser("up", help="start an empty sandbox (foreground until Ctrl-C, or --detach)")
     up.add_argument("--detach", action="store_true", help="leave it running; stop it with `graygate sandbox down`")
     up.add_argument("--workloads", action="store_true", help="also run controllers so Deployments become Available")
     up.add_argument("--crd", action="append", type=Path, default=[], help="another CRD file (Istio's and ours are in)")
-    for sub in (up, sandbox_commands.add_parser("down", help="stop a detached sandbox")):
+    down = sandbox_commands.add_parser("down", help="stop a detached sandbox and remove its data")
+    for sub in (up, down):
         sub.add_argument("--dir", type=Path, default=DEFAULT_SANDBOX_DIR, help="the sandbox's work folder")
     env = sandbox_commands.add_parser("env", help="print the shell line that points kubectl at the sandbox")
     env.add_argument("--dir", type=Path, default=DEFAULT_SANDBOX_DIR)
@@ -217,21 +225,40 @@ def _check(args: argparse.Namespace) -> int:
 
 def _sandbox(args: argparse.Namespace) -> int:
     from graygate.sandbox import ControlPlane, ControlPlaneSettings
-    from graygate.sandbox.controlplane import read_state, stop_detached
+    from graygate.sandbox.controlplane import SandboxRunningError, reclaim
+    from graygate.sandbox.state import remove_data, stop_detached, survey
 
+    where = "" if args.dir == DEFAULT_SANDBOX_DIR else f" --dir {args.dir}"
     if args.sandbox_command == "down":
-        stopped = stop_detached(args.dir)
-        print(f"sandbox: stopped {', '.join(stopped)}" if stopped else f"sandbox: nothing running in {args.dir}")
+        report = stop_detached(args.dir)
+        for note in report.notes if report else []:
+            _say(f"sandbox: {note}")
+        if report is None:
+            print(f"sandbox: nothing running in {args.dir}")
+        elif not report.stopped:
+            print(f"sandbox: nothing running in {args.dir} (the sandbox had stopped); removed its data")
+        else:
+            print(f"sandbox: stopped {', '.join(report.stopped)}")
         return 0
     if args.sandbox_command == "env":
-        state = read_state(args.dir)
-        if state is None:
+        found = survey(args.dir)
+        if found is None or not found.named("ours"):
             raise GraygateError(f"no sandbox is running in {args.dir}: start one with `graygate sandbox up --detach`")
-        print(f"export KUBECONFIG={state['kubeconfig']}")
+        print(f"export KUBECONFIG={found.state.kubeconfig}")
         return 0
 
-    if read_state(args.dir) is not None:
-        raise GraygateError(f"a sandbox already runs in {args.dir}: stop it with `graygate sandbox down`")
+    try:
+        left = reclaim(args.dir)
+    except SandboxRunningError as error:
+        raise GraygateError(
+            f'{error}: use it with `eval "$(graygate sandbox env{where})"`, or stop it with '
+            f"`graygate sandbox down{where}` first"
+        ) from error
+    if left is not None:
+        stopped = f"; stopped what was left of it ({', '.join(left.stopped)})" if left.stopped else ""
+        _say(f"sandbox: the sandbox last started in {args.dir} no longer answered{stopped}; starting afresh")
+        for note in left.notes:
+            _say(f"sandbox: {note}")
     settings = ControlPlaneSettings(workdir=args.dir, workloads=args.workloads, crd_files=tuple(args.crd))
     plane = ControlPlane(settings, progress=lambda step: _say(f"sandbox: {step}…"))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -242,7 +269,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     print("sandbox: try `kubectl get crds` or `kubectl get canaryreleases,virtualservices -A`")
     if args.detach:
         plane.detach()
-        print("sandbox: detached; stop it with `graygate sandbox down`")
+        print(f"sandbox: detached; stop it with `graygate sandbox down{where}`")
         return 0
     print("sandbox: Ctrl-C stops it")
     try:
@@ -252,6 +279,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         print("\nsandbox: stopping")
     finally:
         plane.stop()
+        remove_data(plane.workdir, folder=True)
     return 0
 
 

@@ -161,6 +161,15 @@ def test_sandbox_up_installs_our_crd_says_what_it_starts_and_down_leaves_nothing
         kubectl("apply", "-f", "-", stdin=MANIFEST)
         listed = kubectl("get", "canaryreleases", "-A", "-o", "custom-columns=NAME:.metadata.name", "--no-headers")
         assert listed.stdout.split() == ["checkout"]
+
+        again = _graygate("sandbox", "up", "--detach", "--dir", str(workdir), env=env)
+        assert again.returncode == 1
+        assert again.stderr == (
+            f"graygate: a sandbox already runs in {workdir} (API server {state['server']}): use it with"
+            f' `eval "$(graygate sandbox env --dir {workdir})"`, or stop it with `graygate sandbox down --dir'
+            f" {workdir}` first\n"
+        )
+        kubectl("get", "namespace", "shop")  # the refused `up` left the running one alone
     finally:
         down = _graygate("sandbox", "down", "--dir", str(workdir), env=env)
 
@@ -172,8 +181,42 @@ def test_sandbox_up_installs_our_crd_says_what_it_starts_and_down_leaves_nothing
     assert "ready on https://127.0.0.1:" in up.stdout
     assert down.returncode == 0, down.stderr
     assert down.stdout == "sandbox: stopped etcd, kube-apiserver\n"
-    assert [name for name, pid in state["pids"].items() if _alive(pid)] == []
+    assert [name for name, process in state["pids"].items() if _alive(process["pid"])] == []
     assert _processes_mentioning(str(workdir)) == []
+    assert not workdir.exists()  # the next `up` starts from nothing
+
+
+def test_sandbox_up_over_a_crashed_sandbox_clears_it_and_starts_an_empty_one(tmp_path: Path) -> None:
+    workdir, env = tmp_path / "sandbox", _tools_env()
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # what a crash leaves: a state file whose processes are dead, beside old etcd data and keys
+    stale = workdir / "etcd" / "member" / "left-by-the-old-sandbox"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"etcd data written with the old keys")
+    (workdir / "kubeconfig").write_text("the old sandbox's kubeconfig")
+    crashed = {"pid": gone.pid, "start_ticks": 1}
+    (workdir / "state.json").write_text(
+        json.dumps({"kubeconfig": str(workdir / "kubeconfig"), "server": "https://127.0.0.1:1", "etcd": "http://x",
+                    "pids": {"etcd": crashed, "kube-apiserver": crashed}})
+    )  # fmt: skip
+    try:
+        up = _graygate("sandbox", "up", "--detach", "--dir", str(workdir), env=env)
+        assert up.returncode == 0, up.stderr
+        assert not stale.exists()
+        assert "certificate-authority-data" in (workdir / "kubeconfig").read_text()  # a new one
+        env_line = _graygate("sandbox", "env", "--dir", str(workdir), env=env)
+        assert env_line.stdout == f"export KUBECONFIG={workdir / 'kubeconfig'}\n"
+    finally:
+        down = _graygate("sandbox", "down", "--dir", str(workdir), env=env)
+
+    assert (
+        up.stderr.splitlines()[0]
+        == f"sandbox: the sandbox last started in {workdir} no longer answered; starting afresh"
+    )
+    assert up.stderr.splitlines()[1] == "sandbox: starting etcd…"
+    assert down.stdout == "sandbox: stopped etcd, kube-apiserver\n"
+    assert _processes_mentioning(str(workdir)) == []
+    assert not workdir.exists()
 
 
 # ---- the README's blocks ----------------------------------------------------------------------------------------

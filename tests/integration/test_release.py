@@ -189,7 +189,11 @@ def test_failing_probe_rolls_back_within_one_probe_period(
     assert "503" in ready["message"]
     assert "200" in ready["message"]
     assert weights(api, namespace, "checkout") == (100, 0)
-    assert any(line.startswith("RolledBack") and "health" in line for line in _events(api, namespace))
+    rolled_back = [line for line in _events(api, namespace) if line.startswith("RolledBack")]
+    assert len(rolled_back) == 1, rolled_back
+    assert "health" in rolled_back[0]
+    assert "503" in rolled_back[0], "the Event names what the gate saw"
+    assert "200" in rolled_back[0], "and what it expected"
 
 
 def test_killed_mid_pause_resumes_without_repeating_or_skipping(

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -15,6 +16,7 @@ from kubernetes.client.exceptions import ApiException
 
 from graygate.sandbox import ControlPlane
 
+REPO = Path(__file__).resolve().parents[2]
 ISTIO = {"group": "networking.istio.io", "version": "v1", "plural": "virtualservices"}
 
 
@@ -127,14 +129,37 @@ def test_deployments_become_available_without_a_kubelet(api: client.ApiClient, n
 
 
 def test_nothing_listens_beyond_loopback(sandbox: ControlPlane) -> None:
-    listening = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout
     ours = {str(p) for p in _pids_of(sandbox)}
-    for line in listening.splitlines():
-        if any(f"pid={pid}," in line for pid in ours):
-            local = line.split()[3]
-            host = local.rsplit(":", 1)[0].strip("[]")
-            assert host in {"127.0.0.1", "::1"}, f"a sandbox process listens on {local}: {line}"
+    seen = []
+    for flags in ("-Hltnp", "-Hlunp"):  # TCP, then UDP
+        listening = subprocess.run(["ss", flags], capture_output=True, text=True, check=True).stdout
+        for line in listening.splitlines():
+            if any(f"pid={pid}," in line for pid in ours):
+                local = line.split()[3]
+                host = local.rsplit(":", 1)[0].strip("[]")
+                assert host in {"127.0.0.1", "::1"}, f"a sandbox process listens on {local}: {line}"
+                seen.append(local)
+    # etcd (clients, peers) and kube-apiserver at least: finding none would mean `ss` showed no process ids, and
+    # the check above would have passed without looking at anything.
+    assert len(seen) >= 3, f"expected the sandbox's own listeners in `ss -p`, found {seen}"
     assert socket.gethostbyname("localhost")
+
+
+def test_istio_crds_are_istios_own_with_v1_stored(api: client.ApiClient, sandbox: ControlPlane) -> None:
+    versions = dict(
+        line.split("=", 1) for line in (REPO / "e2e/toolchain/versions.env").read_text().splitlines() if "=" in line
+    )
+    pinned = versions["ISTIO_API_VERSION"]
+    downloaded = subprocess.run(
+        ["go", "mod", "download", "-json", f"istio.io/api@{pinned}"],
+        capture_output=True, text=True, check=True, cwd=REPO / "e2e/toolchain/kube",
+    )  # fmt: skip
+    module = Path(json.loads(downloaded.stdout)["Dir"])
+    shipped = (module / "kubernetes" / "customresourcedefinitions.gen.yaml").read_bytes()
+    assert sandbox.toolchain.istio_crds.read_bytes() == shipped, f"not the file istio.io/api@{pinned} ships"
+    crd = client.ApiextensionsV1Api(api).read_custom_resource_definition("virtualservices.networking.istio.io")
+    stored = [version.name for version in crd.spec.versions if version.storage]
+    assert stored == ["v1"]
 
 
 def _pids_of(sandbox: ControlPlane) -> list[int]:

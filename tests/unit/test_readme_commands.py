@@ -2,7 +2,7 @@
 
 A block is one of three kinds:
 
-- marked `# needs a real cluster` (a line of its own in the block): shown, never run here;
+- marked `# needs a real cluster` (a line of its own, optionally followed by what it needs): shown, never run here;
 - preceded by `<!-- covered by: PATH[, PATH] -->`: run elsewhere, by the named files (e.g. `make run` by
   `e2e/test_demo.py`), which must exist;
 - anything else: run as written, in bash from the repository's root, by `tests/integration/test_cli.py`.
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DOCUMENTS = ("README.md", "e2e/README.md")
+DOCUMENTS = ("README.md", "e2e/README.md", "docs/gitops.md")
 NEEDS_CLUSTER = "# needs a real cluster"
 _BLOCK = re.compile(r"(?:<!-- covered by: (?P<covered>[^>]*?) -->\n)?```sh\n(?P<body>.*?)```", re.DOTALL)
 
@@ -34,7 +34,7 @@ class ShellBlock:
 
     @property
     def needs_cluster(self) -> bool:
-        return any(line.strip() == NEEDS_CLUSTER for line in self.body.splitlines())
+        return any(line.strip().startswith(NEEDS_CLUSTER) for line in self.body.splitlines())
 
     @property
     def runnable(self) -> bool:

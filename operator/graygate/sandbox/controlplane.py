@@ -2,7 +2,8 @@
 Deployments real without a kubelet (kube-controller-manager, kube-scheduler and kwok).
 
 Everything listens on 127.0.0.1 with free ports, lives in one work folder, and is stopped in reverse order; the
-folder's `state.json` lets another process (`graygate sandbox down`) stop a detached sandbox.
+folder's `state.json` (see `state.py`) lets another process (`graygate sandbox down`) stop a detached sandbox. Each
+start begins from an empty cluster: whatever an earlier sandbox left in the folder is removed first.
 
 It installs Istio's CRDs and graygate's own. Ours is generated from the pydantic models at start rather than read
 from the checkout's `crds/`: the installed package does not carry that folder, the models are its source of truth,
@@ -27,13 +28,23 @@ from types import TracebackType
 from typing import Any
 
 from graygate.api.crd import CRD_PATH, render_crd
+from graygate.errors import GraygateError
 from graygate.kube import sandbox_setup
 from graygate.sandbox.kubeconfig import write_kubeconfig
 from graygate.sandbox.pki import SandboxPki, write_pki
-from graygate.sandbox.processes import ManagedProcess, ProcessFailedError, free_port, stop_process_group
+from graygate.sandbox.processes import ManagedProcess, ProcessFailedError, free_port
+from graygate.sandbox.state import (
+    STATE_FILE,
+    SandboxState,
+    StopReport,
+    read_state,
+    record,
+    remove_data,
+    stop_detached,
+    survey,
+    write_state,
+)
 from graygate.sandbox.toolchain import Toolchain
-
-STATE_FILE = "state.json"
 
 
 @dataclass(frozen=True)
@@ -70,7 +81,8 @@ class ControlPlane:
             self.workdir = Path(tempfile.mkdtemp(prefix="graygate-sandbox-"))
             self._owns_workdir = True
         else:
-            self.workdir = self.settings.workdir
+            # Absolute, so the recorded kubeconfig path holds from any folder and the processes do not depend on ours.
+            self.workdir = self.settings.workdir.absolute()
             self.workdir.mkdir(parents=True, exist_ok=True)
         self.kubeconfig = self.workdir / "kubeconfig"
 
@@ -85,6 +97,7 @@ class ControlPlane:
 
     def start(self) -> None:
         began = time.monotonic()
+        remove_data(self.workdir, folder=False)
         try:
             pki = write_pki(self.workdir / "pki", dt.datetime.now(dt.UTC))
             self.progress("starting etcd")
@@ -240,17 +253,20 @@ class ControlPlane:
         process = ManagedProcess(name, [str(binary), *args], self.workdir / "logs" / f"{name}.log")
         process.start()
         self._processes.append(process)
+        # Recorded as each starts, not once all are up: if this command is killed mid-start, the next `up` or
+        # `down` still finds, and stops, what it had started.
+        self._write_state()
         return process
 
     def _write_state(self) -> None:
-        state = {
-            "kubeconfig": str(self.kubeconfig),
-            "server": self.server,
-            "etcd": self.etcd_url,
-            "versions": self.versions,
-            "pids": {p.name: p.pid for p in self._processes},
-        }
-        (self.workdir / STATE_FILE).write_text(json.dumps(state, indent=2))
+        state = SandboxState(
+            kubeconfig=self.kubeconfig,
+            server=self.server,
+            etcd=self.etcd_url,
+            versions=self.versions,
+            pids={p.name: record(p.pid) for p in self._processes},
+        )
+        write_state(self.workdir, state)
 
     def detach(self) -> None:
         """Leaves the processes running for another process to stop with `stop_detached`."""
@@ -258,24 +274,40 @@ class ControlPlane:
         self._owns_workdir = False
 
 
-def stop_detached(workdir: Path) -> list[str]:
-    """Stops a sandbox started elsewhere and detached; returns the names of the processes it stopped."""
-    state_file = workdir / STATE_FILE
-    if not state_file.exists():
-        return []
-    pids: dict[str, int] = json.loads(state_file.read_text())["pids"]
-    for name in reversed(list(pids)):
-        stop_process_group(pids[name])
-    state_file.unlink(missing_ok=True)
-    return list(pids)
+class SandboxRunningError(GraygateError):
+    """A sandbox that answers already runs from the work folder."""
+
+    def __init__(self, workdir: Path, server: str) -> None:
+        super().__init__(f"a sandbox already runs in {workdir} (API server {server})")
+        self.workdir = workdir
+        self.server = server
 
 
-def read_state(workdir: Path) -> dict[str, Any] | None:
-    state_file = workdir / STATE_FILE
-    if not state_file.exists():
+def reclaim(workdir: Path, answer_timeout_s: float = 10.0) -> StopReport | None:
+    """Readies `workdir` for a new sandbox. One recorded there whose API server still answers is left alone
+    (SandboxRunningError); what is left of one that crashed or half-stopped is stopped and its data removed.
+    None if the folder records no sandbox."""
+    found = survey(workdir)
+    if found is None:
         return None
-    state: dict[str, Any] = json.loads(state_file.read_text())
-    return state
+    if "kube-apiserver" in found.named("ours") and _answers(found.state, workdir, answer_timeout_s):
+        raise SandboxRunningError(workdir, found.state.server)
+    return stop_detached(workdir)
+
+
+def _answers(state: SandboxState, workdir: Path, timeout_s: float) -> bool:
+    """Whether the recorded API server is ready, asked for up to `timeout_s` (a busy machine answers late)."""
+    try:
+        context = ssl.create_default_context(cafile=str(workdir / "pki" / "ca.crt"))
+    except (OSError, ssl.SSLError):
+        return False
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if _ok(f"{state.server}/readyz", None, context):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)
 
 
 def _etcd_healthy(url: str) -> bool:
@@ -306,4 +338,12 @@ def _get_json(url: str, token: str | None, context: ssl.SSLContext | None) -> di
         return body
 
 
-__all__ = ["ControlPlane", "ControlPlaneSettings", "ProcessFailedError", "read_state", "stop_detached"]
+__all__ = [
+    "ControlPlane",
+    "ControlPlaneSettings",
+    "ProcessFailedError",
+    "SandboxRunningError",
+    "read_state",
+    "reclaim",
+    "stop_detached",
+]
