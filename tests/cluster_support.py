@@ -153,3 +153,23 @@ def release(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
         **RELEASES, namespace=namespace, name=name
     )
     return found
+
+
+def canary_release(name: str, steps: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+    """A release of the `checkout` VirtualService's `primary` route, analysed every second; `spec` adds or
+    replaces top-level spec fields (`analysis=None` leaves the field out, for the API's default)."""
+    body: dict[str, Any] = {
+        "apiVersion": "graygate.dev/v1alpha1",
+        "kind": "CanaryRelease",
+        "metadata": {"name": name},
+        "spec": {
+            "trafficRouting": {"istio": {"virtualServices": [{"name": "checkout", "routes": ["primary"]}]}},
+            "stable": {"host": "checkout", "subset": "stable", "port": 8080},
+            "canary": {"host": "checkout", "subset": "canary", "port": 8080},
+            "steps": steps,
+            "analysis": {"interval": "1s"},
+        },
+    }
+    body["spec"].update(spec)
+    body["spec"] = {key: value for key, value in body["spec"].items() if value is not None}
+    return body

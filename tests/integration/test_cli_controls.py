@@ -18,7 +18,16 @@ import yaml
 from kubernetes import client
 
 from graygate.sandbox import ControlPlane
-from tests.cluster_support import ISTIO, RELEASES, OperatorProcess, eventually, release, virtual_service, weights
+from tests.cluster_support import (
+    ISTIO,
+    RELEASES,
+    OperatorProcess,
+    canary_release,
+    eventually,
+    release,
+    virtual_service,
+    weights,
+)
 
 
 @pytest.fixture
@@ -38,18 +47,7 @@ def custom(api: client.ApiClient, namespace: str) -> client.CustomObjectsApi:
 
 
 def _apply(custom: client.CustomObjectsApi, namespace: str, steps: list[dict[str, Any]]) -> None:
-    body = {
-        "apiVersion": "graygate.dev/v1alpha1",
-        "kind": "CanaryRelease",
-        "metadata": {"name": "checkout"},
-        "spec": {
-            "trafficRouting": {"istio": {"virtualServices": [{"name": "checkout", "routes": ["primary"]}]}},
-            "stable": {"host": "checkout", "subset": "stable", "port": 8080},
-            "canary": {"host": "checkout", "subset": "canary", "port": 8080},
-            "steps": steps,
-            "analysis": {"interval": "1s"},
-        },
-    }
+    body = canary_release("checkout", steps)
     custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=body)
 
 

@@ -14,7 +14,16 @@ from kubernetes import client
 from graygate.sandbox import ControlPlane
 from graygate.store import EtcdSettings
 from graygate.store.etcd import EtcdStore
-from tests.cluster_support import ISTIO, RELEASES, OperatorProcess, eventually, release, virtual_service, weights
+from tests.cluster_support import (
+    ISTIO,
+    RELEASES,
+    OperatorProcess,
+    canary_release,
+    eventually,
+    release,
+    virtual_service,
+    weights,
+)
 
 FREEZE_KEY = "/graygate-test/freeze"
 
@@ -54,17 +63,7 @@ def test_freezing_holds_a_release_within_a_second_and_thawing_resumes_it(
     custom = client.CustomObjectsApi(api)
     custom.create_namespaced_custom_object(**ISTIO, namespace=namespace, body=virtual_service("checkout"))
     steps = [{"setWeight": 10}, {"pause": {"duration": "2s"}}, {"setWeight": 50}]
-    body = {
-        "apiVersion": "graygate.dev/v1alpha1",
-        "kind": "CanaryRelease",
-        "metadata": {"name": "checkout"},
-        "spec": {
-            "trafficRouting": {"istio": {"virtualServices": [{"name": "checkout", "routes": ["primary"]}]}},
-            "stable": {"host": "checkout", "subset": "stable", "port": 8080},
-            "canary": {"host": "checkout", "subset": "canary", "port": 8080},
-            "steps": steps,
-        },
-    }
+    body = canary_release("checkout", steps, analysis=None)
     custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=body)
     eventually(lambda: weights(api, namespace, "checkout") == (90, 10), 30, "10% on the canary")
 

@@ -24,7 +24,16 @@ from kubernetes.client.exceptions import ApiException
 from graygate.sandbox import ControlPlane
 from graygate.sandbox.kubeconfig import write_kubeconfig
 from graygate.sandbox.toolchain import Toolchain, ToolchainMissingError
-from tests.cluster_support import ISTIO, RELEASES, OperatorProcess, eventually, release, virtual_service, weights
+from tests.cluster_support import (
+    ISTIO,
+    RELEASES,
+    OperatorProcess,
+    canary_release,
+    eventually,
+    release,
+    virtual_service,
+    weights,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "graygate"
@@ -339,17 +348,7 @@ def test_the_operator_completes_a_release_under_the_charts_rbac(
     write_kubeconfig(kubeconfig, sandbox.server, sandbox.workdir / "pki" / "ca.crt", installed.token, "graygate")
     custom = client.CustomObjectsApi(api)
     custom.create_namespaced_custom_object(**ISTIO, namespace=watched, body=virtual_service("checkout"))
-    body = {
-        "apiVersion": "graygate.dev/v1alpha1",
-        "kind": "CanaryRelease",
-        "metadata": {"name": "checkout"},
-        "spec": {
-            "trafficRouting": {"istio": {"virtualServices": [{"name": "checkout", "routes": ["primary"]}]}},
-            "stable": {"host": "checkout", "subset": "stable", "port": 8080},
-            "canary": {"host": "checkout", "subset": "canary", "port": 8080},
-            "steps": [{"setWeight": 25}, {"pause": {"duration": "1s"}}],
-        },
-    }
+    body = canary_release("checkout", [{"setWeight": 25}, {"pause": {"duration": "1s"}}], analysis=None)
     custom.create_namespaced_custom_object(**RELEASES, namespace=watched, body=body)
     operator = OperatorProcess(kubeconfig, watched, tmp_path / "operator.log")
     operator.start()

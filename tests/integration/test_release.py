@@ -26,28 +26,12 @@ from tests.cluster_support import (
     RELEASES,
     OperatorProcess,
     ProbeTarget,
+    canary_release,
     eventually,
     release,
     virtual_service,
     weights,
 )
-
-
-def canary_release(name: str, steps: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "apiVersion": "graygate.dev/v1alpha1",
-        "kind": "CanaryRelease",
-        "metadata": {"name": name},
-        "spec": {
-            "trafficRouting": {"istio": {"virtualServices": [{"name": "checkout", "routes": ["primary"]}]}},
-            "stable": {"host": "checkout", "subset": "stable", "port": 8080},
-            "canary": {"host": "checkout", "subset": "canary", "port": 8080},
-            "steps": steps,
-            "analysis": {"interval": "1s"},
-        },
-    }
-    body["spec"].update(spec)
-    return body
 
 
 class WeightRecorder:

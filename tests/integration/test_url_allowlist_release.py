@@ -12,7 +12,15 @@ import pytest
 from kubernetes import client
 
 from graygate.sandbox import ControlPlane
-from tests.cluster_support import OperatorProcess, ProbeTarget, eventually, release, virtual_service, weights
+from tests.cluster_support import (
+    OperatorProcess,
+    ProbeTarget,
+    canary_release,
+    eventually,
+    release,
+    virtual_service,
+    weights,
+)
 
 ALLOWED = "http://checkout.shop.svc.cluster.local/"
 
@@ -35,21 +43,9 @@ def restricted_operator(
 
 
 def _release(probe_url: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "graygate.dev/v1alpha1",
-        "kind": "CanaryRelease",
-        "metadata": {"name": "checkout"},
-        "spec": {
-            "trafficRouting": {"istio": {"virtualServices": [{"name": "checkout", "routes": ["primary"]}]}},
-            "stable": {"host": "checkout", "subset": "stable", "port": 8080},
-            "canary": {"host": "checkout", "subset": "canary", "port": 8080},
-            "steps": [{"setWeight": 20}, {"pause": {}}, {"setWeight": 100}],
-            "analysis": {
-                "interval": "1s",
-                "gates": [{"name": "health", "httpProbe": {"url": probe_url, "timeout": "500ms"}}],
-            },
-        },
-    }
+    gate = {"name": "health", "httpProbe": {"url": probe_url, "timeout": "500ms"}}
+    steps = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 100}]
+    return canary_release("checkout", steps, analysis={"interval": "1s", "gates": [gate]})
 
 
 def test_a_probe_outside_the_allowlist_is_refused_before_any_traffic_moves(

@@ -28,6 +28,7 @@ from graygate.service import Deps, ReleaseView, restore_config_on_delete, tick
 from graygate.store import EtcdUnavailable
 from tests.unit.domain.release_builders import at, no_gates, probe, spec
 from tests.unit.routers.fakes import InMemoryVirtualServiceStore
+from tests.unit.service.harness import user_vs
 
 P, S = Phase, ConfigState
 REF = ReleaseRef("shop", "checkout", "uid-1")
@@ -148,16 +149,6 @@ async def _no_workload(namespace: str, name: str) -> WorkloadReading:
     raise AssertionError("the spec names no workload")
 
 
-def _vs() -> dict[str, Any]:
-    route = [{"destination": {"host": "checkout", "subset": "stable"}, "weight": 100}]
-    return {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "VirtualService",
-        "metadata": {"name": "checkout", "namespace": "shop"},
-        "spec": {"hosts": ["checkout"], "http": [{"name": "primary", "route": route}]},
-    }
-
-
 @dataclass
 class Operator:
     """One operator process (its own status and Event writers) over the shared etcd and VirtualService store."""
@@ -210,7 +201,7 @@ class Operator:
 
 async def pending(release: CanaryReleaseSpec = PLAIN, **etcd: Any) -> Operator:
     """An operator that has recorded the release's routes: Pending, nothing written to etcd."""
-    operator = Operator(FakeEtcd([], **etcd), InMemoryVirtualServiceStore(_vs()), release)
+    operator = Operator(FakeEtcd([], **etcd), InMemoryVirtualServiceStore(user_vs()), release)
     await operator.tick(0)
     assert (operator.status.phase, operator.status.config, operator.weight()) == (P.PENDING, None, 0)
     operator.etcd.log.clear()
