@@ -13,6 +13,8 @@ from kubernetes import client
 
 from graygate.sandbox import ControlPlane
 from tests.cluster_support import (
+    ISTIO,
+    RELEASES,
     OperatorProcess,
     ProbeTarget,
     canary_release,
@@ -51,14 +53,9 @@ def _release(probe_url: str) -> dict[str, Any]:
 def test_a_probe_outside_the_allowlist_is_refused_before_any_traffic_moves(
     api: client.ApiClient, namespace: str, restricted_operator: OperatorProcess, probe_target: ProbeTarget
 ) -> None:
-    custom = client.CustomObjectsApi(api)
-    custom.create_namespaced_custom_object(
-        "networking.istio.io", "v1", namespace, "virtualservices", virtual_service("checkout")
-    )
-    before = custom.get_namespaced_custom_object("networking.istio.io", "v1", namespace, "virtualservices", "checkout")
-    custom.create_namespaced_custom_object(
-        "graygate.dev", "v1alpha1", namespace, "canaryreleases", _release(probe_target.url)
-    )
+    custom = _with_virtual_service(api, namespace)
+    before = custom.get_namespaced_custom_object(**ISTIO, namespace=namespace, name="checkout")
+    custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=_release(probe_target.url))
     status = eventually(
         lambda: release(api, namespace, "checkout").get("status") if _phase(api, namespace) == "Invalid" else None,
         30,
@@ -67,8 +64,14 @@ def test_a_probe_outside_the_allowlist_is_refused_before_any_traffic_moves(
     assert f"gate health: {probe_target.url} is not in the operator's URL allowlist ({ALLOWED}, " in status["message"]
     assert probe_target.hits == 0, "a refused probe is never sent"
     assert weights(api, namespace, "checkout") == (100, 0)
-    after = custom.get_namespaced_custom_object("networking.istio.io", "v1", namespace, "virtualservices", "checkout")
+    after = custom.get_namespaced_custom_object(**ISTIO, namespace=namespace, name="checkout")
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"], "the VS was not written"
+
+
+def _with_virtual_service(api: client.ApiClient, namespace: str) -> client.CustomObjectsApi:
+    custom = client.CustomObjectsApi(api)
+    custom.create_namespaced_custom_object(**ISTIO, namespace=namespace, body=virtual_service("checkout"))
+    return custom
 
 
 def _phase(api: client.ApiClient, namespace: str) -> str | None:
@@ -79,12 +82,9 @@ def _phase(api: client.ApiClient, namespace: str) -> str | None:
 def test_the_same_release_with_an_allowed_url_runs(
     api: client.ApiClient, namespace: str, restricted_operator: OperatorProcess, probe_target: ProbeTarget
 ) -> None:
-    custom = client.CustomObjectsApi(api)
-    custom.create_namespaced_custom_object(
-        "networking.istio.io", "v1", namespace, "virtualservices", virtual_service("checkout")
-    )
+    custom = _with_virtual_service(api, namespace)
     body = _release(_allowed_path(probe_target) + "healthz")
-    custom.create_namespaced_custom_object("graygate.dev", "v1alpha1", namespace, "canaryreleases", body)
+    custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=body)
     eventually(lambda: _phase(api, namespace) == "Paused" or None, 30, "the release to pause at 20 %")
     eventually(lambda: weights(api, namespace, "checkout") == (80, 20) or None, 10, "20 % on the canary")
     assert probe_target.hits > 0
