@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from graygate.api.crd import build_crd
-from graygate.domain.phases import mermaid
+from graygate.domain.release.phases import mermaid
 
 README = Path("README.md")
 REGENERATE = "python -m graygate.docs"

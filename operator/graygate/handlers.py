@@ -16,7 +16,7 @@ import kopf
 
 from graygate.api import COMMAND_ANNOTATION, GROUP, PLURAL, VERSION, CanaryReleaseStatus, parse_spec
 from graygate.api.validation import InvalidSpec
-from graygate.domain.claims import Claim, RouteKey, claims_of, contested_by
+from graygate.domain.release.claims import Claim, RouteKey, claims_of, contested_by
 from graygate.errors import ApiUnavailableError, ConflictError, GraygateError, KubeError
 from graygate.gates.runner import GateRunner
 from graygate.kube.events import ReleaseRef

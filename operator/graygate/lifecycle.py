@@ -23,7 +23,7 @@ from datetime import datetime
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus
 from graygate.api.validation import InvalidSpec
-from graygate.domain.claims import ALL_ROUTES, Claim, RouteKey, contested_by
+from graygate.domain.release.claims import ALL_ROUTES, Claim, RouteKey, contested_by
 from graygate.errors import GraygateError
 from graygate.kube.events import ReleaseRef
 from graygate.metrics import OperatorMetrics

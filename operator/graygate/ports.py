@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
 
 from graygate.api.etcd_checks import EtcdConnection
-from graygate.domain.release_config import ApplyConfig, ConfigReading, RestoreConfig
+from graygate.domain.config.release_config import ApplyConfig, ConfigReading, RestoreConfig
 
 VirtualServiceBody = dict[str, Any]
 """A whole ``networking.istio.io/v1`` VirtualService exactly as the API server returned it."""

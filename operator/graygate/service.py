@@ -21,11 +21,15 @@ from graygate.api.gates import Gate
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, Phase, RouteSnapshot
 from graygate.api.validation import InvalidSpec
-from graygate.domain import Decision, Observations, RouteReading, WorkloadReading, decide, gates_due, needs_snapshot
-from graygate.domain.decision import Reason, Rollback
-from graygate.domain.measurements import HttpProbeMeasurement, Measurement, PrometheusMeasurement, SeriesValue
-from graygate.domain.promql import QueryScope
-from graygate.domain.release_config import (
+from graygate.domain.analysis.measurements import (
+    HttpProbeMeasurement,
+    Measurement,
+    PrometheusMeasurement,
+    SeriesValue,
+    WorkloadReading,
+)
+from graygate.domain.analysis.promql import QueryScope
+from graygate.domain.config.release_config import (
     ApplyConfig,
     ConfigAction,
     ConfigReading,
@@ -33,6 +37,11 @@ from graygate.domain.release_config import (
     restore_plan,
     to_restore_on_delete,
 )
+from graygate.domain.release.bookkeeping import needs_snapshot
+from graygate.domain.release.decide import decide
+from graygate.domain.release.decision import Decision, Reason, Rollback
+from graygate.domain.release.observations import Observations, RouteReading
+from graygate.domain.release.precheck import gates_due
 from graygate.errors import GraygateError
 from graygate.kube.events import ReleaseRef
 from graygate.metrics import OperatorMetrics

@@ -9,7 +9,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graygate.domain import WorkloadReading
+from graygate.domain.analysis.measurements import WorkloadReading
 from graygate.domain.url_allowlist import UrlAllowlist
 from graygate.freeze import FreezeSwitch
 from graygate.gates.etcd_keys import EtcdConfigKeys

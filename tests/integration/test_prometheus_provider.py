@@ -21,7 +21,9 @@ import pytest_asyncio
 
 from e2e.lab import Backend, BackendIdentity, Knobs, Prometheus, wait_for
 from graygate.api import CanaryReleaseSpec, Gate, Outcome
-from graygate.domain import QueryScope, Verdict, judge
+from graygate.domain.analysis.judge import judge
+from graygate.domain.analysis.promql import QueryScope
+from graygate.domain.analysis.verdicts import Verdict
 from graygate.gates.runner import GateRunner
 from graygate.ports import MetricSource, QueryFailure
 from graygate.providers import PROVIDERS, PrometheusProvider

@@ -8,8 +8,13 @@ import math
 from datetime import timedelta
 
 from graygate.api import CanaryReleaseStatus, Phase
-from graygate.domain import HttpProbeMeasurement
-from graygate.domain.measurements import PrometheusMeasurement, QueryReading, RoutingCheckMeasurement, SeriesValue
+from graygate.domain.analysis.measurements import (
+    HttpProbeMeasurement,
+    PrometheusMeasurement,
+    QueryReading,
+    RoutingCheckMeasurement,
+    SeriesValue,
+)
 from graygate.kube.events import ReleaseRef
 from graygate.lifecycle import run_tick
 from graygate.metrics import OperatorMetrics

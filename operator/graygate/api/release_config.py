@@ -4,7 +4,7 @@ fails, is aborted, starts over, or is deleted before it succeeded.
 Why: a canary is often a new binary AND a new configuration (a feature flag, a pool size). Argo Rollouts and
 Flagger roll the traffic back and leave the configuration as the failed release set it; graygate undoes both.
 
-How it stays safe (the rules `graygate.domain.release_config` implements):
+How it stays safe (the rules `graygate.domain.config.release_config` implements):
 
 * Intent first. Before writing, graygate reads each key's value and mod_revision and records them in
   `status.config`; only then does it write, in ONE etcd transaction guarded by those revisions. A crash between

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graygate.api import Outcome
-from graygate.domain.verdicts import Verdict, worst
+from graygate.domain.analysis.verdicts import Verdict, worst
 from graygate.errors import GraygateError
 
 __all__ = [

@@ -20,8 +20,8 @@ import yaml
 
 from graygate.api import KIND, InvalidSpec, parse_spec
 from graygate.console.check import CheckReport, UrlOverride, apply_overrides, report_of
-from graygate.domain.judges import judge
-from graygate.domain.promql import QueryScope
+from graygate.domain.analysis.judge import judge
+from graygate.domain.analysis.promql import QueryScope
 from graygate.errors import GateError, GraygateError
 from graygate.gates.runner import GateRunner
 from graygate.providers import PROVIDERS

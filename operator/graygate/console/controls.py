@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from graygate.api import COMMAND_ANNOTATION, Action, CanaryReleaseStatus, CommandRecord
-from graygate.domain.manual import refusal
+from graygate.domain.release.commands import refusal
 from graygate.errors import GraygateError
 from graygate.kube.releases import KubeReleases
 

@@ -14,7 +14,7 @@ import yaml
 
 from graygate.api import Phase
 from graygate.console.render import EventLine, render_release, render_table
-from graygate.domain.phases import TERMINAL
+from graygate.domain.release.phases import TERMINAL
 from graygate.kube.client import ApiClient
 from graygate.kube.events import events_for
 from graygate.kube.releases import KubeReleases

@@ -13,7 +13,7 @@ from typing import Any
 
 from graygate.api import CanaryReleaseStatus, Outcome, Phase
 from graygate.api.validation import InvalidSpec, parse_spec
-from graygate.domain.plan import plan_of
+from graygate.domain.release.plan import plan_of
 
 WIDTH = 80
 _COLORS = {"green": "32", "yellow": "33", "red": "31", "cyan": "36", "dim": "2", "bold": "1"}

@@ -1,7 +1,7 @@
 """The `apiCompat` gate's observation side: fetch both OpenAPI documents (and the canary's version answer) at once
 and parse them.
 
-Why it only observes: which change breaks a caller is `graygate.domain.openapi_diff`'s call, and whether the
+Why it only observes: which change breaks a caller is `graygate.domain.compare.openapi_diff`'s call, and whether the
 version is acceptable is the judge's. This module reports each document parsed, or why it could not be read.
 
 Documents may be JSON or YAML whatever their content type says (many services serve `openapi.yaml` as
@@ -19,7 +19,7 @@ from datetime import datetime
 import yaml
 
 from graygate.api.gates import ApiCompat
-from graygate.domain.measurements import ApiCompatMeasurement, Fetched
+from graygate.domain.analysis.measurements import ApiCompatMeasurement, Fetched
 from graygate.gates.fetch import Download, HttpFetcher, json_document
 
 __all__ = ["ACCEPT", "ApiCompatGate", "openapi_document"]

@@ -3,7 +3,7 @@
 Why here: the keys live in the application's etcd, reached exactly like the `hotReload` and `etcdConfig` gates
 reach it (endpoints, TLS and credentials from Secrets in the release's namespace), so they share `EtcdConnector`
 and its pool rather than opening a second set of connections. The rules (what to write, what to put back) are in
-`graygate.domain.release_config`; this module only moves bytes.
+`graygate.domain.config.release_config`; this module only moves bytes.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from graygate.api.etcd_checks import EtcdConnection
-from graygate.domain.release_config import ApplyConfig, ConfigReading, KeyReading, RestoreConfig
+from graygate.domain.config.release_config import ApplyConfig, ConfigReading, KeyReading, RestoreConfig
 from graygate.errors import GraygateError
 from graygate.gates.etcd_access import EtcdConnector
 from graygate.store import PriorValue

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from graygate.domain.measurements import Fetched
+from graygate.domain.analysis.measurements import Fetched
 from graygate.errors import GateError
 
 __all__ = ["MAX_BYTES", "Download", "HttpFetcher", "json_document"]

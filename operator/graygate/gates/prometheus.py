@@ -1,7 +1,7 @@
 """The `prometheus` gate's observation side: resolve the queries and the source, ask, and record the answers.
 
 Why it only observes: "is 2 % errors against stable's 1 % a failure?" is the domain's judgement
-(`graygate.domain.prometheus_judge`), made with no network. This module's job is to send exactly the queries the
+(`graygate.domain.analysis.prometheus`), made with no network. This module's job is to send exactly the queries the
 domain planned (`graygate.domain.promql.plan_queries`), canary and stable concurrently so both describe the same
 moment, and to report what came back, faithfully. It never raises for a failed query or an unreadable Secret:
 those are observations too, and the judge turns them into an `Error` verdict.
@@ -26,8 +26,8 @@ from pathlib import Path
 
 from graygate.api.prometheus import Prometheus, PrometheusSource
 from graygate.api.promql import UnresolvedVariable, promql_duration
-from graygate.domain.measurements import PrometheusMeasurement, QueryReading, SeriesValue
-from graygate.domain.promql import QueryScope, plan_queries, window_of
+from graygate.domain.analysis.measurements import PrometheusMeasurement, QueryReading, SeriesValue
+from graygate.domain.analysis.promql import QueryScope, plan_queries, window_of
 from graygate.errors import GateError, GraygateError
 from graygate.ports import BasicCredentials, MetricProvider, MetricSource, SecretReader
 

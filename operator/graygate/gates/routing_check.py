@@ -24,7 +24,7 @@ from datetime import datetime
 
 import aiohttp
 
-from graygate.domain.measurements import RoutingCheckMeasurement
+from graygate.domain.analysis.measurements import RoutingCheckMeasurement
 
 __all__ = ["RoutingCheckGate", "RoutingCheckRequest"]
 

@@ -36,7 +36,7 @@ from graygate.api.gates import (
     Prometheus,
 )
 from graygate.api.routing_check import RoutingCheck
-from graygate.domain.measurements import (
+from graygate.domain.analysis.measurements import (
     ApiCompatMeasurement,
     EtcdConfigMeasurement,
     HotReloadMeasurement,
@@ -46,7 +46,7 @@ from graygate.domain.measurements import (
     PrometheusMeasurement,
     RoutingCheckMeasurement,
 )
-from graygate.domain.promql import QueryScope
+from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.url_allowlist import UrlAllowlist
 from graygate.gates.api_compat import ApiCompatGate
 from graygate.gates.etcd_access import EtcdConnector, EtcdFactory, etcd_store

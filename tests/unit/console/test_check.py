@@ -23,7 +23,7 @@ from graygate.console.check import (
     report_of,
 )
 from graygate.console.check_run import CheckRequest, OfflineSecrets, load_release, run_check
-from graygate.domain.verdicts import Verdict
+from graygate.domain.analysis.verdicts import Verdict
 from graygate.errors import GraygateError
 from tests.cluster_support import ProbeTarget
 

@@ -8,7 +8,10 @@ import pytest
 from release_builders import T0, available, probe, spec
 
 from graygate.api import Gate, GateState, Outcome
-from graygate.domain import WORKLOAD_GATE, Assessment, UnknownGate, Verdict, WorkloadReading, assess, debounce
+from graygate.domain.analysis.assessment import WORKLOAD_GATE, Assessment, assess, debounce
+from graygate.domain.analysis.measurements import WorkloadReading
+from graygate.domain.analysis.verdicts import Verdict
+from graygate.domain.errors import UnknownGate
 
 V = Outcome
 ANALYSIS = spec().analysis  # health (critical), latency (non-critical, 300ms budget)

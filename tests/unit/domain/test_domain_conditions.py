@@ -9,7 +9,7 @@ import pytest
 from release_builders import at, available, observe, passing, probe, spec, status
 
 from graygate.api import CanaryReleaseStatus, InvalidSpec, PauseReason, Phase
-from graygate.domain import decide
+from graygate.domain.release.decide import decide
 
 P = Phase
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from graygate.api import Gate, Outcome
-from graygate.domain import ConfigState, EtcdConfigMeasurement, Fetched, HotReloadMeasurement, judge
+from graygate.domain.analysis.judge import judge
+from graygate.domain.analysis.measurements import ConfigState, EtcdConfigMeasurement, Fetched, HotReloadMeasurement
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ETCD = {"endpoints": ["etcd:2379"]}

@@ -8,19 +8,10 @@ import pytest
 from release_builders import SNAPSHOT, T0, at, available, observe, passing, probe, routes, spec, status
 
 from graygate.api import CanaryReleaseStatus, InvalidSpec, Outcome, Phase, RouteSnapshot
-from graygate.domain import (
-    Advance,
-    Decision,
-    Hold,
-    MarkInvalid,
-    Reason,
-    Reassert,
-    Restart,
-    Rollback,
-    RouteReading,
-    decide,
-    needs_snapshot,
-)
+from graygate.domain.release.bookkeeping import needs_snapshot
+from graygate.domain.release.decide import decide
+from graygate.domain.release.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert, Restart, Rollback
+from graygate.domain.release.observations import RouteReading
 
 P = Phase
 BROKEN = InvalidSpec(("spec.steps[0]: a step needs exactly one of setWeight or pause",))

@@ -12,22 +12,15 @@ from release_builders import BASE, T0, at, observe, passing, probe, spec, status
 from graygate.api import CanaryReleaseSpec, Outcome, Phase
 from graygate.api.conditions import GATES_PASSING, find_condition
 from graygate.api.status import ConditionStatus
-from graygate.domain import (
-    Abort,
-    Decision,
-    Hold,
+from graygate.domain.analysis.measurements import (
     Measurement,
-    Pause,
     PrometheusMeasurement,
-    Promote,
     QueryReading,
-    Reason,
-    Resume,
-    Rollback,
     SeriesValue,
     WorkloadReading,
-    decide,
 )
+from graygate.domain.release.decide import decide
+from graygate.domain.release.decision import Abort, Decision, Hold, Pause, Promote, Reason, Resume, Rollback
 
 P = Phase
 CRITICAL_FAILS = (probe("health", 503), probe("latency"))

@@ -9,9 +9,10 @@ from release_builders import SNAPSHOT, VS, observe, passing, probe, spec, status
 
 from graygate.api import Phase
 from graygate.api.header_routes import HeaderRouteMatch
-from graygate.domain import Advance, Complete, Decision, Hold, Reason, Reassert, Rollback, RouteReading, decide
-from graygate.domain.decide import wanted_header_routes
-from graygate.domain.plan import plan_of
+from graygate.domain.release.decide import decide, wanted_header_routes
+from graygate.domain.release.decision import Advance, Complete, Decision, Hold, Reason, Reassert, Rollback
+from graygate.domain.release.observations import RouteReading
+from graygate.domain.release.plan import plan_of
 
 P = Phase
 COLOUR = {"match": [{"headers": {"x-canary": {"exact": "always"}}}]}

@@ -9,15 +9,10 @@ import pytest
 from release_builders import T0, probe
 
 from graygate.api import Gate, HttpProbe, Outcome
-from graygate.domain import (
-    Found,
-    HttpProbeMeasurement,
-    MeasurementMismatch,
-    Missing,
-    judge,
-    judge_http_probe,
-    lookup,
-)
+from graygate.domain.analysis.judge import judge, judge_http_probe
+from graygate.domain.analysis.measurements import HttpProbeMeasurement
+from graygate.domain.compare.jsonpath import Found, Missing, lookup
+from graygate.domain.errors import MeasurementMismatch
 
 V = Outcome
 OK_JSON = '{"status": "ok", "checks": [{"state": "up"}, {"state": 7}], "ready": true, "gone": null}'

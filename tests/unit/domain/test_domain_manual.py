@@ -8,8 +8,9 @@ import pytest
 from release_builders import T0, at, observe, spec, status
 
 from graygate.api import Action, PauseReason, Phase
-from graygate.domain import Abort, Complete, Decision, Hold, Pause, Promote, Reason, Restart, Resume, decide
-from graygate.domain.manual import refusal
+from graygate.domain.release.commands import refusal
+from graygate.domain.release.decide import decide
+from graygate.domain.release.decision import Abort, Complete, Decision, Hold, Pause, Promote, Reason, Restart, Resume
 
 P, R = Phase, PauseReason
 RUNNING: dict[str, Any] = {"canary_weight": 10, "current_step_index": 0}

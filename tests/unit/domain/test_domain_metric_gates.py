@@ -8,7 +8,11 @@ from typing import Any
 from release_builders import at, observe, spec, status
 
 from graygate.api import MAX_QUERY_TEXT, Gate, GateState, Outcome, PauseReason, Phase
-from graygate.domain import Pause, PrometheusMeasurement, QueryReading, SeriesValue, Verdict, debounce, decide
+from graygate.domain.analysis.assessment import debounce
+from graygate.domain.analysis.measurements import PrometheusMeasurement, QueryReading, SeriesValue
+from graygate.domain.analysis.verdicts import Verdict
+from graygate.domain.release.decide import decide
+from graygate.domain.release.decision import Pause
 
 ERRORS: dict[str, Any] = {"name": "errors", "prometheus": {"query": {"expr": "sum(errors)", "max": 5}}}
 RELEASE = spec(

@@ -7,7 +7,8 @@ import itertools
 import pytest
 
 from graygate.api import Phase
-from graygate.domain import TABLE, TERMINAL, Event, IllegalTransition, allowed_events, mermaid, transition
+from graygate.domain.errors import IllegalTransition
+from graygate.domain.release.phases import TABLE, TERMINAL, Event, allowed_events, mermaid, transition
 
 P, E = Phase, Event
 

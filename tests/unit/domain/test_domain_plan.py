@@ -9,7 +9,7 @@ import pytest
 from release_builders import spec
 
 from graygate.api import Phase
-from graygate.domain import FULL, PauseStep, Plan, WeightStep, plan_of, step_display
+from graygate.domain.release.plan import FULL, PauseStep, Plan, WeightStep, plan_of, step_display
 
 PLAN = Plan((PauseStep(None), WeightStep(10), PauseStep(timedelta(minutes=2)), WeightStep(50), PauseStep(None)))
 

@@ -11,20 +11,11 @@ import pytest
 from release_builders import BASE, SNAPSHOT, T0, at, available, observe, probe, spec, status
 
 from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, GateState, Outcome, Phase
-from graygate.domain import (
-    Advance,
-    Decision,
-    Hold,
-    MetricParityMeasurement,
-    Observations,
-    Reason,
-    Rollback,
-    WorkloadReading,
-    decide,
-    gates_due,
-    pre_check_gates,
-    pre_checks_passed,
-)
+from graygate.domain.analysis.measurements import MetricParityMeasurement, WorkloadReading
+from graygate.domain.release.decide import decide
+from graygate.domain.release.decision import Advance, Decision, Hold, Reason, Rollback
+from graygate.domain.release.observations import Observations
+from graygate.domain.release.precheck import gates_due, pre_check_gates, pre_checks_passed
 
 P = Phase
 HEALTH, LATENCY = BASE["analysis"]["gates"]

@@ -19,21 +19,11 @@ from graygate.api import (
     Phase,
     Transition,
 )
-from graygate.domain import (
-    Advance,
-    Complete,
-    Decision,
-    Hold,
-    Observations,
-    Pause,
-    Reason,
-    Reassert,
-    Rollback,
-    UnknownGate,
-    analysis_due,
-    decide,
-    needs_snapshot,
-)
+from graygate.domain.errors import UnknownGate
+from graygate.domain.release.bookkeeping import needs_snapshot
+from graygate.domain.release.decide import analysis_due, decide
+from graygate.domain.release.decision import Advance, Complete, Decision, Hold, Pause, Reason, Reassert, Rollback
+from graygate.domain.release.observations import Observations
 
 P = Phase
 

@@ -10,7 +10,7 @@ from release_builders import manifest
 
 from graygate.api import CanaryReleaseSpec, Prometheus, UnresolvedVariable, promql_duration, render_template
 from graygate.api.promql import check_template, variables_in
-from graygate.domain import QueryPlan, QueryScope, plan_queries
+from graygate.domain.analysis.promql import QueryPlan, QueryScope, plan_queries
 
 VALUES = {
     "namespace": "shop",

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from graygate.api import Gate, Outcome
-from graygate.domain import ApiCompatMeasurement, Fetched, MetricParityMeasurement, judge
-from graygate.domain.exposition import parse_exposition
-from graygate.domain.release_check_judges import MAX_REASON, bounded_list
+from graygate.domain.analysis.judge import judge
+from graygate.domain.analysis.measurements import ApiCompatMeasurement, Fetched, MetricParityMeasurement
+from graygate.domain.analysis.release_checks import MAX_REASON, bounded_list
+from graygate.domain.compare.exposition import parse_exposition
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CANARY, STABLE = "http://app-canary:8080/metrics", "http://app-stable:8080/metrics"

@@ -13,10 +13,7 @@ from release_builders import SNAPSHOT, T0, at, no_gates, observe, probe, spec, s
 from graygate.api import CanaryReleaseStatus, Phase
 from graygate.api.etcd_checks import EtcdConnection
 from graygate.api.release_config import MAX_VALUE, ConfigKeyStatus, ConfigState, ConfigStatus, ReleaseConfig
-from graygate.domain import Abort, Advance, Hold, Reason, Restart, Rollback, decide
-from graygate.domain.config_moves import MAX_ATTEMPTS
-from graygate.domain.observations import Observations
-from graygate.domain.release_config import (
+from graygate.domain.config.release_config import (
     ApplyConfig,
     ConfigReading,
     KeyReading,
@@ -28,6 +25,10 @@ from graygate.domain.release_config import (
     to_restore_on_delete,
     untouched,
 )
+from graygate.domain.release.config_moves import MAX_ATTEMPTS
+from graygate.domain.release.decide import decide
+from graygate.domain.release.decision import Abort, Advance, Hold, Reason, Restart, Rollback
+from graygate.domain.release.observations import Observations
 
 P, S = Phase, ConfigState
 ETCD = EtcdConnection(endpoints=("127.0.0.1:2379",))

@@ -8,7 +8,7 @@ import pytest
 from release_builders import T0
 
 from graygate.api import Outcome
-from graygate.domain import ORDER, Verdict, is_worse, worst, worst_verdict
+from graygate.domain.analysis.verdicts import ORDER, Verdict, is_worse, worst, worst_verdict
 
 V = Outcome
 

@@ -7,7 +7,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram, Info, Summary, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-from graygate.domain.exposition import ExpositionError, MetricFamily, parse_exposition
+from graygate.domain.compare.exposition import ExpositionError, MetricFamily, parse_exposition
 
 COUNTER_004 = """\
 # HELP http_requests_total Requests served.

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from graygate.domain import jsonpointer
-from graygate.domain.openapi_diff import ApiChange, ApiCompatReport, diff_openapi, summarize_api
-from graygate.domain.openapi_findings import SEVERITY
+from graygate.domain.compare import jsonpointer
+from graygate.domain.compare.openapi_diff import ApiChange, ApiCompatReport, diff_openapi, summarize_api
+from graygate.domain.compare.openapi_findings import SEVERITY
 
 A = ApiChange
 Doc = dict[str, Any]

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 
 import pytest
 
-from graygate.domain.exposition import MetricFamily, MetricType, parse_exposition
-from graygate.domain.findings import count_by_severity, describe_counts, worst_severity
-from graygate.domain.parity import ParityCode, ParityPolicy, ParityReport, compare_parity, lint_name, summarize
+from graygate.domain.compare.exposition import MetricFamily, MetricType, parse_exposition
+from graygate.domain.compare.findings import count_by_severity, describe_counts, worst_severity
+from graygate.domain.compare.parity import ParityCode, ParityPolicy, ParityReport, compare_parity, lint_name, summarize
 
 C = ParityCode
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from graygate.domain.semver import SemverError, Version, parse_version, satisfies
+from graygate.domain.compare.semver import SemverError, Version, parse_version, satisfies
 
 
 @pytest.mark.parametrize(

@@ -15,13 +15,9 @@ from aiohttp.test_utils import TestServer
 
 from graygate.api import Gate, Outcome
 from graygate.api.etcd_checks import EtcdConnection
-from graygate.domain import (
-    EtcdConfigMeasurement,
-    HotReloadMeasurement,
-    MetricParityMeasurement,
-    QueryScope,
-    judge,
-)
+from graygate.domain.analysis.judge import judge
+from graygate.domain.analysis.measurements import EtcdConfigMeasurement, HotReloadMeasurement, MetricParityMeasurement
+from graygate.domain.analysis.promql import QueryScope
 from graygate.errors import GateError, NotFoundError
 from graygate.gates.etcd_access import ConfigStore, EtcdConnector
 from graygate.gates.etcd_config import EtcdConfigGate

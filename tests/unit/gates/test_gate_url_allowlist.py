@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from graygate.api import Gate, Outcome
-from graygate.domain import judge
+from graygate.domain.analysis.judge import judge
 from graygate.domain.url_allowlist import UrlAllowlist
 from graygate.gates.runner import GateRunner, urls_of
 from tests.unit.gates.test_prometheus_gate import DEFAULT, RATE, SCOPE, FakeProvider

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from graygate.api import CanaryReleaseSpec, Gate, Outcome, Prometheus
-from graygate.domain import PrometheusMeasurement, QueryScope, judge
+from graygate.domain.analysis.judge import judge
+from graygate.domain.analysis.measurements import PrometheusMeasurement
+from graygate.domain.analysis.promql import QueryScope
 from graygate.errors import NotFoundError
 from graygate.gates.prometheus import DefaultCredentials, PrometheusGate, PrometheusRequest
 from graygate.gates.runner import GateRunner

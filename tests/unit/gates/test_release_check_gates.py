@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from graygate.api import Gate, Outcome
-from graygate.domain import judge
+from graygate.domain.analysis.judge import judge
 from graygate.errors import GateError
 from graygate.gates.api_compat import ApiCompatGate, openapi_document
 from graygate.gates.fetch import Download, HttpFetcher, json_document

@@ -17,9 +17,9 @@ from typing import Any
 from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus
 from graygate.api.gates import Gate
 from graygate.api.validation import InvalidSpec
-from graygate.domain import Measurement, WorkloadReading
-from graygate.domain.claims import Claim, RouteKey
-from graygate.domain.decision import Reason
+from graygate.domain.analysis.measurements import Measurement, WorkloadReading
+from graygate.domain.release.claims import Claim, RouteKey
+from graygate.domain.release.decision import Reason
 from graygate.kube.events import ReleaseRef
 from graygate.lifecycle import Deleted, Slot, Slots, delete_release, run_tick
 from graygate.metrics import OperatorMetrics

@@ -11,7 +11,7 @@ import pytest
 
 from graygate import service
 from graygate.api import CanaryReleaseStatus
-from graygate.domain.decision import Abort, Note, Reason
+from graygate.domain.release.decision import Abort, Note, Reason
 from graygate.kube.events import fit_note
 from graygate.service import EventSink, ReleaseView
 from tests.unit.domain.release_builders import spec

@@ -14,7 +14,7 @@ import pytest
 
 from graygate.api import Phase
 from graygate.api.validation import InvalidSpec
-from graygate.domain.claims import ALL_ROUTES, Claim, RouteKey
+from graygate.domain.release.claims import ALL_ROUTES, Claim, RouteKey
 from graygate.errors import ApiUnavailableError, ConflictError, ForbiddenError, GateError
 from graygate.handlers import retry_after
 from graygate.kube.events import ReleaseRef

@@ -16,10 +16,10 @@ from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, Phase
 from graygate.api.etcd_checks import EtcdConnection
 from graygate.api.gates import Gate
 from graygate.api.release_config import ConfigState
-from graygate.domain import Measurement, WorkloadReading
-from graygate.domain.config_moves import MAX_ATTEMPTS
-from graygate.domain.decision import Reason
-from graygate.domain.release_config import ApplyConfig, ConfigReading, KeyReading, RestoreConfig
+from graygate.domain.analysis.measurements import Measurement, WorkloadReading
+from graygate.domain.config.release_config import ApplyConfig, ConfigReading, KeyReading, RestoreConfig
+from graygate.domain.release.config_moves import MAX_ATTEMPTS
+from graygate.domain.release.decision import Reason
 from graygate.errors import GraygateError
 from graygate.kube.events import ReleaseRef
 from graygate.metrics import OperatorMetrics

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from graygate.api import CanaryReleaseStatus, parse_spec
-from graygate.domain import WorkloadReading
-from graygate.domain.decision import Reason
+from graygate.domain.analysis.measurements import WorkloadReading
+from graygate.domain.release.decision import Reason
 from graygate.kube.events import ReleaseRef
 from graygate.metrics import OperatorMetrics
 from graygate.routers.istio import IstioRouter

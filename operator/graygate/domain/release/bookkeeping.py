@@ -34,11 +34,11 @@ from graygate.api.status import (
     RouteSnapshot,
     Transition,
 )
-from graygate.domain.analysis import Assessment
-from graygate.domain.decision import Reason
-from graygate.domain.observations import Observations, RouteReading
-from graygate.domain.phases import ACTIVE, Event, transition
-from graygate.domain.plan import Plan, step_display
+from graygate.domain.analysis.assessment import Assessment
+from graygate.domain.release.decision import Reason
+from graygate.domain.release.observations import Observations, RouteReading
+from graygate.domain.release.phases import ACTIVE, Event, transition
+from graygate.domain.release.plan import Plan, step_display
 
 __all__ = [
     "Tick",

@@ -13,8 +13,8 @@ import math
 
 from graygate.api.routing_check import RoutingCheck
 from graygate.api.status import Outcome
-from graygate.domain.measurements import RoutingCheckMeasurement
-from graygate.domain.verdicts import Verdict, VerdictFor
+from graygate.domain.analysis.measurements import RoutingCheckMeasurement
+from graygate.domain.analysis.verdicts import Verdict, VerdictFor
 
 __all__ = ["judge_routing_check", "plausible_range"]
 

@@ -2,7 +2,7 @@
 
 Why: dashboards, alerts and graygate's own metric gates query stable's metric names and labels. A canary that
 renames a family, drops a label or turns a counter into a gauge passes every health check and silently blinds
-them. This check compares the two builds' declared families (parsed by `graygate.domain.exposition`) and says
+them. This check compares the two builds' declared families (parsed by `graygate.domain.compare.exposition`) and says
 exactly what broke, one finding per family and label.
 
 The rules, from worst to mildest:
@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from graygate.domain.exposition import MetricFamily
-from graygate.domain.findings import Severity, count_by_severity, describe_counts, severity_rank, worst_severity
+from graygate.domain.compare.exposition import MetricFamily
+from graygate.domain.compare.findings import Severity, count_by_severity, describe_counts, severity_rank, worst_severity
 
 __all__ = ["ParityCode", "ParityFinding", "ParityPolicy", "ParityReport", "compare_parity", "lint_name", "summarize"]
 

@@ -19,11 +19,10 @@ from datetime import datetime
 from graygate.api.gates import Gate
 from graygate.api.spec import Analysis
 from graygate.api.status import GateState, Outcome
+from graygate.domain.analysis.judge import judge
+from graygate.domain.analysis.measurements import Measurement, WorkloadReading
+from graygate.domain.analysis.verdicts import Verdict, worst, worst_verdict
 from graygate.domain.errors import UnknownGate
-from graygate.domain.judges import judge
-from graygate.domain.measurements import Measurement
-from graygate.domain.observations import WorkloadReading
-from graygate.domain.verdicts import Verdict, worst, worst_verdict
 
 __all__ = ["WORKLOAD_GATE", "Assessment", "assess", "debounce"]
 

@@ -22,10 +22,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from graygate.domain import jsonpointer
-from graygate.domain.findings import severity_rank
-from graygate.domain.openapi_findings import ApiChange, ApiCompatReport, ApiFinding, summarize_api
-from graygate.domain.openapi_schema import Document, Side, Where, as_list, as_mapping, diff_schema
+from graygate.domain.compare import jsonpointer
+from graygate.domain.compare.findings import severity_rank
+from graygate.domain.compare.openapi_findings import ApiChange, ApiCompatReport, ApiFinding, summarize_api
+from graygate.domain.compare.openapi_schema import Document, Side, Where, as_list, as_mapping, diff_schema
 
 __all__ = ["METHODS", "ApiChange", "ApiCompatReport", "ApiFinding", "diff_openapi", "summarize_api"]
 

@@ -22,9 +22,9 @@ from datetime import datetime
 from graygate.api.gates import Gate
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, Outcome, Phase
-from graygate.domain.analysis import Assessment, assess
-from graygate.domain.observations import WorkloadReading
-from graygate.domain.progress import Tick, needs_snapshot
+from graygate.domain.analysis.assessment import Assessment, assess
+from graygate.domain.analysis.measurements import WorkloadReading
+from graygate.domain.release.bookkeeping import Tick, needs_snapshot
 
 __all__ = ["assess_pre_checks", "gates_due", "pre_check_gates", "pre_checks_passed"]
 

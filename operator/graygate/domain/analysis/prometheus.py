@@ -9,7 +9,7 @@ Why the order of questions: a verdict must never blame a release for the plumbin
 3. Did the canary serve `minRequests`? If not: `Inconclusive`, saying how many it served.
 4. Only then the thresholds: absolute ones on the canary's value, relative ones against the stable's value from
    the same window (which needs the stable side to pass steps 2 and 3 too). Error rates are compared with the
-   confidence interval of `graygate.domain.proportions` (Fail when the canary is surely worse than allowed, Pass
+   confidence interval of `analysis.proportions` (Fail when the canary is surely worse than allowed, Pass
    when it is surely not, Inconclusive until the requests can tell); latencies and custom values by ratio.
 
 Each part gives an outcome; the verdict is the worst of them, its reason the worst parts' reasons, its value what
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 from graygate.api.prometheus import NoDataPolicy, Prometheus, PromQuery, RequestDuration, RequestSuccessRate
 from graygate.api.status import Outcome
-from graygate.domain.measurements import PrometheusMeasurement, QueryReading
-from graygate.domain.proportions import ErrorRates, Excess, compare_error_rates
-from graygate.domain.verdicts import Verdict, worst
+from graygate.domain.analysis.measurements import PrometheusMeasurement, QueryReading
+from graygate.domain.analysis.proportions import ErrorRates, Excess, compare_error_rates
+from graygate.domain.analysis.verdicts import Verdict, worst
 
 __all__ = ["judge_prometheus"]
 

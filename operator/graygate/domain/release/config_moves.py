@@ -12,11 +12,11 @@ from dataclasses import replace
 
 from graygate.api.release_config import ConfigState, ConfigStatus
 from graygate.api.status import CanaryReleaseStatus, Phase
-from graygate.domain.decision import Decision, Note, Reason, Restart
-from graygate.domain.moves import hold, rollback
-from graygate.domain.observations import Observations
-from graygate.domain.progress import Tick
-from graygate.domain.release_config import apply_action, intent, recognise, restore_plan, untouched
+from graygate.domain.config.release_config import apply_action, intent, recognise, restore_plan, untouched
+from graygate.domain.release.bookkeeping import Tick
+from graygate.domain.release.decision import Decision, Note, Reason, Restart
+from graygate.domain.release.moves import hold, rollback
+from graygate.domain.release.observations import Observations
 
 __all__ = ["MAX_ATTEMPTS", "before_start", "settle"]
 

@@ -12,8 +12,9 @@ from datetime import datetime
 
 from graygate.api.durations import format_duration
 from graygate.api.status import CanaryReleaseStatus, PauseReason
-from graygate.domain.analysis import Assessment
-from graygate.domain.decision import (
+from graygate.domain.analysis.assessment import Assessment
+from graygate.domain.release.bookkeeping import Tick, enter_step, finish, move, start_over
+from graygate.domain.release.decision import (
     Advance,
     Complete,
     Decision,
@@ -25,9 +26,8 @@ from graygate.domain.decision import (
     Restart,
     Rollback,
 )
-from graygate.domain.phases import Event
-from graygate.domain.plan import FULL, HeaderRouteStep, PauseStep, WeightStep
-from graygate.domain.progress import Tick, enter_step, finish, move, start_over
+from graygate.domain.release.phases import Event
+from graygate.domain.release.plan import FULL, HeaderRouteStep, PauseStep, WeightStep
 
 __all__ = [
     "clock",

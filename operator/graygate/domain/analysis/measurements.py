@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar, Generic, TypeVar
 
-from graygate.domain.exposition import MetricFamily
+from graygate.domain.compare.exposition import MetricFamily
 
 __all__ = [
     "ApiCompatMeasurement",
@@ -29,6 +29,7 @@ __all__ = [
     "QueryReading",
     "RoutingCheckMeasurement",
     "SeriesValue",
+    "WorkloadReading",
 ]
 
 T = TypeVar("T")
@@ -214,6 +215,21 @@ class RoutingCheckMeasurement:
     uncolored: tuple[str | None, ...] = ()
     failure: str | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkloadReading:
+    """The canary workload's availability (its `Available` condition), with the condition's message."""
+
+    kind: str
+    name: str
+    available: bool
+    message: str = ""
+
+    @property
+    def label(self) -> str:
+        """`Deployment/checkout-canary`."""
+        return f"{self.kind}/{self.name}"
 
 
 Measurement = (

@@ -16,9 +16,9 @@ from typing import Protocol
 from graygate.api.durations import format_duration
 from graygate.api.gates import EtcdConfig, HotReload
 from graygate.api.status import Outcome
-from graygate.domain.jsonpath import Found, lookup, render
-from graygate.domain.measurements import ConfigState, EtcdConfigMeasurement, HotReloadMeasurement
-from graygate.domain.verdicts import Verdict, VerdictFor
+from graygate.domain.analysis.measurements import ConfigState, EtcdConfigMeasurement, HotReloadMeasurement
+from graygate.domain.analysis.verdicts import Verdict, VerdictFor
+from graygate.domain.compare.jsonpath import Found, lookup, render
 
 __all__ = ["judge_etcd_config", "judge_hot_reload", "short"]
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-from graygate.domain import jsonpointer
-from graygate.domain.openapi_findings import ApiChange, ApiFinding
+from graygate.domain.compare import jsonpointer
+from graygate.domain.compare.openapi_findings import ApiChange, ApiFinding
 
 __all__ = ["MAX_DEPTH", "Document", "SchemaView", "Side", "Where", "diff_schema", "view"]
 

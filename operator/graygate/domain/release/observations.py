@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graygate.api.status import RouteSnapshot
-from graygate.domain.measurements import Measurement
-from graygate.domain.release_config import ConfigReading
+from graygate.domain.analysis.measurements import Measurement, WorkloadReading
+from graygate.domain.config.release_config import ConfigReading
 
-__all__ = ["Observations", "RouteReading", "WorkloadReading"]
+__all__ = ["Observations", "RouteReading"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,21 +38,6 @@ class RouteReading:
     def label(self) -> str:
         """`virtualService/route`, or the VirtualService alone for its single unnamed route."""
         return f"{self.virtual_service}/{self.route}" if self.route else self.virtual_service
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WorkloadReading:
-    """The canary workload's availability (its `Available` condition), with the condition's message."""
-
-    kind: str
-    name: str
-    available: bool
-    message: str = ""
-
-    @property
-    def label(self) -> str:
-        """`Deployment/checkout-canary`."""
-        return f"{self.kind}/{self.name}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

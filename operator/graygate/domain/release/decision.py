@@ -24,7 +24,7 @@ from typing import Literal
 
 from graygate.api.header_routes import HeaderRouteMatch
 from graygate.api.status import CanaryReleaseStatus
-from graygate.domain.release_config import ConfigAction
+from graygate.domain.config.release_config import ConfigAction
 
 __all__ = [
     "Abort",

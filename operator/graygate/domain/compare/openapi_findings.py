@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from graygate.domain.findings import Severity, count_by_severity, describe_counts, worst_severity
+from graygate.domain.compare.findings import Severity, count_by_severity, describe_counts, worst_severity
 
 __all__ = ["SEVERITY", "ApiChange", "ApiCompatReport", "ApiFinding", "summarize_api"]
 

@@ -15,11 +15,11 @@ from datetime import datetime
 
 from graygate.api.commands import Action, CommandSyntaxError, parse_command
 from graygate.api.status import CanaryReleaseStatus, CommandRecord, PauseReason, Phase
-from graygate.domain.decision import Abort, Decision, Hold, Promote, Reason, Resume
-from graygate.domain.moves import complete, go_to_step, pause, restart
-from graygate.domain.phases import ACTIVE, Event
-from graygate.domain.plan import FULL
-from graygate.domain.progress import Tick, finish, move
+from graygate.domain.release.bookkeeping import Tick, finish, move
+from graygate.domain.release.decision import Abort, Decision, Hold, Promote, Reason, Resume
+from graygate.domain.release.moves import complete, go_to_step, pause, restart
+from graygate.domain.release.phases import ACTIVE, Event
+from graygate.domain.release.plan import FULL
 
 __all__ = ["ALLOWED_PHASES", "handle_command", "pending_command", "record_command", "refusal"]
 

@@ -56,23 +56,16 @@ from graygate.api.header_routes import HeaderRouteMatch
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, Outcome, PauseReason, Phase, RouteSnapshot
 from graygate.api.validation import InvalidSpec
-from graygate.domain import analysis_rules, config_moves
-from graygate.domain.analysis import Assessment
-from graygate.domain.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert
-from graygate.domain.manual import pending_command, record_command
-from graygate.domain.moves import clock, describe_step, go_to_step, hold, pause, restart
-from graygate.domain.observations import Observations
-from graygate.domain.phases import TERMINAL, Event
-from graygate.domain.plan import PauseStep, plan_of
-from graygate.domain.precheck import pre_check_gates, pre_checks_passed
-from graygate.domain.progress import (
-    Tick,
-    conclude,
-    managed_only,
-    move,
-    needs_snapshot,
-    route_problem,
-)
+from graygate.domain.analysis.assessment import Assessment
+from graygate.domain.release import analysis_rules, config_moves
+from graygate.domain.release.bookkeeping import Tick, conclude, managed_only, move, needs_snapshot, route_problem
+from graygate.domain.release.commands import pending_command, record_command
+from graygate.domain.release.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert
+from graygate.domain.release.moves import clock, describe_step, go_to_step, hold, pause, restart
+from graygate.domain.release.observations import Observations
+from graygate.domain.release.phases import TERMINAL, Event
+from graygate.domain.release.plan import PauseStep, plan_of
+from graygate.domain.release.precheck import pre_check_gates, pre_checks_passed
 
 __all__ = ["analysis_due", "decide", "wanted_header_routes"]
 

@@ -19,13 +19,13 @@ from collections.abc import Sequence
 
 from graygate.api.gates import ApiCompat, MetricParity
 from graygate.api.status import Outcome
-from graygate.domain.findings import count_by_severity, describe_counts
-from graygate.domain.jsonpath import Found, lookup, render
-from graygate.domain.measurements import ApiCompatMeasurement, MetricParityMeasurement
-from graygate.domain.openapi_diff import diff_openapi, summarize_api
-from graygate.domain.parity import ParityCode, ParityPolicy, compare_parity, summarize
-from graygate.domain.semver import SemverError, satisfies
-from graygate.domain.verdicts import Verdict, VerdictFor
+from graygate.domain.analysis.measurements import ApiCompatMeasurement, MetricParityMeasurement
+from graygate.domain.analysis.verdicts import Verdict, VerdictFor
+from graygate.domain.compare.findings import count_by_severity, describe_counts
+from graygate.domain.compare.jsonpath import Found, lookup, render
+from graygate.domain.compare.openapi_diff import diff_openapi, summarize_api
+from graygate.domain.compare.parity import ParityCode, ParityPolicy, compare_parity, summarize
+from graygate.domain.compare.semver import SemverError, satisfies
 
 __all__ = ["MAX_REASON", "bounded_list", "judge_api_compat", "judge_metric_parity"]
 

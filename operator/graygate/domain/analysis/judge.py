@@ -15,10 +15,8 @@ from datetime import timedelta
 from graygate.api.gates import ApiCompat, EtcdConfig, Gate, HotReload, HttpProbe, MetricParity, Prometheus
 from graygate.api.routing_check import RoutingCheck
 from graygate.api.status import Outcome
-from graygate.domain.config_judges import judge_etcd_config, judge_hot_reload
-from graygate.domain.errors import MeasurementMismatch
-from graygate.domain.jsonpath import Found, lookup, render
-from graygate.domain.measurements import (
+from graygate.domain.analysis.config_checks import judge_etcd_config, judge_hot_reload
+from graygate.domain.analysis.measurements import (
     ApiCompatMeasurement,
     EtcdConfigMeasurement,
     HotReloadMeasurement,
@@ -28,10 +26,12 @@ from graygate.domain.measurements import (
     PrometheusMeasurement,
     RoutingCheckMeasurement,
 )
-from graygate.domain.prometheus_judge import judge_prometheus
-from graygate.domain.release_check_judges import judge_api_compat, judge_metric_parity
-from graygate.domain.routing_judge import judge_routing_check
-from graygate.domain.verdicts import Verdict, VerdictFor
+from graygate.domain.analysis.prometheus import judge_prometheus
+from graygate.domain.analysis.release_checks import judge_api_compat, judge_metric_parity
+from graygate.domain.analysis.routing_check import judge_routing_check
+from graygate.domain.analysis.verdicts import Verdict, VerdictFor
+from graygate.domain.compare.jsonpath import Found, lookup, render
+from graygate.domain.errors import MeasurementMismatch
 
 __all__ = [
     "judge",

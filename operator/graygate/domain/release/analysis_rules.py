@@ -20,13 +20,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from graygate.api.status import CanaryReleaseStatus, Outcome, Phase
-from graygate.domain.analysis import Assessment, assess
-from graygate.domain.decision import Decision, Note, Pause, Reason, Rollback
-from graygate.domain.manual import handle_command, record_command
-from graygate.domain.moves import rollback
-from graygate.domain.precheck import assess_pre_checks
-from graygate.domain.progress import Tick, finish, record_assessment
-from graygate.domain.verdicts import Verdict
+from graygate.domain.analysis.assessment import Assessment, assess
+from graygate.domain.analysis.verdicts import Verdict
+from graygate.domain.release.bookkeeping import Tick, finish, record_assessment
+from graygate.domain.release.commands import handle_command, record_command
+from graygate.domain.release.decision import Decision, Note, Pause, Reason, Rollback
+from graygate.domain.release.moves import rollback
+from graygate.domain.release.precheck import assess_pre_checks
 
 __all__ = ["analyse", "command", "report_failures"]
 
