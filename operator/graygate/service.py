@@ -21,13 +21,9 @@ from graygate.api.gates import Gate
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, Phase, RouteSnapshot
 from graygate.api.validation import InvalidSpec
-from graygate.domain.analysis.measurements import (
-    HttpProbeMeasurement,
-    Measurement,
-    PrometheusMeasurement,
-    SeriesValue,
-    WorkloadReading,
-)
+from graygate.domain.analysis.http_probe import HttpProbeMeasurement
+from graygate.domain.analysis.measurements import Measurement, WorkloadReading
+from graygate.domain.analysis.prometheus import PrometheusMeasurement, SeriesValue
 from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.config.release_config import (
     ApplyConfig,

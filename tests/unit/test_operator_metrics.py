@@ -8,13 +8,9 @@ import math
 from datetime import timedelta
 
 from graygate.api import CanaryReleaseStatus, Phase
-from graygate.domain.analysis.measurements import (
-    HttpProbeMeasurement,
-    PrometheusMeasurement,
-    QueryReading,
-    RoutingCheckMeasurement,
-    SeriesValue,
-)
+from graygate.domain.analysis.http_probe import HttpProbeMeasurement
+from graygate.domain.analysis.prometheus import PrometheusMeasurement, QueryReading, SeriesValue
+from graygate.domain.analysis.routing_check import RoutingCheckMeasurement
 from graygate.kube.events import ReleaseRef
 from graygate.lifecycle import run_tick
 from graygate.metrics import OperatorMetrics

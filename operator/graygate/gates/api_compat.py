@@ -19,7 +19,8 @@ from datetime import datetime
 import yaml
 
 from graygate.api.gates import ApiCompat
-from graygate.domain.analysis.measurements import ApiCompatMeasurement, Fetched
+from graygate.domain.analysis.api_compat import ApiCompatMeasurement
+from graygate.domain.analysis.measurements import Fetched
 from graygate.gates.fetch import Download, HttpFetcher, json_document
 
 __all__ = ["ACCEPT", "ApiCompatGate", "openapi_document"]

@@ -1,6 +1,6 @@
 """The `etcdConfig` gate's observation side: ask the canary which configuration it runs, then read etcd's.
 
-Why it only observes: whether the two agree is the judge's call (`graygate.domain.analysis.config_checks`). This module
+Why it only observes: whether the two agree is the judge's call (`graygate.domain.analysis.etcd_config`). This module
 records the canary's answer and etcd's state of the prefix, and never raises for either failing.
 
 Why this order: the canary is asked first and etcd read second, so etcd's revision is never older than the one
@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from graygate.api.gates import EtcdConfig
-from graygate.domain.analysis.measurements import ConfigState, EtcdConfigMeasurement
+from graygate.domain.analysis.etcd_config import ConfigState, EtcdConfigMeasurement
 from graygate.errors import GraygateError
 from graygate.gates.etcd_access import EtcdConnector
 from graygate.gates.fetch import HttpFetcher, json_document

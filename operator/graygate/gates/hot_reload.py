@@ -1,7 +1,7 @@
 """The `hotReload` gate's observation side: write a nonce to etcd, then ask the canary until it reports it.
 
 Why it only observes: whether 10 s without the new value fails a release is the judge's call
-(`graygate.domain.analysis.config_checks`). This module writes the probe key (with a lease, so it disappears by itself),
+(`graygate.domain.analysis.hot_reload`). This module writes the probe key (with a lease, so it disappears by itself),
 polls the config endpoint every `pollInterval` until the nonce shows up or the deadline passes, and records what
 the canary last said and how long it took. A failure to write the nonce is recorded, never raised.
 
@@ -21,7 +21,8 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from graygate.api.gates import HotReload
-from graygate.domain.analysis.measurements import Fetched, HotReloadMeasurement
+from graygate.domain.analysis.hot_reload import HotReloadMeasurement
+from graygate.domain.analysis.measurements import Fetched
 from graygate.domain.compare.jsonpath import Found, lookup, render
 from graygate.errors import GraygateError
 from graygate.gates.etcd_access import EtcdConnector

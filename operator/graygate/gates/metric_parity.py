@@ -1,7 +1,7 @@
 """The `metricParity` gate's observation side: fetch the stable's and the canary's expositions at once and parse
 them into metric families.
 
-Why it only observes: which lost label fails a release is `graygate.domain.analysis.release_checks`' call. This
+Why it only observes: which lost label fails a release is `graygate.domain.analysis.metric_parity`' call. This
 module reports the families each side declares, or exactly why a side could not be read (no answer, an error
 status, a body over the bound, text that is not an exposition), and never raises for it.
 
@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from graygate.api.gates import MetricParity
-from graygate.domain.analysis.measurements import Fetched, MetricParityMeasurement
+from graygate.domain.analysis.measurements import Fetched
+from graygate.domain.analysis.metric_parity import MetricParityMeasurement
 from graygate.domain.compare.exposition import ExpositionError, MetricFamily, parse_exposition
 from graygate.gates.fetch import Download, HttpFetcher
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from graygate.api.prometheus import Prometheus, PrometheusSource
 from graygate.api.promql import UnresolvedVariable, promql_duration
-from graygate.domain.analysis.measurements import PrometheusMeasurement, QueryReading, SeriesValue
+from graygate.domain.analysis.prometheus import PrometheusMeasurement, QueryReading, SeriesValue
 from graygate.domain.analysis.promql import QueryScope, plan_queries, window_of
 from graygate.errors import GateError, GraygateError
 from graygate.ports import BasicCredentials, MetricProvider, MetricSource, SecretReader

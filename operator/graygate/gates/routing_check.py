@@ -24,7 +24,7 @@ from datetime import datetime
 
 import aiohttp
 
-from graygate.domain.analysis.measurements import RoutingCheckMeasurement
+from graygate.domain.analysis.routing_check import RoutingCheckMeasurement
 
 __all__ = ["RoutingCheckGate", "RoutingCheckRequest"]
 

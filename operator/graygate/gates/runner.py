@@ -36,17 +36,15 @@ from graygate.api.gates import (
     Prometheus,
 )
 from graygate.api.routing_check import RoutingCheck
-from graygate.domain.analysis.measurements import (
-    ApiCompatMeasurement,
-    EtcdConfigMeasurement,
-    HotReloadMeasurement,
-    HttpProbeMeasurement,
-    Measurement,
-    MetricParityMeasurement,
-    PrometheusMeasurement,
-    RoutingCheckMeasurement,
-)
+from graygate.domain.analysis.api_compat import ApiCompatMeasurement
+from graygate.domain.analysis.etcd_config import EtcdConfigMeasurement
+from graygate.domain.analysis.hot_reload import HotReloadMeasurement
+from graygate.domain.analysis.http_probe import HttpProbeMeasurement
+from graygate.domain.analysis.measurements import Measurement
+from graygate.domain.analysis.metric_parity import MetricParityMeasurement
+from graygate.domain.analysis.prometheus import PrometheusMeasurement
 from graygate.domain.analysis.promql import QueryScope
+from graygate.domain.analysis.routing_check import RoutingCheckMeasurement
 from graygate.domain.url_allowlist import UrlAllowlist
 from graygate.gates.api_compat import ApiCompatGate
 from graygate.gates.etcd_access import EtcdConnector, EtcdFactory, etcd_store

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, Phase, RouteSnapshot
-from graygate.domain.analysis.measurements import HttpProbeMeasurement, Measurement, WorkloadReading
+from graygate.domain.analysis.http_probe import HttpProbeMeasurement
+from graygate.domain.analysis.measurements import Measurement, WorkloadReading
 from graygate.domain.release.observations import Observations, RouteReading
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

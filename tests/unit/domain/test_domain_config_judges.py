@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from graygate.api import Gate, Outcome
+from graygate.domain.analysis.etcd_config import ConfigState, EtcdConfigMeasurement
+from graygate.domain.analysis.hot_reload import HotReloadMeasurement
 from graygate.domain.analysis.judge import judge
-from graygate.domain.analysis.measurements import ConfigState, EtcdConfigMeasurement, Fetched, HotReloadMeasurement
+from graygate.domain.analysis.measurements import Fetched
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ETCD = {"endpoints": ["etcd:2379"]}

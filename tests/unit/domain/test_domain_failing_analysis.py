@@ -12,13 +12,8 @@ from release_builders import BASE, T0, at, observe, passing, probe, spec, status
 from graygate.api import CanaryReleaseSpec, Outcome, Phase
 from graygate.api.conditions import GATES_PASSING, find_condition
 from graygate.api.status import ConditionStatus
-from graygate.domain.analysis.measurements import (
-    Measurement,
-    PrometheusMeasurement,
-    QueryReading,
-    SeriesValue,
-    WorkloadReading,
-)
+from graygate.domain.analysis.measurements import Measurement, WorkloadReading
+from graygate.domain.analysis.prometheus import PrometheusMeasurement, QueryReading, SeriesValue
 from graygate.domain.release.decide import decide
 from graygate.domain.release.decision import Abort, Decision, Hold, Pause, Promote, Reason, Resume, Rollback
 

@@ -9,8 +9,8 @@ import pytest
 from release_builders import T0, probe
 
 from graygate.api import Gate, HttpProbe, Outcome
-from graygate.domain.analysis.judge import judge, judge_http_probe
-from graygate.domain.analysis.measurements import HttpProbeMeasurement
+from graygate.domain.analysis.http_probe import HttpProbeMeasurement, judge_http_probe
+from graygate.domain.analysis.judge import judge
 from graygate.domain.compare.jsonpath import Found, Missing, lookup
 from graygate.domain.errors import MeasurementMismatch
 

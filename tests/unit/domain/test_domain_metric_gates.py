@@ -9,7 +9,7 @@ from release_builders import at, observe, spec, status
 
 from graygate.api import MAX_QUERY_TEXT, Gate, GateState, Outcome, PauseReason, Phase
 from graygate.domain.analysis.assessment import debounce
-from graygate.domain.analysis.measurements import PrometheusMeasurement, QueryReading, SeriesValue
+from graygate.domain.analysis.prometheus import PrometheusMeasurement, QueryReading, SeriesValue
 from graygate.domain.analysis.verdicts import Verdict
 from graygate.domain.release.decide import decide
 from graygate.domain.release.decision import Pause

@@ -11,7 +11,8 @@ import pytest
 from release_builders import BASE, SNAPSHOT, T0, at, available, observe, probe, spec, status
 
 from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, GateState, Outcome, Phase
-from graygate.domain.analysis.measurements import MetricParityMeasurement, WorkloadReading
+from graygate.domain.analysis.measurements import WorkloadReading
+from graygate.domain.analysis.metric_parity import MetricParityMeasurement
 from graygate.domain.release.decide import decide
 from graygate.domain.release.decision import Advance, Decision, Hold, Reason, Rollback
 from graygate.domain.release.observations import Observations

@@ -9,8 +9,8 @@ import pytest
 from release_builders import T0
 
 from graygate.api import Gate, Outcome, Prometheus
-from graygate.domain.analysis.judge import judge, judge_prometheus
-from graygate.domain.analysis.measurements import PrometheusMeasurement, QueryReading, SeriesValue
+from graygate.domain.analysis.judge import judge
+from graygate.domain.analysis.prometheus import PrometheusMeasurement, QueryReading, SeriesValue, judge_prometheus
 
 V = Outcome
 

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from graygate.api import Gate, Outcome
+from graygate.domain.analysis.api_compat import ApiCompatMeasurement
 from graygate.domain.analysis.judge import judge
-from graygate.domain.analysis.measurements import ApiCompatMeasurement, Fetched, MetricParityMeasurement
-from graygate.domain.analysis.release_checks import MAX_REASON, bounded_list
+from graygate.domain.analysis.measurements import Fetched
+from graygate.domain.analysis.metric_parity import MetricParityMeasurement
+from graygate.domain.analysis.reasons import MAX_REASON, bounded_list
 from graygate.domain.compare.exposition import parse_exposition
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -8,8 +8,7 @@ from release_builders import T0
 
 from graygate.api.routing_check import RoutingCheck
 from graygate.api.status import Outcome
-from graygate.domain.analysis.measurements import RoutingCheckMeasurement
-from graygate.domain.analysis.routing_check import judge_routing_check, plausible_range
+from graygate.domain.analysis.routing_check import RoutingCheckMeasurement, judge_routing_check, plausible_range
 
 CHECK = RoutingCheck(url="http://app.lab/")
 C, S = "canary", "stable"

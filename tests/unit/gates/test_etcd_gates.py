@@ -15,8 +15,10 @@ from aiohttp.test_utils import TestServer
 
 from graygate.api import Gate, Outcome
 from graygate.api.etcd_checks import EtcdConnection
+from graygate.domain.analysis.etcd_config import EtcdConfigMeasurement
+from graygate.domain.analysis.hot_reload import HotReloadMeasurement
 from graygate.domain.analysis.judge import judge
-from graygate.domain.analysis.measurements import EtcdConfigMeasurement, HotReloadMeasurement, MetricParityMeasurement
+from graygate.domain.analysis.metric_parity import MetricParityMeasurement
 from graygate.domain.analysis.promql import QueryScope
 from graygate.errors import GateError, NotFoundError
 from graygate.gates.etcd_access import ConfigStore, EtcdConnector

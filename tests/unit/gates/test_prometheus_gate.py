@@ -14,7 +14,7 @@ import pytest
 
 from graygate.api import CanaryReleaseSpec, Gate, Outcome, Prometheus
 from graygate.domain.analysis.judge import judge
-from graygate.domain.analysis.measurements import PrometheusMeasurement
+from graygate.domain.analysis.prometheus import PrometheusMeasurement
 from graygate.domain.analysis.promql import QueryScope
 from graygate.errors import NotFoundError
 from graygate.gates.prometheus import DefaultCredentials, PrometheusGate, PrometheusRequest

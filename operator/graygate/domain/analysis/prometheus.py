@@ -21,14 +21,67 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
+from graygate.api.gates import GateCheck
 from graygate.api.prometheus import NoDataPolicy, Prometheus, PromQuery, RequestDuration, RequestSuccessRate
 from graygate.api.status import Outcome
-from graygate.domain.analysis.measurements import PrometheusMeasurement, QueryReading
+from graygate.domain.analysis.measurements import Measurement, checked
 from graygate.domain.analysis.proportions import ErrorRates, Excess, compare_error_rates
 from graygate.domain.analysis.verdicts import Verdict, worst
 
-__all__ = ["judge_prometheus"]
+__all__ = ["PrometheusMeasurement", "QueryReading", "SeriesValue", "judge_prometheus"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeriesValue:
+    """One series of an instant vector: its labels and its value (which may be NaN)."""
+
+    labels: tuple[tuple[str, str], ...] = ()
+    value: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryReading:
+    """One resolved query and what Prometheus answered: the series (possibly none), or why there was no answer."""
+
+    query: str
+    series: tuple[SeriesValue, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrometheusMeasurement(Measurement):
+    """The queries of one `prometheus` gate, sent together over the same `window`.
+
+    Which readings are set depends on the metric: `requestSuccessRate` fills `canary` and `stable` (counts by
+    response code); `requestDuration` fills all four (the quantile in `canary`/`stable`, request counts in the
+    other two); `query` fills `canary` and, with `stableExpr`, `stable`. `error` is set, and no reading, when the
+    gate could not query at all (no address, an unreadable Secret, a variable without a value).
+    """
+
+    kind: ClassVar[str] = "prometheus"
+
+    window: str = ""
+    canary: QueryReading | None = None
+    stable: QueryReading | None = None
+    canary_requests: QueryReading | None = None
+    stable_requests: QueryReading | None = None
+
+    @property
+    def readings(self) -> dict[str, QueryReading]:
+        """The readings that were taken, by role (`canary`, `stable`, `canaryRequests`, `stableRequests`)."""
+        roles = {
+            "canary": self.canary,
+            "stable": self.stable,
+            "canaryRequests": self.canary_requests,
+            "stableRequests": self.stable_requests,
+        }
+        return {role: reading for role, reading in roles.items() if reading is not None}
+
+    def judged(self, check: GateCheck, weight: int | None) -> Verdict:
+        return judge_prometheus(checked(check, Prometheus, self), self)
+
 
 _NO_DATA: dict[NoDataPolicy, Outcome] = {
     "fail": Outcome.FAIL,

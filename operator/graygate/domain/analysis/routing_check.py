@@ -10,13 +10,42 @@ requests are never a matter of chance either: every one must reach the canary.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Self
 
+from graygate.api.gates import GateCheck
 from graygate.api.routing_check import RoutingCheck
 from graygate.api.status import Outcome
-from graygate.domain.analysis.measurements import RoutingCheckMeasurement
+from graygate.domain.analysis.measurements import Measurement, checked
 from graygate.domain.analysis.verdicts import Verdict, VerdictFor
 
-__all__ = ["judge_routing_check", "plausible_range"]
+__all__ = ["RoutingCheckMeasurement", "judge_routing_check", "plausible_range"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoutingCheckMeasurement(Measurement):
+    """One `routingCheck`: which version answered each coloured and each uncoloured request sent through `url`.
+
+    `colored` and `uncolored` hold one entry per request: the value of the version header, "" when the answer had
+    none, None when no answer came (`failure` then keeps the first reason). `error` is set, and nothing was sent,
+    when the check could not run at all.
+    """
+
+    kind: ClassVar[str] = "routingCheck"
+
+    url: str
+    colored: tuple[str | None, ...] = ()
+    uncolored: tuple[str | None, ...] = ()
+    failure: str | None = None
+
+    def judged(self, check: GateCheck, weight: int | None) -> Verdict:
+        return judge_routing_check(checked(check, RoutingCheck, self), self, weight)
+
+    @classmethod
+    def unmeasured(cls, gate: str, check: GateCheck, now: datetime, why: str) -> Self:
+        url = check.url if isinstance(check, RoutingCheck) else ""
+        return cls(gate=gate, observed_at=now, url=url, error=why)
 
 
 def plausible_range(requests: int, weight: int, tolerance: float) -> tuple[int, int]:

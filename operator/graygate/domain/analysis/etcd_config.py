@@ -1,53 +1,50 @@
-"""Judges of the etcd configuration checks: `hotReload` and `etcdConfig`.
+"""The `etcdConfig` gate's measurement and judge: the configuration the canary reports running against the one
+etcd holds under a prefix, compared by content hash or by revision.
 
-Why apart from `judges`: these compare what the canary says about its configuration with what etcd holds, and
-the interesting part of the verdict is the difference, written so the person on call sees both sides at once
-("canary did not reload within 10s (it reports 'a1b2')", "expected sha256:…, the canary reports sha256:…").
-
-The etcd side failing (unreachable, refused, an unreadable Secret) is an `Error`: the gate could not measure, and
-the release is not blamed for graygate's plumbing. The canary side failing (no answer, no value at the path, an
-old value) is a `Fail`.
+Why the difference is the verdict: the person on call needs both sides at once ("expected sha256:…, the canary
+reports sha256:…"). The etcd side failing is an `Error` (the gate could not measure); the canary side failing is a
+`Fail`.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
 
-from graygate.api.durations import format_duration
-from graygate.api.gates import EtcdConfig, HotReload
+from graygate.api.gates import EtcdConfig, GateCheck
 from graygate.api.status import Outcome
-from graygate.domain.analysis.measurements import ConfigState, EtcdConfigMeasurement, HotReloadMeasurement
+from graygate.domain.analysis.measurements import Fetched, Measurement, checked
+from graygate.domain.analysis.reasons import short
 from graygate.domain.analysis.verdicts import Verdict, VerdictFor
 from graygate.domain.compare.jsonpath import Found, lookup, render
 
-__all__ = ["judge_etcd_config", "judge_hot_reload", "short"]
-
-_SHORT = 80
+__all__ = ["ConfigState", "EtcdConfigMeasurement", "judge_etcd_config"]
 
 
-def short(text: str, limit: int = _SHORT) -> str:
-    """A reported value as a message quotes it: at most `limit` characters."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigState:
+    """What etcd holds under a prefix, in one consistent read at store revision `revision`: the content hash, the
+    highest `mod_revision` of its keys (0 when there are none) and how many keys there are."""
+
+    prefix: str
+    hash: str
+    last_modified: int
+    revision: int
+    keys: int
 
 
-def judge_hot_reload(check: HotReload, seen: HotReloadMeasurement) -> Verdict:
-    """Pass when the canary reported the nonce before the deadline; fail naming what it reports instead."""
-    deadline = format_duration(check.deadline)
-    inputs = {"key": check.key, "url": check.url, "jsonPath": check.json_path}
-    threshold = f"{check.json_path} == the nonce within {deadline}"
-    verdict = VerdictFor(seen.gate, seen.kind, seen.observed_at, inputs, threshold)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EtcdConfigMeasurement(Measurement):
+    """One `etcdConfig` check: etcd's current state of the prefix and what the canary's config endpoint answered
+    (parsed JSON). `error` is set, and `state` None, when etcd could not be read."""
 
-    if seen.error is not None or seen.nonce is None:
-        return verdict(Outcome.ERROR, f"could not write the probe key {check.key}: {seen.error or 'no nonce'}")
-    took = f"{seen.waited.total_seconds():.1f}s"
-    if seen.reported == seen.nonce:
-        return verdict(Outcome.PASS, f"the canary reloaded in {took}: it reports the new {check.key}", took)
-    if seen.reported is not None:
-        reports = f"it reports {short(seen.reported)!r}, not {seen.nonce!r}"
-    else:
-        reports = f"its config endpoint: {seen.report_error or 'no answer'}"
-    polls = "1 poll" if seen.polls == 1 else f"{seen.polls} polls"
-    return verdict(Outcome.FAIL, f"canary did not reload within {deadline} ({reports}; {polls})", seen.reported)
+    kind: ClassVar[str] = "etcdConfig"
+
+    state: ConfigState | None = None
+    report: Fetched[object] | None = None
+
+    def judged(self, check: GateCheck, weight: int | None) -> Verdict:
+        return judge_etcd_config(checked(check, EtcdConfig, self), self)
 
 
 def judge_etcd_config(check: EtcdConfig, seen: EtcdConfigMeasurement) -> Verdict:

@@ -1,0 +1,112 @@
+"""The `httpProbe` gate's measurement and judge: one HTTP answer in, one sample verdict out.
+
+Why the order of questions: no answer at all fails (the canary must answer), an answer without a status code is
+the probe's own fault (`Error`), then the status, the latency budget and the JSON body are checked in turn, and
+the passing reason names everything that was checked.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import ClassVar, Self
+
+from graygate.api.gates import GateCheck, HttpProbe
+from graygate.api.status import Outcome
+from graygate.domain.analysis.measurements import Measurement, checked
+from graygate.domain.analysis.verdicts import Verdict, VerdictFor
+from graygate.domain.compare.jsonpath import Found, lookup, render
+
+__all__ = ["HttpProbeMeasurement", "judge_http_probe", "milliseconds"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpProbeMeasurement(Measurement):
+    """One HTTP request made by an `httpProbe` gate.
+
+    `error` is set when no answer came (refused, reset, timed out, TLS); then `status_code` is None. `body` is
+    the beginning of the answer's text (the gate bounds it). When the gate already parsed the body as JSON it sets
+    `body_is_json` and `body_json` (which may be None for a JSON `null`); otherwise the judge parses `body`.
+    """
+
+    kind: ClassVar[str] = "httpProbe"
+
+    url: str
+    method: str = "GET"
+    status_code: int | None = None
+    latency: timedelta | None = None
+    body: str | None = None
+    body_is_json: bool = False
+    body_json: object = None
+
+    def judged(self, check: GateCheck, weight: int | None) -> Verdict:
+        return judge_http_probe(checked(check, HttpProbe, self), self)
+
+    @classmethod
+    def unmeasured(cls, gate: str, check: GateCheck, now: datetime, why: str) -> Self:
+        probe = check if isinstance(check, HttpProbe) else None
+        url, method = (probe.url, probe.method) if probe is not None else ("", "GET")
+        return cls(gate=gate, observed_at=now, url=url, method=method, error=why)
+
+
+def milliseconds(value: timedelta) -> str:
+    """A latency as people read it: `412ms`."""
+    return f"{round(value / timedelta(milliseconds=1))}ms"
+
+
+def judge_http_probe(check: HttpProbe, seen: HttpProbeMeasurement) -> Verdict:
+    """Pass when the status is expected, the latency is within budget and the JSON check (if any) holds."""
+    expected = f"in [{', '.join(str(code) for code in check.expect_status)}]"
+    inputs = {"url": seen.url, "method": seen.method}
+
+    verdict = VerdictFor(seen.gate, seen.kind, seen.observed_at, inputs)
+
+    if seen.error is not None:
+        return verdict(Outcome.FAIL, f"no answer from {seen.method} {seen.url}: {seen.error}", None, expected)
+    if seen.status_code is None:
+        return verdict(Outcome.ERROR, "the probe reported neither a status code nor an error", None, expected)
+    status = str(seen.status_code)
+    if seen.status_code not in check.expect_status:
+        return verdict(Outcome.FAIL, f"status {status}, expected one {expected}", status, expected)
+    observed, wanted = [status], [f"status {expected}"]
+    if check.latency_budget is not None:
+        budget = f"<= {milliseconds(check.latency_budget)}"
+        if seen.latency is None:
+            return verdict(Outcome.ERROR, "the probe reported no latency to compare with the budget", None, budget)
+        took = milliseconds(seen.latency)
+        if seen.latency > check.latency_budget:
+            return verdict(Outcome.FAIL, f"took {took}, over the budget {budget}", took, budget)
+        observed.append(took)
+        wanted.append(f"latency {budget}")
+    if check.json_path is not None:
+        path, equals = check.json_path.path, check.json_path.equals
+        wants = f"{path} == {equals}" if equals is not None else f"{path} exists"
+        found = _body_value(seen, path)
+        if isinstance(found, str):
+            return verdict(Outcome.FAIL, found, None, wants)
+        got = render(found.value)
+        if found.value is None and equals is None:
+            return verdict(Outcome.FAIL, f"{path} is null", got, wants)
+        if equals is not None and got != equals:
+            return verdict(Outcome.FAIL, f"{path} is {got!r}, expected {equals!r}", got, wants)
+        observed.append(f"{path}={got}")
+        wanted.append(wants)
+    return verdict(Outcome.PASS, f"{', '.join(observed)} as expected", ", ".join(observed), ", ".join(wanted))
+
+
+def _body_value(seen: HttpProbeMeasurement, path: str) -> Found | str:
+    """The value at `path` in the answer's JSON body, or why there is none."""
+    if seen.body_is_json:
+        document = seen.body_json
+    elif not seen.body:
+        return f"no body to check {path} in"
+    else:
+        try:
+            document = json.loads(seen.body)
+        except ValueError:
+            return f"the body is not JSON, cannot check {path}"
+    found = lookup(document, path)
+    if isinstance(found, Found):
+        return found
+    return f"{path}: {found.why} at {found.where}"
