@@ -17,7 +17,6 @@ human.
     │   └── UnknownRouterError    no router is registered under that kind
     ├── GateError                 a gate could not take its observation at all
     └── ProviderError             a metric provider cannot be set up as asked (a failed query is a result, not this)
-        └── UnknownProviderError  no metric provider is registered under that type
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ __all__ = [
     "ProviderError",
     "RouteNotFoundError",
     "RouterError",
-    "UnknownProviderError",
     "UnknownRouterError",
 ]
 
@@ -103,12 +101,3 @@ class GateError(GraygateError):
 
 class ProviderError(GraygateError):
     """A metric provider cannot be created or configured as asked."""
-
-
-class UnknownProviderError(ProviderError):
-    """No metric provider is registered under the requested type; we never fall back silently to another."""
-
-    def __init__(self, kind: str, known: Sequence[str]) -> None:
-        super().__init__(f"unknown metric provider type {kind!r}; graygate knows: {', '.join(known) or 'none'}")
-        self.kind = kind
-        self.known = tuple(known)

@@ -16,9 +16,12 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol
 
-from graygate.api.etcd_checks import EtcdConnection
+from graygate.api.etcd import EtcdConnection
+from graygate.api.gates import GateCheck
+from graygate.domain.analysis.measurements import Measurement
+from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.config.release_config import ApplyConfig, ConfigReading, RestoreConfig
 
 VirtualServiceBody = dict[str, Any]
@@ -230,14 +233,12 @@ class TrafficRouter(Protocol):
     async def restore(self, target: TrafficTarget, snapshots: Sequence[RouteSnapshot]) -> WriteResult: ...
 
 
-RequestT_contra = TypeVar("RequestT_contra", contravariant=True)
-SampleT_co = TypeVar("SampleT_co", covariant=True)
+class Observer(Protocol):
+    """One gate kind's I/O side: observes a check into a Measurement for the domain to judge. It never judges,
+    reads no clock for ``observed_at`` (``now`` is given), and records a failure to observe in the measurement
+    rather than raising. ``scope`` is the release the gate belongs to (None when the caller has none)."""
 
-
-class Gate(Protocol[RequestT_contra, SampleT_co]):
-    """Takes one observation for the domain to judge. It never judges, and reads no clock for ``observed_at``."""
-
-    async def observe(self, request: RequestT_contra, now: datetime) -> SampleT_co: ...
+    async def observe(self, gate: str, check: GateCheck, now: datetime, scope: QueryScope | None) -> Measurement: ...
 
     async def close(self) -> None: ...
 

@@ -13,8 +13,9 @@ from graygate.domain.analysis.measurements import WorkloadReading
 from graygate.domain.url_allowlist import UrlAllowlist
 from graygate.freeze import FreezeSwitch
 from graygate.gates.etcd_keys import EtcdConfigKeys
-from graygate.gates.prometheus import DefaultCredentials
+from graygate.gates.prometheus_login import DefaultCredentials
 from graygate.gates.runner import GateRunner
+from graygate.gates.tools import GateTools
 from graygate.kube.client import ApiClient, api_client, close_client
 from graygate.kube.events import KubeEvents
 from graygate.kube.releases import KubeReleases
@@ -22,7 +23,7 @@ from graygate.kube.secrets import KubeSecrets
 from graygate.kube.virtualservices import KubeVirtualServiceStore
 from graygate.kube.workloads import KubeWorkloads
 from graygate.metrics import OperatorMetrics
-from graygate.providers import PROVIDERS
+from graygate.providers.prometheus import PrometheusProvider
 from graygate.routers.registry import ROUTERS, RouterClients
 from graygate.service import Deps
 from graygate.store import EtcdError, EtcdSettings
@@ -74,8 +75,8 @@ class Wired:
 async def wire(settings: OperatorSettings, metrics: OperatorMetrics) -> Wired:
     api = api_client(settings.kubeconfig)
     workloads = KubeWorkloads(api)
-    gates = GateRunner(
-        metrics=PROVIDERS.create("prometheus"),
+    tools = GateTools(
+        metrics=PrometheusProvider(),
         secrets=KubeSecrets(api),
         default_prometheus=settings.prometheus_address,
         default_credentials=(
@@ -83,8 +84,8 @@ async def wire(settings: OperatorSettings, metrics: OperatorMetrics) -> Wired:
             if settings.prometheus_credentials_dir is not None
             else None
         ),
-        url_allowlist=settings.probe_url_allowlist,
     )
+    gates = GateRunner(tools, url_allowlist=settings.probe_url_allowlist)
 
     async def workload(namespace: str, name: str) -> WorkloadReading:
         availability = await workloads.deployment_availability(namespace, name)

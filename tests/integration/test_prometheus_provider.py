@@ -25,8 +25,9 @@ from graygate.domain.analysis.judge import judge
 from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.analysis.verdicts import Verdict
 from graygate.gates.runner import GateRunner
+from graygate.gates.tools import GateTools
 from graygate.ports import MetricSource, QueryFailure
-from graygate.providers import PROVIDERS, PrometheusProvider
+from graygate.providers.prometheus import PrometheusProvider
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.asyncio(loop_scope="module")]
 
@@ -98,7 +99,7 @@ def _scraped(prometheus: Prometheus, promql: str, at_least: float) -> Any:
 
 async def verdict_of(lab: Lab, check: dict[str, Any], address: str | None = None) -> Verdict:
     gate = Gate.model_validate({"name": "g", "prometheus": {"window": "1m", **check}})
-    runner = GateRunner(metrics=PROVIDERS.create("prometheus"), default_prometheus=address or lab.prometheus.url)
+    runner = GateRunner(GateTools(metrics=PrometheusProvider(), default_prometheus=address or lab.prometheus.url))
     try:
         (measured,) = await runner.measure([gate], datetime.now(UTC), lab.scope)
     finally:

@@ -13,20 +13,19 @@ from graygate.api.conditions import (
 )
 from graygate.api.durations import Duration, Interval, format_duration, parse_duration
 from graygate.api.gates import Gate, GateCheck, HttpProbe, JsonPathCheck
-from graygate.api.prometheus import (
+from graygate.api.gates.prometheus import (
     BasicAuth,
     BearerToken,
     CaBundle,
-    ConfigMapRef,
     NoDataPolicy,
     Prometheus,
     PrometheusSource,
     PromQuery,
     RequestDuration,
     RequestSuccessRate,
-    SecretRef,
 )
-from graygate.api.promql import VARIABLES, PromQLTemplate, UnresolvedVariable, promql_duration, render_template
+from graygate.api.gates.promql import VARIABLES, PromQLTemplate, UnresolvedVariable, promql_duration, render_template
+from graygate.api.refs import ConfigMapRef, SecretRef
 from graygate.api.resource import API_VERSION, GROUP, KIND, PLURAL, SHORT_NAMES, VERSION, CanaryRelease, ObjectMeta
 from graygate.api.spec import (
     Analysis,

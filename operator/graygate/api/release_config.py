@@ -28,7 +28,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from graygate.api.base import SpecModel, StatusModel
 from graygate.api.cel import rules
-from graygate.api.etcd_checks import EtcdConnection, EtcdKey
+from graygate.api.etcd import EtcdConnection, EtcdKey
 
 __all__ = ["MAX_KEYS", "MAX_VALUE", "ConfigChange", "ConfigKeyStatus", "ConfigState", "ConfigStatus", "ReleaseConfig"]
 

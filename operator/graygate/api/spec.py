@@ -25,10 +25,10 @@ from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from graygate.api.base import SpecModel
 from graygate.api.cel import exactly_one, rules
 from graygate.api.durations import Duration, Interval, format_duration
-from graygate.api.gates import MAX_GATES, Gate
+from graygate.api.gates import CHECK_MODELS, MAX_GATES, Gate
+from graygate.api.gates.prometheus import Prometheus
+from graygate.api.gates.promql import variables_in
 from graygate.api.header_routes import SetHeaderRoute
-from graygate.api.prometheus import Prometheus
-from graygate.api.promql import variables_in
 from graygate.api.release_config import ReleaseConfig
 
 __all__ = [
@@ -177,24 +177,27 @@ class Step(SpecModel):
         return self
 
 
-_BOUNDED_WAITS = (
-    ("httpProbe", "timeout"),
-    ("metricParity", "timeout"),
-    ("apiCompat", "timeout"),
-    ("hotReload", "deadline"),
-    ("etcdConfig", "timeout"),
-    ("routingCheck", "timeout"),
-)
-"""(gate kind, field): how long one analysis of that kind may wait, which must be shorter than the interval."""
+_BOUNDED_WAITS = tuple((model.kind, model.bounded_wait) for model in CHECK_MODELS if model.bounded_wait)
+"""(gate kind, field path): how long one analysis of that kind may wait, which must be shorter than the interval."""
 
 
-def _shorter_than_interval(kind: str, field: str) -> tuple[str, str]:
-    """The CEL rule (and its message) keeping `kind`'s `field` below the analysis interval."""
+def _shorter_than_interval(kind: str, path: tuple[str, ...]) -> tuple[str, str]:
+    """The CEL rule (and its message) keeping `kind`'s wait at `path` below the analysis interval."""
+    fields = [f"g.{kind}" + "".join(f".{name}" for name in path[: depth + 1]) for depth in range(len(path))]
+    absent = " || ".join(f"!has({field})" for field in fields)
     rule = (
-        f"!has(self.gates) || !has(self.interval) || self.gates.all(g, !has(g.{kind}) || "
-        f"!has(g.{kind}.{field}) || duration(g.{kind}.{field}) < duration(self.interval))"
+        f"!has(self.gates) || !has(self.interval) || self.gates.all(g, !has(g.{kind}) || {absent} || "
+        f"duration({fields[-1]}) < duration(self.interval))"
     )
-    return rule, f"every {kind} {field} must be shorter than the analysis interval"
+    return rule, f"every {kind} {' '.join(path)} must be shorter than the analysis interval"
+
+
+def _wait_of(check: object, path: tuple[str, ...]) -> timedelta | None:
+    """The duration at `path` in `check`, or None where a part of the path is unset."""
+    value = check
+    for name in path:
+        value = getattr(value, name, None)
+    return value if isinstance(value, timedelta) else None
 
 
 class Analysis(SpecModel):
@@ -202,13 +205,7 @@ class Analysis(SpecModel):
 
     model_config = ConfigDict(
         json_schema_extra=rules(
-            *(_shorter_than_interval(kind, field) for kind, field in _BOUNDED_WAITS),
-            (
-                "!has(self.gates) || !has(self.interval) || self.gates.all(g, !has(g.prometheus) || "
-                "!has(g.prometheus.source) || !has(g.prometheus.source.timeout) || "
-                "duration(g.prometheus.source.timeout) < duration(self.interval))",
-                "every prometheus source timeout must be shorter than the analysis interval",
-            ),
+            *(_shorter_than_interval(kind, path) for kind, path in _BOUNDED_WAITS),
         )
     )
 
@@ -236,19 +233,13 @@ class Analysis(SpecModel):
         if repeated:
             raise ValueError(f"gates must have unique names; repeated: {', '.join(repeated)}")
         for gate in self.gates:
-            for kind, field in _BOUNDED_WAITS:
-                wait = getattr(gate.check, field) if gate.check.kind == kind else None
-                if isinstance(wait, timedelta) and wait >= self.interval:
+            for kind, path in _BOUNDED_WAITS:
+                wait = _wait_of(gate.check, path) if gate.check.kind == kind else None
+                if wait is not None and wait >= self.interval:
                     raise ValueError(
-                        f"gate {gate.name}: {kind} {field} {format_duration(wait)} must be "
+                        f"gate {gate.name}: {kind} {' '.join(path)} {format_duration(wait)} must be "
                         f"shorter than the analysis interval {format_duration(self.interval)}"
                     )
-            source = gate.prometheus.source if gate.prometheus is not None else None
-            if source is not None and source.timeout >= self.interval:
-                raise ValueError(
-                    f"gate {gate.name}: prometheus source timeout {format_duration(source.timeout)} must be "
-                    f"shorter than the analysis interval {format_duration(self.interval)}"
-                )
         return self
 
 

@@ -2,7 +2,7 @@
 
 Why a composition of its own instead of `graygate.wiring`: the operator's wiring needs an API server (Secrets,
 workloads, VirtualServices); `check` must work from a laptop or a CI job with none. So it builds the same
-`GateRunner` with the same metric provider registry, and stands an `OfflineSecrets` behind the Secret port that
+`GateRunner` with the same metric provider, and stands an `OfflineSecrets` behind the Secret port that
 refuses every read with a sentence saying what to pass instead. The judges are the domain's own (`judge`), so a
 verdict here is the operator's sample verdict for the same observation. The canary workload's availability is not
 checked: it lives in the cluster.
@@ -24,7 +24,8 @@ from graygate.domain.analysis.judge import judge
 from graygate.domain.analysis.promql import QueryScope
 from graygate.errors import GateError, GraygateError
 from graygate.gates.runner import GateRunner
-from graygate.providers import PROVIDERS
+from graygate.gates.tools import GateTools
+from graygate.providers.prometheus import PrometheusProvider
 
 __all__ = ["CheckRequest", "OfflineSecrets", "load_release", "run_check"]
 
@@ -83,9 +84,8 @@ def run_check(request: CheckRequest, now: datetime | None = None) -> CheckReport
     when = now or datetime.now(UTC)
 
     async def measure() -> CheckReport:
-        runner = GateRunner(
-            metrics=PROVIDERS.create("prometheus"), secrets=OfflineSecrets(), default_prometheus=request.prometheus
-        )
+        tools = GateTools(metrics=PrometheusProvider(), secrets=OfflineSecrets(), default_prometheus=request.prometheus)
+        runner = GateRunner(tools)
         try:
             measurements = await runner.measure(spec.analysis.gates, when, scope)
         finally:

@@ -18,23 +18,37 @@ from datetime import datetime
 
 import yaml
 
-from graygate.api.gates import ApiCompat
+from graygate.api.gates import ApiCompat, GateCheck
 from graygate.domain.analysis.api_compat import ApiCompatMeasurement
 from graygate.domain.analysis.measurements import Fetched
+from graygate.domain.analysis.promql import QueryScope
 from graygate.gates.fetch import Download, HttpFetcher, json_document
+from graygate.gates.tools import GateTools, expect
 
-__all__ = ["ACCEPT", "ApiCompatGate", "openapi_document"]
+__all__ = ["ACCEPT", "ApiCompatObserver", "openapi_document"]
 
 ACCEPT = "application/json, application/yaml;q=0.9, application/x-yaml;q=0.9, text/yaml;q=0.9, */*;q=0.1"
 
 
-class ApiCompatGate:
+class ApiCompatObserver:
     """Observes `apiCompat` gates through a shared fetcher (which its owner closes)."""
+
+    @classmethod
+    def of(cls, tools: GateTools) -> ApiCompatObserver:
+        return cls(tools.fetcher)
 
     def __init__(self, fetcher: HttpFetcher) -> None:
         self._fetcher = fetcher
 
-    async def observe(self, gate: str, check: ApiCompat, now: datetime) -> ApiCompatMeasurement:
+    async def observe(
+        self, gate: str, check: GateCheck, now: datetime, scope: QueryScope | None = None
+    ) -> ApiCompatMeasurement:
+        return await self._observe(gate, expect(check, ApiCompat), now)
+
+    async def close(self) -> None:
+        """Nothing of its own to close: the fetcher and the etcd connections belong to the tools."""
+
+    async def _observe(self, gate: str, check: ApiCompat, now: datetime) -> ApiCompatMeasurement:
         """Stable's and canary's documents and the version answer, fetched concurrently."""
         timeout = check.timeout.total_seconds()
 

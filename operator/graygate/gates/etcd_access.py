@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from graygate.api.etcd_checks import EtcdConnection
+from graygate.api.etcd import EtcdConnection
 from graygate.errors import GateError, GraygateError
 from graygate.ports import SecretReader
 from graygate.store import EtcdSettings, GuardedApply, KeysSnapshot, PrefixSnapshot, PriorValue, RestoreResult

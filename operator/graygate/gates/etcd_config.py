@@ -12,23 +12,37 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from graygate.api.gates import EtcdConfig
+from graygate.api.gates import EtcdConfig, GateCheck
 from graygate.domain.analysis.etcd_config import ConfigState, EtcdConfigMeasurement
+from graygate.domain.analysis.promql import QueryScope
 from graygate.errors import GraygateError
 from graygate.gates.etcd_access import EtcdConnector
 from graygate.gates.fetch import HttpFetcher, json_document
+from graygate.gates.tools import GateTools, expect
 
-__all__ = ["EtcdConfigGate"]
+__all__ = ["EtcdConfigObserver"]
 
 
-class EtcdConfigGate:
+class EtcdConfigObserver:
     """Observes `etcdConfig` gates through a shared connector and fetcher (which their owner closes)."""
+
+    @classmethod
+    def of(cls, tools: GateTools) -> EtcdConfigObserver:
+        return cls(tools.etcd, tools.fetcher)
 
     def __init__(self, connector: EtcdConnector, fetcher: HttpFetcher) -> None:
         self._connector = connector
         self._fetcher = fetcher
 
     async def observe(
+        self, gate: str, check: GateCheck, now: datetime, scope: QueryScope | None = None
+    ) -> EtcdConfigMeasurement:
+        return await self._observe(gate, expect(check, EtcdConfig), now, scope.namespace if scope is not None else None)
+
+    async def close(self) -> None:
+        """Nothing of its own to close: the fetcher and the etcd connections belong to the tools."""
+
+    async def _observe(
         self, gate: str, check: EtcdConfig, now: datetime, namespace: str | None
     ) -> EtcdConfigMeasurement:
         """The canary's report, then etcd's state of `check.prefix`."""

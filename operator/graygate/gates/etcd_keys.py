@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from graygate.api.etcd_checks import EtcdConnection
+from graygate.api.etcd import EtcdConnection
 from graygate.domain.config.release_config import ApplyConfig, ConfigReading, KeyReading, RestoreConfig
 from graygate.errors import GraygateError
 from graygate.gates.etcd_access import EtcdConnector

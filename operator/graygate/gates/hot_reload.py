@@ -20,15 +20,17 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import partial
 
-from graygate.api.gates import HotReload
+from graygate.api.gates import GateCheck, HotReload
 from graygate.domain.analysis.hot_reload import HotReloadMeasurement
 from graygate.domain.analysis.measurements import Fetched
+from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.compare.jsonpath import Found, lookup, render
 from graygate.errors import GraygateError
 from graygate.gates.etcd_access import EtcdConnector
 from graygate.gates.fetch import HttpFetcher, json_document
+from graygate.gates.tools import GateTools, expect
 
-__all__ = ["HotReloadGate", "new_nonce"]
+__all__ = ["HotReloadObserver", "new_nonce"]
 
 _MIN_REQUEST_S = 0.05
 
@@ -38,8 +40,12 @@ def new_nonce() -> str:
     return f"graygate-{secrets.token_hex(8)}"
 
 
-class HotReloadGate:
+class HotReloadObserver:
     """Observes `hotReload` gates through a shared connector and fetcher (which their owner closes)."""
+
+    @classmethod
+    def of(cls, tools: GateTools) -> HotReloadObserver:
+        return cls(tools.etcd, tools.fetcher)
 
     def __init__(
         self,
@@ -56,7 +62,15 @@ class HotReloadGate:
         self._sleep = sleep
         self._nonce = nonce
 
-    async def observe(self, gate: str, check: HotReload, now: datetime, namespace: str | None) -> HotReloadMeasurement:
+    async def observe(
+        self, gate: str, check: GateCheck, now: datetime, scope: QueryScope | None = None
+    ) -> HotReloadMeasurement:
+        return await self._observe(gate, expect(check, HotReload), now, scope.namespace if scope is not None else None)
+
+    async def close(self) -> None:
+        """Nothing of its own to close: the fetcher and the etcd connections belong to the tools."""
+
+    async def _observe(self, gate: str, check: HotReload, now: datetime, namespace: str | None) -> HotReloadMeasurement:
         """One probe: write, then poll until the nonce is reported or `check.deadline` has passed."""
         seen = partial(
             HotReloadMeasurement,

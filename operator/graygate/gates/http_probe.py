@@ -22,16 +22,20 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 
 import aiohttp
 from pydantic import JsonValue
 
+from graygate.api.gates import GateCheck, HttpProbe
+from graygate.domain.analysis.http_probe import HttpProbeMeasurement
+from graygate.domain.analysis.promql import QueryScope
 from graygate.errors import GateError
 from graygate.gates.fetch import read_at_most
+from graygate.gates.tools import GateTools, expect
 
-__all__ = ["HttpProbeGate", "HttpProbeRequest", "ProbeSample"]
+__all__ = ["HttpProbeObserver", "HttpProbeRequest", "ProbeReading"]
 
 SNIPPET_BYTES = 4 * 1024
 JSON_BYTES = 64 * 1024
@@ -40,7 +44,7 @@ USER_AGENT = "graygate-http-probe"
 
 @dataclass(frozen=True)
 class HttpProbeRequest:
-    """One probe request, as the release spec describes it (the lead maps the pydantic spec onto this)."""
+    """One probe request, as the release spec describes it (`HttpProbeObserver.observe` maps the check onto it)."""
 
     url: str
     method: str = "GET"
@@ -56,7 +60,7 @@ class HttpProbeRequest:
 
 
 @dataclass(frozen=True)
-class ProbeSample:
+class ProbeReading:
     """What one probe saw. Exactly one of ``status_code`` and ``error`` is set."""
 
     url: str
@@ -82,16 +86,48 @@ class _Body:
     value: JsonValue
 
 
-class HttpProbeGate:
-    """Performs HTTP probes; satisfies ``graygate.ports.Gate[HttpProbeRequest, ProbeSample]``."""
+class HttpProbeObserver:
+    """Performs HTTP probes: ``send`` one request and read what came back, ``observe`` an ``httpProbe`` check (a
+    ``graygate.ports.Observer``)."""
+
+    @classmethod
+    def of(cls, tools: GateTools) -> HttpProbeObserver:
+        return cls()
 
     def __init__(self, *, clock: Callable[[], float] = time.perf_counter) -> None:
         self._clock = clock
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
-    async def observe(self, request: HttpProbeRequest, now: datetime) -> ProbeSample:
-        """Send ``request`` once; a failure to get an answer is recorded in the sample, never raised."""
+    async def observe(
+        self, gate: str, check: GateCheck, now: datetime, scope: QueryScope | None = None
+    ) -> HttpProbeMeasurement:
+        """One request as ``check`` describes it, recorded as the domain judges it."""
+        probe = expect(check, HttpProbe)
+        request = HttpProbeRequest(
+            url=probe.url, method=probe.method, headers=dict(probe.headers), timeout_s=probe.timeout.total_seconds()
+        )
+        try:
+            reading = await self.send(request, now)
+        except Exception as error:
+            return HttpProbeMeasurement(
+                gate=gate, observed_at=now, url=probe.url, method=probe.method, error=f"probe failed: {error}"
+            )
+        return HttpProbeMeasurement(
+            gate=gate,
+            observed_at=now,
+            url=reading.url,
+            method=reading.method,
+            status_code=reading.status_code,
+            latency=timedelta(seconds=reading.latency_s),
+            body=reading.body_snippet,
+            body_is_json=reading.body_is_json,
+            body_json=reading.body_json,
+            error=reading.error,
+        )
+
+    async def send(self, request: HttpProbeRequest, now: datetime) -> ProbeReading:
+        """Send ``request`` once; a failure to get an answer is recorded in the reading, never raised."""
         session = self._open_session()
         method = request.method.upper()
         started = self._clock()
@@ -113,7 +149,7 @@ class HttpProbeGate:
             status, body, error = None, _NO_BODY, f"connection failed: {e}"
         except aiohttp.ClientError as e:
             status, body, error = None, _NO_BODY, f"{type(e).__name__}: {e}"
-        return ProbeSample(
+        return ProbeReading(
             url=request.url,
             method=method,
             status_code=status,
@@ -133,7 +169,7 @@ class HttpProbeGate:
             await self._session.close()
             self._session = None
 
-    async def __aenter__(self) -> HttpProbeGate:
+    async def __aenter__(self) -> HttpProbeObserver:
         return self
 
     async def __aexit__(

@@ -15,26 +15,40 @@ import asyncio
 from collections.abc import Mapping
 from datetime import datetime
 
-from graygate.api.gates import MetricParity
+from graygate.api.gates import GateCheck, MetricParity
 from graygate.domain.analysis.measurements import Fetched
 from graygate.domain.analysis.metric_parity import MetricParityMeasurement
+from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.compare.exposition import ExpositionError, MetricFamily, parse_exposition
 from graygate.gates.fetch import Download, HttpFetcher
+from graygate.gates.tools import GateTools, expect
 
-__all__ = ["ACCEPT", "MetricParityGate"]
+__all__ = ["ACCEPT", "MetricParityObserver"]
 
 ACCEPT = "text/plain;version=0.0.4;q=0.9,application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1"
 
 Families = Mapping[str, MetricFamily]
 
 
-class MetricParityGate:
+class MetricParityObserver:
     """Observes `metricParity` gates through a shared fetcher (which its owner closes)."""
+
+    @classmethod
+    def of(cls, tools: GateTools) -> MetricParityObserver:
+        return cls(tools.fetcher)
 
     def __init__(self, fetcher: HttpFetcher) -> None:
         self._fetcher = fetcher
 
-    async def observe(self, gate: str, check: MetricParity, now: datetime) -> MetricParityMeasurement:
+    async def observe(
+        self, gate: str, check: GateCheck, now: datetime, scope: QueryScope | None = None
+    ) -> MetricParityMeasurement:
+        return await self._observe(gate, expect(check, MetricParity), now)
+
+    async def close(self) -> None:
+        """Nothing of its own to close: the fetcher and the etcd connections belong to the tools."""
+
+    async def _observe(self, gate: str, check: MetricParity, now: datetime) -> MetricParityMeasurement:
         """Both expositions, fetched concurrently so they describe the same moment."""
         timeout = check.timeout.total_seconds()
         urls = [check.canary_url] + ([check.stable_url] if check.stable_url else [])

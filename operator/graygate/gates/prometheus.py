@@ -20,76 +20,35 @@ the gate's source sets itself wins over the file of the same kind.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
-from graygate.api.prometheus import Prometheus, PrometheusSource
-from graygate.api.promql import UnresolvedVariable, promql_duration
+from graygate.api.gates import GateCheck
+from graygate.api.gates.prometheus import Prometheus, PrometheusSource
+from graygate.api.gates.promql import UnresolvedVariable, promql_duration
 from graygate.domain.analysis.prometheus import PrometheusMeasurement, QueryReading, SeriesValue
 from graygate.domain.analysis.promql import QueryScope, plan_queries, window_of
 from graygate.errors import GateError, GraygateError
+from graygate.gates.prometheus_login import DefaultCredentials, line
+from graygate.gates.tools import GateTools, expect
 from graygate.ports import BasicCredentials, MetricProvider, MetricSource, SecretReader
 
-__all__ = ["DefaultCredentials", "PrometheusGate", "PrometheusRequest"]
-
-TOKEN_FILE, USERNAME_FILE, PASSWORD_FILE, CA_FILE = "token", "username", "password", "ca.crt"
+__all__ = ["PrometheusObserver"]
 
 
-@dataclass(frozen=True)
-class _Files:
-    token: str | None = None
-    basic: BasicCredentials | None = None
-    ca_pem: str | None = None
-
-
-@dataclass(frozen=True)
-class DefaultCredentials:
-    """The default Prometheus's credentials, as files in `folder` (the chart mounts `prometheus.credentialsSecret`
-    there): `token` (a bearer token) or `username` and `password` (basic auth), and optionally `ca.crt` (the CA
-    bundle that verifies an https:// Prometheus). Each file's final newline is ignored."""
-
-    folder: Path
-
-    def read(self) -> _Files:
-        """The files as they are now; GateError when the folder cannot be read or holds a half or double login."""
-        if not self.folder.is_dir():
-            raise GateError(f"the default Prometheus credentials folder {self.folder} does not exist")
-        try:
-            found = {
-                name: (self.folder / name).read_text(encoding="utf-8")
-                for name in (TOKEN_FILE, USERNAME_FILE, PASSWORD_FILE, CA_FILE)
-                if (self.folder / name).is_file()
-            }
-        except OSError as e:
-            raise GateError(f"cannot read the default Prometheus credentials in {self.folder}: {e}") from e
-        has_user, has_password = USERNAME_FILE in found, PASSWORD_FILE in found
-        if has_user != has_password:
-            raise GateError(f"{self.folder} has only one of {USERNAME_FILE} and {PASSWORD_FILE}; basic auth needs both")
-        if TOKEN_FILE in found and has_user:
-            raise GateError(f"{self.folder} has both {TOKEN_FILE} and {USERNAME_FILE}/{PASSWORD_FILE}: keep one")
-        basic = None
-        if has_user:
-            basic = BasicCredentials(username=_line(found[USERNAME_FILE]), password=_line(found[PASSWORD_FILE]))
-        token = _line(found[TOKEN_FILE]) if TOKEN_FILE in found else None
-        return _Files(token=token, basic=basic, ca_pem=found.get(CA_FILE))
-
-
-@dataclass(frozen=True)
-class PrometheusRequest:
-    """One analysis of one `prometheus` gate: the gate's name and check, and the release its variables describe
-    (None when the caller passed no release; the measurement then says so)."""
-
-    gate: str
-    check: Prometheus
-    scope: QueryScope | None
-
-
-class PrometheusGate:
-    """Queries Prometheus for one gate; satisfies `graygate.ports.Gate[PrometheusRequest, PrometheusMeasurement]`.
+class PrometheusObserver:
+    """Queries Prometheus for one gate; a `graygate.ports.Observer` of `prometheus` checks.
 
     It owns `provider` from construction on: `close()` closes it.
     """
+
+    @classmethod
+    def of(cls, tools: GateTools) -> PrometheusObserver:
+        return cls(
+            tools.metrics,
+            secrets=tools.secrets,
+            default_address=tools.default_prometheus,
+            default_credentials=tools.default_credentials,
+        )
 
     def __init__(
         self,
@@ -103,10 +62,18 @@ class PrometheusGate:
         self._default_address = default_address
         self._default_credentials = default_credentials
 
-    async def observe(self, request: PrometheusRequest, now: datetime) -> PrometheusMeasurement:
+    async def observe(
+        self, gate: str, check: GateCheck, now: datetime, scope: QueryScope | None = None
+    ) -> PrometheusMeasurement:
         """Send the gate's queries at `now`; what went wrong is recorded in the measurement, never raised."""
-        name, check, scope = request.gate, request.check, request.scope
+        try:
+            return await self._observe(gate, expect(check, Prometheus), now, scope)
+        except Exception as error:
+            return PrometheusMeasurement(gate=gate, observed_at=now, error=f"the prometheus gate failed: {error}")
 
+    async def _observe(
+        self, name: str, check: Prometheus, now: datetime, scope: QueryScope | None
+    ) -> PrometheusMeasurement:
         def failed(why: str, window: str = "") -> PrometheusMeasurement:
             return PrometheusMeasurement(gate=name, observed_at=now, window=window, error=why)
 
@@ -165,12 +132,12 @@ class PrometheusGate:
         token = basic = ca = None
         if spec.bearer_token is not None:
             ref = spec.bearer_token
-            token = _line(await self._secret(namespace, ref.secret_ref.name, ref.key))
+            token = line(await self._secret(namespace, ref.secret_ref.name, ref.key))
         if spec.basic_auth is not None:
             auth = spec.basic_auth
             username = await self._secret(namespace, auth.secret_ref.name, auth.username_key)
             password = await self._secret(namespace, auth.secret_ref.name, auth.password_key)
-            basic = BasicCredentials(username=_line(username), password=_line(password))
+            basic = BasicCredentials(username=line(username), password=line(password))
         if spec.ca is not None:
             bundle = spec.ca
             if bundle.secret_ref is not None:
@@ -209,8 +176,3 @@ class PrometheusGate:
         if self._secrets is None:
             raise GateError("the source needs a Secret or ConfigMap, but no Secret reader is configured")
         return self._secrets
-
-
-def _line(value: str) -> str:
-    """A credential as kubectl's `--from-file` stores it, without the file's final newline."""
-    return value.rstrip("\r\n")

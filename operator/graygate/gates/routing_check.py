@@ -24,9 +24,12 @@ from datetime import datetime
 
 import aiohttp
 
+from graygate.api.gates import GateCheck, RoutingCheck
+from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.analysis.routing_check import RoutingCheckMeasurement
+from graygate.gates.tools import GateTools, expect
 
-__all__ = ["RoutingCheckGate", "RoutingCheckRequest"]
+__all__ = ["RoutingCheckObserver", "RoutingCheckRequest"]
 
 USER_AGENT = "graygate-routing-check"
 BODY_BYTES = 64 * 1024
@@ -51,8 +54,13 @@ class RoutingCheckRequest:
             raise ValueError("request counts must not be negative")
 
 
-class RoutingCheckGate:
-    """A ``graygate.ports.Gate`` of ``RoutingCheckRequest`` → ``RoutingCheckMeasurement``."""
+class RoutingCheckObserver:
+    """Sends the coloured and uncoloured requests of a ``RoutingCheckRequest`` (``send``), and observes a
+    ``routingCheck`` check that way (a ``graygate.ports.Observer``)."""
+
+    @classmethod
+    def of(cls, tools: GateTools) -> RoutingCheckObserver:
+        return cls()
 
     def __init__(self, *, concurrency: int = 8) -> None:
         if concurrency < 1:
@@ -60,7 +68,22 @@ class RoutingCheckGate:
         self._concurrency = concurrency
         self._session: aiohttp.ClientSession | None = None
 
-    async def observe(self, request: RoutingCheckRequest, now: datetime) -> RoutingCheckMeasurement:
+    async def observe(
+        self, gate: str, check: GateCheck, now: datetime, scope: QueryScope | None = None
+    ) -> RoutingCheckMeasurement:
+        spec = expect(check, RoutingCheck)
+        request = RoutingCheckRequest(
+            gate=gate,
+            url=spec.url,
+            colored_headers=dict(spec.colored_headers),
+            colored=spec.colored_requests,
+            uncolored=spec.uncolored_requests,
+            version_header=spec.version_header,
+            timeout_s=spec.timeout.total_seconds(),
+        )
+        return await self.send(request, now)
+
+    async def send(self, request: RoutingCheckRequest, now: datetime) -> RoutingCheckMeasurement:
         session = self._open()
         limit = asyncio.Semaphore(self._concurrency)
         failures: list[str] = []

@@ -9,7 +9,7 @@ import pytest
 from release_builders import manifest
 
 from graygate.api import CanaryReleaseSpec, Prometheus, UnresolvedVariable, promql_duration, render_template
-from graygate.api.promql import check_template, variables_in
+from graygate.api.gates.promql import check_template, variables_in
 from graygate.domain.analysis.promql import QueryPlan, QueryScope, plan_queries
 
 VALUES = {

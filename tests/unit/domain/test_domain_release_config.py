@@ -11,7 +11,7 @@ import pytest
 from release_builders import SNAPSHOT, T0, at, no_gates, observe, probe, spec, status
 
 from graygate.api import CanaryReleaseStatus, Phase
-from graygate.api.etcd_checks import EtcdConnection
+from graygate.api.etcd import EtcdConnection
 from graygate.api.release_config import MAX_VALUE, ConfigKeyStatus, ConfigState, ConfigStatus, ReleaseConfig
 from graygate.domain.config.release_config import (
     ApplyConfig,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from release_builders import T0
 
-from graygate.api.routing_check import RoutingCheck
+from graygate.api.gates.routing_check import RoutingCheck
 from graygate.api.status import Outcome
 from graygate.domain.analysis.routing_check import RoutingCheckMeasurement, judge_routing_check, plausible_range
 

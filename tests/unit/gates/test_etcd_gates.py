@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from graygate.api import Gate, Outcome
-from graygate.api.etcd_checks import EtcdConnection
+from graygate.api.etcd import EtcdConnection
 from graygate.domain.analysis.etcd_config import EtcdConfigMeasurement
 from graygate.domain.analysis.hot_reload import HotReloadMeasurement
 from graygate.domain.analysis.judge import judge
@@ -22,13 +22,15 @@ from graygate.domain.analysis.metric_parity import MetricParityMeasurement
 from graygate.domain.analysis.promql import QueryScope
 from graygate.errors import GateError, NotFoundError
 from graygate.gates.etcd_access import ConfigStore, EtcdConnector
-from graygate.gates.etcd_config import EtcdConfigGate
+from graygate.gates.etcd_config import EtcdConfigObserver
 from graygate.gates.fetch import Download, HttpFetcher
-from graygate.gates.hot_reload import HotReloadGate, new_nonce
+from graygate.gates.hot_reload import HotReloadObserver, new_nonce
 from graygate.gates.runner import GateRunner
+from graygate.gates.tools import GateTools
 from graygate.store import EtcdSettings, EtcdUnavailable, PrefixSnapshot, Versioned, content_hash
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+SHOP = QueryScope(namespace="shop", release="app", spec=None)  # type: ignore[arg-type]  # the etcd gates read only the namespace
 CA, CERT, KEY = "-----BEGIN CERTIFICATE-----\nca\n", "-----BEGIN CERTIFICATE-----\nme\n", "-----BEGIN KEY-----\n"
 
 
@@ -237,8 +239,8 @@ async def observe_reload(gate: Gate, etcd: FakeEtcd, nonce: str = "graygate-n1")
     assert gate.hot_reload is not None
     fetcher = HttpFetcher()
     try:
-        observer = HotReloadGate(EtcdConnector(etcd), fetcher, nonce=lambda: nonce)
-        return await observer.observe(gate.name, gate.hot_reload, NOW, "shop")
+        observer = HotReloadObserver(EtcdConnector(etcd), fetcher, nonce=lambda: nonce)
+        return await observer.observe(gate.name, gate.hot_reload, NOW, SHOP)
     finally:
         await fetcher.close()
 
@@ -315,7 +317,7 @@ async def test_etcd_config_asks_the_canary_first_then_reads_the_prefix(canary: t
     gate = config_gate(str(server.make_url("/config")), "revision", "$.revision")
     assert gate.etcd_config is not None
     try:
-        seen = await EtcdConfigGate(connector, fetcher).observe("config", gate.etcd_config, NOW, None)
+        seen = await EtcdConfigObserver(connector, fetcher).observe("config", gate.etcd_config, NOW, None)
     finally:
         await fetcher.close()
     assert state.order == ["canary", "etcd"]
@@ -335,7 +337,7 @@ async def test_etcd_config_records_an_unreadable_etcd(canary: tuple[Canary, Test
     gate = config_gate(str(server.make_url("/config")))
     assert gate.etcd_config is not None
     try:
-        seen = await EtcdConfigGate(EtcdConnector(FakeEtcd(down=True)), fetcher).observe(
+        seen = await EtcdConfigObserver(EtcdConnector(FakeEtcd(down=True)), fetcher).observe(
             "config", gate.etcd_config, NOW, None
         )
     finally:
@@ -365,7 +367,7 @@ async def test_the_runner_measures_every_release_check_and_turns_a_raising_gate_
         reload_gate(config, deadline="100ms"),
         config_gate(config),
     ]
-    runner = GateRunner(etcd_factory=exploding)
+    runner = GateRunner(GateTools(etcd_factory=exploding))
     try:
         measured = await runner.measure(gates, NOW)
     finally:
@@ -436,13 +438,17 @@ async def test_the_poll_loop_keeps_to_the_deadline_on_its_own_clock() -> None:
     fetcher = ScriptedFetcher('{"probe": "old"}')
     gate = reload_gate("http://canary/config", deadline="1s", pollInterval="300ms")
     assert gate.hot_reload is not None
-    observer = HotReloadGate(EtcdConnector(FakeEtcd()), fetcher, clock=lambda: now[0], sleep=sleep, nonce=lambda: "n")
+    observer = HotReloadObserver(
+        EtcdConnector(FakeEtcd()), fetcher, clock=lambda: now[0], sleep=sleep, nonce=lambda: "n"
+    )
     seen = await observer.observe("reload", gate.hot_reload, NOW, None)
     assert (seen.polls, seen.reported, seen.waited) == (5, "old", timedelta(seconds=1))
     assert [round(t, 3) for t in fetcher.timeouts] == [1.0, 0.7, 0.4, 0.1, 0.05]
 
     fetcher = ScriptedFetcher('{"probe": "old"}', '{"other": 1}', '{"probe": "n"}')
-    observer = HotReloadGate(EtcdConnector(FakeEtcd()), fetcher, clock=lambda: now[0], sleep=sleep, nonce=lambda: "n")
+    observer = HotReloadObserver(
+        EtcdConnector(FakeEtcd()), fetcher, clock=lambda: now[0], sleep=sleep, nonce=lambda: "n"
+    )
     seen = await observer.observe("reload", gate.hot_reload, NOW, None)
     assert (seen.polls, seen.reported, seen.report_error) == (3, "n", None)
     assert seen.waited == timedelta(milliseconds=600)

@@ -13,7 +13,8 @@ from aiohttp.test_utils import TestServer
 from graygate.api import Gate, Outcome
 from graygate.domain.analysis.judge import judge
 from graygate.domain.url_allowlist import UrlAllowlist
-from graygate.gates.runner import GateRunner, urls_of
+from graygate.gates.runner import GateRunner
+from graygate.gates.tools import GateTools
 from tests.unit.gates.test_prometheus_gate import DEFAULT, RATE, SCOPE, FakeProvider
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -63,7 +64,7 @@ async def test_a_probe_outside_the_allowlist_sends_nothing_and_says_why(target: 
 
 
 async def test_every_url_gate_kind_is_refused_before_it_starts(target: Counted) -> None:
-    runner = GateRunner(url_allowlist=UrlAllowlist.parse("http://elsewhere.svc/"), metrics=FakeProvider())
+    runner = GateRunner(GateTools(metrics=FakeProvider()), url_allowlist=UrlAllowlist.parse("http://elsewhere.svc/"))
     gates = [
         Gate.model_validate({"name": "parity", "metricParity": {"canaryUrl": target.url("/metrics")}}),
         Gate.model_validate(
@@ -83,7 +84,9 @@ async def test_every_url_gate_kind_is_refused_before_it_starts(target: Counted) 
 
 async def test_a_prometheus_address_named_by_a_release_is_checked_the_operators_default_is_not() -> None:
     provider = FakeProvider()
-    runner = GateRunner(url_allowlist=UrlAllowlist.parse(DEFAULT), metrics=provider, default_prometheus=DEFAULT)
+    runner = GateRunner(
+        GateTools(metrics=provider, default_prometheus=DEFAULT), url_allowlist=UrlAllowlist.parse(DEFAULT)
+    )
     named = {**RATE, "source": {"address": "http://169.254.169.254:9090"}}
     default_only = UrlAllowlist.parse("http://prometheus.elsewhere:9090")
     gates = [
@@ -96,7 +99,9 @@ async def test_a_prometheus_address_named_by_a_release_is_checked_the_operators_
     assert default.error is None
     assert {source.address for source, _, _ in provider.asked} == {DEFAULT}
     await runner.close()
-    unrestricted_default = GateRunner(url_allowlist=default_only, metrics=FakeProvider(), default_prometheus=DEFAULT)
+    unrestricted_default = GateRunner(
+        GateTools(metrics=FakeProvider(), default_prometheus=DEFAULT), url_allowlist=default_only
+    )
     (measured,) = await unrestricted_default.measure(gates[1:], NOW, SCOPE)
     assert measured.error is None, "the platform team's own default address is never refused"
     await unrestricted_default.close()
@@ -140,7 +145,7 @@ async def test_a_prometheus_address_named_by_a_release_is_checked_the_operators_
     ],
 )
 def test_the_urls_each_kind_calls(check: dict[str, object], urls: tuple[str, ...]) -> None:
-    assert urls_of(Gate.model_validate({"name": "g", **check}).check) == urls
+    assert Gate.model_validate({"name": "g", **check}).check.urls() == urls
 
 
 def test_refusals_name_every_refused_url_of_a_release_and_nothing_allowed() -> None:

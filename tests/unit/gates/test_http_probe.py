@@ -1,4 +1,4 @@
-"""HttpProbeGate against a real aiohttp server on 127.0.0.1: what it records for each kind of answer."""
+"""HttpProbeObserver against a real aiohttp server on 127.0.0.1: what it records for each kind of answer."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer, unused_port
 
 from graygate.errors import GateError
-from graygate.gates.http_probe import SNIPPET_BYTES, HttpProbeGate, HttpProbeRequest, ProbeSample
-from graygate.ports import Gate
+from graygate.gates.http_probe import SNIPPET_BYTES, HttpProbeObserver, HttpProbeRequest, ProbeReading
+from graygate.ports import Observer
 
 NOW = datetime(2025, 3, 14, 9, 26, 53, tzinfo=UTC)
 
@@ -84,8 +84,8 @@ async def server() -> AsyncIterator[TestServer]:
 
 
 @pytest.fixture
-async def gate() -> AsyncIterator[HttpProbeGate]:
-    async with HttpProbeGate() as probe_gate:
+async def gate() -> AsyncIterator[HttpProbeObserver]:
+    async with HttpProbeObserver() as probe_gate:
         yield probe_gate
 
 
@@ -99,10 +99,10 @@ def fake_clock(*readings: float) -> Iterator[float]:
 
 async def test_200_is_recorded_with_body_latency_and_the_given_time(server: TestServer) -> None:
     readings = fake_clock(100.0, 100.25)
-    async with HttpProbeGate(clock=lambda: next(readings)) as gate:
-        sample = await gate.observe(HttpProbeRequest(url(server, "/ok")), NOW)
+    async with HttpProbeObserver(clock=lambda: next(readings)) as gate:
+        sample = await gate.send(HttpProbeRequest(url(server, "/ok")), NOW)
 
-    assert sample == ProbeSample(
+    assert sample == ProbeReading(
         url=url(server, "/ok"),
         method="GET",
         status_code=200,
@@ -116,15 +116,15 @@ async def test_200_is_recorded_with_body_latency_and_the_given_time(server: Test
     )
 
 
-async def test_503_is_an_observation_not_an_error(server: TestServer, gate: HttpProbeGate) -> None:
-    sample = await gate.observe(HttpProbeRequest(url(server, "/unavailable")), NOW)
+async def test_503_is_an_observation_not_an_error(server: TestServer, gate: HttpProbeObserver) -> None:
+    sample = await gate.send(HttpProbeRequest(url(server, "/unavailable")), NOW)
     assert (sample.status_code, sample.body_snippet, sample.error) == (503, "draining", None)
 
 
 async def test_a_response_slower_than_the_timeout_is_recorded_as_a_timeout(
-    server: TestServer, gate: HttpProbeGate
+    server: TestServer, gate: HttpProbeObserver
 ) -> None:
-    sample = await gate.observe(HttpProbeRequest(url(server, "/slow"), timeout_s=0.2), NOW)
+    sample = await gate.send(HttpProbeRequest(url(server, "/slow"), timeout_s=0.2), NOW)
 
     assert sample.status_code is None
     assert sample.error == "timed out after 0.2s"
@@ -132,9 +132,9 @@ async def test_a_response_slower_than_the_timeout_is_recorded_as_a_timeout(
     assert sample.observed_at == NOW
 
 
-async def test_connection_refused_is_recorded_with_its_reason(gate: HttpProbeGate) -> None:
+async def test_connection_refused_is_recorded_with_its_reason(gate: HttpProbeObserver) -> None:
     port = unused_port()
-    sample = await gate.observe(HttpProbeRequest(f"http://127.0.0.1:{port}/healthz", timeout_s=2), NOW)
+    sample = await gate.send(HttpProbeRequest(f"http://127.0.0.1:{port}/healthz", timeout_s=2), NOW)
 
     assert sample.status_code is None
     assert sample.error is not None
@@ -142,8 +142,8 @@ async def test_connection_refused_is_recorded_with_its_reason(gate: HttpProbeGat
     assert f"127.0.0.1:{port}" in sample.error
 
 
-async def test_an_invalid_url_is_recorded_not_raised(gate: HttpProbeGate) -> None:
-    sample = await gate.observe(HttpProbeRequest("not a url"), NOW)
+async def test_an_invalid_url_is_recorded_not_raised(gate: HttpProbeObserver) -> None:
+    sample = await gate.send(HttpProbeRequest("not a url"), NOW)
     assert sample.status_code is None
     assert sample.error is not None
 
@@ -158,14 +158,14 @@ async def test_an_invalid_url_is_recorded_not_raised(gate: HttpProbeGate) -> Non
     ],
 )
 async def test_a_json_body_is_parsed_when_the_content_type_says_so(
-    server: TestServer, gate: HttpProbeGate, path: str, is_json: bool, value: object
+    server: TestServer, gate: HttpProbeObserver, path: str, is_json: bool, value: object
 ) -> None:
-    sample = await gate.observe(HttpProbeRequest(url(server, path)), NOW)
+    sample = await gate.send(HttpProbeRequest(url(server, path)), NOW)
     assert (sample.status_code, sample.body_is_json, sample.body_json) == (200, is_json, value)
     assert sample.body_snippet, "the text is kept too, for Events and debugging"
 
 
-async def test_method_headers_and_body_are_sent(server: TestServer, gate: HttpProbeGate) -> None:
+async def test_method_headers_and_body_are_sent(server: TestServer, gate: HttpProbeObserver) -> None:
     request = HttpProbeRequest(
         url(server, "/echo"),
         method="post",
@@ -173,7 +173,7 @@ async def test_method_headers_and_body_are_sent(server: TestServer, gate: HttpPr
         body='{"probe": true}',
     )
 
-    sample = await gate.observe(request, NOW)
+    sample = await gate.send(request, NOW)
 
     assert sample.method == "POST"
     assert isinstance(sample.body_json, dict)
@@ -185,36 +185,36 @@ async def test_method_headers_and_body_are_sent(server: TestServer, gate: HttpPr
     assert headers["User-Agent"] == "graygate-http-probe"
 
 
-async def test_a_big_body_is_cut_to_the_snippet_bound(server: TestServer, gate: HttpProbeGate) -> None:
-    sample = await gate.observe(HttpProbeRequest(url(server, "/big")), NOW)
+async def test_a_big_body_is_cut_to_the_snippet_bound(server: TestServer, gate: HttpProbeObserver) -> None:
+    sample = await gate.send(HttpProbeRequest(url(server, "/big")), NOW)
     assert (len(sample.body_snippet), sample.body_truncated) == (SNIPPET_BYTES, True)
 
 
-async def test_redirects_are_reported_not_followed(server: TestServer, gate: HttpProbeGate) -> None:
-    sample = await gate.observe(HttpProbeRequest(url(server, "/redirect")), NOW)
+async def test_redirects_are_reported_not_followed(server: TestServer, gate: HttpProbeObserver) -> None:
+    sample = await gate.send(HttpProbeRequest(url(server, "/redirect")), NOW)
     assert sample.status_code == 302
 
 
-async def test_one_session_is_reused_across_probes(server: TestServer, gate: HttpProbeGate) -> None:
-    first = await gate.observe(HttpProbeRequest(url(server, "/echo")), NOW)
-    second = await gate.observe(HttpProbeRequest(url(server, "/echo")), NOW)
+async def test_one_session_is_reused_across_probes(server: TestServer, gate: HttpProbeObserver) -> None:
+    first = await gate.send(HttpProbeRequest(url(server, "/echo")), NOW)
+    second = await gate.send(HttpProbeRequest(url(server, "/echo")), NOW)
     assert isinstance(first.body_json, dict)
     assert isinstance(second.body_json, dict)
     assert first.body_json["client_port"] == second.body_json["client_port"], "same kept-alive connection"
 
 
 async def test_a_closed_gate_refuses_to_observe(server: TestServer) -> None:
-    gate = HttpProbeGate()
-    await gate.observe(HttpProbeRequest(url(server, "/ok")), NOW)
+    gate = HttpProbeObserver()
+    await gate.send(HttpProbeRequest(url(server, "/ok")), NOW)
     await gate.close()
     await gate.close()  # closing twice is harmless
 
     with pytest.raises(GateError, match="closed"):
-        await gate.observe(HttpProbeRequest(url(server, "/ok")), NOW)
+        await gate.send(HttpProbeRequest(url(server, "/ok")), NOW)
 
 
-async def test_the_gate_satisfies_the_gate_port() -> None:
-    gate: Gate[HttpProbeRequest, ProbeSample] = HttpProbeGate()
+async def test_the_gate_satisfies_the_observer_port() -> None:
+    gate: Observer = HttpProbeObserver()
     await gate.close()
 
 

@@ -1,4 +1,4 @@
-"""PrometheusGate and the runner against a hand-written fake provider and Secret reader: what is asked, of whom,
+"""PrometheusObserver and the runner against a hand-written fake provider and Secret reader: what is asked, of whom,
 with which credentials, and what is recorded when something is missing or broken."""
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from graygate.domain.analysis.judge import judge
 from graygate.domain.analysis.prometheus import PrometheusMeasurement
 from graygate.domain.analysis.promql import QueryScope
 from graygate.errors import NotFoundError
-from graygate.gates.prometheus import DefaultCredentials, PrometheusGate, PrometheusRequest
+from graygate.gates.prometheus import PrometheusObserver
+from graygate.gates.prometheus_login import DefaultCredentials
 from graygate.gates.runner import GateRunner
-from graygate.ports import Gate as GatePort
-from graygate.ports import MetricProvider, MetricSample, MetricSource, QueryFailure, QueryResult, SecretReader
+from graygate.gates.tools import GateTools
+from graygate.ports import MetricProvider, MetricSample, MetricSource, Observer, QueryFailure, QueryResult, SecretReader
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DEFAULT = "http://prometheus.default:9090"
@@ -80,13 +81,13 @@ class FakeSecrets:
 def test_the_fakes_satisfy_the_ports() -> None:
     provider: MetricProvider = FakeProvider()
     secrets: SecretReader = FakeSecrets()
-    gate: GatePort[PrometheusRequest, PrometheusMeasurement] = PrometheusGate(provider, secrets)
+    gate: Observer = PrometheusObserver(provider, secrets)
     assert gate is not None
 
 
 async def observe(check: dict[str, Any], provider: FakeProvider | None = None, **gate: Any) -> PrometheusMeasurement:
-    subject = PrometheusGate(provider or FakeProvider(), **({"default_address": DEFAULT} | gate))
-    return await subject.observe(PrometheusRequest("g", Prometheus.model_validate(check), SCOPE), NOW)
+    subject = PrometheusObserver(provider or FakeProvider(), **({"default_address": DEFAULT} | gate))
+    return await subject.observe("g", Prometheus.model_validate(check), NOW, SCOPE)
 
 
 async def test_canary_and_stable_are_asked_together_at_now() -> None:
@@ -192,9 +193,9 @@ async def test_failed_and_raising_queries_become_errors_on_their_reading() -> No
 
 async def test_without_a_release_or_a_provider_the_gate_says_so() -> None:
     check = Prometheus.model_validate(RATE)
-    no_scope = await PrometheusGate(FakeProvider()).observe(PrometheusRequest("g", check, None), NOW)
+    no_scope = await PrometheusObserver(FakeProvider()).observe("g", check, NOW, None)
     assert no_scope.error == "the operator gave no release to fill the query's variables in with"
-    no_provider = await PrometheusGate(None).observe(PrometheusRequest("g", check, SCOPE), NOW)
+    no_provider = await PrometheusObserver(None).observe("g", check, NOW, SCOPE)
     assert no_provider.error == "no metric provider is configured in this operator"
 
 
@@ -202,7 +203,7 @@ async def test_the_runner_measures_prometheus_gates_and_closes_the_provider() ->
     ok = (MetricSample((("response_code", "200"),), 50.0),)
     provider = FakeProvider(answer=lambda promql: QueryResult(query=promql, samples=ok))
     gates = [Gate.model_validate({"name": "errors", "prometheus": RATE})]
-    runner = GateRunner(metrics=provider, default_prometheus=DEFAULT)
+    runner = GateRunner(GateTools(metrics=provider, default_prometheus=DEFAULT))
     (measured,) = await runner.measure(gates, NOW, SCOPE)
     assert isinstance(measured, PrometheusMeasurement)
     assert measured.error is None
@@ -294,7 +295,7 @@ async def test_a_broken_folder_is_an_error_measurement_not_a_request(
 async def test_the_runner_hands_the_folder_to_the_prometheus_gate(tmp_path: Path) -> None:
     provider = FakeProvider()
     folder = credentials(tmp_path / "prom", token="platform-token")
-    runner = GateRunner(metrics=provider, default_prometheus=DEFAULT, default_credentials=folder)
+    runner = GateRunner(GateTools(metrics=provider, default_prometheus=DEFAULT, default_credentials=folder))
     await runner.measure([Gate.model_validate({"name": "errors", "prometheus": RATE})], NOW, SCOPE)
     assert provider.asked[0][0].bearer_token == "platform-token"
     await runner.close()

@@ -16,9 +16,9 @@ from aiohttp.test_utils import TestServer
 from graygate.api import Gate, Outcome
 from graygate.domain.analysis.judge import judge
 from graygate.errors import GateError
-from graygate.gates.api_compat import ApiCompatGate, openapi_document
+from graygate.gates.api_compat import ApiCompatObserver, openapi_document
 from graygate.gates.fetch import Download, HttpFetcher, json_document
-from graygate.gates.metric_parity import MetricParityGate
+from graygate.gates.metric_parity import MetricParityObserver
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -162,7 +162,7 @@ async def test_parity_fetches_both_sides_and_the_judge_names_the_lost_label(
 ) -> None:
     gate = parity_gate(url(server, "/canary/metrics"), url(server, "/stable/metrics"))
     assert gate.metric_parity is not None
-    seen = await MetricParityGate(fetcher).observe("metrics", gate.metric_parity, NOW)
+    seen = await MetricParityObserver(fetcher).observe("metrics", gate.metric_parity, NOW)
     assert seen.canary is not None
     assert seen.canary.content is not None
     assert seen.stable is not None
@@ -178,7 +178,7 @@ async def test_parity_reads_openmetrics_and_names_families_as_promql_does(
 ) -> None:
     gate = parity_gate(url(server, "/openmetrics"), url(server, "/stable/metrics"))
     assert gate.metric_parity is not None
-    seen = await MetricParityGate(fetcher).observe("metrics", gate.metric_parity, NOW)
+    seen = await MetricParityObserver(fetcher).observe("metrics", gate.metric_parity, NOW)
     assert seen.canary is not None
     assert seen.canary.content is not None
     assert seen.canary.content["app_build_info"].type == "info"
@@ -198,7 +198,7 @@ async def test_parity_records_an_unreadable_side(
 ) -> None:
     gate = parity_gate(url(server, canary), url(server, stable) if stable else None)
     assert gate.metric_parity is not None
-    seen = await MetricParityGate(fetcher).observe("metrics", gate.metric_parity, NOW)
+    seen = await MetricParityObserver(fetcher).observe("metrics", gate.metric_parity, NOW)
     fetched = getattr(seen, side)
     assert fetched.content is None
     assert fetched.error.startswith(error)
@@ -218,7 +218,7 @@ def api_gate(server: TestServer, stable: str, canary: str, version: bool = False
 async def test_api_compat_reads_json_and_yaml_alike(server: TestServer, fetcher: HttpFetcher) -> None:
     gate = api_gate(server, "/openapi.json", "/openapi.yaml", version=True)
     assert gate.api_compat is not None
-    seen = await ApiCompatGate(fetcher).observe("api", gate.api_compat, NOW)
+    seen = await ApiCompatObserver(fetcher).observe("api", gate.api_compat, NOW)
     assert seen.canary is not None
     assert seen.canary.content == {
         "openapi": "3.0.3",
@@ -234,7 +234,7 @@ async def test_api_compat_reads_json_and_yaml_alike(server: TestServer, fetcher:
 async def test_api_compat_without_a_handshake_asks_no_version(server: TestServer, fetcher: HttpFetcher) -> None:
     gate = api_gate(server, "/openapi.json", "/openapi.json")
     assert gate.api_compat is not None
-    seen = await ApiCompatGate(fetcher).observe("api", gate.api_compat, NOW)
+    seen = await ApiCompatObserver(fetcher).observe("api", gate.api_compat, NOW)
     assert seen.version is None
     assert judge(gate, seen).outcome is Outcome.PASS
 

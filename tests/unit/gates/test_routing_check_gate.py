@@ -1,4 +1,4 @@
-"""RoutingCheckGate against a real aiohttp server on 127.0.0.1 that plays a mesh: coloured requests to the canary,
+"""RoutingCheckObserver against a real aiohttp server on 127.0.0.1 that plays a mesh: coloured requests to the canary,
 every fourth uncoloured one too."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer, unused_port
 
-from graygate.gates.routing_check import RoutingCheckGate, RoutingCheckRequest
+from graygate.gates.routing_check import RoutingCheckObserver, RoutingCheckRequest
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -49,8 +49,8 @@ async def server() -> AsyncIterator[TestServer]:
 
 
 @pytest.fixture
-async def gate() -> AsyncIterator[RoutingCheckGate]:
-    routing_gate = RoutingCheckGate(concurrency=1)
+async def gate() -> AsyncIterator[RoutingCheckObserver]:
+    routing_gate = RoutingCheckObserver(concurrency=1)
     try:
         yield routing_gate
     finally:
@@ -63,8 +63,8 @@ def request(server: TestServer, path: str = "/", **changes: object) -> RoutingCh
     return RoutingCheckRequest(gate="routing", url=str(server.make_url(path)), **values)  # type: ignore[arg-type]
 
 
-async def test_it_records_the_version_of_every_answer(server: TestServer, gate: RoutingCheckGate) -> None:
-    seen = await gate.observe(request(server), NOW)
+async def test_it_records_the_version_of_every_answer(server: TestServer, gate: RoutingCheckObserver) -> None:
+    seen = await gate.send(request(server), NOW)
     assert seen.observed_at == NOW
     assert seen.colored == ("canary",) * 5
     assert sorted(seen.uncolored) == ["canary"] * 2 + ["stable"] * 6
@@ -72,20 +72,22 @@ async def test_it_records_the_version_of_every_answer(server: TestServer, gate: 
     assert seen.error is None
 
 
-async def test_an_answer_without_the_header_is_an_empty_name(server: TestServer, gate: RoutingCheckGate) -> None:
-    seen = await gate.observe(request(server, "/anonymous", colored=1, uncolored=1), NOW)
+async def test_an_answer_without_the_header_is_an_empty_name(server: TestServer, gate: RoutingCheckObserver) -> None:
+    seen = await gate.send(request(server, "/anonymous", colored=1, uncolored=1), NOW)
     assert (seen.colored, seen.uncolored) == (("",), ("",))
 
 
-async def test_a_slow_mesh_counts_as_unanswered_within_the_deadline(server: TestServer, gate: RoutingCheckGate) -> None:
-    seen = await gate.observe(request(server, "/slow", colored=1, uncolored=1, timeout_s=0.2), NOW)
+async def test_a_slow_mesh_counts_as_unanswered_within_the_deadline(
+    server: TestServer, gate: RoutingCheckObserver
+) -> None:
+    seen = await gate.send(request(server, "/slow", colored=1, uncolored=1, timeout_s=0.2), NOW)
     assert (seen.colored, seen.uncolored) == ((None,), (None,))
     assert seen.failure == "no answer within 0.2s"
 
 
-async def test_nothing_listening_is_recorded_not_raised(gate: RoutingCheckGate) -> None:
+async def test_nothing_listening_is_recorded_not_raised(gate: RoutingCheckObserver) -> None:
     url = f"http://127.0.0.1:{unused_port()}/"
-    seen = await gate.observe(RoutingCheckRequest(gate="routing", url=url, colored=1, uncolored=0), NOW)
+    seen = await gate.send(RoutingCheckRequest(gate="routing", url=url, colored=1, uncolored=0), NOW)
     assert seen.colored == (None,)
     assert seen.failure is not None
     assert "Connect" in seen.failure

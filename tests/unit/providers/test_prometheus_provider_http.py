@@ -16,9 +16,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer, unused_port
 
-from graygate.errors import ProviderError, UnknownProviderError
-from graygate.ports import BasicCredentials, MetricProvider, MetricSample, MetricSource, QueryFailure
-from graygate.providers import PROVIDERS, PrometheusProvider
+from graygate.errors import ProviderError
+from graygate.ports import BasicCredentials, MetricSample, MetricSource, QueryFailure
+from graygate.providers.prometheus import PrometheusProvider
 from graygate.sandbox.pki import write_pki
 
 NOW = datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC)
@@ -92,16 +92,6 @@ async def provider() -> AsyncIterator[PrometheusProvider]:
 
 def source(server: TestServer, prefix: str, **fields: Any) -> MetricSource:
     return MetricSource(address=str(server.make_url(prefix)), **fields)
-
-
-def test_the_registry_knows_prometheus_and_refuses_the_rest() -> None:
-    created: MetricProvider = PROVIDERS.create("prometheus")
-    assert isinstance(created, PrometheusProvider)
-    assert PROVIDERS.kinds == ("prometheus",)
-    with pytest.raises(
-        UnknownProviderError, match="unknown metric provider type 'datadog'; graygate knows: prometheus"
-    ):
-        PROVIDERS.create("datadog")
 
 
 async def test_a_vector_with_the_time_credentials_and_headers_sent(

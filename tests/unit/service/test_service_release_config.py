@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, Phase
-from graygate.api.etcd_checks import EtcdConnection
+from graygate.api.etcd import EtcdConnection
 from graygate.api.gates import Gate
 from graygate.api.release_config import ConfigState
 from graygate.domain.analysis.measurements import Measurement, WorkloadReading

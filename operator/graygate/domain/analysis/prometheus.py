@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from graygate.api.gates import GateCheck
-from graygate.api.prometheus import NoDataPolicy, Prometheus, PromQuery, RequestDuration, RequestSuccessRate
+from graygate.api.gates.prometheus import NoDataPolicy, Prometheus, PromQuery, RequestDuration, RequestSuccessRate
 from graygate.api.status import Outcome
 from graygate.domain.analysis.measurements import Measurement, checked
 from graygate.domain.analysis.proportions import ErrorRates, Excess, compare_error_rates

@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from graygate.api.prometheus import Prometheus
-from graygate.api.promql import promql_duration, render_template
+from graygate.api.gates.prometheus import Prometheus
+from graygate.api.gates.promql import promql_duration, render_template
 from graygate.api.spec import CanaryReleaseSpec
 
 __all__ = ["QueryPlan", "QueryScope", "plan_queries", "template_values", "window_of"]

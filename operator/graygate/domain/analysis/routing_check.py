@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import ClassVar, Self
 
 from graygate.api.gates import GateCheck
-from graygate.api.routing_check import RoutingCheck
+from graygate.api.gates.routing_check import RoutingCheck
 from graygate.api.status import Outcome
 from graygate.domain.analysis.measurements import Measurement, checked
 from graygate.domain.analysis.verdicts import Verdict, VerdictFor

@@ -22,24 +22,23 @@ from pydantic import ConfigDict, Field, model_validator
 from graygate.api.base import SpecModel
 from graygate.api.cel import exactly_one, rules
 from graygate.api.durations import Duration, DurationField, Interval
+from graygate.api.gates.kind import CheckModel
+from graygate.api.gates.promql import PromQLTemplate
 from graygate.api.headers import MAX_HEADERS, Headers
-from graygate.api.promql import PromQLTemplate
+from graygate.api.refs import ConfigMapRef, SecretRef
 
 __all__ = [
     "BasicAuth",
     "BearerToken",
     "CaBundle",
-    "ConfigMapRef",
     "NoDataPolicy",
     "PromQuery",
     "Prometheus",
     "PrometheusSource",
     "RequestDuration",
     "RequestSuccessRate",
-    "SecretRef",
 ]
 
-_OBJECT_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _DATA_KEY = r"^[-._a-zA-Z0-9]+$"
 
 NoDataPolicy = Literal["fail", "inconclusive", "pass"]
@@ -47,20 +46,6 @@ NoDataPolicy = Literal["fail", "inconclusive", "pass"]
 
 Percent = Annotated[float, Field(ge=0, le=100)]
 DataKey = Annotated[str, Field(pattern=_DATA_KEY, max_length=253)]
-
-
-class SecretRef(SpecModel):
-    """A Secret in the release's namespace; the operator needs `get` on it."""
-
-    name: str = Field(pattern=_OBJECT_NAME, max_length=253)
-    """The Secret's name."""
-
-
-class ConfigMapRef(SpecModel):
-    """A ConfigMap in the release's namespace; the operator needs `get` on it."""
-
-    name: str = Field(pattern=_OBJECT_NAME, max_length=253)
-    """The ConfigMap's name."""
 
 
 class BearerToken(SpecModel):
@@ -252,10 +237,11 @@ class PromQuery(SpecModel):
 _METRICS = ("request_success_rate", "request_duration", "query")
 
 
-class Prometheus(SpecModel):
+class Prometheus(CheckModel):
     """Query Prometheus at every analysis: exactly one of `requestSuccessRate`, `requestDuration` or `query`."""
 
     kind: ClassVar[str] = "prometheus"
+    bounded_wait: ClassVar[tuple[str, ...]] = ("source", "timeout")
 
     model_config = ConfigDict(
         json_schema_extra=rules(
@@ -298,3 +284,7 @@ class Prometheus(SpecModel):
         if sum(getattr(self, name) is not None for name in _METRICS) != 1:
             raise ValueError("give exactly one of requestSuccessRate, requestDuration or query")
         return self
+
+    def urls(self) -> tuple[str, ...]:
+        address = self.source.address if self.source is not None else None
+        return (address,) if address else ()

@@ -13,20 +13,21 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from graygate.api.base import SpecModel
 from graygate.api.durations import Duration, DurationField
+from graygate.api.gates.kind import CheckModel
 from graygate.api.headers import MAX_HEADERS, Headers
 
 __all__ = ["RoutingCheck"]
 
 
-class RoutingCheck(SpecModel):
+class RoutingCheck(CheckModel):
     """Send `coloredRequests` requests carrying `coloredHeaders` and `uncoloredRequests` without them through `url`;
     pass when every coloured one was answered by the canary and the uncoloured ones follow the weight: none reach the
     canary at 0 %, all at 100 %, and in between the canary's share is within `tolerance` standard deviations of the
     binomial expectation."""
 
     kind: ClassVar[str] = "routingCheck"
+    bounded_wait: ClassVar[tuple[str, ...]] = ("timeout",)
 
     url: str = Field(pattern=r"^https?://", max_length=2048)
     """The entry point the mesh routes, e.g. the ingress gateway or the Service the VirtualService applies to."""
@@ -53,3 +54,6 @@ class RoutingCheck(SpecModel):
 
     timeout: Annotated[Duration, DurationField(minimum="1ms")] = timedelta(seconds=2)
     """How long all the requests of one check may take together; must be shorter than the analysis interval."""
+
+    def urls(self) -> tuple[str, ...]:
+        return (self.url,)

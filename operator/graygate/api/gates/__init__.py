@@ -1,32 +1,33 @@
-"""Gates: the checks a release must pass at every step, one model per gate kind.
+"""Gates: the checks a release must pass at every step, one model per gate kind, each in a module of its own.
 
 Why: a gate is a one-of. Every gate has a name, a criticality, debounce thresholds and whether it is a pre-check;
-exactly one kind field says what it checks. Adding a kind is one model (here, or in a module of its own like
-`api/prometheus.py`), one optional field on `Gate` and one member of `GateCheck`; the "exactly one kind" rule, in
-pydantic and in CEL, is derived from the fields, so it cannot be forgotten.
+exactly one kind field says what it checks. A kind's model (a `CheckModel`) says its own URLs and bounded wait. Adding
+a kind is one model module, one optional field on `Gate` and one member of `GateCheck`; the "exactly one kind" rule,
+in pydantic and in CEL, and the bounded-wait rules are derived from these, so they cannot be forgotten.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from graygate.api.base import SpecModel
 from graygate.api.cel import exactly_one
-from graygate.api.durations import Duration, DurationField
-from graygate.api.etcd_checks import EtcdConfig, HotReload
 from graygate.api.fields import JSON_PATH_PATTERN
-from graygate.api.headers import MAX_HEADERS, Headers
-from graygate.api.prometheus import Prometheus
-from graygate.api.release_checks import ApiCompat, MetricParity
-from graygate.api.routing_check import RoutingCheck
+from graygate.api.gates.etcd_checks import EtcdConfig, HotReload
+from graygate.api.gates.http_probe import HttpProbe, JsonPathCheck
+from graygate.api.gates.kind import CheckModel
+from graygate.api.gates.prometheus import Prometheus
+from graygate.api.gates.release_checks import ApiCompat, MetricParity
+from graygate.api.gates.routing_check import RoutingCheck
 
 __all__ = [
+    "CHECK_MODELS",
     "JSON_PATH_PATTERN",
     "MAX_GATES",
     "ApiCompat",
+    "CheckModel",
     "EtcdConfig",
     "Gate",
     "GateCheck",
@@ -43,59 +44,12 @@ MAX_GATES = 16
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
-StatusCode = Annotated[int, Field(ge=100, le=599)]
+GateCheck = HttpProbe | MetricParity | ApiCompat | HotReload | EtcdConfig | RoutingCheck | Prometheus
+"""Every gate kind. Kinds whose bounded wait is a field of their own come first, then the nested ones: the CRD
+lists its bounded-wait rules in this order."""
 
-
-def _unique_codes(codes: tuple[int, ...]) -> tuple[int, ...]:
-    if len(set(codes)) != len(codes):
-        raise ValueError("status codes must not repeat")
-    return codes
-
-
-class JsonPathCheck(SpecModel):
-    """A check on the JSON body of the answer: the value at `path` must exist (and equal `equals` if given)."""
-
-    path: str = Field(pattern=JSON_PATH_PATTERN, max_length=256)
-    """Where to look in the body: `$` followed by `.key` and `[index]` parts, e.g. `$.checks[0].status`.
-    Only this small subset of JSONPath is supported (no wildcards, filters or quoted keys)."""
-
-    equals: str | None = Field(default=None, max_length=1024)
-    """The expected value, compared as text: strings as they are, numbers and booleans as JSON writes them
-    (`true`, `42`, `0.5`), null as `null`. When omitted, the value only has to exist and not be null."""
-
-
-class HttpProbe(SpecModel):
-    """Send one HTTP request per analysis and judge the answer: status code, latency and optionally the body."""
-
-    kind: ClassVar[str] = "httpProbe"
-
-    url: str = Field(pattern=r"^https?://", max_length=2048)
-    """The URL to request, usually the canary's Service directly (e.g. `http://checkout-canary.shop:8080/healthz`)."""
-
-    method: Literal["GET", "HEAD"] = "GET"
-    """The HTTP method: `GET` or `HEAD`."""
-
-    headers: Headers = Field(default_factory=dict, json_schema_extra={"maxProperties": MAX_HEADERS})
-    """Extra request headers, name to value."""
-
-    expect_status: Annotated[tuple[StatusCode, ...], AfterValidator(_unique_codes)] = Field(
-        default=(200,), min_length=1, max_length=32, json_schema_extra={"x-kubernetes-list-type": "set"}
-    )
-    """The status codes that count as a pass."""
-
-    timeout: Annotated[Duration, DurationField(minimum="1ms")] = timedelta(seconds=2)
-    """How long to wait for the answer; a request that takes longer fails. Must be shorter than the analysis
-    interval."""
-
-    latency_budget: Duration | None = None
-    """When set, an answer slower than this fails even if its status code is right."""
-
-    json_path: JsonPathCheck | None = None
-    """An optional check on the JSON body."""
-
-
-GateCheck = HttpProbe | Prometheus | MetricParity | ApiCompat | HotReload | EtcdConfig | RoutingCheck
-"""Every gate kind."""
+CHECK_MODELS: tuple[type[CheckModel], ...] = get_args(GateCheck)
+"""The models of `GateCheck`, in its order."""
 
 _COMMON_FIELDS = ("name", "critical", "pre_check", "success_threshold", "failure_threshold")
 

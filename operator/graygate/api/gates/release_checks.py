@@ -19,6 +19,7 @@ from pydantic import Field
 
 from graygate.api.base import SpecModel
 from graygate.api.fields import JsonPath, Timeout, Url, distinct
+from graygate.api.gates.kind import CheckModel
 from graygate.api.headers import MAX_HEADERS, Headers
 
 __all__ = ["ApiCompat", "ApiVersionCheck", "MetricParity"]
@@ -27,13 +28,14 @@ MetricName = Annotated[str, Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", max_len
 Glob = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_:*?\[\]!-]+$", max_length=256)]
 
 
-class MetricParity(SpecModel):
+class MetricParity(CheckModel):
     """Compare the canary's `/metrics` with the stable's: every family stable exposes must still be there, with the
     same type and no label dropped (dashboards, alerts and metric gates query them). Families the canary adds are
     linted for Prometheus naming. A family the canary declares but has not used yet (no traffic) holds the gate in
     `Waiting` rather than failing it."""
 
     kind: ClassVar[str] = "metricParity"
+    bounded_wait: ClassVar[tuple[str, ...]] = ("timeout",)
 
     canary_url: Url
     """The canary's metrics endpoint, e.g. `http://checkout-canary.shop:8080/metrics`."""
@@ -68,6 +70,9 @@ class MetricParity(SpecModel):
     """How long each endpoint may take to answer (both are asked at once). Must be shorter than the analysis
     interval."""
 
+    def urls(self) -> tuple[str, ...]:
+        return tuple(url for url in (self.canary_url, self.stable_url) if url)
+
 
 class ApiVersionCheck(SpecModel):
     """A version handshake: the canary reports its API version, which must be inside the accepted range."""
@@ -82,12 +87,13 @@ class ApiVersionCheck(SpecModel):
     """The versions callers accept, as npm's semver ranges: `^1.4`, `>=1.2.0 <2`, `1.x || 2.0.x`."""
 
 
-class ApiCompat(SpecModel):
+class ApiCompat(CheckModel):
     """Compare the canary's OpenAPI 3 document with the stable's and fail on any change that breaks a caller
     written against stable: a removed path, operation or response field, a new required parameter, a narrowed type.
     Compatible changes (additions) are reported and pass. Documents may be JSON or YAML."""
 
     kind: ClassVar[str] = "apiCompat"
+    bounded_wait: ClassVar[tuple[str, ...]] = ("timeout",)
 
     stable_url: Url
     """The stable's OpenAPI document, e.g. `http://checkout-stable.shop:8080/openapi.json`."""
@@ -103,3 +109,7 @@ class ApiCompat(SpecModel):
 
     timeout: Timeout = timedelta(seconds=2)
     """How long each document may take to arrive. Must be shorter than the analysis interval."""
+
+    def urls(self) -> tuple[str, ...]:
+        version = (self.version.url,) if self.version is not None else ()
+        return (self.stable_url, self.canary_url, *version)

@@ -1,0 +1,29 @@
+"""The base of every gate kind's model: what the rest of graygate needs to know of a kind without a list of kinds.
+
+Why on the model: the CRD's rules (a bounded wait shorter than the interval) are generated here in `api/`, below
+everything else, and the URL allowlist must know every URL a spec names before any gate runs. A kind says both of
+itself, so neither `api/spec.py` nor the allowlist changes when a kind is added.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from graygate.api.base import SpecModel
+
+__all__ = ["CheckModel"]
+
+
+class CheckModel(SpecModel):
+    """One gate kind's check, as the release spec says it."""
+
+    kind: ClassVar[str]
+    """The kind's field name in a gate, e.g. `httpProbe`."""
+
+    bounded_wait: ClassVar[tuple[str, ...]] = ()
+    """The path of the duration one analysis of this kind may wait (e.g. `("timeout",)`), which must be shorter
+    than the analysis interval; empty when the kind has none."""
+
+    def urls(self) -> tuple[str, ...]:
+        """Every URL this check calls on the release author's word (not an operator default)."""
+        return ()
