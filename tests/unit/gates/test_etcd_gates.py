@@ -18,13 +18,14 @@ from graygate.api.etcd_checks import EtcdConnection
 from graygate.domain.analysis.judge import judge
 from graygate.domain.analysis.measurements import EtcdConfigMeasurement, HotReloadMeasurement, MetricParityMeasurement
 from graygate.domain.analysis.promql import QueryScope
-from graygate.errors import GateError, NotFoundError
+from graygate.errors import GateError
 from graygate.gates.etcd_access import ConfigStore, EtcdConnector
 from graygate.gates.etcd_config import EtcdConfigGate
 from graygate.gates.fetch import Download, HttpFetcher
 from graygate.gates.hot_reload import HotReloadGate, new_nonce
 from graygate.gates.runner import GateRunner
 from graygate.store import EtcdSettings, EtcdUnavailable, PrefixSnapshot, Versioned, content_hash
+from tests.unit.fakes.secrets import FakeSecrets
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CA, CERT, KEY = "-----BEGIN CERTIFICATE-----\nca\n", "-----BEGIN CERTIFICATE-----\nme\n", "-----BEGIN KEY-----\n"
@@ -78,28 +79,14 @@ class FakeEtcd:
         return store
 
 
-@dataclass
-class FakeSecrets:
-    values: dict[tuple[str, str, str], str] = field(default_factory=dict)
-
-    async def secret_value(self, namespace: str, name: str, key: str) -> str:
-        try:
-            return self.values[(namespace, name, key)]
-        except KeyError:
-            raise NotFoundError(f"Secret {namespace}/{name} has no key {key}") from None
-
-    async def config_map_value(self, namespace: str, name: str, key: str) -> str:
-        raise NotFoundError("no ConfigMaps here")
-
-
 TLS = {"secretRef": {"name": "etcd-client"}, "certKey": "tls.crt", "keyKey": "tls.key"}
 AUTH = {"secretRef": {"name": "etcd-user"}}
 SECRETS = {
-    ("shop", "etcd-client", "ca.crt"): CA,
-    ("shop", "etcd-client", "tls.crt"): CERT,
-    ("shop", "etcd-client", "tls.key"): KEY,
-    ("shop", "etcd-user", "username"): "graygate\n",
-    ("shop", "etcd-user", "password"): "s3cret\n",
+    ("Secret", "shop", "etcd-client", "ca.crt"): CA,
+    ("Secret", "shop", "etcd-client", "tls.crt"): CERT,
+    ("Secret", "shop", "etcd-client", "tls.key"): KEY,
+    ("Secret", "shop", "etcd-user", "username"): "graygate\n",
+    ("Secret", "shop", "etcd-user", "password"): "s3cret\n",
 }
 
 
@@ -143,7 +130,7 @@ async def test_tls_and_auth_come_from_secrets_through_private_files() -> None:
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert {stat.S_IMODE(path.stat().st_mode) for path in files.values()} == {0o600}
 
-    secrets.values[("shop", "etcd-client", "tls.crt")] = CERT + "rotated\n"
+    secrets.values[("Secret", "shop", "etcd-client", "tls.crt")] = CERT + "rotated\n"
     await connector.store(connection(tls=TLS, auth=AUTH), "shop")
     assert len(etcd.made) == 2, "a rotated certificate gets a new connection"
     await connector.close()
