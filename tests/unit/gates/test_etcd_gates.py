@@ -26,6 +26,7 @@ from graygate.gates.hot_reload import HotReloadGate, new_nonce
 from graygate.gates.runner import GateRunner
 from graygate.store import EtcdSettings, EtcdUnavailable, PrefixSnapshot, Versioned, content_hash
 from tests.unit.fakes.secrets import FakeSecrets
+from tests.unit.http_servers import serving
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CA, CERT, KEY = "-----BEGIN CERTIFICATE-----\nca\n", "-----BEGIN CERTIFICATE-----\nme\n", "-----BEGIN KEY-----\n"
@@ -197,12 +198,8 @@ async def canary() -> AsyncIterator[tuple[Canary, TestServer]]:
     app = web.Application()
     state = Canary(FakeEtcd())
     app.router.add_get("/config", state.config)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
+    async with serving(app) as server:
         yield state, server
-    finally:
-        await server.close()
 
 
 def reload_gate(url: str, **fields: Any) -> Gate:
