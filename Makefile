@@ -44,7 +44,7 @@ lint: venv ## ruff, mypy --strict and the import contracts
 	$(BIN)/lint-imports
 
 .PHONY: unit
-unit: venv toolchain ## the pure and fake-backed tests (seconds)
+unit: venv ## the pure and fake-backed tests (seconds)
 	$(BIN)/pytest -q tests/unit
 
 .PHONY: test

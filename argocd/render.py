@@ -1,7 +1,7 @@
 """Writes argocd/argocd-cm-patch.yaml: graygate's Argo CD settings as one merge patch for the argocd-cm ConfigMap.
 
 The Lua in resource_customizations/ is the source (laid out like Argo CD's built-ins and tested by
-tests/unit/packaging); this file folds it into the keys argocd-cm reads, with the churn Argo CD can ignore:
+tests/integration/packaging); this file folds it into the keys argocd-cm reads, with the churn Argo CD can ignore:
 
     python argocd/render.py            # rewrite argocd/argocd-cm-patch.yaml
     python argocd/render.py --stdout   # print it, change nothing

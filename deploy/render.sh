@@ -2,7 +2,7 @@
 # Refreshes what is derived from the chart and the generated CRDs:
 #   charts/graygate/crds/  byte-identical copies of crds/*.yaml (the chart installs them)
 #   deploy/install.yaml    the chart rendered with its default values, for `kubectl apply` without Helm
-# Run it after regenerating the CRDs or changing charts/graygate/; tests/unit/packaging checks both are in sync.
+# Run it after regenerating the CRDs or changing charts/graygate/; tests/integration/packaging checks both are in sync.
 # Usage: deploy/render.sh            refresh both
 #        deploy/render.sh --stdout   print what install.yaml should hold, change nothing
 set -euo pipefail

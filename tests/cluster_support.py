@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 from kubernetes import client
 
+from tests import virtual_services as bodies
+
 T = TypeVar("T")
 
 RELEASES = {"group": "graygate.dev", "version": "v1alpha1", "plural": "canaryreleases"}
@@ -121,21 +123,9 @@ def virtual_service(name: str, *, extra_route: bool = True) -> dict[str, Any]:
             }
         )
     http.append(
-        {
-            "name": "primary",
-            "retries": {"attempts": 2, "perTryTimeout": "1s"},
-            "route": [
-                {"destination": {"host": "checkout", "subset": "stable", "port": {"number": 8080}}, "weight": 100},
-                {"destination": {"host": "checkout", "subset": "canary", "port": {"number": 8080}}, "weight": 0},
-            ],
-        }
+        bodies.route("primary", stable=100, canary=0, port=8080) | {"retries": {"attempts": 2, "perTryTimeout": "1s"}}
     )
-    return {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "VirtualService",
-        "metadata": {"name": name, "labels": {"team": "shop"}},
-        "spec": {"hosts": ["checkout"], "gateways": ["mesh"], "http": http},
-    }
+    return bodies.virtual_service(name, *http, gateways=("mesh",), labels={"team": "shop"})
 
 
 def weights(api: client.ApiClient, namespace: str, name: str, route: str = "primary") -> tuple[int, int]:

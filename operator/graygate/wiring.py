@@ -23,9 +23,10 @@ from graygate.kube.secrets import KubeSecrets
 from graygate.kube.virtualservices import KubeVirtualServiceStore
 from graygate.kube.workloads import KubeWorkloads
 from graygate.metrics import OperatorMetrics
+from graygate.ports import SecretReader, VirtualServiceStore
 from graygate.providers.prometheus import PrometheusProvider
 from graygate.routers.registry import ROUTERS, RouterClients
-from graygate.service import Deps
+from graygate.service import Deps, EventSink, StatusWriter, WorkloadProbe
 from graygate.store import EtcdError, EtcdSettings
 from graygate.store.etcd import EtcdStore, Watch
 
@@ -55,10 +56,41 @@ class OperatorSettings:
     instance: str = field(default_factory=lambda: os.environ.get("POD_NAME", socket.gethostname()))
 
 
+@dataclass(frozen=True)
+class KubeAdapters:
+    """What stands behind the ports that reach the API server: `kube_adapters` builds the real ones; a test passes
+    fakes, and the operator is wired around them exactly as around the real ones."""
+
+    virtual_services: VirtualServiceStore
+    statuses: StatusWriter
+    events: EventSink
+    secrets: SecretReader
+    workload: WorkloadProbe
+
+
+def kube_adapters(api: ApiClient, instance: str) -> KubeAdapters:
+    workloads = KubeWorkloads(api)
+
+    async def workload(namespace: str, name: str) -> WorkloadReading:
+        availability = await workloads.deployment_availability(namespace, name)
+        return WorkloadReading(
+            kind="Deployment", name=name, available=availability.available, message=availability.reason
+        )
+
+    return KubeAdapters(
+        virtual_services=KubeVirtualServiceStore(api),
+        statuses=KubeReleases(api),
+        events=KubeEvents(api, instance),
+        secrets=KubeSecrets(api),
+        workload=workload,
+    )
+
+
 @dataclass
 class Wired:
     deps: Deps
-    api: ApiClient
+    api: ApiClient | None
+    """None when the adapters were given (no API server client was made)."""
     gates: GateRunner
     freeze_watch: Watch | None = None
     etcd: EtcdStore | None = None
@@ -69,15 +101,19 @@ class Wired:
         if self.etcd is not None:
             await self.etcd.aclose()
         await self.gates.close()
-        close_client(self.api)
+        if self.api is not None:
+            close_client(self.api)
 
 
-async def wire(settings: OperatorSettings, metrics: OperatorMetrics) -> Wired:
-    api = api_client(settings.kubeconfig)
-    workloads = KubeWorkloads(api)
+async def wire(settings: OperatorSettings, metrics: OperatorMetrics, kube: KubeAdapters | None = None) -> Wired:
+    """The operator's ports behind their adapters; `kube`: these instead of the API server's (no client is made)."""
+    api: ApiClient | None = None
+    if kube is None:
+        api = api_client(settings.kubeconfig)
+        kube = kube_adapters(api, settings.instance)
     tools = GateTools(
         metrics=PrometheusProvider(),
-        secrets=KubeSecrets(api),
+        secrets=kube.secrets,
         default_prometheus=settings.prometheus_address,
         default_credentials=(
             DefaultCredentials(settings.prometheus_credentials_dir)
@@ -87,22 +123,16 @@ async def wire(settings: OperatorSettings, metrics: OperatorMetrics) -> Wired:
     )
     gates = GateRunner(tools, url_allowlist=settings.probe_url_allowlist)
 
-    async def workload(namespace: str, name: str) -> WorkloadReading:
-        availability = await workloads.deployment_availability(namespace, name)
-        return WorkloadReading(
-            kind="Deployment", name=name, available=availability.available, message=availability.reason
-        )
-
     freeze = FreezeSwitch(settings.freeze_key)
     etcd = EtcdStore(settings.etcd) if settings.etcd is not None else None
     watch = await _watch_freeze(etcd, freeze) if etcd is not None else None
 
     deps = Deps(
-        router=ROUTERS.create("istio", RouterClients(virtual_services=KubeVirtualServiceStore(api))),
+        router=ROUTERS.create("istio", RouterClients(virtual_services=kube.virtual_services)),
         gates=gates,
-        workload=workload,
-        statuses=KubeReleases(api),
-        events=KubeEvents(api, settings.instance),
+        workload=kube.workload,
+        statuses=kube.statuses,
+        events=kube.events,
         metrics=metrics,
         frozen=freeze,
         config_keys=EtcdConfigKeys(gates.etcd_connector),

@@ -9,35 +9,21 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from graygate.sandbox import ControlPlane
+from tests.virtual_services import route, virtual_service
 
 REPO = Path(__file__).resolve().parents[2]
 ISTIO = {"group": "networking.istio.io", "version": "v1", "plural": "virtualservices"}
 
 
-def _virtual_service(name: str) -> dict[str, object]:
-    return {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "VirtualService",
-        "metadata": {"name": name},
-        "spec": {
-            "hosts": ["checkout"],
-            "http": [
-                {
-                    "name": "primary",
-                    "route": [
-                        {"destination": {"host": "checkout", "subset": "stable"}, "weight": 90},
-                        {"destination": {"host": "checkout", "subset": "canary"}, "weight": 10},
-                    ],
-                }
-            ],
-        },
-    }
+def _virtual_service(name: str) -> dict[str, Any]:
+    return virtual_service(name, route("primary", stable=90, canary=10))
 
 
 def test_versions_are_the_pinned_real_ones(sandbox: ControlPlane) -> None:
@@ -57,7 +43,7 @@ def test_virtual_service_round_trips(api: client.ApiClient, namespace: str) -> N
 
 def test_api_server_rejects_an_invalid_virtual_service(api: client.ApiClient, namespace: str) -> None:
     body = _virtual_service("broken")
-    body["spec"]["http"][0]["route"][0]["weight"] = "ninety"  # type: ignore[index]
+    body["spec"]["http"][0]["route"][0]["weight"] = "ninety"
     with pytest.raises(ApiException) as rejected:
         client.CustomObjectsApi(api).create_namespaced_custom_object(**ISTIO, namespace=namespace, body=body)
     assert rejected.value.status == 422

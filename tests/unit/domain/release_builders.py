@@ -13,6 +13,7 @@ from typing import Any
 from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, Phase, RouteSnapshot
 from graygate.domain.analysis.http_probe import HttpProbeMeasurement
 from graygate.domain.analysis.measurements import Measurement, WorkloadReading
+from graygate.domain.release.decision import Decision, Reason
 from graygate.domain.release.observations import Observations, RouteReading
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -137,3 +138,11 @@ def passing(when: datetime = T0) -> tuple[Measurement, ...]:
 def available(yes: bool = True) -> WorkloadReading:
     """The canary Deployment's availability."""
     return WorkloadReading(kind="Deployment", name="checkout-canary", available=yes, message="" if yes else "0/2 ready")
+
+
+def check(decision: Decision, kind: type[Decision], phase: Phase, target: int | None, reason: Reason) -> None:
+    """A decision is of `kind`, into `phase`, aiming at `target` % on the canary, for `reason`."""
+    assert type(decision) is kind, decision.message
+    assert decision.status.phase is phase
+    assert decision.target_weight == target
+    assert decision.reason is reason

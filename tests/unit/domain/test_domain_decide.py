@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from release_builders import SNAPSHOT, T0, at, available, observe, passing, probe, routes, spec, status
+from release_builders import SNAPSHOT, T0, at, available, check, observe, passing, probe, routes, spec, status
 
 from graygate.api import CanaryReleaseStatus, InvalidSpec, Outcome, Phase, RouteSnapshot
 from graygate.domain.release.bookkeeping import needs_snapshot
@@ -16,13 +16,6 @@ from graygate.domain.release.observations import RouteReading
 P = Phase
 BROKEN = InvalidSpec(("spec.steps[0]: a step needs exactly one of setWeight or pause",))
 FRESH = CanaryReleaseStatus()
-
-
-def check(decision: Decision, kind: type[Decision], phase: Phase, target: int | None, reason: Reason) -> None:
-    assert type(decision) is kind, decision.message
-    assert decision.status.phase is phase
-    assert decision.target_weight == target
-    assert decision.reason is reason
 
 
 # ---- 1. invalid spec: nothing touches traffic ----

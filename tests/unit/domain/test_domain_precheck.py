@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from release_builders import BASE, SNAPSHOT, T0, at, available, observe, probe, spec, status
+from release_builders import BASE, SNAPSHOT, T0, at, available, check, observe, probe, spec, status
 
 from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, GateState, Outcome, Phase
 from graygate.domain.analysis.measurements import WorkloadReading
@@ -91,13 +91,6 @@ def test_pre_check_gates_and_passed() -> None:
 
 
 # ---- what a Pending release does with them ----
-
-
-def check(decision: Decision, kind: type[Decision], phase: Phase, target: int | None, reason: Reason) -> None:
-    assert type(decision) is kind, decision.message
-    assert decision.status.phase is phase
-    assert decision.target_weight == target
-    assert decision.reason is reason
 
 
 def parity_error() -> MetricParityMeasurement:

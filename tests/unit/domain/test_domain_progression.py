@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from release_builders import SNAPSHOT, T0, at, available, no_gates, observe, passing, probe, spec, status
+from release_builders import SNAPSHOT, T0, at, available, check, no_gates, observe, passing, probe, spec, status
 
 from graygate.api import (
     MAX_HISTORY,
@@ -26,13 +26,6 @@ from graygate.domain.release.decision import Advance, Complete, Decision, Hold, 
 from graygate.domain.release.observations import Observations
 
 P = Phase
-
-
-def check(decision: Decision, kind: type[Decision], phase: Phase, target: int | None, reason: Reason) -> None:
-    assert type(decision) is kind, decision.message
-    assert decision.status.phase is phase
-    assert decision.target_weight == target
-    assert decision.reason is reason
 
 
 # ---- 6e. Pending starts once it may ----

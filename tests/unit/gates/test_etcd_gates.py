@@ -20,7 +20,7 @@ from graygate.domain.analysis.hot_reload import HotReloadMeasurement
 from graygate.domain.analysis.judge import judge
 from graygate.domain.analysis.metric_parity import MetricParityMeasurement
 from graygate.domain.analysis.promql import QueryScope
-from graygate.errors import GateError, NotFoundError
+from graygate.errors import GateError
 from graygate.gates.etcd_access import ConfigStore, EtcdConnector
 from graygate.gates.etcd_config import EtcdConfigObserver
 from graygate.gates.fetch import Download, HttpFetcher
@@ -28,6 +28,8 @@ from graygate.gates.hot_reload import HotReloadObserver, new_nonce
 from graygate.gates.runner import GateRunner
 from graygate.gates.tools import GateTools
 from graygate.store import EtcdSettings, EtcdUnavailable, PrefixSnapshot, Versioned, content_hash
+from tests.unit.fakes.secrets import FakeSecrets
+from tests.unit.http_servers import serving
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SHOP = QueryScope(namespace="shop", release="app", spec=None)  # type: ignore[arg-type]  # the etcd gates read only the namespace
@@ -82,28 +84,14 @@ class FakeEtcd:
         return store
 
 
-@dataclass
-class FakeSecrets:
-    values: dict[tuple[str, str, str], str] = field(default_factory=dict)
-
-    async def secret_value(self, namespace: str, name: str, key: str) -> str:
-        try:
-            return self.values[(namespace, name, key)]
-        except KeyError:
-            raise NotFoundError(f"Secret {namespace}/{name} has no key {key}") from None
-
-    async def config_map_value(self, namespace: str, name: str, key: str) -> str:
-        raise NotFoundError("no ConfigMaps here")
-
-
 TLS = {"secretRef": {"name": "etcd-client"}, "certKey": "tls.crt", "keyKey": "tls.key"}
 AUTH = {"secretRef": {"name": "etcd-user"}}
 SECRETS = {
-    ("shop", "etcd-client", "ca.crt"): CA,
-    ("shop", "etcd-client", "tls.crt"): CERT,
-    ("shop", "etcd-client", "tls.key"): KEY,
-    ("shop", "etcd-user", "username"): "graygate\n",
-    ("shop", "etcd-user", "password"): "s3cret\n",
+    ("Secret", "shop", "etcd-client", "ca.crt"): CA,
+    ("Secret", "shop", "etcd-client", "tls.crt"): CERT,
+    ("Secret", "shop", "etcd-client", "tls.key"): KEY,
+    ("Secret", "shop", "etcd-user", "username"): "graygate\n",
+    ("Secret", "shop", "etcd-user", "password"): "s3cret\n",
 }
 
 
@@ -147,7 +135,7 @@ async def test_tls_and_auth_come_from_secrets_through_private_files() -> None:
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert {stat.S_IMODE(path.stat().st_mode) for path in files.values()} == {0o600}
 
-    secrets.values[("shop", "etcd-client", "tls.crt")] = CERT + "rotated\n"
+    secrets.values[("Secret", "shop", "etcd-client", "tls.crt")] = CERT + "rotated\n"
     await connector.store(connection(tls=TLS, auth=AUTH), "shop")
     assert len(etcd.made) == 2, "a rotated certificate gets a new connection"
     await connector.close()
@@ -214,12 +202,8 @@ async def canary() -> AsyncIterator[tuple[Canary, TestServer]]:
     app = web.Application()
     state = Canary(FakeEtcd())
     app.router.add_get("/config", state.config)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
+    async with serving(app) as server:
         yield state, server
-    finally:
-        await server.close()
 
 
 def reload_gate(url: str, **fields: Any) -> Gate:

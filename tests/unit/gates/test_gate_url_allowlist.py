@@ -16,6 +16,7 @@ from graygate.domain.url_allowlist import UrlAllowlist
 from graygate.gates.runner import GateRunner
 from graygate.gates.tools import GateTools
 from tests.unit.gates.test_prometheus_gate import DEFAULT, RATE, SCOPE, FakeProvider
+from tests.unit.http_servers import serving
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ETCD = {"endpoints": ["127.0.0.1:2379"]}
@@ -38,11 +39,9 @@ async def target() -> AsyncIterator[Counted]:
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", answer)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    counted = Counted(server)
-    yield counted
-    await server.close()
+    async with serving(app) as server:
+        counted = Counted(server)
+        yield counted
 
 
 async def test_a_probe_outside_the_allowlist_sends_nothing_and_says_why(target: Counted) -> None:

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestServer, unused_port
 from graygate.errors import GateError
 from graygate.gates.http_probe import SNIPPET_BYTES, HttpProbeObserver, HttpProbeRequest, ProbeReading
 from graygate.ports import Observer
+from tests.unit.http_servers import serving, url
 
 NOW = datetime(2025, 3, 14, 9, 26, 53, tzinfo=UTC)
 
@@ -75,22 +76,14 @@ async def server() -> AsyncIterator[TestServer]:
     app.router.add_get("/big", big)
     app.router.add_get("/redirect", redirect)
     app.router.add_route("*", "/echo", echo)
-    test_server = TestServer(app, host="127.0.0.1")
-    await test_server.start_server()
-    try:
+    async with serving(app) as test_server:
         yield test_server
-    finally:
-        await test_server.close()
 
 
 @pytest.fixture
 async def gate() -> AsyncIterator[HttpProbeObserver]:
     async with HttpProbeObserver() as probe_gate:
         yield probe_gate
-
-
-def url(server: TestServer, path: str) -> str:
-    return str(server.make_url(path))
 
 
 def fake_clock(*readings: float) -> Iterator[float]:

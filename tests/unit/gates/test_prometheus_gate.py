@@ -16,12 +16,12 @@ from graygate.api import CanaryReleaseSpec, Gate, Outcome, Prometheus
 from graygate.domain.analysis.judge import judge
 from graygate.domain.analysis.prometheus import PrometheusMeasurement
 from graygate.domain.analysis.promql import QueryScope
-from graygate.errors import NotFoundError
 from graygate.gates.prometheus import PrometheusObserver
 from graygate.gates.prometheus_login import DefaultCredentials
 from graygate.gates.runner import GateRunner
 from graygate.gates.tools import GateTools
 from graygate.ports import MetricProvider, MetricSample, MetricSource, Observer, QueryFailure, QueryResult, SecretReader
+from tests.unit.fakes.secrets import FakeSecrets
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DEFAULT = "http://prometheus.default:9090"
@@ -59,23 +59,6 @@ class FakeProvider:
 
     async def close(self) -> None:
         self.closed = True
-
-
-@dataclass
-class FakeSecrets:
-    values: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
-
-    async def secret_value(self, namespace: str, name: str, key: str) -> str:
-        return self._get("Secret", namespace, name, key)
-
-    async def config_map_value(self, namespace: str, name: str, key: str) -> str:
-        return self._get("ConfigMap", namespace, name, key)
-
-    def _get(self, kind: str, namespace: str, name: str, key: str) -> str:
-        try:
-            return self.values[(kind, namespace, name, key)]
-        except KeyError:
-            raise NotFoundError(f"{kind} {namespace}/{name} has no key {key}") from None
 
 
 def test_the_fakes_satisfy_the_ports() -> None:

@@ -19,6 +19,7 @@ from graygate.errors import GateError
 from graygate.gates.api_compat import ApiCompatObserver, openapi_document
 from graygate.gates.fetch import Download, HttpFetcher, json_document
 from graygate.gates.metric_parity import MetricParityObserver
+from tests.unit.http_servers import serving, url
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -71,12 +72,8 @@ async def server() -> AsyncIterator[TestServer]:
     app.router.add_get("/slow", slow)
     app.router.add_get("/broken", broken)
     app.router.add_get("/redirect", redirect)
-    test_server = TestServer(app, host="127.0.0.1")
-    await test_server.start_server()
-    try:
+    async with serving(app) as test_server:
         yield test_server
-    finally:
-        await test_server.close()
 
 
 @pytest.fixture
@@ -84,10 +81,6 @@ async def fetcher() -> AsyncIterator[HttpFetcher]:
     fetching = HttpFetcher(limit=1024)
     yield fetching
     await fetching.close()
-
-
-def url(server: TestServer, path: str) -> str:
-    return str(server.make_url(path))
 
 
 # ---- the fetcher ----

@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer, unused_port
 
 from graygate.gates.routing_check import RoutingCheckObserver, RoutingCheckRequest
+from tests.unit.http_servers import serving
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -40,12 +41,8 @@ def mesh() -> web.Application:
 
 @pytest.fixture
 async def server() -> AsyncIterator[TestServer]:
-    test_server = TestServer(mesh(), host="127.0.0.1")
-    await test_server.start_server()
-    try:
+    async with serving(mesh()) as test_server:
         yield test_server
-    finally:
-        await test_server.close()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from graygate.errors import ProviderError
 from graygate.ports import BasicCredentials, MetricSample, MetricSource, QueryFailure
 from graygate.providers.prometheus import PrometheusProvider
 from graygate.sandbox.pki import write_pki
+from tests.unit.http_servers import serving
 
 NOW = datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC)
 VECTOR = {
@@ -75,12 +76,8 @@ def app() -> web.Application:
 @pytest.fixture
 async def server() -> AsyncIterator[TestServer]:
     SEEN.clear()
-    test_server = TestServer(app(), host="127.0.0.1")
-    await test_server.start_server()
-    try:
+    async with serving(app()) as test_server:
         yield test_server
-    finally:
-        await test_server.close()
 
 
 @pytest.fixture

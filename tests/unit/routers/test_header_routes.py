@@ -16,9 +16,8 @@ from graygate.ports import (
 )
 from graygate.routers.istio import IstioRouter
 from graygate.routers.virtualservice import read_weights, restore, snapshot, with_split
-
-from .fakes import InMemoryVirtualServiceStore
-from .virtualservices import CANARY, STABLE, UNMANAGED_ROUTES, checkout, dumps, http_route, payments
+from tests.unit.fakes.virtual_services import InMemoryVirtualServiceStore
+from tests.virtual_services import CANARY, STABLE, UNMANAGED_ROUTES, checkout, dumps, http_route, payments
 
 ALWAYS = HeaderRoute((HeaderMatch("x-canary", "exact", "always"),))
 QA = HeaderRoute((HeaderMatch("x-team", "prefix", "qa-"), HeaderMatch("x-env", "regex", "^stag.*")))

@@ -18,9 +18,8 @@ from graygate.ports import (
     VirtualServiceRef,
 )
 from graygate.routers.istio import IstioRouter
-
-from .fakes import InMemoryVirtualServiceStore
-from .virtualservices import CANARY, STABLE, checkout, http_route
+from tests.unit.fakes.virtual_services import InMemoryVirtualServiceStore
+from tests.virtual_services import CANARY, STABLE, checkout, http_route, route, virtual_service
 
 NAMESPACE = "shop"
 TARGET = TrafficTarget(
@@ -36,15 +35,9 @@ TARGET = TrafficTarget(
 
 def checkout_internal() -> VirtualServiceBody:
     """A second VirtualService of the same release, e.g. for in-mesh callers, with one unnamed route."""
-    return {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "VirtualService",
-        "metadata": {"name": "checkout-internal", "namespace": NAMESPACE, "resourceVersion": "30"},
-        "spec": {
-            "hosts": ["checkout.internal"],
-            "http": [{"route": [{"destination": {"host": "checkout", "subset": "stable"}, "weight": 100}]}],
-        },
-    }
+    return virtual_service(
+        "checkout-internal", route(None), namespace=NAMESPACE, hosts=("checkout.internal",), resourceVersion="30"
+    )
 
 
 @pytest.fixture

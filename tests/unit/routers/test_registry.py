@@ -8,8 +8,7 @@ from graygate.errors import UnknownRouterError
 from graygate.ports import TrafficRouter
 from graygate.routers.istio import IstioRouter
 from graygate.routers.registry import ROUTERS, RouterClients, RouterRegistry
-
-from .fakes import InMemoryVirtualServiceStore
+from tests.unit.fakes.virtual_services import InMemoryVirtualServiceStore
 
 CLIENTS = RouterClients(virtual_services=InMemoryVirtualServiceStore())
 

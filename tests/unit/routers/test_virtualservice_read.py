@@ -10,8 +10,7 @@ import pytest
 from graygate.ports import Destination, RouteWeights, RoutingProblem, RoutingProblemReason, VirtualServiceBody
 from graygate.routers.virtualservice import read_weights
 from graygate.routers.virtualservice_view import canonical_host
-
-from .virtualservices import (
+from tests.virtual_services import (
     CANARY,
     STABLE,
     Edit,

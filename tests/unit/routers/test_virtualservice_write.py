@@ -10,8 +10,7 @@ import pytest
 from graygate.errors import InvalidRouteError, RouteNotFoundError, RouterError
 from graygate.ports import Destination, RouteWeights, RoutingProblemReason, VirtualServiceBody
 from graygate.routers.virtualservice import read_weights, restore, snapshot, with_canary_weight
-
-from .virtualservices import (
+from tests.virtual_services import (
     CANARY,
     STABLE,
     UNMANAGED_ROUTES,

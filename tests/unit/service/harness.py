@@ -1,85 +1,39 @@
 """One release run the way the handlers run it: a daemon's ticks through `lifecycle.run_tick` and a deletion
 through `lifecycle.delete_release`, over the real service, domain and Istio router, with hand-written fakes of the
-API server and the gates. Nothing here carries the status from one tick to the next: the release's `Slot` does, as
-in the operator.
-
-The Event fake refuses a reason outside `Reason`, so every test that drives the service checks the vocabulary."""
+API server and the gates (`tests.unit.fakes`). Nothing here carries the status from one tick to the next: the
+release's `Slot` does, as in the operator."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus
-from graygate.api.gates import Gate
 from graygate.api.validation import InvalidSpec
-from graygate.domain.analysis.measurements import Measurement, WorkloadReading
 from graygate.domain.release.claims import Claim, RouteKey
-from graygate.domain.release.decision import Reason
 from graygate.kube.events import ReleaseRef
 from graygate.lifecycle import Deleted, Slot, Slots, delete_release, run_tick
 from graygate.metrics import OperatorMetrics
+from graygate.ports import VirtualServiceBody
 from graygate.routers.istio import IstioRouter
 from graygate.service import Deps, ReleaseView
-from tests.unit.domain.release_builders import probe
-from tests.unit.routers.fakes import InMemoryVirtualServiceStore
+from tests.unit.fakes.events import RecordingEvents
+from tests.unit.fakes.gates import Probes
+from tests.unit.fakes.statuses import RecordingStatuses
+from tests.unit.fakes.virtual_services import InMemoryVirtualServiceStore
+from tests.unit.fakes.workloads import no_workload
+from tests.virtual_services import route, virtual_service
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CREATED = T0 - timedelta(hours=1)
 REF = ReleaseRef("shop", "checkout", "uid-1")
 
 
-def user_vs() -> dict[str, Any]:
-    route = [{"destination": {"host": "checkout", "subset": "stable"}, "weight": 100}]
-    return {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "VirtualService",
-        "metadata": {"name": "checkout", "namespace": "shop"},
-        "spec": {"hosts": ["checkout"], "http": [{"name": "primary", "route": route}]},
-    }
-
-
-@dataclass
-class Statuses:
-    patches: list[dict[str, Any]] = field(default_factory=list)
-
-    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        self.patches.append(status)
-
-    def last(self) -> CanaryReleaseStatus:
-        return CanaryReleaseStatus.model_validate(self.patches[-1])
-
-
-@dataclass
-class Events:
-    posted: list[tuple[str, str]] = field(default_factory=list)
-
-    async def post(self, release: ReleaseRef, event_type: str, reason: str, note: str, now: datetime) -> None:
-        Reason(reason)  # raises ValueError for a reason outside the vocabulary
-        self.posted.append((event_type, reason))
-
-    def reasons(self) -> list[str]:
-        return [reason for _, reason in self.posted]
-
-
-@dataclass
-class Probes:
-    """Every due gate answers with `code`; while `hold` is set, a measurement waits for it to be cleared (a slow
-    gate), after saying so in `started`."""
-
-    code: int = 200
-    hold: asyncio.Event | None = None
-    started: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def measure(self, gates: Sequence[Gate], now: datetime, scope: Any = None) -> tuple[Measurement, ...]:
-        self.started.set()
-        if self.hold is not None:
-            await self.hold.wait()
-        return tuple(probe(gate.name, self.code, when=now) for gate in gates)
+def user_vs() -> VirtualServiceBody:
+    """The user's VirtualService: one route, `primary`, all on stable."""
+    return virtual_service("checkout", route("primary"), namespace="shop")
 
 
 class Boom(Exception):
@@ -98,10 +52,6 @@ class BuggyRouter(IstioRouter):
         return await super().observe(target)
 
 
-async def _no_workload(namespace: str, name: str) -> WorkloadReading:
-    raise AssertionError("the spec names no workload")
-
-
 class Operator:
     """A release's daemon and delete handler in one operator process."""
 
@@ -109,12 +59,12 @@ class Operator:
         self.spec = spec
         self.store = store or InMemoryVirtualServiceStore(user_vs())
         self.router = BuggyRouter(self.store)
-        self.statuses, self.events, self.probes = Statuses(), Events(), Probes()
+        self.statuses, self.events, self.probes = RecordingStatuses(), RecordingEvents(), Probes()
         self.metrics = OperatorMetrics()
         self.deps = Deps(
             router=self.router,
             gates=self.probes,
-            workload=_no_workload,
+            workload=no_workload,
             statuses=self.statuses,
             events=self.events,
             metrics=self.metrics,

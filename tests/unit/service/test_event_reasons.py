@@ -15,7 +15,8 @@ from graygate.domain.release.decision import Abort, Note, Reason
 from graygate.kube.events import fit_note
 from graygate.service import EventSink, ReleaseView
 from tests.unit.domain.release_builders import spec
-from tests.unit.service.harness import REF, T0, Events, Operator
+from tests.unit.fakes.events import RecordingEvents
+from tests.unit.service.harness import REF, T0, Operator
 
 
 def test_the_event_port_takes_a_reason_from_the_vocabulary() -> None:
@@ -29,7 +30,7 @@ def test_the_config_failures_are_in_the_vocabulary(reason: str) -> None:
 
 async def test_the_fakes_refuse_a_reason_outside_the_vocabulary() -> None:
     with pytest.raises(ValueError, match="ConfigExploded"):
-        await Events().post(REF, "Warning", "ConfigExploded", "", T0)
+        await RecordingEvents().post(REF, "Warning", "ConfigExploded", "", T0)
 
 
 async def test_every_note_of_a_decision_is_posted_after_its_event() -> None:
@@ -40,7 +41,7 @@ async def test_every_note_of_a_decision_is_posted_after_its_event() -> None:
     decision = Abort(reason=Reason.ABORTED, message="aborted", status=status, event="Warning", notes=notes)
     view = ReleaseView(ref=REF, generation=1, spec=operator.spec, status=CanaryReleaseStatus(), command=None)
     await service._announce(view, decision, operator.deps, T0)
-    assert operator.events.posted == [("Warning", "Aborted"), ("Warning", "GateFailed"), ("Normal", "ConfigRestored")]
+    assert operator.events.kinds() == [("Warning", "Aborted"), ("Warning", "GateFailed"), ("Normal", "ConfigRestored")]
 
 
 @pytest.mark.parametrize(

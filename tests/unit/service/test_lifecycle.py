@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field, replace
-from datetime import datetime
 
 import pytest
 
@@ -17,9 +15,8 @@ from graygate.api.validation import InvalidSpec
 from graygate.domain.release.claims import ALL_ROUTES, Claim, RouteKey
 from graygate.errors import ApiUnavailableError, ConflictError, ForbiddenError, GateError
 from graygate.handlers import retry_after
-from graygate.kube.events import ReleaseRef
 from tests.unit.domain.release_builders import spec
-from tests.unit.service.harness import CREATED, Boom, Events, Operator, user_vs
+from tests.unit.service.harness import CREATED, Boom, Operator, user_vs
 
 PAUSE_AT_20 = spec(steps=[{"setWeight": 20}, {"pause": {}}])
 TWO_STEPS = spec(steps=[{"setWeight": 20}, {"setWeight": 50}])
@@ -33,17 +30,6 @@ async def paused_at_20() -> Operator:
     return operator
 
 
-@dataclass
-class Messages(Events):
-    """The harness's Event fake, also keeping what each Event says."""
-
-    said: list[tuple[str, str]] = field(default_factory=list)
-
-    async def post(self, release: ReleaseRef, event_type: str, reason: str, note: str, now: datetime) -> None:
-        await super().post(release, event_type, reason, note, now)
-        self.said.append((reason, note))
-
-
 def sample(operator: Operator, name: str, **labels: str) -> float:
     value = operator.metrics.registry.get_sample_value(name, {"namespace": "shop", "release": "checkout", **labels})
     return value or 0.0  # a series never written reads as 0
@@ -51,15 +37,15 @@ def sample(operator: Operator, name: str, **labels: str) -> float:
 
 async def test_a_rollback_whose_restore_failed_is_retried_and_never_undone() -> None:
     operator = await paused_at_20()
-    events = Messages()
-    operator.events, operator.deps = events, replace(operator.deps, events=events)
+    events = operator.events
+    events.posted.clear()  # only the Events from here on
     operator.probes.code = 500
     operator.store.concurrent_edits = [lambda body: None] * 3  # every attempt of the restore meets a conflict
     error = await operator.tick(31)
     assert isinstance(error, ConflictError)
     assert operator.statuses.last().phase is Phase.FAILED, "the rollback's status was written"
     assert operator.weight() == 20, "but the restore did not reach the VirtualService"
-    [said] = [note for reason, note in events.said if reason == "RolledBack"]
+    [said] = [note for reason, note in events.notes() if reason == "RolledBack"]
     assert "critical gate health failed" in said, "the rollback's Event names the gate"
     assert "ConflictError" in said, "and says its traffic change has not landed yet"
     assert sample(operator, "graygate_rollbacks_total") == 1
@@ -67,13 +53,13 @@ async def test_a_rollback_whose_restore_failed_is_retried_and_never_undone() -> 
     assert sample(operator, "graygate_time_to_rollback_seconds_count") == 0, "the weights are not back yet"
 
     operator.probes.code = 200  # the flapping gate passes again
-    events.said.clear()
+    events.posted.clear()
     for _ in range(3):
         assert await operator.tick(31) is None
         assert operator.weight() == 0
         assert (operator.statuses.last().phase, operator.statuses.last().canary_weight) == (Phase.FAILED, 0)
     assert operator.store.current("shop", "checkout")["spec"] == user_vs()["spec"]
-    [(reason, said)] = events.said  # the retry that wrote the weights back; the ticks after it post nothing
+    [(reason, said)] = events.notes()  # the retry that wrote the weights back; the ticks after it post nothing
     assert (reason, said) == ("DriftCorrected", "drift: wanted 0% on the canary, found checkout/primary at 20%; "
                                                 "setting it again")  # fmt: skip
     assert sample(operator, "graygate_rollbacks_total") == 1, "the retry is not another rollback"

@@ -1,33 +1,30 @@
 """A release's etcd keys (`spec.config`) through the real service, the real domain and the real Istio router, over
-hand-written fakes: an in-memory etcd with the real store's guards, and status and Event writers that share one call
-log. Every tick starts from the status the previous one patched, as a restarted operator would read it, so a crash
-is just a fresh operator over the same etcd and VirtualService."""
+hand-written fakes (`tests.unit.fakes`): an in-memory etcd with the real store's guards, and status and Event
+writers that share one call log with it. Every tick starts from the status the previous one patched, as a restarted
+operator would read it, so a crash is just a fresh operator over the same etcd and VirtualService."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import pytest
 
 from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, Phase
-from graygate.api.etcd import EtcdConnection
-from graygate.api.gates import Gate
 from graygate.api.release_config import ConfigState
-from graygate.domain.analysis.measurements import Measurement, WorkloadReading
-from graygate.domain.config.release_config import ApplyConfig, ConfigReading, KeyReading, RestoreConfig
 from graygate.domain.release.config_moves import MAX_ATTEMPTS
-from graygate.domain.release.decision import Reason
 from graygate.errors import GraygateError
 from graygate.kube.events import ReleaseRef
 from graygate.metrics import OperatorMetrics
 from graygate.routers.istio import IstioRouter
 from graygate.service import Deps, ReleaseView, restore_config_on_delete, tick
-from graygate.store import EtcdUnavailable
-from tests.unit.domain.release_builders import at, no_gates, probe, spec
-from tests.unit.routers.fakes import InMemoryVirtualServiceStore
+from tests.unit.domain.release_builders import at, no_gates, spec
+from tests.unit.fakes.config_keys import InMemoryConfigKeys
+from tests.unit.fakes.events import RecordingEvents
+from tests.unit.fakes.gates import Probes
+from tests.unit.fakes.statuses import Crash, RecordingStatuses
+from tests.unit.fakes.virtual_services import InMemoryVirtualServiceStore
+from tests.unit.fakes.workloads import no_workload
 from tests.unit.service.harness import user_vs
 
 P, S = Phase, ConfigState
@@ -44,132 +41,26 @@ BEFORE = {"/a": ("old-a", 2), "/gone": ("old", 3)}
 
 
 @dataclass
-class FakeEtcd:
-    """`ConfigKeys` in memory: key -> (value, mod_revision); one store revision per transaction that changes
-    something; `apply` and `restore` guarded by mod_revision (0: absent) exactly like the real store's."""
-
-    log: list[str]
-    data: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(BEFORE))
-    revision: int = 3
-    failing_applies: int = 0
-    failing_restores: int = 0
-    read_error: str | None = None
-
-    def mod(self, key: str) -> int:
-        return self.data[key][1] if key in self.data else 0
-
-    def values(self) -> dict[str, str]:
-        return {key: value for key, (value, _) in self.data.items()}
-
-    def commit(self, changes: Mapping[str, str | None]) -> None:
-        """One transaction: puts (and deletes of existing keys) all get the same new revision."""
-        if all(value is None and key not in self.data for key, value in changes.items()):
-            return
-        self.revision += 1
-        for key, value in changes.items():
-            if value is None:
-                self.data.pop(key, None)
-            else:
-                self.data[key] = (value, self.revision)
-
-    async def read(self, etcd: EtcdConnection, namespace: str, keys: Sequence[str]) -> ConfigReading:
-        self.log.append("etcd.read")
-        if self.read_error is not None:
-            return ConfigReading(error=self.read_error)
-        return ConfigReading(
-            keys={key: KeyReading(*self.data[key]) if key in self.data else KeyReading(None) for key in keys}
-        )
-
-    async def apply(self, namespace: str, action: ApplyConfig) -> bool:
-        self.log.append("etcd.apply")
-        assert set(action.changes) == set(action.expected)
-        if self.failing_applies:
-            self.failing_applies -= 1
-            raise EtcdUnavailable("no etcd endpoint answered")
-        if any(self.mod(key) != revision for key, revision in action.expected.items()):
-            return False
-        self.commit(action.changes)
-        return True
-
-    async def restore(self, namespace: str, action: RestoreConfig) -> tuple[str, ...]:
-        self.log.append("etcd.restore")
-        assert set(action.previous) == set(action.written)
-        if self.failing_restores:
-            self.failing_restores -= 1
-            raise EtcdUnavailable("no etcd endpoint answered")
-        back = {key: action.previous[key] for key, revision in action.written.items() if self.mod(key) == revision}
-        self.commit(back)
-        return tuple(back)
-
-
-class Crash(Exception):
-    """The operator dies mid-tick."""
-
-
-@dataclass
-class Statuses:
-    log: list[str]
-    patches: list[dict[str, Any]] = field(default_factory=list)
-    crash_when: str | None = None
-    """Die instead of writing a status whose config is in this state."""
-
-    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        state = (status.get("config") or {}).get("state")
-        if state is not None and state == self.crash_when:
-            raise Crash(f"killed before writing config state {state}")
-        self.log.append(f"status:{state}")
-        self.patches.append(status)
-
-
-@dataclass
-class Events:
-    log: list[str]
-    posted: list[tuple[str, str, str]] = field(default_factory=list)
-
-    async def post(self, release: ReleaseRef, event_type: str, reason: str, note: str, now: datetime) -> None:
-        Reason(reason)  # raises ValueError for a reason outside the fixed vocabulary
-        self.log.append(f"event:{reason}")
-        self.posted.append((event_type, reason, note))
-
-    def reasons(self) -> list[str]:
-        return [reason for _, reason, _ in self.posted]
-
-
-@dataclass
-class Probes:
-    """Every due gate answers with `code`."""
-
-    code: int = 200
-
-    async def measure(self, gates: Sequence[Gate], now: datetime, scope: Any = None) -> tuple[Measurement, ...]:
-        return tuple(probe(gate.name, self.code, when=now) for gate in gates)
-
-
-async def _no_workload(namespace: str, name: str) -> WorkloadReading:
-    raise AssertionError("the spec names no workload")
-
-
-@dataclass
 class Operator:
     """One operator process (its own status and Event writers) over the shared etcd and VirtualService store."""
 
-    etcd: FakeEtcd
+    etcd: InMemoryConfigKeys
     store: InMemoryVirtualServiceStore
     spec: CanaryReleaseSpec = PLAIN
     status: CanaryReleaseStatus = field(default_factory=CanaryReleaseStatus)
     seconds: float = 0
     generation: int = 1
     probes: Probes = field(default_factory=Probes)
-    statuses: Statuses = field(init=False)
-    events: Events = field(init=False)
+    statuses: RecordingStatuses = field(init=False)
+    events: RecordingEvents = field(init=False)
     deps: Deps = field(init=False)
 
     def __post_init__(self) -> None:
-        self.statuses, self.events = Statuses(self.etcd.log), Events(self.etcd.log)
+        self.statuses, self.events = RecordingStatuses(self.etcd.log), RecordingEvents(self.etcd.log)
         self.deps = Deps(
             router=IstioRouter(self.store),
             gates=self.probes,
-            workload=_no_workload,
+            workload=no_workload,
             statuses=self.statuses,
             events=self.events,
             metrics=OperatorMetrics(),
@@ -201,7 +92,9 @@ class Operator:
 
 async def pending(release: CanaryReleaseSpec = PLAIN, **etcd: Any) -> Operator:
     """An operator that has recorded the release's routes: Pending, nothing written to etcd."""
-    operator = Operator(FakeEtcd([], **etcd), InMemoryVirtualServiceStore(user_vs()), release)
+    operator = Operator(
+        InMemoryConfigKeys(data=dict(BEFORE), revision=3, **etcd), InMemoryVirtualServiceStore(user_vs()), release
+    )
     await operator.tick(0)
     assert (operator.status.phase, operator.status.config, operator.weight()) == (P.PENDING, None, 0)
     operator.etcd.log.clear()

@@ -4,61 +4,19 @@ patch and one Event. The fakes count every call."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from graygate.api import CanaryReleaseStatus, parse_spec
-from graygate.domain.analysis.measurements import WorkloadReading
-from graygate.domain.release.decision import Reason
 from graygate.kube.events import ReleaseRef
 from graygate.metrics import OperatorMetrics
 from graygate.routers.istio import IstioRouter
 from graygate.service import Deps, ReleaseView, tick
-from tests.unit.routers.fakes import InMemoryVirtualServiceStore
-
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@dataclass
-class CountingStatuses:
-    patches: list[dict[str, Any]] = field(default_factory=list)
-
-    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        self.patches.append(status)
-
-
-@dataclass
-class CountingEvents:
-    posted: list[str] = field(default_factory=list)
-
-    async def post(self, release: ReleaseRef, event_type: str, reason: str, note: str, now: datetime) -> None:
-        Reason(reason)  # raises ValueError for a reason outside the fixed vocabulary
-        self.posted.append(reason)
-
-
-class NoGates:
-    async def measure(self, gates: Any, now: datetime, scope: Any = None) -> tuple[Any, ...]:
-        return ()
-
-
-async def _no_workload(namespace: str, name: str) -> WorkloadReading:
-    raise AssertionError("the spec names no workload")
-
-
-def _vs() -> dict[str, Any]:
-    return {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "VirtualService",
-        "metadata": {"name": "checkout", "namespace": "shop"},
-        "spec": {
-            "hosts": ["checkout"],
-            "http": [
-                {"name": "primary", "route": [{"destination": {"host": "checkout", "subset": "stable"}, "weight": 100}]}
-            ],
-        },
-    }
-
+from tests.unit.fakes.events import RecordingEvents
+from tests.unit.fakes.gates import Probes
+from tests.unit.fakes.statuses import RecordingStatuses
+from tests.unit.fakes.virtual_services import InMemoryVirtualServiceStore
+from tests.unit.fakes.workloads import no_workload
+from tests.unit.service.harness import T0, user_vs
 
 SPEC = parse_spec(
     {
@@ -72,12 +30,12 @@ SPEC = parse_spec(
 
 
 async def test_a_quiet_tick_writes_nothing_and_a_step_costs_one_of_each() -> None:
-    store = InMemoryVirtualServiceStore(_vs())
-    statuses, events = CountingStatuses(), CountingEvents()
+    store = InMemoryVirtualServiceStore(user_vs())
+    statuses, events = RecordingStatuses(), RecordingEvents()
     deps = Deps(
         router=IstioRouter(store),
-        gates=NoGates(),
-        workload=_no_workload,
+        gates=Probes(),
+        workload=no_workload,
         statuses=statuses,
         events=events,
         metrics=OperatorMetrics(),
@@ -115,13 +73,13 @@ COLOURED = parse_spec(
 
 
 async def test_colouring_is_written_once_reasserted_after_a_deletion_and_removed_on_abort() -> None:
-    store = InMemoryVirtualServiceStore(_vs())
+    store = InMemoryVirtualServiceStore(user_vs())
     deps = Deps(
         router=IstioRouter(store),
-        gates=NoGates(),
-        workload=_no_workload,
-        statuses=CountingStatuses(),
-        events=CountingEvents(),
+        gates=Probes(),
+        workload=no_workload,
+        statuses=RecordingStatuses(),
+        events=RecordingEvents(),
         metrics=OperatorMetrics(),
     )
     status = CanaryReleaseStatus()
@@ -152,4 +110,4 @@ async def test_colouring_is_written_once_reasserted_after_a_deletion_and_removed
     assert await run(7, "abort") == 1
     assert names() == ["primary"]
     assert (status.phase.value, status.header_routes) == ("Aborted", False)
-    assert store.current("shop", "checkout")["spec"] == _vs()["spec"]
+    assert store.current("shop", "checkout")["spec"] == user_vs()["spec"]

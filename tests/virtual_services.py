@@ -1,9 +1,12 @@
-"""Realistic VirtualService fixtures, written as YAML the way people write them, loaded fresh for every test."""
+"""VirtualServices for every ring of tests, in one place: realistic fixtures written as YAML the way people write
+them (loaded fresh for every test) for the router's tables, and `virtual_service` with `route` for the small ones the
+service, router and cluster tests start from."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import yaml
 
@@ -145,6 +148,39 @@ spec:
 """
 
 UNMANAGED_ROUTES = ("admin", "legacy", "maintenance")
+
+
+def route(name: str | None, *, stable: int = 100, canary: int | None = None, port: int | None = None) -> dict[str, Any]:
+    """One http route to the `checkout` host: `stable` % to its stable subset and, when `canary` is given, that much
+    to its canary subset. `name=None`: an unnamed route (a VirtualService's only one)."""
+    weights = [("stable", stable)] + ([] if canary is None else [("canary", canary)])
+    entries = []
+    for subset, weight in weights:
+        destination: dict[str, Any] = {"host": "checkout", "subset": subset}
+        if port is not None:
+            destination["port"] = {"number": port}
+        entries.append({"destination": destination, "weight": weight})
+    return ({} if name is None else {"name": name}) | {"route": entries}
+
+
+def virtual_service(
+    name: str,
+    *http: dict[str, Any],
+    namespace: str | None = None,
+    hosts: tuple[str, ...] = ("checkout",),
+    gateways: tuple[str, ...] = (),
+    **metadata: Any,
+) -> VirtualServiceBody:
+    """A VirtualService with these http routes; `namespace=None` leaves it to the API call, `metadata` adds fields
+    such as labels or a resourceVersion."""
+    meta: dict[str, Any] = {"name": name} | ({} if namespace is None else {"namespace": namespace}) | metadata
+    spec: dict[str, Any] = {"hosts": list(hosts)} | ({"gateways": list(gateways)} if gateways else {})
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": meta,
+        "spec": spec | {"http": list(http)},
+    }
 
 
 def checkout() -> VirtualServiceBody:
