@@ -14,6 +14,7 @@ OWNERS = {
     "kopf": "graygate.handlers",
     "etcd3": "graygate.store.etcd",
     "prometheus_api_client": "graygate.providers.prometheus",
+    "aiohttp": "graygate.gates.http",
 }
 
 

@@ -7,7 +7,7 @@ failed probe, because a failed probe *is* an observation.
 
 Choices worth knowing:
 
-* aiohttp, so a slow endpoint never blocks the operator's event loop; one ``ClientSession`` per gate, reused across
+* ``gates.http``, so a slow endpoint never blocks the operator's event loop; one session per gate, reused across
   ticks and closed with ``close()``.
 * Redirects are not followed: the probe reports what the configured URL answered (a 302 to a login page is not a
   healthy canary). Cookies are not kept between probes.
@@ -25,14 +25,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
 
-import aiohttp
 from pydantic import JsonValue
 
 from graygate.api.gates import GateCheck, HttpProbe
 from graygate.domain.analysis.http_probe import HttpProbeMeasurement
 from graygate.domain.analysis.promql import QueryScope
-from graygate.errors import GateError
-from graygate.gates.fetch import read_at_most
+from graygate.gates.http import Answer, HttpClient, HttpConnectionFailure, HttpFailure, HttpTimeout
 from graygate.gates.tools import GateTools, expect
 
 __all__ = ["HttpProbeObserver", "HttpProbeRequest", "ProbeReading"]
@@ -96,8 +94,7 @@ class HttpProbeObserver:
 
     def __init__(self, *, clock: Callable[[], float] = time.perf_counter) -> None:
         self._clock = clock
-        self._session: aiohttp.ClientSession | None = None
-        self._closed = False
+        self._client = HttpClient(USER_AGENT, name="HTTP probe gate")
 
     async def observe(
         self, gate: str, check: GateCheck, now: datetime, scope: QueryScope | None = None
@@ -128,27 +125,24 @@ class HttpProbeObserver:
 
     async def send(self, request: HttpProbeRequest, now: datetime) -> ProbeReading:
         """Send ``request`` once; a failure to get an answer is recorded in the reading, never raised."""
-        session = self._open_session()
         method = request.method.upper()
         started = self._clock()
         try:
-            async with session.request(
+            answer = await self._client.request(
                 method,
                 request.url,
-                headers=dict(request.headers),
-                data=request.body,
-                timeout=aiohttp.ClientTimeout(total=request.timeout_s),
-                allow_redirects=False,
-            ) as response:
-                body = await _read_body(response)
-                status: int | None = response.status
-                error: str | None = None
-        except TimeoutError:
+                headers=request.headers,
+                body=request.body,
+                limit=_bound,
+                timeout_s=request.timeout_s,
+            )
+            body, status, error = _body_of(answer), answer.status, None
+        except HttpTimeout:
             status, body, error = None, _NO_BODY, f"timed out after {request.timeout_s:g}s"
-        except aiohttp.ClientConnectorError as e:
+        except HttpConnectionFailure as e:
             status, body, error = None, _NO_BODY, f"connection failed: {e}"
-        except aiohttp.ClientError as e:
-            status, body, error = None, _NO_BODY, f"{type(e).__name__}: {e}"
+        except HttpFailure as e:
+            status, body, error = None, _NO_BODY, f"{e.cause}: {e}"
         return ProbeReading(
             url=request.url,
             method=method,
@@ -164,10 +158,7 @@ class HttpProbeObserver:
 
     async def close(self) -> None:
         """Close the HTTP session; the gate cannot observe afterwards."""
-        self._closed = True
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._client.close()
 
     async def __aenter__(self) -> HttpProbeObserver:
         return self
@@ -177,17 +168,6 @@ class HttpProbeObserver:
     ) -> None:
         await self.close()
 
-    def _open_session(self) -> aiohttp.ClientSession:
-        if self._closed:
-            raise GateError("the HTTP probe gate is closed; create a new one")
-        if self._session is None:
-            # Created lazily: a ClientSession must be born inside the running event loop.
-            self._session = aiohttp.ClientSession(
-                headers={"User-Agent": USER_AGENT},
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
-        return self._session
-
 
 _NO_BODY = _Body(snippet="", truncated=False, is_json=False, value=None)
 
@@ -196,14 +176,17 @@ def _is_json(content_type: str) -> bool:
     return content_type == "application/json" or content_type.endswith("+json")
 
 
-async def _read_body(response: aiohttp.ClientResponse) -> _Body:
-    wants_json = _is_json(response.content_type)
-    limit = JSON_BYTES if wants_json else SNIPPET_BYTES
-    data = await read_at_most(response.content, limit + 1)
-    complete = len(data) <= limit
-    text = data[:SNIPPET_BYTES].decode(response.charset or "utf-8", errors="replace")
+def _bound(status: int, content_type: str) -> int:
+    """One byte past what is kept, so a cut body is known: 64 KiB of JSON to parse, else the 4 KiB snippet."""
+    return (JSON_BYTES if _is_json(content_type) else SNIPPET_BYTES) + 1
+
+
+def _body_of(answer: Answer) -> _Body:
+    data = answer.body
+    complete = len(data) <= JSON_BYTES
+    text = data[:SNIPPET_BYTES].decode(answer.charset or "utf-8", errors="replace")
     body = _Body(snippet=text, truncated=len(data) > SNIPPET_BYTES, is_json=False, value=None)
-    if wants_json and complete:
+    if _is_json(answer.content_type) and complete:
         try:
             value: JsonValue = json.loads(data)
         except ValueError:  # malformed JSON, or bytes that are not text: keep the snippet only

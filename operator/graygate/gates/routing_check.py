@@ -2,12 +2,12 @@
 record which version answered each.
 
 Why it only observes: whether 3 of 20 canary answers is plausible at 10 % is a binomial question the domain answers
-(``domain/routing_judge.py``) with the release's tolerance; this module reports the version header of each answer,
-or that none came, and never raises for a failed request, because a failed request is an observation.
+(``domain/analysis/routing_check.py``) with the release's tolerance; this module reports the version header of each
+answer, or that none came, and never raises for a failed request, because a failed request is an observation.
 
 Choices worth knowing:
 
-* aiohttp, one ``ClientSession`` per gate, reused across ticks and closed with ``close()``; no cookies are kept, so
+* ``gates.http``, one session per gate, reused across ticks and closed with ``close()``; no cookies are kept, so
   no sticky session biases the split, and each request asks for a fresh connection so a proxy's connection-level
   balancing cannot hide the per-request routing.
 * Requests go a few at a time (``concurrency``) under one deadline for the whole check; a request still pending at
@@ -22,11 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import aiohttp
-
 from graygate.api.gates import GateCheck, RoutingCheck
 from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.analysis.routing_check import RoutingCheckMeasurement
+from graygate.gates.http import HttpClient, HttpFailure
 from graygate.gates.tools import GateTools, expect
 
 __all__ = ["RoutingCheckObserver", "RoutingCheckRequest"]
@@ -66,7 +65,7 @@ class RoutingCheckObserver:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self._concurrency = concurrency
-        self._session: aiohttp.ClientSession | None = None
+        self._client = HttpClient(USER_AGENT, name="routing check", fresh_connections=True, reopens=True)
 
     async def observe(
         self, gate: str, check: GateCheck, now: datetime, scope: QueryScope | None = None
@@ -84,7 +83,6 @@ class RoutingCheckObserver:
         return await self.send(request, now)
 
     async def send(self, request: RoutingCheckRequest, now: datetime) -> RoutingCheckMeasurement:
-        session = self._open()
         limit = asyncio.Semaphore(self._concurrency)
         failures: list[str] = []
         colored_headers = dict(request.colored_headers)
@@ -92,10 +90,12 @@ class RoutingCheckObserver:
         async def one(headers: Mapping[str, str]) -> str | None:
             async with limit:
                 try:
-                    async with session.get(request.url, headers=headers, allow_redirects=False) as response:
-                        await response.content.read(BODY_BYTES)
-                        return response.headers.get(request.version_header, "")
-                except (aiohttp.ClientError, OSError, ValueError) as error:
+                    answer = await self._client.request("GET", request.url, headers=headers, limit=BODY_BYTES)
+                    return answer.headers.get(request.version_header, "")
+                except HttpFailure as error:
+                    failures.append(f"{error.cause}: {error}" if str(error) else error.cause)
+                    return None
+                except (OSError, ValueError) as error:
                     failures.append(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
                     return None
 
@@ -118,15 +118,4 @@ class RoutingCheckObserver:
         )
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _open(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                cookie_jar=aiohttp.DummyCookieJar(),
-                connector=aiohttp.TCPConnector(force_close=True),
-                headers={"User-Agent": USER_AGENT},
-            )
-        return self._session
+        await self._client.close()
