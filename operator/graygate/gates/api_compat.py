@@ -20,7 +20,7 @@ import yaml
 
 from graygate.api.gates import ApiCompat, GateCheck
 from graygate.domain.analysis.api_compat import ApiCompatMeasurement
-from graygate.domain.analysis.measurements import Fetched
+from graygate.domain.analysis.measurements import DocumentReading
 from graygate.domain.analysis.promql import QueryScope
 from graygate.gates.fetch import Download, HttpFetcher, json_document
 from graygate.gates.tools import GateTools, expect
@@ -73,24 +73,26 @@ async def _nothing() -> None:
     return None
 
 
-def openapi_document(download: Download) -> Fetched[Mapping[str, object]]:
+def openapi_document(download: Download) -> DocumentReading[Mapping[str, object]]:
     """The body parsed as a JSON or YAML object, or why it cannot be."""
     if download.error is not None:
-        return Fetched(url=download.url, error=download.error)
+        return DocumentReading(url=download.url, error=download.error)
     try:
         document: object = json.loads(download.body)
     except ValueError:
         try:
             document = yaml.safe_load(download.body)
         except yaml.YAMLError as error:
-            return Fetched(url=download.url, error=f"neither JSON nor YAML: {_first_line(str(error))}")
+            return DocumentReading(url=download.url, error=f"neither JSON nor YAML: {_first_line(str(error))}")
     if not isinstance(document, dict):
-        return Fetched(url=download.url, error=f"not an OpenAPI document: the top is a {type(document).__name__}")
+        return DocumentReading(
+            url=download.url, error=f"not an OpenAPI document: the top is a {type(document).__name__}"
+        )
     if not any(key in document for key in ("openapi", "swagger", "paths")):
-        return Fetched(url=download.url, error="not an OpenAPI document: no openapi, swagger or paths key")
+        return DocumentReading(url=download.url, error="not an OpenAPI document: no openapi, swagger or paths key")
     normalized = _string_keys(document, {})
     assert isinstance(normalized, dict)
-    return Fetched(url=download.url, content=normalized)
+    return DocumentReading(url=download.url, content=normalized)
 
 
 def _string_keys(node: object, done: dict[int, object]) -> object:

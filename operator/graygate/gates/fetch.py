@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from graygate.domain.analysis.measurements import Fetched
+from graygate.domain.analysis.measurements import DocumentReading
 from graygate.gates.http import HttpClient, HttpConnectionFailure, HttpFailure, HttpTimeout
 
 __all__ = ["MAX_BYTES", "Download", "HttpFetcher", "json_document"]
@@ -70,14 +70,14 @@ class HttpFetcher:
         return self._limit + 1 if 200 <= status < 300 else 0
 
 
-def json_document(download: Download) -> Fetched[object]:
+def json_document(download: Download) -> DocumentReading[object]:
     """The downloaded body parsed as JSON, or why it cannot be (a bare `null` counts as nothing)."""
     if download.error is not None:
-        return Fetched(url=download.url, error=download.error)
+        return DocumentReading(url=download.url, error=download.error)
     try:
         document = json.loads(download.body)
     except ValueError as error:
-        return Fetched(url=download.url, error=f"the answer is not JSON: {error}")
+        return DocumentReading(url=download.url, error=f"the answer is not JSON: {error}")
     if document is None:
-        return Fetched(url=download.url, error="the answer is JSON null")
-    return Fetched(url=download.url, content=document)
+        return DocumentReading(url=download.url, error="the answer is JSON null")
+    return DocumentReading(url=download.url, content=document)

@@ -22,7 +22,7 @@ from functools import partial
 
 from graygate.api.gates import GateCheck, HotReload
 from graygate.domain.analysis.hot_reload import HotReloadMeasurement
-from graygate.domain.analysis.measurements import Fetched
+from graygate.domain.analysis.measurements import DocumentReading
 from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.compare.jsonpath import Found, lookup, render
 from graygate.errors import GraygateError
@@ -105,7 +105,7 @@ class HotReloadObserver:
         return seen(nonce=nonce, waited=waited, polls=polls, reported=reported, report_error=problem)
 
 
-def _reported(answer: Fetched[object], path: str) -> tuple[str | None, str | None]:
+def _reported(answer: DocumentReading[object], path: str) -> tuple[str | None, str | None]:
     """(the value at `path` as text, None), or (None, why there is none)."""
     if answer.content is None:
         return None, f"{answer.url}: {answer.error or 'no content'}"

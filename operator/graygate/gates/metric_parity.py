@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from graygate.api.gates import GateCheck, MetricParity
-from graygate.domain.analysis.measurements import Fetched
+from graygate.domain.analysis.measurements import DocumentReading
 from graygate.domain.analysis.metric_parity import MetricParityMeasurement
 from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.compare.exposition import ExpositionError, MetricFamily, parse_exposition
@@ -60,11 +60,11 @@ class MetricParityObserver:
         return MetricParityMeasurement(gate=gate, observed_at=now, canary=canary, stable=stable)
 
 
-def _families(download: Download) -> Fetched[Families]:
+def _families(download: Download) -> DocumentReading[Families]:
     if download.error is not None:
-        return Fetched(url=download.url, error=download.error)
+        return DocumentReading(url=download.url, error=download.error)
     openmetrics = True if download.content_type == "application/openmetrics-text" else None
     try:
-        return Fetched(url=download.url, content=parse_exposition(download.text, openmetrics=openmetrics))
+        return DocumentReading(url=download.url, content=parse_exposition(download.text, openmetrics=openmetrics))
     except ExpositionError as error:
-        return Fetched(url=download.url, error=f"not a Prometheus exposition: {error}")
+        return DocumentReading(url=download.url, error=f"not a Prometheus exposition: {error}")

@@ -12,7 +12,7 @@ from graygate.api import Gate, Outcome
 from graygate.domain.analysis.etcd_config import ConfigState, EtcdConfigMeasurement
 from graygate.domain.analysis.hot_reload import HotReloadMeasurement
 from graygate.domain.analysis.judge import judge
-from graygate.domain.analysis.measurements import Fetched
+from graygate.domain.analysis.measurements import DocumentReading
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ETCD = {"endpoints": ["etcd:2379"]}
@@ -85,7 +85,7 @@ STATE = ConfigState(prefix="/app/config/", hash=HASH, last_modified=57, revision
 
 
 def config(report: object = None, *, state: ConfigState | None = STATE, **fields: Any) -> EtcdConfigMeasurement:
-    answer = Fetched(url=URL, content=report, error=None if report is not None else "answered status 500")
+    answer = DocumentReading(url=URL, content=report, error=None if report is not None else "answered status 500")
     return EtcdConfigMeasurement(gate="config", observed_at=NOW, state=state, report=answer, **fields)
 
 

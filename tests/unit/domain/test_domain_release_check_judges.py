@@ -12,7 +12,7 @@ import pytest
 from graygate.api import Gate, Outcome
 from graygate.domain.analysis.api_compat import ApiCompatMeasurement
 from graygate.domain.analysis.judge import judge
-from graygate.domain.analysis.measurements import Fetched
+from graygate.domain.analysis.measurements import DocumentReading
 from graygate.domain.analysis.metric_parity import MetricParityMeasurement
 from graygate.domain.analysis.reasons import MAX_REASON, bounded_list
 from graygate.domain.compare.exposition import parse_exposition
@@ -44,8 +44,8 @@ def parity_gate(**check: Any) -> Gate:
     return Gate.model_validate({"name": "metrics", "metricParity": {"canaryUrl": CANARY, "stableUrl": STABLE} | check})
 
 
-def exposed(text: str | None, url: str, error: str | None = None) -> Fetched[Any]:
-    return Fetched(url=url, content=parse_exposition(text) if text is not None else None, error=error)
+def exposed(text: str | None, url: str, error: str | None = None) -> DocumentReading[Any]:
+    return DocumentReading(url=url, content=parse_exposition(text) if text is not None else None, error=error)
 
 
 def parity(canary: str | None, stable: str | None = EXPOSITION, *, canary_error: str | None = None) -> Any:
@@ -194,9 +194,13 @@ def api(
     return ApiCompatMeasurement(
         gate="api",
         observed_at=NOW,
-        stable=Fetched(url="http://s/openapi.json", content=stable, error=None if stable else "answered status 404"),
-        canary=Fetched(url="http://c/openapi.json", content=canary, error=None if canary else "neither JSON nor YAML"),
-        version=Fetched(url="http://c/version", content=version, error=version_error)
+        stable=DocumentReading(
+            url="http://s/openapi.json", content=stable, error=None if stable else "answered status 404"
+        ),
+        canary=DocumentReading(
+            url="http://c/openapi.json", content=canary, error=None if canary else "neither JSON nor YAML"
+        ),
+        version=DocumentReading(url="http://c/version", content=version, error=version_error)
         if version is not None or version_error
         else None,
     )

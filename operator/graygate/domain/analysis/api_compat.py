@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from graygate.api.gates import ApiCompat, GateCheck
 from graygate.api.status import Outcome
-from graygate.domain.analysis.measurements import Fetched, Measurement, checked
+from graygate.domain.analysis.measurements import DocumentReading, Measurement, checked
 from graygate.domain.analysis.metric_parity import unreadable
 from graygate.domain.analysis.reasons import SHOWN, bounded_list
 from graygate.domain.analysis.verdicts import Verdict, VerdictFor
@@ -32,9 +32,9 @@ class ApiCompatMeasurement(Measurement):
 
     kind: ClassVar[str] = "apiCompat"
 
-    stable: Fetched[Mapping[str, object]] | None = None
-    canary: Fetched[Mapping[str, object]] | None = None
-    version: Fetched[object] | None = None
+    stable: DocumentReading[Mapping[str, object]] | None = None
+    canary: DocumentReading[Mapping[str, object]] | None = None
+    version: DocumentReading[object] | None = None
 
     def judged(self, check: GateCheck, weight: int | None) -> Verdict:
         return judge_api_compat(checked(check, ApiCompat, self), self)

@@ -13,7 +13,7 @@ from typing import ClassVar, Protocol
 
 from graygate.api.gates import EtcdConfig, GateCheck
 from graygate.api.status import Outcome
-from graygate.domain.analysis.measurements import Fetched, Measurement, checked
+from graygate.domain.analysis.measurements import DocumentReading, Measurement, checked
 from graygate.domain.analysis.reasons import short
 from graygate.domain.analysis.verdicts import Verdict, VerdictFor
 from graygate.domain.compare.jsonpath import Found, lookup, render
@@ -41,7 +41,7 @@ class EtcdConfigMeasurement(Measurement):
     kind: ClassVar[str] = "etcdConfig"
 
     state: ConfigState | None = None
-    report: Fetched[object] | None = None
+    report: DocumentReading[object] | None = None
 
     def judged(self, check: GateCheck, weight: int | None) -> Verdict:
         return judge_etcd_config(checked(check, EtcdConfig, self), self)

@@ -22,7 +22,7 @@ from graygate.domain.errors import MeasurementMismatch
 if TYPE_CHECKING:
     from graygate.domain.analysis.verdicts import Verdict
 
-__all__ = ["Fetched", "Measurement", "WorkloadReading", "checked"]
+__all__ = ["DocumentReading", "Measurement", "WorkloadReading", "checked"]
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -59,7 +59,7 @@ def checked(check: GateCheck, model: type[C], measurement: Measurement) -> C:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Fetched(Generic[T]):
+class DocumentReading(Generic[T]):
     """One document a release check fetched: its parsed `content`, or why there is none in `error` (no answer, an
     error status, a body too large or not in the expected format)."""
 

@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from graygate.api.gates import GateCheck, MetricParity
 from graygate.api.status import Outcome
-from graygate.domain.analysis.measurements import Fetched, Measurement, checked
+from graygate.domain.analysis.measurements import DocumentReading, Measurement, checked
 from graygate.domain.analysis.reasons import SHOWN, bounded_list
 from graygate.domain.analysis.verdicts import Verdict, VerdictFor
 from graygate.domain.compare.exposition import MetricFamily
@@ -33,8 +33,8 @@ class MetricParityMeasurement(Measurement):
 
     kind: ClassVar[str] = "metricParity"
 
-    canary: Fetched[Mapping[str, MetricFamily]] | None = None
-    stable: Fetched[Mapping[str, MetricFamily]] | None = None
+    canary: DocumentReading[Mapping[str, MetricFamily]] | None = None
+    stable: DocumentReading[Mapping[str, MetricFamily]] | None = None
 
     def judged(self, check: GateCheck, weight: int | None) -> Verdict:
         return judge_metric_parity(checked(check, MetricParity, self), self, weight)
