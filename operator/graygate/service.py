@@ -329,7 +329,7 @@ def _record(
     if status.last_analysis_at is not None and status.last_analysis_at != release.status.last_analysis_at:
         for result in status.recent_results:
             if result.at == status.last_analysis_at:
-                metrics.verdicts.labels(ns, name, result.gate, result.verdict.value).inc()
+                metrics.verdicts.labels(ns, name, result.gate, result.outcome.value).inc()
     for measurement in analysis or ():
         for reading, value in gate_readings(measurement).items():
             metrics.gate_value.labels(ns, name, measurement.gate, reading).set(value)
@@ -348,7 +348,7 @@ def _record(
             "phase": status.phase.value,
             "step": status.step_display,
             "weight": status.canary_weight,
-            "verdict": status.last_verdict.value if status.last_verdict else None,
+            "verdict": status.last_outcome.value if status.last_outcome else None,
             "decision": type(decision).__name__,
         },
     )

@@ -180,8 +180,8 @@ def test_a_critical_failure_rolls_back_at_once(phase: Phase) -> None:
     assert decision.restore_routes
     assert decision.event == "Warning"
     assert "critical gate health failed: status 503" in decision.message
-    assert decision.status.last_verdict is Outcome.FAIL
-    assert decision.status.recent_results[-2].verdict is Outcome.FAIL
+    assert decision.status.last_outcome is Outcome.FAIL
+    assert decision.status.recent_results[-2].outcome is Outcome.FAIL
 
 
 def test_a_critical_failure_rolls_back_even_when_a_route_is_unreadable() -> None:

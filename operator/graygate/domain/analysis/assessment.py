@@ -86,7 +86,7 @@ def debounce(sample: Verdict, state: GateState, gate: Gate) -> tuple[Verdict, Ga
             "failures": state.failures + (verdict.outcome is Outcome.FAIL),
             "consecutive_errors": state.consecutive_errors + 1 if erred else 0,
             "errors": state.errors + erred,
-            "last_verdict": verdict.outcome,
+            "last_outcome": verdict.outcome,
         }
     )
     return verdict, updated

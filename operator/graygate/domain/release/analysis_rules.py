@@ -124,7 +124,7 @@ def _streak_starts(before: CanaryReleaseStatus, assessment: Assessment, verdict:
     # the canary workload's pseudo-gate keeps no counters: it failed in a row when the previous analysis (the one
     # at `lastAnalysisAt`; none after a fresh start) recorded a failure of it too
     return not any(
-        result.gate == verdict.gate and result.verdict is Outcome.FAIL and result.at == before.last_analysis_at
+        result.gate == verdict.gate and result.outcome is Outcome.FAIL and result.at == before.last_analysis_at
         for result in before.recent_results
     )
 

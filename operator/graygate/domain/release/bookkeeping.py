@@ -159,7 +159,7 @@ def record_assessment(tick: Tick, status: CanaryReleaseStatus, assessment: Asses
         GateResult(
             gate=v.gate,
             kind=v.kind,
-            verdict=v.outcome,
+            outcome=v.outcome,
             value=v.value,
             threshold=v.threshold,
             reason=v.reason,
@@ -176,7 +176,7 @@ def record_assessment(tick: Tick, status: CanaryReleaseStatus, assessment: Asses
             "gates": assessment.gate_states,
             "failure_count": assessment.failure_count,
             "inconclusive_count": assessment.inconclusive_count,
-            "last_verdict": assessment.worst,
+            "last_outcome": assessment.worst,
             "last_analysis_at": tick.now,
             "next_check_at": tick.now + tick.spec.analysis.interval,
         }
@@ -202,7 +202,7 @@ def start_over(status: CanaryReleaseStatus) -> CanaryReleaseStatus:
             "step_started_at": None,
             "next_check_at": None,
             "last_analysis_at": None,
-            "last_verdict": None,
+            "last_outcome": None,
             "failure_count": 0,
             "inconclusive_count": 0,
             "gates": (),
@@ -257,7 +257,7 @@ def conclude(
         worst = assessment.worst_verdict
         value = {Outcome.PASS: _TRUE, Outcome.FAIL: _FALSE}.get(assessment.worst, _UNKNOWN)
         put(GATES_PASSING, value, assessment.worst.value, worst.reason if worst else "no gates to run")
-    elif status.last_verdict is None:
+    elif status.last_outcome is None:
         put(GATES_PASSING, _UNKNOWN, "NotAnalyzed", "no analysis has run in this release yet")
     if seen.frozen:
         put(FROZEN, _TRUE, Reason.FROZEN.value, "releases are frozen: no canary weight goes up; rollbacks still happen")

@@ -316,10 +316,10 @@ def _step(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None
         ends = (status.step_started_at or tick.now) + step.duration
         if tick.now < ends:
             return hold(tick, status, Reason.WAITING, where, assessment)
-        if status.last_verdict in _UNSURE:
+        if status.last_outcome in _UNSURE:
             # Never raise the weight blind: an Inconclusive or Error analysis (a Prometheus outage) holds the end
             # of a pause until an analysis is conclusive again, or inconclusiveLimit pauses for a human.
-            message = f"{where}; the pause is over, waiting for a conclusive analysis (latest: {status.last_verdict})"
+            message = f"{where}; the pause is over, waiting for a conclusive analysis (latest: {status.last_outcome})"
             return hold(tick, status, Reason.WAITING, message, assessment)
     elif tick.spec.analysis.gates and (assessment is None or assessment.worst is not Outcome.PASS):
         latest = assessment.worst_verdict if assessment is not None else None
