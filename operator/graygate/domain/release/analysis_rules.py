@@ -6,7 +6,7 @@ brings, so its ordering against a command (the rollback wins; otherwise the comm
 results the analysis just recorded) and its reporting belong together, in one place, while `decide` keeps to its
 list of rules.
 
-How a failed measurement is heard (`report_failures`); the status keeps every result either way:
+How a failed verdict is heard (`report_failures`); the status keeps every result either way:
 
 - a rollback or a pause decided in the same tick names the failed gates' evidence (value, threshold, resolved
   query) in its own Event, since that Event is the one to read;
@@ -96,16 +96,16 @@ def command(tick: Tick, value: str) -> Decision:
 
 
 def report_failures(tick: Tick, decision: Decision, assessment: Assessment | None) -> Decision:
-    """`decision` with this tick's failed measurements made heard (see the module docstring): in the message of a
+    """`decision` with this tick's failed verdicts made heard (see the module docstring): in the message of a
     rollback or a pause, which is its Event's note (the status keeps the short message), or else as a `GateFailed`
     Warning note for each gate whose failure streak starts now. `tick.status` is the status before the analysis."""
-    if assessment is None or not assessment.failed_measurements:
+    if assessment is None or not assessment.failed_verdicts:
         return decision
     if isinstance(decision, Rollback | Pause):
         said = decision.message
-        evidence = "; ".join(_evidence(verdict, said) for verdict in assessment.failed_measurements)
+        evidence = "; ".join(_evidence(verdict, said) for verdict in assessment.failed_verdicts)
         return replace(decision, message=f"{said}. Evidence: {evidence}")
-    failed = assessment.failed_measurements
+    failed = assessment.failed_verdicts
     starting = [verdict for verdict in failed if _streak_starts(tick.status, assessment, verdict)]
     if not starting:
         return decision

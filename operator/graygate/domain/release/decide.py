@@ -32,7 +32,7 @@ The rules, first match wins:
       (`spec.config`, see `config_moves`): the canary gets traffic only once that write is confirmed.
 7. After any rule: a run that ends (Failed, Aborted) or starts over puts its etcd keys back, guarded.
 
-A failed measurement is always heard, with the gate's value, threshold and resolved query
+A failed verdict is always heard, with the gate's value, threshold and resolved query
 (`analysis_rules.report_failures`): in the Event of the rollback or pause it leads to, or else as one `GateFailed`
 Warning Event when the gate's failure streak starts, including the failures that end nothing yet.
 
