@@ -37,7 +37,7 @@ from graygate.api.status import (
 from graygate.domain.analysis.assessment import Assessment
 from graygate.domain.release.decision import Reason
 from graygate.domain.release.observations import Observations, RouteReading
-from graygate.domain.release.phases import ACTIVE, Event, transition
+from graygate.domain.release.phases import ACTIVE, Trigger, transition
 from graygate.domain.release.plan import Plan, step_display
 
 __all__ = [
@@ -123,9 +123,11 @@ def managed_only(spec: CanaryReleaseSpec, snapshots: tuple[RouteSnapshot, ...]) 
     return tuple(saved for saved in snapshots if saved.virtual_service in names)
 
 
-def move(status: CanaryReleaseStatus, event: Event, reason: Reason, message: str, now: datetime) -> CanaryReleaseStatus:
-    """Apply `event` through the phase table and append the history entry (step and weight as already set)."""
-    target = transition(status.phase, event)
+def move(
+    status: CanaryReleaseStatus, trigger: Trigger, reason: Reason, message: str, now: datetime
+) -> CanaryReleaseStatus:
+    """Apply `trigger` through the phase table and append the history entry (step and weight as already set)."""
+    target = transition(status.phase, trigger)
     entry = Transition.model_validate(
         {
             "from": status.phase,

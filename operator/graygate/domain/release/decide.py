@@ -63,7 +63,7 @@ from graygate.domain.release.commands import pending_command, record_command
 from graygate.domain.release.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert
 from graygate.domain.release.moves import clock, describe_step, go_to_step, hold, pause, restart
 from graygate.domain.release.observations import Observations
-from graygate.domain.release.phases import TERMINAL, Event
+from graygate.domain.release.phases import TERMINAL, Trigger
 from graygate.domain.release.plan import PauseStep, plan_of
 from graygate.domain.release.precheck import pre_check_gates, pre_checks_passed
 
@@ -133,9 +133,9 @@ def _decide(
         return _initialize(tick)
     if status.observed_generation != observations.generation:
         message = f"the spec changed (generation {observations.generation}); starting over from step 1"
-        return restart(tick, status, Event.RESTART, Reason.SPEC_CHANGED, message)
+        return restart(tick, status, Trigger.RESTART, Reason.SPEC_CHANGED, message)
     if status.phase is Phase.INVALID:
-        return restart(tick, status, Event.RESTART, Reason.SPEC_CHANGED, "the spec is valid now; starting over")
+        return restart(tick, status, Trigger.RESTART, Reason.SPEC_CHANGED, "the spec is valid now; starting over")
     if (command := pending_command(status, observations.command)) is not None:
         return analysis_rules.command(tick, command)
     if status.phase in TERMINAL:
@@ -149,7 +149,7 @@ def _invalid(spec: InvalidSpec, status: CanaryReleaseStatus, seen: Observations,
     if status.phase is Phase.INVALID and status.observed_generation == seen.generation and command is None:
         return Hold(reason=Reason.INVALID_SPEC, message=message, status=status)
     if status.phase is not Phase.INVALID:
-        status = move(status, Event.INVALIDATE, Reason.INVALID_SPEC, message, now)
+        status = move(status, Trigger.INVALIDATE, Reason.INVALID_SPEC, message, now)
     status = conclude(status, seen=seen, now=now, wanted_before=status.canary_weight, total_steps=0, message=message)
     decision: Decision = MarkInvalid(reason=Reason.INVALID_SPEC, message=message, status=status, event="Warning")
     if command is not None:
@@ -289,7 +289,7 @@ def _start(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | Non
             "inconclusive_count": 0,
         }
     )
-    started = go_to_step(tick, status, 0, Event.START, Reason.STARTED, Advance, assessment)
+    started = go_to_step(tick, status, 0, Trigger.START, Reason.STARTED, Advance, assessment)
     return replace(started, notes=(*started.notes, note)) if note is not None else started
 
 
@@ -330,4 +330,4 @@ def _step(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None
     following = index + 1
     if tick.frozen_against(tick.plan.weight_at(following)):
         return hold(tick, status, Reason.FROZEN, f"{where}; releases are frozen: not raising the weight", assessment)
-    return go_to_step(tick, status, following, Event.ADVANCE, Reason.STEP_ADVANCED, Advance, assessment)
+    return go_to_step(tick, status, following, Trigger.ADVANCE, Reason.STEP_ADVANCED, Advance, assessment)

@@ -26,7 +26,7 @@ from graygate.domain.release.decision import (
     Restart,
     Rollback,
 )
-from graygate.domain.release.phases import Event
+from graygate.domain.release.phases import Trigger
 from graygate.domain.release.plan import FULL, HeaderRouteStep, PauseStep, WeightStep
 
 __all__ = [
@@ -91,7 +91,7 @@ def go_to_step(
     tick: Tick,
     status: CanaryReleaseStatus,
     index: int,
-    event: Event,
+    trigger: Trigger,
     reason: Reason,
     kind: type[Advance] | type[Promote],
     assessment: Assessment | None = None,
@@ -101,11 +101,11 @@ def go_to_step(
         done = Reason.SUCCEEDED if reason is Reason.STEP_ADVANCED else reason
         return complete(tick, status, done, f"all {len(tick.plan)} steps done; the canary carries 100%", assessment)
     message = describe_step(tick, index)
-    status = move(enter_step(tick, status, index), event, reason, message, tick.now)
+    status = move(enter_step(tick, status, index), trigger, reason, message, tick.now)
     step = tick.plan.step(index)
     if isinstance(step, PauseStep) and step.indefinite:
         status = status.model_copy(update={"pause_reason": PauseReason.AWAITING_PROMOTION})
-        status = move(status, Event.PAUSE, Reason.AWAITING_PROMOTION, message, tick.now)
+        status = move(status, Trigger.PAUSE, Reason.AWAITING_PROMOTION, message, tick.now)
     return kind(
         reason=reason,
         message=message,
@@ -127,7 +127,7 @@ def complete(
             "next_check_at": None,
         }
     )
-    status = move(status, Event.COMPLETE, reason, message, tick.now)
+    status = move(status, Trigger.COMPLETE, reason, message, tick.now)
     return Complete(
         reason=reason,
         message=message,
@@ -147,7 +147,7 @@ def rollback(
     """A check failed: every managed route goes back to how it was (canary 0 %); the release has Failed. A failed
     pre-check (`reason` PreCheckFailed) is the same move from Pending: the routes are already as they were."""
     status = status.model_copy(update={"canary_weight": 0, "pause_reason": None, "next_check_at": None})
-    status = move(status, Event.ROLLBACK, reason, message, tick.now)
+    status = move(status, Trigger.ROLLBACK, reason, message, tick.now)
     return Rollback(
         reason=reason,
         message=message,
@@ -167,7 +167,7 @@ def pause(
     assessment: Assessment | None = None,
 ) -> Pause:
     """Stop advancing and keep the current weight until a human says otherwise."""
-    status = move(status.model_copy(update={"pause_reason": why}), Event.PAUSE, reason, message, tick.now)
+    status = move(status.model_copy(update={"pause_reason": why}), Trigger.PAUSE, reason, message, tick.now)
     return Pause(
         reason=reason,
         message=message,
@@ -176,10 +176,10 @@ def pause(
     )
 
 
-def restart(tick: Tick, status: CanaryReleaseStatus, event: Event, reason: Reason, message: str) -> Restart:
+def restart(tick: Tick, status: CanaryReleaseStatus, trigger: Trigger, reason: Reason, message: str) -> Restart:
     """Start over from step 0: back to Pending with the canary at 0 % (the original routes restored, if graygate
     had changed them)."""
-    status = move(start_over(status), event, reason, message, tick.now)
+    status = move(start_over(status), trigger, reason, message, tick.now)
     changed = bool(status.original_routes)
     return Restart(
         reason=reason,
