@@ -22,7 +22,7 @@ from dataclasses import replace
 from graygate.api.status import CanaryReleaseStatus, Outcome, Phase
 from graygate.domain.analysis.assessment import Assessment, assess
 from graygate.domain.analysis.verdicts import Verdict
-from graygate.domain.release.bookkeeping import Tick, finish, record_assessment
+from graygate.domain.release.bookkeeping import Tick, record_assessment, seal
 from graygate.domain.release.commands import handle_command, record_command
 from graygate.domain.release.decision import Decision, Note, Pause, Reason, Rollback
 from graygate.domain.release.moves import rollback
@@ -91,7 +91,7 @@ def command(tick: Tick, value: str) -> Decision:
     analysed = replace(tick, status=status)
     decision = handle_command(analysed, value)
     # the command's move writes its conditions without the analysis: GatesPassing must still say what it found
-    decision = replace(decision, status=finish(analysed, decision.status, decision.status.message, assessment))
+    decision = replace(decision, status=seal(analysed, decision.status, decision.status.message, assessment))
     return report_failures(tick, decision, assessment)
 
 

@@ -42,15 +42,15 @@ from graygate.domain.release.plan import Plan, step_display
 
 __all__ = [
     "Tick",
-    "conclude",
     "drifted",
     "enter_step",
-    "finish",
     "managed_only",
     "move",
     "needs_snapshot",
     "record_assessment",
     "route_problem",
+    "seal",
+    "seal_explicit",
     "start_over",
 ]
 
@@ -212,11 +212,11 @@ def start_over(status: CanaryReleaseStatus) -> CanaryReleaseStatus:
     )
 
 
-def finish(
+def seal(
     tick: Tick, status: CanaryReleaseStatus, message: str, assessment: Assessment | None = None
 ) -> CanaryReleaseStatus:
-    """The status to write: generation, message, `n/m` and conditions brought in line with the rest."""
-    return conclude(
+    """The status sealed for writing: generation, message, `n/m` and conditions brought in line with the rest."""
+    return seal_explicit(
         status,
         seen=tick.seen,
         now=tick.now,
@@ -227,7 +227,7 @@ def finish(
     )
 
 
-def conclude(
+def seal_explicit(
     status: CanaryReleaseStatus,
     *,
     seen: Observations,
@@ -237,7 +237,7 @@ def conclude(
     message: str,
     assessment: Assessment | None = None,
 ) -> CanaryReleaseStatus:
-    """`finish` without a parsed spec (an invalid one has no plan)."""
+    """`seal` from explicit parts, for a status without a parsed spec (an invalid one has no plan)."""
     generation = seen.generation
     conditions = status.conditions
 

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from graygate.api.commands import Action, CommandSyntaxError, parse_command
 from graygate.api.status import CanaryReleaseStatus, CommandRecord, PauseReason, Phase
-from graygate.domain.release.bookkeeping import Tick, finish, move
+from graygate.domain.release.bookkeeping import Tick, move, seal
 from graygate.domain.release.decision import Abort, Decision, Hold, Promote, Reason, Resume
 from graygate.domain.release.moves import complete, go_to_step, pause, restart
 from graygate.domain.release.phases import ACTIVE, Trigger
@@ -78,7 +78,7 @@ def handle_command(tick: Tick, value: str) -> Decision:
 
 
 def _ignored(tick: Tick, value: str, why: str) -> Decision:
-    status = finish(tick, tick.status, tick.status.message)
+    status = seal(tick, tick.status, tick.status.message)
     decision = Hold(reason=Reason.COMMAND_IGNORED, message=why, status=status, event="Warning")
     return record_command(decision, value, applied=False, note=why, now=tick.now)
 
@@ -118,7 +118,7 @@ def _resume(tick: Tick) -> Decision | str:
     message = f"resumed at {status.canary_weight}%"
     status = status.model_copy(update={"pause_reason": None, "inconclusive_count": 0})
     status = move(status, Trigger.RESUME, Reason.RESUMED, message, tick.now)
-    return Resume(reason=Reason.RESUMED, message=message, status=finish(tick, status, message), event="Normal")
+    return Resume(reason=Reason.RESUMED, message=message, status=seal(tick, status, message), event="Normal")
 
 
 def _abort(tick: Tick) -> Decision | str:
@@ -132,7 +132,7 @@ def _abort(tick: Tick) -> Decision | str:
     return Abort(
         reason=Reason.ABORTED,
         message=message,
-        status=finish(tick, status, message),
+        status=seal(tick, status, message),
         target_weight=0 if changed else None,
         restore_routes=changed,
         event="Warning",

@@ -58,7 +58,7 @@ from graygate.api.status import CanaryReleaseStatus, Outcome, PauseReason, Phase
 from graygate.api.validation import InvalidSpec
 from graygate.domain.analysis.assessment import Assessment
 from graygate.domain.release import analysis_rules, config_moves
-from graygate.domain.release.bookkeeping import Tick, conclude, managed_only, move, needs_snapshot, route_problem
+from graygate.domain.release.bookkeeping import Tick, managed_only, move, needs_snapshot, route_problem, seal_explicit
 from graygate.domain.release.commands import pending_command, record_command
 from graygate.domain.release.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert
 from graygate.domain.release.moves import clock, describe_step, go_to_step, hold, pause, restart
@@ -150,7 +150,9 @@ def _invalid(spec: InvalidSpec, status: CanaryReleaseStatus, seen: Observations,
         return Hold(reason=Reason.INVALID_SPEC, message=message, status=status)
     if status.phase is not Phase.INVALID:
         status = move(status, Trigger.INVALIDATE, Reason.INVALID_SPEC, message, now)
-    status = conclude(status, seen=seen, now=now, wanted_before=status.canary_weight, total_steps=0, message=message)
+    status = seal_explicit(
+        status, seen=seen, now=now, wanted_before=status.canary_weight, total_steps=0, message=message
+    )
     decision: Decision = MarkInvalid(reason=Reason.INVALID_SPEC, message=message, status=status, event="Warning")
     if command is not None:
         decision = record_command(decision, command, applied=False, note="ignored: the spec is invalid", now=now)
@@ -221,7 +223,7 @@ def _reassert(
 
 
 def _keep_message(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> CanaryReleaseStatus:
-    return conclude(
+    return seal_explicit(
         status,
         seen=tick.seen,
         now=tick.now,

@@ -13,7 +13,7 @@ from datetime import datetime
 from graygate.api.durations import format_duration
 from graygate.api.status import CanaryReleaseStatus, PauseReason
 from graygate.domain.analysis.assessment import Assessment
-from graygate.domain.release.bookkeeping import Tick, enter_step, finish, move, start_over
+from graygate.domain.release.bookkeeping import Tick, enter_step, move, seal, start_over
 from graygate.domain.release.decision import (
     Advance,
     Complete,
@@ -84,7 +84,7 @@ def hold(
 ) -> Hold:
     """Change nothing in traffic. An Event is recorded only when a notable hold starts (its message is new)."""
     loud = _LOUD_HOLDS.get(reason) if message != tick.status.message else None
-    return Hold(reason=reason, message=message, status=finish(tick, status, message, assessment), event=loud)
+    return Hold(reason=reason, message=message, status=seal(tick, status, message, assessment), event=loud)
 
 
 def go_to_step(
@@ -109,7 +109,7 @@ def go_to_step(
     return kind(
         reason=reason,
         message=message,
-        status=finish(tick, status, message, assessment),
+        status=seal(tick, status, message, assessment),
         target_weight=status.canary_weight,
         event="Normal",
     )
@@ -131,7 +131,7 @@ def complete(
     return Complete(
         reason=reason,
         message=message,
-        status=finish(tick, status, message, assessment),
+        status=seal(tick, status, message, assessment),
         target_weight=FULL,
         event="Normal",
     )
@@ -151,7 +151,7 @@ def rollback(
     return Rollback(
         reason=reason,
         message=message,
-        status=finish(tick, status, message, assessment),
+        status=seal(tick, status, message, assessment),
         target_weight=0,
         restore_routes=True,
         event="Warning",
@@ -171,7 +171,7 @@ def pause(
     return Pause(
         reason=reason,
         message=message,
-        status=finish(tick, status, message, assessment),
+        status=seal(tick, status, message, assessment),
         event="Warning" if why is PauseReason.INCONCLUSIVE else "Normal",
     )
 
@@ -184,7 +184,7 @@ def restart(tick: Tick, status: CanaryReleaseStatus, trigger: Trigger, reason: R
     return Restart(
         reason=reason,
         message=message,
-        status=finish(tick, status, message),
+        status=seal(tick, status, message),
         target_weight=0 if changed else None,
         restore_routes=changed,
         event="Normal",
