@@ -87,7 +87,7 @@ def decide(
     decision = _decide(spec, status, observations, now)
     if isinstance(spec, InvalidSpec):
         return decision
-    return config_moves.settle(status, observations, _colour(spec, observations, decision))
+    return config_moves.after_decision(status, observations, _colour(spec, observations, decision))
 
 
 def wanted_header_routes(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> tuple[HeaderRouteMatch, ...]:
