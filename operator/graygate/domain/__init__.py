@@ -23,4 +23,9 @@ One vocabulary (one word per concept, in code, status and docs):
 - Assessment: the fold of one analysis' verdicts into counts and the worst outcome.
 - Decision: what `decide` returns (Hold, Advance, Pause, Promote, Rollback, Complete, ...), with its Reason.
 - Trigger: an input of the phase machine (`release.phases`); a Kubernetes Event is only ever called an Event.
+- Complete: the decision (and the trigger) that ends a release as Succeeded, the canary at 100 %; nothing else.
+- Settle: what a release in a terminal phase does each tick: hold where it ended (reason `Settled`) or re-assert
+  drifted weights.
+- Seal: bring a status's generation, message, `n/m` and conditions in line just before it is written
+  (`bookkeeping.seal`); every decision's status is sealed. Finish and conclude name nothing in code.
 """
