@@ -8,13 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from graygate.api.header_routes import HeaderRouteMatch
-from graygate.api.spec import CanaryReleaseSpec
-from graygate.api.spec import Destination as SpecDestination
+from graygate.api.spec import CanaryReleaseSpec, RouteDestination
 from graygate.api.status import RouteSnapshot as StatusSnapshot
 from graygate.ports import Destination, HeaderMatch, HeaderRoute, RouteSnapshot, TrafficTarget, VirtualServiceRef
 
 
-def _destination(destination: SpecDestination) -> Destination:
+def _destination(destination: RouteDestination) -> Destination:
     return Destination(host=destination.host, subset=destination.subset, port=destination.port)
 
 

@@ -34,9 +34,9 @@ from graygate.api.release_config import ReleaseConfig
 __all__ = [
     "Analysis",
     "CanaryReleaseSpec",
-    "Destination",
     "Istio",
     "Pause",
+    "RouteDestination",
     "Step",
     "TrafficRouting",
     "VirtualServiceRef",
@@ -117,7 +117,7 @@ class TrafficRouting(SpecModel):
     """Split traffic by editing the weights of Istio VirtualService routes."""
 
 
-class Destination(SpecModel):
+class RouteDestination(SpecModel):
     """A route destination exactly as it appears in the VirtualService."""
 
     host: str = Field(min_length=1, max_length=253)
@@ -289,10 +289,10 @@ class CanaryReleaseSpec(SpecModel):
     traffic_routing: TrafficRouting
     """Where the traffic split is applied."""
 
-    stable: Destination
+    stable: RouteDestination
     """The destination serving the current version; it gets what the canary does not."""
 
-    canary: Destination
+    canary: RouteDestination
     """The destination serving the new version."""
 
     canary_workload: WorkloadRef | None = None
