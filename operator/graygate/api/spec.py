@@ -35,11 +35,11 @@ __all__ = [
     "Analysis",
     "CanaryReleaseSpec",
     "Istio",
+    "ManagedVirtualService",
     "Pause",
     "RouteDestination",
     "Step",
     "TrafficRouting",
-    "VirtualServiceRef",
     "Weight",
     "WorkloadRef",
 ]
@@ -77,7 +77,7 @@ def _steps_never_decrease(steps: tuple[Step, ...]) -> tuple[Step, ...]:
     return steps
 
 
-class VirtualServiceRef(SpecModel):
+class ManagedVirtualService(SpecModel):
     """An Istio VirtualService, in the release's namespace, whose HTTP routes graygate manages."""
 
     name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253)
@@ -94,7 +94,7 @@ class VirtualServiceRef(SpecModel):
 class Istio(SpecModel):
     """Traffic splitting through Istio VirtualServices."""
 
-    virtual_services: tuple[VirtualServiceRef, ...] = Field(
+    virtual_services: tuple[ManagedVirtualService, ...] = Field(
         min_length=1,
         max_length=16,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
