@@ -36,7 +36,7 @@ __all__ = [
     "CanaryReleaseSpec",
     "Istio",
     "ManagedVirtualService",
-    "Pause",
+    "PauseSpec",
     "RouteDestination",
     "Step",
     "TrafficRouting",
@@ -140,7 +140,7 @@ class WorkloadRef(SpecModel):
     """The workload's name, in the release's namespace."""
 
 
-class Pause(SpecModel):
+class PauseSpec(SpecModel):
     """Hold the current weight: for `duration`, or (without one) until someone promotes the release."""
 
     duration: Duration | None = None
@@ -163,7 +163,7 @@ class Step(SpecModel):
     """Send this percentage of traffic to the canary. The step is done once the weight is in place and one
     analysis at that weight has passed (at once when there are no gates)."""
 
-    pause: Pause | None = None
+    pause: PauseSpec | None = None
     """Hold the current weight; gates keep running and can still roll the release back."""
 
     set_header_route: SetHeaderRoute | None = None
@@ -383,5 +383,5 @@ class CanaryReleaseSpec(SpecModel):
         for weight in self.step_weights or ():
             expanded.append(Step(set_weight=weight))
             if self.step_interval is not None:
-                expanded.append(Step(pause=Pause(duration=self.step_interval)))
+                expanded.append(Step(pause=PauseSpec(duration=self.step_interval)))
         return tuple(expanded)
