@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from graygate.api.gates import Gate
 from graygate.api.spec import CanaryReleaseSpec
-from graygate.api.status import CanaryReleaseStatus, Phase, RouteSnapshot
+from graygate.api.status import CanaryReleaseStatus, OriginalRoute, Phase
 from graygate.api.validation import InvalidSpec
 from graygate.domain.analysis.measurements import (
     HttpProbeMeasurement,
@@ -217,7 +217,7 @@ async def _observe(
         RouteReading(virtual_service=problem.virtual_service, error=f"{problem.reason.value}: {problem.message}")
         for problem in observation.problems
     )
-    snapshots: tuple[RouteSnapshot, ...] | None = None
+    snapshots: tuple[OriginalRoute, ...] | None = None
     if needs_snapshot(spec, release.status) and not observation.problems:
         snapshots = snapshots_to_status(await deps.router.snapshot(target))
     workload = None

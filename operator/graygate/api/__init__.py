@@ -50,10 +50,10 @@ from graygate.api.status import (
     ConditionStatus,
     GateResult,
     GateState,
+    OriginalRoute,
     Outcome,
     PauseReason,
     Phase,
-    RouteSnapshot,
     Transition,
 )
 from graygate.api.validation import InvalidSpec, describe_errors, parse_spec
@@ -102,6 +102,7 @@ __all__ = [
     "ManagedVirtualService",
     "NoDataPolicy",
     "ObjectMeta",
+    "OriginalRoute",
     "Outcome",
     "PauseReason",
     "PauseSpec",
@@ -113,7 +114,6 @@ __all__ = [
     "RequestDuration",
     "RequestSuccessRate",
     "RouteDestination",
-    "RouteSnapshot",
     "SecretRef",
     "Step",
     "TrafficRouting",

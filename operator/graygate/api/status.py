@@ -32,10 +32,10 @@ __all__ = [
     "ConditionStatus",
     "GateResult",
     "GateState",
+    "OriginalRoute",
     "Outcome",
     "PauseReason",
     "Phase",
-    "RouteSnapshot",
     "Transition",
 ]
 
@@ -210,7 +210,7 @@ class CommandRecord(StatusModel):
     """When it was handled."""
 
 
-class RouteSnapshot(StatusModel):
+class OriginalRoute(StatusModel):
     """A managed route exactly as it was before graygate first changed it. The router owns the format."""
 
     virtual_service: str
@@ -284,7 +284,7 @@ class CanaryReleaseStatus(StatusModel):
     last_command: CommandRecord | None = None
     """The last manual command handled."""
 
-    original_routes: tuple[RouteSnapshot, ...] = ()
+    original_routes: tuple[OriginalRoute, ...] = ()
     """The managed routes as they were before graygate first changed them; restored on rollback and abort."""
 
     header_routes: bool = False

@@ -28,10 +28,10 @@ from graygate.api.status import (
     CanaryReleaseStatus,
     ConditionStatus,
     GateResult,
+    OriginalRoute,
     Outcome,
     PauseReason,
     Phase,
-    RouteSnapshot,
     Transition,
 )
 from graygate.domain.analysis.assessment import Assessment
@@ -117,7 +117,7 @@ def needs_snapshot(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> bool
     return False
 
 
-def managed_only(spec: CanaryReleaseSpec, snapshots: tuple[RouteSnapshot, ...]) -> tuple[RouteSnapshot, ...]:
+def managed_only(spec: CanaryReleaseSpec, snapshots: tuple[OriginalRoute, ...]) -> tuple[OriginalRoute, ...]:
     """The snapshots of VirtualServices the spec still manages (a dropped one was restored when it was dropped)."""
     names = {ref.name for ref in spec.traffic_routing.istio.virtual_services}
     return tuple(saved for saved in snapshots if saved.virtual_service in names)

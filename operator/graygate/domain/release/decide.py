@@ -54,7 +54,7 @@ from datetime import datetime
 
 from graygate.api.header_routes import HeaderRouteMatch
 from graygate.api.spec import CanaryReleaseSpec
-from graygate.api.status import CanaryReleaseStatus, Outcome, PauseReason, Phase, RouteSnapshot
+from graygate.api.status import CanaryReleaseStatus, OriginalRoute, Outcome, PauseReason, Phase
 from graygate.api.validation import InvalidSpec
 from graygate.domain.analysis.assessment import Assessment
 from graygate.domain.release import analysis_rules, config_moves
@@ -175,7 +175,7 @@ class _NotYet:
     message: str
 
 
-def _original_routes(tick: Tick, kept: tuple[RouteSnapshot, ...]) -> tuple[RouteSnapshot, ...] | _NotYet:
+def _original_routes(tick: Tick, kept: tuple[OriginalRoute, ...]) -> tuple[OriginalRoute, ...] | _NotYet:
     """`kept` plus the snapshots of the routes not recorded yet, or why those cannot be taken now. A route is
     recorded only while its canary weight is 0, so that restoring it exactly means "all traffic on stable"."""
     if (problem := tick.route_problem) is not None:
