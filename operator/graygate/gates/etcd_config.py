@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from graygate.api.gates import EtcdConfig
-from graygate.domain.analysis.measurements import ConfigState, EtcdConfigMeasurement
+from graygate.domain.analysis.measurements import EtcdConfigMeasurement, PrefixReading
 from graygate.errors import GraygateError
 from graygate.gates.etcd_access import EtcdConnector
 from graygate.gates.fetch import HttpFetcher, json_document
@@ -41,7 +41,7 @@ class EtcdConfigGate:
             snapshot = await store.get_prefix(check.prefix)
         except GraygateError as error:
             return EtcdConfigMeasurement(gate=gate, observed_at=now, report=report, error=str(error))
-        state = ConfigState(
+        state = PrefixReading(
             prefix=check.prefix,
             hash=snapshot.hash,
             last_modified=max((entry.mod_revision for entry in snapshot.entries.values()), default=0),

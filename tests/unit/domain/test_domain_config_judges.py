@@ -10,7 +10,7 @@ import pytest
 
 from graygate.api import Gate, Outcome
 from graygate.domain.analysis.judge import judge
-from graygate.domain.analysis.measurements import ConfigState, EtcdConfigMeasurement, Fetched, HotReloadMeasurement
+from graygate.domain.analysis.measurements import EtcdConfigMeasurement, Fetched, HotReloadMeasurement, PrefixReading
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ETCD = {"endpoints": ["etcd:2379"]}
@@ -79,10 +79,10 @@ def config_gate(compare: str = "hash") -> Gate:
     return Gate.model_validate({"name": "config", "etcdConfig": check})
 
 
-STATE = ConfigState(prefix="/app/config/", hash=HASH, last_modified=57, revision=60, keys=3)
+STATE = PrefixReading(prefix="/app/config/", hash=HASH, last_modified=57, revision=60, keys=3)
 
 
-def config(report: object = None, *, state: ConfigState | None = STATE, **fields: Any) -> EtcdConfigMeasurement:
+def config(report: object = None, *, state: PrefixReading | None = STATE, **fields: Any) -> EtcdConfigMeasurement:
     answer = Fetched(url=URL, content=report, error=None if report is not None else "answered status 500")
     return EtcdConfigMeasurement(gate="config", observed_at=NOW, state=state, report=answer, **fields)
 
@@ -116,7 +116,7 @@ def config(report: object = None, *, state: ConfigState | None = STATE, **fields
             "hash",
             config(
                 {"config": HASH},
-                state=ConfigState(prefix="/app/config/", hash=HASH, last_modified=0, revision=9, keys=0),
+                state=PrefixReading(prefix="/app/config/", hash=HASH, last_modified=0, revision=9, keys=0),
             ),
             Outcome.ERROR,
             ["no key under /app/config/"],

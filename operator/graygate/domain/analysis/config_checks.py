@@ -16,7 +16,7 @@ from typing import Protocol
 from graygate.api.durations import format_duration
 from graygate.api.gates import EtcdConfig, HotReload
 from graygate.api.status import Outcome
-from graygate.domain.analysis.measurements import ConfigState, EtcdConfigMeasurement, HotReloadMeasurement
+from graygate.domain.analysis.measurements import EtcdConfigMeasurement, HotReloadMeasurement, PrefixReading
 from graygate.domain.analysis.verdicts import Verdict, VerdictFor
 from graygate.domain.compare.jsonpath import Found, lookup, render
 
@@ -76,7 +76,7 @@ def judge_etcd_config(check: EtcdConfig, seen: EtcdConfigMeasurement) -> Verdict
     return _judge_revision(check, state, reported, verdict)
 
 
-def _expected(check: EtcdConfig, state: ConfigState) -> str:
+def _expected(check: EtcdConfig, state: PrefixReading) -> str:
     if check.compare == "hash":
         return state.hash
     return f">= {state.last_modified} (the last change under {check.prefix})"
@@ -86,7 +86,7 @@ class _Make(Protocol):
     def __call__(self, outcome: Outcome, reason: str, value: str | None = None) -> Verdict: ...
 
 
-def _judge_hash(check: EtcdConfig, state: ConfigState, reported: str, verdict: _Make) -> Verdict:
+def _judge_hash(check: EtcdConfig, state: PrefixReading, reported: str, verdict: _Make) -> Verdict:
     keys = "1 key" if state.keys == 1 else f"{state.keys} keys"
     if _bare(reported) == _bare(state.hash):
         return verdict(Outcome.PASS, f"the canary runs the current {check.prefix} ({keys}, {state.hash})", reported)
@@ -97,7 +97,7 @@ def _judge_hash(check: EtcdConfig, state: ConfigState, reported: str, verdict: _
     return verdict(Outcome.FAIL, reason, reported)
 
 
-def _judge_revision(check: EtcdConfig, state: ConfigState, reported: str, verdict: _Make) -> Verdict:
+def _judge_revision(check: EtcdConfig, state: PrefixReading, reported: str, verdict: _Make) -> Verdict:
     try:
         revision = int(reported)
     except ValueError:

@@ -18,13 +18,13 @@ from graygate.domain.compare.exposition import MetricFamily
 
 __all__ = [
     "ApiCompatMeasurement",
-    "ConfigState",
     "EtcdConfigMeasurement",
     "Fetched",
     "HotReloadMeasurement",
     "HttpProbeMeasurement",
     "Measurement",
     "MetricParityMeasurement",
+    "PrefixReading",
     "PrometheusMeasurement",
     "QueryReading",
     "RoutingCheckMeasurement",
@@ -172,7 +172,7 @@ class HotReloadMeasurement:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ConfigState:
+class PrefixReading:
     """What etcd holds under a prefix, in one consistent read at store revision `revision`: the content hash, the
     highest `mod_revision` of its keys (0 when there are none) and how many keys there are."""
 
@@ -192,7 +192,7 @@ class EtcdConfigMeasurement:
 
     gate: str
     observed_at: datetime
-    state: ConfigState | None = None
+    state: PrefixReading | None = None
     report: Fetched[object] | None = None
     error: str | None = None
 
