@@ -18,7 +18,8 @@ One vocabulary (one word per concept, in code, status and docs):
 - Measurement: what one gate observed, with no opinion about it (its readings plus the inputs that explain them).
 - Observations: everything one tick read, handed to `decide` in one value.
 - Judge: a pure function of one gate kind, Measurement → Verdict.
-- Outcome: the closed set Pass, Waiting, Inconclusive, Error, Fail (a status field may still call it `verdict`).
+- Outcome: the closed set Pass, Waiting, Inconclusive, Error, Fail (Python says `outcome`; the status JSON still
+  says `verdict` and `lastVerdict` until the next API version).
 - Verdict: an Outcome with its reason, value, threshold, inputs and time; the status keeps its outcome per gate.
 - Assessment: the fold of one analysis' verdicts into counts and the worst outcome.
 - Decision: what `decide` returns (Hold, Advance, Pause, Promote, Rollback, Complete, ...), with its Reason.
