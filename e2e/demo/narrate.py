@@ -47,7 +47,7 @@ def latest_results(release: dict[str, Any]) -> list[GateResult]:
 def progress_key(release: dict[str, Any]) -> tuple[object, ...]:
     """What must change for the plain output to print a new line."""
     status = _status(release)
-    verdicts = tuple((r.gate, r.verdict) for r in latest_results(release))
+    verdicts = tuple((r.gate, r.outcome) for r in latest_results(release))
     return status.phase, status.step_display, status.canary_weight, verdicts
 
 
@@ -56,7 +56,7 @@ def progress_line(release: dict[str, Any], elapsed_s: float) -> str:
     the gates that did not pass, so a line stays readable and the one that matters stands out."""
     status = _status(release)
     gates = " · ".join(
-        f"{r.gate} {r.verdict.value}" + ("" if r.verdict is Outcome.PASS else f" [{r.value or r.reason}]")
+        f"{r.gate} {r.outcome.value}" + ("" if r.outcome is Outcome.PASS else f" [{r.value or r.reason}]")
         for r in latest_results(release)
     )
     line = (
@@ -68,7 +68,7 @@ def progress_line(release: dict[str, Any], elapsed_s: float) -> str:
 
 def caught_by(release: dict[str, Any]) -> GateResult | None:
     """The failing gate result that rolled the release back (the newest `Fail`), if any."""
-    failures = [r for r in _status(release).recent_results if r.verdict is Outcome.FAIL]
+    failures = [r for r in _status(release).recent_results if r.outcome is Outcome.FAIL]
     return failures[-1] if failures else None
 
 

@@ -120,7 +120,7 @@ def _rolled_back(slot: Slot, ref: ReleaseRef, result: TickResult, deps: Deps) ->
         return
     slot.rollback_since = None
     write = result.write
-    if write is not None and write.written and write.complete and result.decision.status.canary_weight == 0:
+    if write is not None and write.written and write.as_asked and result.decision.status.canary_weight == 0:
         deps.metrics.time_to_rollback.labels(ref.namespace, ref.name).observe(time.monotonic() - since)
 
 

@@ -201,7 +201,7 @@ class WriteResult:
     problems: tuple[RoutingProblem, ...]
 
     @property
-    def complete(self) -> bool:
+    def as_asked(self) -> bool:
         """Every VirtualService now says what was asked (written or already so)."""
         return not self.problems
 

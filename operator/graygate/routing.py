@@ -8,13 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from graygate.api.header_routes import HeaderRouteMatch
-from graygate.api.spec import CanaryReleaseSpec
-from graygate.api.spec import Destination as SpecDestination
-from graygate.api.status import RouteSnapshot as StatusSnapshot
+from graygate.api.spec import CanaryReleaseSpec, RouteDestination
+from graygate.api.status import OriginalRoute
 from graygate.ports import Destination, HeaderMatch, HeaderRoute, RouteSnapshot, TrafficTarget, VirtualServiceRef
 
 
-def _destination(destination: SpecDestination) -> Destination:
+def _destination(destination: RouteDestination) -> Destination:
     return Destination(host=destination.host, subset=destination.subset, port=destination.port)
 
 
@@ -49,13 +48,13 @@ def header_routes_of(matches: Iterable[HeaderRouteMatch]) -> tuple[HeaderRoute, 
     return tuple(routes)
 
 
-def snapshots_to_status(snapshots: Iterable[RouteSnapshot]) -> tuple[StatusSnapshot, ...]:
+def snapshots_to_status(snapshots: Iterable[RouteSnapshot]) -> tuple[OriginalRoute, ...]:
     return tuple(
-        StatusSnapshot(virtual_service=s.virtual_service, route=s.route, route_json=s.route_json) for s in snapshots
+        OriginalRoute(virtual_service=s.virtual_service, route=s.route, route_json=s.route_json) for s in snapshots
     )
 
 
-def snapshots_from_status(snapshots: Iterable[StatusSnapshot]) -> tuple[RouteSnapshot, ...]:
+def snapshots_from_status(snapshots: Iterable[OriginalRoute]) -> tuple[RouteSnapshot, ...]:
     return tuple(
         RouteSnapshot(virtual_service=s.virtual_service, route=s.route, route_json=s.route_json) for s in snapshots
     )

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from graygate.api.gates import Gate
 from graygate.api.spec import CanaryReleaseSpec
-from graygate.api.status import CanaryReleaseStatus, Phase, RouteSnapshot
+from graygate.api.status import CanaryReleaseStatus, OriginalRoute, Phase
 from graygate.api.validation import InvalidSpec
 from graygate.domain.analysis.http_probe import HttpProbeMeasurement
 from graygate.domain.analysis.measurements import Measurement, WorkloadReading
@@ -213,7 +213,7 @@ async def _observe(
         RouteReading(virtual_service=problem.virtual_service, error=f"{problem.reason.value}: {problem.message}")
         for problem in observation.problems
     )
-    snapshots: tuple[RouteSnapshot, ...] | None = None
+    snapshots: tuple[OriginalRoute, ...] | None = None
     if needs_snapshot(spec, release.status) and not observation.problems:
         snapshots = snapshots_to_status(await deps.router.snapshot(target))
     workload = None
@@ -325,7 +325,7 @@ def _record(
     if status.last_analysis_at is not None and status.last_analysis_at != release.status.last_analysis_at:
         for result in status.recent_results:
             if result.at == status.last_analysis_at:
-                metrics.verdicts.labels(ns, name, result.gate, result.verdict.value).inc()
+                metrics.verdicts.labels(ns, name, result.gate, result.outcome.value).inc()
     for measurement in analysis or ():
         for reading, value in gate_readings(measurement).items():
             metrics.gate_value.labels(ns, name, measurement.gate, reading).set(value)
@@ -344,7 +344,7 @@ def _record(
             "phase": status.phase.value,
             "step": status.step_display,
             "weight": status.canary_weight,
-            "verdict": status.last_verdict.value if status.last_verdict else None,
+            "verdict": status.last_outcome.value if status.last_outcome else None,
             "decision": type(decision).__name__,
         },
     )

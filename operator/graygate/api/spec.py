@@ -34,12 +34,12 @@ from graygate.api.release_config import ReleaseConfig
 __all__ = [
     "Analysis",
     "CanaryReleaseSpec",
-    "Destination",
     "Istio",
-    "Pause",
+    "ManagedVirtualService",
+    "PauseSpec",
+    "RouteDestination",
     "Step",
     "TrafficRouting",
-    "VirtualServiceRef",
     "Weight",
     "WorkloadRef",
 ]
@@ -77,7 +77,7 @@ def _steps_never_decrease(steps: tuple[Step, ...]) -> tuple[Step, ...]:
     return steps
 
 
-class VirtualServiceRef(SpecModel):
+class ManagedVirtualService(SpecModel):
     """An Istio VirtualService, in the release's namespace, whose HTTP routes graygate manages."""
 
     name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253)
@@ -94,7 +94,7 @@ class VirtualServiceRef(SpecModel):
 class Istio(SpecModel):
     """Traffic splitting through Istio VirtualServices."""
 
-    virtual_services: tuple[VirtualServiceRef, ...] = Field(
+    virtual_services: tuple[ManagedVirtualService, ...] = Field(
         min_length=1,
         max_length=16,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
@@ -117,7 +117,7 @@ class TrafficRouting(SpecModel):
     """Split traffic by editing the weights of Istio VirtualService routes."""
 
 
-class Destination(SpecModel):
+class RouteDestination(SpecModel):
     """A route destination exactly as it appears in the VirtualService."""
 
     host: str = Field(min_length=1, max_length=253)
@@ -140,7 +140,7 @@ class WorkloadRef(SpecModel):
     """The workload's name, in the release's namespace."""
 
 
-class Pause(SpecModel):
+class PauseSpec(SpecModel):
     """Hold the current weight: for `duration`, or (without one) until someone promotes the release."""
 
     duration: Duration | None = None
@@ -163,7 +163,7 @@ class Step(SpecModel):
     """Send this percentage of traffic to the canary. The step is done once the weight is in place and one
     analysis at that weight has passed (at once when there are no gates)."""
 
-    pause: Pause | None = None
+    pause: PauseSpec | None = None
     """Hold the current weight; gates keep running and can still roll the release back."""
 
     set_header_route: SetHeaderRoute | None = None
@@ -280,10 +280,10 @@ class CanaryReleaseSpec(SpecModel):
     traffic_routing: TrafficRouting
     """Where the traffic split is applied."""
 
-    stable: Destination
+    stable: RouteDestination
     """The destination serving the current version; it gets what the canary does not."""
 
-    canary: Destination
+    canary: RouteDestination
     """The destination serving the new version."""
 
     canary_workload: WorkloadRef | None = None
@@ -374,5 +374,5 @@ class CanaryReleaseSpec(SpecModel):
         for weight in self.step_weights or ():
             expanded.append(Step(set_weight=weight))
             if self.step_interval is not None:
-                expanded.append(Step(pause=Pause(duration=self.step_interval)))
+                expanded.append(Step(pause=PauseSpec(duration=self.step_interval)))
         return tuple(expanded)

@@ -32,10 +32,10 @@ __all__ = [
     "ConditionStatus",
     "GateResult",
     "GateState",
+    "OriginalRoute",
     "Outcome",
     "PauseReason",
     "Phase",
-    "RouteSnapshot",
     "Transition",
 ]
 
@@ -114,7 +114,8 @@ class GateResult(StatusModel):
     kind: str
     """The gate's kind, e.g. `httpProbe`."""
 
-    verdict: Outcome
+    # Serialised as `verdict`; the JSON name becomes `outcome` in the next API version.
+    outcome: Outcome = Field(alias="verdict")
     """`Pass`, `Waiting`, `Inconclusive`, `Error` or `Fail`."""
 
     value: str | None = None
@@ -163,7 +164,8 @@ class GateState(StatusModel):
     errors: int = 0
     """`Error` verdicts of this gate over the release."""
 
-    last_verdict: Outcome | None = None
+    # Serialised as `lastVerdict`; the JSON name becomes `lastOutcome` in the next API version.
+    last_outcome: Outcome | None = Field(default=None, alias="lastVerdict")
     """The gate's latest verdict."""
 
 
@@ -208,7 +210,7 @@ class CommandRecord(StatusModel):
     """When it was handled."""
 
 
-class RouteSnapshot(StatusModel):
+class OriginalRoute(StatusModel):
     """A managed route exactly as it was before graygate first changed it. The router owns the format."""
 
     virtual_service: str
@@ -258,7 +260,8 @@ class CanaryReleaseStatus(StatusModel):
     last_analysis_at: datetime | None = None
     """When the gates last ran."""
 
-    last_verdict: Outcome | None = None
+    # Serialised as `lastVerdict`; the JSON name becomes `lastOutcome` in the next API version.
+    last_outcome: Outcome | None = Field(default=None, alias="lastVerdict")
     """The worst verdict of the latest analysis."""
 
     failure_count: int = 0
@@ -281,7 +284,7 @@ class CanaryReleaseStatus(StatusModel):
     last_command: CommandRecord | None = None
     """The last manual command handled."""
 
-    original_routes: tuple[RouteSnapshot, ...] = ()
+    original_routes: tuple[OriginalRoute, ...] = ()
     """The managed routes as they were before graygate first changed them; restored on rollback and abort."""
 
     header_routes: bool = False

@@ -38,7 +38,7 @@ def frame(api: ApiClient, releases: KubeReleases, request: GetRequest, color: bo
         items = [found]
     else:
         items = releases.list(request.namespace)
-    done = all(_finished(item) for item in items)
+    done = all(_done(item) for item in items)
     if request.output == "json":
         return json.dumps(found if request.name else {"items": items}, indent=2, default=str), done
     if request.output == "yaml":
@@ -52,7 +52,7 @@ def frame(api: ApiClient, releases: KubeReleases, request: GetRequest, color: bo
     return render_release(found, events, color=color), done
 
 
-def _finished(release: dict[str, Any]) -> bool:
+def _done(release: dict[str, Any]) -> bool:
     phase = (release.get("status") or {}).get("phase")
     return phase in {p.value for p in TERMINAL} or phase == Phase.INVALID.value
 

@@ -97,7 +97,7 @@ def gate_lines(status: CanaryReleaseStatus, *, color: bool) -> list[str]:
         return ["gates: no analysis yet"]
     lines = [f"{'gate':<16} {'verdict':<12} {'value':<22} threshold"]
     for gate, result in latest.items():
-        verdict = _paint(f"{result.verdict.value:<12}", _VERDICT_COLOR.get(result.verdict), color)
+        verdict = _paint(f"{result.outcome.value:<12}", _VERDICT_COLOR.get(result.outcome), color)
         value = _clip(result.value or "-", 22)
         lines.append(f"{_clip(gate, 16):<16} {verdict} {value:<22} " + _clip(result.threshold or "-", WIDTH - 53))
     return lines
@@ -121,7 +121,7 @@ def render_table(releases: Sequence[dict[str, Any]], *, color: bool) -> str:
         phase = _paint(f"{status.phase.value:<{_PHASE_WIDTH}}", _PHASE_COLOR.get(status.phase), color)
         step = _clip(status.step_display or "-", _STEP_WIDTH)
         bar = f"{progress_bar(status.canary_weight, 10)} {status.canary_weight:>3}%"
-        verdict = status.last_verdict.value if status.last_verdict else "-"
+        verdict = status.last_outcome.value if status.last_outcome else "-"
         lines.append(f"{name:<{_NAME_WIDTH}} {phase} {step:<{_STEP_WIDTH}} {bar:<{_BAR_WIDTH}} {verdict}")
     if len(lines) == 1:
         lines.append("(no CanaryReleases)")

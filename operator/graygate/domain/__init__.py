@@ -18,9 +18,15 @@ One vocabulary (one word per concept, in code, status and docs):
 - Measurement: what one gate observed, with no opinion about it (its readings plus the inputs that explain them).
 - Observations: everything one tick read, handed to `decide` in one value.
 - Judge: a pure function of one gate kind, Measurement → Verdict.
-- Outcome: the closed set Pass, Waiting, Inconclusive, Error, Fail (a status field may still call it `verdict`).
+- Outcome: the closed set Pass, Waiting, Inconclusive, Error, Fail (Python says `outcome`; the status JSON still
+  says `verdict` and `lastVerdict` until the next API version).
 - Verdict: an Outcome with its reason, value, threshold, inputs and time; the status keeps its outcome per gate.
 - Assessment: the fold of one analysis' verdicts into counts and the worst outcome.
 - Decision: what `decide` returns (Hold, Advance, Pause, Promote, Rollback, Complete, ...), with its Reason.
 - Trigger: an input of the phase machine (`release.phases`); a Kubernetes Event is only ever called an Event.
+- Complete: the decision (and the trigger) that ends a release as Succeeded, the canary at 100 %; nothing else.
+- Settle: what a release in a terminal phase does each tick: hold where it ended (reason `Settled`) or re-assert
+  drifted weights.
+- Seal: bring a status's generation, message, `n/m` and conditions in line just before it is written
+  (`bookkeeping.seal`); every decision's status is sealed. Finish and conclude name nothing in code.
 """

@@ -2,7 +2,7 @@
 failed checks are values (`Verdict`), not exceptions.
 
     DomainError
-     ├── IllegalTransition      a (phase, event) pair that is not in the phase table
+     ├── IllegalTransition      a (phase, trigger) pair that is not in the phase table
      ├── UnknownGate            a measurement for a gate the spec does not have, or two for the same gate
      └── MeasurementMismatch    a measurement whose kind is not its gate's kind
 """
@@ -17,12 +17,12 @@ class DomainError(Exception):
 
 
 class IllegalTransition(DomainError):
-    """The phase table has no move for this event in this phase."""
+    """The phase table has no move for this trigger in this phase."""
 
-    def __init__(self, phase: str, event: str) -> None:
-        super().__init__(f"no transition from {phase} on {event}")
+    def __init__(self, phase: str, trigger: str) -> None:
+        super().__init__(f"no transition from {phase} on {trigger}")
         self.phase = phase
-        self.event = event
+        self.trigger = trigger
 
 
 class UnknownGate(DomainError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from graygate.api.gates import EtcdConfig, GateCheck
-from graygate.domain.analysis.etcd_config import ConfigState, EtcdConfigMeasurement
+from graygate.domain.analysis.etcd_config import EtcdConfigMeasurement, PrefixReading
 from graygate.domain.analysis.promql import QueryScope
 from graygate.errors import GraygateError
 from graygate.gates.etcd_access import EtcdConnector
@@ -55,7 +55,7 @@ class EtcdConfigObserver:
             snapshot = await store.get_prefix(check.prefix)
         except GraygateError as error:
             return EtcdConfigMeasurement(gate=gate, observed_at=now, report=report, error=str(error))
-        state = ConfigState(
+        state = PrefixReading(
             prefix=check.prefix,
             hash=snapshot.hash,
             last_modified=max((entry.mod_revision for entry in snapshot.entries.values()), default=0),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from graygate.api import CanaryReleaseSpec, Gate, HttpProbe, Pause, Step
+from graygate.api import CanaryReleaseSpec, Gate, HttpProbe, PauseSpec, Step
 
 BASE: dict[str, Any] = {
     "trafficRouting": {"istio": {"virtualServices": [{"name": "checkout"}]}},
@@ -28,12 +28,12 @@ def spec(**fields: Any) -> CanaryReleaseSpec:
             {"stepWeights": [10, 50], "stepInterval": "1m"},
             [
                 Step(set_weight=10),
-                Step(pause=Pause(duration=timedelta(minutes=1))),
+                Step(pause=PauseSpec(duration=timedelta(minutes=1))),
                 Step(set_weight=50),
-                Step(pause=Pause(duration=timedelta(minutes=1))),
+                Step(pause=PauseSpec(duration=timedelta(minutes=1))),
             ],
         ),
-        ({"steps": [{"setWeight": 5}, {"pause": {}}]}, [Step(set_weight=5), Step(pause=Pause())]),
+        ({"steps": [{"setWeight": 5}, {"pause": {}}]}, [Step(set_weight=5), Step(pause=PauseSpec())]),
         ({"stepWeights": [0, 0, 100]}, [Step(set_weight=0), Step(set_weight=0), Step(set_weight=100)]),
     ],
     ids=["weights", "weights-with-interval", "steps-as-written", "equal-weights-allowed"],

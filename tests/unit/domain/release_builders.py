@@ -10,7 +10,7 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, Phase, RouteSnapshot
+from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, OriginalRoute, Phase
 from graygate.domain.analysis.http_probe import HttpProbeMeasurement
 from graygate.domain.analysis.measurements import Measurement, WorkloadReading
 from graygate.domain.release.decision import Decision, Reason
@@ -18,7 +18,7 @@ from graygate.domain.release.observations import Observations, RouteReading
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 VS = "checkout"
-SNAPSHOT = RouteSnapshot(virtual_service=VS, route="primary", route_json='{"name":"primary"}')
+SNAPSHOT = OriginalRoute(virtual_service=VS, route="primary", route_json='{"name":"primary"}')
 
 BASE: dict[str, Any] = {
     "trafficRouting": {"istio": {"virtualServices": [{"name": VS, "routes": ["primary"]}]}},
@@ -94,7 +94,7 @@ def observe(
     command: str | None = None,
     frozen: bool = False,
     workload: WorkloadReading | None = None,
-    snapshots: tuple[RouteSnapshot, ...] | None = None,
+    snapshots: tuple[OriginalRoute, ...] | None = None,
     readings: tuple[RouteReading, ...] | None = None,
 ) -> Observations:
     """One tick's observations: by default one readable route at `weight` and nothing else."""

@@ -55,7 +55,7 @@ def test_debounce(
     assert verdict.outcome is outcome
     assert (updated.consecutive_successes, updated.consecutive_failures) == after
     assert updated.failures == 4 + (outcome is V.FAIL)
-    assert updated.last_verdict is outcome
+    assert updated.last_outcome is outcome
     if outcome is V.WAITING:
         assert "in a row" in verdict.reason
 

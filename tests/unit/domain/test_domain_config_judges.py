@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from graygate.api import Gate, Outcome
-from graygate.domain.analysis.etcd_config import ConfigState, EtcdConfigMeasurement
+from graygate.domain.analysis.etcd_config import EtcdConfigMeasurement, PrefixReading
 from graygate.domain.analysis.hot_reload import HotReloadMeasurement
 from graygate.domain.analysis.judge import judge
 from graygate.domain.analysis.measurements import DocumentReading
@@ -81,10 +81,10 @@ def config_gate(compare: str = "hash") -> Gate:
     return Gate.model_validate({"name": "config", "etcdConfig": check})
 
 
-STATE = ConfigState(prefix="/app/config/", hash=HASH, last_modified=57, revision=60, keys=3)
+STATE = PrefixReading(prefix="/app/config/", hash=HASH, last_modified=57, revision=60, keys=3)
 
 
-def config(report: object = None, *, state: ConfigState | None = STATE, **fields: Any) -> EtcdConfigMeasurement:
+def config(report: object = None, *, state: PrefixReading | None = STATE, **fields: Any) -> EtcdConfigMeasurement:
     answer = DocumentReading(url=URL, content=report, error=None if report is not None else "answered status 500")
     return EtcdConfigMeasurement(gate="config", observed_at=NOW, state=state, report=answer, **fields)
 
@@ -118,7 +118,7 @@ def config(report: object = None, *, state: ConfigState | None = STATE, **fields
             "hash",
             config(
                 {"config": HASH},
-                state=ConfigState(prefix="/app/config/", hash=HASH, last_modified=0, revision=9, keys=0),
+                state=PrefixReading(prefix="/app/config/", hash=HASH, last_modified=0, revision=9, keys=0),
             ),
             Outcome.ERROR,
             ["no key under /app/config/"],

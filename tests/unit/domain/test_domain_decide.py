@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from release_builders import SNAPSHOT, T0, at, available, check, observe, passing, probe, routes, spec, status
 
-from graygate.api import CanaryReleaseStatus, InvalidSpec, Outcome, Phase, RouteSnapshot
+from graygate.api import CanaryReleaseStatus, InvalidSpec, OriginalRoute, Outcome, Phase
 from graygate.domain.release.bookkeeping import needs_snapshot
 from graygate.domain.release.decide import decide
 from graygate.domain.release.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert, Restart, Rollback
@@ -173,8 +173,8 @@ def test_a_critical_failure_rolls_back_at_once(phase: Phase) -> None:
     assert decision.restore_routes
     assert decision.event == "Warning"
     assert "critical gate health failed: status 503" in decision.message
-    assert decision.status.last_verdict is Outcome.FAIL
-    assert decision.status.recent_results[-2].verdict is Outcome.FAIL
+    assert decision.status.last_outcome is Outcome.FAIL
+    assert decision.status.recent_results[-2].outcome is Outcome.FAIL
 
 
 def test_a_critical_failure_rolls_back_even_when_a_route_is_unreadable() -> None:
@@ -259,7 +259,7 @@ def test_drift_on_one_route_of_two() -> None:
 # ---- the managed routes change with the spec ----
 
 TWO_VS = {"istio": {"virtualServices": [{"name": "checkout", "routes": ["primary"]}, {"name": "edge"}]}}
-EDGE = RouteSnapshot(virtual_service="edge", route=None, route_json='{"route":[]}')
+EDGE = OriginalRoute(virtual_service="edge", route=None, route_json='{"route":[]}')
 
 
 @pytest.mark.parametrize(
@@ -277,7 +277,7 @@ EDGE = RouteSnapshot(virtual_service="edge", route=None, route_json='{"route":[]
     ],
     ids=["recorded", "nothing-yet", "a-new-virtual-service", "both-recorded", "a-new-route"],
 )
-def test_needs_snapshot(changes: dict[str, Any], recorded: tuple[RouteSnapshot, ...], needed: bool) -> None:
+def test_needs_snapshot(changes: dict[str, Any], recorded: tuple[OriginalRoute, ...], needed: bool) -> None:
     assert needs_snapshot(spec(**changes), status(P.PENDING, original_routes=recorded)) is needed
     assert needs_snapshot(spec(**changes), status(P.INVALID, original_routes=recorded)) is False
 

@@ -136,7 +136,7 @@ def test_a_failed_measurement_is_heard_once_with_its_evidence(
     seen = observe(10, analysis=(*passing(), errors(5)))
     decision = decide(with_errors_gate(**gate), status(canary_weight=10, failure_count=failures), seen, at(30))
     assert type(decision) is kind, decision.message
-    assert decision.status.recent_results[-1].verdict is verdict
+    assert decision.status.recent_results[-1].outcome is verdict
     warnings = gate_failed(decision)
     if kind is Rollback:
         # the rollback's own Warning Event carries the evidence; a GateFailed beside it would say it twice
@@ -190,7 +190,7 @@ def test_gate_failed_is_recorded_when_a_failure_streak_starts(
         current = decision.status
     assert heard == warned
     # the status keeps every result, reported or not
-    failed = [r for r in current.recent_results if r.verdict in (Outcome.FAIL, Outcome.WAITING)]
+    failed = [r for r in current.recent_results if r.outcome in (Outcome.FAIL, Outcome.WAITING)]
     assert failed
 
 

@@ -47,14 +47,14 @@ def test_provider_errors_pause_the_release_asking_a_human_and_never_roll_back() 
     assert second.status.pause_reason is PauseReason.INCONCLUSIVE
     assert second.status.canary_weight == 10
     assert (second.status.gates[0].consecutive_errors, second.status.gates[0].errors) == (2, 2)
-    assert second.status.recent_results[-1].verdict is Outcome.ERROR
+    assert second.status.recent_results[-1].outcome is Outcome.ERROR
     assert "Timeout" in second.status.recent_results[-1].reason
 
 
 def test_the_resolved_query_value_and_threshold_reach_the_status() -> None:
     decision = decide(RELEASE, status(canary_weight=10), observe(10, analysis=measured(7)), at(30))
     result = decision.status.recent_results[-1]
-    assert (result.kind, result.verdict, result.value, result.threshold) == (
+    assert (result.kind, result.outcome, result.value, result.threshold) == (
         "prometheus",
         Outcome.FAIL,
         "canary 7",

@@ -1,4 +1,4 @@
-"""The phase table, event by event: every legal move, every illegal one, and the diagram drawn from it."""
+"""The phase table, trigger by trigger: every legal move, every illegal one, and the diagram drawn from it."""
 
 from __future__ import annotations
 
@@ -8,49 +8,49 @@ import pytest
 
 from graygate.api import Phase
 from graygate.domain.errors import IllegalTransition
-from graygate.domain.release.phases import TABLE, TERMINAL, Event, allowed_events, mermaid, transition
+from graygate.domain.release.phases import TABLE, TERMINAL, Trigger, allowed_triggers, mermaid, transition
 
-P, E = Phase, Event
+P, T = Phase, Trigger
 
-LEGAL: dict[tuple[Phase, Event], Phase] = {
+LEGAL: dict[tuple[Phase, Trigger], Phase] = {
     # a release starts, walks its steps, and ends in exactly one of three ways
-    (P.PENDING, E.START): P.PROGRESSING,
-    (P.PROGRESSING, E.ADVANCE): P.PROGRESSING,
-    (P.PROGRESSING, E.COMPLETE): P.SUCCEEDED,
-    (P.PROGRESSING, E.ROLLBACK): P.FAILED,
-    (P.PROGRESSING, E.ABORT): P.ABORTED,
+    (P.PENDING, T.START): P.PROGRESSING,
+    (P.PROGRESSING, T.ADVANCE): P.PROGRESSING,
+    (P.PROGRESSING, T.COMPLETE): P.SUCCEEDED,
+    (P.PROGRESSING, T.ROLLBACK): P.FAILED,
+    (P.PROGRESSING, T.ABORT): P.ABORTED,
     # pausing and what ends a pause
-    (P.PROGRESSING, E.PAUSE): P.PAUSED,
-    (P.PAUSED, E.RESUME): P.PROGRESSING,
-    (P.PAUSED, E.PROMOTE): P.PROGRESSING,
-    (P.PAUSED, E.COMPLETE): P.SUCCEEDED,
-    (P.PAUSED, E.ROLLBACK): P.FAILED,
-    (P.PAUSED, E.ABORT): P.ABORTED,
-    (P.PROGRESSING, E.PROMOTE): P.PROGRESSING,
+    (P.PROGRESSING, T.PAUSE): P.PAUSED,
+    (P.PAUSED, T.RESUME): P.PROGRESSING,
+    (P.PAUSED, T.PROMOTE): P.PROGRESSING,
+    (P.PAUSED, T.COMPLETE): P.SUCCEEDED,
+    (P.PAUSED, T.ROLLBACK): P.FAILED,
+    (P.PAUSED, T.ABORT): P.ABORTED,
+    (P.PROGRESSING, T.PROMOTE): P.PROGRESSING,
     # nothing has moved yet: a Pending release ends by an abort, or by a failing pre-check
-    (P.PENDING, E.ABORT): P.ABORTED,
-    (P.PENDING, E.ROLLBACK): P.FAILED,
+    (P.PENDING, T.ABORT): P.ABORTED,
+    (P.PENDING, T.ROLLBACK): P.FAILED,
     # a human starts a failed or aborted release again
-    (P.FAILED, E.RETRY): P.PENDING,
-    (P.ABORTED, E.RETRY): P.PENDING,
+    (P.FAILED, T.RETRY): P.PENDING,
+    (P.ABORTED, T.RETRY): P.PENDING,
     # a new spec restarts from anywhere; an unusable one invalidates from anywhere but Invalid
-    **{(phase, E.RESTART): P.PENDING for phase in Phase},
-    **{(phase, E.INVALIDATE): P.INVALID for phase in Phase if phase is not P.INVALID},
+    **{(phase, T.RESTART): P.PENDING for phase in Phase},
+    **{(phase, T.INVALIDATE): P.INVALID for phase in Phase if phase is not P.INVALID},
 }
 
-PAIRS = list(itertools.product(Phase, Event))
+PAIRS = list(itertools.product(Phase, Trigger))
 
 
-@pytest.mark.parametrize(("phase", "event"), [pair for pair in PAIRS if pair in LEGAL])
-def test_legal_move(phase: Phase, event: Event) -> None:
-    assert transition(phase, event) is LEGAL[(phase, event)]
+@pytest.mark.parametrize(("phase", "trigger"), [pair for pair in PAIRS if pair in LEGAL])
+def test_legal_move(phase: Phase, trigger: Trigger) -> None:
+    assert transition(phase, trigger) is LEGAL[(phase, trigger)]
 
 
-@pytest.mark.parametrize(("phase", "event"), [pair for pair in PAIRS if pair not in LEGAL])
-def test_illegal_move_raises(phase: Phase, event: Event) -> None:
-    with pytest.raises(IllegalTransition, match=f"no transition from {phase.value} on {event.value}") as caught:
-        transition(phase, event)
-    assert (caught.value.phase, caught.value.event) == (phase.value, event.value)
+@pytest.mark.parametrize(("phase", "trigger"), [pair for pair in PAIRS if pair not in LEGAL])
+def test_illegal_move_raises(phase: Phase, trigger: Trigger) -> None:
+    with pytest.raises(IllegalTransition, match=f"no transition from {phase.value} on {trigger.value}") as caught:
+        transition(phase, trigger)
+    assert (caught.value.phase, caught.value.trigger) == (phase.value, trigger.value)
 
 
 def test_the_table_is_exactly_the_legal_moves() -> None:
@@ -59,15 +59,15 @@ def test_the_table_is_exactly_the_legal_moves() -> None:
 
 @pytest.mark.parametrize("phase", sorted(TERMINAL))
 def test_terminal_phases_leave_only_by_a_human_or_a_new_spec(phase: Phase) -> None:
-    assert set(allowed_events(phase)) <= {E.RETRY, E.RESTART, E.INVALIDATE}
+    assert set(allowed_triggers(phase)) <= {T.RETRY, T.RESTART, T.INVALIDATE}
 
 
 def test_every_phase_is_reachable_from_pending() -> None:
     seen, frontier = {P.PENDING}, [P.PENDING]
     while frontier:
         phase = frontier.pop()
-        for event in allowed_events(phase):
-            target = transition(phase, event)
+        for trigger in allowed_triggers(phase):
+            target = transition(phase, trigger)
             if target not in seen:
                 seen.add(target)
                 frontier.append(target)
@@ -75,23 +75,23 @@ def test_every_phase_is_reachable_from_pending() -> None:
 
 
 @pytest.mark.parametrize(
-    ("phase", "events"),
+    ("phase", "triggers"),
     [
-        (P.PENDING, (E.START, E.ROLLBACK, E.ABORT, E.RESTART, E.INVALIDATE)),
-        (P.INVALID, (E.RESTART,)),
-        (P.SUCCEEDED, (E.RESTART, E.INVALIDATE)),
+        (P.PENDING, (T.START, T.ROLLBACK, T.ABORT, T.RESTART, T.INVALIDATE)),
+        (P.INVALID, (T.RESTART,)),
+        (P.SUCCEEDED, (T.RESTART, T.INVALIDATE)),
     ],
 )
-def test_allowed_events(phase: Phase, events: tuple[Event, ...]) -> None:
-    assert allowed_events(phase) == events
+def test_allowed_triggers(phase: Phase, triggers: tuple[Trigger, ...]) -> None:
+    assert allowed_triggers(phase) == triggers
 
 
 def test_mermaid_draws_every_move() -> None:
     diagram = mermaid()
     lines = diagram.splitlines()
     assert lines[:2] == ["stateDiagram-v2", "    [*] --> Pending"]
-    for (source, event), target in LEGAL.items():
+    for (source, trigger), target in LEGAL.items():
         edge = next(line for line in lines if line.startswith(f"    {source.value} --> {target.value}: "))
-        assert event.value in edge.split(": ", 1)[1].split(", ")
+        assert trigger.value in edge.split(": ", 1)[1].split(", ")
     assert len(lines) == 2 + len({(source, target) for (source, _), target in LEGAL.items()})
     assert diagram.endswith("\n")

@@ -32,7 +32,7 @@ def with_pre_checks(*extra: dict[str, Any], **gate: Any) -> CanaryReleaseSpec:
 
 PRE = with_pre_checks()
 PENDING = status(P.PENDING, next_check_at=None, step_started_at=None)
-PASSED = status(P.PENDING, next_check_at=at(30), gates=(GateState(name="api", last_verdict=Outcome.PASS),))
+PASSED = status(P.PENDING, next_check_at=at(30), gates=(GateState(name="api", last_outcome=Outcome.PASS),))
 
 
 # ---- which gates a tick runs ----
@@ -86,7 +86,7 @@ def test_pre_check_gates_and_passed() -> None:
     assert pre_checks_passed(spec(), PENDING)
     assert not pre_checks_passed(PRE, PENDING)
     assert pre_checks_passed(PRE, PASSED)
-    waiting = PASSED.model_copy(update={"gates": (GateState(name="api", last_verdict=Outcome.WAITING),)})
+    waiting = PASSED.model_copy(update={"gates": (GateState(name="api", last_outcome=Outcome.WAITING),)})
     assert not pre_checks_passed(PRE, waiting)
 
 
@@ -203,7 +203,7 @@ def test_a_failing_pre_check_names_the_gate_and_the_finding_and_moves_nothing() 
     assert decision.event == "Warning"
     last = decision.status.history[-1]
     assert (last.from_, last.to, last.reason, last.weight) == (P.PENDING, P.FAILED, "PreCheckFailed", 0)
-    assert [(r.gate, r.verdict, r.weight) for r in decision.status.recent_results] == [("api", Outcome.FAIL, 0)]
+    assert [(r.gate, r.outcome, r.weight) for r in decision.status.recent_results] == [("api", Outcome.FAIL, 0)]
     conditions = {c.type: c for c in decision.status.conditions}
     assert conditions["GatesPassing"].status == "False"
     assert conditions["Ready"].status == "False"

@@ -95,7 +95,7 @@ def test_a_gate_below_its_success_threshold_holds_without_counting_as_inconclusi
     patient = spec(analysis={"gates": [{"name": "health", "successThreshold": 3, "httpProbe": {"url": "http://x/"}}]})
     decision = decide(patient, status(canary_weight=10), observe(10, analysis=(probe("health"),)), at(30))
     check(decision, Hold, P.PROGRESSING, None, Reason.WAITING)
-    assert decision.status.last_verdict is Outcome.WAITING
+    assert decision.status.last_outcome is Outcome.WAITING
     assert decision.status.inconclusive_count == 0
 
 
@@ -344,7 +344,7 @@ def test_the_frozen_condition_shows_while_frozen_and_says_when_thawed() -> None:
     [(None, Advance), (Outcome.PASS, Advance), (Outcome.INCONCLUSIVE, Hold), (Outcome.ERROR, Hold)],
 )
 def test_a_pause_that_is_over_never_raises_the_weight_blind(latest: Outcome | None, kind: type[Decision]) -> None:
-    before = status(canary_weight=10, current_step_index=1, step_started_at=T0, last_verdict=latest)
+    before = status(canary_weight=10, current_step_index=1, step_started_at=T0, last_outcome=latest)
     decision = decide(spec(), before, observe(10), at(121))
     assert type(decision) is kind
     if kind is Hold:

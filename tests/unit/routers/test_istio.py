@@ -111,7 +111,7 @@ async def test_set_canary_weight_writes_each_virtual_service_once(
 ) -> None:
     result = await router.set_split(TARGET, TrafficSplit(20))
 
-    assert result.complete
+    assert result.as_asked
     assert [(w.virtual_service, w.resource_version, w.attempts) for w in result.written] == [
         ("checkout", "4712", 1),
         ("checkout-internal", "31", 1),
@@ -185,7 +185,7 @@ async def test_an_advance_writes_nothing_when_any_virtual_service_is_unmanageabl
 
     result = await router.set_split(TARGET, TrafficSplit(20))
 
-    assert not result.complete
+    assert not result.as_asked
     assert [p.virtual_service for p in result.problems] == ["checkout-internal"]
     assert (result.written, result.unchanged) == ((), ())
     assert store.replaces == []

@@ -39,8 +39,8 @@ class Assessment:
     critical_failures: tuple[Verdict, ...]
     failures: tuple[Verdict, ...]
     """Non-critical `Fail` verdicts of this analysis."""
-    failed_measurements: tuple[Verdict, ...] = ()
-    """The gate verdicts of every measurement that failed, whatever they led to: a rollback, a count toward
+    failed_verdicts: tuple[Verdict, ...] = ()
+    """The gate verdicts of every sample that failed, whatever they led to: a rollback, a count toward
     `failureLimit`, or only a step toward `failureThreshold` (a `Waiting` verdict saying "failure 1 of 3")."""
     gate_states: tuple[GateState, ...]
     failure_count: int
@@ -86,7 +86,7 @@ def debounce(sample: Verdict, state: GateState, gate: Gate) -> tuple[Verdict, Ga
             "failures": state.failures + (verdict.outcome is Outcome.FAIL),
             "consecutive_errors": state.consecutive_errors + 1 if erred else 0,
             "errors": state.errors + erred,
-            "last_verdict": verdict.outcome,
+            "last_outcome": verdict.outcome,
         }
     )
     return verdict, updated
@@ -144,7 +144,7 @@ def assess(
         verdicts=tuple(verdicts),
         critical_failures=tuple(critical),
         failures=failures,
-        failed_measurements=tuple(failed),
+        failed_verdicts=tuple(failed),
         gate_states=tuple(new_states),
         failure_count=failure_count + len(failures),
         inconclusive_count=inconclusive_count + 1 if unsure else 0,

@@ -18,11 +18,11 @@ from graygate.domain.analysis.reasons import short
 from graygate.domain.analysis.verdicts import Verdict, VerdictFor
 from graygate.domain.compare.jsonpath import Found, lookup, render
 
-__all__ = ["ConfigState", "EtcdConfigMeasurement", "judge_etcd_config"]
+__all__ = ["EtcdConfigMeasurement", "PrefixReading", "judge_etcd_config"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ConfigState:
+class PrefixReading:
     """What etcd holds under a prefix, in one consistent read at store revision `revision`: the content hash, the
     highest `mod_revision` of its keys (0 when there are none) and how many keys there are."""
 
@@ -40,7 +40,7 @@ class EtcdConfigMeasurement(Measurement):
 
     kind: ClassVar[str] = "etcdConfig"
 
-    state: ConfigState | None = None
+    state: PrefixReading | None = None
     report: DocumentReading[object] | None = None
 
     def judged(self, check: GateCheck, weight: int | None) -> Verdict:
@@ -73,7 +73,7 @@ def judge_etcd_config(check: EtcdConfig, seen: EtcdConfigMeasurement) -> Verdict
     return _judge_revision(check, state, reported, verdict)
 
 
-def _expected(check: EtcdConfig, state: ConfigState) -> str:
+def _expected(check: EtcdConfig, state: PrefixReading) -> str:
     if check.compare == "hash":
         return state.hash
     return f">= {state.last_modified} (the last change under {check.prefix})"
@@ -83,7 +83,7 @@ class _Make(Protocol):
     def __call__(self, outcome: Outcome, reason: str, value: str | None = None) -> Verdict: ...
 
 
-def _judge_hash(check: EtcdConfig, state: ConfigState, reported: str, verdict: _Make) -> Verdict:
+def _judge_hash(check: EtcdConfig, state: PrefixReading, reported: str, verdict: _Make) -> Verdict:
     keys = "1 key" if state.keys == 1 else f"{state.keys} keys"
     if _bare(reported) == _bare(state.hash):
         return verdict(Outcome.PASS, f"the canary runs the current {check.prefix} ({keys}, {state.hash})", reported)
@@ -94,7 +94,7 @@ def _judge_hash(check: EtcdConfig, state: ConfigState, reported: str, verdict: _
     return verdict(Outcome.FAIL, reason, reported)
 
 
-def _judge_revision(check: EtcdConfig, state: ConfigState, reported: str, verdict: _Make) -> Verdict:
+def _judge_revision(check: EtcdConfig, state: PrefixReading, reported: str, verdict: _Make) -> Verdict:
     try:
         revision = int(reported)
     except ValueError:

@@ -6,7 +6,7 @@ brings, so its ordering against a command (the rollback wins; otherwise the comm
 results the analysis just recorded) and its reporting belong together, in one place, while `decide` keeps to its
 list of rules.
 
-How a failed measurement is heard (`report_failures`); the status keeps every result either way:
+How a failed verdict is heard (`report_failures`); the status keeps every result either way:
 
 - a rollback or a pause decided in the same tick names the failed gates' evidence (value, threshold, resolved
   query) in its own Event, since that Event is the one to read;
@@ -22,7 +22,7 @@ from dataclasses import replace
 from graygate.api.status import CanaryReleaseStatus, Outcome, Phase
 from graygate.domain.analysis.assessment import Assessment, assess
 from graygate.domain.analysis.verdicts import Verdict
-from graygate.domain.release.bookkeeping import Tick, finish, record_assessment
+from graygate.domain.release.bookkeeping import Tick, record_assessment, seal
 from graygate.domain.release.commands import handle_command, record_command
 from graygate.domain.release.decision import Decision, Note, Pause, Reason, Rollback
 from graygate.domain.release.moves import rollback
@@ -91,21 +91,21 @@ def command(tick: Tick, value: str) -> Decision:
     analysed = replace(tick, status=status)
     decision = handle_command(analysed, value)
     # the command's move writes its conditions without the analysis: GatesPassing must still say what it found
-    decision = replace(decision, status=finish(analysed, decision.status, decision.status.message, assessment))
+    decision = replace(decision, status=seal(analysed, decision.status, decision.status.message, assessment))
     return report_failures(tick, decision, assessment)
 
 
 def report_failures(tick: Tick, decision: Decision, assessment: Assessment | None) -> Decision:
-    """`decision` with this tick's failed measurements made heard (see the module docstring): in the message of a
+    """`decision` with this tick's failed verdicts made heard (see the module docstring): in the message of a
     rollback or a pause, which is its Event's note (the status keeps the short message), or else as a `GateFailed`
     Warning note for each gate whose failure streak starts now. `tick.status` is the status before the analysis."""
-    if assessment is None or not assessment.failed_measurements:
+    if assessment is None or not assessment.failed_verdicts:
         return decision
     if isinstance(decision, Rollback | Pause):
         said = decision.message
-        evidence = "; ".join(_evidence(verdict, said) for verdict in assessment.failed_measurements)
+        evidence = "; ".join(_evidence(verdict, said) for verdict in assessment.failed_verdicts)
         return replace(decision, message=f"{said}. Evidence: {evidence}")
-    failed = assessment.failed_measurements
+    failed = assessment.failed_verdicts
     starting = [verdict for verdict in failed if _streak_starts(tick.status, assessment, verdict)]
     if not starting:
         return decision
@@ -124,7 +124,7 @@ def _streak_starts(before: CanaryReleaseStatus, assessment: Assessment, verdict:
     # the canary workload's pseudo-gate keeps no counters: it failed in a row when the previous analysis (the one
     # at `lastAnalysisAt`; none after a fresh start) recorded a failure of it too
     return not any(
-        result.gate == verdict.gate and result.verdict is Outcome.FAIL and result.at == before.last_analysis_at
+        result.gate == verdict.gate and result.outcome is Outcome.FAIL and result.at == before.last_analysis_at
         for result in before.recent_results
     )
 

@@ -28,29 +28,29 @@ from graygate.api.status import (
     CanaryReleaseStatus,
     ConditionStatus,
     GateResult,
+    OriginalRoute,
     Outcome,
     PauseReason,
     Phase,
-    RouteSnapshot,
     Transition,
 )
 from graygate.domain.analysis.assessment import Assessment
 from graygate.domain.release.decision import Reason
 from graygate.domain.release.observations import Observations, RouteReading
-from graygate.domain.release.phases import ACTIVE, Event, transition
+from graygate.domain.release.phases import ACTIVE, Trigger, transition
 from graygate.domain.release.plan import Plan, step_display
 
 __all__ = [
     "Tick",
-    "conclude",
     "drifted",
     "enter_step",
-    "finish",
     "managed_only",
     "move",
     "needs_snapshot",
     "record_assessment",
     "route_problem",
+    "seal",
+    "seal_explicit",
     "start_over",
 ]
 
@@ -117,15 +117,17 @@ def needs_snapshot(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> bool
     return False
 
 
-def managed_only(spec: CanaryReleaseSpec, snapshots: tuple[RouteSnapshot, ...]) -> tuple[RouteSnapshot, ...]:
+def managed_only(spec: CanaryReleaseSpec, snapshots: tuple[OriginalRoute, ...]) -> tuple[OriginalRoute, ...]:
     """The snapshots of VirtualServices the spec still manages (a dropped one was restored when it was dropped)."""
     names = {ref.name for ref in spec.traffic_routing.istio.virtual_services}
     return tuple(saved for saved in snapshots if saved.virtual_service in names)
 
 
-def move(status: CanaryReleaseStatus, event: Event, reason: Reason, message: str, now: datetime) -> CanaryReleaseStatus:
-    """Apply `event` through the phase table and append the history entry (step and weight as already set)."""
-    target = transition(status.phase, event)
+def move(
+    status: CanaryReleaseStatus, trigger: Trigger, reason: Reason, message: str, now: datetime
+) -> CanaryReleaseStatus:
+    """Apply `trigger` through the phase table and append the history entry (step and weight as already set)."""
+    target = transition(status.phase, trigger)
     entry = Transition.model_validate(
         {
             "from": status.phase,
@@ -159,7 +161,7 @@ def record_assessment(tick: Tick, status: CanaryReleaseStatus, assessment: Asses
         GateResult(
             gate=v.gate,
             kind=v.kind,
-            verdict=v.outcome,
+            outcome=v.outcome,
             value=v.value,
             threshold=v.threshold,
             reason=v.reason,
@@ -176,7 +178,7 @@ def record_assessment(tick: Tick, status: CanaryReleaseStatus, assessment: Asses
             "gates": assessment.gate_states,
             "failure_count": assessment.failure_count,
             "inconclusive_count": assessment.inconclusive_count,
-            "last_verdict": assessment.worst,
+            "last_outcome": assessment.worst,
             "last_analysis_at": tick.now,
             "next_check_at": tick.now + tick.spec.analysis.interval,
         }
@@ -202,7 +204,7 @@ def start_over(status: CanaryReleaseStatus) -> CanaryReleaseStatus:
             "step_started_at": None,
             "next_check_at": None,
             "last_analysis_at": None,
-            "last_verdict": None,
+            "last_outcome": None,
             "failure_count": 0,
             "inconclusive_count": 0,
             "gates": (),
@@ -210,11 +212,11 @@ def start_over(status: CanaryReleaseStatus) -> CanaryReleaseStatus:
     )
 
 
-def finish(
+def seal(
     tick: Tick, status: CanaryReleaseStatus, message: str, assessment: Assessment | None = None
 ) -> CanaryReleaseStatus:
-    """The status to write: generation, message, `n/m` and conditions brought in line with the rest."""
-    return conclude(
+    """The status sealed for writing: generation, message, `n/m` and conditions brought in line with the rest."""
+    return seal_explicit(
         status,
         seen=tick.seen,
         now=tick.now,
@@ -225,7 +227,7 @@ def finish(
     )
 
 
-def conclude(
+def seal_explicit(
     status: CanaryReleaseStatus,
     *,
     seen: Observations,
@@ -235,7 +237,7 @@ def conclude(
     message: str,
     assessment: Assessment | None = None,
 ) -> CanaryReleaseStatus:
-    """`finish` without a parsed spec (an invalid one has no plan)."""
+    """`seal` from explicit parts, for a status without a parsed spec (an invalid one has no plan)."""
     generation = seen.generation
     conditions = status.conditions
 
@@ -257,7 +259,7 @@ def conclude(
         worst = assessment.worst_verdict
         value = {Outcome.PASS: _TRUE, Outcome.FAIL: _FALSE}.get(assessment.worst, _UNKNOWN)
         put(GATES_PASSING, value, assessment.worst.value, worst.reason if worst else "no gates to run")
-    elif status.last_verdict is None:
+    elif status.last_outcome is None:
         put(GATES_PASSING, _UNKNOWN, "NotAnalyzed", "no analysis has run in this release yet")
     if seen.frozen:
         put(FROZEN, _TRUE, Reason.FROZEN.value, "releases are frozen: no canary weight goes up; rollbacks still happen")

@@ -15,10 +15,10 @@ from datetime import datetime
 
 from graygate.api.commands import Action, CommandSyntaxError, parse_command
 from graygate.api.status import CanaryReleaseStatus, CommandRecord, PauseReason, Phase
-from graygate.domain.release.bookkeeping import Tick, finish, move
+from graygate.domain.release.bookkeeping import Tick, move, seal
 from graygate.domain.release.decision import Abort, Decision, Hold, Promote, Reason, Resume
 from graygate.domain.release.moves import complete, go_to_step, pause, restart
-from graygate.domain.release.phases import ACTIVE, Event
+from graygate.domain.release.phases import ACTIVE, Trigger
 from graygate.domain.release.plan import FULL
 
 __all__ = ["ALLOWED_PHASES", "handle_command", "pending_command", "record_command", "refusal"]
@@ -78,7 +78,7 @@ def handle_command(tick: Tick, value: str) -> Decision:
 
 
 def _ignored(tick: Tick, value: str, why: str) -> Decision:
-    status = finish(tick, tick.status, tick.status.message)
+    status = seal(tick, tick.status, tick.status.message)
     decision = Hold(reason=Reason.COMMAND_IGNORED, message=why, status=status, event="Warning")
     return record_command(decision, value, applied=False, note=why, now=tick.now)
 
@@ -91,7 +91,7 @@ def _promote(tick: Tick) -> Decision | str:
     if tick.frozen_against(tick.plan.weight_at(following)):
         return "releases are frozen, and promoting would raise the canary's weight"
     status = status.model_copy(update={"inconclusive_count": 0})
-    return go_to_step(tick, status, following, Event.PROMOTE, Reason.PROMOTED, Promote)
+    return go_to_step(tick, status, following, Trigger.PROMOTE, Reason.PROMOTED, Promote)
 
 
 def _promote_full(tick: Tick) -> Decision | str:
@@ -117,8 +117,8 @@ def _resume(tick: Tick) -> Decision | str:
         return _promote(tick)
     message = f"resumed at {status.canary_weight}%"
     status = status.model_copy(update={"pause_reason": None, "inconclusive_count": 0})
-    status = move(status, Event.RESUME, Reason.RESUMED, message, tick.now)
-    return Resume(reason=Reason.RESUMED, message=message, status=finish(tick, status, message), event="Normal")
+    status = move(status, Trigger.RESUME, Reason.RESUMED, message, tick.now)
+    return Resume(reason=Reason.RESUMED, message=message, status=seal(tick, status, message), event="Normal")
 
 
 def _abort(tick: Tick) -> Decision | str:
@@ -127,12 +127,12 @@ def _abort(tick: Tick) -> Decision | str:
         return why
     message = "aborted by hand: all traffic is back on the stable destination"
     status = status.model_copy(update={"canary_weight": 0, "pause_reason": None, "next_check_at": None})
-    status = move(status, Event.ABORT, Reason.ABORTED, message, tick.now)
+    status = move(status, Trigger.ABORT, Reason.ABORTED, message, tick.now)
     changed = bool(status.original_routes)
     return Abort(
         reason=Reason.ABORTED,
         message=message,
-        status=finish(tick, status, message),
+        status=seal(tick, status, message),
         target_weight=0 if changed else None,
         restore_routes=changed,
         event="Warning",
@@ -142,7 +142,7 @@ def _abort(tick: Tick) -> Decision | str:
 def _retry(tick: Tick) -> Decision | str:
     if (why := refusal(Action.RETRY, tick.status.phase)) is not None:
         return why
-    return restart(tick, tick.status, Event.RETRY, Reason.RETRIED, "retried by hand: starting over from step 1")
+    return restart(tick, tick.status, Trigger.RETRY, Reason.RETRIED, "retried by hand: starting over from step 1")
 
 
 _HANDLERS: dict[Action, Callable[[Tick], Decision | str]] = {

@@ -3,7 +3,7 @@ a failure, an abort or a fresh start.
 
 Why two hooks: writing belongs to the start rule (`decide._start` asks `before_start` once every other condition
 to start holds, so config is never written for a release that would not start), while putting back follows from
-any decision that ends or restarts a run, whichever rule made it; `settle` runs after every decision.
+any decision that ends or restarts a run, whichever rule made it; `after_decision` runs after every decision.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from graygate.domain.release.decision import Decision, Note, Reason, Restart
 from graygate.domain.release.moves import hold, rollback
 from graygate.domain.release.observations import Observations
 
-__all__ = ["MAX_ATTEMPTS", "before_start", "settle"]
+__all__ = ["MAX_ATTEMPTS", "after_decision", "before_start"]
 
 MAX_ATTEMPTS = 3
 """Writes etcd did not take (an error, or a key changed between reading and writing) before the release fails."""
@@ -70,7 +70,7 @@ def _write(tick: Tick, status: CanaryReleaseStatus, recorded: ConfigStatus | str
     return replace(hold(tick, status, Reason.CONFIG_APPLYING, message), config=apply_action(recorded))
 
 
-def settle(before: CanaryReleaseStatus, seen: Observations, decision: Decision) -> Decision:
+def after_decision(before: CanaryReleaseStatus, seen: Observations, decision: Decision) -> Decision:
     """`decision` with the config's part: a run that ends (Failed, Aborted) or starts over puts its keys back,
     unless it had Succeeded (its keys are the stable's now: a new run records its own intent over them); a restore
     in progress is carried on from this tick's reading, and its end is reported."""

@@ -32,7 +32,7 @@ The rules, first match wins:
       (`spec.config`, see `config_moves`): the canary gets traffic only once that write is confirmed.
 7. After any rule: a run that ends (Failed, Aborted) or starts over puts its etcd keys back, guarded.
 
-A failed measurement is always heard, with the gate's value, threshold and resolved query
+A failed verdict is always heard, with the gate's value, threshold and resolved query
 (`analysis_rules.report_failures`): in the Event of the rollback or pause it leads to, or else as one `GateFailed`
 Warning Event when the gate's failure streak starts, including the failures that end nothing yet.
 
@@ -54,16 +54,16 @@ from datetime import datetime
 
 from graygate.api.header_routes import HeaderRouteMatch
 from graygate.api.spec import CanaryReleaseSpec
-from graygate.api.status import CanaryReleaseStatus, Outcome, PauseReason, Phase, RouteSnapshot
+from graygate.api.status import CanaryReleaseStatus, OriginalRoute, Outcome, PauseReason, Phase
 from graygate.api.validation import InvalidSpec
 from graygate.domain.analysis.assessment import Assessment
 from graygate.domain.release import analysis_rules, config_moves
-from graygate.domain.release.bookkeeping import Tick, conclude, managed_only, move, needs_snapshot, route_problem
+from graygate.domain.release.bookkeeping import Tick, managed_only, move, needs_snapshot, route_problem, seal_explicit
 from graygate.domain.release.commands import pending_command, record_command
 from graygate.domain.release.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert
 from graygate.domain.release.moves import clock, describe_step, go_to_step, hold, pause, restart
 from graygate.domain.release.observations import Observations
-from graygate.domain.release.phases import TERMINAL, Event
+from graygate.domain.release.phases import TERMINAL, Trigger
 from graygate.domain.release.plan import PauseStep, plan_of
 from graygate.domain.release.precheck import pre_check_gates, pre_checks_passed
 
@@ -87,7 +87,7 @@ def decide(
     decision = _decide(spec, status, observations, now)
     if isinstance(spec, InvalidSpec):
         return decision
-    return config_moves.settle(status, observations, _colour(spec, observations, decision))
+    return config_moves.after_decision(status, observations, _colour(spec, observations, decision))
 
 
 def wanted_header_routes(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> tuple[HeaderRouteMatch, ...]:
@@ -133,9 +133,9 @@ def _decide(
         return _initialize(tick)
     if status.observed_generation != observations.generation:
         message = f"the spec changed (generation {observations.generation}); starting over from step 1"
-        return restart(tick, status, Event.RESTART, Reason.SPEC_CHANGED, message)
+        return restart(tick, status, Trigger.RESTART, Reason.SPEC_CHANGED, message)
     if status.phase is Phase.INVALID:
-        return restart(tick, status, Event.RESTART, Reason.SPEC_CHANGED, "the spec is valid now; starting over")
+        return restart(tick, status, Trigger.RESTART, Reason.SPEC_CHANGED, "the spec is valid now; starting over")
     if (command := pending_command(status, observations.command)) is not None:
         return analysis_rules.command(tick, command)
     if status.phase in TERMINAL:
@@ -149,8 +149,10 @@ def _invalid(spec: InvalidSpec, status: CanaryReleaseStatus, seen: Observations,
     if status.phase is Phase.INVALID and status.observed_generation == seen.generation and command is None:
         return Hold(reason=Reason.INVALID_SPEC, message=message, status=status)
     if status.phase is not Phase.INVALID:
-        status = move(status, Event.INVALIDATE, Reason.INVALID_SPEC, message, now)
-    status = conclude(status, seen=seen, now=now, wanted_before=status.canary_weight, total_steps=0, message=message)
+        status = move(status, Trigger.INVALIDATE, Reason.INVALID_SPEC, message, now)
+    status = seal_explicit(
+        status, seen=seen, now=now, wanted_before=status.canary_weight, total_steps=0, message=message
+    )
     decision: Decision = MarkInvalid(reason=Reason.INVALID_SPEC, message=message, status=status, event="Warning")
     if command is not None:
         decision = record_command(decision, command, applied=False, note="ignored: the spec is invalid", now=now)
@@ -173,7 +175,7 @@ class _NotYet:
     message: str
 
 
-def _original_routes(tick: Tick, kept: tuple[RouteSnapshot, ...]) -> tuple[RouteSnapshot, ...] | _NotYet:
+def _original_routes(tick: Tick, kept: tuple[OriginalRoute, ...]) -> tuple[OriginalRoute, ...] | _NotYet:
     """`kept` plus the snapshots of the routes not recorded yet, or why those cannot be taken now. A route is
     recorded only while its canary weight is 0, so that restoring it exactly means "all traffic on stable"."""
     if (problem := tick.route_problem) is not None:
@@ -221,7 +223,7 @@ def _reassert(
 
 
 def _keep_message(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> CanaryReleaseStatus:
-    return conclude(
+    return seal_explicit(
         status,
         seen=tick.seen,
         now=tick.now,
@@ -289,7 +291,7 @@ def _start(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | Non
             "inconclusive_count": 0,
         }
     )
-    started = go_to_step(tick, status, 0, Event.START, Reason.STARTED, Advance, assessment)
+    started = go_to_step(tick, status, 0, Trigger.START, Reason.STARTED, Advance, assessment)
     return replace(started, notes=(*started.notes, note)) if note is not None else started
 
 
@@ -316,10 +318,10 @@ def _step(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None
         ends = (status.step_started_at or tick.now) + step.duration
         if tick.now < ends:
             return hold(tick, status, Reason.WAITING, where, assessment)
-        if status.last_verdict in _UNSURE:
+        if status.last_outcome in _UNSURE:
             # Never raise the weight blind: an Inconclusive or Error analysis (a Prometheus outage) holds the end
             # of a pause until an analysis is conclusive again, or inconclusiveLimit pauses for a human.
-            message = f"{where}; the pause is over, waiting for a conclusive analysis (latest: {status.last_verdict})"
+            message = f"{where}; the pause is over, waiting for a conclusive analysis (latest: {status.last_outcome})"
             return hold(tick, status, Reason.WAITING, message, assessment)
     elif tick.spec.analysis.gates and (assessment is None or assessment.worst is not Outcome.PASS):
         latest = assessment.worst_verdict if assessment is not None else None
@@ -330,4 +332,4 @@ def _step(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None
     following = index + 1
     if tick.frozen_against(tick.plan.weight_at(following)):
         return hold(tick, status, Reason.FROZEN, f"{where}; releases are frozen: not raising the weight", assessment)
-    return go_to_step(tick, status, following, Event.ADVANCE, Reason.STEP_ADVANCED, Advance, assessment)
+    return go_to_step(tick, status, following, Trigger.ADVANCE, Reason.STEP_ADVANCED, Advance, assessment)

@@ -13,7 +13,7 @@ from datetime import datetime
 from graygate.api.durations import format_duration
 from graygate.api.status import CanaryReleaseStatus, PauseReason
 from graygate.domain.analysis.assessment import Assessment
-from graygate.domain.release.bookkeeping import Tick, enter_step, finish, move, start_over
+from graygate.domain.release.bookkeeping import Tick, enter_step, move, seal, start_over
 from graygate.domain.release.decision import (
     Advance,
     Complete,
@@ -26,7 +26,7 @@ from graygate.domain.release.decision import (
     Restart,
     Rollback,
 )
-from graygate.domain.release.phases import Event
+from graygate.domain.release.phases import Trigger
 from graygate.domain.release.plan import FULL, HeaderRouteStep, PauseStep, WeightStep
 
 __all__ = [
@@ -84,14 +84,14 @@ def hold(
 ) -> Hold:
     """Change nothing in traffic. An Event is recorded only when a notable hold starts (its message is new)."""
     loud = _LOUD_HOLDS.get(reason) if message != tick.status.message else None
-    return Hold(reason=reason, message=message, status=finish(tick, status, message, assessment), event=loud)
+    return Hold(reason=reason, message=message, status=seal(tick, status, message, assessment), event=loud)
 
 
 def go_to_step(
     tick: Tick,
     status: CanaryReleaseStatus,
     index: int,
-    event: Event,
+    trigger: Trigger,
     reason: Reason,
     kind: type[Advance] | type[Promote],
     assessment: Assessment | None = None,
@@ -101,15 +101,15 @@ def go_to_step(
         done = Reason.SUCCEEDED if reason is Reason.STEP_ADVANCED else reason
         return complete(tick, status, done, f"all {len(tick.plan)} steps done; the canary carries 100%", assessment)
     message = describe_step(tick, index)
-    status = move(enter_step(tick, status, index), event, reason, message, tick.now)
+    status = move(enter_step(tick, status, index), trigger, reason, message, tick.now)
     step = tick.plan.step(index)
     if isinstance(step, PauseStep) and step.indefinite:
         status = status.model_copy(update={"pause_reason": PauseReason.AWAITING_PROMOTION})
-        status = move(status, Event.PAUSE, Reason.AWAITING_PROMOTION, message, tick.now)
+        status = move(status, Trigger.PAUSE, Reason.AWAITING_PROMOTION, message, tick.now)
     return kind(
         reason=reason,
         message=message,
-        status=finish(tick, status, message, assessment),
+        status=seal(tick, status, message, assessment),
         target_weight=status.canary_weight,
         event="Normal",
     )
@@ -127,11 +127,11 @@ def complete(
             "next_check_at": None,
         }
     )
-    status = move(status, Event.COMPLETE, reason, message, tick.now)
+    status = move(status, Trigger.COMPLETE, reason, message, tick.now)
     return Complete(
         reason=reason,
         message=message,
-        status=finish(tick, status, message, assessment),
+        status=seal(tick, status, message, assessment),
         target_weight=FULL,
         event="Normal",
     )
@@ -147,11 +147,11 @@ def rollback(
     """A check failed: every managed route goes back to how it was (canary 0 %); the release has Failed. A failed
     pre-check (`reason` PreCheckFailed) is the same move from Pending: the routes are already as they were."""
     status = status.model_copy(update={"canary_weight": 0, "pause_reason": None, "next_check_at": None})
-    status = move(status, Event.ROLLBACK, reason, message, tick.now)
+    status = move(status, Trigger.ROLLBACK, reason, message, tick.now)
     return Rollback(
         reason=reason,
         message=message,
-        status=finish(tick, status, message, assessment),
+        status=seal(tick, status, message, assessment),
         target_weight=0,
         restore_routes=True,
         event="Warning",
@@ -167,24 +167,24 @@ def pause(
     assessment: Assessment | None = None,
 ) -> Pause:
     """Stop advancing and keep the current weight until a human says otherwise."""
-    status = move(status.model_copy(update={"pause_reason": why}), Event.PAUSE, reason, message, tick.now)
+    status = move(status.model_copy(update={"pause_reason": why}), Trigger.PAUSE, reason, message, tick.now)
     return Pause(
         reason=reason,
         message=message,
-        status=finish(tick, status, message, assessment),
+        status=seal(tick, status, message, assessment),
         event="Warning" if why is PauseReason.INCONCLUSIVE else "Normal",
     )
 
 
-def restart(tick: Tick, status: CanaryReleaseStatus, event: Event, reason: Reason, message: str) -> Restart:
+def restart(tick: Tick, status: CanaryReleaseStatus, trigger: Trigger, reason: Reason, message: str) -> Restart:
     """Start over from step 0: back to Pending with the canary at 0 % (the original routes restored, if graygate
     had changed them)."""
-    status = move(start_over(status), event, reason, message, tick.now)
+    status = move(start_over(status), trigger, reason, message, tick.now)
     changed = bool(status.original_routes)
     return Restart(
         reason=reason,
         message=message,
-        status=finish(tick, status, message),
+        status=seal(tick, status, message),
         target_weight=0 if changed else None,
         restore_routes=changed,
         event="Normal",

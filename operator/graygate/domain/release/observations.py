@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graygate.api.status import RouteSnapshot
+from graygate.api.status import OriginalRoute
 from graygate.domain.analysis.measurements import Measurement, WorkloadReading
 from graygate.domain.config.release_config import ConfigReading
 
@@ -56,7 +56,7 @@ class Observations:
     routes: tuple[RouteReading, ...] = ()
     workload: WorkloadReading | None = None
     analysis: tuple[Measurement, ...] | None = None
-    snapshots: tuple[RouteSnapshot, ...] | None = None
+    snapshots: tuple[OriginalRoute, ...] | None = None
     command: str | None = None
     frozen: bool = False
     config: ConfigReading | None = None

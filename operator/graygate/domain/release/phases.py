@@ -1,4 +1,4 @@
-"""The phase machine of a release, as a table of data: (phase, event) -> next phase.
+"""The phase machine of a release, as a table of data: (phase, trigger) -> next phase.
 
 Why: a table is read in one glance, tested row by row (illegal moves included) and drawn for the README by
 `mermaid()`; nothing else in graygate may change a phase except through `transition()`, so a move that is not
@@ -14,10 +14,10 @@ from types import MappingProxyType
 from graygate.api.status import Phase
 from graygate.domain.errors import IllegalTransition
 
-__all__ = ["ACTIVE", "TABLE", "TERMINAL", "Event", "allowed_events", "mermaid", "transition"]
+__all__ = ["ACTIVE", "TABLE", "TERMINAL", "Trigger", "allowed_triggers", "mermaid", "transition"]
 
 
-class Event(StrEnum):
+class Trigger(StrEnum):
     """What can happen to a release."""
 
     START = "start"  # the canary may get traffic: the first step begins
@@ -33,39 +33,39 @@ class Event(StrEnum):
     INVALIDATE = "invalidate"  # the spec cannot be used: nothing touches traffic
 
 
-P, E = Phase, Event
+P, T = Phase, Trigger
 
-TABLE: Mapping[tuple[Phase, Event], Phase] = MappingProxyType(
+TABLE: Mapping[tuple[Phase, Trigger], Phase] = MappingProxyType(
     {
-        (P.PENDING, E.START): P.PROGRESSING,
-        (P.PENDING, E.ROLLBACK): P.FAILED,
-        (P.PENDING, E.ABORT): P.ABORTED,
-        (P.PENDING, E.RESTART): P.PENDING,
-        (P.PENDING, E.INVALIDATE): P.INVALID,
-        (P.PROGRESSING, E.ADVANCE): P.PROGRESSING,
-        (P.PROGRESSING, E.PAUSE): P.PAUSED,
-        (P.PROGRESSING, E.PROMOTE): P.PROGRESSING,
-        (P.PROGRESSING, E.COMPLETE): P.SUCCEEDED,
-        (P.PROGRESSING, E.ROLLBACK): P.FAILED,
-        (P.PROGRESSING, E.ABORT): P.ABORTED,
-        (P.PROGRESSING, E.RESTART): P.PENDING,
-        (P.PROGRESSING, E.INVALIDATE): P.INVALID,
-        (P.PAUSED, E.RESUME): P.PROGRESSING,
-        (P.PAUSED, E.PROMOTE): P.PROGRESSING,
-        (P.PAUSED, E.COMPLETE): P.SUCCEEDED,
-        (P.PAUSED, E.ROLLBACK): P.FAILED,
-        (P.PAUSED, E.ABORT): P.ABORTED,
-        (P.PAUSED, E.RESTART): P.PENDING,
-        (P.PAUSED, E.INVALIDATE): P.INVALID,
-        (P.SUCCEEDED, E.RESTART): P.PENDING,
-        (P.SUCCEEDED, E.INVALIDATE): P.INVALID,
-        (P.FAILED, E.RETRY): P.PENDING,
-        (P.FAILED, E.RESTART): P.PENDING,
-        (P.FAILED, E.INVALIDATE): P.INVALID,
-        (P.ABORTED, E.RETRY): P.PENDING,
-        (P.ABORTED, E.RESTART): P.PENDING,
-        (P.ABORTED, E.INVALIDATE): P.INVALID,
-        (P.INVALID, E.RESTART): P.PENDING,
+        (P.PENDING, T.START): P.PROGRESSING,
+        (P.PENDING, T.ROLLBACK): P.FAILED,
+        (P.PENDING, T.ABORT): P.ABORTED,
+        (P.PENDING, T.RESTART): P.PENDING,
+        (P.PENDING, T.INVALIDATE): P.INVALID,
+        (P.PROGRESSING, T.ADVANCE): P.PROGRESSING,
+        (P.PROGRESSING, T.PAUSE): P.PAUSED,
+        (P.PROGRESSING, T.PROMOTE): P.PROGRESSING,
+        (P.PROGRESSING, T.COMPLETE): P.SUCCEEDED,
+        (P.PROGRESSING, T.ROLLBACK): P.FAILED,
+        (P.PROGRESSING, T.ABORT): P.ABORTED,
+        (P.PROGRESSING, T.RESTART): P.PENDING,
+        (P.PROGRESSING, T.INVALIDATE): P.INVALID,
+        (P.PAUSED, T.RESUME): P.PROGRESSING,
+        (P.PAUSED, T.PROMOTE): P.PROGRESSING,
+        (P.PAUSED, T.COMPLETE): P.SUCCEEDED,
+        (P.PAUSED, T.ROLLBACK): P.FAILED,
+        (P.PAUSED, T.ABORT): P.ABORTED,
+        (P.PAUSED, T.RESTART): P.PENDING,
+        (P.PAUSED, T.INVALIDATE): P.INVALID,
+        (P.SUCCEEDED, T.RESTART): P.PENDING,
+        (P.SUCCEEDED, T.INVALIDATE): P.INVALID,
+        (P.FAILED, T.RETRY): P.PENDING,
+        (P.FAILED, T.RESTART): P.PENDING,
+        (P.FAILED, T.INVALIDATE): P.INVALID,
+        (P.ABORTED, T.RETRY): P.PENDING,
+        (P.ABORTED, T.RESTART): P.PENDING,
+        (P.ABORTED, T.INVALIDATE): P.INVALID,
+        (P.INVALID, T.RESTART): P.PENDING,
     }
 )
 
@@ -76,24 +76,24 @@ ACTIVE = frozenset({Phase.PENDING, Phase.PROGRESSING, Phase.PAUSED})
 """Phases in which the release is still working toward an end."""
 
 
-def transition(phase: Phase, event: Event) -> Phase:
-    """The phase after `event`; raises `IllegalTransition` when the table has no such move."""
+def transition(phase: Phase, trigger: Trigger) -> Phase:
+    """The phase after `trigger`; raises `IllegalTransition` when the table has no such move."""
     try:
-        return TABLE[(phase, event)]
+        return TABLE[(phase, trigger)]
     except KeyError:
-        raise IllegalTransition(phase.value, event.value) from None
+        raise IllegalTransition(phase.value, trigger.value) from None
 
 
-def allowed_events(phase: Phase) -> tuple[Event, ...]:
-    """The events the table accepts in `phase`, in declaration order."""
-    return tuple(event for event in Event if (phase, event) in TABLE)
+def allowed_triggers(phase: Phase) -> tuple[Trigger, ...]:
+    """The triggers the table accepts in `phase`, in declaration order."""
+    return tuple(trigger for trigger in Trigger if (phase, trigger) in TABLE)
 
 
 def mermaid() -> str:
     """The table as a Mermaid `stateDiagram-v2`; edges between the same two phases share one arrow."""
     edges: dict[tuple[Phase, Phase], list[str]] = {}
-    for (source, event), target in TABLE.items():
-        edges.setdefault((source, target), []).append(event.value)
+    for (source, trigger), target in TABLE.items():
+        edges.setdefault((source, target), []).append(trigger.value)
     lines = ["stateDiagram-v2", f"    [*] --> {Phase.PENDING.value}"]
     lines += [f"    {source.value} --> {target.value}: {', '.join(names)}" for (source, target), names in edges.items()]
     return "\n".join(lines) + "\n"

@@ -55,7 +55,7 @@ def gates_due(
 
 def pre_checks_passed(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> bool:
     """True when every pre-check gate's latest verdict is `Pass` (trivially, when there are none)."""
-    latest = {state.name: state.last_verdict for state in status.gates}
+    latest = {state.name: state.last_outcome for state in status.gates}
     return all(latest.get(gate.name) is Outcome.PASS for gate in pre_check_gates(spec))
 
 
