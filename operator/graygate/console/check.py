@@ -64,7 +64,7 @@ class GateLine:
 
     name: str
     kind: str
-    verdict: Outcome
+    outcome: Outcome
     reason: str
     value: str | None = None
     threshold: str | None = None
@@ -74,7 +74,7 @@ class GateLine:
         out: dict[str, str | None] = {
             "name": self.name,
             "kind": self.kind,
-            "verdict": self.verdict.value,
+            "verdict": self.outcome.value,
             "value": self.value,
             "threshold": self.threshold,
             "reason": self.reason,
@@ -93,18 +93,18 @@ class CheckReport:
     gates: tuple[GateLine, ...]
 
     @property
-    def verdict(self) -> Outcome:
-        return worst(gate.verdict for gate in self.gates)
+    def outcome(self) -> Outcome:
+        return worst(gate.outcome for gate in self.gates)
 
     @property
     def exit_code(self) -> int:
-        return exit_code(self.verdict)
+        return exit_code(self.outcome)
 
     @property
     def deciding(self) -> tuple[GateLine, ...]:
         """The gates whose verdict is the release's (none when everything passed)."""
-        verdict = self.verdict
-        return () if verdict is Outcome.PASS else tuple(g for g in self.gates if g.verdict is verdict)
+        outcome = self.outcome
+        return () if outcome is Outcome.PASS else tuple(g for g in self.gates if g.outcome is outcome)
 
 
 def report_of(release: str, verdicts: Iterable[Verdict]) -> CheckReport:
@@ -112,7 +112,7 @@ def report_of(release: str, verdicts: Iterable[Verdict]) -> CheckReport:
         GateLine(
             name=v.gate,
             kind=v.kind,
-            verdict=v.outcome,
+            outcome=v.outcome,
             reason=v.reason,
             value=v.value,
             threshold=v.threshold,
@@ -126,7 +126,7 @@ def report_of(release: str, verdicts: Iterable[Verdict]) -> CheckReport:
 def render_json(report: CheckReport) -> str:
     document = {
         "release": report.release,
-        "verdict": report.verdict.value,
+        "verdict": report.outcome.value,
         "gates": [gate.as_json() for gate in report.gates],
     }
     return json.dumps(document, indent=2)
@@ -137,24 +137,24 @@ def render_human(report: CheckReport, *, color: bool) -> str:
     if not report.gates:
         return f"{report.release}: no gates to check; verdict {Outcome.PASS.value}"
     rows = [("GATE", "KIND", "VERDICT", "VALUE", "THRESHOLD", "REASON")]
-    rows += [(g.name, g.kind, g.verdict.value, g.value or "-", g.threshold or "-", g.reason) for g in report.gates]
+    rows += [(g.name, g.kind, g.outcome.value, g.value or "-", g.threshold or "-", g.reason) for g in report.gates]
     widths = [max(len(row[column]) for row in rows) for column in range(5)]
     lines = []
     for index, row in enumerate(rows):
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         if index > 0:
-            cells[2] = _paint(cells[2], report.gates[index - 1].verdict, color)
+            cells[2] = _paint(cells[2], report.gates[index - 1].outcome, color)
         lines.append("  ".join([*cells, row[5]]).rstrip())
     lines.append("")
-    lines.append(f"{report.release}: {_paint(report.verdict.value, report.verdict, color)} " + _meaning(report))
+    lines.append(f"{report.release}: {_paint(report.outcome.value, report.outcome, color)} " + _meaning(report))
     return "\n".join(lines)
 
 
 def _meaning(report: CheckReport) -> str:
     names = ", ".join(gate.name for gate in report.deciding)
-    if report.verdict is Outcome.PASS:
+    if report.outcome is Outcome.PASS:
         return f"(all {len(report.gates)} gate(s) passed)"
-    if report.verdict is Outcome.FAIL:
+    if report.outcome is Outcome.FAIL:
         return f"(failed: {names})"
     return f"(could not judge: {names})"
 

@@ -31,7 +31,7 @@ AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _line(name: str, verdict: Outcome, **extra: Any) -> GateLine:
-    return GateLine(name=name, kind="httpProbe", verdict=verdict, reason=f"{name} said so", **extra)
+    return GateLine(name=name, kind="httpProbe", outcome=verdict, reason=f"{name} said so", **extra)
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_the_release_verdict_is_the_worst_gate(
     verdicts: tuple[Outcome, ...], worst: Outcome, code: int, deciding: tuple[str, ...]
 ) -> None:
     report = CheckReport(release="shop/checkout", gates=tuple(_line(f"g{i}", v) for i, v in enumerate(verdicts)))
-    assert (report.verdict, report.exit_code) == (worst, code)
+    assert (report.outcome, report.exit_code) == (worst, code)
     assert tuple(g.name for g in report.deciding) == deciding
 
 
@@ -73,7 +73,7 @@ def test_report_of_keeps_every_field_of_the_verdicts() -> None:
     )  # fmt: skip
     (line,) = report_of("shop/checkout", [verdict]).gates
     assert line == GateLine(
-        name="success-rate", kind="prometheus", verdict=Outcome.FAIL, reason="71.4% < 99%",
+        name="success-rate", kind="prometheus", outcome=Outcome.FAIL, reason="71.4% < 99%",
         value="71.4%", threshold=">= 99%", query="canary: sum(x)",
     )  # fmt: skip
 
@@ -83,7 +83,7 @@ def test_json_report_has_the_documented_shape() -> None:
         release="shop/checkout",
         gates=(
             _line("health", Outcome.PASS, value="200", threshold="in [200]"),
-            GateLine(name="rate", kind="prometheus", verdict=Outcome.FAIL, reason="low", query="canary: q"),
+            GateLine(name="rate", kind="prometheus", outcome=Outcome.FAIL, reason="low", query="canary: q"),
         ),
     )
     document = json.loads(render_json(report))
@@ -289,8 +289,8 @@ def test_a_secret_cannot_be_read_offline_and_the_gate_says_what_to_pass(target: 
     request = CheckRequest(manifest_text=MANIFEST, source="m", urls=(UrlOverride("health", target.url),))
     report = run_check(request)
     health, rate = report.gates
-    assert (health.verdict, health.value) == (Outcome.PASS, "200")
-    assert rate.verdict is Outcome.ERROR
+    assert (health.outcome, health.value) == (Outcome.PASS, "200")
+    assert rate.outcome is Outcome.ERROR
     assert "Secret shop/prom-token" in rate.reason
     assert OfflineSecrets.WHY in rate.reason
     assert report.exit_code == 2
@@ -305,7 +305,7 @@ def test_a_failing_probe_fails_the_check_and_the_namespace_flag_wins(target: Pro
     report = run_check(request)
     assert report.release == "staging/checkout"
     health, rate = report.gates
-    assert (health.verdict, health.value, report.exit_code) == (Outcome.FAIL, "503", 1)
-    assert rate.verdict is Outcome.ERROR
+    assert (health.outcome, health.value, report.exit_code) == (Outcome.FAIL, "503", 1)
+    assert rate.outcome is Outcome.ERROR
     assert "Secret" not in rate.reason, "--prometheus drops the credentials"
     assert rate.threshold is not None
