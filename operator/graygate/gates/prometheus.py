@@ -2,7 +2,7 @@
 
 Why it only observes: "is 2 % errors against stable's 1 % a failure?" is the domain's judgement
 (`graygate.domain.analysis.prometheus`), made with no network. This module's job is to send exactly the queries the
-domain planned (`graygate.domain.promql.plan_queries`), canary and stable concurrently so both describe the same
+domain planned (`analysis.promql.plan_queries`), canary and stable concurrently so both describe the same
 moment, and to report what came back, faithfully. It never raises for a failed query or an unreadable Secret:
 those are observations too, and the judge turns them into an `Error` verdict.
 
