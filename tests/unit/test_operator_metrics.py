@@ -18,7 +18,8 @@ from graygate.domain.analysis.measurements import (
 from graygate.kube.events import ReleaseRef
 from graygate.lifecycle import run_tick
 from graygate.metrics import OperatorMetrics
-from graygate.service import ReleaseView, gate_readings
+from graygate.recording import gate_readings
+from graygate.service import ReleaseView
 from tests.unit.domain.release_builders import spec
 from tests.unit.service.harness import T0, Operator
 

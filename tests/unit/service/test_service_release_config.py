@@ -22,9 +22,10 @@ from graygate.domain.release.config_moves import MAX_ATTEMPTS
 from graygate.domain.release.decision import Reason
 from graygate.errors import GraygateError
 from graygate.kube.events import ReleaseRef
+from graygate.lifecycle import restore_config_on_delete
 from graygate.metrics import OperatorMetrics
 from graygate.routers.istio import IstioRouter
-from graygate.service import Deps, ReleaseView, restore_config_on_delete, tick
+from graygate.service import Deps, ReleaseView, tick
 from graygate.store import EtcdUnavailable
 from tests.unit.domain.release_builders import at, no_gates, probe, spec
 from tests.unit.routers.fakes import InMemoryVirtualServiceStore
