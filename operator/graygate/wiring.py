@@ -26,7 +26,8 @@ from graygate.providers import PROVIDERS
 from graygate.routers.registry import ROUTERS, RouterClients
 from graygate.service import Deps
 from graygate.store import EtcdError, EtcdSettings
-from graygate.store.etcd import EtcdStore, Watch
+from graygate.store.etcd.store import EtcdStore
+from graygate.store.watch import Watch
 
 log = logging.getLogger("graygate.wiring")
 

@@ -9,7 +9,7 @@ reuses its connection, a rotated certificate gets a new one. At most `max_open` 
 recently used is closed first.
 
 `ConfigStore` is what the gates (and `etcd_keys`, a release's config keys) need from etcd, methods of
-`graygate.store.etcd.EtcdStore`; the factory that builds one is injected so tests give a fake.
+`graygate.store.etcd.store.EtcdStore`; the factory that builds one is injected so tests give a fake.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from graygate.api.etcd_checks import EtcdConnection
 from graygate.errors import GateError, GraygateError
 from graygate.ports import SecretReader
 from graygate.store import EtcdSettings, GuardedApply, KeysSnapshot, PrefixSnapshot, PriorValue, RestoreResult
-from graygate.store.etcd import EtcdStore
+from graygate.store.etcd.store import EtcdStore
 
 __all__ = ["ConfigStore", "EtcdConnector", "EtcdFactory", "etcd_store"]
 
