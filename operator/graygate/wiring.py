@@ -12,7 +12,6 @@ from pathlib import Path
 from graygate.domain.analysis.measurements import WorkloadReading
 from graygate.domain.url_allowlist import UrlAllowlist
 from graygate.freeze import FreezeSwitch
-from graygate.gates.etcd_keys import EtcdConfigKeys
 from graygate.gates.prometheus import DefaultCredentials
 from graygate.gates.runner import GateRunner
 from graygate.kube.client import ApiClient, api_client, close_client
@@ -26,6 +25,7 @@ from graygate.providers import PROVIDERS
 from graygate.routers.registry import ROUTERS, RouterClients
 from graygate.service import Deps
 from graygate.store import EtcdError, EtcdSettings
+from graygate.store.config_keys import EtcdConfigKeys
 from graygate.store.etcd.store import EtcdStore
 from graygate.store.watch import Watch
 

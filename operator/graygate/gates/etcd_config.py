@@ -15,8 +15,8 @@ from datetime import datetime
 from graygate.api.gates import EtcdConfig
 from graygate.domain.analysis.measurements import ConfigState, EtcdConfigMeasurement
 from graygate.errors import GraygateError
-from graygate.gates.etcd_access import EtcdConnector
 from graygate.gates.fetch import HttpFetcher, json_document
+from graygate.store.connections import EtcdConnector
 
 __all__ = ["EtcdConfigGate"]
 

@@ -24,8 +24,8 @@ from graygate.api.gates import HotReload
 from graygate.domain.analysis.measurements import Fetched, HotReloadMeasurement
 from graygate.domain.compare.jsonpath import Found, lookup, render
 from graygate.errors import GraygateError
-from graygate.gates.etcd_access import EtcdConnector
 from graygate.gates.fetch import HttpFetcher, json_document
+from graygate.store.connections import EtcdConnector
 
 __all__ = ["HotReloadGate", "new_nonce"]
 

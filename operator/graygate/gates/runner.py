@@ -49,7 +49,6 @@ from graygate.domain.analysis.measurements import (
 from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.url_allowlist import UrlAllowlist
 from graygate.gates.api_compat import ApiCompatGate
-from graygate.gates.etcd_access import EtcdConnector, EtcdFactory, etcd_store
 from graygate.gates.etcd_config import EtcdConfigGate
 from graygate.gates.fetch import HttpFetcher
 from graygate.gates.hot_reload import HotReloadGate
@@ -58,6 +57,7 @@ from graygate.gates.metric_parity import MetricParityGate
 from graygate.gates.prometheus import DefaultCredentials, PrometheusGate, PrometheusRequest
 from graygate.gates.routing_check import RoutingCheckGate, RoutingCheckRequest
 from graygate.ports import MetricProvider, SecretReader
+from graygate.store.connections import EtcdConnector, EtcdFactory, etcd_store
 
 
 class GateRunner:

@@ -8,7 +8,7 @@ everything it was built from (endpoints, timeout, the certificates' and credenti
 reuses its connection, a rotated certificate gets a new one. At most `max_open` connections are kept; the least
 recently used is closed first.
 
-`ConfigStore` is what the gates (and `etcd_keys`, a release's config keys) need from etcd, methods of
+`ConfigStore` is what the gates (and `config_keys`, a release's config keys) need from etcd, methods of
 `graygate.store.etcd.store.EtcdStore`; the factory that builds one is injected so tests give a fake.
 """
 
