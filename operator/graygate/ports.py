@@ -207,7 +207,7 @@ class WriteResult:
 
 
 class VirtualServiceStore(Protocol):
-    """The only way a router reaches Kubernetes. The lead's ``kube`` module implements it; tests use a fake."""
+    """The only way a router reaches Kubernetes. ``graygate.kube.virtualservices`` implements it; tests use a fake."""
 
     async def get(self, namespace: str, name: str) -> VirtualServiceBody | None:
         """The VirtualService as JSON, or None when it does not exist."""
@@ -326,7 +326,7 @@ class MetricProvider(Protocol):
 
 
 class SecretReader(Protocol):
-    """Reads one value of a Secret or a ConfigMap. The lead's ``kube`` module implements it; tests use a fake.
+    """Reads one value of a Secret or a ConfigMap. ``graygate.kube.secrets`` implements it; tests use a fake.
 
     Raises ``graygate.errors.NotFoundError`` when the object or the key does not exist (the message names which),
     ``ForbiddenError`` when RBAC says no, ``ApiUnavailableError`` otherwise.
