@@ -17,9 +17,9 @@ from graygate.api import GROUP, PLURAL, VERSION, parse_spec
 from graygate.api.validation import InvalidSpec
 from graygate.domain.release.claims import Claim, RouteKey, claims_of
 from graygate.errors import ApiUnavailableError, ConflictError, GraygateError, KubeError
-from graygate.kube.events import ReleaseRef
 from graygate.lifecycle import Deleted, Slots, delete_release, run_tick
 from graygate.metrics import OperatorMetrics
+from graygate.ports import ReleaseRef
 from graygate.release_view import created_at, release_view, status_of
 from graygate.wiring import OperatorSettings, Wired, wire
 

@@ -27,9 +27,8 @@ from graygate.domain.config.release_config import restore_plan, to_restore_on_de
 from graygate.domain.release.claims import ALL_ROUTES, Claim, RouteKey, contested_by
 from graygate.domain.release.decision import Reason
 from graygate.errors import GraygateError
-from graygate.kube.events import ReleaseRef
 from graygate.metrics import OperatorMetrics
-from graygate.ports import Destination, TrafficTarget, VirtualServiceRef
+from graygate.ports import Destination, ReleaseRef, TrafficTarget, VirtualServiceRef
 from graygate.routing import snapshots_from_status, target_of
 from graygate.service import ActingFailed, Deps, ReleaseView, TickResult, tick
 

@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from graygate.api.status import CanaryReleaseStatus, Phase
 from graygate.domain.analysis.measurements import HttpProbeMeasurement, Measurement, PrometheusMeasurement, SeriesValue
 from graygate.domain.release.decision import Decision, Rollback
-from graygate.kube.events import ReleaseRef
 from graygate.metrics import OperatorMetrics
-from graygate.ports import WriteResult
+from graygate.ports import ReleaseRef, WriteResult
 
 # The decision log line of a tick, under the logger name of the tick itself: a log filter selects the tick by it.
 log = logging.getLogger("graygate.service")

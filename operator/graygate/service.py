@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
 
-from graygate.api.gates import Gate
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, RouteSnapshot
 from graygate.api.validation import InvalidSpec
-from graygate.domain.analysis.measurements import Measurement, WorkloadReading
+from graygate.domain.analysis.measurements import Measurement
 from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.config.release_config import ApplyConfig, ConfigAction, ConfigReading, keys_to_read
 from graygate.domain.release.bookkeeping import needs_snapshot
@@ -29,30 +27,23 @@ from graygate.domain.release.decision import Decision, Reason, Rollback
 from graygate.domain.release.observations import Observations, RouteReading
 from graygate.domain.release.precheck import gates_due
 from graygate.errors import GraygateError
-from graygate.kube.events import ReleaseRef
 from graygate.metrics import OperatorMetrics
-from graygate.ports import ConfigKeys, TrafficRouter, TrafficSplit, TrafficTarget, WriteResult
+from graygate.ports import (
+    ConfigKeys,
+    EventSink,
+    Measurer,
+    ReleaseRef,
+    StatusWriter,
+    TrafficRouter,
+    TrafficSplit,
+    TrafficTarget,
+    WorkloadProbe,
+    WriteResult,
+)
 from graygate.recording import record
 from graygate.routing import header_routes_of, snapshots_from_status, snapshots_to_status, target_of
 
 log = logging.getLogger("graygate.service")
-
-
-class StatusWriter(Protocol):
-    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None: ...
-
-
-class EventSink(Protocol):
-    async def post(self, release: ReleaseRef, event_type: str, reason: Reason, note: str, now: datetime) -> None: ...
-
-
-class Measurer(Protocol):
-    async def measure(
-        self, gates: Sequence[Gate], now: datetime, scope: QueryScope | None = None
-    ) -> tuple[Measurement, ...]: ...
-
-
-WorkloadProbe = Callable[[str, str], Awaitable[WorkloadReading]]
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from graygate.domain.analysis.measurements import (
     RoutingCheckMeasurement,
     SeriesValue,
 )
-from graygate.kube.events import ReleaseRef
 from graygate.lifecycle import run_tick
 from graygate.metrics import OperatorMetrics
+from graygate.ports import ReleaseRef
 from graygate.recording import gate_readings
 from graygate.service import ReleaseView
 from tests.unit.domain.release_builders import spec

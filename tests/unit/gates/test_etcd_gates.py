@@ -23,8 +23,9 @@ from graygate.gates.etcd_config import EtcdConfigGate
 from graygate.gates.fetch import Download, HttpFetcher
 from graygate.gates.hot_reload import HotReloadGate, new_nonce
 from graygate.gates.runner import GateRunner
+from graygate.ports import ConfigStore
 from graygate.store import EtcdSettings, EtcdUnavailable, PrefixSnapshot, Versioned, content_hash
-from graygate.store.connections import ConfigStore, EtcdConnector
+from graygate.store.connections import EtcdConnector
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CA, CERT, KEY = "-----BEGIN CERTIFICATE-----\nca\n", "-----BEGIN CERTIFICATE-----\nme\n", "-----BEGIN KEY-----\n"

@@ -20,9 +20,9 @@ from graygate.api.validation import InvalidSpec
 from graygate.domain.analysis.measurements import Measurement, WorkloadReading
 from graygate.domain.release.claims import Claim, RouteKey
 from graygate.domain.release.decision import Reason
-from graygate.kube.events import ReleaseRef
 from graygate.lifecycle import Deleted, Slot, Slots, delete_release, run_tick
 from graygate.metrics import OperatorMetrics
+from graygate.ports import ReleaseRef
 from graygate.routers.istio import IstioRouter
 from graygate.service import Deps, ReleaseView
 from tests.unit.domain.release_builders import probe

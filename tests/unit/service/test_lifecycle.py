@@ -17,7 +17,7 @@ from graygate.api.validation import InvalidSpec
 from graygate.domain.release.claims import ALL_ROUTES, Claim, RouteKey
 from graygate.errors import ApiUnavailableError, ConflictError, ForbiddenError, GateError
 from graygate.handlers import retry_after
-from graygate.kube.events import ReleaseRef
+from graygate.ports import ReleaseRef
 from tests.unit.domain.release_builders import spec
 from tests.unit.service.harness import CREATED, Boom, Events, Operator, user_vs
 

@@ -21,9 +21,9 @@ from graygate.domain.config.release_config import ApplyConfig, ConfigReading, Ke
 from graygate.domain.release.config_moves import MAX_ATTEMPTS
 from graygate.domain.release.decision import Reason
 from graygate.errors import GraygateError
-from graygate.kube.events import ReleaseRef
 from graygate.lifecycle import restore_config_on_delete
 from graygate.metrics import OperatorMetrics
+from graygate.ports import ReleaseRef
 from graygate.routers.istio import IstioRouter
 from graygate.service import Deps, ReleaseView, tick
 from graygate.store import EtcdUnavailable

@@ -11,8 +11,8 @@ from typing import Any
 from graygate.api import CanaryReleaseStatus, parse_spec
 from graygate.domain.analysis.measurements import WorkloadReading
 from graygate.domain.release.decision import Reason
-from graygate.kube.events import ReleaseRef
 from graygate.metrics import OperatorMetrics
+from graygate.ports import ReleaseRef
 from graygate.routers.istio import IstioRouter
 from graygate.service import Deps, ReleaseView, tick
 from tests.unit.routers.fakes import InMemoryVirtualServiceStore
