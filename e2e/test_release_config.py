@@ -17,7 +17,7 @@ from kubernetes import client
 from e2e.lab import TrafficLab
 from e2e.support import apply_release, lab_release, wait_phase, wait_weights
 from graygate.store import EtcdSettings
-from graygate.store.etcd import EtcdStore
+from graygate.store.etcd.store import EtcdStore
 from tests.cluster_support import RELEASES, OperatorProcess, release
 
 PREFIX = "/app/config/"

@@ -10,7 +10,7 @@ from graygate.sandbox.pki import SandboxPki
 from graygate.sandbox.processes import ManagedProcess, free_port
 from graygate.sandbox.toolchain import Toolchain
 from graygate.store import EtcdError, EtcdSettings
-from graygate.store.etcd import EtcdStore
+from graygate.store.etcd.store import EtcdStore
 
 __all__ = ["Etcd", "settings"]
 

@@ -94,6 +94,6 @@ def _etcd(endpoint: str) -> Any:
     if not endpoint:
         return None
     from graygate.store import EtcdSettings
-    from graygate.store.etcd import EtcdStore
+    from graygate.store.etcd.store import EtcdStore
 
     return EtcdStore(EtcdSettings(endpoints=(endpoint,), dial_timeout_s=0.5, request_timeout_s=1.0))

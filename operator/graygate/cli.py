@@ -223,10 +223,22 @@ def _check(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+SANDBOX_EXTRA = ("cryptography",)
+"""What `pip install graygate[sandbox]` adds (pyproject.toml): the operator runs without it, its image has none."""
+
+
 def _sandbox(args: argparse.Namespace) -> int:
-    from graygate.sandbox import ControlPlane, ControlPlaneSettings
-    from graygate.sandbox.controlplane import SandboxRunningError, reclaim
-    from graygate.sandbox.state import remove_data, stop_detached, survey
+    try:
+        from graygate.sandbox import ControlPlane, ControlPlaneSettings
+        from graygate.sandbox.controlplane import SandboxRunningError, reclaim
+        from graygate.sandbox.state import remove_data, stop_detached, survey
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] not in SANDBOX_EXTRA:
+            raise
+        raise GraygateError(
+            f"`graygate sandbox` needs {error.name}, which this installation lacks: install it with "
+            "`pip install 'graygate[sandbox]'`"
+        ) from error
 
     where = "" if args.dir == DEFAULT_SANDBOX_DIR else f" --dir {args.dir}"
     if args.sandbox_command == "down":

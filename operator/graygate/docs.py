@@ -1,5 +1,6 @@
 """Generated parts of the README: the phase diagram (from the transition table) and the CanaryRelease reference
-(from the CRD schema, itself generated from the pydantic models), so neither can drift from the code.
+(from the CRD schema, itself generated from the pydantic models), so neither can drift from the code; and the error
+tree drawn in `graygate.errors`' docstring (from the classes themselves, a unit test compares).
 
 `python -m graygate.docs` rewrites the marked blocks of README.md; `--check` only compares (a unit test runs it).
 """
@@ -7,8 +8,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import pkgutil
 import re
 import sys
+import textwrap
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,6 +52,49 @@ def phases() -> str:
 
 
 BLOCKS = {"phases": phases, "reference": reference}
+
+TREE_WIDTH = 116
+"""The error tree's lines fit the docstring's 120 columns, indented by 4."""
+
+
+def error_tree() -> str:
+    """Every subclass of `GraygateError` in graygate, as a tree, each with the first sentence of its docstring and,
+    when it is defined elsewhere than its parent, its module.
+
+    Every module of the package is imported first, so an error class defined anywhere is in it (the sandbox's need
+    the `sandbox` extra installed)."""
+    import graygate
+    from graygate.errors import GraygateError
+
+    for module in pkgutil.walk_packages(graygate.__path__, "graygate."):
+        importlib.import_module(module.name)
+    rows: list[tuple[str, str, str]] = []  # (branch + name, the prefix of its continuation lines, description)
+
+    def walk(parent: type[BaseException], prefix: str) -> None:
+        children = sorted(parent.__subclasses__(), key=lambda kind: kind.__name__)
+        for index, child in enumerate(children):
+            last = index == len(children) - 1
+            below = prefix + ("    " if last else "│   ")
+            summary = _summary(child)
+            if child.__module__ != parent.__module__:
+                summary += f" ({child.__module__})"
+            rows.append((prefix + ("└── " if last else "├── ") + child.__name__, below, summary))
+            walk(child, below)
+
+    walk(GraygateError, "")
+    column = max(len(branch) for branch, _, _ in rows) + 2
+    lines = [GraygateError.__name__]
+    for branch, below, description in rows:
+        wrapped = textwrap.wrap(description, TREE_WIDTH - column, break_on_hyphens=False) or [""]
+        lines.append(branch.ljust(column) + wrapped[0])
+        lines.extend(below.ljust(column) + more for more in wrapped[1:])
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _summary(kind: type[BaseException]) -> str:
+    first = " ".join((kind.__doc__ or "").strip().split("\n\n")[0].split())
+    first = first.split(". ")[0].rstrip(".")
+    return first[:1].lower() + first[1:]
 
 
 def render(readme: str) -> str:

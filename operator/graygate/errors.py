@@ -3,20 +3,44 @@
 Each edge (the Kubernetes client, a traffic router, a gate) translates what it meets into one of these, once, with
 ``raise ... from e`` so the original cause stays attached. The handler layer then maps the tree to Kopf's retry
 semantics in one table: a conflict or an unavailable API is worth retrying soon, a forbidden or invalid route needs a
-human.
+human. The tree below is drawn by `graygate.docs.error_tree()` from the classes, wherever they are defined; a unit
+test keeps it current.
 
     GraygateError
-    ├── KubeError                 the Kubernetes API said no, or could not be reached
-    │   ├── ConflictError         409: the resourceVersion we wrote against is stale; re-read and retry
-    │   ├── NotFoundError         404: the object does not exist
-    │   ├── ForbiddenError        401/403: RBAC does not let the operator do this
-    │   └── ApiUnavailableError   5xx, timeouts, connection errors: the API server is not answering
-    ├── RouterError               a traffic router cannot do what was asked, safely
-    │   ├── RouteNotFoundError    the VirtualService or the named route is not there
-    │   ├── InvalidRouteError     the route is there but graygate cannot manage it as it stands
-    │   └── UnknownRouterError    no router is registered under that kind
-    ├── GateError                 a gate could not take its observation at all
-    └── ProviderError             a metric provider cannot be set up as asked (a failed query is a result, not this)
+    ├── EtcdError                      the config store refused a request or could not be reached
+    │                                  (graygate.store.errors)
+    │   ├── EtcdAuthError              wrong credentials, or the user lacks permission on the keys
+    │   ├── EtcdClientUnusable         the etcd3 library cannot be imported here (its generated protobuf code needs the
+    │   │                              pure-Python runtime)
+    │   ├── EtcdRejected               etcd understood the request and refused it; the same request will be refused
+    │   │                              again
+    │   └── EtcdUnavailable            no endpoint answered in time, or the connection broke: worth retrying
+    ├── GateError                      a gate could not even attempt its observation (a failed observation is a result,
+    │                                  not this)
+    │   └── HttpFailure                no answer came: a protocol error, an invalid URL, a reset (graygate.gates.http)
+    │       ├── HttpConnectionFailure  the connection could not be made (refused, no route, a name that does not
+    │       │                          resolve, TLS)
+    │       └── HttpTimeout            no answer within the request's timeout
+    ├── IllegalCommandError            the command makes no sense in the release's current phase
+    │                                  (graygate.console.controls)
+    ├── KubeError                      the Kubernetes API refused a request or could not be reached
+    │   ├── ApiUnavailableError        the API server did not answer usefully: 5xx, timeout, connection refused
+    │   ├── ConflictError              the object changed since we read it (HTTP 409); re-read it and try again
+    │   ├── ForbiddenError             the operator's service account may not do this (HTTP 401/403)
+    │   └── NotFoundError              the object does not exist (HTTP 404)
+    ├── ProcessFailedError             a sandbox process exited or never became ready (graygate.sandbox.processes)
+    ├── ProviderError                  a metric provider cannot be created or configured as asked
+    ├── RouterError                    a traffic router cannot apply the change safely
+    │   ├── InvalidRouteError          the route exists but its shape does not let graygate shift weight without side
+    │   │                              effects
+    │   ├── RouteNotFoundError         the VirtualService, or a route named in the release, does not exist
+    │   └── UnknownRouterError         no router is registered under the requested kind; we never fall back silently to
+    │                                  another
+    ├── SandboxRunningError            a sandbox that answers already runs from the work folder
+    │                                  (graygate.sandbox.controlplane)
+    ├── StateFileError                 the work folder's state file cannot be read as a sandbox's record
+    │                                  (graygate.sandbox.state)
+    └── ToolchainMissingError          a control-plane binary is not built yet (graygate.sandbox.toolchain)
 """
 
 from __future__ import annotations

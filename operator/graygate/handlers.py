@@ -9,23 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 from typing import Any
 
 import kopf
 
-from graygate.api import COMMAND_ANNOTATION, GROUP, PLURAL, VERSION, CanaryReleaseStatus, parse_spec
+from graygate.api import GROUP, PLURAL, VERSION, parse_spec
 from graygate.api.validation import InvalidSpec
-from graygate.domain.release.claims import Claim, RouteKey, claims_of, contested_by
+from graygate.domain.release.claims import Claim, RouteKey, claims_of
 from graygate.errors import ApiUnavailableError, ConflictError, GraygateError, KubeError
-from graygate.gates.runner import GateRunner
-from graygate.kube.events import ReleaseRef
 from graygate.lifecycle import Deleted, Slots, delete_release, run_tick
 from graygate.metrics import OperatorMetrics
-from graygate.service import ReleaseView
+from graygate.ports import ReleaseRef
+from graygate.release_view import created_at, release_view, status_of
 from graygate.wiring import OperatorSettings, Wired, wire
-
-log = logging.getLogger("graygate.handlers")
 
 # How long to wait before the next tick after an error, by error class: transient ones soon, others later. An error
 # outside our tree (a bug) is retried at the normal tick interval: a rollback may depend on the next tick.
@@ -71,7 +67,7 @@ def route_claims(namespace: str | None, name: str, spec: kopf.Spec, meta: kopf.M
     parsed = parse_spec(dict(spec))
     if namespace is None or isinstance(parsed, InvalidSpec):
         return {}
-    claim = Claim(created_at=_created(meta), release=name)
+    claim = Claim(created_at=created_at(meta, _now()), release=name)
     return dict.fromkeys(claims_of(namespace, parsed), claim)
 
 
@@ -86,9 +82,11 @@ async def reconcile(
     config: OperatorSettings = memo.settings
     slots: Slots = memo.slots
     ref = ReleaseRef(namespace=namespace, name=name, uid=uid)
-    with slots.held(uid, _status_of(body)) as slot:
+    with slots.held(uid, status_of(body)) as slot:
         while not stopped:
-            error = await run_tick(slot, _view(ref, body, slot.status, claims, wired.gates), wired.deps, _now())
+            now = _now()
+            view = release_view(ref, body, slot.status, _held(claims), wired.gates.refusals, now)
+            error = await run_tick(slot, view, wired.deps, now)
             await stopped.wait(retry_after(error, config.tick_interval_s))
     wired.deps.metrics.forget(namespace, name)
 
@@ -103,11 +101,11 @@ async def restore_routes(
     slots: Slots = memo.slots
     deleted = Deleted(
         ref=ReleaseRef(namespace=namespace, name=name, uid=uid),
-        created_at=_created(body.get("metadata") or {}),
+        created_at=created_at(body.get("metadata") or {}, _now()),
         spec=parse_spec(dict(body.get("spec") or {})),
         held=_held(claims),
     )
-    with slots.held(uid, _status_of(body)) as slot:
+    with slots.held(uid, status_of(body)) as slot:
         try:
             await delete_release(slot, deleted, wired.deps, _now())
         except GraygateError as error:
@@ -124,47 +122,8 @@ def retry_after(error: Exception | None, tick_interval_s: float) -> float:
 
 
 def _held(claims: Any) -> list[tuple[RouteKey, Claim]]:
+    """Every claim in Kopf's route claims index (each key holds the claims of every release that names it)."""
     return [(key, claim) for key, values in claims.items() for claim in values]
-
-
-def _view(ref: ReleaseRef, body: Any, status: CanaryReleaseStatus, claims: Any, gates: GateRunner) -> ReleaseView:
-    spec = parse_spec(dict(body.get("spec") or {}))
-    # A release that names a URL outside the allowlist is refused before it moves any traffic. Once the canary has
-    # traffic (the operator restarted with a narrower list), an Invalid spec would freeze that weight with no checks:
-    # the gate runner refuses the call instead, and the release's own policy for a failed check applies.
-    if (
-        not isinstance(spec, InvalidSpec)
-        and status.canary_weight == 0
-        and (refused := gates.refusals(spec.analysis.gates))
-    ):
-        spec = InvalidSpec(problems=refused)
-    meta = body.get("metadata") or {}
-    contested = None
-    if not isinstance(spec, InvalidSpec):
-        me = Claim(created_at=_created(meta), release=ref.name)
-        contested = contested_by(me, claims_of(ref.namespace, spec), _held(claims))
-    return ReleaseView(
-        ref=ref,
-        generation=int(meta.get("generation") or 1),
-        spec=spec,
-        status=status,
-        command=(meta.get("annotations") or {}).get(COMMAND_ANNOTATION),
-        contested=contested,
-    )
-
-
-def _status_of(body: Any) -> CanaryReleaseStatus:
-    raw = dict(body.get("status") or {})
-    try:
-        return CanaryReleaseStatus.model_validate(raw)
-    except ValueError:
-        log.warning("unreadable status, starting from a fresh one")
-        return CanaryReleaseStatus()
-
-
-def _created(meta: Any) -> dt.datetime:
-    stamp = meta.get("creationTimestamp")
-    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else _now()
 
 
 def run(settings: OperatorSettings) -> None:

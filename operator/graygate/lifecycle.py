@@ -23,13 +23,14 @@ from datetime import datetime
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus
 from graygate.api.validation import InvalidSpec
+from graygate.domain.config.release_config import restore_plan, to_restore_on_delete
 from graygate.domain.release.claims import ALL_ROUTES, Claim, RouteKey, contested_by
+from graygate.domain.release.decision import Reason
 from graygate.errors import GraygateError
-from graygate.kube.events import ReleaseRef
 from graygate.metrics import OperatorMetrics
-from graygate.ports import Destination, TrafficTarget, VirtualServiceRef
+from graygate.ports import Destination, ReleaseRef, TrafficTarget, VirtualServiceRef
 from graygate.routing import snapshots_from_status, target_of
-from graygate.service import ActingFailed, Deps, ReleaseView, TickResult, restore_config_on_delete, tick
+from graygate.service import ActingFailed, Deps, ReleaseView, TickResult, tick
 
 log = logging.getLogger("graygate.lifecycle")
 
@@ -183,3 +184,30 @@ def _restore_target(
         canary=Destination(host="unknown-canary"),
         release=ref.name,
     )
+
+
+async def restore_config_on_delete(ref: ReleaseRef, status: CanaryReleaseStatus, deps: Deps, now: datetime) -> None:
+    """Put back the config keys of a release being deleted before it succeeded; raises `GraygateError` while etcd
+    cannot be read (the caller retries), reports keys someone else changed with a Warning Event."""
+    recorded = to_restore_on_delete(status)
+    if recorded is None:
+        return
+    if deps.config_keys is None:
+        raise GraygateError("this operator was started without access to etcd; the config keys are not restored")
+    reading = await deps.config_keys.read(recorded.etcd, ref.namespace, [entry.key for entry in recorded.keys])
+    if reading.error is not None:
+        raise GraygateError(f"cannot read the config keys to restore them: {reading.error}")
+    plan = restore_plan(recorded, reading)
+    if plan.action is None and not plan.conflicts:
+        return  # every key already holds its previous value (or graygate's write never happened)
+    if plan.action is not None:
+        await deps.config_keys.restore(ref.namespace, plan.action)
+    if plan.conflicts:
+        found = "; ".join(f"{entry.key}: {entry.conflict}" for entry in plan.conflicts)
+        message = (
+            f"release deleted; {len(plan.conflicts)} config key(s) changed by someone else were not restored: {found}"
+        )
+        await deps.events.post(ref, "Warning", Reason.CONFIG_CONFLICT, message, now)
+    else:
+        message = "release deleted; its config keys were put back"
+        await deps.events.post(ref, "Normal", Reason.CONFIG_RESTORED, message, now)

@@ -13,16 +13,20 @@ must hand back byte-for-byte, so it travels as the plain JSON the API server gav
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from graygate.api import gates as gate_specs
 from graygate.api.etcd import EtcdConnection
 from graygate.api.gates import GateCheck
-from graygate.domain.analysis.measurements import Measurement
+from graygate.domain.analysis.measurements import Measurement, WorkloadReading
 from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.config.release_config import ApplyConfig, ConfigReading, RestoreConfig
+from graygate.domain.release.decision import Reason
+from graygate.store.errors import EtcdError
+from graygate.store.model import GuardedApply, KeysSnapshot, KeyState, PrefixSnapshot, PriorValue, RestoreResult
 
 VirtualServiceBody = dict[str, Any]
 """A whole ``networking.istio.io/v1`` VirtualService exactly as the API server returned it."""
@@ -210,7 +214,7 @@ class WriteResult:
 
 
 class VirtualServiceStore(Protocol):
-    """The only way a router reaches Kubernetes. The lead's ``kube`` module implements it; tests use a fake."""
+    """The only way a router reaches Kubernetes. ``graygate.kube.virtualservices`` implements it; tests use a fake."""
 
     async def get(self, namespace: str, name: str) -> VirtualServiceBody | None:
         """The VirtualService as JSON, or None when it does not exist."""
@@ -327,7 +331,7 @@ class MetricProvider(Protocol):
 
 
 class SecretReader(Protocol):
-    """Reads one value of a Secret or a ConfigMap. The lead's ``kube`` module implements it; tests use a fake.
+    """Reads one value of a Secret or a ConfigMap. ``graygate.kube.secrets`` implements it; tests use a fake.
 
     Raises ``graygate.errors.NotFoundError`` when the object or the key does not exist (the message names which),
     ``ForbiddenError`` when RBAC says no, ``ApiUnavailableError`` otherwise.
@@ -359,3 +363,73 @@ class ConfigKeys(Protocol):
     async def restore(self, namespace: str, action: RestoreConfig) -> tuple[str, ...]:
         """Put back every key still at its written revision, in one transaction; returns the keys put back."""
         ...
+
+
+# ---- what a tick reads and writes besides the traffic ----
+
+
+@dataclass(frozen=True)
+class ReleaseRef:
+    """The release a tick, an Event or a metric series is about (the uid tells a recreated release apart)."""
+
+    namespace: str
+    name: str
+    uid: str
+    api_version: str = "graygate.dev/v1alpha1"
+    kind: str = "CanaryRelease"
+
+
+class StatusWriter(Protocol):
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None: ...
+
+
+class EventSink(Protocol):
+    async def post(self, release: ReleaseRef, event_type: str, reason: Reason, note: str, now: datetime) -> None: ...
+
+
+class Measurer(Protocol):
+    """Takes the measurements of the gates due (`graygate.gates.runner.GateRunner`)."""
+
+    async def measure(
+        self, gates: Sequence[gate_specs.Gate], now: datetime, scope: QueryScope | None = None
+    ) -> tuple[Measurement, ...]: ...
+
+
+WorkloadProbe = Callable[[str, str], Awaitable[WorkloadReading]]
+"""The canary workload's availability, by namespace and name."""
+
+
+# ---- etcd, as the gates, the config keys and the freeze watch use it ----
+
+
+class ConfigStore(Protocol):
+    """What the etcd gates and a release's config keys ask of etcd (`graygate.store.etcd.store.EtcdStore`).
+    Raises `graygate.store.EtcdError` words, never etcd3's."""
+
+    async def get_prefix(self, prefix: str) -> PrefixSnapshot: ...
+
+    async def put_with_lease(self, key: str, value: str, ttl_s: int) -> int: ...
+
+    async def read_keys(self, keys: Sequence[str]) -> KeysSnapshot: ...
+
+    async def apply_if_unchanged(
+        self, changes: Mapping[str, str | None], expected: Mapping[str, int]
+    ) -> GuardedApply: ...
+
+    async def restore(self, previous: Mapping[str, PriorValue], written: Mapping[str, int]) -> RestoreResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+class WatchConnection(Protocol):
+    """One connection to etcd, used by one `graygate.store.watch.Watch`; every method raises `EtcdError`."""
+
+    def read(self, key: str) -> tuple[KeyState, int]:
+        """The key's state and the store revision of the read."""
+
+    def watch(
+        self, key: str, start_revision: int, on_state: Callable[[KeyState], None], on_error: Callable[[EtcdError], None]
+    ) -> Callable[[], None]:
+        """Deliver every change from `start_revision` on; `on_error` once when the stream breaks. Returns cancel."""
+
+    def close(self) -> None: ...

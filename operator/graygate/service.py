@@ -1,4 +1,4 @@
-"""One reconcile tick of one release: observe → `domain.decide` → act → record.
+"""One reconcile tick of one release: observe → `domain.decide` → act (the status, the traffic, `recording`, Events).
 
 Why this order: the decision's status (the intent) is written before any VirtualService, so a crash between any two
 lines leaves a status that the next tick completes (a re-assert), never a step done twice or a revert lost. The real
@@ -10,59 +10,40 @@ not from the status before it (`graygate.lifecycle` runs the ticks that way).
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
 
-from graygate.api.gates import Gate
 from graygate.api.spec import CanaryReleaseSpec
-from graygate.api.status import CanaryReleaseStatus, OriginalRoute, Phase
+from graygate.api.status import CanaryReleaseStatus, OriginalRoute
 from graygate.api.validation import InvalidSpec
-from graygate.domain.analysis.http_probe import HttpProbeMeasurement
-from graygate.domain.analysis.measurements import Measurement, WorkloadReading
-from graygate.domain.analysis.prometheus import PrometheusMeasurement, SeriesValue
+from graygate.domain.analysis.measurements import Measurement
 from graygate.domain.analysis.promql import QueryScope
-from graygate.domain.config.release_config import (
-    ApplyConfig,
-    ConfigAction,
-    ConfigReading,
-    keys_to_read,
-    restore_plan,
-    to_restore_on_delete,
-)
+from graygate.domain.config.release_config import ApplyConfig, ConfigAction, ConfigReading, keys_to_read
 from graygate.domain.release.bookkeeping import needs_snapshot
 from graygate.domain.release.decide import decide
 from graygate.domain.release.decision import Decision, Reason, Rollback
 from graygate.domain.release.observations import Observations, RouteReading
 from graygate.domain.release.precheck import gates_due
 from graygate.errors import GraygateError
-from graygate.kube.events import ReleaseRef
 from graygate.metrics import OperatorMetrics
-from graygate.ports import ConfigKeys, TrafficRouter, TrafficSplit, TrafficTarget, WriteResult
+from graygate.ports import (
+    ConfigKeys,
+    EventSink,
+    Measurer,
+    ReleaseRef,
+    StatusWriter,
+    TrafficRouter,
+    TrafficSplit,
+    TrafficTarget,
+    WorkloadProbe,
+    WriteResult,
+)
+from graygate.recording import record
 from graygate.routing import header_routes_of, snapshots_from_status, snapshots_to_status, target_of
 
 log = logging.getLogger("graygate.service")
-PHASES = [phase.value for phase in Phase]
-
-
-class StatusWriter(Protocol):
-    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None: ...
-
-
-class EventSink(Protocol):
-    async def post(self, release: ReleaseRef, event_type: str, reason: Reason, note: str, now: datetime) -> None: ...
-
-
-class Measurer(Protocol):
-    async def measure(
-        self, gates: Sequence[Gate], now: datetime, scope: QueryScope | None = None
-    ) -> tuple[Measurement, ...]: ...
-
-
-WorkloadProbe = Callable[[str, str], Awaitable[WorkloadReading]]
 
 
 @dataclass(frozen=True)
@@ -143,7 +124,9 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
     try:
         # The time to rollback ends when the weights are written back; when they were not, `run_tick` observes it
         # on the tick that writes them (`ActingFailed.rollback_since`), so a slow revert is never reported fast.
-        _record(release, decision, write, seen.analysis, measured_at if routed else None, deps)
+        record(
+            release.ref, release.status, decision, write, seen.analysis, measured_at if routed else None, deps.metrics
+        )
     except Exception as error:
         if not status_written:
             raise
@@ -247,33 +230,6 @@ async def _read_config(release: ReleaseView, spec: CanaryReleaseSpec, deps: Deps
     return await deps.config_keys.read(etcd, release.ref.namespace, keys)
 
 
-async def restore_config_on_delete(ref: ReleaseRef, status: CanaryReleaseStatus, deps: Deps, now: datetime) -> None:
-    """Put back the config keys of a release being deleted before it succeeded; raises `GraygateError` while etcd
-    cannot be read (the caller retries), reports keys someone else changed with a Warning Event."""
-    recorded = to_restore_on_delete(status)
-    if recorded is None:
-        return
-    if deps.config_keys is None:
-        raise GraygateError("this operator was started without access to etcd; the config keys are not restored")
-    reading = await deps.config_keys.read(recorded.etcd, ref.namespace, [entry.key for entry in recorded.keys])
-    if reading.error is not None:
-        raise GraygateError(f"cannot read the config keys to restore them: {reading.error}")
-    plan = restore_plan(recorded, reading)
-    if plan.action is None and not plan.conflicts:
-        return  # every key already holds its previous value (or graygate's write never happened)
-    if plan.action is not None:
-        await deps.config_keys.restore(ref.namespace, plan.action)
-    if plan.conflicts:
-        found = "; ".join(f"{entry.key}: {entry.conflict}" for entry in plan.conflicts)
-        message = (
-            f"release deleted; {len(plan.conflicts)} config key(s) changed by someone else were not restored: {found}"
-        )
-        await deps.events.post(ref, "Warning", Reason.CONFIG_CONFLICT, message, now)
-    else:
-        message = "release deleted; its config keys were put back"
-        await deps.events.post(ref, "Normal", Reason.CONFIG_RESTORED, message, now)
-
-
 async def _change_config(release: ReleaseView, action: ConfigAction, deps: Deps, now: datetime) -> None:
     """Make the decision's etcd write. Its outcome is read back on the next tick (the status is written already),
     so a failure here is reported, not raised: the next tick decides whether to try again."""
@@ -301,70 +257,3 @@ async def _write_status(
     body = after.model_dump(mode="json", by_alias=True)
     await deps.statuses.patch_status(release.ref.namespace, release.ref.name, body)
     return True
-
-
-def _record(
-    release: ReleaseView,
-    decision: Decision,
-    write: WriteResult | None,
-    analysis: tuple[Measurement, ...] | None,
-    measured_at: float | None,
-    deps: Deps,
-) -> None:
-    ns, name = release.ref.namespace, release.ref.name
-    metrics = deps.metrics
-    status = decision.status
-    metrics.set_phase(ns, name, status.phase.value, PHASES)
-    metrics.canary_weight.labels(ns, name).set(status.canary_weight)
-    if write is not None and write.written:
-        metrics.virtualservice_writes.labels(ns, name).inc(len(write.written))
-    if decision.event is not None:
-        metrics.transitions.labels(ns, name, decision.reason.value).inc()
-    # Only an analysis of this tick: a later tick that changes the status otherwise (a condition, a re-assert after
-    # a failed restore) still holds the same results, which were counted when they were recorded.
-    if status.last_analysis_at is not None and status.last_analysis_at != release.status.last_analysis_at:
-        for result in status.recent_results:
-            if result.at == status.last_analysis_at:
-                metrics.verdicts.labels(ns, name, result.gate, result.outcome.value).inc()
-    for measurement in analysis or ():
-        for reading, value in gate_readings(measurement).items():
-            metrics.gate_value.labels(ns, name, measurement.gate, reading).set(value)
-    if isinstance(decision, Rollback):
-        metrics.rollbacks.labels(ns, name).inc()
-        if measured_at is not None:
-            metrics.time_to_rollback.labels(ns, name).observe(time.monotonic() - measured_at)
-    changed = decision.event is not None or decision.status != release.status or bool(write and write.written)
-    log.log(
-        logging.INFO if changed else logging.DEBUG,
-        "%s: %s",
-        decision.reason.value,
-        decision.message,
-        extra={
-            "release": f"{ns}/{name}",
-            "phase": status.phase.value,
-            "step": status.step_display,
-            "weight": status.canary_weight,
-            "verdict": status.last_outcome.value if status.last_outcome else None,
-            "decision": type(decision).__name__,
-        },
-    )
-
-
-def gate_readings(measurement: Measurement) -> dict[str, float]:
-    """The numbers a measurement holds, by reading (a closed set, so the metric's series stay bounded); NaN for a
-    reading taken that found nothing. Kinds that observe no single number (documents, routing checks) have none."""
-    if isinstance(measurement, PrometheusMeasurement):
-        return {role: _total(reading.series) for role, reading in measurement.readings.items()}
-    if isinstance(measurement, HttpProbeMeasurement):
-        readings: dict[str, float] = {}
-        if measurement.status_code is not None:
-            readings["statusCode"] = float(measurement.status_code)
-        if measurement.latency is not None:
-            readings["latencySeconds"] = measurement.latency.total_seconds()
-        return readings
-    return {}
-
-
-def _total(series: Sequence[SeriesValue]) -> float:
-    values = [s.value for s in series if not math.isnan(s.value)]
-    return math.fsum(values) if values else math.nan

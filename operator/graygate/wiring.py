@@ -12,7 +12,6 @@ from pathlib import Path
 from graygate.domain.analysis.measurements import WorkloadReading
 from graygate.domain.url_allowlist import UrlAllowlist
 from graygate.freeze import FreezeSwitch
-from graygate.gates.etcd_keys import EtcdConfigKeys
 from graygate.gates.prometheus_login import DefaultCredentials
 from graygate.gates.runner import GateRunner
 from graygate.gates.tools import GateTools
@@ -23,12 +22,14 @@ from graygate.kube.secrets import KubeSecrets
 from graygate.kube.virtualservices import KubeVirtualServiceStore
 from graygate.kube.workloads import KubeWorkloads
 from graygate.metrics import OperatorMetrics
-from graygate.ports import SecretReader, VirtualServiceStore
+from graygate.ports import EventSink, SecretReader, StatusWriter, VirtualServiceStore, WorkloadProbe
 from graygate.providers.prometheus import PrometheusProvider
 from graygate.routers.registry import ROUTERS, RouterClients
-from graygate.service import Deps, EventSink, StatusWriter, WorkloadProbe
+from graygate.service import Deps
 from graygate.store import EtcdError, EtcdSettings
-from graygate.store.etcd import EtcdStore, Watch
+from graygate.store.config_keys import EtcdConfigKeys
+from graygate.store.etcd.store import EtcdStore
+from graygate.store.watch import Watch
 
 log = logging.getLogger("graygate.wiring")
 

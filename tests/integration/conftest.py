@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from graygate.store.etcd import EtcdStore
+from graygate.store.etcd.store import EtcdStore
 from tests.etcd_server import Etcd, settings
 
 

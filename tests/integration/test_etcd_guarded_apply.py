@@ -11,7 +11,7 @@ import pytest
 
 from graygate.sandbox.processes import free_port
 from graygate.store import EtcdUnavailable, GuardedApply, KeysSnapshot, Versioned
-from graygate.store.etcd import EtcdStore
+from graygate.store.etcd.store import EtcdStore
 from tests.etcd_server import Etcd, settings
 
 

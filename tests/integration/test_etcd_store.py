@@ -30,7 +30,7 @@ from graygate.store import (
     WatchInterrupted,
     content_hash,
 )
-from graygate.store.etcd import EtcdStore
+from graygate.store.etcd.store import EtcdStore
 from tests.etcd_server import Etcd, settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -275,7 +275,7 @@ def test_the_store_imports_and_works_after_protobuf_chose_its_c_implementation(e
 
         import asyncio
         from graygate.store import EtcdSettings
-        from graygate.store.etcd import EtcdStore
+        from graygate.store.etcd.store import EtcdStore
 
         async def main():
             store = EtcdStore(EtcdSettings(endpoints=({etcd.endpoint!r},)))
@@ -295,7 +295,7 @@ def test_the_store_imports_and_works_after_protobuf_chose_its_c_implementation(e
 
 
 def test_the_store_sets_the_protobuf_variable_when_nothing_chose_yet() -> None:
-    script = "import graygate.store.etcd, os; print(os.environ['PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION'])"
+    script = "import graygate.store.etcd.store, os; print(os.environ['PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION'])"
     env = {key: value for key, value in os.environ.items() if key != "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr

@@ -13,7 +13,7 @@ from kubernetes import client
 
 from graygate.sandbox import ControlPlane
 from graygate.store import EtcdSettings
-from graygate.store.etcd import EtcdStore
+from graygate.store.etcd.store import EtcdStore
 from tests.cluster_support import (
     ISTIO,
     RELEASES,

@@ -11,10 +11,11 @@ from graygate.api import CanaryReleaseStatus, Phase
 from graygate.domain.analysis.http_probe import HttpProbeMeasurement
 from graygate.domain.analysis.prometheus import PrometheusMeasurement, QueryReading, SeriesValue
 from graygate.domain.analysis.routing_check import RoutingCheckMeasurement
-from graygate.kube.events import ReleaseRef
 from graygate.lifecycle import run_tick
 from graygate.metrics import OperatorMetrics
-from graygate.service import ReleaseView, gate_readings
+from graygate.ports import ReleaseRef
+from graygate.recording import gate_readings
+from graygate.service import ReleaseView
 from tests.unit.domain.release_builders import spec
 from tests.unit.service.harness import T0, Operator
 

@@ -16,9 +16,9 @@ from graygate.api.gates import EtcdConfig, GateCheck
 from graygate.domain.analysis.etcd_config import EtcdConfigMeasurement, PrefixReading
 from graygate.domain.analysis.promql import QueryScope
 from graygate.errors import GraygateError
-from graygate.gates.etcd_access import EtcdConnector
 from graygate.gates.fetch import HttpFetcher, json_document
 from graygate.gates.tools import GateTools, expect
+from graygate.store.connections import EtcdConnector
 
 __all__ = ["EtcdConfigObserver"]
 

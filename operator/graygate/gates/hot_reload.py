@@ -26,9 +26,9 @@ from graygate.domain.analysis.measurements import DocumentReading
 from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.compare.jsonpath import Found, lookup, render
 from graygate.errors import GraygateError
-from graygate.gates.etcd_access import EtcdConnector
 from graygate.gates.fetch import HttpFetcher, json_document
 from graygate.gates.tools import GateTools, expect
+from graygate.store.connections import EtcdConnector
 
 __all__ = ["HotReloadObserver", "new_nonce"]
 

@@ -22,10 +22,10 @@ from graygate.api.gates import Gate
 from graygate.domain.analysis.measurements import Measurement
 from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.url_allowlist import UrlAllowlist
-from graygate.gates.etcd_access import EtcdConnector
 from graygate.gates.kinds import KINDS, kind_of
 from graygate.gates.tools import GateTools
 from graygate.ports import Observer
+from graygate.store.connections import EtcdConnector
 
 
 class GateRunner:

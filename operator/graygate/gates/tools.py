@@ -12,10 +12,10 @@ from typing import TypeVar
 
 from graygate.api.gates import GateCheck
 from graygate.errors import GateError
-from graygate.gates.etcd_access import EtcdConnector, EtcdFactory, etcd_store
 from graygate.gates.fetch import HttpFetcher
 from graygate.gates.prometheus_login import DefaultCredentials
 from graygate.ports import MetricProvider, SecretReader
+from graygate.store.connections import EtcdConnector, EtcdFactory, etcd_store
 
 __all__ = ["GateTools", "expect"]
 

@@ -11,13 +11,13 @@ import asyncio
 import datetime as dt
 import logging
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client
 
 from graygate.errors import KubeError
 from graygate.kube.client import kube_errors
+from graygate.ports import ReleaseRef
 
 REPORTING_CONTROLLER = "graygate.dev/operator"
 MAX_NOTE_BYTES = 1024
@@ -25,15 +25,6 @@ MAX_NOTE_BYTES = 1024
 _ELLIPSIS = "…"
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ReleaseRef:
-    namespace: str
-    name: str
-    uid: str
-    api_version: str = "graygate.dev/v1alpha1"
-    kind: str = "CanaryRelease"
 
 
 class KubeEvents:

@@ -39,7 +39,7 @@ from graygate.ports import (
     VirtualServiceWrite,
     WriteResult,
 )
-from graygate.routers import virtualservice
+from graygate.routers import virtualservice_read, virtualservice_write
 from graygate.routers.virtualservice_view import DEFAULT_CLUSTER_DOMAIN
 
 __all__ = ["IstioRouter"]
@@ -91,7 +91,7 @@ class IstioRouter:
                 problems.append(_not_found(target.namespace, ref.name))
                 continue
             change: _Change = functools.partial(
-                virtualservice.with_split,
+                virtualservice_write.with_split,
                 route_names=ref.routes,
                 stable=target.stable,
                 canary=target.canary,
@@ -117,7 +117,7 @@ class IstioRouter:
             if body is None:
                 problem = _not_found(target.namespace, ref.name)
                 raise RouteNotFoundError(problem.message, reason=problem.reason)
-            snapshots.extend(virtualservice.snapshot(body, ref.routes))
+            snapshots.extend(virtualservice_read.snapshot(body, ref.routes))
         return tuple(snapshots)
 
     async def restore(self, target: TrafficTarget, snapshots: Sequence[RouteSnapshot]) -> WriteResult:
@@ -133,7 +133,9 @@ class IstioRouter:
             if body is None:
                 problems.append(_not_found(target.namespace, name))
                 continue
-            change: _Change = functools.partial(virtualservice.restore, snapshots=snapshots, release=target.release)
+            change: _Change = functools.partial(
+                virtualservice_write.restore, snapshots=snapshots, release=target.release
+            )
             pending.append((name, body, change))
         return await self._converge_all(target, pending, problems)
 
@@ -189,7 +191,7 @@ class IstioRouter:
     def _read(
         self, body: VirtualServiceBody, ref: VirtualServiceRef, target: TrafficTarget
     ) -> tuple[RouteWeights, ...] | RoutingProblem:
-        return virtualservice.read_weights(
+        return virtualservice_read.read_weights(
             body, ref.routes, target.stable, target.canary, cluster_domain=self._cluster_domain, release=target.release
         )
 

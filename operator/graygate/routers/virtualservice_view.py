@@ -2,9 +2,9 @@
 
 Why a separate view: a VirtualService carries far more than graygate understands (matches, retries, mirrors, CORS,
 fault injection, fields of Istio versions not yet written). We validate the few fields we touch through this minimal
-pydantic model, after Argo Rollouts' ``istio_types.go``, and never write through it: writes in ``virtualservice.py``
-start from the original dict so the rest goes back byte-for-byte. ``extra="ignore"`` is what makes that safe - an
-unknown field is not an error here, it is simply not ours.
+pydantic model, after Argo Rollouts' ``istio_types.go``, and never write through it: the writes
+(``virtualservice_write.py``) start from the original dict so the rest goes back byte-for-byte. ``extra="ignore"``
+is what makes that safe - an unknown field is not an error here, it is simply not ours.
 
 Destination matching. A destination matches when host, subset and (when the release gives one) port agree. Hosts are
 compared as Istio itself resolves them (``ResolveShortnameToFQDN``): a name without dots ("checkout") means that

@@ -1,7 +1,7 @@
 """The config store graygate's release checks read and change: etcd.
 
 Importing this package does not load the etcd client: it offers the plain data and the errors, which the service
-and the gates use. `graygate.store.etcd.EtcdStore` is the adapter (its package is the only importer of etcd3); the
+and the gates use. `graygate.store.etcd.store.EtcdStore` is the adapter (its package is the only importer of etcd3); the
 composition root builds it from `EtcdSettings`.
 
 What it offers a release check:

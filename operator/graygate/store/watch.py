@@ -18,28 +18,14 @@ import functools
 import logging
 import threading
 from collections.abc import Callable
-from typing import Protocol
 
+from graygate.ports import WatchConnection
 from graygate.store.errors import EtcdError, EtcdUnavailable
 from graygate.store.model import KeyState, WatchEvent, WatchInterrupted
 
-__all__ = ["Watch", "WatchConnection"]
+__all__ = ["Watch"]
 
 log = logging.getLogger(__name__)
-
-
-class WatchConnection(Protocol):
-    """One connection to etcd, used by one watch; every method raises `EtcdError` on failure."""
-
-    def read(self, key: str) -> tuple[KeyState, int]:
-        """The key's state and the store revision of the read."""
-
-    def watch(
-        self, key: str, start_revision: int, on_state: Callable[[KeyState], None], on_error: Callable[[EtcdError], None]
-    ) -> Callable[[], None]:
-        """Deliver every change from `start_revision` on; `on_error` once when the stream breaks. Returns cancel."""
-
-    def close(self) -> None: ...
 
 
 class Watch:

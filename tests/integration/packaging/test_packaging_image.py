@@ -4,6 +4,8 @@ checked on the text: a pinned base, the project installed as the tests install i
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 from helm_tools import REPO, Manifest, one
 
@@ -43,3 +45,15 @@ def test_the_build_context_is_only_what_pip_install_reads() -> None:
     ignored = (REPO / ".dockerignore").read_text().splitlines()
     assert "*" in ignored
     assert {"!pyproject.toml", "!README.md", "!operator/"} <= set(ignored)
+
+
+def test_the_image_installs_the_operator_without_the_sandbox_extra() -> None:
+    (install,) = [line for line in DOCKERFILE.splitlines() if "/opt/graygate/bin/pip install" in line]
+    assert install.split("pip install", 1)[1].split() == [".", "\\"], install
+
+
+def test_the_operator_imports_without_the_sandbox_extra() -> None:
+    # What `graygate run` loads, in a Python where cryptography (the sandbox extra) cannot be imported.
+    code = "import sys; sys.modules['cryptography'] = None; import graygate.handlers, graygate.wiring, graygate.cli"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr

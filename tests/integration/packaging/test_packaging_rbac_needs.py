@@ -19,7 +19,8 @@ import pytest
 from helm_tools import CHART, REPO, Helm
 from test_packaging_rbac import permissions, render
 
-from graygate.service import Deps, StatusWriter
+from graygate.ports import StatusWriter
+from graygate.service import Deps
 
 KUBE = REPO / "operator" / "graygate" / "kube"
 Who = Literal["operator", "cli", "sandbox"]

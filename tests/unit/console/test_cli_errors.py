@@ -116,3 +116,30 @@ def test_main_turns_a_keyboard_interrupt_into_130(
     assert capsys.readouterr().err == ""
     with pytest.raises(KeyboardInterrupt):
         cli.main(["--debug", *args])
+
+
+def _without_the_sandbox_extra(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`graygate` in a Python where `cryptography` (all the sandbox extra adds) cannot be imported."""
+    code = "import sys; sys.modules['cryptography'] = None; from graygate.cli import main; sys.exit(main(sys.argv[1:]))"
+    argv = [sys.executable, "-c", code, *args]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("args", [["up"], ["down"], ["env"]], ids=" ".join)
+def test_the_sandbox_without_its_extra_says_how_to_install_it(args: list[str], tmp_path: Path) -> None:
+    done = _without_the_sandbox_extra("sandbox", *args, "--dir", str(tmp_path / "sandbox"), env=_env(tmp_path))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("graygate: `graygate sandbox` needs cryptography")
+    assert "pip install 'graygate[sandbox]'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_other_commands_run_without_the_sandbox_extra(tmp_path: Path) -> None:
+    manifest = tmp_path / "release.yaml"
+    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    done = _without_the_sandbox_extra("lint", str(manifest), env=_env(tmp_path))
+    assert done.returncode == 1
+    assert "no CanaryRelease found" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -21,13 +21,14 @@ from graygate.domain.analysis.judge import judge
 from graygate.domain.analysis.metric_parity import MetricParityMeasurement
 from graygate.domain.analysis.promql import QueryScope
 from graygate.errors import GateError
-from graygate.gates.etcd_access import ConfigStore, EtcdConnector
 from graygate.gates.etcd_config import EtcdConfigObserver
 from graygate.gates.fetch import Download, HttpFetcher
 from graygate.gates.hot_reload import HotReloadObserver, new_nonce
 from graygate.gates.runner import GateRunner
 from graygate.gates.tools import GateTools
+from graygate.ports import ConfigStore
 from graygate.store import EtcdSettings, EtcdUnavailable, PrefixSnapshot, Versioned, content_hash
+from graygate.store.connections import EtcdConnector
 from tests.unit.fakes.secrets import FakeSecrets
 from tests.unit.http_servers import serving
 

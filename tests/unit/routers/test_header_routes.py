@@ -15,7 +15,8 @@ from graygate.ports import (
     VirtualServiceRef,
 )
 from graygate.routers.istio import IstioRouter
-from graygate.routers.virtualservice import read_weights, restore, snapshot, with_split
+from graygate.routers.virtualservice_read import read_weights, snapshot
+from graygate.routers.virtualservice_write import restore, with_split
 from tests.unit.fakes.virtual_services import InMemoryVirtualServiceStore
 from tests.virtual_services import CANARY, STABLE, UNMANAGED_ROUTES, checkout, dumps, http_route, payments
 

@@ -13,10 +13,9 @@ from typing import Any
 from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus
 from graygate.api.validation import InvalidSpec
 from graygate.domain.release.claims import Claim, RouteKey
-from graygate.kube.events import ReleaseRef
 from graygate.lifecycle import Deleted, Slot, Slots, delete_release, run_tick
 from graygate.metrics import OperatorMetrics
-from graygate.ports import VirtualServiceBody
+from graygate.ports import ReleaseRef, VirtualServiceBody
 from graygate.routers.istio import IstioRouter
 from graygate.service import Deps, ReleaseView
 from tests.unit.fakes.events import RecordingEvents

@@ -14,10 +14,11 @@ from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, Phase
 from graygate.api.release_config import ConfigState
 from graygate.domain.release.config_moves import MAX_ATTEMPTS
 from graygate.errors import GraygateError
-from graygate.kube.events import ReleaseRef
+from graygate.lifecycle import restore_config_on_delete
 from graygate.metrics import OperatorMetrics
+from graygate.ports import ReleaseRef
 from graygate.routers.istio import IstioRouter
-from graygate.service import Deps, ReleaseView, restore_config_on_delete, tick
+from graygate.service import Deps, ReleaseView, tick
 from tests.unit.domain.release_builders import at, no_gates, spec
 from tests.unit.fakes.config_keys import InMemoryConfigKeys
 from tests.unit.fakes.events import RecordingEvents

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from graygate.api import CanaryReleaseStatus, parse_spec
-from graygate.kube.events import ReleaseRef
 from graygate.metrics import OperatorMetrics
+from graygate.ports import ReleaseRef
 from graygate.routers.istio import IstioRouter
 from graygate.service import Deps, ReleaseView, tick
 from tests.unit.fakes.events import RecordingEvents

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from graygate.store import EtcdSettings, KeysSnapshot, RestoreConflict, Versioned, content_hash
-from graygate.store.etcd import prefix_range_end
+from graygate.store.etcd.store import prefix_range_end
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import grpc
 import pytest
 
 from graygate.store import EtcdAuthError, EtcdError, EtcdRejected, EtcdUnavailable
-from graygate.store.etcd import etcd3, translate
+from graygate.store.etcd.rpc import etcd3, translate
 
 
 class FakeRpcError(grpc.RpcError):

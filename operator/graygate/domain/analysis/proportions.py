@@ -1,6 +1,6 @@
 """Is the canary's error rate worse than the stable's by more than the allowance, not worse, or is it too soon to tell?
 
-Why three answers: at 5 % weight a canary serves a few dozen requests per window, and the issue asks for two things
+Why three answers: at 5 % weight a canary serves a few dozen requests per window, and the check must do two things
 at once: a handful of unlucky requests must not fail a release by chance, AND a real regression must not be hidden
 by noise. A test that only asks "is the canary significantly worse?" gives the first and not the second: canary
 4 errors / 100 against stable 1 / 100 is not significant, yet nothing shows the canary is fine either. So graygate

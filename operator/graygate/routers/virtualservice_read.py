@@ -1,27 +1,21 @@
-"""Reading and rewriting the weights of an Istio VirtualService, as pure functions over its JSON.
+"""Reading an Istio VirtualService: which routes graygate manages, their weights, and their snapshot.
 
 Why pure: every decision about a VirtualService (which route is ours, which destination is stable, is it safe to
 shift weight) can be tested as a table, with no API server and no clock; ``istio.py`` only adds the get/replace loop.
-
-Why writes go through the dict, not the view: reads use the typed view in ``virtualservice_view.py``, but every write
-starts from a deep copy of the original JSON and assigns only ``weight`` values (or inserts the canary destination),
-so everything graygate does not understand goes back byte-for-byte, key order included. Destination matching, short
-hosts included, is described there too.
+Reads use the typed view in ``virtualservice_view.py``, where destination matching, short hosts included, is
+described; the rewrites built on these findings are in ``virtualservice_write.py``.
 
 Header-based traffic colouring (``header_routes.py``) inserts, directly above each managed route, a route of its own
-name that sends matching requests to the canary. Route selection (``_select_routes``) is by name, and a lone unnamed
+name that sends matching requests to the canary. Route selection (``select_routes``) is by name, and a lone unnamed
 managed route is found among the routes that are not header routes, so such a route never becomes "managed" by
-accident; ``restore`` puts back only the snapshotted routes, so it drops the release's header routes explicitly.
+accident.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from pydantic import JsonValue
 
 from graygate.errors import InvalidRouteError, RouteNotFoundError, RouterError
 from graygate.ports import (
@@ -30,7 +24,6 @@ from graygate.ports import (
     RouteWeights,
     RoutingProblem,
     RoutingProblemReason,
-    TrafficSplit,
     VirtualServiceBody,
 )
 from graygate.routers import header_routes
@@ -45,16 +38,18 @@ from graygate.routers.virtualservice_view import (
     route_label,
 )
 
-__all__ = ["read_weights", "restore", "snapshot", "with_canary_weight", "with_split"]
+__all__ = ["Inspection", "ManagedRoute", "inspect_routes", "read_weights", "routing_error", "select_routes", "snapshot"]
 
 _Reason = RoutingProblemReason
 
 
-# ---- analysis shared by reads and writes ----
+# ---- what reads and writes both find out first ----
 
 
 @dataclass(frozen=True)
-class _ManagedRoute:
+class ManagedRoute:
+    """A route graygate manages, as found: where it and its two destinations are, and the weights Envoy applies."""
+
     index: int  # position in spec.http
     name: str | None
     stable_index: int  # position in the route's destinations
@@ -70,7 +65,7 @@ class _ManagedRoute:
         return 0 if self.canary_index is None else self.weights[self.canary_index]
 
 
-def _select_routes(
+def select_routes(
     view: VirtualServiceView, route_names: Sequence[str] | None
 ) -> list[tuple[int, HttpRouteView]] | RoutingProblem:
     """The http routes graygate manages, chosen by name only (see the colouring seam in the module docstring)."""
@@ -113,7 +108,7 @@ def _inspect_route(
     stable: Destination,
     canary: Destination,
     matcher: DestinationMatcher,
-) -> _ManagedRoute | RoutingProblem:
+) -> ManagedRoute | RoutingProblem:
     where = f"route {route_label(route, index)} of VirtualService {view.display_name}"
 
     def problem(reason: RoutingProblemReason, message: str) -> RoutingProblem:
@@ -149,7 +144,7 @@ def _inspect_route(
                 "stable nor canary; graygate cannot keep the weights summing to 100 without taking traffic from it. "
                 "Set its weight to 0 or move it to a route of its own",
             )
-    return _ManagedRoute(
+    return ManagedRoute(
         index=index,
         name=route.name,
         stable_index=stable_hits[0],
@@ -159,41 +154,45 @@ def _inspect_route(
 
 
 @dataclass(frozen=True)
-class _Inspection:
+class Inspection:
+    """A VirtualService whose managed routes can all be shifted, with those routes."""
+
     view: VirtualServiceView
-    routes: list[_ManagedRoute]
+    routes: list[ManagedRoute]
 
 
-def _inspect(
+def inspect_routes(
     vs: VirtualServiceBody,
     route_names: Sequence[str] | None,
     stable: Destination,
     canary: Destination,
     cluster_domain: str,
-) -> _Inspection | RoutingProblem:
+) -> Inspection | RoutingProblem:
+    """The managed routes of `vs`, or the first reason graygate cannot shift their weights."""
     view = parse_view(vs)
     if isinstance(view, RoutingProblem):
         return view
-    selected = _select_routes(view, route_names)
+    selected = select_routes(view, route_names)
     if isinstance(selected, RoutingProblem):
         return selected
     matcher = DestinationMatcher(view.metadata.namespace, cluster_domain)
-    managed: list[_ManagedRoute] = []
+    managed: list[ManagedRoute] = []
     for index, route in selected:
         inspected = _inspect_route(view, index, route, stable, canary, matcher)
         if isinstance(inspected, RoutingProblem):
             return inspected
         managed.append(inspected)
-    return _Inspection(view, managed)
+    return Inspection(view, managed)
 
 
-def _error(problem: RoutingProblem) -> RouterError:
+def routing_error(problem: RoutingProblem) -> RouterError:
+    """`problem` as the error a write raises (a read returns the problem instead)."""
     not_found = {_Reason.VIRTUAL_SERVICE_NOT_FOUND, _Reason.ROUTE_NOT_FOUND}
     error_type = RouteNotFoundError if problem.reason in not_found else InvalidRouteError
     return error_type(problem.message, reason=problem.reason)
 
 
-# ---- the public pure functions ----
+# ---- the reads ----
 
 
 def read_weights(
@@ -211,7 +210,7 @@ def read_weights(
     must have exactly one http route (header routes aside). With ``release``, each reading also says whether that
     release's header route for the route exists.
     """
-    inspection = _inspect(vs, route_names, stable, canary, cluster_domain)
+    inspection = inspect_routes(vs, route_names, stable, canary, cluster_domain)
     if isinstance(inspection, RoutingProblem):
         return inspection
     view = inspection.view
@@ -237,101 +236,14 @@ def read_weights(
     )
 
 
-def with_split(
-    vs: VirtualServiceBody,
-    route_names: Sequence[str] | None,
-    stable: Destination,
-    canary: Destination,
-    split: TrafficSplit,
-    *,
-    release: str | None,
-    cluster_domain: str = DEFAULT_CLUSTER_DOMAIN,
-) -> VirtualServiceBody:
-    """``with_canary_weight``, then (given the ``release``) exactly ``split.header_routes`` above the managed routes:
-    inserted, rewritten or removed as needed (see ``header_routes``). Equal to ``vs`` when nothing needs to change."""
-    result = with_canary_weight(vs, route_names, stable, canary, split.canary_weight, cluster_domain=cluster_domain)
-    if release is None:
-        return result
-    inspection = _inspect(result, route_names, stable, canary, cluster_domain)
-    if isinstance(inspection, RoutingProblem):
-        raise _error(inspection)
-    matcher = DestinationMatcher(inspection.view.metadata.namespace, cluster_domain)
-    http = result["spec"]["http"]
-    placements = [
-        header_routes.Placement(
-            index=route.index,
-            name=header_routes.header_route_name(release, route.name),
-            own_match=http[route.index].get("match"),
-            canary_entry=_new_canary_entry(
-                http[route.index]["route"][route.stable_index]["destination"], canary, matcher
-            ),
-        )
-        for route in inspection.routes
-    ]
-    return header_routes.place(result, release, placements, split.header_routes)
-
-
-def with_canary_weight(
-    vs: VirtualServiceBody,
-    route_names: Sequence[str] | None,
-    stable: Destination,
-    canary: Destination,
-    canary_weight: int,
-    *,
-    cluster_domain: str = DEFAULT_CLUSTER_DOMAIN,
-) -> VirtualServiceBody:
-    """A deep copy of ``vs`` whose managed routes send ``canary_weight`` % to canary and the rest to stable.
-
-    Only those two ``weight`` values change. A missing canary destination is inserted right after the stable one
-    (host and port copied from it unless ``canary`` names its own) - but only for a weight above 0, so "back to 0"
-    on a route the canary never reached writes nothing. A route already at the asked split is left as it is, so the
-    result equals ``vs`` when nothing needs to change. Raises ``RouterError`` for any problem ``read_weights``
-    reports, except weights not summing to 100, which this rewrite fixes.
-    """
-    if isinstance(canary_weight, bool) or not 0 <= canary_weight <= 100:
-        raise ValueError(f"canary weight must be an integer from 0 to 100, got {canary_weight!r}")
-    inspection = _inspect(vs, route_names, stable, canary, cluster_domain)
-    if isinstance(inspection, RoutingProblem):
-        raise _error(inspection)
-    result = copy.deepcopy(vs)
-    matcher = DestinationMatcher(inspection.view.metadata.namespace, cluster_domain)
-    for route in inspection.routes:
-        if (route.stable_weight, route.canary_weight) == (100 - canary_weight, canary_weight):
-            continue
-        destinations = result["spec"]["http"][route.index]["route"]
-        destinations[route.stable_index]["weight"] = 100 - canary_weight
-        if route.canary_index is not None:
-            destinations[route.canary_index]["weight"] = canary_weight
-        elif canary_weight > 0:
-            entry = _new_canary_entry(destinations[route.stable_index]["destination"], canary, matcher)
-            entry["weight"] = canary_weight
-            destinations.insert(route.stable_index + 1, entry)
-    return result
-
-
-def _new_canary_entry(
-    stable_destination: dict[str, JsonValue], canary: Destination, matcher: DestinationMatcher
-) -> dict[str, JsonValue]:
-    stable_host = str(stable_destination["host"])
-    same_service = matcher.host(stable_host) == matcher.host(canary.host)
-    destination: dict[str, JsonValue] = {"host": stable_host if same_service else canary.host}
-    if canary.subset is not None:
-        destination["subset"] = canary.subset
-    if canary.port is not None:
-        destination["port"] = {"number": canary.port}
-    elif "port" in stable_destination:
-        destination["port"] = copy.deepcopy(stable_destination["port"])
-    return {"destination": destination}
-
-
 def snapshot(vs: VirtualServiceBody, route_names: Sequence[str] | None) -> list[RouteSnapshot]:
     """The managed routes exactly as they are now, as JSON text fit for the release status."""
     view = parse_view(vs)
     if isinstance(view, RoutingProblem):
-        raise _error(view)
-    selected = _select_routes(view, route_names)
+        raise routing_error(view)
+    selected = select_routes(view, route_names)
     if isinstance(selected, RoutingProblem):
-        raise _error(selected)
+        raise routing_error(selected)
     http = vs["spec"]["http"]
     return [
         RouteSnapshot(
@@ -341,28 +253,3 @@ def snapshot(vs: VirtualServiceBody, route_names: Sequence[str] | None) -> list[
         )
         for index, route in selected
     ]
-
-
-def restore(
-    vs: VirtualServiceBody, snapshots: Sequence[RouteSnapshot], *, release: str | None = None
-) -> VirtualServiceBody:
-    """A deep copy of ``vs`` with each snapshotted route of this VirtualService put back exactly, and without any
-    header route of ``release`` (a snapshot predates colouring, so restoring routes by name would leave them).
-
-    Snapshots of other VirtualServices are ignored. A route is found again by its name (an unnamed route: the
-    VirtualService must still have exactly one http route); a route gone since the snapshot raises
-    ``RouteNotFoundError`` rather than guessing where it belonged.
-    """
-    view = parse_view(vs)
-    if isinstance(view, RoutingProblem):
-        raise _error(view)
-    result = copy.deepcopy(vs)
-    for saved in snapshots:
-        if saved.virtual_service != view.metadata.name:
-            continue
-        selected = _select_routes(view, None if saved.route is None else [saved.route])
-        if isinstance(selected, RoutingProblem):
-            raise _error(selected)
-        [(index, _route)] = selected
-        result["spec"]["http"][index] = json.loads(saved.route_json)
-    return result if release is None else header_routes.drop(result, release)

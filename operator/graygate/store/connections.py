@@ -8,8 +8,8 @@ everything it was built from (endpoints, timeout, the certificates' and credenti
 reuses its connection, a rotated certificate gets a new one. At most `max_open` connections are kept; the least
 recently used is closed first.
 
-`ConfigStore` is what the gates (and `etcd_keys`, a release's config keys) need from etcd, methods of
-`graygate.store.etcd.EtcdStore`; the factory that builds one is injected so tests give a fake.
+`graygate.ports.ConfigStore` is what the gates (and `config_keys`, a release's config keys) need from etcd,
+methods of `graygate.store.etcd.store.EtcdStore`; the factory that builds one is injected so tests give a fake.
 """
 
 from __future__ import annotations
@@ -20,37 +20,17 @@ import os
 import shutil
 import tempfile
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from graygate.api.etcd import EtcdConnection
 from graygate.errors import GateError, GraygateError
-from graygate.ports import SecretReader
-from graygate.store import EtcdSettings, GuardedApply, KeysSnapshot, PrefixSnapshot, PriorValue, RestoreResult
-from graygate.store.etcd import EtcdStore
+from graygate.ports import ConfigStore, SecretReader
+from graygate.store import EtcdSettings
+from graygate.store.etcd.store import EtcdStore
 
-__all__ = ["ConfigStore", "EtcdConnector", "EtcdFactory", "etcd_store"]
-
-
-class ConfigStore(Protocol):
-    """What the etcd gates and a release's config keys ask of etcd. Raises `graygate.store.EtcdError` words,
-    never etcd3's."""
-
-    async def get_prefix(self, prefix: str) -> PrefixSnapshot: ...
-
-    async def put_with_lease(self, key: str, value: str, ttl_s: int) -> int: ...
-
-    async def read_keys(self, keys: Sequence[str]) -> KeysSnapshot: ...
-
-    async def apply_if_unchanged(
-        self, changes: Mapping[str, str | None], expected: Mapping[str, int]
-    ) -> GuardedApply: ...
-
-    async def restore(self, previous: Mapping[str, PriorValue], written: Mapping[str, int]) -> RestoreResult: ...
-
-    async def aclose(self) -> None: ...
+__all__ = ["EtcdConnector", "EtcdFactory", "etcd_store"]
 
 
 EtcdFactory = Callable[[EtcdSettings], ConfigStore]

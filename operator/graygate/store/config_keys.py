@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from graygate.api.etcd import EtcdConnection
 from graygate.domain.config.release_config import ApplyConfig, ConfigReading, KeyReading, RestoreConfig
 from graygate.errors import GraygateError
-from graygate.gates.etcd_access import EtcdConnector
 from graygate.store import PriorValue
+from graygate.store.connections import EtcdConnector
 
 __all__ = ["EtcdConfigKeys"]
 
