@@ -8,14 +8,10 @@ fails on its own (the tick keeps going when it does, see `service.tick`).
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Sequence
 
 from graygate.api.status import CanaryReleaseStatus, Phase
-from graygate.domain.analysis.http_probe import HttpProbeMeasurement
 from graygate.domain.analysis.measurements import Measurement
-from graygate.domain.analysis.prometheus import PrometheusMeasurement, SeriesValue
 from graygate.domain.release.decision import Decision, Rollback
 from graygate.metrics import OperatorMetrics
 from graygate.ports import ReleaseRef, WriteResult
@@ -75,20 +71,5 @@ def record(
 
 
 def gate_readings(measurement: Measurement) -> dict[str, float]:
-    """The numbers a measurement holds, by reading (a closed set, so the metric's series stay bounded); NaN for a
-    reading taken that found nothing. Kinds that observe no single number (documents, routing checks) have none."""
-    if isinstance(measurement, PrometheusMeasurement):
-        return {role: _total(reading.series) for role, reading in measurement.readings.items()}
-    if isinstance(measurement, HttpProbeMeasurement):
-        readings: dict[str, float] = {}
-        if measurement.status_code is not None:
-            readings["statusCode"] = float(measurement.status_code)
-        if measurement.latency is not None:
-            readings["latencySeconds"] = measurement.latency.total_seconds()
-        return readings
-    return {}
-
-
-def _total(series: Sequence[SeriesValue]) -> float:
-    values = [s.value for s in series if not math.isnan(s.value)]
-    return math.fsum(values) if values else math.nan
+    """The numbers a measurement holds, by reading (a closed set per kind, so the metric's series stay bounded)."""
+    return dict(measurement.numbers())

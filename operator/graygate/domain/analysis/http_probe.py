@@ -8,6 +8,7 @@ the passing reason names everything that was checked.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar, Self
@@ -42,6 +43,14 @@ class HttpProbeMeasurement(Measurement):
 
     def judged(self, check: GateCheck, weight: int | None) -> Verdict:
         return judge_http_probe(checked(check, HttpProbe, self), self)
+
+    def numbers(self) -> Mapping[str, float]:
+        numbers: dict[str, float] = {}
+        if self.status_code is not None:
+            numbers["statusCode"] = float(self.status_code)
+        if self.latency is not None:
+            numbers["latencySeconds"] = self.latency.total_seconds()
+        return numbers
 
     @classmethod
     def unmeasured(cls, gate: str, check: GateCheck, now: datetime, why: str) -> Self:

@@ -12,6 +12,7 @@ dispatches without knowing the list of kinds, and a new kind touches no file of 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, Generic, Self, TypeVar
@@ -42,6 +43,11 @@ class Measurement:
         """This measurement's sample verdict under `check`, taken while the canary had `weight` percent of the
         traffic (None: unknown). Each kind answers with its own judge."""
         raise NotImplementedError(f"{type(self).__name__} names no judge")
+
+    def numbers(self) -> Mapping[str, float]:
+        """The numbers this measurement holds, by name (a closed set per kind, so a metric's series stay bounded);
+        NaN for a reading taken that found nothing. A kind that observes no single number has none."""
+        return {}
 
     @classmethod
     def unmeasured(cls, gate: str, check: GateCheck, now: datetime, why: str) -> Self:

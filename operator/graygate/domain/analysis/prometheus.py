@@ -19,7 +19,7 @@ was seen on both sides, its threshold every threshold, and its query every resol
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -78,6 +78,9 @@ class PrometheusMeasurement(Measurement):
             "stableRequests": self.stable_requests,
         }
         return {role: reading for role, reading in roles.items() if reading is not None}
+
+    def numbers(self) -> Mapping[str, float]:
+        return {role: _total(reading.series) for role, reading in self.readings.items()}
 
     def judged(self, check: GateCheck, weight: int | None) -> Verdict:
         return judge_prometheus(checked(check, Prometheus, self), self)
@@ -316,3 +319,9 @@ def _thresholds(check: Prometheus) -> str:
         if query.max_ratio is not None:
             wanted.append(f"<= {query.max_ratio:g}x stable")
     return ", ".join(wanted)
+
+
+def _total(series: Sequence[SeriesValue]) -> float:
+    """The sum of a reading's series, NaN ones left out; NaN when nothing is left."""
+    values = [one.value for one in series if not math.isnan(one.value)]
+    return math.fsum(values) if values else math.nan
