@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from graygate.ports import Destination, VirtualServiceBody
+from graygate.ports.routing import Destination, VirtualServiceBody
 
 STABLE = Destination(host="checkout", subset="stable")
 CANARY = Destination(host="checkout", subset="canary")

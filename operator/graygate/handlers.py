@@ -19,7 +19,7 @@ from graygate.domain.release.claims import Claim, RouteKey, claims_of
 from graygate.errors import ApiUnavailableError, ConflictError, GraygateError, KubeError
 from graygate.lifecycle import Deleted, Slots, delete_release, run_tick
 from graygate.metrics import OperatorMetrics
-from graygate.ports import ReleaseRef
+from graygate.ports.release import ReleaseRef
 from graygate.release_view import created_at, release_view, status_of
 from graygate.wiring import OperatorSettings, Wired, wire
 

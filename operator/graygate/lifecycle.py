@@ -28,7 +28,8 @@ from graygate.domain.release.claims import ALL_ROUTES, Claim, RouteKey, conteste
 from graygate.domain.release.decision import Reason
 from graygate.errors import GraygateError
 from graygate.metrics import OperatorMetrics
-from graygate.ports import Destination, ReleaseRef, TrafficTarget, VirtualServiceRef
+from graygate.ports.release import ReleaseRef
+from graygate.ports.routing import Destination, TrafficTarget, VirtualServiceRef
 from graygate.routing import snapshots_from_status, target_of
 from graygate.service import ActingFailed, Deps, ReleaseView, TickResult, tick
 

@@ -14,7 +14,8 @@ from graygate.api.status import CanaryReleaseStatus, Phase
 from graygate.domain.analysis.measurements import Measurement
 from graygate.domain.release.decision import Decision, Rollback
 from graygate.metrics import OperatorMetrics
-from graygate.ports import ReleaseRef, WriteResult
+from graygate.ports.release import ReleaseRef
+from graygate.ports.routing import WriteResult
 
 # The decision log line of a tick, under the logger name of the tick itself: a log filter selects the tick by it.
 log = logging.getLogger("graygate.service")

@@ -15,7 +15,7 @@ from graygate.api import COMMAND_ANNOTATION, CanaryReleaseStatus, parse_spec
 from graygate.api.gates import Gate
 from graygate.api.validation import InvalidSpec
 from graygate.domain.release.claims import Claim, RouteKey, claims_of, contested_by
-from graygate.ports import ReleaseRef
+from graygate.ports.release import ReleaseRef
 from graygate.service import ReleaseView
 
 log = logging.getLogger("graygate.release_view")

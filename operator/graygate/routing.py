@@ -10,7 +10,14 @@ from collections.abc import Iterable
 from graygate.api.header_routes import HeaderRouteMatch
 from graygate.api.spec import CanaryReleaseSpec, RouteDestination
 from graygate.api.status import OriginalRoute
-from graygate.ports import Destination, HeaderMatch, HeaderRoute, RouteSnapshot, TrafficTarget, VirtualServiceRef
+from graygate.ports.routing import (
+    Destination,
+    HeaderMatch,
+    HeaderRoute,
+    RouteSnapshot,
+    TrafficTarget,
+    VirtualServiceRef,
+)
 
 
 def _destination(destination: RouteDestination) -> Destination:

@@ -28,18 +28,10 @@ from graygate.domain.release.observations import Observations, RouteReading
 from graygate.domain.release.precheck import gates_due
 from graygate.errors import GraygateError
 from graygate.metrics import OperatorMetrics
-from graygate.ports import (
-    ConfigKeys,
-    EventSink,
-    Measurer,
-    ReleaseRef,
-    StatusWriter,
-    TrafficRouter,
-    TrafficSplit,
-    TrafficTarget,
-    WorkloadProbe,
-    WriteResult,
-)
+from graygate.ports.config import ConfigKeys
+from graygate.ports.gates import Measurer
+from graygate.ports.release import EventSink, ReleaseRef, StatusWriter, WorkloadProbe
+from graygate.ports.routing import TrafficRouter, TrafficSplit, TrafficTarget, WriteResult
 from graygate.recording import record
 from graygate.routing import header_routes_of, snapshots_from_status, snapshots_to_status, target_of
 

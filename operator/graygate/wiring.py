@@ -22,7 +22,9 @@ from graygate.kube.secrets import KubeSecrets
 from graygate.kube.virtualservices import KubeVirtualServiceStore
 from graygate.kube.workloads import KubeWorkloads
 from graygate.metrics import OperatorMetrics
-from graygate.ports import EventSink, SecretReader, StatusWriter, VirtualServiceStore, WorkloadProbe
+from graygate.ports.release import EventSink, StatusWriter, WorkloadProbe
+from graygate.ports.routing import VirtualServiceStore
+from graygate.ports.secrets import SecretReader
 from graygate.providers.prometheus import PrometheusProvider
 from graygate.routers.registry import ROUTERS, RouterClients
 from graygate.service import Deps

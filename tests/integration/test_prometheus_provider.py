@@ -26,7 +26,7 @@ from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.analysis.verdicts import Verdict
 from graygate.gates.runner import GateRunner
 from graygate.gates.tools import GateTools
-from graygate.ports import MetricSource, QueryFailure
+from graygate.ports.metrics import MetricSource, QueryFailure
 from graygate.providers.prometheus import PrometheusProvider
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.asyncio(loop_scope="module")]

@@ -13,7 +13,7 @@ from graygate.domain.analysis.prometheus import PrometheusMeasurement, QueryRead
 from graygate.domain.analysis.routing_check import RoutingCheckMeasurement
 from graygate.lifecycle import run_tick
 from graygate.metrics import OperatorMetrics
-from graygate.ports import ReleaseRef
+from graygate.ports.release import ReleaseRef
 from graygate.recording import gate_readings
 from graygate.service import ReleaseView
 from tests.unit.domain.release_builders import spec

@@ -29,7 +29,7 @@ from graygate.gates.metric_parity import MetricParityObserver
 from graygate.gates.prometheus import PrometheusObserver
 from graygate.gates.routing_check import RoutingCheckObserver
 from graygate.gates.tools import GateTools
-from graygate.ports import Observer
+from graygate.ports.gates import Observer
 
 __all__ = ["KINDS", "GateKind", "kind_of"]
 

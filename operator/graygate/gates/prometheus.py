@@ -30,7 +30,8 @@ from graygate.domain.analysis.promql import QueryScope, plan_queries, window_of
 from graygate.errors import GateError, GraygateError
 from graygate.gates.prometheus_login import DefaultCredentials, line
 from graygate.gates.tools import GateTools, expect
-from graygate.ports import BasicCredentials, MetricProvider, MetricSource, SecretReader
+from graygate.ports.metrics import BasicCredentials, MetricProvider, MetricSource
+from graygate.ports.secrets import SecretReader
 
 __all__ = ["PrometheusObserver"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graygate.errors import GateError
-from graygate.ports import BasicCredentials
+from graygate.ports.metrics import BasicCredentials
 
 __all__ = ["DefaultCredentials", "Login", "line"]
 

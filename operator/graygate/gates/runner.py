@@ -24,7 +24,7 @@ from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.url_allowlist import UrlAllowlist
 from graygate.gates.kinds import KINDS, kind_of
 from graygate.gates.tools import GateTools
-from graygate.ports import Observer
+from graygate.ports.gates import Observer
 from graygate.store.connections import EtcdConnector
 
 

@@ -14,7 +14,8 @@ from graygate.api.gates import GateCheck
 from graygate.errors import GateError
 from graygate.gates.fetch import HttpFetcher
 from graygate.gates.prometheus_login import DefaultCredentials
-from graygate.ports import MetricProvider, SecretReader
+from graygate.ports.metrics import MetricProvider
+from graygate.ports.secrets import SecretReader
 from graygate.store.connections import EtcdConnector, EtcdFactory, etcd_store
 
 __all__ = ["GateTools", "expect"]

@@ -17,7 +17,7 @@ from kubernetes import client
 
 from graygate.errors import KubeError
 from graygate.kube.client import kube_errors
-from graygate.ports import ReleaseRef
+from graygate.ports.release import ReleaseRef
 
 REPORTING_CONTROLLER = "graygate.dev/operator"
 MAX_NOTE_BYTES = 1024

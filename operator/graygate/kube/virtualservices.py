@@ -14,7 +14,7 @@ from kubernetes import client
 
 from graygate.errors import NotFoundError
 from graygate.kube.client import kube_errors
-from graygate.ports import VirtualServiceBody
+from graygate.ports.routing import VirtualServiceBody
 
 _ISTIO = {"group": "networking.istio.io", "version": "v1", "plural": "virtualservices"}
 

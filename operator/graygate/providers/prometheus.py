@@ -36,7 +36,7 @@ from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from graygate.errors import ProviderError
-from graygate.ports import MetricSample, MetricSource, QueryFailure, QueryResult
+from graygate.ports.metrics import MetricSample, MetricSource, QueryFailure, QueryResult
 
 __all__ = ["PrometheusProvider"]
 

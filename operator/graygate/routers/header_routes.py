@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from graygate.ports import HeaderRoute, VirtualServiceBody
+from graygate.ports.routing import HeaderRoute, VirtualServiceBody
 
 __all__ = ["HEADER_ROUTE_PREFIX", "Placement", "header_route_name", "is_header_route", "owned_by", "place"]
 

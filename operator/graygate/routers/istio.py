@@ -24,7 +24,7 @@ import functools
 from collections.abc import Callable, Sequence
 
 from graygate.errors import ConflictError, RouteNotFoundError, RouterError
-from graygate.ports import (
+from graygate.ports.routing import (
     RouteSnapshot,
     RouteWeights,
     RoutingProblem,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from graygate.errors import UnknownRouterError
-from graygate.ports import TrafficRouter, VirtualServiceStore
+from graygate.ports.routing import TrafficRouter, VirtualServiceStore
 from graygate.routers.istio import IstioRouter
 
 __all__ = ["ROUTERS", "RouterClients", "RouterFactory", "RouterRegistry"]

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from graygate.errors import InvalidRouteError, RouteNotFoundError, RouterError
-from graygate.ports import (
+from graygate.ports.routing import (
     Destination,
     RouteSnapshot,
     RouteWeights,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-from graygate.ports import Destination, RoutingProblem, RoutingProblemReason, VirtualServiceBody
+from graygate.ports.routing import Destination, RoutingProblem, RoutingProblemReason, VirtualServiceBody
 
 __all__ = [
     "DEFAULT_CLUSTER_DOMAIN",

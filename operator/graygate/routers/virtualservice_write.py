@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from pydantic import JsonValue
 
-from graygate.ports import Destination, RouteSnapshot, RoutingProblem, TrafficSplit, VirtualServiceBody
+from graygate.ports.routing import Destination, RouteSnapshot, RoutingProblem, TrafficSplit, VirtualServiceBody
 from graygate.routers import header_routes
 from graygate.routers.virtualservice_read import inspect_routes, routing_error, select_routes
 from graygate.routers.virtualservice_view import DEFAULT_CLUSTER_DOMAIN, DestinationMatcher, parse_view

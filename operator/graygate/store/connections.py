@@ -26,7 +26,8 @@ from pathlib import Path
 
 from graygate.api.etcd import EtcdConnection
 from graygate.errors import GateError, GraygateError
-from graygate.ports import ConfigStore, SecretReader
+from graygate.ports.config import ConfigStore
+from graygate.ports.secrets import SecretReader
 from graygate.store import EtcdSettings
 from graygate.store.etcd.store import EtcdStore
 

@@ -19,7 +19,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from graygate.ports import WatchConnection
+from graygate.ports.config import WatchConnection
 from graygate.store.errors import EtcdError, EtcdUnavailable
 from graygate.store.model import KeyState, WatchEvent, WatchInterrupted
 

@@ -19,7 +19,7 @@ import pytest
 from helm_tools import CHART, REPO, Helm
 from test_packaging_rbac import permissions, render
 
-from graygate.ports import StatusWriter
+from graygate.ports.release import StatusWriter
 from graygate.service import Deps
 
 KUBE = REPO / "operator" / "graygate" / "kube"

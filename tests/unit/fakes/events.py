@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from graygate.domain.release.decision import Reason
-from graygate.ports import ReleaseRef
+from graygate.ports.release import ReleaseRef
 
 
 @dataclass

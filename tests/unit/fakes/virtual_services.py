@@ -6,7 +6,7 @@ import copy
 from collections.abc import Callable
 
 from graygate.errors import ConflictError, NotFoundError
-from graygate.ports import VirtualServiceBody
+from graygate.ports.routing import VirtualServiceBody
 
 ConcurrentEdit = Callable[[VirtualServiceBody], None]
 

@@ -26,7 +26,7 @@ from graygate.gates.fetch import Download, HttpFetcher
 from graygate.gates.hot_reload import HotReloadObserver, new_nonce
 from graygate.gates.runner import GateRunner
 from graygate.gates.tools import GateTools
-from graygate.ports import ConfigStore
+from graygate.ports.config import ConfigStore
 from graygate.store import EtcdSettings, EtcdUnavailable, PrefixSnapshot, Versioned, content_hash
 from graygate.store.connections import EtcdConnector
 from tests.unit.fakes.secrets import FakeSecrets

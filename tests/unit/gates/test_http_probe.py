@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer, unused_port
 
 from graygate.errors import GateError
 from graygate.gates.http_probe import SNIPPET_BYTES, HttpProbeObserver, HttpProbeRequest, ProbeReading
-from graygate.ports import Observer
+from graygate.ports.gates import Observer
 from tests.unit.http_servers import serving, url
 
 NOW = datetime(2025, 3, 14, 9, 26, 53, tzinfo=UTC)

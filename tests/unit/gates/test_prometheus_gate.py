@@ -20,7 +20,9 @@ from graygate.gates.prometheus import PrometheusObserver
 from graygate.gates.prometheus_login import DefaultCredentials
 from graygate.gates.runner import GateRunner
 from graygate.gates.tools import GateTools
-from graygate.ports import MetricProvider, MetricSample, MetricSource, Observer, QueryFailure, QueryResult, SecretReader
+from graygate.ports.gates import Observer
+from graygate.ports.metrics import MetricProvider, MetricSample, MetricSource, QueryFailure, QueryResult
+from graygate.ports.secrets import SecretReader
 from tests.unit.fakes.secrets import FakeSecrets
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

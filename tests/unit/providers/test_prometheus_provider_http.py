@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer, unused_port
 
 from graygate.errors import ProviderError
-from graygate.ports import BasicCredentials, MetricSample, MetricSource, QueryFailure
+from graygate.ports.metrics import BasicCredentials, MetricSample, MetricSource, QueryFailure
 from graygate.providers.prometheus import PrometheusProvider
 from graygate.sandbox.pki import write_pki
 from tests.unit.http_servers import serving

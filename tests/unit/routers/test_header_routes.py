@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from graygate.ports import (
+from graygate.ports.routing import (
     Destination,
     HeaderMatch,
     HeaderRoute,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from graygate.errors import ConflictError, RouteNotFoundError
-from graygate.ports import (
+from graygate.ports.routing import (
     Destination,
     RouteWeights,
     RoutingProblemReason,

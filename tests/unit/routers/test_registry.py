@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from graygate.errors import UnknownRouterError
-from graygate.ports import TrafficRouter
+from graygate.ports.routing import TrafficRouter
 from graygate.routers.istio import IstioRouter
 from graygate.routers.registry import ROUTERS, RouterClients, RouterRegistry
 from tests.unit.fakes.virtual_services import InMemoryVirtualServiceStore

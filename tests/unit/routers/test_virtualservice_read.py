@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from graygate.ports import Destination, RouteWeights, RoutingProblem, RoutingProblemReason, VirtualServiceBody
+from graygate.ports.routing import Destination, RouteWeights, RoutingProblem, RoutingProblemReason, VirtualServiceBody
 from graygate.routers.virtualservice_read import read_weights
 from graygate.routers.virtualservice_view import canonical_host
 from tests.virtual_services import (

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from graygate.errors import InvalidRouteError, RouteNotFoundError, RouterError
-from graygate.ports import Destination, RouteWeights, RoutingProblemReason, VirtualServiceBody
+from graygate.ports.routing import Destination, RouteWeights, RoutingProblemReason, VirtualServiceBody
 from graygate.routers.virtualservice_read import read_weights, snapshot
 from graygate.routers.virtualservice_write import restore, with_canary_weight
 from tests.virtual_services import (

@@ -15,7 +15,8 @@ from graygate.api.validation import InvalidSpec
 from graygate.domain.release.claims import Claim, RouteKey
 from graygate.lifecycle import Deleted, Slot, Slots, delete_release, run_tick
 from graygate.metrics import OperatorMetrics
-from graygate.ports import ReleaseRef, VirtualServiceBody
+from graygate.ports.release import ReleaseRef
+from graygate.ports.routing import VirtualServiceBody
 from graygate.routers.istio import IstioRouter
 from graygate.service import Deps, ReleaseView
 from tests.unit.fakes.events import RecordingEvents

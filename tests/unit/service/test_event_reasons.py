@@ -13,7 +13,7 @@ from graygate import service
 from graygate.api import CanaryReleaseStatus
 from graygate.domain.release.decision import Abort, Note, Reason
 from graygate.kube.events import fit_note
-from graygate.ports import EventSink
+from graygate.ports.release import EventSink
 from graygate.service import ReleaseView
 from tests.unit.domain.release_builders import spec
 from tests.unit.fakes.events import RecordingEvents

@@ -16,7 +16,7 @@ from graygate.domain.release.config_moves import MAX_ATTEMPTS
 from graygate.errors import GraygateError
 from graygate.lifecycle import restore_config_on_delete
 from graygate.metrics import OperatorMetrics
-from graygate.ports import ReleaseRef
+from graygate.ports.release import ReleaseRef
 from graygate.routers.istio import IstioRouter
 from graygate.service import Deps, ReleaseView, tick
 from tests.unit.domain.release_builders import at, no_gates, spec

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from graygate.api import CanaryReleaseStatus, parse_spec
 from graygate.metrics import OperatorMetrics
-from graygate.ports import ReleaseRef
+from graygate.ports.release import ReleaseRef
 from graygate.routers.istio import IstioRouter
 from graygate.service import Deps, ReleaseView, tick
 from tests.unit.fakes.events import RecordingEvents

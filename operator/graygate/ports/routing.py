@@ -1,0 +1,218 @@
+"""Traffic routing: what to route (a target and a split), what a router saw and wrote, and the two seams:
+the router itself and the store of VirtualServices it reads and writes.
+
+The one deliberate ``dict[str, Any]`` is ``VirtualServiceBody``: a foreign object we read through a typed view but
+must hand back byte-for-byte, so it travels as the plain JSON the API server gave us.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+VirtualServiceBody = dict[str, Any]
+"""A whole ``networking.istio.io/v1`` VirtualService exactly as the API server returned it."""
+
+
+# ---- traffic routing: what to route ----
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One Istio destination: a host, optionally narrowed by a DestinationRule subset and a port.
+
+    ``host`` is written as in the VirtualService; a name without dots ("checkout") means that service in the
+    VirtualService's own namespace, as Istio itself reads it. ``port=None`` matches any port.
+    """
+
+    host: str
+    subset: str | None = None
+    port: int | None = None
+
+    def __str__(self) -> str:
+        text = self.host
+        if self.subset is not None:
+            text += f"/{self.subset}"
+        if self.port is not None:
+            text += f":{self.port}"
+        return text
+
+
+@dataclass(frozen=True)
+class VirtualServiceRef:
+    """A VirtualService graygate manages, and which of its http routes. ``routes=None``: its only http route."""
+
+    name: str
+    routes: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TrafficTarget:
+    """Everything a router needs to find the weights of one release, built from the CanaryRelease spec."""
+
+    namespace: str
+    virtual_services: tuple[VirtualServiceRef, ...]
+    stable: Destination
+    canary: Destination
+    release: str | None = None
+    """The release's name: it names the release's header routes (``graygate-<release>-header``); None: the router
+    neither reports nor writes header routes."""
+
+    def __post_init__(self) -> None:
+        names = [ref.name for ref in self.virtual_services]
+        if not names:
+            raise ValueError("a traffic target needs at least one VirtualService")
+        if len(set(names)) != len(names):
+            raise ValueError(f"VirtualService listed twice in the traffic target: {names}")
+        if self.stable == self.canary:
+            raise ValueError(f"stable and canary are the same destination ({self.stable}); give them distinct subsets")
+
+
+@dataclass(frozen=True)
+class HeaderMatch:
+    """One header a coloured request must carry: its (lower-case) name and how its value must look."""
+
+    name: str
+    kind: Literal["exact", "prefix", "regex"]
+    value: str
+
+
+@dataclass(frozen=True)
+class HeaderRoute:
+    """One way to be coloured: a request carrying every one of ``headers`` goes to the canary."""
+
+    headers: tuple[HeaderMatch, ...]
+
+
+@dataclass(frozen=True)
+class TrafficSplit:
+    """What the managed routes should say: the canary's weight, and the header routes above them (a request matching
+    any goes to the canary whatever the weight). No header routes: any this release inserted are removed."""
+
+    canary_weight: int
+    header_routes: tuple[HeaderRoute, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.canary_weight, bool) or not 0 <= self.canary_weight <= 100:
+            raise ValueError(f"canary weight must be an integer from 0 to 100, got {self.canary_weight!r}")
+
+
+# ---- traffic routing: what was seen and done ----
+
+
+class RoutingProblemReason(enum.StrEnum):
+    """Why a VirtualService cannot be read or written safely. A fixed vocabulary, fit for Events and conditions."""
+
+    VIRTUAL_SERVICE_NOT_FOUND = "VirtualServiceNotFound"
+    MALFORMED = "MalformedVirtualService"
+    ROUTE_NOT_FOUND = "RouteNotFound"
+    AMBIGUOUS_ROUTE = "AmbiguousRoute"
+    STABLE_NOT_ROUTED = "StableDestinationNotRouted"
+    DUPLICATE_DESTINATION = "DuplicateDestination"
+    FOREIGN_WEIGHT = "ForeignWeightedDestination"
+    WEIGHTS_NOT_100 = "WeightsDoNotSumTo100"
+
+
+@dataclass(frozen=True)
+class RoutingProblem:
+    """A VirtualService graygate cannot manage as it stands: which one, why (a fixed word), and what to do."""
+
+    virtual_service: str
+    reason: RoutingProblemReason
+    message: str
+
+
+@dataclass(frozen=True)
+class RouteWeights:
+    """The real split of one managed http route. ``route=None`` is a VirtualService's single, unnamed route."""
+
+    route: str | None
+    stable_weight: int
+    canary_weight: int
+    header_route: bool = False
+    """Whether the release's header route stands directly above this route (only read when the target names the
+    release)."""
+
+
+@dataclass(frozen=True)
+class VirtualServiceWeights:
+    virtual_service: str
+    resource_version: str | None
+    routes: tuple[RouteWeights, ...]
+
+
+@dataclass(frozen=True)
+class TrafficObservation:
+    """The actual weights of every managed route, re-read each tick; problems are reported, never guessed around."""
+
+    virtual_services: tuple[VirtualServiceWeights, ...]
+    problems: tuple[RoutingProblem, ...]
+
+    @property
+    def canary_weight(self) -> int | None:
+        """The one canary weight all managed routes agree on, or None when a problem or a disagreement hides it."""
+        weights = {route.canary_weight for vs in self.virtual_services for route in vs.routes}
+        if self.problems or len(weights) != 1:
+            return None
+        return weights.pop()
+
+
+@dataclass(frozen=True)
+class RouteSnapshot:
+    """One http route exactly as it was before graygate touched it; stored in the release status for the revert.
+
+    ``route_json`` is the route's compact JSON text, key order kept, so restoring it is byte-exact.
+    """
+
+    virtual_service: str
+    route: str | None
+    route_json: str
+
+
+@dataclass(frozen=True)
+class VirtualServiceWrite:
+    """One replace that reached the API server: worth one Event and one count in the write metric."""
+
+    virtual_service: str
+    resource_version: str | None
+    attempts: int
+    previous: tuple[RouteWeights, ...]
+    """The weights just before the write; empty when they could not be read (e.g. restoring a mangled route)."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    written: tuple[VirtualServiceWrite, ...]
+    unchanged: tuple[str, ...]
+    problems: tuple[RoutingProblem, ...]
+
+    @property
+    def as_asked(self) -> bool:
+        """Every VirtualService now says what was asked (written or already so)."""
+        return not self.problems
+
+
+class VirtualServiceStore(Protocol):
+    """The only way a router reaches Kubernetes. ``graygate.kube.virtualservices`` implements it; tests use a fake."""
+
+    async def get(self, namespace: str, name: str) -> VirtualServiceBody | None:
+        """The VirtualService as JSON, or None when it does not exist."""
+        ...
+
+    async def replace(self, namespace: str, name: str, body: VirtualServiceBody) -> VirtualServiceBody:
+        """PUT ``body`` as is, its ``metadata.resourceVersion`` included; raise ``ConflictError`` when stale."""
+        ...
+
+
+class TrafficRouter(Protocol):
+    """Reads and shifts the stable/canary split of one release. Level-based: every call re-reads the real objects."""
+
+    async def observe(self, target: TrafficTarget) -> TrafficObservation: ...
+
+    async def set_split(self, target: TrafficTarget, split: TrafficSplit) -> WriteResult: ...
+
+    async def snapshot(self, target: TrafficTarget) -> tuple[RouteSnapshot, ...]: ...
+
+    async def restore(self, target: TrafficTarget, snapshots: Sequence[RouteSnapshot]) -> WriteResult: ...
