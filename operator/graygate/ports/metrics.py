@@ -39,7 +39,7 @@ class MetricSource:
 
 
 @dataclass(frozen=True)
-class MetricSample:
+class MetricSeries:
     """One series of an instant vector (or a scalar, with no labels). ``value`` may be NaN or infinite."""
 
     labels: tuple[tuple[str, str], ...]
@@ -63,11 +63,11 @@ class QueryFailure(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class QueryResult:
+class MetricReading:
     """A query's answer: the samples (none is a valid answer: no data), or a failure and what it said."""
 
     query: str
-    samples: tuple[MetricSample, ...] = ()
+    samples: tuple[MetricSeries, ...] = ()
     failure: QueryFailure | None = None
     message: str = ""
 
@@ -78,9 +78,9 @@ class QueryResult:
 
 class MetricProvider(Protocol):
     """Runs instant queries against a metric backend. ``query`` never raises for the backend's sake: an unreachable,
-    slow or refusing backend is a ``QueryResult`` with a ``failure``."""
+    slow or refusing backend is a ``MetricReading`` with a ``failure``."""
 
-    async def query(self, source: MetricSource, promql: str, now: datetime) -> QueryResult:
+    async def query(self, source: MetricSource, promql: str, now: datetime) -> MetricReading:
         """Evaluate ``promql`` at ``now`` (the query's evaluation time, not a clock reading)."""
         ...
 

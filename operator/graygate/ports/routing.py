@@ -144,7 +144,7 @@ class VirtualServiceWeights:
 
 
 @dataclass(frozen=True)
-class TrafficObservation:
+class TrafficReading:
     """The actual weights of every managed route, re-read each tick; problems are reported, never guessed around."""
 
     virtual_services: tuple[VirtualServiceWeights, ...]
@@ -209,7 +209,7 @@ class VirtualServiceStore(Protocol):
 class TrafficRouter(Protocol):
     """Reads and shifts the stable/canary split of one release. Level-based: every call re-reads the real objects."""
 
-    async def observe(self, target: TrafficTarget) -> TrafficObservation: ...
+    async def observe(self, target: TrafficTarget) -> TrafficReading: ...
 
     async def set_split(self, target: TrafficTarget, split: TrafficSplit) -> WriteResult: ...
 

@@ -8,7 +8,7 @@ Why it is built this way:
 * Nothing is retried here: the client's default retries (three, with back-off) would hold an analysis for
   seconds on a dead address. The next analysis is the retry.
 * A failure is an answer, not an exception: refused, timed out, 401, 400 (a query Prometheus rejected), 5xx and
-  a body that is not Prometheus's JSON each become a `QueryResult` with a `QueryFailure` word and the server's own
+  a body that is not Prometheus's JSON each become a `MetricReading` with a `QueryFailure` word and the server's own
   message, which the domain turns into an `Error` verdict. Only a closed provider raises.
 * One client per query, closed right after: credentials come fresh from their Secrets at every analysis, so a
   rotated token takes effect at once, and no session is shared between threads. A CA bundle is written once per
@@ -36,7 +36,7 @@ from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from graygate.errors import ProviderError
-from graygate.ports.metrics import MetricSample, MetricSource, QueryFailure, QueryResult
+from graygate.ports.metrics import MetricReading, MetricSeries, MetricSource, QueryFailure
 
 __all__ = ["PrometheusProvider"]
 
@@ -60,8 +60,8 @@ class PrometheusProvider:
         self._ca_dir: Path | None = None
         self._closed = False
 
-    async def query(self, source: MetricSource, promql: str, now: datetime) -> QueryResult:
-        """Evaluate `promql` at `now`; every failure is returned as a `QueryResult`, never raised."""
+    async def query(self, source: MetricSource, promql: str, now: datetime) -> MetricReading:
+        """Evaluate `promql` at `now`; every failure is returned as a `MetricReading`, never raised."""
         if self._closed:
             raise ProviderError("the Prometheus provider is closed; create a new one")
         ca_file = self._ca_file(source.ca_pem) if source.ca_pem else None
@@ -107,14 +107,14 @@ def _connect(source: MetricSource, ca_file: Path | None) -> PrometheusConnect:
     )
 
 
-def _query(source: MetricSource, promql: str, now: datetime, ca_file: Path | None) -> QueryResult:
+def _query(source: MetricSource, promql: str, now: datetime, ca_file: Path | None) -> MetricReading:
     """The blocking part, run in a worker thread."""
     client = _connect(source, ca_file)
     where = source.address
     params = {"time": f"{now.timestamp():.3f}", "timeout": f"{source.timeout_s:g}"}
     try:
         raw = client.custom_query(promql, params=params)
-        return QueryResult(query=promql, samples=_samples(raw))
+        return MetricReading(query=promql, samples=_samples(raw))
     except requests.Timeout:
         return _failed(promql, QueryFailure.TIMEOUT, f"no answer from {where} in {source.timeout_s:g}s")
     except requests.exceptions.SSLError as e:
@@ -135,12 +135,12 @@ def _query(source: MetricSource, promql: str, now: datetime, ca_file: Path | Non
         client.close()
 
 
-def _samples(raw: object) -> tuple[MetricSample, ...]:
+def _samples(raw: object) -> tuple[MetricSeries, ...]:
     """The samples of `data.result`: a vector (a list of series) or a scalar (`[time, "value"]`)."""
     if not isinstance(raw, list):
         raise _Unexpected(f"did not answer like Prometheus: the result is a {type(raw).__name__}")
     if len(raw) == 2 and not isinstance(raw[0], dict):
-        return (MetricSample(labels=(), value=_number(raw[1])),)
+        return (MetricSeries(labels=(), value=_number(raw[1])),)
     samples = []
     for series in raw:
         if not isinstance(series, dict):
@@ -148,7 +148,7 @@ def _samples(raw: object) -> tuple[MetricSample, ...]:
         if "values" in series:
             raise _Unexpected("the query gives a range vector; it must give one number", QueryFailure.REJECTED)
         labels = tuple(sorted((str(k), str(v)) for k, v in dict(series.get("metric", {})).items()))
-        samples.append(MetricSample(labels=labels, value=_number(series["value"][1])))
+        samples.append(MetricSeries(labels=labels, value=_number(series["value"][1])))
     return tuple(samples)
 
 
@@ -157,7 +157,7 @@ def _number(text: object) -> float:
     return float(str(text))
 
 
-def _http_failure(promql: str, where: str, message: str) -> QueryResult:
+def _http_failure(promql: str, where: str, message: str) -> MetricReading:
     """The client's exception text is `HTTP Status Code 400 (b'<body>')`: recover the status and what the body
     says (Prometheus's JSON `error`, else the body's beginning)."""
     status, said = 0, message[:300]
@@ -202,5 +202,5 @@ def _short(error: BaseException) -> str:
     return text[:300] or type(error).__name__
 
 
-def _failed(promql: str, kind: QueryFailure, message: str) -> QueryResult:
-    return QueryResult(query=promql, failure=kind, message=message)
+def _failed(promql: str, kind: QueryFailure, message: str) -> MetricReading:
+    return MetricReading(query=promql, failure=kind, message=message)

@@ -29,7 +29,7 @@ from graygate.ports.routing import (
     RouteWeights,
     RoutingProblem,
     RoutingProblemReason,
-    TrafficObservation,
+    TrafficReading,
     TrafficSplit,
     TrafficTarget,
     VirtualServiceBody,
@@ -63,7 +63,7 @@ class IstioRouter:
         self._max_attempts = max_attempts
         self._cluster_domain = cluster_domain
 
-    async def observe(self, target: TrafficTarget) -> TrafficObservation:
+    async def observe(self, target: TrafficTarget) -> TrafficReading:
         """The actual split of every managed route: one read per VirtualService, never a write."""
         seen: list[VirtualServiceWeights] = []
         problems: list[RoutingProblem] = []
@@ -77,7 +77,7 @@ class IstioRouter:
                 problems.append(weights)
             else:
                 seen.append(VirtualServiceWeights(ref.name, _resource_version(body), weights))
-        return TrafficObservation(tuple(seen), tuple(problems))
+        return TrafficReading(tuple(seen), tuple(problems))
 
     async def set_split(self, target: TrafficTarget, split: TrafficSplit) -> WriteResult:
         """Send ``split.canary_weight`` % of every managed route to canary and the rest to stable, with exactly

@@ -21,7 +21,7 @@ from graygate.gates.prometheus_login import DefaultCredentials
 from graygate.gates.runner import GateRunner
 from graygate.gates.tools import GateTools
 from graygate.ports.gates import Observer
-from graygate.ports.metrics import MetricProvider, MetricSample, MetricSource, QueryFailure, QueryResult
+from graygate.ports.metrics import MetricProvider, MetricReading, MetricSeries, MetricSource, QueryFailure
 from graygate.ports.secrets import SecretReader
 from tests.unit.fakes.secrets import FakeSecrets
 
@@ -45,13 +45,13 @@ RATE = {"requestSuccessRate": {"min": 99, "minRequests": 10}}
 class FakeProvider:
     """Answers every query with `answer(promql)`; remembers what it was asked; can wait for `together` calls."""
 
-    answer: Callable[[str], QueryResult] = lambda q: QueryResult(query=q, samples=(MetricSample((), 1.0),))
+    answer: Callable[[str], MetricReading] = lambda q: MetricReading(query=q, samples=(MetricSeries((), 1.0),))
     together: int = 0
     asked: list[tuple[MetricSource, str, datetime]] = field(default_factory=list)
     closed: bool = False
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def query(self, source: MetricSource, promql: str, now: datetime) -> QueryResult:
+    async def query(self, source: MetricSource, promql: str, now: datetime) -> MetricReading:
         self.asked.append((source, promql, now))
         if self.together:
             if len(self.asked) >= self.together:
@@ -160,10 +160,10 @@ async def test_what_cannot_be_asked_is_recorded_not_raised(
 
 
 async def test_failed_and_raising_queries_become_errors_on_their_reading() -> None:
-    def answer(promql: str) -> QueryResult:
+    def answer(promql: str) -> MetricReading:
         if "checkout-stable" in promql:
             raise RuntimeError("bug")
-        return QueryResult(query=promql, failure=QueryFailure.TIMEOUT, message="no answer in 5s")
+        return MetricReading(query=promql, failure=QueryFailure.TIMEOUT, message="no answer in 5s")
 
     seen = await observe(RATE, FakeProvider(answer=answer))
     assert seen.canary is not None
@@ -185,8 +185,8 @@ async def test_without_a_release_or_a_provider_the_gate_says_so() -> None:
 
 
 async def test_the_runner_measures_prometheus_gates_and_closes_the_provider() -> None:
-    ok = (MetricSample((("response_code", "200"),), 50.0),)
-    provider = FakeProvider(answer=lambda promql: QueryResult(query=promql, samples=ok))
+    ok = (MetricSeries((("response_code", "200"),), 50.0),)
+    provider = FakeProvider(answer=lambda promql: MetricReading(query=promql, samples=ok))
     gates = [Gate.model_validate({"name": "errors", "prometheus": RATE})]
     runner = GateRunner(GateTools(metrics=provider, default_prometheus=DEFAULT))
     (measured,) = await runner.measure(gates, NOW, SCOPE)

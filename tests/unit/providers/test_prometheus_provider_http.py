@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer, unused_port
 
 from graygate.errors import ProviderError
-from graygate.ports.metrics import BasicCredentials, MetricSample, MetricSource, QueryFailure
+from graygate.ports.metrics import BasicCredentials, MetricSeries, MetricSource, QueryFailure
 from graygate.providers.prometheus import PrometheusProvider
 from graygate.sandbox.pki import write_pki
 from tests.unit.http_servers import serving
@@ -97,7 +97,7 @@ async def test_a_vector_with_the_time_credentials_and_headers_sent(
     bearer = source(server, "/ok", bearer_token="t0ken", headers=(("X-Scope-OrgID", "shop"),), timeout_s=2.5)
     result = await provider.query(bearer, "sum by (response_code) (x)", NOW)
     assert result.ok
-    assert result.samples[0] == MetricSample(labels=(("response_code", "200"),), value=990.0)
+    assert result.samples[0] == MetricSeries(labels=(("response_code", "200"),), value=990.0)
     assert math.isnan(result.samples[1].value)
     sent = SEEN[-1]
     assert sent["query"] == {"query": "sum by (response_code) (x)", "time": f"{NOW.timestamp():.3f}", "timeout": "2.5"}
@@ -109,7 +109,7 @@ async def test_a_vector_with_the_time_credentials_and_headers_sent(
 @pytest.mark.parametrize(
     ("prefix", "samples", "failure", "message"),
     [
-        ("/scalar", (MetricSample((), 0.25),), None, ""),
+        ("/scalar", (MetricSeries((), 0.25),), None, ""),
         ("/empty", (), None, ""),
         ("/matrix", (), QueryFailure.REJECTED, "the query gives a range vector; it must give one number"),
         ("/unauthorized", (), QueryFailure.UNAUTHORIZED, "answered HTTP 401: <html>401 Unauthorized</html>"),
@@ -123,7 +123,7 @@ async def test_each_kind_of_answer(
     server: TestServer,
     provider: PrometheusProvider,
     prefix: str,
-    samples: tuple[MetricSample, ...],
+    samples: tuple[MetricSeries, ...],
     failure: QueryFailure | None,
     message: str,
 ) -> None:
