@@ -16,5 +16,13 @@ Adding a gate kind (say `webhook`) is four hand-written files plus tests:
    built by `WebhookObserver.of(tools)` from the shared `GateTools` (fetcher, etcd connections, Secret reader).
 4. One line in `gates/kinds.py`: `GateKind(Webhook, WebhookMeasurement, WebhookObserver.of)`.
 
-`tests/unit/gates/test_gate_kinds.py` fails until the table and the API union agree.
+Then `make generate` (it needs the toolchain's helm for the chart's copy and `deploy/install.yaml`), and the tests:
+a judge table and an observer test of the kind's own; an example of its check in `tests/unit/gates/test_gate_kinds.py`
+(which fails until the table and the API union agree); the kind's field in `tests/unit/api/test_api_spec.py`; and a
+row per CEL rule it adds in `tests/integration/test_release_validation.py` (its bounded wait gives one). The `Gate`
+model's docstring names the kinds, and becomes the CRD's description: add the new one there too.
+
+A kind calls only what the platform team's URL allowlist approves through `urls()`. A kind whose target is not an
+http(s) URL (a TCP address, a queue) cannot be approved by it as it stands: teach `domain/url_allowlist.py` that
+target's form before shipping such a kind, or the allowlist does not bound it.
 """
