@@ -58,7 +58,15 @@ from graygate.api.status import CanaryReleaseStatus, OriginalRoute, Outcome, Pau
 from graygate.api.validation import InvalidSpec
 from graygate.domain.analysis.assessment import Assessment
 from graygate.domain.release import analysis_rules, config_moves
-from graygate.domain.release.bookkeeping import Tick, managed_only, move, needs_snapshot, route_problem, seal_explicit
+from graygate.domain.release.bookkeeping import (
+    Tick,
+    managed_only,
+    move,
+    needs_snapshot,
+    route_problem,
+    seal,
+    seal_explicit,
+)
 from graygate.domain.release.commands import pending_command, record_command
 from graygate.domain.release.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert
 from graygate.domain.release.moves import clock, describe_step, go_to_step, hold, pause, restart
@@ -223,15 +231,7 @@ def _reassert(
 
 
 def _keep_message(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> CanaryReleaseStatus:
-    return seal_explicit(
-        status,
-        seen=tick.seen,
-        now=tick.now,
-        wanted_before=tick.status.canary_weight,
-        total_steps=len(tick.plan),
-        message=status.message,
-        assessment=assessment,
-    )
+    return seal(tick, status, status.message, assessment)
 
 
 def _run(tick: Tick) -> Decision:
