@@ -54,6 +54,12 @@ class Verdict:
     inputs: Mapping[str, str] = field(default_factory=dict)
     query: str | None = None
     """The resolved query or queries, one `role: query` per line, for gates that query something."""
+    evidence: Mapping[str, str] = field(default_factory=dict)
+    """The numbers behind the outcome, by name (counts, the statistic or bound, alpha, the allowance, the
+    resolution), so the status, the Events and `graygate get` can show the working."""
+    harm: str | None = None
+    """Set when the gate saw users failing on the canary (caller-side errors on its share, or its share answered
+    by no pod): why a release that cannot decide must still take the canary's traffic away."""
 
     def with_outcome(self, outcome: Outcome, reason: str) -> Verdict:
         """The same verdict with another outcome and reason (used when thresholds debounce a sample)."""
