@@ -14,7 +14,8 @@ def test_the_bounds_hold_the_observed_rate_and_narrow_with_requests() -> None:
     for n in (10, 100, 1000, 10000):
         low, high = bounds(Counts(n / 20, n), 0.05)
         assert low < 0.05 < high
-        assert previous[0] <= low and high <= previous[1]
+        assert previous[0] <= low
+        assert high <= previous[1]
         previous = (low, high)
     assert bounds(Counts(0, 0), 0.05) == (0.0, 1.0)
     assert bounds(Counts(0, 500), 0.05)[0] == 0.0
