@@ -17,9 +17,7 @@ from e2e.lab.callers import AccessLogTail, AccessRecord, Destination, caller_lab
 
 pytestmark = pytest.mark.timeout(60)
 
-DESTINATIONS = {
-    v: Destination("app", "shop", subset=v, workload=f"app-{v}", version=v) for v in ("stable", "canary")
-}
+DESTINATIONS = {v: Destination("app", "shop", subset=v, workload=f"app-{v}", version=v) for v in ("stable", "canary")}
 
 
 def _line(**fields: object) -> str:
