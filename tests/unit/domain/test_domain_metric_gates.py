@@ -50,6 +50,8 @@ def test_provider_errors_hold_the_step_apart_from_inconclusive_analyses_and_neve
         current = decision.status
     assert current.recent_results[-1].outcome is Outcome.ERROR
     assert "Timeout" in current.recent_results[-1].reason
+
+
 def test_the_resolved_query_value_and_threshold_reach_the_status() -> None:
     decision = decide(RELEASE, status(canary_weight=10), observe(10, analysis=measured(7)), at(30))
     result = decision.status.recent_results[-1]

@@ -184,7 +184,7 @@ def record_assessment(tick: Tick, status: CanaryReleaseStatus, assessment: Asses
     )
     failed = {verdict.gate for verdict in assessment.failed_verdicts}
     step = status.current_step_index
-    gates = tuple(_count_step_failure(state, step) if state.name in failed else state for state in assessment.gate_states)
+    gates = tuple(_count_step_failure(s, step) if s.name in failed else s for s in assessment.gate_states)
     return status.model_copy(
         update={
             "recent_results": (*status.recent_results, *results)[-MAX_RESULTS:],

@@ -31,10 +31,11 @@ The rules, first match wins:
       pass (a failing pre-check fails the release at 0 %, see `precheck`), then start step 0;
    f. Paused: hold until a command;
    g. Progressing: an unavailable canary workload holds; a `setWeight` (or `setHeaderRoute`) step is done after
-      one passing analysis at its weight (at once without gates), so any other outcome (`Error` included) holds; a timed pause is done when its time, counted from
-      `stepStartedAt`, is up and the latest analysis is not Inconclusive or Error; then the next step, or after
-      the last one: Succeeded with the canary at 100 %. Starting first writes the release's etcd keys
-      (`spec.config`, see `config_moves`): the canary gets traffic only once that write is confirmed.
+      one passing analysis at its weight (at once without gates), so any other outcome (`Error` included)
+      holds; a timed pause is done when its time, counted from `stepStartedAt`, is up and the latest analysis is
+      not Inconclusive or Error; then the next step, or after the last one: Succeeded with the canary at 100 %.
+      Starting first writes the release's etcd keys (`spec.config`, see `config_moves`): the canary gets traffic
+      only once that write is confirmed.
 7. After any rule: a run that ends (Failed, Aborted) or starts over puts its etcd keys back, guarded.
 
 A failed verdict is always heard, with the gate's value, threshold, resolved query and evidence
