@@ -175,7 +175,11 @@ def test_a_withdrawn_pause_keeps_the_canary_at_zero_and_its_header_routes_off() 
 
 
 WITHDRAWN = status(
-    P.PAUSED, canary_weight=0, current_step_index=2, pause_reason=PauseReason.INCONCLUSIVE_WITHDRAWN, inconclusive_count=2
+    P.PAUSED,
+    canary_weight=0,
+    current_step_index=2,
+    pause_reason=PauseReason.INCONCLUSIVE_WITHDRAWN,
+    inconclusive_count=2,
 )
 
 
