@@ -308,3 +308,52 @@ def test_every_cel_rule_of_the_crd_has_a_row() -> None:
     assert not missing, f"CEL rules without a row: {missing}"
     unused = [row for row in rows if not any(row[0] == path and row[1] in message for path, message in rules)]
     assert not unused, f"rows for rules the CRD does not have: {unused}"
+
+
+SCHEMA_CASES: list[tuple[str, Callable[[Spec], None], str]] = [
+    ("spec.analysis.errorPolicy", setting("analysis", "errorPolicy", value="retry"), "Unsupported value"),
+    (
+        "spec.analysis.consecutiveErrorLimit",
+        setting("analysis", "consecutiveErrorLimit", value=0),
+        "should be greater than or equal to 1",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "change", "message"), SCHEMA_CASES, ids=[c[0] for c in SCHEMA_CASES])
+def test_what_errors_lead_to_is_checked_by_the_schema(
+    custom: client.CustomObjectsApi, namespace: str, path: str, change: Callable[[Spec], None], message: str
+) -> None:
+    spec = valid()
+    change(spec)
+    body = release("broken", spec)
+    found = refusal(lambda: custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=body))
+    assert message in found, found
+    assert path in found, found
+
+
+def test_the_status_keeps_evidence_and_step_failures_within_their_bounds(
+    custom: client.CustomObjectsApi, namespace: str
+) -> None:
+    custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=release("written", valid()))
+    result = {"gate": "g", "kind": "prometheus", "verdict": "Fail", "at": "2026-01-01T00:00:00Z"}
+    steps = [{"step": 0, "failures": 2}, {"step": 2, "failures": 1}]
+    written = {
+        "recentResults": [{**result, "evidence": {"canaryErrors": "41", "alpha": "0.05"}}],
+        "gates": [{"name": "g", "stepFailures": steps}],
+        "consecutiveErrors": 3,
+    }
+
+    def patch(status: dict[str, Any]) -> Any:
+        return custom.patch_namespaced_custom_object_status(
+            **RELEASES, namespace=namespace, name="written", body={"status": status}
+        )
+
+    kept = patch(written)["status"]
+    assert kept["recentResults"][0]["evidence"] == {"canaryErrors": "41", "alpha": "0.05"}
+    assert kept["gates"][0]["stepFailures"] == steps
+    assert kept["consecutiveErrors"] == 3
+    crowded = {"recentResults": [{**result, "evidence": {f"n{i}": "1" for i in range(17)}}]}
+    assert "at most 16" in refusal(lambda: patch(crowded))
+    long = {"gates": [{"name": "g", "stepFailures": [{"step": i, "failures": 1} for i in range(21)]}]}
+    assert "at most 20" in refusal(lambda: patch(long))

@@ -40,9 +40,12 @@ from graygate.api.spec import (
     WorkloadRef,
 )
 from graygate.api.status import (
+    MAX_EVIDENCE,
+    MAX_EVIDENCE_TEXT,
     MAX_HISTORY,
     MAX_QUERY_TEXT,
     MAX_RESULTS,
+    MAX_STEP_FAILURES,
     CanaryReleaseStatus,
     CommandRecord,
     Condition,
@@ -53,6 +56,7 @@ from graygate.api.status import (
     Outcome,
     PauseReason,
     Phase,
+    StepFailures,
     Transition,
 )
 from graygate.api.validation import InvalidSpec, describe_errors, parse_spec
@@ -63,9 +67,12 @@ __all__ = [
     "GATES_PASSING",
     "GROUP",
     "KIND",
+    "MAX_EVIDENCE",
+    "MAX_EVIDENCE_TEXT",
     "MAX_HISTORY",
     "MAX_QUERY_TEXT",
     "MAX_RESULTS",
+    "MAX_STEP_FAILURES",
     "PLURAL",
     "READY",
     "RECONCILING",
@@ -115,6 +122,7 @@ __all__ = [
     "RouteDestination",
     "SecretRef",
     "Step",
+    "StepFailures",
     "TrafficRouting",
     "Transition",
     "UnresolvedVariable",

@@ -216,8 +216,19 @@ class Analysis(SpecModel):
     """How many failed non-critical gate results are tolerated over the release; one more rolls it back."""
 
     inconclusive_limit: int = Field(default=3, ge=1, le=100)
-    """After this many analyses in a row that were inconclusive (or could not measure), the release pauses and
-    asks a human to `resume`, `promote` or `abort`."""
+    """After this many inconclusive analyses in a row, the release pauses and asks a human to `resume`, `promote`
+    or `abort`: at its weight when no gate saw users failing on the canary, otherwise with the canary at 0 %. An
+    analysis where a gate could not measure (`Error`) counts toward `consecutiveErrorLimit` instead."""
+
+    consecutive_error_limit: int = Field(default=4, ge=1, le=100)
+    """After this many analyses in a row with a gate that could not measure (`Error`: its provider unreachable or
+    answering nonsense), `errorPolicy` applies. Until then such an analysis holds the step at its weight; the
+    first analysis that measures again resets the count and the step's normal rules go on."""
+
+    error_policy: Literal["hold", "rollback"] = "hold"
+    """What reaching `consecutiveErrorLimit` does: `hold` keeps the weight and sets the `Stalled` condition
+    (naming the gate that cannot measure and why) until an analysis measures again; `rollback` rolls the release
+    back as a failure would."""
 
     gates: tuple[Gate, ...] = Field(
         default=(),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -23,9 +23,12 @@ from graygate.api.gates import MAX_GATES
 from graygate.api.release_config import ConfigStatus
 
 __all__ = [
+    "MAX_EVIDENCE",
+    "MAX_EVIDENCE_TEXT",
     "MAX_HISTORY",
     "MAX_QUERY_TEXT",
     "MAX_RESULTS",
+    "MAX_STEP_FAILURES",
     "CanaryReleaseStatus",
     "CommandRecord",
     "Condition",
@@ -36,6 +39,7 @@ __all__ = [
     "Outcome",
     "PauseReason",
     "Phase",
+    "StepFailures",
     "Transition",
 ]
 
@@ -43,6 +47,11 @@ __all__ = [
 MAX_RESULTS = MAX_GATES + 1
 MAX_HISTORY = 20
 MAX_QUERY_TEXT = 2048
+MAX_EVIDENCE = 16
+"""Entries of one result's evidence; each key and value is cut to `MAX_EVIDENCE_TEXT` characters."""
+MAX_EVIDENCE_TEXT = 256
+MAX_STEP_FAILURES = 20
+"""Steps whose failures a gate's state keeps, the latest ones."""
 
 
 class Phase(StrEnum):
@@ -72,6 +81,10 @@ class PauseReason(StrEnum):
 
     AWAITING_PROMOTION = "AwaitingPromotion"
     INCONCLUSIVE = "Inconclusive"
+    """Too many inconclusive analyses in a row, nothing showing users failing: paused at the step's weight."""
+    INCONCLUSIVE_WITHDRAWN = "InconclusiveWithdrawn"
+    """Too many inconclusive analyses in a row while a gate saw users failing on the canary: paused with the canary
+    at 0 % and its header routes removed; `resume` starts the step again from its weight."""
     MANUAL = "Manual"
 
 
@@ -131,6 +144,11 @@ class GateResult(StatusModel):
     """The resolved query or queries the verdict was computed from, one `role: query` per line (e.g.
     `canary: sum by (response_code) (...)`), cut to 2,048 characters."""
 
+    evidence: dict[str, Annotated[str, Field(max_length=MAX_EVIDENCE_TEXT)]] = Field(
+        default_factory=dict, max_length=MAX_EVIDENCE
+    )
+    """The numbers behind the verdict, by name (e.g. `canaryErrors: 12`, `alpha: 0.05`), at most 16 entries."""
+
     at: datetime
     """When the measurement was taken."""
 
@@ -139,6 +157,16 @@ class GateResult(StatusModel):
 
     weight: int = 0
     """The canary weight the release was at."""
+
+
+class StepFailures(StatusModel):
+    """How many samples of one gate failed at one step."""
+
+    step: int
+    """The 0-based step index, as in `recentResults`."""
+
+    failures: int
+    """Failed samples of the gate at that step, those that only counted toward `failureThreshold` included."""
 
 
 class GateState(StatusModel):
@@ -159,7 +187,7 @@ class GateState(StatusModel):
     consecutive_errors: int = 0
     """`Error` verdicts in a row: the gate could not measure at all (Prometheus unreachable or timing out, a query
     it rejected, an unreadable Secret). Counted apart from failures because the fix is in the plumbing, not in the
-    release; together with inconclusive analyses they lead to a pause, never to a rollback."""
+    release; the release-level `consecutiveErrors` is compared with `analysis.consecutiveErrorLimit`."""
 
     errors: int = 0
     """`Error` verdicts of this gate over the release."""
@@ -167,6 +195,10 @@ class GateState(StatusModel):
     # Serialised as `lastVerdict`; the JSON name becomes `lastOutcome` in the next API version.
     last_outcome: Outcome | None = Field(default=None, alias="lastVerdict")
     """The gate's latest verdict."""
+
+    step_failures: tuple[StepFailures, ...] = Field(default=(), max_length=MAX_STEP_FAILURES)
+    """Failed samples per step of this run, oldest first, only steps with a failure, the latest 20 steps: what a
+    flapping gate did stays readable after its Events expire."""
 
 
 class Transition(StatusModel):
@@ -268,7 +300,12 @@ class CanaryReleaseStatus(StatusModel):
     """Failed non-critical gate results over this run, compared with `analysis.failureLimit`."""
 
     inconclusive_count: int = 0
-    """Inconclusive (or unmeasurable) analyses in a row, compared with `analysis.inconclusiveLimit`."""
+    """Inconclusive analyses in a row, compared with `analysis.inconclusiveLimit`. An analysis where a gate could
+    not measure (and none was inconclusive) leaves it as it is."""
+
+    consecutive_errors: int = 0
+    """Analyses in a row with a gate that could not measure (`Error`), compared with
+    `analysis.consecutiveErrorLimit`; the first analysis without one resets it."""
 
     gates: tuple[GateState, ...] = Field(
         default=(), json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from graygate.api import CanaryReleaseStatus, Outcome, Phase
+from graygate.api import CanaryReleaseStatus, GateResult, Outcome, Phase
 from graygate.api.validation import InvalidSpec, parse_spec
 from graygate.domain.release.plan import plan_of
 
@@ -89,8 +89,9 @@ def render_release(release: dict[str, Any], events: Sequence[EventLine], *, colo
 
 
 def gate_lines(status: CanaryReleaseStatus, *, color: bool) -> list[str]:
-    """The gate block of the release view: a header, then each gate's latest verdict, value and threshold."""
-    latest: dict[str, Any] = {}
+    """The gate block of the release view: a header, then each gate's latest verdict, value and threshold, and
+    under a gate whose verdict has evidence, one indented line of its numbers (`name=value, ...`)."""
+    latest: dict[str, GateResult] = {}
     for result in status.recent_results:
         latest[result.gate] = result
     if not latest:
@@ -100,7 +101,14 @@ def gate_lines(status: CanaryReleaseStatus, *, color: bool) -> list[str]:
         verdict = _paint(f"{result.outcome.value:<12}", _VERDICT_COLOR.get(result.outcome), color)
         value = _clip(result.value or "-", 22)
         lines.append(f"{_clip(gate, 16):<16} {verdict} {value:<22} " + _clip(result.threshold or "-", WIDTH - 53))
+        if result.evidence:
+            numbers = ", ".join(f"{name}={number}" for name, number in result.evidence.items())
+            lines.append(_paint(_clip(f"{_EVIDENCE_INDENT}{numbers}", WIDTH), "dim", color))
     return lines
+
+
+_EVIDENCE_INDENT = "  "
+"""Evidence lines start indented, so they read as part of the gate above and never as a gate row."""
 
 
 _PHASE_WIDTH = max(len(phase.value) for phase in Phase)

@@ -57,6 +57,22 @@ def test_detail_view_shows_step_weights_and_gate_verdicts() -> None:
     assert "<= 1%" in gate_line
 
 
+EVIDENCE = {"canaryErrors": "41", "canaryRequests": "1000", "bound": "0.031", "alpha": "0.05", "note": "x" * 90}
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_the_evidence_of_a_gate_is_one_indented_line_under_it(color: bool) -> None:
+    quiet = {**RESULT, "gate": "latency", "verdict": "Pass"}
+    text = render_release(_release(results=[{**RESULT, "evidence": EVIDENCE}, quiet]), [], color=color)
+    lines = text.splitlines()
+    row = next(n for n, line in enumerate(lines) if line.startswith("error-rate"))
+    evidence = lines[row + 1].replace("\033[2m", "").replace("\033[0m", "")
+    assert evidence.startswith("  canaryErrors=41, canaryRequests=1000, bound=0.031, alpha=0.05, note=xx")
+    assert len(evidence) == 80
+    assert evidence.endswith("…")
+    assert lines[row + 2].startswith("latency")  # no evidence, no line
+
+
 @pytest.mark.parametrize(("weight", "bar"), [(0, "[..........]"), (30, "[###.......]"), (100, "[##########]")])
 def test_progress_bar(weight: int, bar: str) -> None:
     assert progress_bar(weight, 10) == bar

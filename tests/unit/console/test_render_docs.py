@@ -35,7 +35,8 @@ def _gate_blocks(lines: list[str]) -> list[list[str]]:
             for row in lines[index + 1 :]:
                 if row.strip() in ("", "…"):  # the README trims the frame after the gates with an ellipsis
                     break
-                block.append(row)
+                if not row.startswith(" "):  # an indented line is the evidence of the gate above
+                    block.append(row)
             blocks.append(block)
     return blocks
 

@@ -7,12 +7,15 @@ nothing is mocked.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
-from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, OriginalRoute, Phase
+from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, OriginalRoute, Outcome, Phase
+from graygate.api.gates import GateCheck
 from graygate.domain.analysis.http_probe import HttpProbeMeasurement
 from graygate.domain.analysis.measurements import Measurement, WorkloadReading
+from graygate.domain.analysis.verdicts import Verdict
 from graygate.domain.release.decision import Decision, Reason
 from graygate.domain.release.observations import Observations, RouteReading
 
@@ -128,6 +131,40 @@ def probe(
         body=body,
         error=error,
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Judged(Measurement):
+    """A measurement that carries its own sample verdict: for outcomes and fields (`harm`, `evidence`) the real
+    judges of the base gates (httpProbe) do not produce."""
+
+    kind: ClassVar[str] = "httpProbe"
+    verdict: Verdict
+
+    def judged(self, check: GateCheck, weight: int | None) -> Verdict:
+        return self.verdict
+
+
+def judged(
+    gate: str,
+    outcome: Outcome,
+    reason: str = "judged",
+    *,
+    harm: str | None = None,
+    evidence: dict[str, str] | None = None,
+    when: datetime = T0,
+) -> Judged:
+    """A measurement of `gate` whose sample verdict is `outcome`, with `harm` and `evidence` as given."""
+    verdict = Verdict(
+        gate=gate,
+        kind="httpProbe",
+        outcome=outcome,
+        reason=reason,
+        at=when,
+        harm=harm,
+        evidence=evidence or {},
+    )
+    return Judged(gate=gate, observed_at=when, verdict=verdict)
 
 
 def passing(when: datetime = T0) -> tuple[Measurement, ...]:

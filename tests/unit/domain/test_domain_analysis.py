@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from release_builders import T0, available, probe, spec
+from release_builders import T0, available, judged, probe, spec
 
 from graygate.api import Gate, GateState, Outcome
 from graygate.domain.analysis.assessment import WORKLOAD_GATE, Assessment, assess, debounce
@@ -68,6 +68,7 @@ def run(measurements: tuple[Any, ...], **fields: Any) -> Assessment:
         "weight": 10,
         "failure_count": 0,
         "inconclusive_count": 0,
+        "error_count": 0,
         "now": T0,
     }
     values.update(fields)
@@ -100,15 +101,34 @@ def test_non_critical_failures_add_up(before: int, after: int) -> None:
 @pytest.mark.parametrize(
     ("measurements", "before", "after"),
     [
-        ((probe("health"),), 0, 1),
-        ((probe("health"),), 4, 5),
-        ((probe("health"), probe("latency", None)), 1, 2),
-        ((probe("health"), probe("latency")), 4, 0),
+        # (inconclusive analyses in a row, analyses in a row with an Error) before and after this analysis
+        ((probe("health"), judged("latency", V.INCONCLUSIVE)), (0, 0), (1, 0)),
+        ((probe("health"), judged("latency", V.INCONCLUSIVE)), (4, 2), (5, 0)),
+        # a gate that could not measure counts apart and leaves the inconclusive streak as it is
+        ((probe("health"),), (0, 0), (0, 1)),
+        ((probe("health"),), (2, 4), (2, 5)),
+        ((probe("health"), probe("latency", None)), (1, 0), (1, 1)),
+        ((judged("health", V.ERROR), judged("latency", V.INCONCLUSIVE)), (1, 1), (2, 2)),
+        # a conclusive analysis ends both
+        ((probe("health"), probe("latency")), (4, 3), (0, 0)),
+        ((probe("health"), probe("latency", latency_ms=900)), (4, 3), (0, 0)),
     ],
-    ids=["missing", "missing-again", "error", "clean-resets"],
+    ids=[
+        "inconclusive",
+        "inconclusive-again",
+        "missing",
+        "missing-again",
+        "error",
+        "both",
+        "clean-resets",
+        "failure-resets",
+    ],
 )
-def test_inconclusive_analyses_count_in_a_row(measurements: tuple[Any, ...], before: int, after: int) -> None:
-    assert run(measurements, inconclusive_count=before).inconclusive_count == after
+def test_inconclusive_and_error_analyses_count_apart_in_a_row(
+    measurements: tuple[Any, ...], before: tuple[int, int], after: tuple[int, int]
+) -> None:
+    result = run(measurements, inconclusive_count=before[0], error_count=before[1])
+    assert (result.inconclusive_count, result.error_count) == after
 
 
 def test_a_missing_measurement_is_an_error_verdict() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from release_builders import BASE, T0, at, observe, passing, probe, spec, status
+from release_builders import BASE, T0, at, judged, observe, passing, probe, spec, status
 
 from graygate.api import CanaryReleaseSpec, Outcome, Phase
 from graygate.api.conditions import GATES_PASSING, find_condition
@@ -120,6 +120,11 @@ def gate_failed(decision: Decision) -> list[str]:
     return [note.message for note in decision.notes if note.reason is Reason.GATE_FAILED]
 
 
+def failing(decision: Decision) -> list[str]:
+    """The notes of the Events saying a gate is failing: GateFailed, and GateWaiting below its failureThreshold."""
+    return [note.message for note in decision.notes if note.reason in (Reason.GATE_FAILED, Reason.GATE_WAITING)]
+
+
 @pytest.mark.parametrize(
     ("gate", "failures", "kind", "verdict", "words"),
     [
@@ -137,7 +142,7 @@ def test_a_failed_measurement_is_heard_once_with_its_evidence(
     decision = decide(with_errors_gate(**gate), status(canary_weight=10, failure_count=failures), seen, at(30))
     assert type(decision) is kind, decision.message
     assert decision.status.recent_results[-1].outcome is verdict
-    warnings = gate_failed(decision)
+    warnings = failing(decision)
     if kind is Rollback:
         # the rollback's own Warning Event carries the evidence; a GateFailed beside it would say it twice
         assert warnings == []
@@ -145,9 +150,16 @@ def test_a_failed_measurement_is_heard_once_with_its_evidence(
         heard = decision.message
         assert QUERY not in decision.status.message  # the status keeps the short message
     else:
-        assert len(warnings) == 1
+        [note] = decision.notes
         heard = warnings[0]
-        assert heard.startswith("gate errors failed: 5 is over max 1")
+        if verdict is Outcome.FAIL:
+            assert note.reason is Reason.GATE_FAILED
+            assert heard.startswith("gate errors failed: 5 is over max 1")
+        else:
+            # below its failureThreshold nothing has failed yet: the Event must not say "failed"
+            assert note.reason is Reason.GATE_WAITING
+            assert heard.startswith("gate errors is failing, Waiting: 5 is over max 1 (failure 1 of 3 in a row)")
+            assert "failed" not in heard
     assert words in heard
     assert heard.count("5 is over max 1") == 1
     assert "value: canary 5" in heard
@@ -186,7 +198,7 @@ def test_gate_failed_is_recorded_when_a_failure_streak_starts(
     for n, analysis in enumerate(analyses):
         decision = decide(release, current, observe(10, analysis=analysis, workload=workload), at(30 * (n + 1)))
         assert type(decision) is not Rollback, decision.message
-        heard.append(len(gate_failed(decision)))
+        heard.append(len(failing(decision)))
         current = decision.status
     assert heard == warned
     # the status keeps every result, reported or not
@@ -195,20 +207,20 @@ def test_gate_failed_is_recorded_when_a_failure_streak_starts(
 
 
 def test_no_gate_failed_between_analyses() -> None:
-    failing = with_errors_gate(critical=True, threshold=3)
-    first = decide(failing, status(canary_weight=10), observe(10, analysis=F), at(30))
-    assert len(gate_failed(first)) == 1
-    between = decide(failing, first.status, observe(10), at(40))  # the next analysis is due at 60 s
+    failing_gate = with_errors_gate(critical=True, threshold=3)
+    first = decide(failing_gate, status(canary_weight=10), observe(10, analysis=F), at(30))
+    assert len(failing(first)) == 1
+    between = decide(failing_gate, first.status, observe(10), at(40))  # the next analysis is due at 60 s
     assert type(between) is Hold
     assert between.notes == ()
 
 
 def test_a_pause_names_the_failed_gate_in_its_own_event() -> None:
-    # latency fails (counted, within failureLimit 1) while errors cannot be measured: the second unsure analysis
-    # in a row pauses the release, and that pause's Event carries the failure
-    unmeasurable = PrometheusMeasurement(gate="errors", observed_at=T0, error="no Prometheus address")
+    # latency fails (counted, within failureLimit 1) while health is inconclusive: the second inconclusive
+    # analysis in a row pauses the release, and that pause's Event carries the failure
+    unsure = judged("health", Outcome.INCONCLUSIVE, "too few requests to tell")
     before = status(canary_weight=10, inconclusive_count=1)
-    decision = decide(with_errors_gate(), before, observe(10, analysis=(*SLOW, unmeasurable)), at(30))
+    decision = decide(spec(), before, observe(10, analysis=(unsure, SLOW[1])), at(30))
     assert type(decision) is Pause
     assert gate_failed(decision) == []
     # the pause's message already gives latency's reason, so the evidence does not repeat it

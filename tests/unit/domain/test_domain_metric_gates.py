@@ -1,5 +1,6 @@
-"""A prometheus gate inside a release: its errors are counted apart from failures and lead to a pause, never a
-rollback; its resolved queries reach the status, bounded."""
+"""A prometheus gate inside a release: its errors are counted apart from failures and inconclusive analyses and
+hold the step (see test_domain_unsure_analysis for `consecutiveErrorLimit`); its resolved queries reach the status,
+bounded."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from typing import Any
 
 from release_builders import at, observe, spec, status
 
-from graygate.api import MAX_QUERY_TEXT, Gate, GateState, Outcome, PauseReason, Phase
+from graygate.api import MAX_QUERY_TEXT, Gate, GateState, Outcome, Phase
 from graygate.domain.analysis.assessment import debounce
 from graygate.domain.analysis.prometheus import PrometheusMeasurement, QueryReading, SeriesValue
 from graygate.domain.analysis.verdicts import Verdict
 from graygate.domain.release.decide import decide
-from graygate.domain.release.decision import Pause
+from graygate.domain.release.decision import Hold
 
 ERRORS: dict[str, Any] = {"name": "errors", "prometheus": {"query": {"expr": "sum(errors)", "max": 5}}}
 RELEASE = spec(
@@ -36,19 +37,19 @@ def test_an_error_counts_apart_and_a_pass_resets_the_streak() -> None:
     assert (state.consecutive_errors, state.errors, state.consecutive_successes) == (0, 2, 3)
 
 
-def test_provider_errors_pause_the_release_asking_a_human_and_never_roll_back() -> None:
-    before = status(canary_weight=10)
-    first = decide(RELEASE, before, observe(10, analysis=measured(error="Unreachable: connection refused")), at(30))
-    assert first.status.phase is Phase.PROGRESSING
-    assert first.status.gates[0].consecutive_errors == 1
-    assert first.status.failure_count == 0
-    second = decide(RELEASE, first.status, observe(10, analysis=measured(error="Timeout")), at(60))
-    assert type(second) is Pause
-    assert second.status.pause_reason is PauseReason.INCONCLUSIVE
-    assert second.status.canary_weight == 10
-    assert (second.status.gates[0].consecutive_errors, second.status.gates[0].errors) == (2, 2)
-    assert second.status.recent_results[-1].outcome is Outcome.ERROR
-    assert "Timeout" in second.status.recent_results[-1].reason
+def test_provider_errors_hold_the_step_apart_from_inconclusive_analyses_and_never_roll_back() -> None:
+    current = status(canary_weight=10)
+    for n, why in enumerate(["Unreachable: connection refused", "Timeout", "Timeout"], start=1):
+        decision = decide(RELEASE, current, observe(10, analysis=measured(error=why)), at(30 * n))
+        assert type(decision) is Hold, decision.message  # inconclusiveLimit 2 is not what counts them
+        assert decision.status.phase is Phase.PROGRESSING
+        assert (decision.status.canary_weight, decision.target_weight) == (10, None)
+        assert (decision.status.consecutive_errors, decision.status.inconclusive_count) == (n, 0)
+        assert (decision.status.gates[0].consecutive_errors, decision.status.gates[0].errors) == (n, n)
+        assert decision.status.failure_count == 0
+        current = decision.status
+    assert current.recent_results[-1].outcome is Outcome.ERROR
+    assert "Timeout" in current.recent_results[-1].reason
 
 
 def test_the_resolved_query_value_and_threshold_reach_the_status() -> None:

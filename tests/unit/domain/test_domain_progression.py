@@ -7,7 +7,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from release_builders import SNAPSHOT, T0, at, available, check, no_gates, observe, passing, probe, spec, status
+from release_builders import (
+    SNAPSHOT,
+    T0,
+    at,
+    available,
+    check,
+    judged,
+    no_gates,
+    observe,
+    passing,
+    probe,
+    spec,
+    status,
+)
 
 from graygate.api import (
     MAX_HISTORY,
@@ -167,13 +180,14 @@ def test_progressing_on_an_indefinite_pause_step_pauses() -> None:
 def test_inconclusive_analyses_pause(phase: Phase, before: int, kind: type[Decision]) -> None:
     reason = PauseReason.MANUAL if phase is P.PAUSED else None
     release = status(phase, canary_weight=10, inconclusive_count=before, pause_reason=reason)
-    decision = decide(spec(), release, observe(10, analysis=()), at(30))  # inconclusiveLimit is 2
+    unsure = (judged("health", Outcome.INCONCLUSIVE, "too few requests"), probe("latency"))
+    decision = decide(spec(), release, observe(10, analysis=unsure), at(30))  # inconclusiveLimit is 2
     assert type(decision) is kind
     assert decision.status.inconclusive_count == before + 1
     if kind is Pause:
         assert decision.status.pause_reason is PauseReason.INCONCLUSIVE
         assert decision.event == "Warning"
-        assert decision.message.startswith("2 analyses in a row could not decide (latest: health: no measurement")
+        assert decision.message.startswith("2 analyses in a row could not decide (latest: health: too few requests")
         stalled = {c.type: c for c in decision.status.conditions}["Stalled"]
         assert (stalled.status, stalled.reason) == ("True", "Inconclusive")
 

@@ -2,9 +2,11 @@
 
 Why: this is where a release's tolerance lives. A sample verdict (from a judge) becomes a gate verdict only through
 the gate's success/failure thresholds (consecutive samples, like kubelet probes), and gate verdicts become a
-release-level outcome through `failureLimit` (non-critical failures over the run) and `inconclusiveLimit`
-(inconclusive analyses in a row). Every number that leads to a rollback is in status, so a restart continues the
-count instead of forgetting it.
+release-level outcome through `failureLimit` (non-critical failures over the run), `inconclusiveLimit`
+(inconclusive analyses in a row) and `consecutiveErrorLimit` (analyses in a row where a gate could not measure).
+An `Error` is counted apart from `Inconclusive` because it says nothing about the release, only about the
+plumbing: it holds the step, and its count resets as soon as every gate measures again. Every number that leads to
+a rollback or a pause is in status, so a restart continues the count instead of forgetting it.
 
 The canary workload's availability takes part as a pseudo-gate named `canaryWorkload`: unavailable while it carries
 traffic, it fails (non-critical); unavailable before any traffic, it waits.
@@ -27,7 +29,6 @@ from graygate.domain.errors import UnknownGate
 __all__ = ["WORKLOAD_GATE", "Assessment", "assess", "debounce"]
 
 WORKLOAD_GATE = "canaryWorkload"
-_UNSURE = frozenset({Outcome.INCONCLUSIVE, Outcome.ERROR})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,7 +47,10 @@ class Assessment:
     failure_count: int
     """Non-critical failures over the run, this analysis included."""
     inconclusive_count: int
-    """Analyses in a row with an inconclusive or unmeasurable gate, this one included."""
+    """Analyses in a row with an inconclusive gate, this one included; an analysis whose only doubt is a gate that
+    could not measure leaves the count as it was (neither a step toward the limit nor a conclusive analysis)."""
+    error_count: int = 0
+    """Analyses in a row with a gate that could not measure (`Error`), this one included; 0 when none erred."""
 
     @property
     def worst(self) -> Outcome:
@@ -101,6 +105,7 @@ def assess(
     weight: int,
     failure_count: int,
     inconclusive_count: int,
+    error_count: int,
     now: datetime,
 ) -> Assessment:
     """Judge every gate of `analysis` (a missing measurement is an `Error`) and fold the results."""
@@ -139,7 +144,12 @@ def assess(
             failed.append(seen)
     critical_names = {verdict.gate for verdict in critical}
     failures = tuple(v for v in verdicts if v.outcome is Outcome.FAIL and v.gate not in critical_names)
-    unsure = any(verdict.outcome in _UNSURE for verdict in verdicts)
+    inconclusive = any(verdict.outcome is Outcome.INCONCLUSIVE for verdict in verdicts)
+    erred = any(verdict.outcome is Outcome.ERROR for verdict in verdicts)
+    if inconclusive:
+        inconclusive_count += 1
+    elif not erred:
+        inconclusive_count = 0
     return Assessment(
         verdicts=tuple(verdicts),
         critical_failures=tuple(critical),
@@ -147,7 +157,8 @@ def assess(
         failed_verdicts=tuple(failed),
         gate_states=tuple(new_states),
         failure_count=failure_count + len(failures),
-        inconclusive_count=inconclusive_count + 1 if unsure else 0,
+        inconclusive_count=inconclusive_count,
+        error_count=error_count + 1 if erred else 0,
     )
 
 

@@ -5,8 +5,9 @@ Why: a release never asks "did it pass?" of one check; it asks of many gates at 
 `Verdict` keeps what a bare bool throws away: the reason, the value, the threshold and the time.
 
 `Waiting` means "not enough samples yet" (a gate below its success or failure threshold): it holds the step
-without counting as inconclusive. `Error` means the gate could not measure at all; it counts like
-`Inconclusive` toward the pause-and-ask-a-human limit but is reported apart, because the fix differs.
+without counting as inconclusive. `Error` means the gate could not measure at all (its provider unreachable or
+answering nonsense): it holds the step without moving the weight and counts toward `consecutiveErrorLimit`, not
+toward `inconclusiveLimit`, because it says nothing about the canary and the fix is in the plumbing.
 """
 
 from __future__ import annotations

@@ -9,10 +9,12 @@ list of rules.
 How a failed verdict is heard (`report_failures`); the status keeps every result either way:
 
 - a rollback or a pause decided in the same tick names the failed gates' evidence (value, threshold, resolved
-  query) in its own Event, since that Event is the one to read;
-- otherwise one `GateFailed` Warning Event when a gate's failure streak starts (its consecutive failures go from 0
-  to 1), so a gate failing through a long manual pause, or a gate that fails, fails and passes over and over, is
-  reported once per streak rather than once per analysis.
+  query, the judge's numbers) in its own Event, since that Event is the one to read;
+- otherwise one Warning Event when a gate's failure streak starts (its consecutive failures go from 0 to 1), so a
+  gate failing through a long manual pause, or a gate that fails, fails and passes over and over, is reported once
+  per streak rather than once per analysis: `GateFailed` when its verdict is `Fail`, `GateWaiting` when the gate is
+  failing but still below its `failureThreshold` (its verdict is `Waiting`: nothing has failed yet, and the Event
+  must not say so). The status's `stepFailures` keeps the count after the Events expire.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ __all__ = ["analyse", "command", "report_failures"]
 
 _RUNNING = (Phase.PROGRESSING, Phase.PAUSED)
 
-_MAX_PART = {"reason": 320, "value": 160, "threshold": 160, "query": 360}
+_MAX_PART = {"reason": 320, "value": 160, "threshold": 160, "query": 360, "evidence": 240}
 """Characters of each part of one failed gate's evidence, so a long query cannot crowd out the rest of the Event
 (whose note is cut to the API server's limit where it is posted, `kube.events`)."""
 
@@ -58,6 +60,7 @@ def analyse(tick: Tick, status: CanaryReleaseStatus) -> tuple[CanaryReleaseStatu
         weight=status.canary_weight,
         failure_count=status.failure_count,
         inconclusive_count=status.inconclusive_count,
+        error_count=status.consecutive_errors,
         now=tick.now,
     )
     status = record_assessment(tick, status, assessment)
@@ -70,6 +73,14 @@ def analyse(tick: Tick, status: CanaryReleaseStatus) -> tuple[CanaryReleaseStatu
         message = (
             f"{status.failure_count} failed checks, more than failureLimit {analysis.failure_limit}; "
             f"last: {failed.gate}: {failed.reason}"
+        )
+        return status, assessment, rollback(tick, status, message, assessment)
+    limit = analysis.consecutive_error_limit
+    if analysis.error_policy == "rollback" and assessment.error_count >= limit:
+        erred = next(verdict for verdict in assessment.verdicts if verdict.outcome is Outcome.ERROR)
+        message = (
+            f"the measurements failed in {assessment.error_count} analyses in a row (consecutiveErrorLimit {limit}, "
+            f"errorPolicy rollback); last: gate {erred.gate} could not measure: {erred.reason}"
         )
         return status, assessment, rollback(tick, status, message, assessment)
     return status, assessment, None
@@ -97,8 +108,9 @@ def command(tick: Tick, value: str) -> Decision:
 
 def report_failures(tick: Tick, decision: Decision, assessment: Assessment | None) -> Decision:
     """`decision` with this tick's failed verdicts made heard (see the module docstring): in the message of a
-    rollback or a pause, which is its Event's note (the status keeps the short message), or else as a `GateFailed`
-    Warning note for each gate whose failure streak starts now. `tick.status` is the status before the analysis."""
+    rollback or a pause, which is its Event's note (the status keeps the short message), or else as a Warning
+    note (`GateFailed`, `GateWaiting`) for the gates whose failure streak starts now. `tick.status` is the status
+    before the analysis."""
     if assessment is None or not assessment.failed_verdicts:
         return decision
     if isinstance(decision, Rollback | Pause):
@@ -109,11 +121,15 @@ def report_failures(tick: Tick, decision: Decision, assessment: Assessment | Non
     starting = [verdict for verdict in failed if _streak_starts(tick.status, assessment, verdict)]
     if not starting:
         return decision
-    parts = [_evidence(verdict) for verdict in starting]
-    if assessment.failures:
-        limit = tick.spec.analysis.failure_limit
-        parts.append(f"{assessment.failure_count} failed check(s) so far, failureLimit {limit}")
-    return replace(decision, notes=(*decision.notes, Note("Warning", Reason.GATE_FAILED, "; ".join(parts))))
+    notes = list(decision.notes)
+    if failed_now := [_evidence(verdict) for verdict in starting if verdict.outcome is Outcome.FAIL]:
+        if assessment.failures:
+            limit = tick.spec.analysis.failure_limit
+            failed_now.append(f"{assessment.failure_count} failed check(s) so far, failureLimit {limit}")
+        notes.append(Note("Warning", Reason.GATE_FAILED, "; ".join(failed_now)))
+    if waiting := [_evidence(verdict) for verdict in starting if verdict.outcome is not Outcome.FAIL]:
+        notes.append(Note("Warning", Reason.GATE_WAITING, "; ".join(waiting)))
+    return replace(decision, notes=tuple(notes))
 
 
 def _streak_starts(before: CanaryReleaseStatus, assessment: Assessment, verdict: Verdict) -> bool:
@@ -130,17 +146,22 @@ def _streak_starts(before: CanaryReleaseStatus, assessment: Assessment, verdict:
 
 
 def _evidence(verdict: Verdict, said: str = "") -> str:
-    """`gate errors failed: <reason>; value: …; threshold: …; query: …`, the reason left out when `said` (the
-    message it is added to) already gives it."""
-    text = f"gate {verdict.gate}"
+    """`gate errors failed: <reason>; value: …; threshold: …; query: …; evidence: k=v, …` (`gate errors is
+    failing, Waiting: <reason (failure 1 of 3 in a row)>; …` below the failure threshold), the reason left out
+    when `said` (the message it is added to) already gives it."""
+    failed = verdict.outcome is Outcome.FAIL
+    text = f"gate {verdict.gate}" + ("" if failed else f" is failing, {verdict.outcome.value}")
     if verdict.reason not in said:
-        text += f" failed: {_cut(verdict.reason, _MAX_PART['reason'])}"
+        text += f"{' failed' if failed else ''}: {_cut(verdict.reason, _MAX_PART['reason'])}"
     if verdict.value:
         text += f"; value: {_cut(verdict.value, _MAX_PART['value'])}"
     if verdict.threshold:
         text += f"; threshold: {_cut(verdict.threshold, _MAX_PART['threshold'])}"
     if verdict.query:
         text += f"; query: {_cut(' | '.join(verdict.query.splitlines()), _MAX_PART['query'])}"
+    if verdict.evidence:
+        numbers = ", ".join(f"{name}={value}" for name, value in verdict.evidence.items())
+        text += f"; evidence: {_cut(numbers, _MAX_PART['evidence'])}"
     return text
 
 

@@ -7,6 +7,7 @@ history entries, `n/m`, kstatus conditions, `lastTransitionTime`) is done here, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,16 +23,21 @@ from graygate.api.conditions import (
 )
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import (
+    MAX_EVIDENCE,
+    MAX_EVIDENCE_TEXT,
     MAX_HISTORY,
     MAX_QUERY_TEXT,
     MAX_RESULTS,
+    MAX_STEP_FAILURES,
     CanaryReleaseStatus,
     ConditionStatus,
     GateResult,
+    GateState,
     OriginalRoute,
     Outcome,
     PauseReason,
     Phase,
+    StepFailures,
     Transition,
 )
 from graygate.domain.analysis.assessment import Assessment
@@ -42,6 +48,7 @@ from graygate.domain.release.plan import Plan, step_display
 
 __all__ = [
     "Tick",
+    "cannot_measure",
     "drifted",
     "enter_step",
     "managed_only",
@@ -55,6 +62,8 @@ __all__ = [
 ]
 
 _TRUE, _FALSE, _UNKNOWN = ConditionStatus.TRUE, ConditionStatus.FALSE, ConditionStatus.UNKNOWN
+_ASKING = (PauseReason.INCONCLUSIVE, PauseReason.INCONCLUSIVE_WITHDRAWN)
+"""The pauses that wait for a human because the release could not decide: `Stalled` says so."""
 _PHASE_REASON = {
     Phase.PENDING: "Pending",
     Phase.PROGRESSING: "Progressing",
@@ -166,23 +175,51 @@ def record_assessment(tick: Tick, status: CanaryReleaseStatus, assessment: Asses
             threshold=v.threshold,
             reason=v.reason,
             query=_bounded(v.query),
+            evidence=_bounded_evidence(v.evidence),
             at=v.at,
             step=status.current_step_index,
             weight=status.canary_weight,
         )
         for v in assessment.verdicts
     )
+    failed = {verdict.gate for verdict in assessment.failed_verdicts}
+    step = status.current_step_index
+    gates = tuple(_count_step_failure(s, step) if s.name in failed else s for s in assessment.gate_states)
     return status.model_copy(
         update={
             "recent_results": (*status.recent_results, *results)[-MAX_RESULTS:],
-            "gates": assessment.gate_states,
+            "gates": gates,
             "failure_count": assessment.failure_count,
             "inconclusive_count": assessment.inconclusive_count,
+            "consecutive_errors": assessment.error_count,
             "last_outcome": assessment.worst,
             "last_analysis_at": tick.now,
             "next_check_at": tick.now + tick.spec.analysis.interval,
         }
     )
+
+
+def _count_step_failure(state: GateState, step: int) -> GateState:
+    """`state` with one more failed sample at `step`: the latest entry when it is that step's, else a new one,
+    the oldest dropped beyond `MAX_STEP_FAILURES`."""
+    kept = state.step_failures
+    if kept and kept[-1].step == step:
+        counted = (*kept[:-1], StepFailures(step=step, failures=kept[-1].failures + 1))
+    else:
+        counted = (*kept, StepFailures(step=step, failures=1))[-MAX_STEP_FAILURES:]
+    return state.model_copy(update={"step_failures": counted})
+
+
+def _bounded_evidence(evidence: Mapping[str, str]) -> dict[str, str]:
+    """A verdict's evidence as status keeps it: the first `MAX_EVIDENCE` entries, keys and values cut."""
+    return {
+        _cut(key, MAX_EVIDENCE_TEXT): _cut(value, MAX_EVIDENCE_TEXT)
+        for key, value in list(evidence.items())[:MAX_EVIDENCE]
+    }
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _bounded(query: str | None) -> str | None:
@@ -207,8 +244,30 @@ def start_over(status: CanaryReleaseStatus) -> CanaryReleaseStatus:
             "last_outcome": None,
             "failure_count": 0,
             "inconclusive_count": 0,
+            "consecutive_errors": 0,
             "gates": (),
         }
+    )
+
+
+def cannot_measure(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> str | None:
+    """Why a running release holds under `errorPolicy: hold` once `consecutiveErrorLimit` is reached: which gates
+    cannot measure and why (their latest `Error` result). None below the limit, or under `errorPolicy: rollback`.
+    Derived from the status alone, so every tick of the hold says the same and it ends with the first analysis
+    that measures again."""
+    analysis = spec.analysis
+    if (
+        analysis.error_policy != "hold"
+        or status.phase not in (Phase.PROGRESSING, Phase.PAUSED)
+        or status.consecutive_errors < analysis.consecutive_error_limit
+    ):
+        return None
+    why = {result.gate: result.reason for result in status.recent_results if result.outcome is Outcome.ERROR}
+    erring = [state.name for state in status.gates if state.consecutive_errors]
+    named = "; ".join(f"gate {name} cannot measure: {_cut(why.get(name, 'no result kept'), 240)}" for name in erring)
+    return (
+        f"{named or 'a gate cannot measure'}; consecutiveErrorLimit {analysis.consecutive_error_limit} reached: "
+        f"holding {status.canary_weight}% until an analysis measures again"
     )
 
 
@@ -224,6 +283,7 @@ def seal(
         total_steps=len(tick.plan),
         message=message,
         assessment=assessment,
+        unmeasured=cannot_measure(tick.spec, status),
     )
 
 
@@ -236,8 +296,10 @@ def seal_explicit(
     total_steps: int,
     message: str,
     assessment: Assessment | None = None,
+    unmeasured: str | None = None,
 ) -> CanaryReleaseStatus:
-    """`seal` from explicit parts, for a status without a parsed spec (an invalid one has no plan)."""
+    """`seal` from explicit parts, for a status without a parsed spec (an invalid one has no plan). `unmeasured`
+    (see `cannot_measure`) sets `Stalled` while the gates cannot measure."""
     generation = seen.generation
     conditions = status.conditions
 
@@ -248,11 +310,13 @@ def seal_explicit(
     phase = status.phase
     reason = status.pause_reason.value if phase is Phase.PAUSED and status.pause_reason else _PHASE_REASON[phase]
     problem = route_problem(seen.routes) if phase is not Phase.INVALID else None
-    stalled = phase in (Phase.FAILED, Phase.ABORTED, Phase.INVALID) or status.pause_reason is PauseReason.INCONCLUSIVE
+    stalled = phase in (Phase.FAILED, Phase.ABORTED, Phase.INVALID) or status.pause_reason in _ASKING
     put(READY, _TRUE if phase is Phase.SUCCEEDED else _FALSE, reason, message)
     put(RECONCILING, _TRUE if phase in ACTIVE else _FALSE, reason, message if phase in ACTIVE else "")
     if problem is not None:
         put(STALLED, _TRUE, Reason.ROUTE_UNAVAILABLE.value, problem)
+    elif unmeasured is not None and not stalled:
+        put(STALLED, _TRUE, Reason.CANNOT_MEASURE.value, unmeasured)
     else:
         put(STALLED, _TRUE if stalled else _FALSE, reason, message if stalled else "")
     if assessment is not None:

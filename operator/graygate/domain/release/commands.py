@@ -15,9 +15,9 @@ from datetime import datetime
 
 from graygate.api.commands import Action, CommandSyntaxError, parse_command
 from graygate.api.status import CanaryReleaseStatus, CommandRecord, PauseReason, Phase
-from graygate.domain.release.bookkeeping import Tick, move, seal
+from graygate.domain.release.bookkeeping import Tick, enter_step, move, seal
 from graygate.domain.release.decision import Abort, Decision, Hold, Promote, Reason, Resume
-from graygate.domain.release.moves import complete, go_to_step, pause, restart
+from graygate.domain.release.moves import complete, describe_step, go_to_step, pause, restart
 from graygate.domain.release.phases import ACTIVE, Trigger
 from graygate.domain.release.plan import FULL
 
@@ -115,10 +115,31 @@ def _resume(tick: Tick) -> Decision | str:
         return why
     if status.pause_reason is PauseReason.AWAITING_PROMOTION:
         return _promote(tick)
+    if status.pause_reason is PauseReason.INCONCLUSIVE_WITHDRAWN:
+        return _resume_withdrawn(tick)
     message = f"resumed at {status.canary_weight}%"
     status = status.model_copy(update={"pause_reason": None, "inconclusive_count": 0})
     status = move(status, Trigger.RESUME, Reason.RESUMED, message, tick.now)
     return Resume(reason=Reason.RESUMED, message=message, status=seal(tick, status, message), event="Normal")
+
+
+def _resume_withdrawn(tick: Tick) -> Decision | str:
+    """Resuming a pause that took the canary to 0 % starts its step again from the step's weight and clock, so
+    the step is judged afresh rather than passed on what was seen before the pause."""
+    index = tick.status.current_step_index
+    weight = tick.plan.weight_at(index)
+    if tick.frozen_against(weight):
+        return "releases are frozen, and resuming would give the canary its traffic back"
+    message = f"resumed: {describe_step(tick, index)}, started again"
+    status = enter_step(tick, tick.status.model_copy(update={"inconclusive_count": 0}), index)
+    status = move(status, Trigger.RESUME, Reason.RESUMED, message, tick.now)
+    return Resume(
+        reason=Reason.RESUMED,
+        message=message,
+        status=seal(tick, status, message),
+        target_weight=status.canary_weight,
+        event="Normal",
+    )
 
 
 def _abort(tick: Tick) -> Decision | str:

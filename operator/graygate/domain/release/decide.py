@@ -18,23 +18,30 @@ The rules, first match wins:
 5. A finished release (Succeeded 100 %, Failed/Aborted 0 %) keeps its routes where it left them.
 6. A running release, in this order:
    a. analysis (when the service ran the gates): a critical failure rolls back at once; non-critical failures
-      beyond `failureLimit` roll back; while Pending, only the pre-check gates run, and any failure fails;
+      beyond `failureLimit` roll back; `consecutiveErrorLimit` analyses in a row where a gate could not measure
+      roll back under `errorPolicy: rollback`; while Pending, only the pre-check gates run, and any failure fails;
    b. routes that cannot be read: hold, Stalled;
    c. drift (a real weight is not the wanted one): re-assert the wanted weight;
-   d. `inconclusiveLimit` inconclusive analyses in a row: pause and ask a human;
+   d. `inconclusiveLimit` inconclusive analyses in a row: pause and ask a human, at the current weight when no
+      verdict of that analysis saw users failing on the canary (`Verdict.harm`), otherwise with the canary taken
+      to 0 % first (`InconclusiveWithdrawn`: its header routes go too, and `resume` starts the step again);
+      `consecutiveErrorLimit` analyses in a row where a gate could not measure, under `errorPolicy: hold`: hold
+      the weight, Stalled, until an analysis measures again (an `Error` below the limit holds the step, see g);
    e. Pending: wait for the routes' snapshot and an Available canary workload, then for every pre-check gate to
       pass (a failing pre-check fails the release at 0 %, see `precheck`), then start step 0;
    f. Paused: hold until a command;
    g. Progressing: an unavailable canary workload holds; a `setWeight` (or `setHeaderRoute`) step is done after
-      one passing analysis at its weight (at once without gates); a timed pause is done when its time, counted from
-      `stepStartedAt`, is up and the latest analysis is not Inconclusive or Error; then the next step, or after
-      the last one: Succeeded with the canary at 100 %. Starting first writes the release's etcd keys
-      (`spec.config`, see `config_moves`): the canary gets traffic only once that write is confirmed.
+      one passing analysis at its weight (at once without gates), so any other outcome (`Error` included)
+      holds; a timed pause is done when its time, counted from `stepStartedAt`, is up and the latest analysis is
+      not Inconclusive or Error; then the next step, or after the last one: Succeeded with the canary at 100 %.
+      Starting first writes the release's etcd keys (`spec.config`, see `config_moves`): the canary gets traffic
+      only once that write is confirmed.
 7. After any rule: a run that ends (Failed, Aborted) or starts over puts its etcd keys back, guarded.
 
-A failed verdict is always heard, with the gate's value, threshold and resolved query
-(`analysis_rules.report_failures`): in the Event of the rollback or pause it leads to, or else as one `GateFailed`
-Warning Event when the gate's failure streak starts, including the failures that end nothing yet.
+A failed verdict is always heard, with the gate's value, threshold, resolved query and evidence
+(`analysis_rules.report_failures`): in the Event of the rollback or pause it leads to, or else as one Warning Event
+when the gate's failure streak starts: `GateFailed` for a gate whose verdict is `Fail`, `GateWaiting` for one that
+is failing but still below its `failureThreshold`.
 
 The freeze switch never lets a weight go up (starting, advancing, completing, promoting, re-asserting upward);
 rollbacks, aborts and downward re-assertions still happen.
@@ -60,6 +67,7 @@ from graygate.domain.analysis.assessment import Assessment
 from graygate.domain.release import analysis_rules, config_moves
 from graygate.domain.release.bookkeeping import (
     Tick,
+    cannot_measure,
     managed_only,
     move,
     needs_snapshot,
@@ -99,8 +107,11 @@ def decide(
 
 
 def wanted_header_routes(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> tuple[HeaderRouteMatch, ...]:
-    """The header matches that should go to the canary in this status: none unless Progressing or Paused."""
+    """The header matches that should go to the canary in this status: none unless Progressing or Paused, and
+    none while paused with the canary withdrawn (users were seen failing on it)."""
     if status.phase not in (Phase.PROGRESSING, Phase.PAUSED):
+        return ()
+    if status.pause_reason is PauseReason.INCONCLUSIVE_WITHDRAWN:
         return ()
     return plan_of(spec).header_routes_at(status.current_step_index)
 
@@ -257,18 +268,38 @@ def _proceed(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | N
         return _reassert(tick, status, restore=restore and bool(status.original_routes), assessment=assessment)
     unsure = assessment is not None and status.inconclusive_count >= analysis.inconclusive_limit
     if unsure and assessment is not None and status.phase is Phase.PROGRESSING:
-        worst = assessment.worst_verdict
-        latest = f"{worst.gate}: {worst.reason}" if worst else "no verdict"
-        message = (
-            f"{status.inconclusive_count} analyses in a row could not decide (latest: {latest}); resume to go on, "
-            "promote to skip this step, abort to roll back"
-        )
-        return pause(tick, status, PauseReason.INCONCLUSIVE, Reason.INCONCLUSIVE, message, assessment)
+        return _cannot_decide(tick, status, assessment)
+    if status.phase is Phase.PROGRESSING and (unmeasured := cannot_measure(tick.spec, status)) is not None:
+        where = describe_step(tick, status.current_step_index, status.step_started_at)
+        return hold(tick, status, Reason.CANNOT_MEASURE, f"{where}; {unmeasured}", assessment)
     if status.phase is Phase.PENDING:
         return _start(tick, status, assessment)
     if status.phase is Phase.PAUSED:
         return hold(tick, status, Reason.WAITING, status.message, assessment)
     return _step(tick, status, assessment)
+
+
+def _cannot_decide(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment) -> Decision:
+    """Rule d: pause for a human. Holding the weight is only for a canary nobody was seen failing on; a verdict
+    with `harm` means users are failing on it now, and a pause can last hours, so their traffic goes first."""
+    worst = assessment.worst_verdict
+    latest = f"{worst.gate}: {worst.reason}" if worst else "no verdict"
+    said = f"{status.inconclusive_count} analyses in a row could not decide (latest: {latest})"
+    harmed = [verdict for verdict in assessment.verdicts if verdict.harm]
+    if not harmed:
+        message = (
+            f"{said}; holding {status.canary_weight}%: nothing shows users failing; resume to go on, promote to "
+            "skip this step, abort to roll back"
+        )
+        return pause(tick, status, PauseReason.INCONCLUSIVE, Reason.INCONCLUSIVE, message, assessment)
+    seen = "; ".join(f"{verdict.gate}: {verdict.harm}" for verdict in harmed)
+    weight = tick.plan.weight_at(status.current_step_index)
+    message = (
+        f"{said}; took the canary to 0% before pausing: {seen}; resume to start the step again at {weight}%, "
+        "promote to skip this step, abort to roll back"
+    )
+    withdrawn = PauseReason.INCONCLUSIVE_WITHDRAWN
+    return pause(tick, status, withdrawn, Reason.INCONCLUSIVE, message, assessment, weight=0)
 
 
 def _start(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> Decision:
@@ -320,7 +351,8 @@ def _step(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None
             return hold(tick, status, Reason.WAITING, where, assessment)
         if status.last_outcome in _UNSURE:
             # Never raise the weight blind: an Inconclusive or Error analysis (a Prometheus outage) holds the end
-            # of a pause until an analysis is conclusive again, or inconclusiveLimit pauses for a human.
+            # of a pause until an analysis is conclusive again, or inconclusiveLimit (consecutiveErrorLimit) says
+            # what happens next.
             message = f"{where}; the pause is over, waiting for a conclusive analysis (latest: {status.last_outcome})"
             return hold(tick, status, Reason.WAITING, message, assessment)
     elif tick.spec.analysis.gates and (assessment is None or assessment.worst is not Outcome.PASS):

@@ -84,6 +84,8 @@ class Reason(StrEnum):
     CONFIG_RESTORED = "ConfigRestored"
     CONFIG_CONFLICT = "ConfigConflict"
     GATE_FAILED = "GateFailed"
+    GATE_WAITING = "GateWaiting"
+    CANNOT_MEASURE = "CannotMeasure"
     CONFIG_APPLY_FAILED = "ConfigApplyFailed"
     CONFIG_RESTORE_FAILED = "ConfigRestoreFailed"
 
@@ -140,7 +142,8 @@ class Reassert(Decision):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pause(Decision):
-    """Stop advancing: an indefinite pause step, too many inconclusive analyses, or a manual pause."""
+    """Stop advancing: an indefinite pause step, too many inconclusive analyses, or a manual pause. It keeps the
+    weight, except after inconclusive analyses that saw users failing on the canary: then `target_weight` is 0."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

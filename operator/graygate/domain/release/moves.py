@@ -50,6 +50,7 @@ _LOUD_HOLDS: dict[Reason, EventType] = {
     Reason.CONFIG_APPLYING: "Normal",
     Reason.CONFIG_UNAVAILABLE: "Warning",
     Reason.CONFIG_RESTORING: "Normal",
+    Reason.CANNOT_MEASURE: "Warning",
 }
 
 
@@ -165,14 +166,21 @@ def pause(
     reason: Reason,
     message: str,
     assessment: Assessment | None = None,
+    *,
+    weight: int | None = None,
 ) -> Pause:
-    """Stop advancing and keep the current weight until a human says otherwise."""
-    status = move(status.model_copy(update={"pause_reason": why}), Trigger.PAUSE, reason, message, tick.now)
+    """Stop advancing until a human says otherwise: at the current weight, or first at `weight` (only ever lower:
+    a pause that takes the canary's traffic away)."""
+    update: dict[str, object] = {"pause_reason": why}
+    if weight is not None:
+        update["canary_weight"] = weight
+    status = move(status.model_copy(update=update), Trigger.PAUSE, reason, message, tick.now)
     return Pause(
         reason=reason,
         message=message,
         status=seal(tick, status, message, assessment),
-        event="Warning" if why is PauseReason.INCONCLUSIVE else "Normal",
+        target_weight=weight,
+        event="Warning" if why in (PauseReason.INCONCLUSIVE, PauseReason.INCONCLUSIVE_WITHDRAWN) else "Normal",
     )
 
 

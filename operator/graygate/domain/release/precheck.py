@@ -76,5 +76,6 @@ def assess_pre_checks(tick: Tick, status: CanaryReleaseStatus) -> Assessment | N
         weight=0,
         failure_count=status.failure_count,
         inconclusive_count=status.inconclusive_count,
+        error_count=status.consecutive_errors,
         now=tick.now,
     )
