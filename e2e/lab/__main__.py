@@ -24,6 +24,7 @@ async def _main(args: argparse.Namespace) -> None:
         await lab.apply_virtualservice(TrafficLab.weighted_virtualservice(weights))
         print(f"entry       {lab.entry_url}")
         print(f"envoy admin {lab.envoy.admin_url}")
+        print(f'callers     {lab.callers.url}/metrics   (reporter="source", from {lab.envoy.access_log_path})')
         for v in lab.versions:
             print(f"{v:<11} {lab.backend_url(v)}   knobs: {lab.admin_url(v)}")
         if args.prometheus:

@@ -7,8 +7,11 @@ no mesh. Its knobs (error rate, latency, health) change at runtime through `POST
 canary go bad in the middle of a release.
 
 Faults are deterministic where that matters: with error_rate 0.1 exactly one request in ten fails (an accumulator,
-not a coin), so tests do not flake on small samples. Latency is `latency_ms` + uniform(0, `jitter_ms`), plus
-`slow_ms` on a `slow_fraction` of requests (again by accumulator), which moves p99 without moving p50.
+not a coin), so tests do not flake on small samples. `error_ramp_per_s` makes the rate climb with time, from
+`error_rate` at the moment either knob was last set, by that much per second, up to 1 (a canary that degrades
+slowly, as a leak does); the clock is a constructor argument, so a test can step it. Latency is `latency_ms` +
+uniform(0, `jitter_ms`), plus `slow_ms` on a `slow_fraction` of requests (again by accumulator), which moves p99
+without moving p50.
 
 Endpoints (none but `/*` are counted in the Istio series):
     GET  /healthz          200 "ok" or 503 "unhealthy" (the `healthy` knob)
@@ -40,6 +43,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -86,6 +90,9 @@ class Knobs(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="fraction of requests answered with error_code")
+    error_ramp_per_s: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="the error rate climbs by this much per second (capped at 1)"
+    )
     error_code: int = Field(default=500, ge=400, le=599)
     latency_ms: float = Field(default=0.0, ge=0.0, le=60_000.0, description="base latency of every request")
     jitter_ms: float = Field(default=0.0, ge=0.0, le=60_000.0, description="plus uniform(0, jitter_ms)")
@@ -176,6 +183,7 @@ class Backend:
         host: str = "127.0.0.1",
         port: int = 0,
         seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.identity = identity
         self.knobs = knobs or Knobs()
@@ -184,6 +192,8 @@ class Backend:
         self._port = port
         self._rng = random.Random(seed)
         self._errors = _Accumulator()
+        self._clock = clock
+        self._ramp_since = clock()
         self._slow = _Accumulator()
         self._runner: web.AppRunner | None = None
         self.config = ConfigFollower(
@@ -239,9 +249,19 @@ class Backend:
         return web.json_response(self.knobs.model_dump())
 
     def set_knobs(self, **changes: Any) -> Knobs:
-        """Validate the whole new set first, then swap it in (a bad update changes nothing)."""
+        """Validate the whole new set first, then swap it in (a bad update changes nothing). Setting `error_rate` or
+        `error_ramp_per_s` starts the ramp again from `error_rate`."""
         self.knobs = Knobs.model_validate({**self.knobs.model_dump(), **changes})
+        if changes.keys() & {"error_rate", "error_ramp_per_s"}:
+            self._ramp_since = self._clock()
         return self.knobs
+
+    def current_error_rate(self) -> float:
+        """The error rate now: `error_rate` plus the ramp since it was set, at most 1."""
+        k = self.knobs
+        if not k.error_ramp_per_s:
+            return k.error_rate
+        return min(1.0, k.error_rate + k.error_ramp_per_s * max(0.0, self._clock() - self._ramp_since))
 
     async def _serve(self, request: web.Request) -> web.Response:
         start = time.perf_counter()
@@ -251,7 +271,7 @@ class Backend:
             delay_ms += k.slow_ms
         if delay_ms > 0:
             await asyncio.sleep(delay_ms / 1000.0)
-        code = k.error_code if self._errors.hit(k.error_rate) else 200
+        code = k.error_code if self._errors.hit(self.current_error_rate()) else 200
         source = request.headers.get(SOURCE_WORKLOAD_HEADER, "unknown")
         self.metrics.observe(source, code, (time.perf_counter() - start) * 1000.0)
         return web.Response(status=code, text=f"{self.identity.version}\n")

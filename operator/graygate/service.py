@@ -197,7 +197,12 @@ async def _observe(
     analysis: tuple[Measurement, ...] | None = None
     measured_at: float | None = None
     if (due := gates_due(spec, release.status, now, workload)) is not None:
-        scope = QueryScope(namespace=release.ref.namespace, release=release.ref.name, spec=spec)
+        scope = QueryScope(
+            namespace=release.ref.namespace,
+            release=release.ref.name,
+            spec=spec,
+            step_started_at=release.status.step_started_at,
+        )
         analysis = await deps.gates.measure(due, now, scope)
         measured_at = time.monotonic()
     seen = Observations(

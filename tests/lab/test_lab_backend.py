@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -106,6 +107,59 @@ async def test_metrics_are_istio_shaped(canary: Backend, http: aiohttp.ClientSes
     assert counts == {"200": 2.0, "500": 2.0}
 
 
+class SteppedClock:
+    """A clock a test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _codes(backend: Backend, http: aiohttp.ClientSession, n: int) -> list[int]:
+    codes = []
+    for _ in range(n):
+        async with http.get(f"{backend.url}/") as r:
+            codes.append(r.status)
+    return codes
+
+
+async def test_the_error_ramp_climbs_from_error_rate_with_time_up_to_all(http: aiohttp.ClientSession) -> None:
+    clock = SteppedClock()
+    async with Backend(BackendIdentity("canary"), clock=clock) as canary:
+        canary.set_knobs(error_rate=0.1, error_ramp_per_s=0.05)
+        assert (await _codes(canary, http, 10)).count(500) == 1  # at the start: error_rate, exactly
+        clock.now += 4  # 0.1 + 4 * 0.05
+        assert canary.current_error_rate() == pytest.approx(0.3)
+        assert (await _codes(canary, http, 10)).count(500) == 3
+        clock.now += 100  # far past 1: capped
+        assert canary.current_error_rate() == 1.0
+        assert set(await _codes(canary, http, 10)) == {500}
+
+        canary.set_knobs(error_rate=0.0)  # setting either knob starts the ramp again
+        assert canary.current_error_rate() == 0.0
+        canary.set_knobs(latency_ms=0)  # other knobs do not
+        clock.now += 2
+        assert canary.current_error_rate() == pytest.approx(0.1)
+        canary.set_knobs(error_ramp_per_s=0)
+        clock.now += 50
+        assert canary.current_error_rate() == 0.0
+
+
+async def test_the_error_ramp_raises_errors_in_real_time(http: aiohttp.ClientSession) -> None:
+    async with Backend(BackendIdentity("canary")) as canary:
+        async with http.post(f"{canary.url}/admin/knobs", json={"error_ramp_per_s": 0.5}) as r:
+            assert r.status == 200
+        first = await _codes(canary, http, 10)
+        await asyncio.sleep(1.2)
+        later = await _codes(canary, http, 10)
+        async with http.post(f"{canary.url}/admin/knobs", json={"error_ramp_per_s": 2}) as r:
+            assert r.status == 400  # more than 1 per second is refused
+    assert first.count(500) <= 2
+    assert later.count(500) >= 5
+
+
 async def test_two_backends_in_one_process_keep_separate_registries(http: aiohttp.ClientSession) -> None:
     async with Backend(BackendIdentity("stable")) as stable, Backend(BackendIdentity("canary")) as canary:
         async with http.get(f"{stable.url}/") as r:
@@ -124,6 +178,7 @@ async def test_two_backends_in_one_process_keep_separate_registries(http: aiohtt
             Knobs(error_rate=0.3, error_code=503),
         ),
         (["--healthy", "false", "--jitter-ms", "7"], Knobs(healthy=False, jitter_ms=7)),
+        (["--error-ramp-per-s", "0.05"], Knobs(error_ramp_per_s=0.05)),
     ],
 )
 def test_command_line_knobs(argv: list[str], knobs: Knobs) -> None:

@@ -86,13 +86,13 @@ def test_gate_readings_take_a_number_from_each_reading() -> None:
         observed_at=T0,
         canary=QueryReading(query="q1", series=by_code),
         stable=QueryReading(query="q2", series=(SeriesValue(value=math.nan),)),
-        canary_requests=QueryReading(query="q3", error="timeout"),
+        canary_served=QueryReading(query="q3", error="timeout"),
     )
     readings = gate_readings(prometheus)
     assert readings["canary"] == 100
     assert math.isnan(readings["stable"]), "a reading that found nothing"
-    assert math.isnan(readings["canaryRequests"]), "a reading that failed"
-    assert set(readings) == {"canary", "stable", "canaryRequests"}
+    assert math.isnan(readings["canaryServed"]), "a reading that failed"
+    assert set(readings) == {"canary", "stable", "canaryServed"}
 
     refused = HttpProbeMeasurement(gate="health", observed_at=T0, url="http://x/", error="refused")
     assert gate_readings(refused) == {}

@@ -84,23 +84,33 @@ class PrometheusObserver:
         if self._provider is None:
             return failed("no metric provider is configured in this operator", window)
         try:
-            plan = plan_queries(check, scope)
+            plan = plan_queries(check, scope, now)
             source = await self._source(check.source, scope.namespace)
         except (UnresolvedVariable, GraygateError) as e:
             return failed(str(e), window)
-        roles = (plan.canary, plan.stable, plan.canary_requests, plan.stable_requests)
+        roles = (
+            plan.canary,
+            plan.stable,
+            plan.canary_served,
+            plan.stable_served,
+            plan.canary_recent,
+            plan.stable_recent,
+        )
         readings = await asyncio.gather(*(self._ask(self._provider, source, q, now) for q in roles))
-        canary, stable, canary_requests, stable_requests = readings
+        canary, stable, canary_served, stable_served, canary_recent, stable_recent = readings
         if canary is None:  # pragma: no cover - every plan has a canary query
             return failed("no canary query was planned", window)
         return PrometheusMeasurement(
             gate=name,
             observed_at=now,
             window=plan.window,
+            span=plan.span,
             canary=canary,
             stable=stable,
-            canary_requests=canary_requests,
-            stable_requests=stable_requests,
+            canary_served=canary_served,
+            stable_served=stable_served,
+            canary_recent=canary_recent,
+            stable_recent=stable_recent,
         )
 
     async def close(self) -> None:

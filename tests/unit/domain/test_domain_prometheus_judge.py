@@ -48,98 +48,176 @@ def rate(**fields: Any) -> Prometheus:
     return Prometheus.model_validate({"requestSuccessRate": fields, "onNoData": on_no_data})
 
 
+def step(
+    canary: QueryReading,
+    stable: QueryReading,
+    *,
+    recent: tuple[QueryReading, QueryReading] | None = None,
+    served: tuple[QueryReading, QueryReading] | None = None,
+) -> PrometheusMeasurement:
+    """Counts since the step began; the last window's the same unless given; no pods' view unless given."""
+    latest = recent or (canary, stable)
+    pods = {"canary_served": served[0], "stable_served": served[1]} if served else {}
+    return seen(canary=canary, stable=stable, canary_recent=latest[0], stable_recent=latest[1], span="95s", **pods)
+
+
 @pytest.mark.parametrize(
     ("check", "measurement", "outcome", "reason"),
     [
-        (rate(min=99), both(codes(995, 5), codes(990, 10)), V.PASS, "99.50% is at least min 99%"),
-        (rate(min=99), both(codes(980, 20), codes(990, 10)), V.FAIL, "98.00% is below min 99%"),
-        (rate(min=99), both(codes(900, 100, code="404"), EMPTY), V.PASS, "100.00% is at least"),
-        (rate(min=99), both(codes(40), codes(990)), V.INCONCLUSIVE, "served 40 requests in the last 30s, fewer than"),
-        (rate(min=99, minRequests=10), both(codes(40), EMPTY), V.PASS, "100.00%"),
-        (rate(maxIncreasePoints=0), both(codes(900, 100), codes(990, 10)), V.FAIL, "+9.00 pts over stable"),
-        (rate(maxIncreasePoints=0), both(codes(97, 3), codes(98, 2)), V.INCONCLUSIVE, "not enough requests to tell"),
-        (rate(maxIncreasePoints=1), both(codes(990, 10), codes(900, 100)), V.PASS, "-9.00 pts over stable"),
-        (rate(maxIncreasePoints=0), both(codes(97, 3), codes(100)), V.INCONCLUSIVE, "+3.00 pts over stable"),
-        (rate(maxIncreasePoints=2), both(codes(960, 40), codes(980, 20)), V.INCONCLUSIVE, "allowed +2.00 pts"),
-        (rate(maxIncreasePoints=4), both(codes(960, 40), codes(980, 20)), V.PASS, "so within the allowance"),
-        # a regression hidden by noise: not failed, and not cleared either
-        (rate(maxIncreasePoints=0), both(codes(96, 4), codes(99, 1)), V.INCONCLUSIVE, "between -1.01 and +7.68 pts"),
-        (rate(maxIncreasePoints=0), both(codes(190, 10), codes(195, 5)), V.INCONCLUSIVE, "canary 10 of 200 (5.00%)"),
-        (rate(maxIncreasePoints=0, minRequests=20), both(codes(90, 10), codes(19, 1)), V.INCONCLUSIVE, "-10.12 and"),
-        # a healthy canary on a realistic sample, and a real regression
-        (rate(maxIncreasePoints=1), both(codes(300), codes(2997, 3)), V.PASS, "between -0.25 and +0.80 pts, so within"),
-        (rate(maxIncreasePoints=1), both(codes(270, 30), codes(2990, 10)), V.FAIL, "+7.16 and +12.89 pts, so worse"),
-        (rate(maxIncreasePoints=1), both(codes(970, 30), codes(50)), V.INCONCLUSIVE, "stable served 50"),
-        (rate(maxIncreasePoints=1), both(codes(970, 30), EMPTY), V.INCONCLUSIVE, "the stable query found no series"),
-        (rate(min=99, maxIncreasePoints=5), both(codes(970, 30), codes(980, 20)), V.FAIL, "97.00% is below min 99%"),
-        (rate(min=90, maxIncreasePoints=0), both(codes(900, 100), codes(990, 10)), V.FAIL, "between +7.40 and +10.72"),
-        (rate(min=99), both(EMPTY, codes(990)), V.INCONCLUSIVE, "no data: the canary query found no series"),
-        (rate(min=99, onNoData="fail"), both(EMPTY, codes(990)), V.FAIL, "(onNoData: fail)"),
-        (rate(min=99, onNoData="pass"), both(NAN, codes(990)), V.PASS, "(onNoData: pass)"),
-        (rate(min=99), both(DOWN, codes(990)), V.ERROR, "the canary query failed: Unreachable"),
-        (rate(min=99), both(codes(990), DOWN), V.ERROR, "the stable query failed"),
+        # absolute, over the last window, stable's rate beside it
+        (rate(min=99), step(codes(995, 5), codes(990, 10)), V.PASS, "99.50% is at least min 99% (stable 99.00% in"),
+        (rate(min=99), step(codes(980, 20), codes(990, 10)), V.FAIL, "98.00% is below min 99% (stable 99.00% in the"),
+        (rate(min=99), step(codes(977, 23), codes(975, 25)), V.FAIL, "(stable 97.50% in the last 30s), no better"),
+        (rate(min=99, unlessStableBelow=True), step(codes(977, 23), codes(975, 25)), V.INCONCLUSIVE, "so is the"),
+        (rate(min=99, unlessStableBelow=True), step(codes(977, 23), codes(995, 5)), V.FAIL, "below min 99%"),
+        (rate(min=99), step(codes(900, 100, code="404"), EMPTY), V.PASS, "100.00% is at least"),
+        (rate(min=99), step(codes(40), codes(990)), V.INCONCLUSIVE, "served 40 requests in the last 30s, fewer than"),
+        (rate(min=99, minRequests=10), step(codes(40), EMPTY), V.PASS, "100.00%"),
+        # relative, anytime-valid, on every request since the step began
+        (rate(maxIncreasePoints=0), step(codes(900, 100), codes(990, 10)), V.FAIL, "so worse than allowed"),
+        (rate(maxIncreasePoints=0), step(codes(97, 3), codes(98, 2)), V.WAITING, "not enough requests to tell"),
+        (rate(maxIncreasePoints=1), step(codes(2990, 10), codes(9000, 1000)), V.PASS, "so within the allowance"),
+        (rate(maxIncreasePoints=1), step(codes(300), codes(2997, 3)), V.WAITING, "-0.45 to +1.67 pts, which holds"),
+        (rate(maxIncreasePoints=1), step(codes(600), codes(5994, 6)), V.PASS, "canary 0 of 600 (0.00%)"),
+        (rate(maxIncreasePoints=1), step(codes(270, 30), codes(2990, 10)), V.FAIL, "+9.67 pts, allowed +1.00"),
+        (rate(maxIncreasePoints=1), step(codes(45, 5), codes(449, 1)), V.WAITING, "canary 5 of 50 (10.00%)"),
+        (rate(maxIncreasePoints=1), step(codes(90, 10), codes(899, 1)), V.FAIL, "canary 10 of 100"),
+        (rate(maxIncreasePoints=1), step(EMPTY, codes(990)), V.WAITING, "the canary's callers recorded no requests"),
+        (rate(maxIncreasePoints=1), step(codes(970, 30), EMPTY), V.WAITING, "the stable side recorded no requests"),
+        # a pass needs the last window to agree: a canary getting worse waits
+        (
+            rate(maxIncreasePoints=1),
+            step(codes(600), codes(5994, 6), recent=(codes(90, 10), codes(999, 1))),
+            V.WAITING,
+            "but in the last 30s canary 90.00% success",
+        ),
+        (rate(min=99, maxIncreasePoints=5), step(codes(970, 30), codes(980, 20)), V.FAIL, "97.00% is below min 99%"),
+        (rate(min=99), step(EMPTY, codes(990)), V.INCONCLUSIVE, "no data: the canary query found no series"),
+        (rate(min=99, onNoData="fail"), step(EMPTY, codes(990)), V.FAIL, "(onNoData: fail)"),
+        (rate(min=99, onNoData="pass"), step(NAN, codes(990)), V.PASS, "(onNoData: pass)"),
+        (rate(min=99), step(DOWN, codes(990)), V.ERROR, "the canary query failed: Unreachable"),
+        (rate(min=99), step(codes(990), DOWN), V.ERROR, "the stable query failed"),
         (rate(min=99), seen(error="no Prometheus address"), V.ERROR, "could not query Prometheus: no Prometheus"),
     ],
 )  # fmt: skip
 def test_request_success_rate(
     check: Prometheus, measurement: PrometheusMeasurement, outcome: Outcome, reason: str
 ) -> None:
-    verdict = judge_prometheus(check, measurement)
+    verdict = judge_prometheus(check, measurement, 10)
     assert verdict.outcome is outcome, verdict.reason
-    assert reason in verdict.reason
-    assert (verdict.gate, verdict.kind, verdict.at, verdict.inputs) == ("g", "prometheus", T0, {"window": "30s"})
+    assert reason in verdict.reason, verdict.reason
+    assert (verdict.gate, verdict.kind, verdict.at) == ("g", "prometheus", T0)
+
+
+@pytest.mark.parametrize(
+    ("served", "weight", "outcome"),
+    [
+        ((EMPTY, one(900)), 10, V.FAIL),  # 100 expected, none served
+        ((one(9), one(900)), 10, V.FAIL),  # under a tenth of its share
+        ((one(11), one(900)), 10, V.PASS),
+        ((EMPTY, one(150)), 10, V.PASS),  # 17 expected: still within the grace
+        ((EMPTY, one(900)), 0, V.PASS),  # no weight, no share to miss
+        ((EMPTY, EMPTY), 10, V.PASS),  # no pods' view at all: nothing to say
+    ],
+)
+def test_a_canary_whose_share_reaches_no_pod_fails_with_users_failing(
+    served: tuple[QueryReading, QueryReading], weight: int, outcome: Outcome
+) -> None:
+    check = rate(min=90, minRequests=10)
+    verdict = judge_prometheus(
+        check, step(codes(0, 100), codes(900), recent=(codes(90), codes(900)), served=served), weight
+    )
+    assert verdict.outcome is outcome, verdict.reason
+    if outcome is V.FAIL:
+        assert "users are failing: the canary carries 10% of the traffic, but its pods served" in verdict.reason
+        assert "the callers saw 100 of 100" in verdict.reason
+        assert verdict.harm is not None
+        assert "reaches no pod" in verdict.harm
+
+
+def test_harm_is_set_when_the_callers_see_the_canary_failing_more_than_stable() -> None:
+    check = rate(maxIncreasePoints=1)
+    waiting = judge_prometheus(check, step(codes(45, 5), codes(449, 1)), 10)
+    assert waiting.outcome is V.WAITING
+    assert (
+        waiting.harm
+        == "users are failing on the canary: 5 of 50 (10.00%) of its requests failed since the step began (95s)"
+    )
+    assert judge_prometheus(check, step(codes(49, 1), codes(441, 9)), 10).harm is None
 
 
 def test_a_success_rate_verdict_shows_its_working() -> None:
     check = rate(min=99, maxIncreasePoints=0.5, minRequests=200)
-    verdict = judge_prometheus(check, both(codes(970, 30), codes(1990, 10)))
-    assert verdict.value == "canary 97.00% success (30 of 1000 failed), stable 99.50% success (10 of 2000 failed)"
-    assert verdict.threshold == "success >= 99%, error rate <= stable + 0.5 pts at 0.95 confidence, >= 200 requests"
-    assert verdict.query == "canary: codes 970/30\nstable: codes 1990/10"
+    verdict = judge_prometheus(check, step(codes(970, 30), codes(1990, 10), served=(one(1000), one(2000))), 30)
+    assert verdict.value == (
+        "callers since the step began (95s): canary 97.00% success (30 of 1000 (3.00%) failed), stable 99.50% "
+        "success (10 of 2000 (0.50%) failed); pods served since the step began (95s): canary 1000, stable 2000; "
+        "in the last 30s: canary 97.00% success (30 of 1000 (3.00%) failed), stable 99.50% success (10 of 2000 "
+        "(0.50%) failed)"
+    )
+    assert verdict.threshold == (
+        "success >= 99%, error rate <= stable + 0.5 pts, anytime-valid at alpha 0.05, >= 200 requests for min"
+    )
+    assert verdict.query is not None
+    assert verdict.query.splitlines()[0] == "canary: codes 970/30"
+    assert verdict.inputs == {"window": "30s", "since": "95s"}
+    assert verdict.evidence["canaryErrors"] == "30"
+    assert verdict.evidence["min"] == "99%", "the evidence of the part that decided"
+    assert verdict.harm is not None
 
 
 def duration(**fields: Any) -> Prometheus:
     return Prometheus.model_validate({"requestDuration": fields})
 
 
-def latency(canary: QueryReading, stable: QueryReading, c_requests: float = 1000, s_requests: float = 1000) -> Any:
-    return seen(canary=canary, stable=stable, canary_requests=one(c_requests), stable_requests=one(s_requests))
+BOUNDS = ("5", "10", "25", "50", "100", "250", "500", "1000", "+Inf")
+
+
+def buckets(*counts: float) -> QueryReading:
+    """A `sum by (le)` answer: cumulative counts at Istio's bounds from 5 ms to +Inf."""
+    assert len(counts) == len(BOUNDS)
+    series = tuple(SeriesValue(labels=(("le", le),), value=n) for le, n in zip(BOUNDS, counts, strict=True))
+    return QueryReading(query="buckets", series=series)
+
+
+# 1000 requests: 99 % at or under 50 ms, the rest under 100 ms
+FAST = buckets(0, 100, 600, 990, 1000, 1000, 1000, 1000, 1000)
+# the same 20 % slower: the tail crosses into (50, 100]
+SLOWER = buckets(0, 80, 500, 900, 1000, 1000, 1000, 1000, 1000)
+# three times slower: 5 % over 250 ms
+SLOW = buckets(0, 0, 100, 400, 800, 950, 1000, 1000, 1000)
 
 
 @pytest.mark.parametrize(
     ("check", "measurement", "outcome", "reason"),
     [
-        (duration(max="500ms"), latency(one(412), one(300)), V.PASS, "canary p99 412ms within max 500ms"),
-        (duration(max="500ms"), latency(one(612), one(300)), V.FAIL, "canary p99 612ms over max 500ms"),
-        (duration(maxRatio=1.2), latency(one(300), one(200)), V.FAIL, "p99 300ms is 1.50x stable's 200ms, over 1.2x"),
-        (duration(maxRatio=1.2), latency(one(220), one(200)), V.PASS, "1.10x stable's 200ms, within 1.2x"),
-        (duration(maxRatio=1.2, quantile=0.5), latency(one(4.5), one(4)), V.PASS, "canary p50 4.5ms is 1.12x"),
-        (duration(max="1s"), latency(one(300), one(200), c_requests=12), V.INCONCLUSIVE, "canary served 12"),
-        (duration(maxRatio=2), latency(one(300), one(200), s_requests=12), V.INCONCLUSIVE, "stable served 12"),
-        (duration(max="1s"), latency(NAN, one(200)), V.INCONCLUSIVE, "no data: the canary p99 query"),
-        (duration(max="1s"), latency(one(300), EMPTY), V.PASS, "within max 1000ms"),
-        (duration(maxRatio=2), latency(one(300), EMPTY), V.INCONCLUSIVE, "no data: the stable p99 query"),
-        (duration(max="1s"), latency(one(300), one(200), c_requests=math.nan), V.INCONCLUSIVE, "request count"),
-        (duration(max="1s"), seen(canary=one(3), canary_requests=DOWN), V.ERROR, "the canaryRequests query failed"),
+        (duration(max="100ms"), both(FAST, FAST), V.PASS, "canary p99 is in (25ms, 50ms], within max 100ms"),
+        (duration(max="200ms"), both(SLOW, FAST), V.FAIL, "50 of 1000 (5.00%) of its requests took over 250ms"),
+        (duration(maxRatio=2), both(SLOWER, FAST), V.PASS, "within 2x the stable's p99 bucket bound 50ms = 100ms"),
+        (duration(maxRatio=1.2), both(SLOWER, FAST), V.WAITING, "which the buckets cannot place against 1.2x"),
+        (duration(maxRatio=1.2), both(SLOW, FAST), V.FAIL, "canary p99 is above 1.2x the stable's p99 bucket"),
+        (duration(maxRatio=1.2), both(FAST, FAST), V.PASS, "in (25ms, 50ms], within 1.2x"),
+        (duration(max="1s"), both(buckets(0, 0, 0, 0, 0, 0, 0, 12, 12), FAST), V.WAITING, "canary served 12"),
+        (duration(maxRatio=2), both(FAST, buckets(0, 0, 0, 0, 12, 12, 12, 12, 12)), V.WAITING, "stable served 12"),
+        (duration(max="1s"), both(NAN, FAST), V.INCONCLUSIVE, "no data: the canary query"),
+        (duration(max="1s"), both(FAST, EMPTY), V.PASS, "within max 1000ms"),
+        (duration(maxRatio=2), both(FAST, EMPTY), V.INCONCLUSIVE, "no data: the stable query"),
+        (duration(max="1s"), seen(canary=FAST, stable=DOWN), V.ERROR, "the stable query failed"),
     ],
 )  # fmt: skip
 def test_request_duration(check: Prometheus, measurement: PrometheusMeasurement, outcome: Outcome, reason: str) -> None:
     verdict = judge_prometheus(check, measurement)
     assert verdict.outcome is outcome, verdict.reason
-    assert reason in verdict.reason
+    assert reason in verdict.reason, verdict.reason
 
 
-def test_a_duration_verdict_shows_its_working() -> None:
-    verdict = judge_prometheus(duration(max="800ms", maxRatio=1.25), latency(one(412), one(300), 1000, 3000))
-    assert verdict.value == "canary p99 412ms of 1000 requests, stable p99 300ms of 3000 requests"
-    assert verdict.threshold == "p99 <= 800ms, p99 <= 1.25x stable, >= 100 requests"
-    assert verdict.query is not None
-    assert [line.split(":")[0] for line in verdict.query.splitlines()] == [
-        "canary",
-        "stable",
-        "canaryRequests",
-        "stableRequests",
-    ]
+def test_a_duration_verdict_shows_its_working_and_its_resolution() -> None:
+    verdict = judge_prometheus(duration(max="800ms", maxRatio=1.25), both(SLOWER, FAST))
+    assert verdict.value == (
+        "canary p99 in (50ms, 100ms] of 1000 requests in the window, stable p99 in (25ms, 50ms] of 1000 requests"
+    )
+    assert verdict.threshold == "p99 <= 800ms, p99 <= 1.25x stable, >= 100 requests, at bucket resolution"
+    assert verdict.evidence["resolution"] == "bucket (50ms, 100ms]"
 
 
 def custom(**fields: Any) -> Prometheus:

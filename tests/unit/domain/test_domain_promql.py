@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -92,7 +92,17 @@ def scope(**changes: Any) -> QueryScope:
     return QueryScope(namespace="shop", release="checkout", spec=CanaryReleaseSpec.model_validate(body))
 
 
-SELECTOR = 'reporter="destination", destination_workload_namespace="shop", destination_workload="checkout-%s"'
+DESTINATION = 'reporter="destination", destination_workload_namespace="shop", destination_workload="checkout-%s"'
+CALLER = (
+    'reporter="source", destination_service_namespace="shop", destination_service_name="checkout", '
+    'destination_subset="%s"'
+)
+REQUESTS = "istio_requests_total{%s}"
+BUCKETS = "istio_request_duration_milliseconds_bucket{%s}"
+
+
+def since(aggregation: str, series: str, span: str) -> str:
+    return f"{aggregation} (clamp_min({series} - {series} offset {span}, 0) or {series})"
 
 
 @pytest.mark.parametrize(
@@ -102,20 +112,22 @@ SELECTOR = 'reporter="destination", destination_workload_namespace="shop", desti
             {"requestSuccessRate": {"min": 99}},
             QueryPlan(
                 window="30s",
-                canary=f"sum by (response_code) (increase(istio_requests_total{{{SELECTOR % 'canary'}}}[30s]))",
-                stable=f"sum by (response_code) (increase(istio_requests_total{{{SELECTOR % 'stable'}}}[30s]))",
+                span="30s",
+                canary=since("sum by (response_code)", REQUESTS % (CALLER % "canary"), "30s"),
+                stable=since("sum by (response_code)", REQUESTS % (CALLER % "stable"), "30s"),
+                canary_served=since("sum", REQUESTS % (DESTINATION % "canary"), "30s"),
+                stable_served=since("sum", REQUESTS % (DESTINATION % "stable"), "30s"),
+                canary_recent=f"sum by (response_code) (increase({REQUESTS % (CALLER % 'canary')}[30s]))",
+                stable_recent=f"sum by (response_code) (increase({REQUESTS % (CALLER % 'stable')}[30s]))",
             ),
         ),
         (
             {"window": "2m", "requestDuration": {"quantile": 0.95, "max": "1s"}},
             QueryPlan(
                 window="120s",
-                canary="histogram_quantile(0.95, sum by (le) (rate(istio_request_duration_milliseconds_bucket"
-                f"{{{SELECTOR % 'canary'}}}[120s])))",
-                stable="histogram_quantile(0.95, sum by (le) (rate(istio_request_duration_milliseconds_bucket"
-                f"{{{SELECTOR % 'stable'}}}[120s])))",
-                canary_requests=f"sum(increase(istio_requests_total{{{SELECTOR % 'canary'}}}[120s]))",
-                stable_requests=f"sum(increase(istio_requests_total{{{SELECTOR % 'stable'}}}[120s]))",
+                span="120s",
+                canary=since("sum by (le)", BUCKETS % (DESTINATION % "canary"), "120s"),
+                stable=since("sum by (le)", BUCKETS % (DESTINATION % "stable"), "120s"),
             ),
         ),
         (
@@ -144,3 +156,24 @@ def test_planning_refuses_a_name_the_release_lacks() -> None:
     lacking = QueryScope(namespace="shop", release="checkout", spec=CanaryReleaseSpec.model_validate(manifest()))
     with pytest.raises(UnresolvedVariable, match="canaryWorkload"):
         plan_queries(check, lacking)
+
+
+def test_counts_reach_back_to_the_step_start_in_whole_seconds() -> None:
+    started = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    running = QueryScope(namespace="shop", release="checkout", spec=scope().spec, step_started_at=started)
+    check = Prometheus.model_validate({"requestSuccessRate": {"maxIncreasePoints": 1}})
+    plan = plan_queries(check, running, started + timedelta(seconds=94, milliseconds=200))
+    assert plan.span == "95s"
+    assert "offset 95s" in plan.canary
+    assert "[30s]" in (plan.canary_recent or "")
+    assert plan_queries(check, running, started).span == "1s", "at least one second"
+
+
+def test_the_destination_reporter_and_a_host_based_canary() -> None:
+    check = Prometheus.model_validate({"requestSuccessRate": {"min": 99, "reporter": "destination"}})
+    plan = plan_queries(check, scope())
+    assert 'destination_workload="checkout-canary"' in plan.canary
+    hosts = scope(canary={"host": "checkout-canary.shop.svc.cluster.local"}, stable={"host": "checkout.other"})
+    plan = plan_queries(Prometheus.model_validate({"requestSuccessRate": {"min": 99}}), hosts)
+    assert 'destination_service_namespace="shop", destination_service_name="checkout-canary"}' in plan.canary
+    assert 'destination_service_namespace="other", destination_service_name="checkout"}' in (plan.stable or "")

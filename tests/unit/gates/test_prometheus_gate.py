@@ -76,15 +76,15 @@ async def observe(check: dict[str, Any], provider: FakeProvider | None = None, *
 
 
 async def test_canary_and_stable_are_asked_together_at_now() -> None:
-    provider = FakeProvider(together=4)
-    seen = await observe({"requestDuration": {"max": "1s"}}, provider)
+    provider = FakeProvider(together=6)
+    seen = await observe(RATE, provider)
     assert seen.error is None
-    assert len(provider.asked) == 4
+    assert len(provider.asked) == 6
     assert {now for _, _, now in provider.asked} == {NOW}
     assert seen.canary is not None
-    assert 'destination_workload="checkout-canary"' in seen.canary.query
-    assert seen.stable_requests is not None
-    assert 'destination_workload="checkout-stable"' in seen.stable_requests.query
+    assert 'destination_service_name="checkout", destination_subset="canary"' in seen.canary.query
+    assert seen.stable_served is not None
+    assert 'destination_workload="checkout-stable"' in seen.stable_served.query
     assert seen.canary.series[0].value == 1.0
     assert seen.window == "30s"
 
@@ -94,7 +94,7 @@ async def test_the_operator_default_address_is_used_when_the_gate_names_none() -
     await observe(RATE, provider)
     await observe({**RATE, "source": {"address": "http://mine:9090", "timeout": "2s"}}, provider)
     sources = [source for source, _, _ in provider.asked]
-    assert [(s.address, s.timeout_s) for s in sources] == [(DEFAULT, 5.0)] * 2 + [("http://mine:9090", 2.0)] * 2
+    assert [(s.address, s.timeout_s) for s in sources] == [(DEFAULT, 5.0)] * 6 + [("http://mine:9090", 2.0)] * 6
 
 
 async def test_credentials_ca_and_headers_come_from_the_releases_namespace() -> None:
@@ -161,7 +161,7 @@ async def test_what_cannot_be_asked_is_recorded_not_raised(
 
 async def test_failed_and_raising_queries_become_errors_on_their_reading() -> None:
     def answer(promql: str) -> MetricReading:
-        if "checkout-stable" in promql:
+        if 'destination_subset="stable"' in promql:
             raise RuntimeError("bug")
         return MetricReading(query=promql, failure=QueryFailure.TIMEOUT, message="no answer in 5s")
 
@@ -232,9 +232,9 @@ async def test_the_folder_is_read_at_every_analysis_so_a_rotated_secret_is_used_
     (tmp_path / "prom" / "password").write_text("second\n")
     await observe(RATE, provider, default_credentials=folder)
     logins = [source.basic_auth for source, _, _ in provider.asked]
-    assert [(b.username, b.password) for b in logins if b is not None] == [("graygate", "first")] * 2 + [
+    assert [(b.username, b.password) for b in logins if b is not None] == [("graygate", "first")] * 6 + [
         ("graygate", "second")
-    ] * 2
+    ] * 6
 
 
 async def test_an_address_named_by_the_gate_never_gets_the_operators_login(tmp_path: Path) -> None:

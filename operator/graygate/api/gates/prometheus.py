@@ -136,31 +136,45 @@ class PrometheusSource(SpecModel):
 
 
 class RequestSuccessRate(SpecModel):
-    """The share of requests answered without a 5xx, from Istio's `istio_requests_total` (destination reporter),
-    for the canary and the stable workload over the same window."""
+    """The share of requests answered without a 5xx, from Istio's `istio_requests_total`, for the canary and the
+    stable version. By default as the callers' proxies saw it (`reporter: source`), which counts the 503s a proxy
+    answers itself when the canary's share reaches no pod; the destinations' view says how many requests each
+    version's pods served."""
 
     model_config = ConfigDict(
         json_schema_extra=rules(("has(self.min) || has(self.maxIncreasePoints)", "give min, maxIncreasePoints or both"))
     )
 
     min: Percent | None = None
-    """The lowest acceptable canary success rate, in percent (e.g. `99`)."""
+    """The lowest acceptable canary success rate, in percent (e.g. `99`), over the last `window`. The stable
+    version's rate in the same window is reported beside it."""
+
+    unless_stable_below: bool = False
+    """Judge `min` only against a healthy stable version: when the stable version is below `min` in the same
+    window too (a dependency both share is failing), the check is inconclusive instead of failing the canary."""
 
     max_increase_points: Percent | None = None
     """How many percentage points the canary's error rate may exceed the stable's by (e.g. `1`: 2 % against
-    stable's 1.2 % is allowed). Judged on a confidence interval for the difference: it fails when the canary is
-    worse by more than this at `confidence`, passes when it is surely not, and is inconclusive in between, so a
-    handful of unlucky requests cannot roll a release back and a real regression cannot pass on too few. With no
-    errors, passing needs about 2.7 / this many canary requests in the window (270 for `1`); with `0` only a
-    canary clearly better than stable passes, so a canary as good as stable waits inconclusive. Needs traffic on
-    the stable side: with a `setWeight: 100` step this check is inconclusive there."""
+    stable's 1.2 % is allowed). Judged on every request since the step began with an anytime-valid test: it fails
+    when the canary is worse by more than this, passes when it is surely not, and waits in between; checked after
+    every analysis, the chance of failing a canary that is within the allowance stays below 1 - `confidence`.
+    With no errors, passing needs about 530 canary requests in the step at `1` and 0.95; 10 % errors against a
+    clean stable fail within about 75. With `0` only a canary clearly better than stable passes. Needs traffic on
+    the stable side: with a `setWeight: 100` step this check waits there."""
 
     confidence: float = Field(default=0.95, ge=0.5, le=0.999)
     """How sure the check must be, either way: that the canary is worse than allowed before it fails, or that it
-    is not before it passes."""
+    is not before it passes (alpha = 1 - confidence)."""
 
     min_requests: int = Field(default=100, ge=1, le=1_000_000_000)
-    """Requests each side must have served in the window before its rate is judged; fewer is `Inconclusive`."""
+    """Requests the canary must have served in the window before `min` is judged; fewer is `Inconclusive`."""
+
+    reporter: Literal["source", "destination"] = "source"
+    """Whose record to count: `source`, the callers' proxies (a mesh's sidecars, or an ingress gateway for
+    traffic from outside), which see every request including those no pod answered; or `destination`, the pods'
+    own sidecars, selected by `canaryWorkload` and `stableWorkload`. The callers' view is selected by the
+    destination Service's name and namespace (from the host) and, for a subset, a `destination_subset` label,
+    which Istio's default metrics do not carry: see the README."""
 
     @model_validator(mode="after")
     def _a_threshold(self) -> RequestSuccessRate:
@@ -171,7 +185,9 @@ class RequestSuccessRate(SpecModel):
 
 class RequestDuration(SpecModel):
     """A latency quantile from Istio's `istio_request_duration_milliseconds` histogram (destination reporter),
-    for the canary and the stable workload over the same window."""
+    for the canary and the stable workload, over every request since the step began. Judged on the bucket counts
+    themselves, not on interpolated quantiles: a quantile is known only to its bucket, and each verdict says the
+    bucket resolution next to its figures."""
 
     model_config = ConfigDict(
         json_schema_extra=rules(("has(self.max) || has(self.maxRatio)", "give max, maxRatio or both"))
@@ -184,10 +200,17 @@ class RequestDuration(SpecModel):
     """The highest acceptable canary latency at the quantile, e.g. `500ms`."""
 
     max_ratio: float | None = Field(default=None, gt=0, le=1000)
-    """How many times slower than the stable version the canary may be at the quantile (e.g. `1.2`)."""
+    """How many times slower than the stable version the canary may be at the quantile (e.g. `1.2`). It fails
+    when more than 1 - quantile of the canary's requests are surely slower than the first bucket bound at or
+    above this times the stable quantile's bucket; it passes when the canary's quantile bucket is within this
+    times the stable's; between the two (buckets too coarse to tell) it waits."""
+
+    confidence: float = Field(default=0.95, ge=0.5, le=0.999)
+    """How sure the check must be that the canary is too slow before it fails (alpha = 1 - confidence)."""
 
     min_requests: int = Field(default=100, ge=1, le=1_000_000_000)
-    """Requests each side must have served in the window before its latency is judged; fewer is `Inconclusive`."""
+    """Requests each side must have served since the step began before its latency is judged; until then the
+    check waits."""
 
     @model_validator(mode="after")
     def _a_threshold(self) -> RequestDuration:

@@ -5,52 +5,82 @@ ask Prometheus?"), so it must be computable, and tested, without a Prometheus. T
 templates themselves and go through the same renderer as users' queries, so there is one way a name gets into a
 query, with one escaping rule and one refusal of missing values.
 
-Built-ins use Istio's standard telemetry as the destination's sidecar reports it, selected by the workloads' names
-(`destination_workload`, `destination_workload_namespace`), for the canary and the stable side over the same window:
+Two views of the same requests, both Istio's standard telemetry:
 
-    requestSuccessRate  sum by (response_code) (increase(istio_requests_total{...}[window]))
-    requestDuration     histogram_quantile(q, sum by (le) (rate(istio_request_duration_milliseconds_bucket{...}[w])))
-                        and sum(increase(istio_requests_total{...}[window])) for the request counts
+- the callers' view (`reporter="source"`, the default for `requestSuccessRate`): what the proxies sending the
+  requests recorded, keyed by the destination Service (`destination_service_name`, `..._namespace`) and, when the
+  side names a subset, by `destination_subset`. It includes the 503s a proxy answers itself when the canary's
+  share reaches no pod, which the destination never sees. Istio's default metrics carry no `destination_subset`
+  label: a subset-based release needs it added (see the README), a host-based one works as is.
+- the destinations' view (`reporter="destination"`, selected by `destination_workload`): what the pods answered.
+  It says how many requests each version actually served, so a canary holding weight while serving nothing is
+  seen even where the callers' view is missing.
+
+Counts since the step began, not over a sliding window: the sequential tests (`sequential`) judge every request
+of the step, and a Prometheus restart in the middle of a step leaves them intact. Each counter series is read as
+its value now minus its value when the step began, and a series that did not exist then counts from zero, so the
+first errors of a new `response_code` series are not lost, as they are in `increase()`. A counter reset (a
+restarted pod) is clamped to zero for that series, losing at most what it had counted since the step began.
+
+    requestSuccessRate  callers' counts by response_code since the step began       canary, stable
+                        destinations' request counts since the step began           canaryServed, stableServed
+                        callers' counts by response_code over the last window       canaryRecent, stableRecent
+    requestDuration     destinations' histogram bucket counts by le since the step began   canary, stable
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from graygate.api.gates.prometheus import Prometheus
 from graygate.api.gates.promql import promql_duration, render_template
-from graygate.api.spec import CanaryReleaseSpec
+from graygate.api.spec import CanaryReleaseSpec, RouteDestination
 
-__all__ = ["QueryPlan", "QueryScope", "plan_queries", "template_values", "window_of"]
+__all__ = ["QueryPlan", "QueryScope", "plan_queries", "since_step", "template_values", "window_of"]
 
-_SELECTOR = (
+_DESTINATION = (
     'reporter="destination", destination_workload_namespace="{{ namespace }}", destination_workload="{{ %sWorkload }}"'
 )
-_CODES = "sum by (response_code) (increase(istio_requests_total{%s}[{{ interval }}]))"
-_REQUESTS = "sum(increase(istio_requests_total{%s}[{{ interval }}]))"
-_QUANTILE = "histogram_quantile(%s, sum by (le) (rate(istio_request_duration_milliseconds_bucket{%s}[{{ interval }}])))"
+_CALLER = (
+    'reporter="source", destination_service_namespace="{{ %sNamespace }}", destination_service_name="{{ %sService }}"'
+)
+_SUBSET = ', destination_subset="{{ %sSubset }}"'
+_SINCE = "(clamp_min(%(x)s - %(x)s offset %(span)s, 0) or %(x)s)"
+_CODES_SINCE = "sum by (response_code) " + _SINCE
+_TOTAL_SINCE = "sum " + _SINCE
+_BUCKETS_SINCE = "sum by (le) " + _SINCE
+_CODES_RECENT = "sum by (response_code) (increase(%(x)s[{{ interval }}]))"
+_REQUESTS = "istio_requests_total{%s}"
+_BUCKETS = "istio_request_duration_milliseconds_bucket{%s}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueryScope:
-    """The release a gate's queries are about: where it lives, its name and its spec."""
+    """The release a gate's queries are about: where it lives, its name, its spec, and when its current step
+    began (None outside a running step: the counts then cover the window)."""
 
     namespace: str
     release: str
     spec: CanaryReleaseSpec
+    step_started_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueryPlan:
-    """The resolved queries of one analysis. `stable` and the request counts are None when the check has none."""
+    """The resolved queries of one analysis, by role (see the module docstring); None for a role not asked."""
 
     window: str
     """The window as a PromQL duration, e.g. `30s`."""
     canary: str
     stable: str | None = None
-    canary_requests: str | None = None
-    stable_requests: str | None = None
+    canary_served: str | None = None
+    stable_served: str | None = None
+    canary_recent: str | None = None
+    stable_recent: str | None = None
+    span: str = ""
+    """How far back the counts since the step began reach, e.g. `95s` (empty for a custom query)."""
 
 
 def window_of(check: Prometheus, spec: CanaryReleaseSpec) -> timedelta:
@@ -58,9 +88,24 @@ def window_of(check: Prometheus, spec: CanaryReleaseSpec) -> timedelta:
     return check.window or spec.analysis.interval
 
 
+def since_step(scope: QueryScope, window: timedelta, now: datetime) -> timedelta:
+    """How far back "since the step began" reaches: whole seconds, at least one; the window when no step runs."""
+    if scope.step_started_at is None:
+        return window
+    return timedelta(seconds=max(1, math.ceil((now - scope.step_started_at).total_seconds())))
+
+
+def _service(destination: RouteDestination, namespace: str) -> tuple[str, str]:
+    """(Service name, namespace) of a route destination's host: `checkout` or `checkout.shop.svc.cluster.local`."""
+    parts = destination.host.split(".")
+    return parts[0], parts[1] if len(parts) > 1 else namespace
+
+
 def template_values(scope: QueryScope, window: timedelta) -> dict[str, str | None]:
     """Every template variable's value for this release (None when the spec does not name it)."""
     spec = scope.spec
+    canary_service, canary_namespace = _service(spec.canary, scope.namespace)
+    stable_service, stable_namespace = _service(spec.stable, scope.namespace)
     return {
         "namespace": scope.namespace,
         "release": scope.release,
@@ -71,32 +116,60 @@ def template_values(scope: QueryScope, window: timedelta) -> dict[str, str | Non
         "canaryWorkload": spec.canary_workload.name if spec.canary_workload else None,
         "stableWorkload": spec.stable_workload.name if spec.stable_workload else None,
         "interval": promql_duration(window),
+        "canaryService": canary_service,
+        "canaryNamespace": canary_namespace,
+        "stableService": stable_service,
+        "stableNamespace": stable_namespace,
     }
 
 
-def plan_queries(check: Prometheus, scope: QueryScope) -> QueryPlan:
-    """The queries to send; raises `graygate.api.promql.UnresolvedVariable` when a used name has no value."""
+def plan_queries(check: Prometheus, scope: QueryScope, now: datetime | None = None) -> QueryPlan:
+    """The queries to send at `now`; raises `graygate.api.promql.UnresolvedVariable` when a used name has no
+    value."""
     window = window_of(check, scope.spec)
     values = template_values(scope, window)
+    span = promql_duration(since_step(scope, window, now) if now is not None else window)
+    duration = promql_duration(window)
 
     def render(template: str) -> str:
         return render_template(template, values)
 
-    def side(pattern: str, role: str, *head: str) -> str:
-        return render(pattern % (*head, _SELECTOR % role))
+    def destination(role: str) -> str:
+        return _DESTINATION % role
 
-    duration = promql_duration(window)
-    if check.request_success_rate is not None:
-        return QueryPlan(window=duration, canary=side(_CODES, "canary"), stable=side(_CODES, "stable"))
-    if check.request_duration is not None:
-        quantile = f"{check.request_duration.quantile:g}"
+    def caller(role: str) -> str:
+        side = scope.spec.canary if role == "canary" else scope.spec.stable
+        selector = _CALLER % (role, role)
+        return selector + (_SUBSET % role if side.subset else "")
+
+    if (rate := check.request_success_rate) is not None:
+        seen = caller if rate.reporter == "source" else destination
+
+        def codes(role: str) -> str:
+            return render(_CODES_SINCE % {"x": _REQUESTS % seen(role), "span": span})
+
+        def served(role: str) -> str:
+            return render(_TOTAL_SINCE % {"x": _REQUESTS % destination(role), "span": span})
+
+        def recent(role: str) -> str:
+            return render(_CODES_RECENT % {"x": _REQUESTS % seen(role)})
+
         return QueryPlan(
             window=duration,
-            canary=side(_QUANTILE, "canary", quantile),
-            stable=side(_QUANTILE, "stable", quantile),
-            canary_requests=side(_REQUESTS, "canary"),
-            stable_requests=side(_REQUESTS, "stable"),
+            span=span,
+            canary=codes("canary"),
+            stable=codes("stable"),
+            canary_served=served("canary"),
+            stable_served=served("stable"),
+            canary_recent=recent("canary"),
+            stable_recent=recent("stable"),
         )
+    if check.request_duration is not None:
+
+        def buckets(role: str) -> str:
+            return render(_BUCKETS_SINCE % {"x": _BUCKETS % destination(role), "span": span})
+
+        return QueryPlan(window=duration, span=span, canary=buckets("canary"), stable=buckets("stable"))
     if check.query is not None:
         stable = check.query.stable_expr
         return QueryPlan(

@@ -1,0 +1,94 @@
+"""What Prometheus answered, and the small vocabulary the `prometheus` gate's rules share to read it.
+
+Why apart from the rules: the success-rate, latency and custom-query rules each read answers the same way (no
+series or NaN is "no data" and follows `onNoData`; several series where one was asked for is an `Error`), and
+each gives its outcome as `Part`s that `prometheus.judge_prometheus` folds into one verdict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from graygate.api.gates.prometheus import NoDataPolicy
+from graygate.api.status import Outcome
+
+__all__ = ["Part", "Problem", "QueryReading", "Reader", "SeriesValue", "total"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeriesValue:
+    """One series of an instant vector: its labels and its value (which may be NaN)."""
+
+    labels: tuple[tuple[str, str], ...] = ()
+    value: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryReading:
+    """One resolved query and what Prometheus answered: the series (possibly none), or why there was no answer."""
+
+    query: str
+    series: tuple[SeriesValue, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One rule's outcome with its reason, the numbers behind it, and users seen failing, if any."""
+
+    outcome: Outcome
+    reason: str
+    evidence: Mapping[str, str] = field(default_factory=dict)
+    harm: str | None = None
+
+
+class Problem(Exception):
+    """A reading that cannot be judged: it carries the part to report (no data, or several series)."""
+
+    def __init__(self, part: Part) -> None:
+        super().__init__(part.reason)
+        self.part = part
+
+
+_NO_DATA: dict[NoDataPolicy, Outcome] = {
+    "fail": Outcome.FAIL,
+    "inconclusive": Outcome.INCONCLUSIVE,
+    "pass": Outcome.PASS,
+}
+
+
+class Reader:
+    """Reads answers under one gate's no-data policy, naming the span they cover in its reasons."""
+
+    def __init__(self, on_no_data: NoDataPolicy, within: str) -> None:
+        self.policy = on_no_data
+        self.within = within
+
+    def no_data(self, role: str) -> Problem:
+        why = f"no data: the {role} query found no series (or NaN) {self.within} (onNoData: {self.policy})"
+        return Problem(Part(_NO_DATA[self.policy], why))
+
+    def value(self, reading: QueryReading | None, role: str) -> float:
+        """The one value of a reading; raises `Problem` for no data or several series."""
+        if reading is None or not reading.series or all(math.isnan(s.value) for s in reading.series):
+            raise self.no_data(role)
+        if len(reading.series) > 1:
+            reason = f"the {role} query returned {len(reading.series)} series; aggregate it to one (sum, max, ...)"
+            raise Problem(Part(Outcome.ERROR, reason))
+        return reading.series[0].value
+
+    @staticmethod
+    def by_label(reading: QueryReading | None, label: str) -> dict[str, float] | None:
+        """The reading's values by one label (NaN series left out); None when it found nothing."""
+        if reading is None:
+            return None
+        counted = {dict(s.labels).get(label, ""): s.value for s in reading.series if not math.isnan(s.value)}
+        return counted or None
+
+
+def total(series: Sequence[SeriesValue]) -> float:
+    """The sum of a reading's series, NaN ones left out; NaN when nothing is left."""
+    values = [one.value for one in series if not math.isnan(one.value)]
+    return math.fsum(values) if values else math.nan
