@@ -32,6 +32,7 @@ __all__ = [
     "histogram_quantile",
     "increase",
     "since",
+    "span_ms",
     "value_at",
 ]
 
@@ -123,14 +124,19 @@ def value_at(series: Series | None, moment: int) -> float | None:
 
 
 def since(series: Series, start: int, end: int) -> float | None:
-    """The raw counter's growth from `start` to `end`: its value at `end` minus its value at `start`, a series
-    that had no sample yet at `start` counted from zero (so its first errors are kept, unlike `increase()`).
-    None when the series has no value at `end`."""
+    """`clamp_min(x - x offset span, 0) or x` at `end`, with span = end - start: the raw counter's value at `end`
+    minus its value at `start`, a series that had no sample yet at `start` counted from zero (so its first errors
+    are kept, unlike `increase()`), a reset clamped to zero. None when the series has no value at `end`."""
     now = series.at(end)
     if now is None:
         return None
     before = series.at(start)
-    return now - (before if before is not None else 0.0)
+    return now if before is None else max(0.0, now - before)
+
+
+def span_ms(step_start: int, end: int) -> int:
+    """How far back "since the step began" reaches, as graygate asks it: whole seconds, at least one."""
+    return max(1, math.ceil((end - step_start) / 1000)) * 1000
 
 
 def histogram_quantile(q: float, buckets: Mapping[float, float]) -> float:

@@ -8,8 +8,9 @@ not failed yet upwards and stops at the first that does not fail. The release's 
 comes out of one replay, at about one `judge_prometheus` call per second.
 
 The release model is graygate's with a critical gate (`failureLimit: 0`, as `make bench-rollback` uses): the first
-`Fail` rolls back. `Inconclusive` and `Error` never roll back; `inconclusiveLimit` of them in a row would pause the
-release, which is reported (`paused_at`) but does not stop the replay, so the rates below are about rollbacks only.
+`Fail` rolls back. `Inconclusive`, `Waiting` and `Error` never roll back; `inconclusiveLimit` Inconclusive or
+Error verdicts in a row would pause the release, which is reported (`paused_at`) but does not stop the replay, so
+the rates are about rollbacks only.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from e2e.verdicts.judges import Judge, Metric
 from e2e.verdicts.simulate import Traffic
 from graygate.api.gates.prometheus import Prometheus
 from graygate.api.status import Outcome
-from graygate.domain.analysis.prometheus import judge_prometheus
 
 __all__ = ["INCONCLUSIVE_LIMIT", "Replay", "replay"]
 
 INCONCLUSIVE_LIMIT = 3
 """The API's default `inconclusiveLimit`."""
+INTERVAL_S = 1
+"""The analysis interval: the gate is checked every second."""
 
 
 @dataclass(slots=True)
@@ -53,10 +55,12 @@ def replay(judge: Judge, traffic: Traffic, metric: Metric, checks: Sequence[Prom
     for second in range(first_s, scenario.duration_s + 1):
         if failed == len(checks):
             break
+        if second - scenario.step_start_s(second) < INTERVAL_S:
+            continue  # graygate analyses a new weight only after it has carried traffic for one interval
         at_ms = second * 1000
-        seen = judge.measure(traffic, metric, at_ms, scenario.step_start_s(second) * 1000)
+        judged = judge.measured(traffic, metric, at_ms, scenario.step_start_s(second) * 1000)
         for index in range(failed, len(checks)):
-            verdict = judge_prometheus(checks[index], seen)
+            verdict = judged(checks[index])
             if index == 0:
                 result.outcomes[verdict.outcome] += 1
                 result.reasons[_kind_of(verdict.reason)] += 1

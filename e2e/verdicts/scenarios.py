@@ -9,6 +9,7 @@ Why these: each asks one question a judge can get wrong in production.
     rising        the canary starts as good as stable and gets 1 point worse every 5 minutes (one step): the
                   weight it reaches before it is rolled back
     p99           3 % of the canary's requests take 400 ms longer: p99 moves, p50 does not
+    latency-identical  both versions equally fast: every latency rollback is a false one
     coarse        the canary is 20 % slower throughout, around 50 ms where Istio's buckets are 25/50/100/250 ms
     unmeasured    the canary's share is answered with 503 by the proxy; its own sidecar reports nothing
     outage        identical versions, Prometheus answers errors for two minutes mid-step
@@ -39,13 +40,13 @@ class Planned:
 
 
 CATALOGUE: tuple[Planned, ...] = (
-    Planned(Scenario("identical", canary=BASE, step_s=STEP_S), "errors", 400),
-    Planned(Scenario("small", canary=Version(error_rate=0.025), step_s=STEP_S, should_fail=True), "errors", 150),
-    Planned(Scenario("large", canary=Version(error_rate=0.10), step_s=STEP_S, should_fail=True), "errors", 300),
+    Planned(Scenario("identical", canary=BASE, step_s=STEP_S), "errors", 300),
+    Planned(Scenario("small", canary=Version(error_rate=0.025), step_s=STEP_S, should_fail=True), "errors", 100),
+    Planned(Scenario("large", canary=Version(error_rate=0.10), step_s=STEP_S, should_fail=True), "errors", 1000),
     Planned(
         Scenario("rising", canary=Version(error_rate=0.005, error_slope=1 / 30_000), step_s=STEP_S, should_fail=True),
         "errors",
-        150,
+        100,
     ),
     Planned(
         Scenario(
@@ -56,20 +57,21 @@ CATALOGUE: tuple[Planned, ...] = (
             should_fail=True,
         ),
         "latency",
-        60,
+        40,
         grid=False,
     ),
+    Planned(Scenario("latency-identical", canary=BASE, step_s=STEP_S, histograms=True), "latency", 30, grid=False),
     Planned(
         Scenario("coarse", canary=Version(latency_scale=1.2), step_s=STEP_S, histograms=True, should_fail=True),
         "latency",
-        60,
+        40,
         grid=False,
     ),
     Planned(
         Scenario("unmeasured", canary=BASE, step_s=STEP_S, weights=(10,), canary_unmeasured=True, should_fail=True),
         "errors",
-        40,
+        30,
         grid=False,
     ),
-    Planned(Scenario("outage", canary=BASE, step_s=STEP_S, weights=(10,), outage=(120, 240)), "errors", 40, grid=False),
+    Planned(Scenario("outage", canary=BASE, step_s=STEP_S, weights=(10,), outage=(120, 240)), "errors", 30, grid=False),
 )

@@ -15,7 +15,8 @@ counters Istio reports, cumulative, per (reporter, workload, response_code):
     istio_request_duration_milliseconds_bucket     destination side, Istio's default buckets (only when asked)
 
 A counter series exists from its first request on, as Istio creates them (so a canary's first 503 creates its
-`response_code="503"` series mid-window); the stable's counters carry hours of history. Two plumbing faults:
+`response_code="503"` series mid-window); the stable's counters carry hours of history, and two minutes of them
+are scraped before the release begins. Two plumbing faults:
 `canary_unmeasured` (the canary's share is answered by the proxy with 503: the caller side counts them, the
 canary's own sidecar counts nothing) and `outage` (seconds during which every query answers an error; traffic goes
 on, only the answers are missing).
@@ -70,6 +71,9 @@ CANARY = "checkout-canary"
 STABLE = "checkout-stable"
 STABLE_HISTORY = 2_000_000
 """Requests the stable served before the release began: its counters are old and large, as in production."""
+WARMUP_S = 120
+"""Seconds of stable-only traffic scraped before the release begins, so the stable's series have samples before
+the first step starts (a step's counts subtract the value at its start)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +218,8 @@ def simulate(scenario: Scenario, seed: int) -> Traffic:
     scraped = Scraped()
     canary_requests: list[int] = []
     canary_failures: list[int] = []
-    for second in range(scenario.duration_s + 1):
-        weight = scenario.weight_at(second)
+    for second in range(-WARMUP_S, scenario.duration_s + 1):
+        weight = scenario.weight_at(second) if second >= 0 else 0
         for workload, version, share in ((CANARY, scenario.canary, weight), (STABLE, scenario.stable, 100 - weight)):
             requests = _poisson(rng, scenario.rps * share / 100)
             unmeasured = workload == CANARY and scenario.canary_unmeasured
@@ -229,7 +233,7 @@ def simulate(scenario: Scenario, seed: int) -> Traffic:
                 if scenario.histograms:
                     for _ in range(requests):
                         served.observe(version.latency.draw(rng) * version.latency_scale)
-            if workload == CANARY:
+            if workload == CANARY and second >= 0:
                 canary_requests.append(requests)
                 canary_failures.append(errors)
         _scrape(scraped, counters, second * 1000 + phase, scenario.histograms)

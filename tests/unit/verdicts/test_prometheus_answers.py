@@ -97,7 +97,7 @@ def test_histogram_quantile_of_nothing_is_nan() -> None:
 
 def test_the_new_readings_keep_every_error_of_the_step() -> None:
     traffic = simulate(Scenario("bad", canary=Version(error_rate=0.2), step_s=60, weights=(10, 25)), seed=3)
-    readings = NewJudge(Tuning()).readings(traffic, at_ms=60_000, step_start_ms=0)
+    readings = NewJudge(Tuning()).readings(traffic, "errors", at_ms=60_000, start_ms=0)
     codes = {dict(s.labels)["response_code"]: s.value for s in readings["canary"].series}
     # The last scrape at or before 60 s is second 59's: the whole first step, every failure, no extrapolation.
     assert codes["503"] == sum(traffic.canary_failures[:60])
@@ -106,6 +106,6 @@ def test_the_new_readings_keep_every_error_of_the_step() -> None:
 
 def test_today_finds_no_canary_data_before_its_first_requests_are_scraped_twice() -> None:
     traffic = simulate(Scenario("bad", canary=Version(error_rate=0.2), step_s=60, weights=(10,)), seed=3)
-    seen = TodayJudge(Tuning()).measure(traffic, "errors", at_ms=0, step_start_ms=0)
+    seen = TodayJudge(Tuning()).measure(traffic, "errors", at_ms=0)
     assert seen.canary is not None
     assert seen.canary.series == ()
