@@ -64,7 +64,7 @@ bench-rollback: venv system-packages toolchain ## seconds from a bad canary (10 
 	$(BIN)/python -m e2e.bench_rollback
 
 .PHONY: bench-verdicts
-bench-verdicts: venv ## today's and the new Prometheus judge on thousands of simulated releases: false rollbacks, seconds to Fail (no servers; ~1 min)
+bench-verdicts: venv ## the window and the sequential Prometheus judge on 1,670 simulated releases: false rollbacks, seconds to Fail (no servers; ~2.5 min on 2 cores); fails when a goal is missed
 	$(BIN)/python -m e2e.bench_verdicts
 
 .PHONY: bench-resources

@@ -9,7 +9,7 @@ import math
 import pytest
 
 from e2e.verdicts.judges import NewJudge, TodayJudge, Tuning
-from e2e.verdicts.prometheus_answers import LOOKBACK_MS, Series, histogram_quantile, increase, since
+from e2e.verdicts.prometheus_answers import LOOKBACK_MS, Series, histogram_quantile, increase, since, span_ms
 from e2e.verdicts.simulate import Scenario, Version, simulate
 
 EVERY_SECOND = [(1000 * k, 100.0 + 10 * (k - 1)) for k in range(1, 11)]
@@ -60,6 +60,19 @@ def test_since_is_the_raw_difference_of_a_series_present_at_the_start() -> None:
     series = Series.of([(4000, 10.0), (5000, 12.0), (9000, 20.0)])
     assert since(series, 5000, 9500) == 8.0
     assert since(series, 4500, 9500) == 10.0  # the value at 4.5 s is the sample at 4 s
+
+
+def test_since_clamps_a_reset_to_zero() -> None:
+    # clamp_min(x - x offset span, 0): a restarted pod's counter loses what it counted, never goes negative.
+    assert since(Series.of([(4000, 10.0), (5000, 12.0), (9000, 3.0)]), 5000, 9500) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("step_start", "end", "expected"),
+    [(0, 1000, 1000), (0, 1500, 2000), (1000, 1000, 1000), (600_000, 605_000, 5000)],
+)
+def test_the_span_is_whole_seconds_and_at_least_one(step_start: int, end: int, expected: int) -> None:
+    assert span_ms(step_start, end) == expected
 
 
 def test_a_series_silent_for_longer_than_the_lookback_has_no_value() -> None:
