@@ -4,6 +4,8 @@ Why these: each asks one question a judge can get wrong in production.
 
     identical     both versions fail 0.5 % of requests: every rollback is a false one (long releases, checked
                   every second: the multiple-looks problem of a sliding window)
+    boundary      the canary fails 1.5 %: exactly stable + the allowance, the hardest case the check must pass
+                  (its rollbacks are false by the check's own definition; the one alpha is promised for)
     small         the canary fails 2.5 %: 2 points worse, against an allowance of 1 point
     large         the canary fails 10 %: how many seconds and requests until it is rolled back
     rising        the canary starts as good as stable and gets 1 point worse every 5 minutes (one step): the
@@ -40,7 +42,8 @@ class Planned:
 
 
 CATALOGUE: tuple[Planned, ...] = (
-    Planned(Scenario("identical", canary=BASE, step_s=STEP_S), "errors", 300),
+    Planned(Scenario("identical", canary=BASE, step_s=STEP_S), "errors", 260),
+    Planned(Scenario("boundary", canary=Version(error_rate=0.015), step_s=STEP_S), "errors", 100),
     Planned(Scenario("small", canary=Version(error_rate=0.025), step_s=STEP_S, should_fail=True), "errors", 100),
     Planned(Scenario("large", canary=Version(error_rate=0.10), step_s=STEP_S, should_fail=True), "errors", 1000),
     Planned(
