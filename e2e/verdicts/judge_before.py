@@ -1,5 +1,5 @@
 """The `prometheus` judge as it was before the sequential test (graygate commit 54cfd2b), kept so the verdict lab
-can replay it beside today's on the same releases.
+can replay it beside main's sequential judge on the same releases.
 
 Why a copy and not an import: main's `judge_prometheus` now judges counts since the step began; the judge it
 replaced, a sliding window of `increase()` answers with Newcombe's interval (`analysis.proportions`, still on
@@ -18,7 +18,7 @@ from typing import ClassVar
 from graygate.api.gates.prometheus import NoDataPolicy, Prometheus, PromQuery, RequestDuration, RequestSuccessRate
 from graygate.api.status import Outcome
 from graygate.domain.analysis.proportions import ErrorRates, Excess, compare_error_rates
-from graygate.domain.analysis.readings import QueryReading, SeriesValue
+from graygate.domain.analysis.readings import QueryReading
 from graygate.domain.analysis.verdicts import Verdict, worst
 
 __all__ = ["WindowMeasurement", "judge_before"]
@@ -284,9 +284,3 @@ def _thresholds(check: Prometheus) -> str:
         if query.max_ratio is not None:
             wanted.append(f"<= {query.max_ratio:g}x stable")
     return ", ".join(wanted)
-
-
-def _total(series: Sequence[SeriesValue]) -> float:
-    """The sum of a reading's series, NaN ones left out; NaN when nothing is left."""
-    values = [one.value for one in series if not math.isnan(one.value)]
-    return math.fsum(values) if values else math.nan
