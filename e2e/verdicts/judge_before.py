@@ -2,8 +2,8 @@
 can replay it beside main's sequential judge on the same releases.
 
 Why a copy and not an import: main's `judge_prometheus` now judges counts since the step began; the judge it
-replaced, a sliding window of `increase()` answers with Newcombe's interval (`analysis.proportions`, still on
-main) for error rates and interpolated quantiles for latency, exists nowhere else. Its rules are unchanged here,
+replaced, a sliding window of `increase()` answers with Newcombe's interval (`proportions`, moved here with it)
+for error rates and interpolated quantiles for latency, exists nowhere else. Its rules are unchanged here,
 only its measurement is a local type: the four window-based readings it took.
 """
 
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
+from e2e.verdicts.proportions import ErrorRates, Excess, compare_error_rates
 from graygate.api.gates.prometheus import NoDataPolicy, Prometheus, PromQuery, RequestDuration, RequestSuccessRate
 from graygate.api.status import Outcome
-from graygate.domain.analysis.proportions import ErrorRates, Excess, compare_error_rates
 from graygate.domain.analysis.readings import QueryReading
 from graygate.domain.analysis.verdicts import Verdict, worst
 
