@@ -4,7 +4,8 @@ can replay it beside main's sequential judge on the same releases.
 Why a copy and not an import: main's `judge_prometheus` now judges counts since the step began; the judge it
 replaced, a sliding window of `increase()` answers with Newcombe's interval (`proportions`, moved here with it)
 for error rates and interpolated quantiles for latency, exists nowhere else. Its rules are unchanged here,
-only its measurement is a local type: the four window-based readings it took.
+only its measurement is a local type (the four window-based readings it took), and the custom-query rule, which
+the lab does not replay and main keeps, is left out.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from e2e.verdicts.proportions import ErrorRates, Excess, compare_error_rates
-from graygate.api.gates.prometheus import NoDataPolicy, Prometheus, PromQuery, RequestDuration, RequestSuccessRate
+from graygate.api.gates.prometheus import NoDataPolicy, Prometheus, RequestDuration, RequestSuccessRate
 from graygate.api.status import Outcome
 from graygate.domain.analysis.readings import QueryReading
 from graygate.domain.analysis.verdicts import Verdict, worst
@@ -105,11 +106,9 @@ def judge_before(check: Prometheus, seen: WindowMeasurement) -> Verdict:
             return verdict(*judged.success_rate(check.request_success_rate, seen.canary, seen.stable))
         if check.request_duration is not None:
             return verdict(*judged.duration(check.request_duration, seen))
-        if check.query is not None:
-            return verdict(*judged.custom(check.query, seen.canary, seen.stable))
     except _Problem as problem:
         return verdict([problem.part], None)
-    raise AssertionError("unreachable: the model requires exactly one metric")  # pragma: no cover
+    raise ValueError("the verdict lab replays the built-in metrics only, not a custom query")
 
 
 class _Judged:
@@ -207,25 +206,6 @@ class _Judged:
             parts.append(self.ratio(f"canary {label}", c_latency, s_latency, rule.max_ratio, _ms))
         return parts, ", ".join(shown)
 
-    def custom(self, rule: PromQuery, canary: QueryReading, stable: QueryReading | None) -> tuple[list[_Part], str]:
-        value = self.value(canary, "canary")
-        shown = [f"canary {_num(value)}"]
-        parts: list[_Part] = []
-        if rule.min is not None:
-            ok = value >= rule.min
-            parts.append(_Part(_ok(ok), f"{_num(value)} {'is at least' if ok else 'is below'} min {_num(rule.min)}"))
-        if rule.max is not None:
-            ok = value <= rule.max
-            parts.append(_Part(_ok(ok), f"{_num(value)} {'is within' if ok else 'is over'} max {_num(rule.max)}"))
-        if rule.max_ratio is not None:
-            try:
-                reference = self.value(stable, "stable")
-            except _Problem as problem:
-                return [*parts, problem.part], shown[0]
-            shown.append(f"stable {_num(reference)}")
-            parts.append(self.ratio("canary", value, reference, rule.max_ratio, _num))
-        return parts, ", ".join(shown)
-
     @staticmethod
     def ratio(what: str, canary: float, stable: float, limit: float, show: _Show) -> _Part:
         if canary <= 0 and stable >= 0:
@@ -276,11 +256,4 @@ def _thresholds(check: Prometheus) -> str:
         if duration.max_ratio is not None:
             wanted.append(f"{label} <= {duration.max_ratio:g}x stable")
         wanted.append(f">= {duration.min_requests} requests")
-    elif (query := check.query) is not None:
-        if query.min is not None:
-            wanted.append(f">= {_num(query.min)}")
-        if query.max is not None:
-            wanted.append(f"<= {_num(query.max)}")
-        if query.max_ratio is not None:
-            wanted.append(f"<= {query.max_ratio:g}x stable")
     return ", ".join(wanted)
