@@ -64,7 +64,7 @@ bench-rollback: venv system-packages toolchain ## seconds from a bad canary (10 
 	$(BIN)/python -m e2e.bench_rollback
 
 .PHONY: bench-verdicts
-bench-verdicts: venv ## the window and the sequential Prometheus judge on 1,700 simulated releases: false rollbacks, seconds to Fail (no servers; ~2.5 min on 2 cores); fails when a goal is missed
+bench-verdicts: venv ## the window and the sequential Prometheus judge on 2,150 simulated releases, on the timer and gated: false rollbacks, seconds to Fail, where gated releases end (no servers; ~3.5 min on 2 cores); fails when a goal is missed
 	$(BIN)/python -m e2e.bench_verdicts
 
 .PHONY: bench-resources

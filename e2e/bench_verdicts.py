@@ -12,10 +12,18 @@ confidence of a small grid whose measured rate stays at or under alpha), and onl
 rolls back a bad canary. Releases come from `e2e.verdicts.simulate` with a known truth; the verdicts from
 graygate's own rules, fed the answers Prometheus would give (`e2e.verdicts.prometheus_answers`).
 
+Two replays. On the TIMER (the table of false rollbacks and the first table), each step lasts 300 s whatever
+the judge says and only rollbacks count: a judge's alarms. GATED (the second table, `e2e.verdicts.gated`), as
+graygate moves a release: the next weight only after a Pass at confidence 0.95, a Fail rolls back, no Pass within
+900 s of a step's start counts as held; there a third judge, the new one with `failOnRise: true`, replays the
+rising canary. Gated releases are fewer (see `GATED` in `e2e.verdicts.scenarios`).
+
 Goals, checked at the end (exit 1 when missed):
   1. the new judge's false-rollback rate at its nominal alpha (1 - confidence = 0.05) is at most alpha;
   2. calibrated to the same false-rollback target, the new judge rolls the 10 % canary back at least 2x faster
-     (median seconds) than today's.
+     (median seconds) than today's;
+  3. gated, the new judge stops the rising canary (rolls it back, or holds it) at the weight it carried when its
+     error rate crossed stable + the allowance, never past it, in at least 90 % of releases.
 
 Runs on both cores (one process per core), every release seeded: the same command prints the same table.
 """
@@ -29,12 +37,13 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
+from e2e.verdicts.gated_figures import GatedRecord, gated_goal, gated_report, run_gated
 from e2e.verdicts.judges import Judge, NewJudge, TodayJudge, Tuning
 from e2e.verdicts.runs import replay
-from e2e.verdicts.scenarios import CATALOGUE, Planned
+from e2e.verdicts.scenarios import CATALOGUE, GATED, GatedPlanned, Planned
 from e2e.verdicts.simulate import simulate
 
 GRID = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99, 0.995, 0.999)
@@ -122,6 +131,19 @@ def run_all(
             seeds = range(start, min(count, start + chunk))
             futures.append(pool.submit(_run, planned, list(seeds), tuning, confidences))
     return [record for future in futures for record in future.result()]
+
+
+def submit_gated(
+    plans: Sequence[GatedPlanned], tuning: Tuning, scale: float, pool: ProcessPoolExecutor
+) -> list[Future[list[GatedRecord]]]:
+    """Every seeded gated release of `plans`, queued on the pool in chunks (collected after the timer runs)."""
+    futures = []
+    for planned in plans:
+        count = max(1, round(planned.releases * scale))
+        chunk = max(1, count // 8)
+        for start in range(0, count, chunk):
+            futures.append(pool.submit(run_gated, planned, list(range(start, min(count, start + chunk))), tuning))
+    return futures
 
 
 # --- figures --------------------------------------------------------------------------------------------------
@@ -300,7 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = [judge.name for judge in judges(tuning)]
     began = time.monotonic()
     grid_plans = [p for p in catalogue if p.grid]
+    gated_plans = [p for p in GATED if not wanted or p.scenario.name in wanted]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        # Queued first, so the pool stays busy while the calibration waits for the grid's last chunk.
+        gated_futures = submit_gated(gated_plans, tuning, args.scale, pool)
         records = run_all(grid_plans, tuning, {name: GRID for name in names}, args.scale, pool)
         identical = {name: _of(records, "identical", name) for name in names}
         target = ALPHA
@@ -308,13 +333,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         single = {name: (GRID[calibrated[name]],) for name in names}
         # The other plans run at the calibrated confidence alone: their records hold it at index 0.
         records += run_all([p for p in catalogue if not p.grid], tuning, single, args.scale, pool)
+        gated = [record for future in gated_futures for record in future.result()]
     elapsed = time.monotonic() - began
 
+    releases = len({(r.scenario, r.seed) for r in records}) + len({(r.scenario, r.seed) for r in gated})
     print(
-        f"verdict lab: {len({(r.scenario, r.seed) for r in records})} releases, {elapsed:.0f} s on {args.workers} "
+        f"verdict lab: {releases} releases ({len({(r.scenario, r.seed) for r in gated})} of them gated), "
+        f"{elapsed:.0f} s on {args.workers} "
         f"processes; allowance {tuning.max_increase_points:g} pt, minRequests {tuning.min_requests}, "
         f"today's window {tuning.window_s} s, p99 maxRatio {tuning.max_ratio:g}, nominal alpha {ALPHA}"
     )
+    print()
+    print("On the timer (every step 300 s whatever the judge says; only rollbacks count).")
     print()
     print("false rollbacks on identical versions by confidence:")
     print(f"| confidence | {' | '.join(names)} |")
@@ -327,11 +357,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print("\n".join(report(records, calibrated, target, names)))
     print()
-    return verdict_on_goals(records, calibrated, names)
+    if gated:
+        gated_names = [n for n in ("today", "new", "new+failOnRise") if any(r.judge == n for r in gated)]
+        print("\n".join(gated_report(gated, gated_names, tuning)))
+        print()
+    return verdict_on_goals(records, calibrated, names, gated)
 
 
-def verdict_on_goals(records: Sequence[Record], calibrated: dict[str, int], names: Sequence[str]) -> int:
-    missed = []
+def verdict_on_goals(
+    records: Sequence[Record], calibrated: dict[str, int], names: Sequence[str], gated: Sequence[GatedRecord] = ()
+) -> int:
+    missed = gated_goal(gated)
     nominal_rate = false_rollback_rate(_of(records, "identical", "new"), GRID.index(NOMINAL))
     if nominal_rate > ALPHA:
         missed.append(f"the new judge's false-rollback rate {100 * nominal_rate:.2f} % is over alpha {ALPHA}")

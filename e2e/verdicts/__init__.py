@@ -9,7 +9,10 @@ mid-window, interpolated quantiles), while the verdicts come from graygate's own
     prometheus_answers.py  increase(), histogram_quantile() and counts since a moment, as Prometheus answers them
     judge_before.py        the window judge the sequential test replaced, kept for comparison
     judges.py              both judges behind one seam: their checks and their readings
-    runs.py                one release checked every second: when each confidence of a grid would roll it back
+    runs.py                one release on the timer, checked every second: when each confidence of a grid would
+                           roll it back
+    gated.py               one release whose weights follow the judge: the next step only after a Pass
+    gated_figures.py       the gated releases per judge: where they ended, how long good ones took
     scenarios.py           the catalogue of releases and how many of each
 
 `python -m e2e.bench_verdicts` (`make bench-verdicts`) runs the catalogue and prints the comparison.

@@ -10,7 +10,8 @@ re-implementation:
             interval for `maxIncreasePoints`, `histogram_quantile` ratios for `maxRatio`
     new     main's `judge_prometheus`: counts since the step began (`clamp_min(x - x offset span, 0) or x`), the
             callers' side (reporter="source") for the success rate with the pods' side for what they served, the
-            anytime-valid test of `analysis.sequential`, and latency on bucket counts
+            anytime-valid test of `analysis.sequential`, and latency on bucket counts; optionally with
+            `failOnRise` (the last window against the rest of the step), as "new+failOnRise"
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class Judge(Protocol):
         ...
 
 
-def _check(tuning: Tuning, metric: Metric, confidence: float) -> Prometheus:
+def _check(tuning: Tuning, metric: Metric, confidence: float, *, fail_on_rise: bool = False) -> Prometheus:
     window = f"{tuning.window_s}s"
     if metric == "errors":
         rule: dict[str, object] = {
@@ -74,6 +75,8 @@ def _check(tuning: Tuning, metric: Metric, confidence: float) -> Prometheus:
             "confidence": confidence,
             "minRequests": tuning.min_requests,
         }
+        if fail_on_rise:
+            rule["failOnRise"] = True
         return Prometheus.model_validate({"window": window, "requestSuccessRate": rule})
     rule = {
         "quantile": tuning.quantile,
@@ -169,16 +172,19 @@ class NewJudge:
 
     name = "new"
 
-    def __init__(self, tuning: Tuning) -> None:
+    def __init__(self, tuning: Tuning, *, fail_on_rise: bool = False) -> None:
         self.tuning = tuning
+        self.fail_on_rise = fail_on_rise
+        if fail_on_rise:
+            self.name = "new+failOnRise"
         self._window = f"{tuning.window_s}s"
 
     def check(self, metric: Metric, confidence: float) -> Prometheus:
-        return _check(self.tuning, metric, confidence)
+        return _check(self.tuning, metric, confidence, fail_on_rise=self.fail_on_rise)
 
     def measured(self, traffic: Traffic, metric: Metric, at_ms: int, step_start_ms: int) -> Judged:
         seen = self.measure(traffic, metric, at_ms, step_start_ms)
-        weight = traffic.scenario.weight_at(at_ms / 1000)
+        weight = traffic.weight_at(at_ms / 1000)
         return lambda check: judge_prometheus(check, seen, weight)
 
     def measure(self, traffic: Traffic, metric: Metric, at_ms: int, step_start_ms: int) -> PrometheusMeasurement:

@@ -1,4 +1,5 @@
 """One simulated release under one judge, checked every second: when it would have been rolled back or paused.
+Its steps move on the timer (`step_s` each, whatever the judge says); `gated` moves them on the judge's Passes.
 
 Why a grid of checks in one pass: calibration asks "at which confidence would this release have been rolled back,
 if at all?" for several confidences, and replaying a 30-minute release per confidence would cost minutes. The

@@ -15,6 +15,10 @@ Why these: each asks one question a judge can get wrong in production.
     coarse        the canary is 20 % slower throughout, around 50 ms where Istio's buckets are 25/50/100/250 ms
     unmeasured    the canary's share is answered with 503 by the proxy; its own sidecar reports nothing
     outage        identical versions, Prometheus answers errors for two minutes mid-step
+
+Gated (`GATED`): identical, boundary, large and rising again, each step left only on a Pass (`gated`), with
+fewer releases than on the timer because each is judged at one confidence per release and a held or slow step
+runs up to 15 minutes.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from dataclasses import dataclass
 from e2e.verdicts.judges import Metric
 from e2e.verdicts.simulate import Latency, Scenario, Version
 
-__all__ = ["CATALOGUE", "Planned"]
+__all__ = ["CATALOGUE", "GATED", "GatedPlanned", "Planned"]
 
 STEP_S = 300
 BASE = Version(error_rate=0.005)
@@ -39,6 +43,16 @@ class Planned:
     releases: int
     grid: bool = True
     """Judge at every confidence of the calibration grid (else only at the calibrated or nominal one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GatedPlanned:
+    """A scenario replayed gated (errors only, at the nominal confidence), and how many seeded releases."""
+
+    scenario: Scenario
+    releases: int
+    fail_on_rise: bool = False
+    """Also replay it under the new judge with `failOnRise: true`."""
 
 
 CATALOGUE: tuple[Planned, ...] = (
@@ -77,4 +91,13 @@ CATALOGUE: tuple[Planned, ...] = (
         grid=False,
     ),
     Planned(Scenario("outage", canary=BASE, step_s=STEP_S, weights=(10,), outage=(120, 240)), "errors", 30, grid=False),
+)
+
+
+_BY_NAME = {planned.scenario.name: planned.scenario for planned in CATALOGUE}
+GATED: tuple[GatedPlanned, ...] = (
+    GatedPlanned(_BY_NAME["identical"], 80),
+    GatedPlanned(_BY_NAME["boundary"], 40),
+    GatedPlanned(_BY_NAME["large"], 200),
+    GatedPlanned(_BY_NAME["rising"], 100, fail_on_rise=True),
 )

@@ -3,12 +3,14 @@
 Why simulated: a judge is only measured against the truth, and real traffic has none. Here each version's error
 probability and latency distribution are set, so "the canary is 10 % worse" is a fact, and the only noise is the
 one real releases have: Poisson arrivals, Bernoulli errors, random latencies, the scrape's phase against the
-checks. Everything comes from one seeded RNG, so a release is reproducible from (scenario, seed).
+checks. Everything comes from seeded RNGs, so a release is reproducible from (scenario, seed) and, when gated,
+the weights its judge led to.
 
 What is counted, per scrape interval (1 s): requests arrive as a Poisson process at `rps` total, split by the
-step's canary weight (10 %, 25 %, 50 % by default); each fails with a 503 with its version's probability at that
-time (constant, or rising linearly) and takes a latency drawn from its version's distribution. They land in the
-counters Istio reports, cumulative, per (reporter, workload, response_code):
+canary's weight in that second (the steps' 10 %, 25 %, 50 % by default, each lasting `step_s` on a timer, or held
+until a judge passes the step when the lab replays a gated release, `gated`); each fails with a 503 with its
+version's probability at that time (constant, or rising linearly) and takes a latency drawn from its version's
+distribution. They land in the counters Istio reports, cumulative, per (reporter, workload, response_code):
 
     istio_requests_total{reporter="destination"}   the workload's own sidecar: requests it served
     istio_requests_total{reporter="source"}        the caller's sidecar: what users saw
@@ -27,6 +29,7 @@ from __future__ import annotations
 import bisect
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from e2e.verdicts.prometheus_answers import Series
@@ -34,6 +37,7 @@ from e2e.verdicts.prometheus_answers import Series
 __all__ = [
     "ISTIO_BUCKETS_MS",
     "Latency",
+    "Release",
     "Scenario",
     "Scraped",
     "Traffic",
@@ -177,6 +181,13 @@ class Traffic:
     """Canary requests in second k (from k to k+1 s after the release began)."""
     canary_failures: list[int]
     """Of those, how many users saw fail."""
+    weights: list[int]
+    """The canary's weight in second k."""
+
+    def weight_at(self, seconds: float) -> int:
+        """The weight the canary carried at `seconds`: of the last second simulated when asked about one not yet
+        simulated (a judge at second k sees the step's weight through second k - 1)."""
+        return self.weights[min(int(seconds), len(self.weights) - 1)]
 
     def queries_fail(self, at_ms: int) -> bool:
         outage = self.scenario.outage
@@ -205,25 +216,51 @@ class _Counters:
 
 
 def simulate(scenario: Scenario, seed: int) -> Traffic:
-    """Run one release of `scenario` from its first second to its last, seeded."""
-    rng = random.Random(f"{scenario.name}/{seed}")
-    phase = rng.randrange(1000)
-    stable_history_errors = round(STABLE_HISTORY * scenario.stable.error_rate)
-    counters = {
-        ("destination", STABLE): _Counters(STABLE_HISTORY, stable_history_errors),
-        ("source", STABLE): _Counters(STABLE_HISTORY, stable_history_errors),
-        ("destination", CANARY): _Counters(0, 0),
-        ("source", CANARY): _Counters(0, 0),
-    }
-    scraped = Scraped()
-    canary_requests: list[int] = []
-    canary_failures: list[int] = []
-    for second in range(-WARMUP_S, scenario.duration_s + 1):
-        weight = scenario.weight_at(second) if second >= 0 else 0
-        for workload, version, share in ((CANARY, scenario.canary, weight), (STABLE, scenario.stable, 100 - weight)):
-            requests = _poisson(rng, scenario.rps * share / 100)
+    """Run one release of `scenario` from its first second to its last, seeded, its weights on the timer."""
+    release = Release(scenario, seed)
+    for second in range(scenario.duration_s + 1):
+        release.advance(scenario.weight_at(second))
+    return release.traffic
+
+
+class Release:
+    """One release simulated a second at a time, at whatever weight the caller sets for each second: the timer's
+    (`simulate`) or the one a judge's verdicts led to (`gated`).
+
+    Two ways of drawing a second. Per version (the default, the timer's): Poisson arrivals for each version at its
+    share, from one RNG stream, as the timer-mode figures were measured. Paired: each second from its own seed,
+    the total arrivals first, then each request's version and its fate from the same draws whatever the weight.
+    Two replays of one release under different judges then see the same luck wherever their weights agree, and
+    nearly the same where they do not (a request that fails at 10 % weight would also have failed at 25 %), so a
+    difference between judges is theirs, not the dice's.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int, *, paired: bool = False) -> None:
+        self.scenario = scenario
+        self.paired = paired
+        self._seed = f"{scenario.name}/{seed}"
+        self._rng = random.Random(self._seed)
+        phase = self._rng.randrange(1000)
+        stable_history_errors = round(STABLE_HISTORY * scenario.stable.error_rate)
+        self._counters = {
+            ("destination", STABLE): _Counters(STABLE_HISTORY, stable_history_errors),
+            ("source", STABLE): _Counters(STABLE_HISTORY, stable_history_errors),
+            ("destination", CANARY): _Counters(0, 0),
+            ("source", CANARY): _Counters(0, 0),
+        }
+        self.traffic = Traffic(scenario, Scraped(), phase, [], [], [])
+        self.second = -WARMUP_S
+        """The next second to simulate (since the release began)."""
+        while self.second < 0:
+            self.advance(0)
+
+    def advance(self, weight: int) -> None:
+        """Simulate `self.second` with the canary at `weight` percent, scrape it, and move to the next second."""
+        second, scenario = self.second, self.scenario
+        drawn = self._paired(second, weight) if self.paired else self._per_version(second, weight)
+        for workload, version, requests, errors in drawn:
             unmeasured = workload == CANARY and scenario.canary_unmeasured
-            errors = requests if unmeasured else _binomial(rng, requests, version.error_at(second))
+            counters = self._counters
             counters["source", workload].count("200", requests - errors)
             counters["source", workload].count("503", errors)
             if not unmeasured:
@@ -231,13 +268,45 @@ def simulate(scenario: Scenario, seed: int) -> Traffic:
                 served.count("200", requests - errors)
                 served.count("503", errors)
                 if scenario.histograms:
+                    rng = self._rng
                     for _ in range(requests):
                         served.observe(version.latency.draw(rng) * version.latency_scale)
             if workload == CANARY and second >= 0:
-                canary_requests.append(requests)
-                canary_failures.append(errors)
-        _scrape(scraped, counters, second * 1000 + phase, scenario.histograms)
-    return Traffic(scenario, scraped, phase, canary_requests, canary_failures)
+                self.traffic.canary_requests.append(requests)
+                self.traffic.canary_failures.append(errors)
+                self.traffic.weights.append(weight)
+        _scrape(self.traffic.scraped, self._counters, second * 1000 + self.traffic.scrape_phase_ms, scenario.histograms)
+        self.second += 1
+
+    def _per_version(self, second: int, weight: int) -> Iterator[tuple[str, Version, int, int]]:
+        """Lazily, so the RNG is drawn in the order the timer-mode figures were measured with (latencies of the
+        canary's second before the stable's arrivals)."""
+        rng, scenario = self._rng, self.scenario
+        for workload, version, share in ((CANARY, scenario.canary, weight), (STABLE, scenario.stable, 100 - weight)):
+            requests = _poisson(rng, scenario.rps * share / 100)
+            unmeasured = workload == CANARY and scenario.canary_unmeasured
+            errors = requests if unmeasured else _binomial(rng, requests, version.error_at(second))
+            yield workload, version, requests, errors
+
+    def _paired(self, second: int, weight: int) -> list[tuple[str, Version, int, int]]:
+        scenario = self.scenario
+        self._rng = rng = random.Random(f"{self._seed}/{second}")
+        canary_p, stable_p = scenario.canary.error_at(second), scenario.stable.error_at(second)
+        counts = [0, 0, 0, 0]  # canary requests, canary errors, stable requests, stable errors
+        for _ in range(_poisson(rng, scenario.rps)):
+            to_canary = rng.random() * 100 < weight
+            luck = rng.random()
+            if to_canary:
+                counts[0] += 1
+                counts[1] += luck < canary_p
+            else:
+                counts[2] += 1
+                counts[3] += luck < stable_p
+        canary_errors = counts[0] if scenario.canary_unmeasured else counts[1]
+        return [
+            (CANARY, scenario.canary, counts[0], canary_errors),
+            (STABLE, scenario.stable, counts[2], counts[3]),
+        ]
 
 
 def _scrape(scraped: Scraped, counters: dict[tuple[str, str], _Counters], at_ms: int, histograms: bool) -> None:

@@ -153,6 +153,9 @@ def test_harm_is_set_when_the_callers_see_the_canary_failing_more_than_stable() 
         (codes(990, 10), codes(198, 2), V.PASS, "not rising"),
         (codes(950, 50), codes(190, 10), V.PASS, "not rising"),  # 5 % now, 5 % before
         (codes(950, 50), EMPTY, V.INCONCLUSIVE, "no data: the canary query"),  # nothing rising; min has no data
+        # The window's extrapolated count nearly covers the step, its error not: the rest of the step is 1 error
+        # of 0.84 requests, clamped to 0.84 of 0.84 rather than refused.
+        (codes(9, 1), codes(9.16), V.PASS, "not rising"),
     ],
 )
 def test_fail_on_rise_compares_the_last_window_with_the_rest_of_the_step(

@@ -88,8 +88,9 @@ def _rising(rule: RequestSuccessRate, step: Counts, latest: Counts | None, recen
     if latest is None or latest.requests <= 0:
         return Part(Outcome.PASS, f"no canary requests {recent.within}: nothing rising")
     latest = Counts(min(latest.errors, step.errors), min(latest.requests, step.requests))
-    earlier = Counts(max(0.0, step.errors - latest.errors), max(0.0, step.requests - latest.requests))
-    earlier = Counts(min(earlier.errors, earlier.requests), earlier.requests)
+    # Clamped before a `Counts` is made: the window's extrapolated requests can leave fewer than its errors do.
+    earlier_requests = max(0.0, step.requests - latest.requests)
+    earlier = Counts(min(max(0.0, step.errors - latest.errors), earlier_requests), earlier_requests)
     allowance = (rule.max_increase_points or 0) / 100
     comparison = compare(latest, earlier, allowance=allowance, alpha=round(1 - rule.confidence, 6))
     said = f"{recent.within} {latest.describe()} failed, earlier in the step {earlier.describe()}"
