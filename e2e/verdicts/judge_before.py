@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from e2e.verdicts.proportions import ErrorRates, Excess, compare_error_rates
 from graygate.api.gates.prometheus import NoDataPolicy, Prometheus, RequestDuration, RequestSuccessRate
 from graygate.api.status import Outcome
+from graygate.domain.analysis.proportions import ErrorRates, Excess, compare_error_rates
 from graygate.domain.analysis.readings import QueryReading
 from graygate.domain.analysis.verdicts import Verdict, worst
 

@@ -77,7 +77,8 @@ def step(
         (rate(maxIncreasePoints=0), step(codes(900, 100), codes(990, 10)), V.FAIL, "so worse than allowed"),
         (rate(maxIncreasePoints=0), step(codes(97, 3), codes(98, 2)), V.WAITING, "not enough requests to tell"),
         (rate(maxIncreasePoints=1), step(codes(2990, 10), codes(9000, 1000)), V.PASS, "so within the allowance"),
-        (rate(maxIncreasePoints=1), step(codes(300), codes(2997, 3)), V.WAITING, "-0.45 to +1.67 pts, which holds"),
+        (rate(maxIncreasePoints=1), step(codes(300), codes(2997, 3)), V.PASS, "at most +0.80 pts at 0.95 confidence"),
+        (rate(maxIncreasePoints=1), step(codes(100), codes(2997, 3)), V.WAITING, "up to +2.53 so far"),
         (rate(maxIncreasePoints=1), step(codes(600), codes(5994, 6)), V.PASS, "canary 0 of 600 (0.00%)"),
         (rate(maxIncreasePoints=1), step(codes(270, 30), codes(2990, 10)), V.FAIL, "+9.67 pts, allowed +1.00"),
         (rate(maxIncreasePoints=1), step(codes(45, 5), codes(449, 1)), V.WAITING, "canary 5 of 50 (10.00%)"),
@@ -110,27 +111,63 @@ def test_request_success_rate(
 
 
 @pytest.mark.parametrize(
-    ("served", "weight", "outcome"),
+    ("canary", "served", "outcome"),
     [
-        ((EMPTY, one(900)), 10, V.FAIL),  # 100 expected, none served
-        ((one(9), one(900)), 10, V.FAIL),  # under a tenth of its share
-        ((one(11), one(900)), 10, V.PASS),
-        ((EMPTY, one(150)), 10, V.PASS),  # 17 expected: still within the grace
-        ((EMPTY, one(900)), 0, V.PASS),  # no weight, no share to miss
-        ((EMPTY, EMPTY), 10, V.PASS),  # no pods' view at all: nothing to say
+        (codes(0, 100), EMPTY, V.FAIL),  # the callers sent 100, all failed, no pod answered
+        (codes(1, 99), one(9), V.FAIL),
+        (codes(0, 100), one(11), V.PASS),  # a tenth reached the pods: not this rule (min judges the rest)
+        (codes(60, 40), EMPTY, V.PASS),  # most of what the callers sent succeeded: the pods' count lags
+        (codes(0, 19), EMPTY, V.PASS),  # within the grace
+        (EMPTY, EMPTY, V.PASS),  # the callers sent the canary nothing (a header route, weight 0): no one fails
     ],
 )
-def test_a_canary_whose_share_reaches_no_pod_fails_with_users_failing(
-    served: tuple[QueryReading, QueryReading], weight: int, outcome: Outcome
+def test_with_the_callers_view_a_share_that_reaches_no_pod_fails_with_users_failing(
+    canary: QueryReading, served: QueryReading, outcome: Outcome
+) -> None:
+    check = rate(min=50, minRequests=1)
+    seen = step(canary, codes(900), recent=(codes(90), codes(900)), served=(served, one(900)))
+    verdict = judge_prometheus(check, seen, 10)
+    assert verdict.outcome is outcome, verdict.reason
+    if outcome is V.FAIL:
+        assert (
+            "users are failing: the callers sent the canary 100 requests since the step began (95s)" in verdict.reason
+        )
+        assert verdict.harm is not None
+        assert "reaches no pod" in verdict.harm
+
+
+@pytest.mark.parametrize(
+    ("served", "weight", "window", "outcome"),
+    [
+        ((EMPTY, one(900)), 10, "30s", V.FAIL),  # 100 expected, none served
+        ((one(9), one(900)), 10, "30s", V.FAIL),  # under a tenth of its share
+        ((one(11), one(900)), 10, "30s", V.PASS),
+        ((EMPTY, one(150)), 10, "30s", V.PASS),  # 17 expected: still within the grace
+        ((EMPTY, one(900)), 0, "30s", V.PASS),  # no weight, no share to miss
+        ((EMPTY, EMPTY), 10, "30s", V.PASS),  # no pods' view either: nothing to say
+        ((EMPTY, one(900)), 10, "120s", V.PASS),  # the step (95s) is younger than the window: not yet
+    ],
+)
+def test_without_the_callers_view_the_weight_says_what_the_pods_should_serve(
+    served: tuple[QueryReading, QueryReading], weight: int, window: str, outcome: Outcome
 ) -> None:
     check = rate(min=90, minRequests=10)
-    verdict = judge_prometheus(
-        check, step(codes(0, 100), codes(900), recent=(codes(90), codes(900)), served=served), weight
+    seen = PrometheusMeasurement(
+        gate="g",
+        observed_at=T0,
+        window=window,
+        span="95s",
+        canary=EMPTY,
+        stable=EMPTY,
+        canary_recent=codes(90),
+        stable_recent=codes(900),
+        canary_served=served[0],
+        stable_served=served[1],
     )
+    verdict = judge_prometheus(check, seen, weight)
     assert verdict.outcome is outcome, verdict.reason
     if outcome is V.FAIL:
         assert "users are failing: the canary carries 10% of the traffic, but its pods served" in verdict.reason
-        assert "the callers saw 100 of 100" in verdict.reason
         assert verdict.harm is not None
         assert "reaches no pod" in verdict.harm
 

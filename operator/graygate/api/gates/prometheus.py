@@ -155,12 +155,13 @@ class RequestSuccessRate(SpecModel):
 
     max_increase_points: Percent | None = None
     """How many percentage points the canary's error rate may exceed the stable's by (e.g. `1`: 2 % against
-    stable's 1.2 % is allowed). Judged on every request since the step began with an anytime-valid test: it fails
-    when the canary is worse by more than this, passes when it is surely not, and waits in between; checked after
-    every analysis, the chance of failing a canary that is within the allowance stays below 1 - `confidence`.
-    With no errors, passing needs about 530 canary requests in the step at `1` and 0.95; 10 % errors against a
-    clean stable fail within about 75. With `0` only a canary clearly better than stable passes. Needs traffic on
-    the stable side: with a `setWeight: 100` step this check waits there."""
+    stable's 1.2 % is allowed), judged on every request since the step began. It fails when an anytime-valid
+    test shows the canary worse by more than this: checked after every analysis, the chance of failing a canary
+    that is within the allowance stays below 1 - `confidence` (10 % errors against a clean stable fail within
+    about 75 canary requests at `1`). It passes when a confidence interval shows the canary within it and the
+    last `window` agrees (with no errors, about 2.5 / this many canary requests: 250 at `1`), and waits in
+    between. With `0` only a canary clearly better than stable passes. Needs traffic on the stable side: with a
+    `setWeight: 100` step this check waits there."""
 
     confidence: float = Field(default=0.95, ge=0.5, le=0.999)
     """How sure the check must be, either way: that the canary is worse than allowed before it fails, or that it

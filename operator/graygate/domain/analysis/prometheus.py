@@ -28,7 +28,7 @@ from graygate.api.gates.prometheus import Prometheus, PromQuery
 from graygate.api.status import Outcome
 from graygate.domain.analysis.latency import judge_duration
 from graygate.domain.analysis.measurements import Measurement, checked
-from graygate.domain.analysis.readings import Part, Problem, QueryReading, Reader, SeriesValue, total
+from graygate.domain.analysis.readings import Part, Problem, QueryReading, Reader, SeriesValue, seconds, total
 from graygate.domain.analysis.success_rate import judge_success_rate
 from graygate.domain.analysis.verdicts import Verdict, worst
 
@@ -125,7 +125,9 @@ def judge_prometheus(check: Prometheus, seen: PrometheusMeasurement, weight: int
     }
     try:
         if check.request_success_rate is not None:
-            return verdict(*judge_success_rate(check.request_success_rate, step, recent, readings, weight))
+            settled = seconds(seen.span) >= seconds(seen.window)
+            rule = check.request_success_rate
+            return verdict(*judge_success_rate(rule, step, recent, readings, weight, settled=settled))
         if check.request_duration is not None:
             return verdict(*judge_duration(check.request_duration, step, readings))
         if check.query is not None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from graygate.api.gates.prometheus import NoDataPolicy
 from graygate.api.status import Outcome
 
-__all__ = ["Part", "Problem", "QueryReading", "Reader", "SeriesValue", "total"]
+__all__ = ["Part", "Problem", "QueryReading", "Reader", "SeriesValue", "seconds", "total"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,3 +92,12 @@ def total(series: Sequence[SeriesValue]) -> float:
     """The sum of a reading's series, NaN ones left out; NaN when nothing is left."""
     values = [one.value for one in series if not math.isnan(one.value)]
     return math.fsum(values) if values else math.nan
+
+
+def seconds(duration: str) -> float:
+    """A PromQL duration as `promql_duration` writes it (`95s`, `1500ms`) in seconds; 0 for an empty one."""
+    if duration.endswith("ms"):
+        return float(duration[:-2]) / 1000
+    if duration.endswith("s"):
+        return float(duration[:-1])
+    return 0.0

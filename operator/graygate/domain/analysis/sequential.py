@@ -28,8 +28,8 @@ The comparison of canary and stable takes each side's sequence at alpha/2. With 
 
 Counts are what the callers' proxies recorded since the step began: every new request narrows the interval, so
 a large regression is caught within a few dozen canary requests (10 % errors against 0.1 % at d = 1 point and
-alpha = 0.05, the canary at 10 % of the traffic: about 75), while clearing a canary takes more (about 530 clean
-requests). Counts may be
+alpha = 0.05, the canary at 10 % of the traffic: about 75), while clearing a canary this way takes more (about
+530 clean requests), which is why a pass may also come from the fixed-sample interval of `proportions`. Counts may be
 fractional (Prometheus's arithmetic); the formulas hold for real S and n through the gamma function.
 """
 

@@ -2,15 +2,19 @@
 
 Three questions, each a `Part` of the verdict:
 
-1. **Does the canary's share reach its pods?** While the canary carries weight w, the stable version's pods serve
-   S requests and the canary's should serve about S·w/(100-w). When they served less than a tenth of that, and
-   at least 20 were expected (a grace of a few seconds at any real rate; under a fair share that few is a
-   chance below one in a million), the canary's share is being answered by something else: the proxies' 503s
-   when a subset selects no pods, or requests lost on the way. That is users failing, not "no data": `Fail`.
-2. **Relative** (`maxIncreasePoints`): the callers' counts since the step began, through the anytime-valid
-   comparison of `sequential`: `Fail` when the canary is surely worse than stable by more than the allowance,
-   `Pass` when it surely is not, `Waiting` in between (more requests will tell; the step holds, and no count
-   toward `inconclusiveLimit` grows). A pass also needs the last window to agree: a canary within the
+1. **Does the canary's share reach its pods?** With the callers' view, the canary's pods should serve about what
+   the callers sent it; when they served less than a tenth of at least 20, and the callers saw most of those
+   requests fail, the proxies are answering the canary's share themselves (503s when a subset selects no pods):
+   that is users failing, not "no data": `Fail`. Without the callers' view (no series for the stable side
+   either), the expectation comes from the weight: while the canary carries w, the stable's pods serve S and the
+   canary's should serve about S·w/(100-w); less than a tenth of at least 20 (under a fair share, a chance below
+   one in a million) fails the same way, once the step is a window old (its first scrapes still count the
+   weight before it).
+2. **Relative** (`maxIncreasePoints`): the callers' counts since the step began. `Fail` when the anytime-valid
+   comparison of `sequential` shows the canary surely worse than stable by more than the allowance; `Pass` when
+   it is within the allowance by that comparison or by the fixed-sample interval of `proportions` (several
+   times sooner; see there what it costs); `Waiting` in between (more requests will tell; the step holds, and
+   no count toward `inconclusiveLimit` grows). A pass also needs the last window to agree: a canary within the
    allowance over the step but above it over the last window is getting worse, and waits.
 3. **Rising** (`failOnRise`): the canary's last window against the rest of its step, with the same bounds:
    `Fail` when the last window is surely worse by more than the allowance.
@@ -28,6 +32,8 @@ import math
 
 from graygate.api.gates.prometheus import RequestSuccessRate
 from graygate.api.status import Outcome
+from graygate.domain.analysis.proportions import ErrorRates, compare_error_rates
+from graygate.domain.analysis.proportions import Excess as WindowExcess
 from graygate.domain.analysis.readings import Part, QueryReading, Reader, total
 from graygate.domain.analysis.sequential import Counts, Excess, compare
 
@@ -64,14 +70,21 @@ def _harm(canary: Counts, stable: Counts | None, allowance: float, within: str) 
 
 
 def judge_success_rate(
-    rule: RequestSuccessRate, step: Reader, recent: Reader, readings: dict[str, QueryReading | None], weight: int | None
+    rule: RequestSuccessRate,
+    step: Reader,
+    recent: Reader,
+    readings: dict[str, QueryReading | None],
+    weight: int | None,
+    *,
+    settled: bool = True,
 ) -> tuple[list[Part], str]:
     """The parts and the shown value of one `requestSuccessRate` check (see the module docstring). `readings` are
-    the measurement's, by role; `step` and `recent` read the since-the-step and last-window answers."""
+    the measurement's, by role; `step` and `recent` read the since-the-step and last-window answers; `settled`
+    says the step is at least a window old, so its first scrapes no longer count the weight before it."""
     canary, stable = codes(readings["canary"]), codes(readings["stable"])
     shown = [f"callers {step.within}: {_rate('canary', canary)}, {_rate('stable', stable)}"]
     parts: list[Part] = []
-    if (silent := _unanswered(readings, weight, canary, step.within, shown)) is not None:
+    if (silent := _unanswered(readings, weight, (canary, stable), step.within, settled, shown)) is not None:
         parts.append(silent)
     if rule.max_increase_points is not None:
         parts.append(_relative(rule, canary, stable, readings, step, recent))
@@ -102,29 +115,49 @@ def _rising(rule: RequestSuccessRate, step: Counts, latest: Counts | None, recen
 
 
 def _unanswered(
-    readings: dict[str, QueryReading | None], weight: int | None, canary: Counts | None, within: str, shown: list[str]
+    readings: dict[str, QueryReading | None],
+    weight: int | None,
+    callers: tuple[Counts | None, Counts | None],
+    within: str,
+    settled: bool,
+    shown: list[str],
 ) -> Part | None:
-    stable_reading, canary_reading = readings["stable_served"], readings["canary_served"]
-    if weight is None or not 0 < weight < 100 or stable_reading is None:
-        return None
-    stable_served = total(stable_reading.series)
+    canary_reading, stable_reading = readings["canary_served"], readings["stable_served"]
     served = total(canary_reading.series) if canary_reading is not None else math.nan
     served = 0.0 if math.isnan(served) else served
-    if math.isnan(stable_served) or stable_served <= 0:
+    stable_served = total(stable_reading.series) if stable_reading is not None else math.nan
+    if not math.isnan(stable_served):
+        shown.append(f"pods served {within}: canary {served:.0f}, stable {stable_served:.0f}")
+    canary, stable = callers
+    if stable is not None and stable.requests > 0:
+        return _unanswered_callers(canary, served, within)
+    if weight is None or not 0 < weight < 100 or not settled or math.isnan(stable_served) or stable_served <= 0:
         return None
-    shown.append(f"pods served {within}: canary {served:.0f}, stable {stable_served:.0f}")
     expected = stable_served * weight / (100 - weight)
     if expected < GRACE or served >= SILENT * expected:
         return None
-    callers = ""
-    if canary is not None and canary.requests > 0:
-        callers = f"; the callers saw {canary.describe()} of the requests sent to it fail"
     harm = (
         f"users are failing: the canary carries {weight}% of the traffic, but its pods served {served:.0f} requests "
         f"{within} while the stable's served {stable_served:.0f} (about {expected:.0f} expected on the canary): "
-        f"its share reaches no pod{callers}"
+        "its share reaches no pod"
     )
     evidence = {"canaryServed": f"{served:.0f}", "stableServed": f"{stable_served:.0f}", "expected": f"{expected:.0f}"}
+    return Part(Outcome.FAIL, harm, evidence, harm)
+
+
+def _unanswered_callers(canary: Counts | None, served: float, within: str) -> Part | None:
+    """With the callers' view: the requests they sent the canary are the expectation, and users fail only when
+    the callers saw most of them fail (a pod count that lags the callers' after a Prometheus restart, or a
+    header route sending everything to stable, is no one failing)."""
+    if canary is None or canary.requests < GRACE or served >= SILENT * canary.requests:
+        return None
+    if canary.errors < canary.requests / 2:
+        return None
+    harm = (
+        f"users are failing: the callers sent the canary {canary.requests:.0f} requests {within} and saw "
+        f"{canary.describe()} of them fail, while its pods served {served:.0f}: its share reaches no pod"
+    )
+    evidence = {"canaryServed": f"{served:.0f}", "callersToCanary": f"{canary.requests:.0f}"}
     return Part(Outcome.FAIL, harm, evidence, harm)
 
 
@@ -147,16 +180,27 @@ def _relative(
     evidence = comparison.evidence()
     if comparison.excess is Excess.ABOVE:
         return Part(Outcome.FAIL, comparison.describe(), evidence, harm or comparison.describe())
-    if comparison.excess is Excess.UNSURE:
-        return Part(Outcome.WAITING, comparison.describe(), evidence, harm)
+    interval = compare_error_rates(
+        ErrorRates(canary.errors, canary.requests),
+        ErrorRates(stable.errors, stable.requests),
+        allowance=allowance,
+        confidence=rule.confidence,
+    )
+    evidence |= {"passBound": f"{100 * interval.upper:+.2f} pts (fixed-sample, at {rule.confidence:g})"}
+    if comparison.excess is not Excess.WITHIN and interval.excess is not WindowExcess.WITHIN:
+        needed = f"to pass, at most +{allowance * 100:g} pts at {rule.confidence:g} confidence"
+        why = f"{comparison.describe()}; {needed}, up to {100 * interval.upper:+.2f} so far"
+        return Part(Outcome.WAITING, why, evidence, harm)
+    bound = f"at most {100 * interval.upper:+.2f} pts at {rule.confidence:g} confidence"
+    passed = f"{comparison.describe()}; {bound}, so within the allowance"
     latest, latest_stable = codes(readings["canary_recent"]), codes(readings["stable_recent"])
     if latest is not None and (worse := _harm(latest, latest_stable, allowance, recent.within)) is not None:
         why = (
-            f"{comparison.describe()}; but {recent.within} {_rate('canary', latest)} against "
+            f"{passed}; but {recent.within} {_rate('canary', latest)} against "
             f"{_rate('stable', latest_stable)}: waiting until it settles"
         )
         return Part(Outcome.WAITING, why, evidence, worse)
-    return Part(Outcome.PASS, comparison.describe(), evidence)
+    return Part(Outcome.PASS, passed, evidence)
 
 
 def _absolute(

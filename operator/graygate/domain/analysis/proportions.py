@@ -1,5 +1,13 @@
-"""The fixed-window comparison graygate judged relative error rates with before its sequential test (`judge_before`):
-is the canary's error rate worse than the stable's by more than the allowance, not worse, or too soon to tell?
+"""A fixed-sample confidence interval for the canary's error rate minus the stable's: is the canary surely within the
+allowance, surely worse, or is it too soon to tell?
+
+Where graygate uses it: to PASS a `maxIncreasePoints` check, on the counts since the step began (`success_rate`),
+never to fail one. Failing is the anytime-valid test's job (`sequential`): looked at after every scrape, a fixed
+interval would fail a good canary far more often than 1 - confidence. Passing with this interval instead of the
+anytime-valid bound clears a healthy canary about four times sooner (about 410 canary requests at 1 point where
+both versions fail 0.5 % and the canary has a tenth of the traffic, against about 1,690); its chance of passing
+a canary worse than allowed is bounded at each look, not over all of them, and a canary must also be clear over
+the last window (`success_rate`). The verdict lab measures what that costs (`make bench-verdicts`).
 
 Why three answers: at 5 % weight a canary serves a few dozen requests per window, and the check must do two things
 at once: a handful of unlucky requests must not fail a release by chance, AND a real regression must not be hidden
@@ -24,13 +32,12 @@ at 0.95; about, because the interval is an approximation), and so is "at most `u
     1. ABOVE   lower > d: the canary is worse than stable + d, and chance explains it about 1 - c of the time
                                                                                                → Fail
     2. WITHIN  upper ≤ d: the canary is no worse than stable + d, with the same confidence    → Pass
-    3. UNSURE  otherwise: the interval holds d, so the requests so far cannot tell             → Inconclusive
+    3. UNSURE  otherwise: the interval holds d, so the requests so far cannot tell             → wait
 
-An Inconclusive analysis holds the step (more requests make the interval narrower) and counts toward the
-release's `inconclusiveLimit`. Two consequences to plan for: with no errors at all, the upper bound is about
-z²/n_c, so clearing a canary needs about 2.7 / d canary requests in the window at 0.95 (270 at 1 point, 135 at
+Two consequences to plan for: with no errors at all, the upper bound is about
+z²/n_c, so clearing a canary needs about 2.7 / d canary requests at 0.95 (270 at 1 point, 135 at
 2, 540 at 0.5); and with an allowance of 0 only a canary clearly better than stable passes (an interval never
-shows "exactly no worse"), so a canary as good as stable waits Inconclusive: use `min` for an absolute floor and
+shows "exactly no worse"), so a canary as good as stable waits: use `min` for an absolute floor and
 a small positive allowance for the comparison.
 
 Worked examples, c = 0.95 (bounds rounded to 0.01 points):
