@@ -47,9 +47,10 @@ ROLLBACK_SLO_S = 20.0
 is surely worse than allowed, on the requests since the step began: at 50 % that takes about 290 canary requests
 failing 10 % (12 s at 25 requests/s), plus a scrape and an analysis."""
 
-MAX_FAILED_WHILE_BAD = 40
-"""The users' failed requests from the canary turning bad to the rollback: a tenth of the ~290 canary requests the
-errors gate needs to be sure, plus the 2-3 s of scrape, analysis and Envoy update after it."""
+MAX_FAILED_WHILE_BAD = 45
+"""The users' failed requests from the canary turning bad to the rollback: a tenth of the 290-400 canary requests
+the errors gate needs to be sure (the callers' counts trail the users by a scrape), plus the 2-3 s of analysis and
+Envoy update after it."""
 
 ENDED = ("Succeeded", "Failed", "Aborted", "Paused")
 
@@ -80,7 +81,7 @@ async def test_a_healthy_canary_is_promoted_through_every_step_on_prometheus_gat
     load = start_load(lab, duration_s=60)
     steps: list[dict[str, Any]] = [{"setWeight": 25}, {"setWeight": 50}, {"setWeight": 75}]
     gates = [errors_gate(lab.prometheus_url), latency_gate(lab.prometheus_url)]
-    # The first analyses at 25 % see fewer than minRequests canary requests: inconclusive, not a reason to pause.
+    # Each step is Waiting until its own ~160 clean canary requests clear it (13 s at 25 %); Waiting never pauses.
     await apply_release(api, namespace, metric_release("app", steps, gates, inconclusiveLimit=20))
     recorder = StatusRecorder(api, namespace, "app")
     recorder.start()
@@ -176,7 +177,7 @@ async def test_a_canary_failing_ten_percent_after_the_second_step_is_rolled_back
 
     message = outcome.status["message"]
     assert "critical gate errors failed" in message, message
-    assert "pts over stable" in message, message
+    assert "so worse than allowed" in message, message
     served = outcome.during.counts().get("canary", 0)
     failed = outcome.during.failures()
     assert served >= 10, f"the canary served only {served} requests while bad"
