@@ -41,6 +41,7 @@ lint: venv ## ruff, mypy --strict and the import contracts
 	$(BIN)/mypy operator/graygate
 	$(BIN)/mypy e2e/lab
 	$(BIN)/mypy -p e2e.demo
+	$(BIN)/mypy -p e2e.verdicts -m e2e.bench_verdicts
 	$(BIN)/lint-imports
 
 .PHONY: unit
@@ -61,6 +62,10 @@ run: venv ## the demo: a local cluster, real traffic, one release promoted and o
 .PHONY: bench-rollback
 bench-rollback: venv system-packages toolchain ## seconds from a bad canary (10 % 5xx, p99 x3) to users back on stable; fails over 10 s
 	$(BIN)/python -m e2e.bench_rollback
+
+.PHONY: bench-verdicts
+bench-verdicts: venv ## the window and the sequential Prometheus judge on 1,700 simulated releases: false rollbacks, seconds to Fail (no servers; ~2.5 min on 2 cores); fails when a goal is missed
+	$(BIN)/python -m e2e.bench_verdicts
 
 .PHONY: bench-resources
 bench-resources: venv toolchain ## the operator's CPU and memory, idle and with 20 releases checked every second

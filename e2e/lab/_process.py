@@ -20,6 +20,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
+from aiohttp import web
+
 from .errors import LabProcessError, LabTimeout
 
 _PR_SET_PDEATHSIG = 1
@@ -161,3 +163,15 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra or {})
     return env
+
+
+async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start `app` on `host`:`port` (0: a free port, bound before it is used, so no other process can take it
+    between choosing and listening); return its runner, for `cleanup()`, and the port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    return runner, int(sock.getsockname()[1])

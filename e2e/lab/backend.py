@@ -40,7 +40,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -52,6 +51,8 @@ from typing import Any, Self
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ._process import serve
 
 try:
     from .release_surface import ConfigFollower, WithoutLabel, openapi_document
@@ -285,13 +286,7 @@ class Backend:
         return f"http://{self._host}:{self.bound_port}"
 
     async def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, self._port))
-        self.bound_port = int(sock.getsockname()[1])
-        self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
+        self._runner, self.bound_port = await serve(self.make_app(), self._host, self._port)
         self._config_task = asyncio.get_running_loop().create_task(self.config.run())
 
     async def stop(self) -> None:

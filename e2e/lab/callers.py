@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Self
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from ._process import serve
 from .backend import ISTIO_DURATION_BUCKETS_MS
 
 UNKNOWN = "unknown"
@@ -228,15 +228,9 @@ class CallerTelemetry:
         return f"http://{self.address}"
 
     async def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, 0))
-        self.bound_port = int(sock.getsockname()[1])
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
+        self._runner, self.bound_port = await serve(app, self._host, 0)
 
     async def stop(self) -> None:
         if self._runner is not None:

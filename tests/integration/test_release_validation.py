@@ -258,14 +258,19 @@ def test_the_valid_release_the_rows_break_is_accepted(custom: client.CustomObjec
     custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=release("valid", valid()))
 
 
+def refused_spec(custom: client.CustomObjectsApi, namespace: str, change: Callable[[Spec], None]) -> str:
+    """The API server's refusal of the valid release with `change` made to its spec."""
+    spec = valid()
+    change(spec)
+    body = release("broken", spec)
+    return refusal(lambda: custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=body))
+
+
 @pytest.mark.parametrize(("path", "change", "message"), CASES, ids=[f"{i}-{c[0]}" for i, c in enumerate(CASES)])
 def test_a_release_breaking_a_cel_rule_is_refused_with_its_message(
     custom: client.CustomObjectsApi, namespace: str, path: str, change: Callable[[Spec], None], message: str
 ) -> None:
-    spec = valid()
-    change(spec)
-    body = release("broken", spec)
-    found = refusal(lambda: custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=body))
+    found = refused_spec(custom, namespace, change)
     assert message in found, found
     assert path.split("[")[0].split("{")[0] in found, found
 
@@ -324,10 +329,7 @@ SCHEMA_CASES: list[tuple[str, Callable[[Spec], None], str]] = [
 def test_what_errors_lead_to_is_checked_by_the_schema(
     custom: client.CustomObjectsApi, namespace: str, path: str, change: Callable[[Spec], None], message: str
 ) -> None:
-    spec = valid()
-    change(spec)
-    body = release("broken", spec)
-    found = refusal(lambda: custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=body))
+    found = refused_spec(custom, namespace, change)
     assert message in found, found
     assert path in found, found
 

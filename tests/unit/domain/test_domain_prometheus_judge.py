@@ -146,6 +146,24 @@ def test_harm_is_set_when_the_callers_see_the_canary_failing_more_than_stable() 
     assert judge_prometheus(check, step(codes(49, 1), codes(441, 9)), 10).harm is None
 
 
+@pytest.mark.parametrize(
+    ("since", "latest", "outcome", "reason"),
+    [
+        (codes(930, 70), codes(340, 60), V.FAIL, "rising within the step: in the last 30s 60 of 400 (15.00%) failed"),
+        (codes(990, 10), codes(198, 2), V.PASS, "not rising"),
+        (codes(950, 50), codes(190, 10), V.PASS, "not rising"),  # 5 % now, 5 % before
+        (codes(950, 50), EMPTY, V.INCONCLUSIVE, "no data: the canary query"),  # nothing rising; min has no data
+    ],
+)
+def test_fail_on_rise_compares_the_last_window_with_the_rest_of_the_step(
+    since: QueryReading, latest: QueryReading, outcome: Outcome, reason: str
+) -> None:
+    check = rate(min=1, minRequests=1, failOnRise=True)
+    verdict = judge_prometheus(check, step(since, codes(9000), recent=(latest, codes(900))), 10)
+    assert verdict.outcome is outcome, verdict.reason
+    assert reason in verdict.reason
+
+
 def test_a_success_rate_verdict_shows_its_working() -> None:
     check = rate(min=99, maxIncreasePoints=0.5, minRequests=200)
     verdict = judge_prometheus(check, step(codes(970, 30), codes(1990, 10), served=(one(1000), one(2000))), 30)

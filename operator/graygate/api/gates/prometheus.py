@@ -166,6 +166,12 @@ class RequestSuccessRate(SpecModel):
     """How sure the check must be, either way: that the canary is worse than allowed before it fails, or that it
     is not before it passes (alpha = 1 - confidence)."""
 
+    fail_on_rise: bool = False
+    """Also fail when the canary's error rate is rising within the step: its rate over the last `window` surely
+    above its rate earlier in the step by more than `maxIncreasePoints` (0 without it), with the same bounds and
+    `confidence`. A slow burn is then stopped at the weight where it starts, not after the next one. The window
+    slides, so this check is not anytime-valid: its false alarms grow with the number of analyses in a step."""
+
     min_requests: int = Field(default=100, ge=1, le=1_000_000_000)
     """Requests the canary must have served in the window before `min` is judged; fewer is `Inconclusive`."""
 

@@ -12,7 +12,9 @@ Three questions, each a `Part` of the verdict:
    `Pass` when it surely is not, `Waiting` in between (more requests will tell; the step holds, and no count
    toward `inconclusiveLimit` grows). A pass also needs the last window to agree: a canary within the
    allowance over the step but above it over the last window is getting worse, and waits.
-3. **Absolute** (`min`): the canary's success rate over the last window (at least `minRequests`), reported next
+3. **Rising** (`failOnRise`): the canary's last window against the rest of its step, with the same bounds:
+   `Fail` when the last window is surely worse by more than the allowance.
+4. **Absolute** (`min`): the canary's success rate over the last window (at least `minRequests`), reported next
    to the stable's. With `unlessStableBelow`, a canary below `min` while stable is below it too is
    `Inconclusive`: the fault is shared, not the canary's.
 
@@ -73,9 +75,29 @@ def judge_success_rate(
         parts.append(silent)
     if rule.max_increase_points is not None:
         parts.append(_relative(rule, canary, stable, readings, step, recent))
+    if rule.fail_on_rise and canary is not None:
+        parts.append(_rising(rule, canary, codes(readings["canary_recent"]), recent))
     if rule.min is not None:
         parts.append(_absolute(rule, readings, recent, shown))
     return parts, "; ".join(shown)
+
+
+def _rising(rule: RequestSuccessRate, step: Counts, latest: Counts | None, recent: Reader) -> Part:
+    """The last window against the step before it. The two counts come from different queries (the window's
+    `increase()` extrapolates), so the earlier part is clamped to what the step's own counts leave."""
+    if latest is None or latest.requests <= 0:
+        return Part(Outcome.PASS, f"no canary requests {recent.within}: nothing rising")
+    latest = Counts(min(latest.errors, step.errors), min(latest.requests, step.requests))
+    earlier = Counts(max(0.0, step.errors - latest.errors), max(0.0, step.requests - latest.requests))
+    earlier = Counts(min(earlier.errors, earlier.requests), earlier.requests)
+    allowance = (rule.max_increase_points or 0) / 100
+    comparison = compare(latest, earlier, allowance=allowance, alpha=round(1 - rule.confidence, 6))
+    said = f"{recent.within} {latest.describe()} failed, earlier in the step {earlier.describe()}"
+    evidence = {"recentErrors": f"{latest.errors:.0f}", "recentRequests": f"{latest.requests:.0f}"}
+    if comparison.excess is Excess.ABOVE:
+        why = f"the canary's error rate is rising within the step: {said}, surely more than +{allowance * 100:g} pts"
+        return Part(Outcome.FAIL, why, evidence, f"users are failing on the canary more and more: {said}")
+    return Part(Outcome.PASS, f"not rising: {said}", evidence)
 
 
 def _unanswered(

@@ -1,4 +1,5 @@
-"""Is the canary's error rate worse than the stable's by more than the allowance, not worse, or is it too soon to tell?
+"""The fixed-window comparison graygate judged relative error rates with before its sequential test (`judge_before`):
+is the canary's error rate worse than the stable's by more than the allowance, not worse, or too soon to tell?
 
 Why three answers: at 5 % weight a canary serves a few dozen requests per window, and the check must do two things
 at once: a handful of unlucky requests must not fail a release by chance, AND a real regression must not be hidden

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graygate.domain.analysis.proportions import ErrorRates, Excess, compare_error_rates, critical_z, wilson
+from e2e.verdicts.proportions import ErrorRates, Excess, compare_error_rates, critical_z, wilson
 
 A, W, U = Excess.ABOVE, Excess.WITHIN, Excess.UNSURE
 
