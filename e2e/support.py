@@ -100,10 +100,11 @@ first step is 25 %, not less, so that at 50 requests/s the canary serves the lat
 
 
 def errors_gate(address: str, **options: Any) -> dict[str, Any]:
-    """No more than 3 points of extra errors over stable, at 95 % confidence, over 8 s. The check passes only once
-    the requests show the canary is within the allowance: with no errors that takes about 2.7 / 0.03 = 90 canary
-    requests, which a 25 % canary serves in 8 s at the lab's 50 requests/s (1 point would need 270, more than
-    the window holds). A canary failing 10 % at 50 % is failed about 4.5 s after it turns bad."""
+    """No more than 3 points of extra errors over stable, anytime-valid at alpha 0.05, on the callers' counts since
+    the step began (the 8 s window is the last-window check a pass must agree with). The check passes only once the
+    requests show the canary within the allowance: with no errors that takes about 160 canary requests, which a
+    25 % canary serves in 13 s at the lab's 50 requests/s (1 point would need 535). Until then it is Waiting,
+    which holds the step. A canary failing 10 % at 50 % is failed after about 290 canary requests, 12 s."""
     rule = {"maxIncreasePoints": 3, "confidence": 0.95, "minRequests": 20}
     return prometheus_gate("errors", address, {"requestSuccessRate": rule}, **{"window": "8s", **options})
 

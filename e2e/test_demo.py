@@ -254,7 +254,7 @@ def test_the_demo_tells_both_stories_and_leaves_nothing_behind(demo: Demo) -> No
     assert code == 0, out
     assert "checkout-v2 Succeeded in" in out
     assert "checkout-v3 Failed, rolled back by gate success-rate (prometheus)" in out
-    assert re.search(r"^  saw: +canary \d+\.\d+% success", out, re.MULTILINE), out
+    assert re.search(r"^  saw: +callers since the step began \(\d+s\): canary \d+\.\d+% success", out, re.M), out
     assert "  needed: success >= 99%" in out
     assert re.search(r"Progressing +step 7/7 +canary 100%", out), "the healthy release reached 100 %"
     assert re.search(r"Failed +step \d/7 +canary +0%", out), "the bad release ended with no traffic on the canary"
