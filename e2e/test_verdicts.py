@@ -83,7 +83,7 @@ async def test_a_canary_route_that_reaches_no_pod_is_rolled_back_naming_the_fail
 ) -> None:
     # The canary's subset selects no pod: Envoy answers its share with 503 UH and the canary's pods hear nothing.
     # The absolute rule needs 50 requests in its window before it judges, so the first to speak is the check that
-    # compares what the canary's pods served with its share of the traffic.
+    # compares what the canary's pods served with what the callers sent it.
     await _baseline(lab)
     await lab.set_subset_endpoints("canary", False)
     load = _load(lab, duration_s=30)
@@ -108,7 +108,7 @@ async def test_a_canary_route_that_reaches_no_pod_is_rolled_back_naming_the_fail
     assert done.status["canaryWeight"] == 0
     assert weights(api, namespace, "app") == (100, 0)
     message = done.status["message"]
-    assert "users are failing: the canary carries 20% of the traffic" in message, message
+    assert "users are failing: the callers sent the canary" in message, message
     assert "its share reaches no pod" in message, message
     rolled_back = await _events(api, namespace, "RolledBack")
     assert any("users are failing" in note for note in rolled_back), rolled_back
