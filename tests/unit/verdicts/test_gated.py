@@ -107,7 +107,7 @@ def test_the_new_judge_gated_rolls_a_ten_percent_canary_back_at_the_first_weight
         ("held", 25, 25, True),
         ("rolled back", 50, 25, False),  # it went past the weight where it crossed
         ("promoted", 50, 50, False),
-        ("rolled back", 10, None, True),  # stopped before it crossed at all
+        ("rolled back", 10, None, False),  # over before it crossed: not counted among those that crossed
     ],
 )
 def test_stopped_where_it_crossed(ending: str, weight: int, crossed_weight: int | None, stopped: bool) -> None:
