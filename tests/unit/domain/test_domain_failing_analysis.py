@@ -183,8 +183,17 @@ UNAVAILABLE = WorkloadReading(kind="Deployment", name="checkout-canary", availab
         (with_errors_gate(critical=True, threshold=3), P.PROGRESSING, [F, F, OK, F, F, OK], None, [1, 0, 0, 1, 0, 0]),
         # the canary workload's pseudo-gate, which keeps no counters
         (with_errors_gate(failure_limit=10), P.PAUSED, [OK, OK, OK], UNAVAILABLE, [1, 0, 0]),
+        # a non-critical gate with a threshold: GateWaiting as its streak starts, GateFailed when it first fails
+        (with_errors_gate(failure_limit=10, threshold=3), P.PROGRESSING, [F, F, F, F], None, [1, 0, 1, 0]),
     ],
-    ids=["under-failure-limit", "fails-again-after-a-pass", "manual-pause", "flapping-critical", "workload"],
+    ids=[
+        "under-failure-limit",
+        "fails-again-after-a-pass",
+        "manual-pause",
+        "flapping-critical",
+        "workload",
+        "threshold-reached",
+    ],
 )
 def test_gate_failed_is_recorded_when_a_failure_streak_starts(
     release: CanaryReleaseSpec,
@@ -204,6 +213,20 @@ def test_gate_failed_is_recorded_when_a_failure_streak_starts(
     # the status keeps every result, reported or not
     failed = [r for r in current.recent_results if r.outcome in (Outcome.FAIL, Outcome.WAITING)]
     assert failed
+
+
+def test_a_gate_reaching_its_failure_threshold_is_reported_as_failed() -> None:
+    current = status(canary_weight=10)
+    reasons = []
+    for n in range(3):
+        decision = decide(
+            with_errors_gate(failure_limit=10, threshold=3), current, observe(10, analysis=F), at(30 * (n + 1))
+        )
+        reasons.append(
+            [note.reason for note in decision.notes if note.reason in (Reason.GATE_FAILED, Reason.GATE_WAITING)]
+        )
+        current = decision.status
+    assert reasons == [[Reason.GATE_WAITING], [], [Reason.GATE_FAILED]]
 
 
 def test_no_gate_failed_between_analyses() -> None:

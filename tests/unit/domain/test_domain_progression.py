@@ -355,7 +355,14 @@ def test_the_frozen_condition_shows_while_frozen_and_says_when_thawed() -> None:
 
 @pytest.mark.parametrize(
     ("latest", "kind"),
-    [(None, Advance), (Outcome.PASS, Advance), (Outcome.INCONCLUSIVE, Hold), (Outcome.ERROR, Hold)],
+    [
+        (None, Advance),
+        (Outcome.PASS, Advance),
+        (Outcome.INCONCLUSIVE, Hold),
+        (Outcome.ERROR, Hold),
+        (Outcome.WAITING, Hold),  # a comparison that cannot tell yet, or a failure below its threshold
+        (Outcome.FAIL, Hold),  # a non-critical failure within failureLimit
+    ],
 )
 def test_a_pause_that_is_over_never_raises_the_weight_blind(latest: Outcome | None, kind: type[Decision]) -> None:
     before = status(canary_weight=10, current_step_index=1, step_started_at=T0, last_outcome=latest)
@@ -363,4 +370,4 @@ def test_a_pause_that_is_over_never_raises_the_weight_blind(latest: Outcome | No
     assert type(decision) is kind
     if kind is Hold:
         assert decision.target_weight is None
-        assert "waiting for a conclusive analysis" in decision.message
+        assert f"waiting for a passing analysis (latest: {latest})" in decision.message

@@ -83,8 +83,8 @@ def step(
         (rate(maxIncreasePoints=1), step(codes(270, 30), codes(2990, 10)), V.FAIL, "+9.67 pts, allowed +1.00"),
         (rate(maxIncreasePoints=1), step(codes(45, 5), codes(449, 1)), V.WAITING, "canary 5 of 50 (10.00%)"),
         (rate(maxIncreasePoints=1), step(codes(90, 10), codes(899, 1)), V.FAIL, "canary 10 of 100"),
-        (rate(maxIncreasePoints=1), step(EMPTY, codes(990)), V.WAITING, "the canary's callers recorded no requests"),
-        (rate(maxIncreasePoints=1), step(codes(970, 30), EMPTY), V.WAITING, "the stable side recorded no requests"),
+        (rate(maxIncreasePoints=1), step(EMPTY, codes(990)), V.INCONCLUSIVE, "no data: the canary query found no"),
+        (rate(maxIncreasePoints=1), step(codes(970, 30), EMPTY), V.INCONCLUSIVE, "the stable side recorded no"),
         # a pass needs the last window to agree: a canary getting worse waits
         (
             rate(maxIncreasePoints=1),
@@ -139,8 +139,8 @@ def test_with_the_callers_view_a_share_that_reaches_no_pod_fails_with_users_fail
 @pytest.mark.parametrize(
     ("served", "weight", "window", "outcome"),
     [
-        ((EMPTY, one(900)), 10, "30s", V.FAIL),  # 100 expected, none served
-        ((one(9), one(900)), 10, "30s", V.FAIL),  # under a tenth of its share
+        ((EMPTY, one(900)), 10, "30s", V.INCONCLUSIVE),  # 100 expected, none served
+        ((one(9), one(900)), 10, "30s", V.INCONCLUSIVE),  # under a tenth of its share
         ((one(11), one(900)), 10, "30s", V.PASS),
         ((EMPTY, one(150)), 10, "30s", V.PASS),  # 17 expected: still within the grace
         ((EMPTY, one(900)), 0, "30s", V.PASS),  # no weight, no share to miss
@@ -166,10 +166,10 @@ def test_without_the_callers_view_the_weight_says_what_the_pods_should_serve(
     )
     verdict = judge_prometheus(check, seen, weight)
     assert verdict.outcome is outcome, verdict.reason
-    if outcome is V.FAIL:
-        assert "users are failing: the canary carries 10% of the traffic, but its pods served" in verdict.reason
+    if outcome is V.INCONCLUSIVE:  # the weight is no proof (unmanaged routes), but users may be failing
+        assert "users may be failing: the canary carries 10% of the traffic, but its pods served" in verdict.reason
         assert verdict.harm is not None
-        assert "reaches no pod" in verdict.harm
+        assert "may reach no pod" in verdict.harm
 
 
 def test_harm_is_set_when_the_callers_see_the_canary_failing_more_than_stable() -> None:
@@ -219,7 +219,7 @@ def test_a_success_rate_verdict_shows_its_working() -> None:
     assert verdict.query is not None
     assert verdict.query.splitlines()[0] == "canary: codes 970/30"
     assert verdict.inputs == {"window": "30s", "since": "95s"}
-    assert verdict.evidence["canaryErrors"] == "30"
+    assert verdict.evidence["windowCanaryErrors"] == "30"
     assert verdict.evidence["min"] == "99%", "the evidence of the part that decided"
     assert verdict.harm is not None
 
@@ -252,12 +252,15 @@ SLOW = buckets(0, 0, 100, 400, 800, 950, 1000, 1000, 1000)
         (duration(max="100ms"), both(FAST, FAST), V.PASS, "canary p99 is in (25ms, 50ms], within max 100ms"),
         (duration(max="200ms"), both(SLOW, FAST), V.FAIL, "50 of 1000 (5.00%) of its requests took over 250ms"),
         (duration(maxRatio=2), both(SLOWER, FAST), V.PASS, "within 2x the stable's p99 bucket bound 50ms = 100ms"),
-        (duration(maxRatio=1.2), both(SLOWER, FAST), V.WAITING, "which the buckets cannot place against 1.2x"),
+        (duration(maxRatio=1.2), both(SLOWER, FAST), V.INCONCLUSIVE, "which straddles 1.2x the stable's p99 bucket"),
+        (duration(max="200ms"), both(SLOWER, FAST), V.PASS, "within max 200ms"),
+        (duration(max="100ms"), both(buckets(0, 0, 50, 90, 98, 100, 100, 100, 100), FAST), V.WAITING, "not surely yet"),
         (duration(maxRatio=1.2), both(SLOW, FAST), V.FAIL, "canary p99 is above 1.2x the stable's p99 bucket"),
         (duration(maxRatio=1.2), both(FAST, FAST), V.PASS, "in (25ms, 50ms], within 1.2x"),
         (duration(max="1s"), both(buckets(0, 0, 0, 0, 0, 0, 0, 12, 12), FAST), V.WAITING, "canary served 12"),
         (duration(maxRatio=2), both(FAST, buckets(0, 0, 0, 0, 12, 12, 12, 12, 12)), V.WAITING, "stable served 12"),
         (duration(max="1s"), both(NAN, FAST), V.INCONCLUSIVE, "no data: the canary query"),
+        (duration(max="1s"), both(QueryReading(query="odd", series=(SeriesValue(labels=(("le", "x"),), value=1),)), FAST), V.INCONCLUSIVE, "no data"),
         (duration(max="1s"), both(FAST, EMPTY), V.PASS, "within max 1000ms"),
         (duration(maxRatio=2), both(FAST, EMPTY), V.INCONCLUSIVE, "no data: the stable query"),
         (duration(max="1s"), seen(canary=FAST, stable=DOWN), V.ERROR, "the stable query failed"),

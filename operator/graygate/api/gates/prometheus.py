@@ -164,8 +164,10 @@ class RequestSuccessRate(SpecModel):
     `setWeight: 100` step this check waits there."""
 
     confidence: float = Field(default=0.95, ge=0.5, le=0.999)
-    """How sure the check must be, either way: that the canary is worse than allowed before it fails, or that it
-    is not before it passes (alpha = 1 - confidence)."""
+    """How sure the check must be, either way: that the canary is worse than allowed before it fails (an
+    anytime-valid bound: alpha = 1 - confidence over every analysis of a step), or that it is not before it passes
+    (a confidence interval at each analysis, so over many analyses a canary slightly worse than allowed passes
+    more often than alpha)."""
 
     fail_on_rise: bool = False
     """Also fail when the canary's error rate is rising within the step: its rate over the last `window` surely

@@ -8,10 +8,16 @@ which bucket a quantile lies in; these rules never claim more than that, and eve
 For the quantile q and a limit L in milliseconds (`max`, or `maxRatio` times the upper bound of the stable's
 quantile bucket), with B the first bucket bound at or above L:
 
-    Fail     the share of canary requests slower than B is surely above 1 - q: its anytime-valid lower bound
-             (`sequential.bounds`, at alpha = 1 - confidence) exceeds 1 - q, so the canary's quantile is above B ≥ L
-    Pass     the canary's quantile bucket ends at or under L
-    Waiting  otherwise: the quantile lies in a bucket that straddles L, and the counts cannot place it yet
+    Fail          the share of canary requests slower than B is surely above 1 - q: its anytime-valid lower
+                  bound (`sequential.bounds`, at alpha = 1 - confidence) exceeds 1 - q, so the canary's quantile is
+                  above B ≥ L
+    Pass          the canary's quantile bucket ends at or under L (as observed: a point estimate at the buckets'
+                  resolution, as an interpolated quantile was)
+    Inconclusive  the quantile's bucket straddles L: no number of requests can place it (the limit is not a
+                  bucket bound)
+    Waiting       otherwise: the quantile is in a bucket above L, not surely yet
+
+The alpha covers the canary's side only: for `maxRatio` the limit comes from the stable's observed bucket.
 
 Counts are those since the step began (`analysis.promql`), so a `Waiting` check gets more requests at every
 analysis. Too few canary requests (`minRequests`) wait too.
@@ -43,7 +49,9 @@ class Histogram:
         by_le = Reader.by_label(reading, "le")
         if not by_le:
             return None
-        pairs = sorted((float(le), value) for le, value in by_le.items())
+        pairs = sorted((bound, value) for le, value in by_le.items() if (bound := _bound(le)) is not None)
+        if not pairs:
+            return None
         counts: list[float] = []
         for _, value in pairs:
             counts.append(max(value, counts[-1] if counts else 0.0, 0.0))
@@ -69,6 +77,14 @@ class Histogram:
     def bound_at_or_above(self, limit: float) -> float | None:
         """The first finite bucket bound at or above `limit`, if any."""
         return next((b for b in self.bounds if b >= limit and math.isfinite(b)), None)
+
+
+def _bound(le: str) -> float | None:
+    """A bucket's `le` as a number (`+Inf` included); None for one that is not."""
+    try:
+        return float(le)
+    except ValueError:
+        return None
 
 
 def _ms(value: float) -> str:
@@ -142,8 +158,12 @@ def _against(canary: Histogram, quantile: float, limit: float, alpha: float, wha
             return Part(Outcome.FAIL, why, evidence)
     if high <= limit:
         return Part(Outcome.PASS, f"canary {label} is in {_bucket((low, high))}, within {what}", evidence)
-    why = (
-        f"canary {label} is in {_bucket((low, high))}, which the buckets cannot place against {what} yet "
-        "(not surely above it); waiting for more requests"
-    )
+    if bound is not None and low < bound:
+        # the quantile's bucket straddles the limit: no number of requests can place it on either side
+        why = (
+            f"canary {label} is in {_bucket((low, high))}, which straddles {what}: the buckets cannot tell "
+            "(add a bucket bound at the limit, or choose a limit at a bound)"
+        )
+        return Part(Outcome.INCONCLUSIVE, why, evidence)
+    why = f"canary {label} is in {_bucket((low, high))}, over {what} but not surely yet; waiting for more requests"
     return Part(Outcome.WAITING, why, evidence)

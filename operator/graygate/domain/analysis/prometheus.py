@@ -134,6 +134,8 @@ def judge_prometheus(check: Prometheus, seen: PrometheusMeasurement, weight: int
             return verdict(*_custom(check.query, recent, seen.canary, seen.stable))
     except Problem as problem:
         return verdict([problem.part], None)
+    except (ValueError, ArithmeticError) as error:  # an answer shaped unlike the query: an Error, never a raise
+        return verdict([Part(Outcome.ERROR, f"could not read Prometheus's answer: {error}")], None)
     raise AssertionError("unreachable: the model requires exactly one metric")  # pragma: no cover
 
 

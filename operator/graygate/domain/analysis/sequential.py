@@ -39,7 +39,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["PRIOR", "Comparison", "Counts", "Excess", "bounds", "compare"]
+__all__ = ["PRIOR", "Comparison", "Counts", "Excess", "bounds", "compare", "count_text"]
 
 PRIOR = (0.5, 20.0)
 """The Beta(a, b) prior of the mixture over the error rate."""
@@ -74,10 +74,11 @@ class Counts:
 
     def describe(self) -> str:
         """e.g. `4 of 100 (4.00%)`."""
-        return f"{_count(self.errors)} of {_count(self.requests)} ({100 * self.rate:.2f}%)"
+        return f"{count_text(self.errors)} of {count_text(self.requests)} ({100 * self.rate:.2f}%)"
 
 
-def _count(value: float) -> str:
+def count_text(value: float) -> str:
+    """A count as it is: whole numbers without decimals, extrapolated ones to 2 decimals (`0.4`, not `0`)."""
     return f"{value + 0.0:.2f}".rstrip("0").rstrip(".")
 
 
@@ -159,10 +160,10 @@ class Comparison:
     def evidence(self) -> dict[str, str]:
         """The numbers, by name, for the status and the Events."""
         return {
-            "canaryErrors": _count(self.canary.errors),
-            "canaryRequests": _count(self.canary.requests),
-            "stableErrors": _count(self.stable.errors),
-            "stableRequests": _count(self.stable.requests),
+            "canaryErrors": count_text(self.canary.errors),
+            "canaryRequests": count_text(self.canary.requests),
+            "stableErrors": count_text(self.stable.errors),
+            "stableRequests": count_text(self.stable.requests),
             "bound": f"{_pts(self.lower)}..{_pts(self.upper)} pts",
             "alpha": f"{self.alpha:g}",
             "allowance": f"+{self.allowance * 100:g} pts",

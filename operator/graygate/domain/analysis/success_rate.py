@@ -8,8 +8,9 @@ Three questions, each a `Part` of the verdict:
    that is users failing, not "no data": `Fail`. Without the callers' view (no series for the stable side
    either), the expectation comes from the weight: while the canary carries w, the stable's pods serve S and the
    canary's should serve about S·w/(100-w); less than a tenth of at least 20 (under a fair share, a chance below
-   one in a million) fails the same way, once the step is a window old (its first scrapes still count the
-   weight before it).
+   one in a million), once the step is a window old (its first scrapes still count the weight before it), is
+   `Inconclusive` with harm: the stable's pods may also serve routes the release does not manage, so the weight
+   is not proof, but a release that pauses on it takes the canary's traffic away first.
 2. **Relative** (`maxIncreasePoints`): the callers' counts since the step began. `Fail` when the anytime-valid
    comparison of `sequential` shows the canary surely worse than stable by more than the allowance; `Pass` when
    it is within the allowance by that comparison or by the fixed-sample interval of `proportions` (several
@@ -35,15 +36,18 @@ from graygate.api.status import Outcome
 from graygate.domain.analysis.proportions import ErrorRates, compare_error_rates
 from graygate.domain.analysis.proportions import Excess as WindowExcess
 from graygate.domain.analysis.readings import Part, QueryReading, Reader, total
-from graygate.domain.analysis.sequential import Counts, Excess, compare
+from graygate.domain.analysis.sequential import Counts, Excess, compare, count_text
 
-__all__ = ["GRACE", "SILENT", "judge_success_rate"]
+__all__ = ["GRACE", "HARM_ERRORS", "SILENT", "judge_success_rate"]
 
 GRACE = 20.0
 """Canary requests a fair share would have served before its silence counts against it."""
 
 SILENT = 0.1
 """The share of its expected requests below which a canary is silent."""
+
+HARM_ERRORS = 3
+"""Failed canary requests needed before a verdict says users are failing on it."""
 
 
 def codes(reading: QueryReading | None) -> Counts | None:
@@ -63,8 +67,10 @@ def _rate(role: str, counts: Counts | None) -> str:
 
 
 def _harm(canary: Counts, stable: Counts | None, allowance: float, within: str) -> str | None:
+    """Users failing on the canary, as far as the counts show: more than stable plus the allowance, and at least
+    `HARM_ERRORS` errors, so one unlucky request does not take a canary's traffic away."""
     baseline = stable.rate if stable is not None and stable.requests > 0 else 0.0
-    if canary.errors <= 0 or canary.rate <= baseline + allowance:
+    if canary.errors < HARM_ERRORS or canary.rate <= baseline + allowance:
         return None
     return f"users are failing on the canary: {canary.describe()} of its requests failed {within}"
 
@@ -107,7 +113,7 @@ def _rising(rule: RequestSuccessRate, step: Counts, latest: Counts | None, recen
     allowance = (rule.max_increase_points or 0) / 100
     comparison = compare(latest, earlier, allowance=allowance, alpha=round(1 - rule.confidence, 6))
     said = f"{recent.within} {latest.describe()} failed, earlier in the step {earlier.describe()}"
-    evidence = {"recentErrors": f"{latest.errors:.0f}", "recentRequests": f"{latest.requests:.0f}"}
+    evidence = {"windowCanaryErrors": count_text(latest.errors), "windowCanaryRequests": count_text(latest.requests)}
     if comparison.excess is Excess.ABOVE:
         why = f"the canary's error rate is rising within the step: {said}, surely more than +{allowance * 100:g} pts"
         return Part(Outcome.FAIL, why, evidence, f"users are failing on the canary more and more: {said}")
@@ -137,12 +143,12 @@ def _unanswered(
     if expected < GRACE or served >= SILENT * expected:
         return None
     harm = (
-        f"users are failing: the canary carries {weight}% of the traffic, but its pods served {served:.0f} requests "
-        f"{within} while the stable's served {stable_served:.0f} (about {expected:.0f} expected on the canary): "
-        "its share reaches no pod"
+        f"users may be failing: the canary carries {weight}% of the traffic, but its pods served {served:.0f} "
+        f"requests {within} while the stable's served {stable_served:.0f} (about {expected:.0f} expected on the "
+        "canary): its share may reach no pod"
     )
     evidence = {"canaryServed": f"{served:.0f}", "stableServed": f"{stable_served:.0f}", "expected": f"{expected:.0f}"}
-    return Part(Outcome.FAIL, harm, evidence, harm)
+    return Part(Outcome.INCONCLUSIVE, harm, evidence, harm)
 
 
 def _unanswered_callers(canary: Counts | None, served: float, within: str) -> Part | None:
@@ -171,11 +177,12 @@ def _relative(
 ) -> Part:
     allowance = (rule.max_increase_points or 0) / 100
     if canary is None or canary.requests <= 0:
-        return Part(Outcome.WAITING, f"the canary's callers recorded no requests {step.within} yet")
+        return step.no_data("canary").part
     harm = _harm(canary, stable, allowance, step.within)
     if stable is None or stable.requests <= 0:
+        # more requests cannot help while stable serves none (a `setWeight: 100` step): not a wait, a question
         why = f"the stable side recorded no requests {step.within}; nothing to compare the canary with"
-        return Part(Outcome.WAITING, why, harm=harm)
+        return Part(Outcome.INCONCLUSIVE, why, harm=harm)
     comparison = compare(canary, stable, allowance=allowance, alpha=round(1 - rule.confidence, 6))
     evidence = comparison.evidence()
     if comparison.excess is Excess.ABOVE:
@@ -222,13 +229,16 @@ def _absolute(
         stable_success = 100 * (1 - stable.rate)
         beside = f" (stable {stable_success:.2f}% {recent.within})"
     evidence = {
-        "canaryErrors": f"{canary.errors:.0f}",
-        "canaryRequests": f"{canary.requests:.0f}",
+        "windowCanaryErrors": count_text(canary.errors),
+        "windowCanaryRequests": count_text(canary.requests),
         "min": f"{floor:g}%",
         "window": recent.within,
     }
     if stable is not None:
-        evidence |= {"stableErrors": f"{stable.errors:.0f}", "stableRequests": f"{stable.requests:.0f}"}
+        evidence |= {
+            "windowStableErrors": count_text(stable.errors),
+            "windowStableRequests": count_text(stable.requests),
+        }
     if success >= floor:
         return Part(Outcome.PASS, f"canary success rate {success:.2f}% is at least min {floor:g}%{beside}", evidence)
     shared = stable_success is not None and stable_success < floor

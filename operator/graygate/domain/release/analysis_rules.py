@@ -118,7 +118,8 @@ def report_failures(tick: Tick, decision: Decision, assessment: Assessment | Non
         evidence = "; ".join(_evidence(verdict, said) for verdict in assessment.failed_verdicts)
         return replace(decision, message=f"{said}. Evidence: {evidence}")
     failed = assessment.failed_verdicts
-    starting = [verdict for verdict in failed if _streak_starts(tick.status, assessment, verdict)]
+    thresholds = {gate.name: gate.failure_threshold for gate in tick.spec.analysis.gates}
+    starting = [verdict for verdict in failed if _streak_starts(tick.status, assessment, verdict, thresholds)]
     if not starting:
         return decision
     notes = list(decision.notes)
@@ -132,10 +133,15 @@ def report_failures(tick: Tick, decision: Decision, assessment: Assessment | Non
     return replace(decision, notes=tuple(notes))
 
 
-def _streak_starts(before: CanaryReleaseStatus, assessment: Assessment, verdict: Verdict) -> bool:
-    """Whether `verdict`'s failure is its gate's first in a row (an `Error` in between does not end a streak)."""
+def _streak_starts(
+    before: CanaryReleaseStatus, assessment: Assessment, verdict: Verdict, thresholds: dict[str, int]
+) -> bool:
+    """Whether `verdict` starts something to report (an `Error` in between does not end a streak): a `Waiting`
+    failure when it is its gate's first in a row, a `Fail` when the streak first reaches `failureThreshold`."""
     for state in assessment.gate_states:
         if state.name == verdict.gate:
+            if verdict.outcome is Outcome.FAIL:
+                return state.consecutive_failures == thresholds.get(verdict.gate, 1)
             return state.consecutive_failures == 1
     # the canary workload's pseudo-gate keeps no counters: it failed in a row when the previous analysis (the one
     # at `lastAnalysisAt`; none after a fresh start) recorded a failure of it too

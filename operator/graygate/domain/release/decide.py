@@ -32,8 +32,8 @@ The rules, first match wins:
    f. Paused: hold until a command;
    g. Progressing: an unavailable canary workload holds; a `setWeight` (or `setHeaderRoute`) step is done after
       one passing analysis at its weight (at once without gates), so any other outcome (`Error` included)
-      holds; a timed pause is done when its time, counted from `stepStartedAt`, is up and the latest analysis is
-      not Inconclusive or Error; then the next step, or after the last one: Succeeded with the canary at 100 %.
+      holds; a timed pause is done when its time, counted from `stepStartedAt`, is up and the latest analysis, if
+      any, passed; then the next step, or after the last one: Succeeded with the canary at 100 %.
       Starting first writes the release's etcd keys (`spec.config`, see `config_moves`): the canary gets traffic
       only once that write is confirmed.
 7. After any rule: a run that ends (Failed, Aborted) or starts over puts its etcd keys back, guarded.
@@ -84,9 +84,6 @@ from graygate.domain.release.plan import PauseStep, plan_of
 from graygate.domain.release.precheck import pre_check_gates, pre_checks_passed
 
 __all__ = ["analysis_due", "decide", "wanted_header_routes"]
-
-
-_UNSURE = (Outcome.INCONCLUSIVE, Outcome.ERROR)
 
 
 def analysis_due(status: CanaryReleaseStatus, now: datetime) -> bool:
@@ -349,11 +346,11 @@ def _step(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None
         ends = (status.step_started_at or tick.now) + step.duration
         if tick.now < ends:
             return hold(tick, status, Reason.WAITING, where, assessment)
-        if status.last_outcome in _UNSURE:
-            # Never raise the weight blind: an Inconclusive or Error analysis (a Prometheus outage) holds the end
-            # of a pause until an analysis is conclusive again, or inconclusiveLimit (consecutiveErrorLimit) says
-            # what happens next.
-            message = f"{where}; the pause is over, waiting for a conclusive analysis (latest: {status.last_outcome})"
+        if status.last_outcome not in (None, Outcome.PASS):
+            # Never raise the weight blind or on bad news: an analysis that could not tell (Inconclusive, Error, a
+            # Waiting comparison) or that failed within failureLimit holds the end of a pause until one passes, or
+            # inconclusiveLimit (consecutiveErrorLimit, failureLimit) says what happens next.
+            message = f"{where}; the pause is over, waiting for a passing analysis (latest: {status.last_outcome})"
             return hold(tick, status, Reason.WAITING, message, assessment)
     elif tick.spec.analysis.gates and (assessment is None or assessment.worst is not Outcome.PASS):
         latest = assessment.worst_verdict if assessment is not None else None
