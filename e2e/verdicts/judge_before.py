@@ -18,8 +18,17 @@ from typing import ClassVar
 
 from graygate.api.gates.prometheus import NoDataPolicy, Prometheus, RequestDuration, RequestSuccessRate
 from graygate.api.status import Outcome
-from graygate.domain.analysis.proportions import ErrorRates, Excess, compare_error_rates
-from graygate.domain.analysis.readings import QueryReading
+from graygate.domain.analysis.proportions import Excess, compare_error_rates
+from graygate.domain.analysis.readings import (
+    Part,
+    Problem,
+    QueryReading,
+    millis,
+    outcome_of,
+    quantile_label,
+    ratio,
+)
+from graygate.domain.analysis.sequential import Counts
 from graygate.domain.analysis.verdicts import Verdict, worst
 
 __all__ = ["WindowMeasurement", "judge_before"]
@@ -61,26 +70,12 @@ _Show = Callable[[float], str]
 _EXCESS = {Excess.ABOVE: Outcome.FAIL, Excess.WITHIN: Outcome.PASS, Excess.UNSURE: Outcome.INCONCLUSIVE}
 
 
-@dataclass(frozen=True, slots=True)
-class _Part:
-    outcome: Outcome
-    reason: str
-
-
-class _Problem(Exception):
-    """A reading that cannot be judged: it carries the part to report (no data, or several series)."""
-
-    def __init__(self, part: _Part) -> None:
-        super().__init__(part.reason)
-        self.part = part
-
-
 def judge_before(check: Prometheus, seen: WindowMeasurement) -> Verdict:
     """The sample verdict of one `prometheus` gate (see the module docstring for the order of questions)."""
     query = "\n".join(f"{role}: {reading.query}" for role, reading in seen.readings.items()) or None
     threshold = _thresholds(check)
 
-    def verdict(parts: Sequence[_Part], value: str | None) -> Verdict:
+    def verdict(parts: Sequence[Part], value: str | None) -> Verdict:
         outcome = worst(part.outcome for part in parts)
         reasons = [part.reason for part in parts if part.outcome is outcome or outcome is Outcome.PASS]
         return Verdict(
@@ -96,17 +91,17 @@ def judge_before(check: Prometheus, seen: WindowMeasurement) -> Verdict:
         )
 
     if seen.error is not None:
-        return verdict([_Part(Outcome.ERROR, f"could not query Prometheus: {seen.error}")], None)
+        return verdict([Part(Outcome.ERROR, f"could not query Prometheus: {seen.error}")], None)
     failed = [f"the {role} query failed: {r.error}" for role, r in seen.readings.items() if r.error is not None]
     if failed or seen.canary is None:
-        return verdict([_Part(Outcome.ERROR, "; ".join(failed) or "no canary query was sent")], None)
+        return verdict([Part(Outcome.ERROR, "; ".join(failed) or "no canary query was sent")], None)
     judged = _Judged(check.on_no_data, seen.window)
     try:
         if check.request_success_rate is not None:
             return verdict(*judged.success_rate(check.request_success_rate, seen.canary, seen.stable))
         if check.request_duration is not None:
             return verdict(*judged.duration(check.request_duration, seen))
-    except _Problem as problem:
+    except Problem as problem:
         return verdict([problem.part], None)
     raise ValueError("the verdict lab replays the built-in metrics only, not a custom query")
 
@@ -118,23 +113,23 @@ class _Judged:
         self._policy = on_no_data
         self._within = f"in the last {window}" if window else "in the window"
 
-    def no_data(self, role: str) -> _Problem:
+    def no_data(self, role: str) -> Problem:
         why = f"no data: the {role} query found no series (or NaN) {self._within} (onNoData: {self._policy})"
-        return _Problem(_Part(_NO_DATA[self._policy], why))
+        return Problem(Part(_NO_DATA[self._policy], why))
 
-    def too_few(self, role: str, requests: float, minimum: int) -> _Part:
-        return _Part(
+    def too_few(self, role: str, requests: float, minimum: int) -> Part:
+        return Part(
             Outcome.INCONCLUSIVE,
             f"the {role} served {requests:.0f} requests {self._within}, fewer than minRequests {minimum}",
         )
 
     def value(self, reading: QueryReading | None, role: str) -> float:
-        """The one value of a reading; raises `_Problem` for no data or several series."""
+        """The one value of a reading; raises `Problem` for no data or several series."""
         if reading is None or not reading.series or all(math.isnan(s.value) for s in reading.series):
             raise self.no_data(role)
         if len(reading.series) > 1:
             reason = f"the {role} query returned {len(reading.series)} series; aggregate it to one (sum, max, ...)"
-            raise _Problem(_Part(Outcome.ERROR, reason))
+            raise Problem(Part(Outcome.ERROR, reason))
         return reading.series[0].value
 
     def error_rates(self, reading: QueryReading | None, role: str) -> tuple[float, float]:
@@ -150,48 +145,51 @@ class _Judged:
 
     def success_rate(
         self, rule: RequestSuccessRate, canary: QueryReading, stable: QueryReading | None
-    ) -> tuple[list[_Part], str]:
+    ) -> tuple[list[Part], str]:
         c_errors, c_total = self.error_rates(canary, "canary")
         seen = [_rate_text("canary", c_errors, c_total)]
         if c_total < rule.min_requests:
             return [self.too_few("canary", c_total, rule.min_requests)], seen[0]
-        parts: list[_Part] = []
+        parts: list[Part] = []
         success = 100 * (1 - c_errors / c_total)
         if rule.min is not None:
             ok = success >= rule.min
             relation = "at least" if ok else "below"
-            parts.append(_Part(_ok(ok), f"canary success rate {success:.2f}% is {relation} min {rule.min:g}%"))
+            parts.append(Part(outcome_of(ok), f"canary success rate {success:.2f}% is {relation} min {rule.min:g}%"))
         if rule.max_increase_points is not None:
             try:
                 s_errors, s_total = self.error_rates(stable, "stable")
-            except _Problem as problem:
+            except Problem as problem:
                 return [*parts, problem.part], seen[0]
             seen.append(_rate_text("stable", s_errors, s_total))
             if s_total < rule.min_requests:
                 parts.append(self.too_few("stable", s_total, rule.min_requests))
             else:
                 comparison = compare_error_rates(
-                    ErrorRates(c_errors, c_total),
-                    ErrorRates(s_errors, s_total),
+                    Counts(c_errors, c_total),
+                    Counts(s_errors, s_total),
                     allowance=rule.max_increase_points / 100,
                     confidence=rule.confidence,
                 )
-                parts.append(_Part(_EXCESS[comparison.excess], comparison.describe()))
+                parts.append(Part(_EXCESS[comparison.excess], comparison.describe()))
         return parts, ", ".join(seen)
 
-    def duration(self, rule: RequestDuration, seen: WindowMeasurement) -> tuple[list[_Part], str]:
-        label = _quantile_label(rule.quantile)
+    def duration(self, rule: RequestDuration, seen: WindowMeasurement) -> tuple[list[Part], str]:
+        label = quantile_label(rule.quantile)
         c_requests = self.value(seen.canary_requests, "canary request count")
         if c_requests < rule.min_requests:
             return [self.too_few("canary", c_requests, rule.min_requests)], f"canary {c_requests:.0f} requests"
         c_latency = self.value(seen.canary, f"canary {label}")
-        shown = [f"canary {label} {_ms(c_latency)} of {c_requests:.0f} requests"]
-        parts: list[_Part] = []
+        shown = [f"canary {label} {millis(c_latency)} of {c_requests:.0f} requests"]
+        parts: list[Part] = []
         if rule.max is not None:
             limit = rule.max.total_seconds() * 1000
             ok = c_latency <= limit
             parts.append(
-                _Part(_ok(ok), f"canary {label} {_ms(c_latency)} {'within' if ok else 'over'} max {_ms(limit)}")
+                Part(
+                    outcome_of(ok),
+                    f"canary {label} {millis(c_latency)} {'within' if ok else 'over'} max {millis(limit)}",
+                )
             )
         if rule.max_ratio is not None:
             try:
@@ -200,38 +198,11 @@ class _Judged:
                     parts.append(self.too_few("stable", s_requests, rule.min_requests))
                     return parts, ", ".join(shown)
                 s_latency = self.value(seen.stable, f"stable {label}")
-            except _Problem as problem:
+            except Problem as problem:
                 return [*parts, problem.part], ", ".join(shown)
-            shown.append(f"stable {label} {_ms(s_latency)} of {s_requests:.0f} requests")
-            parts.append(self.ratio(f"canary {label}", c_latency, s_latency, rule.max_ratio, _ms))
+            shown.append(f"stable {label} {millis(s_latency)} of {s_requests:.0f} requests")
+            parts.append(ratio(f"canary {label}", c_latency, s_latency, rule.max_ratio, millis))
         return parts, ", ".join(shown)
-
-    @staticmethod
-    def ratio(what: str, canary: float, stable: float, limit: float, show: _Show) -> _Part:
-        if canary <= 0 and stable >= 0:
-            return _Part(Outcome.PASS, f"{what} {show(canary)} is not above stable's {show(stable)}")
-        if stable <= 0:
-            return _Part(Outcome.INCONCLUSIVE, f"stable's value is {show(stable)}; no ratio can be taken")
-        ratio = canary / stable
-        ok = ratio <= limit
-        relation = "within" if ok else "over"
-        return _Part(_ok(ok), f"{what} {show(canary)} is {ratio:.2f}x stable's {show(stable)}, {relation} {limit:g}x")
-
-
-def _ok(ok: bool) -> Outcome:
-    return Outcome.PASS if ok else Outcome.FAIL
-
-
-def _num(value: float) -> str:
-    return f"{value:.4g}"
-
-
-def _ms(value: float) -> str:
-    return f"{value:.0f}ms" if value >= 10 else f"{value:.2g}ms"
-
-
-def _quantile_label(quantile: float) -> str:
-    return f"p{quantile * 100:g}"
 
 
 def _rate_text(role: str, errors: float, total: float) -> str:
@@ -250,9 +221,9 @@ def _thresholds(check: Prometheus) -> str:
             wanted.append(f"error rate <= stable + {rate.max_increase_points:g} pts at {rate.confidence:g} confidence")
         wanted.append(f">= {rate.min_requests} requests")
     elif (duration := check.request_duration) is not None:
-        label = _quantile_label(duration.quantile)
+        label = quantile_label(duration.quantile)
         if duration.max is not None:
-            wanted.append(f"{label} <= {_ms(duration.max.total_seconds() * 1000)}")
+            wanted.append(f"{label} <= {millis(duration.max.total_seconds() * 1000)}")
         if duration.max_ratio is not None:
             wanted.append(f"{label} <= {duration.max_ratio:g}x stable")
         wanted.append(f">= {duration.min_requests} requests")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from graygate.domain.analysis.proportions import ErrorRates, Excess, compare_error_rates, critical_z, wilson
+from graygate.domain.analysis.proportions import Excess, compare_error_rates, critical_z, wilson
+from graygate.domain.analysis.sequential import Counts
 
 A, W, U = Excess.ABOVE, Excess.WITHIN, Excess.UNSURE
 
@@ -51,9 +52,7 @@ def test_compare_error_rates(
     excess: Excess,
     bounds: tuple[float, float],
 ) -> None:
-    result = compare_error_rates(
-        ErrorRates(*canary), ErrorRates(*stable), allowance=points / 100, confidence=confidence
-    )
+    result = compare_error_rates(Counts(*canary), Counts(*stable), allowance=points / 100, confidence=confidence)
     assert result.excess is excess, result.describe()
     assert (result.lower * 100, result.upper * 100) == pytest.approx(bounds, abs=0.01)
     assert result.lower <= result.difference <= result.upper
@@ -69,12 +68,12 @@ def test_compare_error_rates(
     ],
 )
 def test_wilson_bounds(errors: float, requests: float, bounds: tuple[float, float]) -> None:
-    assert wilson(ErrorRates(errors, requests), critical_z(0.95)) == pytest.approx(bounds, abs=1e-4)
+    assert wilson(Counts(errors, requests), critical_z(0.95)) == pytest.approx(bounds, abs=1e-4)
 
 
 def test_more_requests_with_the_same_rates_turn_unsure_into_sure() -> None:
     def verdict(scale: int) -> Excess:
-        canary, stable = ErrorRates(3 * scale, 100 * scale), ErrorRates(scale, 100 * scale)
+        canary, stable = Counts(3 * scale, 100 * scale), Counts(scale, 100 * scale)
         return compare_error_rates(canary, stable, allowance=0.005, confidence=0.95).excess
 
     assert [verdict(scale) for scale in (1, 3, 10)] == [U, U, A]
@@ -91,15 +90,20 @@ def test_confidence_out_of_range(confidence: float) -> None:
         critical_z(confidence)
 
 
-@pytest.mark.parametrize(("errors", "requests"), [(-1, 10), (11, 10), (0, 0)])
+@pytest.mark.parametrize(("errors", "requests"), [(-1, 10), (11, 10)])
 def test_impossible_counts(errors: float, requests: float) -> None:
     with pytest.raises(ValueError, match="errors <= requests"):
-        ErrorRates(errors, requests)
+        Counts(errors, requests)
+
+
+def test_an_interval_needs_requests() -> None:
+    with pytest.raises(ValueError, match="requests > 0"):
+        compare_error_rates(Counts(0, 0), Counts(1, 10), allowance=0.01, confidence=0.95)
 
 
 def test_a_negative_allowance_is_refused() -> None:
     with pytest.raises(ValueError, match="allowance"):
-        compare_error_rates(ErrorRates(1, 10), ErrorRates(1, 10), allowance=-0.01, confidence=0.95)
+        compare_error_rates(Counts(1, 10), Counts(1, 10), allowance=-0.01, confidence=0.95)
 
 
 @pytest.mark.parametrize(
@@ -140,5 +144,5 @@ def test_a_negative_allowance_is_refused() -> None:
 def test_describe_shows_the_counts_rates_bounds_and_allowance(
     canary: tuple[float, float], stable: tuple[float, float], points: float, text: str
 ) -> None:
-    result = compare_error_rates(ErrorRates(*canary), ErrorRates(*stable), allowance=points / 100, confidence=0.95)
+    result = compare_error_rates(Counts(*canary), Counts(*stable), allowance=points / 100, confidence=0.95)
     assert result.describe() == text

@@ -19,7 +19,7 @@ of the parts that decided, and its harm the first sign of users failing on the c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -28,7 +28,20 @@ from graygate.api.gates.prometheus import Prometheus, PromQuery
 from graygate.api.status import Outcome
 from graygate.domain.analysis.latency import judge_duration
 from graygate.domain.analysis.measurements import Measurement, checked
-from graygate.domain.analysis.readings import Part, Problem, QueryReading, Reader, SeriesValue, seconds, total
+from graygate.domain.analysis.readings import (
+    Part,
+    Problem,
+    QueryReading,
+    Reader,
+    SeriesValue,
+    millis,
+    number,
+    outcome_of,
+    quantile_label,
+    ratio,
+    seconds,
+    total,
+)
 from graygate.domain.analysis.success_rate import judge_success_rate
 from graygate.domain.analysis.verdicts import Verdict, worst
 
@@ -77,9 +90,6 @@ class PrometheusMeasurement(Measurement):
 
     def judged(self, check: GateCheck, weight: int | None) -> Verdict:
         return judge_prometheus(checked(check, Prometheus, self), self, weight)
-
-
-_Show = Callable[[float], str]
 
 
 def judge_prometheus(check: Prometheus, seen: PrometheusMeasurement, weight: int | None = None) -> Verdict:
@@ -143,49 +153,24 @@ def _custom(
     rule: PromQuery, reader: Reader, canary: QueryReading, stable: QueryReading | None
 ) -> tuple[list[Part], str]:
     value = reader.value(canary, "canary")
-    shown = [f"canary {_num(value)}"]
+    shown = [f"canary {number(value)}"]
     parts: list[Part] = []
     if rule.min is not None:
         ok = value >= rule.min
-        parts.append(Part(_ok(ok), f"{_num(value)} {'is at least' if ok else 'is below'} min {_num(rule.min)}"))
+        parts.append(
+            Part(outcome_of(ok), f"{number(value)} {'is at least' if ok else 'is below'} min {number(rule.min)}")
+        )
     if rule.max is not None:
         ok = value <= rule.max
-        parts.append(Part(_ok(ok), f"{_num(value)} {'is within' if ok else 'is over'} max {_num(rule.max)}"))
+        parts.append(Part(outcome_of(ok), f"{number(value)} {'is within' if ok else 'is over'} max {number(rule.max)}"))
     if rule.max_ratio is not None:
         try:
             reference = reader.value(stable, "stable")
         except Problem as problem:
             return [*parts, problem.part], shown[0]
-        shown.append(f"stable {_num(reference)}")
-        parts.append(_ratio("canary", value, reference, rule.max_ratio, _num))
+        shown.append(f"stable {number(reference)}")
+        parts.append(ratio("canary", value, reference, rule.max_ratio, number))
     return parts, ", ".join(shown)
-
-
-def _ratio(what: str, canary: float, stable: float, limit: float, show: _Show) -> Part:
-    if canary <= 0 and stable >= 0:
-        return Part(Outcome.PASS, f"{what} {show(canary)} is not above stable's {show(stable)}")
-    if stable <= 0:
-        return Part(Outcome.INCONCLUSIVE, f"stable's value is {show(stable)}; no ratio can be taken")
-    ratio = canary / stable
-    ok = ratio <= limit
-    relation = "within" if ok else "over"
-    return Part(_ok(ok), f"{what} {show(canary)} is {ratio:.2f}x stable's {show(stable)}, {relation} {limit:g}x")
-
-
-def _ok(ok: bool) -> Outcome:
-    return Outcome.PASS if ok else Outcome.FAIL
-
-
-def _num(value: float) -> str:
-    return f"{value:.4g}"
-
-
-def _ms(value: float) -> str:
-    return f"{value:.0f}ms" if value >= 10 else f"{value:.2g}ms"
-
-
-def _quantile_label(quantile: float) -> str:
-    return f"p{quantile * 100:g}"
 
 
 def _thresholds(check: Prometheus) -> str:
@@ -200,17 +185,17 @@ def _thresholds(check: Prometheus) -> str:
         if rate.min is not None:
             wanted.append(f">= {rate.min_requests} requests for min")
     elif (duration := check.request_duration) is not None:
-        label = _quantile_label(duration.quantile)
+        label = quantile_label(duration.quantile)
         if duration.max is not None:
-            wanted.append(f"{label} <= {_ms(duration.max.total_seconds() * 1000)}")
+            wanted.append(f"{label} <= {millis(duration.max.total_seconds() * 1000)}")
         if duration.max_ratio is not None:
             wanted.append(f"{label} <= {duration.max_ratio:g}x stable")
         wanted.append(f">= {duration.min_requests} requests, at bucket resolution")
     elif (query := check.query) is not None:
         if query.min is not None:
-            wanted.append(f">= {_num(query.min)}")
+            wanted.append(f">= {number(query.min)}")
         if query.max is not None:
-            wanted.append(f"<= {_num(query.max)}")
+            wanted.append(f"<= {number(query.max)}")
         if query.max_ratio is not None:
             wanted.append(f"<= {query.max_ratio:g}x stable")
     return ", ".join(wanted)

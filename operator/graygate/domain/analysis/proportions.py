@@ -60,7 +60,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from statistics import NormalDist
 
-__all__ = ["Comparison", "ErrorRates", "Excess", "compare_error_rates", "critical_z", "wilson"]
+from graygate.domain.analysis.sequential import Counts
+
+__all__ = ["Comparison", "Excess", "compare_error_rates", "critical_z", "wilson"]
 
 
 class Excess(StrEnum):
@@ -69,31 +71,6 @@ class Excess(StrEnum):
     ABOVE = "above"
     WITHIN = "within"
     UNSURE = "unsure"
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorRates:
-    """Errors out of requests on one side."""
-
-    errors: float
-    requests: float
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.errors <= self.requests or self.requests <= 0:
-            raise ValueError(f"need 0 <= errors <= requests and requests > 0, got {self.errors}/{self.requests}")
-
-    @property
-    def rate(self) -> float:
-        return self.errors / self.requests
-
-    def describe(self) -> str:
-        """e.g. `4 of 100 (4.00%)`, or `0.4 of 1.25 (32.00%)` for counts extrapolated by `increase()`."""
-        return f"{_count(self.errors)} of {_count(self.requests)} ({100 * self.rate:.2f}%)"
-
-
-def _count(value: float) -> str:
-    """A request count as it is: whole numbers without decimals, extrapolated ones to 2 decimals (`0.4`, not `0`)."""
-    return f"{value + 0.0:.2f}".rstrip("0").rstrip(".")  # + 0.0: no "-0" for a count of -0.0
 
 
 _VERDICT_TEXT = {
@@ -108,8 +85,8 @@ class Comparison:
     """The interval's verdict with every number it used, so a verdict can show its working."""
 
     excess: Excess
-    canary: ErrorRates
-    stable: ErrorRates
+    canary: Counts
+    stable: Counts
     allowance: float
     lower: float
     """The one-sided lower bound of canary - stable at `confidence` (0.02 is 2 percentage points)."""
@@ -145,8 +122,11 @@ def critical_z(confidence: float) -> float:
     return NormalDist().inv_cdf(confidence)
 
 
-def wilson(side: ErrorRates, z: float) -> tuple[float, float]:
-    """The Wilson score bounds (lower, upper) of one side's error rate, each one-sided at the z given."""
+def wilson(side: Counts, z: float) -> tuple[float, float]:
+    """The Wilson score bounds (lower, upper) of one side's error rate, each one-sided at the z given; the side
+    must have requests."""
+    if side.requests <= 0:
+        raise ValueError(f"an interval needs requests > 0, got {side.errors}/{side.requests}")
     n, p = side.requests, side.rate
     spread = z * z / n
     centre = (p + spread / 2) / (1 + spread)
@@ -154,7 +134,7 @@ def wilson(side: ErrorRates, z: float) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def compare_error_rates(canary: ErrorRates, stable: ErrorRates, *, allowance: float, confidence: float) -> Comparison:
+def compare_error_rates(canary: Counts, stable: Counts, *, allowance: float, confidence: float) -> Comparison:
     """Apply the rule in the module docstring."""
     if allowance < 0:
         raise ValueError(f"the allowance cannot be negative, got {allowance}")

@@ -8,13 +8,26 @@ each gives its outcome as `Part`s that `prometheus.judge_prometheus` folds into 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from graygate.api.gates.prometheus import NoDataPolicy
 from graygate.api.status import Outcome
 
-__all__ = ["Part", "Problem", "QueryReading", "Reader", "SeriesValue", "seconds", "total"]
+__all__ = [
+    "Part",
+    "Problem",
+    "QueryReading",
+    "Reader",
+    "SeriesValue",
+    "millis",
+    "number",
+    "outcome_of",
+    "quantile_label",
+    "ratio",
+    "seconds",
+    "total",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,3 +114,36 @@ def seconds(duration: str) -> float:
     if duration.endswith("s"):
         return float(duration[:-1])
     return 0.0
+
+
+def outcome_of(ok: bool) -> Outcome:
+    """Pass when `ok`, else Fail."""
+    return Outcome.PASS if ok else Outcome.FAIL
+
+
+def number(value: float) -> str:
+    """A value as people read it: 4 significant digits."""
+    return f"{value:.4g}"
+
+
+def millis(value: float) -> str:
+    """A latency in milliseconds: `412ms`, `4.5ms`."""
+    return f"{value:.0f}ms" if value >= 10 else f"{value:.2g}ms"
+
+
+def quantile_label(quantile: float) -> str:
+    """`p99` for 0.99."""
+    return f"p{quantile * 100:g}"
+
+
+def ratio(what: str, canary: float, stable: float, limit: float, show: Callable[[float], str]) -> Part:
+    """The canary's value against `limit` times the stable's: Pass, Fail, or Inconclusive when no ratio can be
+    taken (a stable value of zero or less)."""
+    if canary <= 0 and stable >= 0:
+        return Part(Outcome.PASS, f"{what} {show(canary)} is not above stable's {show(stable)}")
+    if stable <= 0:
+        return Part(Outcome.INCONCLUSIVE, f"stable's value is {show(stable)}; no ratio can be taken")
+    times = canary / stable
+    ok = times <= limit
+    relation = "within" if ok else "over"
+    return Part(outcome_of(ok), f"{what} {show(canary)} is {times:.2f}x stable's {show(stable)}, {relation} {limit:g}x")

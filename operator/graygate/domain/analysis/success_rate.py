@@ -33,8 +33,8 @@ import math
 
 from graygate.api.gates.prometheus import RequestSuccessRate
 from graygate.api.status import Outcome
-from graygate.domain.analysis.proportions import ErrorRates, compare_error_rates
 from graygate.domain.analysis.proportions import Excess as WindowExcess
+from graygate.domain.analysis.proportions import compare_error_rates
 from graygate.domain.analysis.readings import Part, QueryReading, Reader, total
 from graygate.domain.analysis.sequential import Counts, Excess, compare, count_text
 
@@ -188,8 +188,8 @@ def _relative(
     if comparison.excess is Excess.ABOVE:
         return Part(Outcome.FAIL, comparison.describe(), evidence, harm or comparison.describe())
     interval = compare_error_rates(
-        ErrorRates(canary.errors, canary.requests),
-        ErrorRates(stable.errors, stable.requests),
+        Counts(canary.errors, canary.requests),
+        Counts(stable.errors, stable.requests),
         allowance=allowance,
         confidence=rule.confidence,
     )
