@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from release_builders import at, judged, observe, probe, spec, status
 
-from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, Outcome, PauseReason, Phase
+from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, GateState, Outcome, PauseReason, Phase
 from graygate.api.conditions import STALLED, find_condition
 from graygate.api.header_routes import HeaderRouteMatch
 from graygate.domain.analysis.measurements import Measurement
@@ -180,6 +180,7 @@ WITHDRAWN = status(
     current_step_index=2,
     pause_reason=PauseReason.INCONCLUSIVE_WITHDRAWN,
     inconclusive_count=2,
+    gates=[GateState(name="health", consecutive_successes=1, failures=2)],
 )
 
 
@@ -204,6 +205,9 @@ def test_commands_on_a_withdrawn_pause(
         assert (decision.status.pause_reason, decision.status.inconclusive_count) == (None, 0)
         assert decision.message == "resumed: step 3/4: 50% to the canary, started again"
         assert decision.status.canary_weight == 50
+        # a pass streak from before the pause does not count toward the step started again; failures stay counted
+        (gate,) = decision.status.gates
+        assert (gate.consecutive_successes, gate.failures) == (0, 2)
 
 
 # ---- a failure with harm rolls back as any failure does ----

@@ -125,13 +125,16 @@ def _resume(tick: Tick) -> Decision | str:
 
 def _resume_withdrawn(tick: Tick) -> Decision | str:
     """Resuming a pause that took the canary to 0 % starts its step again from the step's weight and clock, so
-    the step is judged afresh rather than passed on what was seen before the pause."""
+    the step is judged afresh rather than passed on what was seen before the pause: the gates' pass streaks
+    start again too."""
     index = tick.status.current_step_index
     weight = tick.plan.weight_at(index)
     if tick.frozen_against(weight):
         return "releases are frozen, and resuming would give the canary its traffic back"
     message = f"resumed: {describe_step(tick, index)}, started again"
-    status = enter_step(tick, tick.status.model_copy(update={"inconclusive_count": 0}), index)
+    gates = tuple(gate.model_copy(update={"consecutive_successes": 0}) for gate in tick.status.gates)
+    fresh = tick.status.model_copy(update={"inconclusive_count": 0, "gates": gates})
+    status = enter_step(tick, fresh, index)
     status = move(status, Trigger.RESUME, Reason.RESUMED, message, tick.now)
     return Resume(
         reason=Reason.RESUMED,

@@ -317,6 +317,7 @@ def _start(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | Non
             "started_at": tick.now,
             "original_routes": managed_only(tick.spec, status.original_routes),
             "inconclusive_count": 0,
+            "consecutive_errors": 0,
         }
     )
     started = go_to_step(tick, status, 0, Trigger.START, Reason.STARTED, Advance, assessment)
