@@ -221,6 +221,13 @@ class StatusRecorder:
         return [r for r in ordered if gate is None or r["gate"] == gate]
 
 
+def cannot_measure(status: dict[str, Any]) -> bool:
+    """The release says it is Stalled because a gate cannot measure (errorPolicy hold)."""
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+    stalled = conditions.get("Stalled") or {}
+    return stalled.get("status") == "True" and stalled.get("reason") == "CannotMeasure"
+
+
 def at_step(index: int) -> Callable[[dict[str, Any]], bool]:
     return lambda status: status.get("phase") == "Progressing" and status.get("currentStepIndex") == index
 

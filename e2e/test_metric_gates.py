@@ -30,6 +30,7 @@ from e2e.support import (
     StatusRecorder,
     apply_release,
     at_step,
+    cannot_measure,
     describe_results,
     errors_gate,
     in_phase,
@@ -267,13 +268,7 @@ LIMIT = 4
 release says it is Stalled; it keeps holding the weight (errorPolicy hold) rather than pausing or rolling back."""
 
 
-def _cannot_measure(status: dict[str, Any]) -> bool:
-    conditions = {c.get("type"): c for c in status.get("conditions") or []}
-    stalled = conditions.get("Stalled") or {}
-    return stalled.get("status") == "True" and stalled.get("reason") == "CannotMeasure"
-
-
-async def test_prometheus_going_away_mid_release_holds_it_and_says_it_cannot_measure(
+async def test_prometheus_going_away_mid_release_holds_it_and_says_itcannot_measure(
     api: client.ApiClient, namespace: str, canary_workload: str, lab: TrafficLab, operator: OperatorProcess
 ) -> None:
     await baseline(lab)
@@ -291,7 +286,7 @@ async def test_prometheus_going_away_mid_release_holds_it_and_says_it_cannot_mea
         await recorder.until(at_step(1), 35, "the first step to pass its analysis")
         await asyncio.to_thread(prometheus.stop)
         gone_at = time.monotonic()
-        done = await recorder.until(_cannot_measure, 20, "the release to say it cannot measure")
+        done = await recorder.until(cannot_measure, 20, "the release to say it cannot measure")
         await asyncio.sleep(2.0)
         still = recorder.latest()
     finally:

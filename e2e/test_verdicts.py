@@ -22,6 +22,7 @@ from e2e.support import (
     StatusRecorder,
     apply_release,
     at_step,
+    cannot_measure,
     describe_results,
     errors_gate,
     in_phase,
@@ -200,12 +201,6 @@ async def test_a_rising_error_rate_is_stopped_before_the_weight_after_the_one_wh
 OUTAGE_S = 15.0
 
 
-def _cannot_measure(status: dict[str, Any]) -> bool:
-    conditions = {c.get("type"): c for c in status.get("conditions") or []}
-    stalled = conditions.get("Stalled") or {}
-    return stalled.get("status") == "True" and stalled.get("reason") == "CannotMeasure"
-
-
 async def test_prometheus_stopped_and_restarted_mid_release_ends_in_promotion_with_no_human(
     api: client.ApiClient, namespace: str, canary_workload: str, lab: TrafficLab, operator: OperatorProcess
 ) -> None:
@@ -225,7 +220,7 @@ async def test_prometheus_stopped_and_restarted_mid_release_ends_in_promotion_wi
     try:
         await recorder.until(at_step(1), 40, "the first step to pass")
         outage = asyncio.create_task(lab.prometheus_outage(OUTAGE_S))
-        stalled = await recorder.until(_cannot_measure, OUTAGE_S + 5, "the release to say it cannot measure")
+        stalled = await recorder.until(cannot_measure, OUTAGE_S + 5, "the release to say it cannot measure")
         stopped_wall, back_wall = await outage
         done = await recorder.until(in_phase(*ENDED), 60, "the release to end after Prometheus came back")
     finally:
@@ -255,5 +250,5 @@ async def test_prometheus_stopped_and_restarted_mid_release_ends_in_promotion_wi
     resumed = [r for r in results if r["weight"] == 50 and r["verdict"] == "Pass" and _measured_at(r) > last_error]
     assert {r["gate"] for r in resumed} >= {"errors", "latency"}, describe_results(results)
     assert not [r for r in results if r["verdict"] == "Fail"], describe_results(results)
-    assert not _cannot_measure(done.status), done.status.get("conditions")
+    assert not cannot_measure(done.status), done.status.get("conditions")
     assert not result.failures(), result.statuses()

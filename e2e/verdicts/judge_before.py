@@ -23,6 +23,7 @@ from graygate.domain.analysis.readings import (
     Part,
     Problem,
     QueryReading,
+    Reader,
     millis,
     outcome_of,
     quantile_label,
@@ -61,11 +62,6 @@ class WindowMeasurement:
         return {role: reading for role, reading in roles.items() if reading is not None}
 
 
-_NO_DATA: dict[NoDataPolicy, Outcome] = {
-    "fail": Outcome.FAIL,
-    "inconclusive": Outcome.INCONCLUSIVE,
-    "pass": Outcome.PASS,
-}
 _Show = Callable[[float], str]
 _EXCESS = {Excess.ABOVE: Outcome.FAIL, Excess.WITHIN: Outcome.PASS, Excess.UNSURE: Outcome.INCONCLUSIVE}
 
@@ -106,31 +102,17 @@ def judge_before(check: Prometheus, seen: WindowMeasurement) -> Verdict:
     raise ValueError("the verdict lab replays the built-in metrics only, not a custom query")
 
 
-class _Judged:
-    """The per-metric rules, sharing the no-data policy and the window's wording."""
+class _Judged(Reader):
+    """The per-metric rules, reading answers as graygate's `Reader` does, over the window."""
 
     def __init__(self, on_no_data: NoDataPolicy, window: str) -> None:
-        self._policy = on_no_data
-        self._within = f"in the last {window}" if window else "in the window"
-
-    def no_data(self, role: str) -> Problem:
-        why = f"no data: the {role} query found no series (or NaN) {self._within} (onNoData: {self._policy})"
-        return Problem(Part(_NO_DATA[self._policy], why))
+        super().__init__(on_no_data, f"in the last {window}" if window else "in the window")
 
     def too_few(self, role: str, requests: float, minimum: int) -> Part:
         return Part(
             Outcome.INCONCLUSIVE,
-            f"the {role} served {requests:.0f} requests {self._within}, fewer than minRequests {minimum}",
+            f"the {role} served {requests:.0f} requests {self.within}, fewer than minRequests {minimum}",
         )
-
-    def value(self, reading: QueryReading | None, role: str) -> float:
-        """The one value of a reading; raises `Problem` for no data or several series."""
-        if reading is None or not reading.series or all(math.isnan(s.value) for s in reading.series):
-            raise self.no_data(role)
-        if len(reading.series) > 1:
-            reason = f"the {role} query returned {len(reading.series)} series; aggregate it to one (sum, max, ...)"
-            raise Problem(Part(Outcome.ERROR, reason))
-        return reading.series[0].value
 
     def error_rates(self, reading: QueryReading | None, role: str) -> tuple[float, float]:
         """(5xx responses, all responses) from a `sum by (response_code)` reading."""
