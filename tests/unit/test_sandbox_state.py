@@ -40,6 +40,15 @@ def _dead_pid() -> int:
     return process.pid
 
 
+def _exec_finished(process: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    """Popen returns once exec has begun; the kernel fills /proc/<pid>/cmdline a moment later."""
+    for _ in range(250):
+        if Path(f"/proc/{process.pid}/cmdline").read_bytes():
+            return process
+        time.sleep(0.02)
+    raise AssertionError(f"pid {process.pid} never showed a command line")
+
+
 def _write_state(workdir: Path, pids: dict[str, object]) -> None:
     """A state file as a detached sandbox leaves it, beside the data it wrote."""
     (workdir / "etcd" / "member").mkdir(parents=True)
@@ -121,8 +130,10 @@ def test_a_zombie_has_exited(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -
 
 def test_a_bare_pid_is_ours_only_if_its_command_line_names_the_work_folder(tmp_path: Path) -> None:
     workdir = (tmp_path / "sandbox").absolute()
-    naming = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", f"--data-dir={workdir}/etcd"])
-    other = subprocess.Popen(["sleep", "30"])
+    naming = _exec_finished(
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", f"--data-dir={workdir}/etcd"])
+    )
+    other = _exec_finished(subprocess.Popen(["sleep", "30"]))
     try:
         assert fate(ProcessRecord(pid=naming.pid), workdir) == "ours"
         assert fate(ProcessRecord(pid=other.pid), workdir) == "reused"
