@@ -34,6 +34,8 @@ from graygate.api.release_config import ReleaseConfig
 __all__ = [
     "Analysis",
     "CanaryReleaseSpec",
+    "CanaryReplicas",
+    "FollowedWorkload",
     "Istio",
     "ManagedVirtualService",
     "PauseSpec",
@@ -138,6 +140,52 @@ class WorkloadRef(SpecModel):
 
     name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253)
     """The workload's name, in the release's namespace."""
+
+
+class CanaryReplicas(SpecModel):
+    """How many replicas the canary runs during a run."""
+
+    follow_traffic: bool = False
+    """Scale the canary with its traffic share: `ceil(weight% x primary replicas)`, never below `min`. Off: the
+    canary runs as many replicas as the primary from the start of a run."""
+
+    min: int = Field(default=1, ge=1, le=1000)
+    """The fewest replicas the canary runs during a run."""
+
+
+class FollowedWorkload(SpecModel):
+    """A Deployment whose every new revision is released: the one Deployment in Git for this service.
+
+    Between runs it is scaled to 0 and a primary Deployment that graygate creates and owns (`primary`) serves the
+    stable version. When its pod template changes (a new image, any field), a run starts: the Deployment is scaled
+    up as the canary, the steps and gates run against it, and on success its template is copied to the primary,
+    which becomes the stable version once its own rollout is complete; then all traffic goes back to the stable
+    destination and the canary is scaled to 0."""
+
+    kind: Literal["Deployment"] = "Deployment"
+    """The workload's kind. Only `Deployment` today."""
+
+    name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253)
+    """The Deployment's name, in the release's namespace. It must have a selector label whose value is its name
+    (e.g. `app: checkout`): the primary's copy of that label says `<primary>` instead, so each side has its pods."""
+
+    primary: str | None = Field(default=None, pattern=DNS_SUBDOMAIN, max_length=253)
+    """The name of the primary Deployment graygate creates and keeps (default `<name>-primary`). The stable
+    destination's Service selects its pods."""
+
+    track_config: bool = False
+    """Include the ConfigMaps and Secrets the pod template mounts or references in the revision, so a change to
+    one of them is released like a new image."""
+
+    scale_down_delay: Duration = timedelta(seconds=30)
+    """How long the canary keeps its pods after a rollback or a promotion, so they can be inspected."""
+
+    replicas: CanaryReplicas = Field(default_factory=CanaryReplicas)
+    """How many replicas the canary runs during a run."""
+
+    def primary_name(self) -> str:
+        """The primary Deployment's name."""
+        return self.primary or f"{self.name}-primary"
 
 
 class PauseSpec(SpecModel):
@@ -268,10 +316,19 @@ _SPEC_RULES = rules(
     (
         "!has(self.analysis) || !has(self.analysis.gates) || self.analysis.gates.all(g, !has(g.prometheus) || "
         "!(has(g.prometheus.requestSuccessRate) || has(g.prometheus.requestDuration)) || "
-        "(has(self.canaryWorkload) && has(self.stableWorkload)))",
+        "has(self.workload) || (has(self.canaryWorkload) && has(self.stableWorkload)))",
         "the built-in Prometheus metrics need canaryWorkload and stableWorkload",
     ),
     (exactly_one("steps", "stepWeights"), "exactly one of steps or stepWeights must be given"),
+    (
+        "!has(self.workload) || (!has(self.canaryWorkload) && !has(self.stableWorkload))",
+        "workload names both sides (the canary is the workload, the stable side its primary); leave canaryWorkload "
+        "and stableWorkload out",
+    ),
+    (
+        "!has(self.workload) || !has(self.workload.primary) || self.workload.primary != self.workload.name",
+        "workload.primary must differ from workload.name",
+    ),
     ("!has(self.stepInterval) || has(self.stepWeights)", "stepInterval goes with stepWeights; with steps, use pause"),
     (
         " || ".join(("self.stable.host != self.canary.host", _differ("subset", "''"), _differ("port", "0"))),
@@ -282,9 +339,13 @@ _SPEC_RULES = rules(
 
 class CanaryReleaseSpec(SpecModel):
     """A canary release: move traffic from the stable to the canary destination step by step, check the gates at
-    every step, and put all traffic back on the stable destination the moment a check fails. When the last step
-    is done the canary carries 100 % and the release has Succeeded; making the canary the new stable is then the
-    user's move (as with Argo Rollouts, graygate never edits workloads)."""
+    every step, and put all traffic back on the stable destination the moment a check fails.
+
+    With `workload`, the release follows a Deployment: every new revision of its pod template is a run, and a run
+    that succeeds is promoted (the primary Deployment takes the new template, and all traffic returns to the
+    stable destination once the primary has rolled it out). Without it, a release is one run: when the last step
+    is done the canary carries 100 % and the release has Succeeded, and making the canary the new stable is the
+    user's move."""
 
     model_config = ConfigDict(json_schema_extra=_SPEC_RULES)
 
@@ -296,6 +357,20 @@ class CanaryReleaseSpec(SpecModel):
 
     canary: RouteDestination
     """The destination serving the new version."""
+
+    workload: FollowedWorkload | None = None
+    """The Deployment to follow: each new revision of its pod template starts a run, and success promotes it to
+    the primary Deployment. Replaces `canaryWorkload` and `stableWorkload` (the workload and its primary)."""
+
+    progress_deadline: Duration = timedelta(minutes=10)
+    """How long a run may go without progress (a workload that never becomes ready, analyses that never pass, a
+    promotion that does not complete) before `onProgressDeadline` applies. Time paused by a human, or waiting for
+    one, does not count; a timed pause counts only once its time is up."""
+
+    on_progress_deadline: Literal["rollback", "pause"] = "rollback"
+    """What a run past its `progressDeadline` does: `rollback` fails it (all traffic to the stable destination);
+    `pause` pauses it at its weight (Pending: holds at 0 %) with the `Stalled` condition. A promotion past its
+    deadline is never rolled back (the canary, which passed, keeps all traffic): it is reported as Stalled."""
 
     canary_workload: WorkloadRef | None = None
     """The workload behind the canary destination. When given, no traffic is sent to the canary before it reports
@@ -352,6 +427,13 @@ class CanaryReleaseSpec(SpecModel):
             raise ValueError("stepInterval goes with stepWeights; with steps, use pause")
         if self.stable == self.canary:
             raise ValueError("stable and canary must be different destinations")
+        if self.workload is not None and (self.canary_workload is not None or self.stable_workload is not None):
+            raise ValueError(
+                "workload names both sides (the canary is the workload, the stable side its primary); leave "
+                "canaryWorkload and stableWorkload out"
+            )
+        if self.workload is not None and self.workload.primary == self.workload.name:
+            raise ValueError("workload.primary must differ from workload.name")
         for gate in self.analysis.gates:
             if gate.prometheus is not None:
                 self._check_prometheus_names(gate.name, gate.prometheus)
@@ -359,15 +441,15 @@ class CanaryReleaseSpec(SpecModel):
 
     def _check_prometheus_names(self, gate: str, check: Prometheus) -> None:
         """Every name a Prometheus gate needs must be in the spec, so no query is ever sent without it."""
-        if check.builtin and (self.canary_workload is None or self.stable_workload is None):
+        if check.builtin and (self.canary_deployment() is None or self.stable_deployment() is None):
             raise ValueError(f"gate {gate}: the built-in Prometheus metrics need canaryWorkload and stableWorkload")
         missing = {
             name: why
             for name, value, why in (
                 ("canarySubset", self.canary.subset, "canary has no subset"),
                 ("stableSubset", self.stable.subset, "stable has no subset"),
-                ("canaryWorkload", self.canary_workload, "the spec has no canaryWorkload"),
-                ("stableWorkload", self.stable_workload, "the spec has no stableWorkload"),
+                ("canaryWorkload", self.canary_deployment(), "the spec has no canaryWorkload"),
+                ("stableWorkload", self.stable_deployment(), "the spec has no stableWorkload"),
             )
             if value is None
         }
@@ -376,6 +458,18 @@ class CanaryReleaseSpec(SpecModel):
             for name in variables_in(template):
                 if name in missing:
                     raise ValueError(f"gate {gate}: the query uses {{{{ {name} }}}} but {missing[name]}")
+
+    def canary_deployment(self) -> str | None:
+        """The Deployment behind the canary destination: the followed workload, or `canaryWorkload`."""
+        if self.workload is not None:
+            return self.workload.name
+        return self.canary_workload.name if self.canary_workload is not None else None
+
+    def stable_deployment(self) -> str | None:
+        """The Deployment behind the stable destination: the followed workload's primary, or `stableWorkload`."""
+        if self.workload is not None:
+            return self.workload.primary_name()
+        return self.stable_workload.name if self.stable_workload is not None else None
 
     def plan_steps(self) -> tuple[Step, ...]:
         """The steps to run: `steps` as written, or `stepWeights` expanded."""

@@ -60,6 +60,7 @@ class Phase(StrEnum):
     PENDING = "Pending"
     PROGRESSING = "Progressing"
     PAUSED = "Paused"
+    PROMOTING = "Promoting"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
     ABORTED = "Aborted"
@@ -86,6 +87,9 @@ class PauseReason(StrEnum):
     """Too many inconclusive analyses in a row while a gate saw users failing on the canary: paused with the canary
     at 0 % and its header routes removed; `resume` starts the step again from its weight."""
     MANUAL = "Manual"
+    PROGRESS_DEADLINE = "ProgressDeadline"
+    """The run went `progressDeadline` without progress under `onProgressDeadline: pause`: paused at its weight,
+    with `Stalled`; `resume` starts the deadline's clock again."""
 
 
 class ConditionStatus(StrEnum):
@@ -259,7 +263,8 @@ class CanaryReleaseStatus(StatusModel):
     """The release's state, written only by the operator."""
 
     phase: Phase = Phase.PENDING
-    """`Pending`, `Progressing`, `Paused`, `Succeeded`, `Failed` (rolled back), `Aborted` or `Invalid`."""
+    """`Pending`, `Progressing`, `Paused`, `Promoting` (the primary rolls out the released revision), `Succeeded`,
+    `Failed` (rolled back), `Aborted` or `Invalid`."""
 
     message: str = ""
     """What the release is doing or waiting for, in one sentence."""
@@ -280,6 +285,18 @@ class CanaryReleaseStatus(StatusModel):
     pause_reason: PauseReason | None = None
     """Why the release is Paused."""
 
+    revision: str | None = None
+    """With `workload`: the revision of its pod template this run releases (or released: after a failure, the one
+    that failed, until the next revision arrives)."""
+    stable_revision: str | None = None
+    """With `workload`: the revision the primary Deployment was last given: the last promoted one."""
+    run_cause: str = ""
+    """Why the current run started (a new revision, a retry, a spec change), in one sentence."""
+    progress_at: datetime | None = None
+    """When the run last made progress (started, moved a step, resumed, began promoting): `progressDeadline`
+    counts from here."""
+    scale_down_at: datetime | None = None
+    """With `workload`: when the canary is scaled to 0 (`scaleDownDelay` after a rollback or a promotion)."""
     started_at: datetime | None = None
     """When the current run of the release started sending traffic to the canary."""
 

@@ -28,6 +28,7 @@ _PHASE_COLOR = {
     Phase.SUCCEEDED: "green",
     Phase.PROGRESSING: "cyan",
     Phase.PAUSED: "yellow",
+    Phase.PROMOTING: "cyan",
     Phase.PENDING: "dim",
     Phase.FAILED: "red",
     Phase.ABORTED: "red",

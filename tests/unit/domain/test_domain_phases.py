@@ -33,6 +33,14 @@ LEGAL: dict[tuple[Phase, Trigger], Phase] = {
     # a human starts a failed or aborted release again
     (P.FAILED, T.RETRY): P.PENDING,
     (P.ABORTED, T.RETRY): P.PENDING,
+    # a followed workload: the plan done, the primary takes the revision; once it runs it, the release succeeded
+    (P.PROGRESSING, T.PROMOTE_STABLE): P.PROMOTING,
+    (P.PAUSED, T.PROMOTE_STABLE): P.PROMOTING,
+    (P.PROMOTING, T.COMPLETE): P.SUCCEEDED,
+    # a revision that is already stable (the first one, or a return to it) is adopted without a run
+    (P.PENDING, T.ADOPT): P.SUCCEEDED,
+    # a new revision starts over from anywhere but Invalid (a promotion is never rolled back or aborted)
+    **{(phase, T.REVISION): P.PENDING for phase in Phase if phase is not P.INVALID},
     # a new spec restarts from anywhere; an unusable one invalidates from anywhere but Invalid
     **{(phase, T.RESTART): P.PENDING for phase in Phase},
     **{(phase, T.INVALIDATE): P.INVALID for phase in Phase if phase is not P.INVALID},
@@ -59,7 +67,7 @@ def test_the_table_is_exactly_the_legal_moves() -> None:
 
 @pytest.mark.parametrize("phase", sorted(TERMINAL))
 def test_terminal_phases_leave_only_by_a_human_or_a_new_spec(phase: Phase) -> None:
-    assert set(allowed_triggers(phase)) <= {T.RETRY, T.RESTART, T.INVALIDATE}
+    assert set(allowed_triggers(phase)) <= {T.RETRY, T.RESTART, T.INVALIDATE, T.REVISION}
 
 
 def test_every_phase_is_reachable_from_pending() -> None:
@@ -77,9 +85,10 @@ def test_every_phase_is_reachable_from_pending() -> None:
 @pytest.mark.parametrize(
     ("phase", "triggers"),
     [
-        (P.PENDING, (T.START, T.ROLLBACK, T.ABORT, T.RESTART, T.INVALIDATE)),
+        (P.PENDING, (T.START, T.ROLLBACK, T.ABORT, T.RESTART, T.INVALIDATE, T.REVISION, T.ADOPT)),
         (P.INVALID, (T.RESTART,)),
-        (P.SUCCEEDED, (T.RESTART, T.INVALIDATE)),
+        (P.SUCCEEDED, (T.RESTART, T.INVALIDATE, T.REVISION)),
+        (P.PROMOTING, (T.COMPLETE, T.RESTART, T.INVALIDATE, T.REVISION)),
     ],
 )
 def test_allowed_triggers(phase: Phase, triggers: tuple[Trigger, ...]) -> None:

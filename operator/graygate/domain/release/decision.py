@@ -12,7 +12,10 @@ Acting on a decision (in this order, so a crash between two lines is repaired by
    header routes above them exactly `header_routes` (none: remove them); both must be idempotent;
 3. if `event` is not None: record a Kubernetes Event (type `event`, reason `reason`, note `message`); then one
    Event per entry of `notes`, in order (a gate that started failing, the release's config: one tick can have both);
-4. if `config`: make that etcd write (`ApplyConfig`, guarded by the recorded revisions) or restore
+4. if `workload`: promote (copy the followed Deployment's pod template, when it is still at the revision named, to
+   the primary, creating it if needed), then scale the followed Deployment; each is idempotent and read back on
+   the next tick;
+5. if `config`: make that etcd write (`ApplyConfig`, guarded by the recorded revisions) or restore
    (`RestoreConfig`); its outcome is read back on the next tick, never reported to the decision.
 """
 
@@ -42,6 +45,7 @@ __all__ = [
     "Restart",
     "Resume",
     "Rollback",
+    "WorkloadMove",
 ]
 
 EventType = Literal["Normal", "Warning"]
@@ -88,6 +92,12 @@ class Reason(StrEnum):
     CANNOT_MEASURE = "CannotMeasure"
     CONFIG_APPLY_FAILED = "ConfigApplyFailed"
     CONFIG_RESTORE_FAILED = "ConfigRestoreFailed"
+    NEW_REVISION = "NewRevision"
+    ADOPTED = "Adopted"
+    PROMOTING = "Promoting"
+    PROGRESS_DEADLINE = "ProgressDeadlineExceeded"
+    SCALED_DOWN = "ScaledDown"
+    WORKLOAD_MISSING = "WorkloadMissing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +108,16 @@ class Note:
     type: EventType
     reason: Reason
     message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkloadMove:
+    """A change to the followed workload's Deployments. `promote`: give the primary the followed Deployment's pod
+    template, only if that template is still at this revision (a newer one is the next run's, never promoted
+    unchecked). `canary_replicas`: scale the followed Deployment to this many replicas."""
+
+    promote: str | None = None
+    canary_replicas: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,6 +137,8 @@ class Decision:
     """An etcd write for the release's config keys (`spec.config`), made after the traffic change."""
     notes: tuple[Note, ...] = ()
     """Events to record after `event`, each of its own reason; none is ever dropped for another."""
+    workload: WorkloadMove | None = None
+    """A change to the followed workload (promotion, scaling), made after the traffic change."""
 
     @property
     def touches_traffic(self) -> bool:

@@ -14,7 +14,7 @@ from graygate.api.status import OriginalRoute
 from graygate.domain.analysis.measurements import Measurement, WorkloadReading
 from graygate.domain.config.release_config import ConfigReading
 
-__all__ = ["Observations", "RouteReading"]
+__all__ = ["DeploymentState", "FollowedState", "Observations", "RouteReading"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +41,38 @@ class RouteReading:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeploymentState:
+    """One side of a followed workload as read this tick.
+
+    `revision` is, for the followed Deployment, the hash of its pod template (and, with `trackConfig`, of the
+    ConfigMaps and Secrets it uses); for the primary, the revision graygate last gave it (None when the primary
+    does not exist or carries no revision). `ready` means the rollout of that revision is complete: the
+    Deployment controller has observed the latest spec, every replica runs the current template and is available,
+    and no pod of an older ReplicaSet remains. `message` says why it is not ready.
+    """
+
+    name: str
+    exists: bool = True
+    revision: str | None = None
+    replicas: int = 0
+    ready: bool = False
+    message: str = ""
+
+    @property
+    def label(self) -> str:
+        """`Deployment/checkout`."""
+        return f"Deployment/{self.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FollowedState:
+    """The followed Deployment (the canary side during a run) and the primary graygate keeps (the stable side)."""
+
+    canary: DeploymentState
+    primary: DeploymentState
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Observations:
     """What one tick observed.
 
@@ -61,3 +93,5 @@ class Observations:
     frozen: bool = False
     config: ConfigReading | None = None
     """The release's etcd config keys, read only when `release_config.keys_to_read` names some."""
+    followed: FollowedState | None = None
+    """The followed workload and its primary, read every tick when the spec has `workload`."""

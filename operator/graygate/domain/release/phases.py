@@ -25,12 +25,15 @@ class Trigger(StrEnum):
     PAUSE = "pause"  # an indefinite pause step, inconclusive analyses, or a manual pause
     RESUME = "resume"  # a human lets a paused release go on
     PROMOTE = "promote"  # a human skips the rest of the current step
-    COMPLETE = "complete"  # the plan is done (or promote-full): the canary carries 100 %
+    COMPLETE = "complete"  # the plan is done (or promote-full), or the primary runs the promoted revision
+    PROMOTE_STABLE = "promote-stable"  # the plan is done with a followed workload: the primary takes its template
     ROLLBACK = "rollback"  # a check failed (a pre-check included): all traffic back to stable
     ABORT = "abort"  # a human stops the release: all traffic back to stable
     RETRY = "retry"  # a human starts a Failed or Aborted release again
     RESTART = "restart"  # the spec changed (or became valid again): start over
     INVALIDATE = "invalidate"  # the spec cannot be used: nothing touches traffic
+    REVISION = "revision"  # the followed workload has a new revision: start over with it
+    ADOPT = "adopt"  # the followed workload's revision is already the stable one: nothing to release
 
 
 P, T = Phase, Trigger
@@ -42,6 +45,8 @@ TABLE: Mapping[tuple[Phase, Trigger], Phase] = MappingProxyType(
         (P.PENDING, T.ABORT): P.ABORTED,
         (P.PENDING, T.RESTART): P.PENDING,
         (P.PENDING, T.INVALIDATE): P.INVALID,
+        (P.PENDING, T.REVISION): P.PENDING,
+        (P.PENDING, T.ADOPT): P.SUCCEEDED,
         (P.PROGRESSING, T.ADVANCE): P.PROGRESSING,
         (P.PROGRESSING, T.PAUSE): P.PAUSED,
         (P.PROGRESSING, T.PROMOTE): P.PROGRESSING,
@@ -50,6 +55,8 @@ TABLE: Mapping[tuple[Phase, Trigger], Phase] = MappingProxyType(
         (P.PROGRESSING, T.ABORT): P.ABORTED,
         (P.PROGRESSING, T.RESTART): P.PENDING,
         (P.PROGRESSING, T.INVALIDATE): P.INVALID,
+        (P.PROGRESSING, T.PROMOTE_STABLE): P.PROMOTING,
+        (P.PROGRESSING, T.REVISION): P.PENDING,
         (P.PAUSED, T.RESUME): P.PROGRESSING,
         (P.PAUSED, T.PROMOTE): P.PROGRESSING,
         (P.PAUSED, T.COMPLETE): P.SUCCEEDED,
@@ -57,22 +64,31 @@ TABLE: Mapping[tuple[Phase, Trigger], Phase] = MappingProxyType(
         (P.PAUSED, T.ABORT): P.ABORTED,
         (P.PAUSED, T.RESTART): P.PENDING,
         (P.PAUSED, T.INVALIDATE): P.INVALID,
+        (P.PAUSED, T.PROMOTE_STABLE): P.PROMOTING,
+        (P.PAUSED, T.REVISION): P.PENDING,
+        (P.PROMOTING, T.COMPLETE): P.SUCCEEDED,
+        (P.PROMOTING, T.REVISION): P.PENDING,
+        (P.PROMOTING, T.RESTART): P.PENDING,
+        (P.PROMOTING, T.INVALIDATE): P.INVALID,
         (P.SUCCEEDED, T.RESTART): P.PENDING,
         (P.SUCCEEDED, T.INVALIDATE): P.INVALID,
+        (P.SUCCEEDED, T.REVISION): P.PENDING,
         (P.FAILED, T.RETRY): P.PENDING,
         (P.FAILED, T.RESTART): P.PENDING,
         (P.FAILED, T.INVALIDATE): P.INVALID,
+        (P.FAILED, T.REVISION): P.PENDING,
         (P.ABORTED, T.RETRY): P.PENDING,
         (P.ABORTED, T.RESTART): P.PENDING,
         (P.ABORTED, T.INVALIDATE): P.INVALID,
+        (P.ABORTED, T.REVISION): P.PENDING,
         (P.INVALID, T.RESTART): P.PENDING,
     }
 )
 
 TERMINAL = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.ABORTED})
-"""Phases a release stays in until a human (retry) or a spec change moves it."""
+"""Phases a release stays in until a human (retry), a spec change or a new revision of its workload moves it."""
 
-ACTIVE = frozenset({Phase.PENDING, Phase.PROGRESSING, Phase.PAUSED})
+ACTIVE = frozenset({Phase.PENDING, Phase.PROGRESSING, Phase.PAUSED, Phase.PROMOTING})
 """Phases in which the release is still working toward an end."""
 
 
