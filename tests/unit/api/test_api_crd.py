@@ -170,7 +170,10 @@ def test_bounds(path: str, bounds: dict[str, int]) -> None:
 @pytest.mark.parametrize(
     ("path", "values"),
     [
-        (".status.phase", ["Pending", "Progressing", "Paused", "Promoting", "Succeeded", "Failed", "Aborted", "Invalid"]),
+        (
+            ".status.phase",
+            ["Pending", "Progressing", "Paused", "Promoting", "Succeeded", "Failed", "Aborted", "Invalid"],
+        ),
         (".status.lastVerdict", ["Pass", "Waiting", "Inconclusive", "Error", "Fail"]),
         (".spec.analysis.gates[].httpProbe.method", ["GET", "HEAD"]),
         (".spec.canaryWorkload.kind", ["Deployment"]),

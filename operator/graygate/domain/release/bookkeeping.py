@@ -41,6 +41,7 @@ from graygate.api.status import (
     Transition,
 )
 from graygate.domain.analysis.assessment import Assessment
+from graygate.domain.release.deadline import overdue
 from graygate.domain.release.decision import Reason
 from graygate.domain.release.observations import Observations, RouteReading
 from graygate.domain.release.phases import ACTIVE, Trigger, transition
@@ -62,12 +63,13 @@ __all__ = [
 ]
 
 _TRUE, _FALSE, _UNKNOWN = ConditionStatus.TRUE, ConditionStatus.FALSE, ConditionStatus.UNKNOWN
-_ASKING = (PauseReason.INCONCLUSIVE, PauseReason.INCONCLUSIVE_WITHDRAWN)
+_ASKING = (PauseReason.INCONCLUSIVE, PauseReason.INCONCLUSIVE_WITHDRAWN, PauseReason.PROGRESS_DEADLINE)
 """The pauses that wait for a human because the release could not decide: `Stalled` says so."""
 _PHASE_REASON = {
     Phase.PENDING: "Pending",
     Phase.PROGRESSING: "Progressing",
     Phase.PAUSED: "Paused",
+    Phase.PROMOTING: "Promoting",
     Phase.SUCCEEDED: Reason.SUCCEEDED.value,
     Phase.FAILED: Reason.ROLLED_BACK.value,
     Phase.ABORTED: Reason.ABORTED.value,
@@ -148,7 +150,12 @@ def move(
             "weight": status.canary_weight,
         }
     )
-    return status.model_copy(update={"phase": target, "history": (*status.history, entry)[-MAX_HISTORY:]})
+    update: dict[str, object] = {
+        "phase": target,
+        "history": (*status.history, entry)[-MAX_HISTORY:],
+        "progress_at": now,
+    }
+    return status.model_copy(update=update)
 
 
 def enter_step(tick: Tick, status: CanaryReleaseStatus, index: int) -> CanaryReleaseStatus:
@@ -284,6 +291,7 @@ def seal(
         message=message,
         assessment=assessment,
         unmeasured=cannot_measure(tick.spec, status),
+        late=overdue(tick.spec, status, tick.now),
     )
 
 
@@ -297,9 +305,11 @@ def seal_explicit(
     message: str,
     assessment: Assessment | None = None,
     unmeasured: str | None = None,
+    late: str | None = None,
 ) -> CanaryReleaseStatus:
     """`seal` from explicit parts, for a status without a parsed spec (an invalid one has no plan). `unmeasured`
-    (see `cannot_measure`) sets `Stalled` while the gates cannot measure."""
+    (see `cannot_measure`) sets `Stalled` while the gates cannot measure; `late` (see `deadline.overdue`) while a
+    run is past its progress deadline without having been rolled back or paused for it."""
     generation = seen.generation
     conditions = status.conditions
 
@@ -317,6 +327,8 @@ def seal_explicit(
         put(STALLED, _TRUE, Reason.ROUTE_UNAVAILABLE.value, problem)
     elif unmeasured is not None and not stalled:
         put(STALLED, _TRUE, Reason.CANNOT_MEASURE.value, unmeasured)
+    elif late is not None and not stalled:
+        put(STALLED, _TRUE, Reason.PROGRESS_DEADLINE.value, late)
     else:
         put(STALLED, _TRUE if stalled else _FALSE, reason, message if stalled else "")
     if assessment is not None:

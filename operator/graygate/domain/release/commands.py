@@ -30,7 +30,7 @@ ALLOWED_PHASES: dict[Action, frozenset[Phase]] = {
     Action.PROMOTE_FULL: _RUNNING,
     Action.PAUSE: frozenset({Phase.PROGRESSING}),
     Action.RESUME: frozenset({Phase.PAUSED}),
-    Action.ABORT: frozenset(ACTIVE),
+    Action.ABORT: frozenset(ACTIVE - {Phase.PROMOTING}),
     Action.RETRY: frozenset({Phase.FAILED, Phase.ABORTED}),
 }
 """In which phases each command means something; the CLI refuses the others before writing anything."""
@@ -40,7 +40,7 @@ _REFUSALS: dict[Action, str] = {
     Action.PROMOTE_FULL: "a {phase} release cannot be promoted",
     Action.PAUSE: "only a Progressing release can be paused; this one is {phase}",
     Action.RESUME: "only a Paused release can be resumed; this one is {phase}",
-    Action.ABORT: "a {phase} release has nothing to abort",
+    Action.ABORT: "a {phase} release has nothing to abort (a promotion is never aborted: its canary passed)",
     Action.RETRY: "only a Failed or Aborted release can be retried; this one is {phase}",
 }
 

@@ -64,7 +64,7 @@ from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, OriginalRoute, Outcome, PauseReason, Phase
 from graygate.api.validation import InvalidSpec
 from graygate.domain.analysis.assessment import Assessment
-from graygate.domain.release import analysis_rules, config_moves
+from graygate.domain.release import analysis_rules, config_moves, following
 from graygate.domain.release.bookkeeping import (
     Tick,
     cannot_measure,
@@ -77,7 +77,8 @@ from graygate.domain.release.bookkeeping import (
 )
 from graygate.domain.release.commands import pending_command, record_command
 from graygate.domain.release.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert
-from graygate.domain.release.moves import clock, describe_step, go_to_step, hold, pause, restart
+from graygate.domain.release.deadline import overdue
+from graygate.domain.release.moves import clock, describe_step, go_to_step, hold, pause, restart, rollback
 from graygate.domain.release.observations import Observations
 from graygate.domain.release.phases import TERMINAL, Trigger
 from graygate.domain.release.plan import PauseStep, plan_of
@@ -100,7 +101,9 @@ def decide(
     decision = _decide(spec, status, observations, now)
     if isinstance(spec, InvalidSpec):
         return decision
-    return config_moves.after_decision(status, observations, _colour(spec, observations, decision))
+    decision = config_moves.after_decision(status, observations, _colour(spec, observations, decision))
+    tick = Tick(spec=spec, plan=plan_of(spec), status=status, seen=observations, now=now)
+    return following.with_scale(tick, decision)
 
 
 def wanted_header_routes(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> tuple[HeaderRouteMatch, ...]:
@@ -152,6 +155,8 @@ def _decide(
         return restart(tick, status, Trigger.RESTART, Reason.SPEC_CHANGED, message)
     if status.phase is Phase.INVALID:
         return restart(tick, status, Trigger.RESTART, Reason.SPEC_CHANGED, "the spec is valid now; starting over")
+    if (followed := following.before(tick)) is not None:
+        return followed
     if (command := pending_command(status, observations.command)) is not None:
         return analysis_rules.command(tick, command)
     if status.phase in TERMINAL:
@@ -251,7 +256,22 @@ def _run(tick: Tick) -> Decision:
         status = status.model_copy(update={"original_routes": recorded})
         return hold(tick, status, Reason.ROUTES_RECORDED, "recorded the original routes; waiting to start")
     status, assessment, ended = analysis_rules.analyse(tick, status)
-    return analysis_rules.report_failures(tick, ended or _proceed(tick, status, assessment), assessment)
+    decided = ended or _past_deadline(tick, status, assessment) or _proceed(tick, status, assessment)
+    return analysis_rules.report_failures(tick, decided, assessment)
+
+
+def _past_deadline(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> Decision | None:
+    """A run without progress for `progressDeadline` ends as `onProgressDeadline` says: rolled back, or paused at
+    its weight (a Pending run holds at 0 %, with `Stalled`: there is nothing to pause)."""
+    if status.phase not in (Phase.PENDING, Phase.PROGRESSING) or (late := overdue(tick.spec, status, tick.now)) is None:
+        return None
+    doing = status.message
+    if tick.spec.on_progress_deadline == "rollback":
+        return rollback(tick, status, f"{late}; rolled back (was: {doing})", assessment, Reason.PROGRESS_DEADLINE)
+    if status.phase is Phase.PENDING:
+        return None
+    message = f"{late}; paused at {status.canary_weight}% (was: {doing}); resume to go on, abort to roll back"
+    return pause(tick, status, PauseReason.PROGRESS_DEADLINE, Reason.PROGRESS_DEADLINE, message, assessment)
 
 
 def _proceed(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> Decision:

@@ -45,6 +45,7 @@ __all__ = [
     "Restart",
     "Resume",
     "Rollback",
+    "StartPromotion",
     "WorkloadMove",
 ]
 
@@ -181,6 +182,11 @@ class Promote(Decision):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Complete(Decision):
     """The plan is done (or `promote-full`): the canary gets 100 % and the release has Succeeded."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartPromotion(Decision):
+    """The plan of a followed workload is done: the canary gets 100 % while the primary takes its revision."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

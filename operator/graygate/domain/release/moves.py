@@ -25,6 +25,8 @@ from graygate.domain.release.decision import (
     Reason,
     Restart,
     Rollback,
+    StartPromotion,
+    WorkloadMove,
 )
 from graygate.domain.release.phases import Trigger
 from graygate.domain.release.plan import FULL, HeaderRouteStep, PauseStep, WeightStep
@@ -118,8 +120,11 @@ def go_to_step(
 
 def complete(
     tick: Tick, status: CanaryReleaseStatus, reason: Reason, message: str, assessment: Assessment | None = None
-) -> Complete:
-    """The canary gets 100 % and the release has Succeeded; the user makes it the new stable."""
+) -> Complete | StartPromotion:
+    """The canary gets 100 % and the release has Succeeded; the user makes it the new stable. With a followed
+    workload the plan's end is the promotion instead: the canary gets 100 % while the primary takes its revision."""
+    if tick.spec.workload is not None:
+        return _promote_stable(tick, status, reason, assessment)
     status = status.model_copy(
         update={
             "canary_weight": FULL,
@@ -135,6 +140,33 @@ def complete(
         status=seal(tick, status, message, assessment),
         target_weight=FULL,
         event="Normal",
+    )
+
+
+def _promote_stable(
+    tick: Tick, status: CanaryReleaseStatus, reason: Reason, assessment: Assessment | None
+) -> StartPromotion:
+    revision = (status.revision or "none")[:10]
+    primary = tick.spec.workload.primary_name() if tick.spec.workload is not None else "the primary"
+    done = "promoted in full" if reason is Reason.PROMOTED_FULL else f"all {len(tick.plan)} steps done"
+    message = f"{done}: promoting revision {revision} to Deployment/{primary}; the canary carries 100% meanwhile"
+    status = status.model_copy(
+        update={
+            "canary_weight": FULL,
+            "current_step_index": max(len(tick.plan) - 1, 0),
+            "pause_reason": None,
+            "next_check_at": None,
+            "stable_revision": status.revision,
+        }
+    )
+    status = move(status, Trigger.PROMOTE_STABLE, Reason.PROMOTING, message, tick.now)
+    return StartPromotion(
+        reason=Reason.PROMOTING,
+        message=message,
+        status=seal(tick, status, message, assessment),
+        target_weight=FULL,
+        event="Normal",
+        workload=WorkloadMove(promote=status.revision),
     )
 
 

@@ -1,0 +1,211 @@
+"""The release loop of a followed workload: a new revision starts a run, a finished plan promotes it, and the canary
+Deployment is scaled to what its phase needs.
+
+Why a module apart from `decide`: these rules apply only with `spec.workload`, and they come before everything else
+a tick decides (a new revision outranks a pending command, and a half-done promotion has only one way forward), so
+they read best together, in the order they apply:
+
+1. The followed Deployment is missing: hold, touch nothing.
+2. No stable revision yet: the primary Deployment is created from the followed Deployment's current revision (the
+   first revision is stable without analysis: there is nothing to compare it with); an existing primary made by
+   graygate is adopted as it is.
+3. A revision other than the one the release is on: start over with it (from any phase but Invalid), the canary at
+   0 %, with an Event; a run in progress ends there, and its weight never rises again.
+4. Pending on the stable revision (the first one, or a return to it): nothing to release; once the primary runs it,
+   the release is Succeeded and the canary is scaled to 0.
+5. Promoting: the primary is given the revision (again, if the write was lost), and once its rollout of that
+   revision is complete all traffic goes back to the stable destination: Succeeded. A promotion is never rolled
+   back: the canary it promotes passed every step and carries all traffic meanwhile.
+
+After any decision (`with_scale`): the canary Deployment runs what the phase needs. During a run, as many
+replicas as the primary (or, with `followTraffic`, its share of them at the weight of the step ahead, so new pods
+are ready before the weight rises and the step waits for them); after a run, none, `scaleDownDelay` after it ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from math import ceil
+
+from graygate.api.spec import CanaryReleaseSpec, FollowedWorkload
+from graygate.api.status import CanaryReleaseStatus, Phase
+from graygate.domain.release.bookkeeping import Tick, move, seal, start_over
+from graygate.domain.release.decision import Complete, Decision, Note, Reason, Restart, WorkloadMove
+from graygate.domain.release.deadline import overdue
+from graygate.domain.release.moves import describe_step, hold
+from graygate.domain.release.observations import DeploymentState, FollowedState
+from graygate.domain.release.phases import TERMINAL, Trigger
+from graygate.domain.release.plan import FULL
+
+__all__ = ["before", "short", "wanted_replicas", "with_scale"]
+
+
+def short(revision: str | None) -> str:
+    """A revision as messages show it."""
+    return (revision or "none")[:10]
+
+
+def before(tick: Tick) -> Decision | None:
+    """Rules 1 to 5, or None when the release goes on by the common rules."""
+    workload, seen = tick.spec.workload, tick.seen.followed
+    if workload is None or seen is None:
+        return None
+    canary, primary = seen.canary, seen.primary
+    if not canary.exists or canary.revision is None:
+        return hold(tick, tick.status, Reason.WORKLOAD_MISSING, f"waiting for {canary.label}: {canary.message}")
+    status = tick.status
+    if status.stable_revision is None:
+        adopted = _adopt_primary(tick, workload, seen)
+        if isinstance(adopted, Decision):
+            return adopted
+        status = adopted
+    if canary.revision != status.revision:
+        return _new_revision(tick, status, canary)
+    if status.phase is Phase.PENDING and status.revision == status.stable_revision:
+        return _nothing_to_release(tick, status, primary)
+    if status.phase is Phase.PROMOTING:
+        return _promoting(tick, status, primary)
+    if status is not tick.status:
+        return hold(tick, status, Reason.ADOPTED, status.message)
+    return None
+
+
+def _adopt_primary(tick: Tick, workload: FollowedWorkload, seen: FollowedState) -> CanaryReleaseStatus | Decision:
+    """Rule 2: the status with the primary's revision as the stable one, or the decision that creates it."""
+    canary, primary = seen.canary, seen.primary
+    if primary.exists and primary.revision is None:
+        message = (
+            f"{primary.label} exists but graygate did not make it (no graygate.dev/revision annotation); delete it "
+            f"or set workload.primary to another name"
+        )
+        return hold(tick, tick.status, Reason.WORKLOAD_MISSING, message)
+    if primary.exists:
+        revision = tick.status.revision or primary.revision
+        return tick.status.model_copy(update={"stable_revision": primary.revision, "revision": revision})
+    message = (
+        f"creating {primary.label} from revision {short(canary.revision)} of {canary.label}: the first revision is "
+        "the stable one, without analysis"
+    )
+    decision = hold(tick, tick.status, Reason.ADOPTED, message)
+    return replace(decision, event="Normal", workload=WorkloadMove(promote=canary.revision))
+
+
+def _new_revision(tick: Tick, status: CanaryReleaseStatus, canary: DeploymentState) -> Decision:
+    """Rule 3: start over with the new revision; a run in progress ends with its canary at 0 %."""
+    was = status.revision
+    if status.phase in (Phase.PROGRESSING, Phase.PAUSED, Phase.PROMOTING):
+        where = describe_step(tick, status.current_step_index, status.step_started_at).split(":")[0]
+        if status.phase is Phase.PROMOTING:
+            where = "the promotion"
+        message = (
+            f"new revision {short(canary.revision)} of {canary.label} arrived at {where} of revision {short(was)}; "
+            "starting over from step 1 with the canary at 0%"
+        )
+    elif canary.revision == status.stable_revision:
+        message = f"{canary.label} is back at the stable revision {short(canary.revision)}; nothing to release"
+    else:
+        message = f"new revision {short(canary.revision)} of {canary.label} (was {short(was)}): starting a run"
+    fresh = start_over(status).model_copy(
+        update={"revision": canary.revision, "run_cause": message, "scale_down_at": None}
+    )
+    moved = move(fresh, Trigger.REVISION, Reason.NEW_REVISION, message, tick.now)
+    withdraw = status.canary_weight != 0 and bool(status.original_routes)
+    return Restart(
+        reason=Reason.NEW_REVISION,
+        message=message,
+        status=seal(tick, moved, message),
+        target_weight=0 if withdraw else None,
+        restore_routes=withdraw,
+        event="Normal",
+    )
+
+
+def _nothing_to_release(tick: Tick, status: CanaryReleaseStatus, primary: DeploymentState) -> Decision:
+    """Rule 4: the revision is the stable one; Succeeded once the primary runs it."""
+    revision = short(status.revision)
+    if primary.revision != status.revision or not primary.ready:
+        message = f"revision {revision} is the stable one; waiting for {primary.label} to run it: {primary.message}"
+        return hold(tick, status, Reason.WAITING_FOR_WORKLOAD, message)
+    message = f"revision {revision} is stable: {primary.label} runs it and the stable destination carries all traffic"
+    done = status.model_copy(update={"canary_weight": 0, "scale_down_at": tick.now})
+    done = move(done, Trigger.ADOPT, Reason.ADOPTED, message, tick.now)
+    return Complete(reason=Reason.ADOPTED, message=message, status=seal(tick, done, message), event="Normal")
+
+
+def _promoting(tick: Tick, status: CanaryReleaseStatus, primary: DeploymentState) -> Decision:
+    """Rule 5: the primary rolls the revision out; then all traffic goes to the stable destination."""
+    revision = short(status.revision)
+    if primary.revision != status.revision:
+        message = f"promoting revision {revision}: giving it to {primary.label}; the canary carries 100%"
+        decision = hold(tick, status, Reason.PROMOTING, message)
+        return replace(decision, workload=WorkloadMove(promote=status.revision))
+    if not primary.ready:
+        message = f"promoting revision {revision}: the canary carries 100% while {primary.label} rolls it out"
+        late = overdue(tick.spec, status, tick.now)
+        detail = f" ({primary.message})" if primary.message else ""
+        if late is not None:
+            message = f"{late}; the promotion is not rolled back: the canary passed and keeps all traffic{detail}"
+        else:
+            message += detail
+        return hold(tick, status, Reason.PROMOTING, message)
+    delay = tick.spec.workload.scale_down_delay if tick.spec.workload is not None else None
+    message = f"revision {revision} promoted: {primary.label} runs it and the stable destination carries all traffic"
+    done = status.model_copy(
+        update={
+            "canary_weight": 0,
+            "next_check_at": None,
+            "scale_down_at": tick.now + delay if delay is not None else tick.now,
+        }
+    )
+    done = move(done, Trigger.COMPLETE, Reason.SUCCEEDED, message, tick.now)
+    restore = bool(status.original_routes)
+    return Complete(
+        reason=Reason.SUCCEEDED,
+        message=message,
+        status=seal(tick, done, message),
+        target_weight=0,
+        restore_routes=restore,
+        event="Normal",
+    )
+
+
+def wanted_replicas(spec: CanaryReleaseSpec, tick: Tick, status: CanaryReleaseStatus) -> int | None:
+    """How many replicas the canary Deployment should run in `status`, or None to leave it as it is."""
+    workload, seen = spec.workload, tick.seen.followed
+    if workload is None or seen is None or not seen.canary.exists:
+        return None
+    if status.phase in TERMINAL:
+        due = status.scale_down_at is not None and status.scale_down_at <= tick.now
+        return 0 if due else None
+    if status.phase is Phase.INVALID or (status.phase is Phase.PENDING and status.revision == status.stable_revision):
+        return None
+    reference = max(seen.primary.replicas, 1)
+    floor = workload.replicas.min
+    if not workload.replicas.follow_traffic:
+        return max(floor, reference)
+    ahead = FULL
+    if status.phase is Phase.PENDING:
+        ahead = tick.plan.weight_at(0) if len(tick.plan) else FULL
+    elif status.phase in (Phase.PROGRESSING, Phase.PAUSED) and status.current_step_index + 1 < len(tick.plan):
+        ahead = tick.plan.weight_at(status.current_step_index + 1)
+    return max(floor, ceil(max(ahead, status.canary_weight) * reference / FULL))
+
+
+def with_scale(tick: Tick, decision: Decision) -> Decision:
+    """`decision` with the canary scaled as its status needs, and a terminal status given its scale-down time."""
+    workload, seen = tick.spec.workload, tick.seen.followed
+    if workload is None or seen is None:
+        return decision
+    status = decision.status
+    if status.phase in TERMINAL and status.scale_down_at is None and seen.canary.replicas:
+        status = status.model_copy(update={"scale_down_at": tick.now + workload.scale_down_delay})
+        decision = replace(decision, status=status)
+    wanted = wanted_replicas(tick.spec, tick, status)
+    if wanted is None or wanted == seen.canary.replicas:
+        return decision
+    moving = decision.workload or WorkloadMove()
+    notes = decision.notes
+    if wanted == 0:
+        said = f"scaled {seen.canary.label} to 0 after the run ({status.phase.value})"
+        notes = (*notes, Note("Normal", Reason.SCALED_DOWN, said))
+    return replace(decision, workload=replace(moving, canary_replicas=wanted), notes=notes)
