@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from e2e.lab import ListPods
 from tests.cluster_support import RELEASES, release, weights
 
 
@@ -153,6 +154,19 @@ async def available_deployment(api: client.ApiClient, namespace: str, name: str,
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"Deployment {name} not Available after {timeout_s} s: {conditions}")
+
+
+def pod_lister(api: client.ApiClient) -> ListPods:
+    """The lab's `list_pods` on the API server: the pods matching every label of a selector, as the API's JSON
+    (camelCase keys, times as strings), which is what the lab reads."""
+    core = client.CoreV1Api(api)
+
+    async def list_pods(namespace: str, selector: Mapping[str, str]) -> list[dict[str, Any]]:
+        label_selector = ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
+        found = await asyncio.to_thread(core.list_namespaced_pod, namespace, label_selector=label_selector)
+        return [api.sanitize_for_serialization(pod) for pod in found.items]
+
+    return list_pods
 
 
 @dataclass(frozen=True)

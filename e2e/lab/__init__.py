@@ -8,6 +8,8 @@ VirtualService, so canary analysis is exercised for real. Everything listens on 
     callers.py     the caller-side (reporter="source") Istio series, read from Envoy's access log
     prometheus.py  a private Prometheus scraping every second, which can be stopped and resumed with its TSDB
     loadgen.py     a bounded open-loop load generator and the summaries tests assert on
+    workloads.py   backends that follow Kubernetes workloads: one per revision, one endpoint per ready pod
+    backend_process.py  a backend as a child process
     lab.py         TrafficLab: all of the above, started and reliably stopped together
     errors.py      LabError and its children
 """
@@ -21,6 +23,7 @@ from .lab import TrafficLab
 from .loadgen import LoadGenerator, LoadResult, Sample
 from .prometheus import Prometheus
 from .shim import VirtualServiceWatcher, virtualservice_to_envoy_routes
+from .workloads import ListPods, Revision, WorkloadBackends, WorkloadSide
 
 __all__ = [
     "Backend",
@@ -33,14 +36,18 @@ __all__ = [
     "LabError",
     "LabProcessError",
     "LabTimeout",
+    "ListPods",
     "LoadGenerator",
     "LoadResult",
     "Prometheus",
+    "Revision",
     "Sample",
     "ShimError",
     "TrafficLab",
     "Upstream",
     "VirtualServiceWatcher",
+    "WorkloadBackends",
+    "WorkloadSide",
     "virtualservice_to_envoy_routes",
     "wait_for",
 ]

@@ -10,6 +10,8 @@ it returns, new requests follow the new weights (and it raises if Envoy rejected
 Every request is written to `access.log` as one JSON object (`ACCESS_LOG_FORMAT`): the caller-side telemetry is
 built from it. `set_endpoints` empties a cluster's load assignment (and restores it) at runtime, which is what Istio
 does to a subset whose selector matches no pod: Envoy then answers that share itself, 503 with response flag UH.
+`assign_endpoints` gives clusters any list of endpoints (one per pod, as Istio's EDS does; an address may repeat, and
+then takes that many shares of the cluster's traffic).
 
 Ports: the admin interface and the listener bind port 0; Envoy reports the admin address through
 `--admin-address-path` and the listener's port through `/listeners`, so there is no port race.
@@ -23,7 +25,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,16 +75,38 @@ def envoy_binary() -> Path:
     return Path(found)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Upstream:
-    """An Envoy cluster of one endpoint."""
+    """One endpoint of an Envoy cluster."""
 
     host: str
     port: int
 
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
 
-def _locality(u: Upstream) -> dict[str, Any]:
-    return {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": u.host, "port_value": u.port}}}}]}
+
+def _localities(endpoints: Sequence[Upstream]) -> list[dict[str, Any]]:
+    if not endpoints:
+        return []
+    return [
+        {
+            "lb_endpoints": [
+                {"endpoint": {"address": {"socket_address": {"address": u.host, "port_value": u.port}}}}
+                for u in endpoints
+            ]
+        }
+    ]
+
+
+def _address(host_status: Mapping[str, Any]) -> str:
+    socket = host_status.get("address", {}).get("socket_address", {})
+    return f"{socket.get('address')}:{socket.get('port_value')}"
+
+
+def _endpoint_list(given: Upstream | Sequence[Upstream]) -> tuple[Upstream, ...]:
+    return (given,) if isinstance(given, Upstream) else tuple(given)
 
 
 def _atomic_write(target: Path, data: Mapping[str, Any]) -> None:
@@ -93,19 +117,22 @@ def _atomic_write(target: Path, data: Mapping[str, Any]) -> None:
 
 
 class Envoy:
-    """One Envoy process. `await start()`, then `entry_url` takes traffic and `apply_routes()` steers it."""
+    """One Envoy process. `await start()`, then `entry_url` takes traffic and `apply_routes()` steers it.
+
+    `upstreams` names the clusters, each with one endpoint or a list of them (possibly empty)."""
 
     def __init__(
         self,
         workdir: Path,
-        upstreams: Mapping[str, Upstream],
+        upstreams: Mapping[str, Upstream | Sequence[Upstream]],
         routes: EnvoyRouteConfiguration | None = None,
         binary: Path | None = None,
         concurrency: int = 1,
         log_level: str = "warning",
     ) -> None:
         self.workdir = workdir
-        self._upstreams = dict(upstreams)
+        self._upstreams = {name: _endpoint_list(given) for name, given in upstreams.items()}
+        self._endpoints = dict(self._upstreams)  # what Envoy runs; `_upstreams` is what set_endpoints restores
         self._routes = routes or empty_routes()
         self._binary = binary
         self._concurrency = concurrency
@@ -114,7 +141,6 @@ class Envoy:
         self._cds = workdir / "cds" / "clusters.json"
         self._admin_path = workdir / "admin-address.txt"
         self.access_log_path = workdir / "access.log"
-        self._without_endpoints: set[str] = set()
         self._version = 0
         self.process: ManagedProcess | None = None
         self.admin_url = ""
@@ -178,12 +204,9 @@ class Envoy:
                 "name": name,
                 "type": "STATIC",
                 "connect_timeout": "1s",
-                "load_assignment": {
-                    "cluster_name": name,
-                    "endpoints": [] if name in self._without_endpoints else [_locality(u)],
-                },
+                "load_assignment": {"cluster_name": name, "endpoints": _localities(endpoints)},
             }
-            for name, u in sorted(self._upstreams.items())
+            for name, endpoints in sorted(self._endpoints.items())
         ]
         _atomic_write(self._cds, {"version_info": version, "resources": clusters})
         return version
@@ -270,41 +293,60 @@ class Envoy:
         return time.monotonic() - start
 
     async def set_endpoints(self, cluster: str, present: bool, timeout_s: float = 5.0) -> float:
-        """Give a cluster its endpoint back, or take it away (an empty load assignment, as for an Istio subset that
-        selects no pod); waits until Envoy runs the new clusters and returns the seconds that took."""
-        if cluster not in self._upstreams:
-            raise LabError(f"no cluster {cluster!r} (known: {', '.join(sorted(self._upstreams))})")
-        if present == (cluster not in self._without_endpoints):
+        """Give a cluster its endpoints back, or take them away (an empty load assignment, as for an Istio subset
+        that selects no pod); waits until Envoy runs the new clusters and returns the seconds that took."""
+        self._known(cluster)
+        return await self.assign_endpoints({cluster: self._upstreams[cluster] if present else ()}, timeout_s)
+
+    async def assign_endpoints(self, endpoints: Mapping[str, Sequence[Upstream]], timeout_s: float = 5.0) -> float:
+        """Give each named cluster exactly these endpoints (order does not matter; an address may repeat) in one
+        rewrite; waits until Envoy holds them all and returns the seconds that took (0 when nothing changed)."""
+        for cluster in endpoints:
+            self._known(cluster)
+        wanted = {cluster: tuple(sorted(ups)) for cluster, ups in endpoints.items()}
+        if all(tuple(sorted(self._endpoints[c])) == ups for c, ups in wanted.items()):
             return 0.0
         start = time.monotonic()
         rejected_before = await self.stat("cluster_manager.cds.update_rejected")
-        if present:
-            self._without_endpoints.discard(cluster)
-        else:
-            self._without_endpoints.add(cluster)
+        self._endpoints.update(wanted)
         version = self._write_clusters()
-        want = 1 if present else 0
         # /clusters, not the membership_total gauge: a cluster replaced by one with no hosts never resets that gauge.
-        while (hosts := await self.host_count(cluster)) != want:
-            self.check()
-            if await self.stat("cluster_manager.cds.update_rejected") > rejected_before:
-                raise ConfigRejected(f"envoy rejected cluster version {version}:\n{self._log_tail()}")
-            if time.monotonic() - start > timeout_s:
-                raise LabTimeout(f"cluster {cluster} has {hosts} endpoint(s), not {want}, after {timeout_s} s")
-            await asyncio.sleep(0.01)
+        for cluster, ups in wanted.items():
+            want = sorted(u.address for u in ups)
+            while (hosts := await self.host_addresses(cluster)) != want:
+                self.check()
+                if await self.stat("cluster_manager.cds.update_rejected") > rejected_before:
+                    raise ConfigRejected(f"envoy rejected cluster version {version}:\n{self._log_tail()}")
+                if time.monotonic() - start > timeout_s:
+                    raise LabTimeout(f"cluster {cluster} has endpoints {hosts}, not {want}, after {timeout_s} s")
+                await asyncio.sleep(0.01)
         return time.monotonic() - start
+
+    def _known(self, cluster: str) -> None:
+        if cluster not in self._upstreams:
+            raise LabError(f"no cluster {cluster!r} (known: {', '.join(sorted(self._upstreams))})")
 
     async def host_count(self, cluster: str) -> int | None:
         """How many hosts Envoy holds for a cluster right now (None: no such cluster)."""
+        hosts = await self.host_addresses(cluster)
+        return None if hosts is None else len(hosts)
+
+    async def host_addresses(self, cluster: str) -> list[str] | None:
+        """The `host:port` of every host Envoy holds for a cluster right now, sorted (None: no such cluster)."""
         async with self._http().get(f"{self.admin_url}/clusters", params={"format": "json"}) as r:
             body = await r.json()
         for status in body.get("cluster_statuses", []):
             if status.get("name") == cluster:
-                return len(status.get("host_statuses", []))
+                return sorted(_address(h) for h in status.get("host_statuses", []))
         return None
 
     def endpoints_present(self, cluster: str) -> bool:
-        return cluster in self._upstreams and cluster not in self._without_endpoints
+        return bool(self._endpoints.get(cluster))
+
+    def endpoints(self, cluster: str) -> tuple[Upstream, ...]:
+        """The endpoints last assigned to a cluster (Envoy holds them once the assignment returned)."""
+        self._known(cluster)
+        return self._endpoints[cluster]
 
     async def route_version(self) -> str | None:
         async with self._http().get(f"{self.admin_url}/config_dump", params={"resource": "dynamic_route_configs"}) as r:

@@ -20,6 +20,13 @@ Envoy answers itself when a subset reaches no pod (`await lab.set_subset_endpoin
 `await lab.prometheus_outage(15)` stops Prometheus and brings it back on the same port with the same TSDB.
 
 Backends are `python -m e2e.lab.backend` processes (their own event loops, so a slow backend is really slow).
+With `workloads=` (and `list_pods=`) the lab has no fixed versions: each side's cluster gets one endpoint per ready
+pod of a Kubernetes workload, at a backend serving that pod's revision (workloads.py; `lab.workloads` follows them):
+
+    sides = [WorkloadSide("stable", "checkout-primary", {"app": "checkout-primary"}),
+             WorkloadSide("canary", "checkout", {"app": "checkout"})]
+    async with TrafficLab(workloads=sides, list_pods=pods_of(api), prometheus=True) as lab: ...
+
 Each child logs to a file in `workdir`; the workdir is removed after a clean exit and kept (and named in the
 error) after a failure.
 """
@@ -27,12 +34,9 @@ error) after a failure.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
-import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,22 +46,23 @@ from typing import Any, Self
 
 import aiohttp
 
-from ._process import ManagedProcess, child_env, read_small_file
-from .backend import Knobs
+from ._process import ManagedProcess
+from .backend import BackendIdentity, Knobs
+from .backend_process import BackendProcess
 from .callers import CallerTelemetry, Destination
 from .envoy import Envoy, Upstream
 from .errors import LabError
 from .loadgen import LoadGenerator
 from .prometheus import Prometheus
 from .shim import ClusterMap, EnvoyRouteConfiguration, VirtualServiceWatcher, virtualservice_to_envoy_routes
+from .workloads import ListPods, WorkloadBackends, WorkloadSide
 
 log = logging.getLogger(__name__)
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-
 
 class TrafficLab:
-    """See the module docstring. Backend `versions` double as Istio subset names and Envoy cluster names."""
+    """See the module docstring. Backend `versions` double as Istio subset names and Envoy cluster names; with
+    `workloads`, the sides' clusters are the versions (subsets) and `versions` and `knobs` are not used."""
 
     def __init__(
         self,
@@ -71,10 +76,21 @@ class TrafficLab:
         keep_workdir: bool = False,
         start_timeout_s: float = 30.0,
         source_workload: str = "loadgen",
+        workloads: Sequence[WorkloadSide] | None = None,
+        list_pods: ListPods | None = None,
+        workload_grace_s: float = 2.0,
     ) -> None:
+        if (workloads is None) != (list_pods is None):
+            raise ValueError("workloads and list_pods go together")
+        if workloads is not None:
+            versions = [side.cluster for side in workloads]
         if len(set(versions)) != len(versions) or not versions:
             raise ValueError("versions must be distinct and not empty")
         self.versions = tuple(versions)
+        self._sides = tuple(workloads or ())
+        self._list_pods = list_pods
+        self._workload_grace_s = workload_grace_s
+        self._workloads: WorkloadBackends | None = None
         self.service = service
         self.namespace = namespace
         self._with_prometheus = prometheus
@@ -85,8 +101,7 @@ class TrafficLab:
         self._timeout = start_timeout_s
         self.source_workload = source_workload
         self.workdir = Path()
-        self._backends: dict[str, ManagedProcess] = {}
-        self._ports: dict[str, int] = {}
+        self._backends: dict[str, BackendProcess] = {}
         self._envoy: Envoy | None = None
         self._prometheus: Prometheus | None = None
         self._callers: CallerTelemetry | None = None
@@ -121,10 +136,23 @@ class TrafficLab:
         return self._callers
 
     @property
+    def workloads(self) -> WorkloadBackends:
+        """The backends following the workloads' pods (a lab started with `workloads=`)."""
+        if self._workloads is None:
+            raise LabError("this lab runs fixed versions (TrafficLab(workloads=..., list_pods=...) follows pods)")
+        return self._workloads
+
+    @property
     def destinations(self) -> dict[str, Destination]:
         """Envoy cluster → what it stands for in the mesh. A cluster is one version, named as its subset of
         `service`; traffic routed by host to `<service>-<version>` reaches the same cluster and is reported as that
-        subset too."""
+        subset too. A workload side's cluster stands for its Deployment (its version is the subset's name: which
+        revision answered is not in the access log)."""
+        if self._sides:
+            return {
+                s.cluster: Destination(self.service, self.namespace, s.cluster, s.deployment, s.cluster)
+                for s in self._sides
+            }
         return {
             v: Destination(self.service, self.namespace, subset=v, workload=f"{self.service}-{v}", version=v)
             for v in self.versions
@@ -136,7 +164,9 @@ class TrafficLab:
 
     def backend_url(self, version: str) -> str:
         """The backend itself, bypassing Envoy."""
-        return f"http://127.0.0.1:{self._ports[version]}"
+        if version not in self._backends:
+            raise LabError(f"no fixed backend {version!r} (a workload's backends are in lab.workloads.backends)")
+        return self._backends[version].url
 
     def admin_url(self, version: str) -> str:
         """GET/POST JSON knobs here (see backend.Knobs)."""
@@ -183,16 +213,18 @@ class TrafficLab:
 
     async def _start(self) -> None:
         t0 = time.monotonic()
-        for v in self.versions:  # spawn all first: their Python start-ups overlap
-            self._backends[v] = self._spawn_backend(v)
-        for v, proc in self._backends.items():
-            port_file = self.workdir / f"{v}.port"
-            await proc.wait_ready(functools.partial(self._backend_listening, port_file), self._timeout, "listening")
-            self._ports[v] = int(read_small_file(port_file) or 0)
-        self.started_in_s["backends"] = time.monotonic() - t0
+        if not self._sides:
+            for v in self.versions:  # spawn all first: their Python start-ups overlap
+                identity = BackendIdentity(v, self.service, self.namespace)
+                self._backends[v] = BackendProcess(self.workdir, v, identity, self._knobs.get(v, Knobs()))
+                self._backends[v].start()
+            for backend in self._backends.values():
+                await backend.listening(self._http(), self._timeout)
+            self.started_in_s["backends"] = time.monotonic() - t0
 
         routes = virtualservice_to_envoy_routes(self._initial_vs, self.clusters)
-        upstreams = {v: Upstream("127.0.0.1", port) for v, port in self._ports.items()}
+        upstreams: dict[str, Upstream | tuple[Upstream, ...]] = {v: () for v in self.versions}
+        upstreams.update({v: Upstream("127.0.0.1", b.port or 0) for v, b in self._backends.items()})
         self._envoy = Envoy(self.workdir / "envoy", upstreams, routes)
         await self._envoy.start(self._timeout)
         self.started_in_s["envoy"] = self._envoy.started_in_s or 0.0
@@ -203,39 +235,34 @@ class TrafficLab:
 
         if self._with_prometheus:
             admin = self._envoy.admin_url.removeprefix("http://")
-            targets = {
-                "backends": [f"127.0.0.1:{p}" for p in self._ports.values()],
-                "envoy": [admin],
-                "callers": [self._callers.address],
-            }
-            self._prometheus = Prometheus(self.workdir / "prometheus", targets, {"envoy": "/stats/prometheus"})
+            targets = {"envoy": [admin], "callers": [self._callers.address]}
+            file_jobs: tuple[str, ...] = ()
+            if self._sides:
+                file_jobs = ("backends",)  # the same job name as fixed backends: queries by job work for both
+            else:
+                targets["backends"] = [b.address for b in self._backends.values()]
+            self._prometheus = Prometheus(
+                self.workdir / "prometheus", targets, {"envoy": "/stats/prometheus"}, file_jobs=file_jobs
+            )
             await self._prometheus.start(self._timeout)
             self.started_in_s["prometheus"] = self._prometheus.started_in_s or 0.0
 
-    def _spawn_backend(self, version: str) -> ManagedProcess:
-        knobs = self._knobs.get(version, Knobs())
-        argv = [
-            sys.executable, "-m", "e2e.lab.backend",
-            "--version", version,
-            "--port", "0",
-            "--port-file", str(self.workdir / f"{version}.port"),
-            "--service", self.service,
-            "--namespace", self.namespace,
-            "--knobs", knobs.model_dump_json(),
-        ]  # fmt: skip
-        pythonpath = os.pathsep.join(p for p in (str(_REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
-        proc = ManagedProcess(
-            f"backend-{version}", argv, self.workdir / f"backend-{version}.log", child_env({"PYTHONPATH": pythonpath})
-        )
-        proc.start()
-        return proc
-
-    async def _backend_listening(self, port_file: Path) -> bool:
-        port = read_small_file(port_file)
-        if not port:
-            return False
-        async with self._http().get(f"http://127.0.0.1:{int(port)}/admin/knobs") as r:
-            return r.status == 200
+        if self._sides and self._list_pods is not None:
+            t0 = time.monotonic()
+            prometheus = self._prometheus
+            self._workloads = WorkloadBackends(
+                self._sides,
+                self._list_pods,
+                self._envoy.assign_endpoints,
+                self.workdir,
+                namespace=self.namespace,
+                service=self.service,
+                set_targets=None if prometheus is None else lambda t: prometheus.set_file_targets("backends", t),
+                grace_s=self._workload_grace_s,
+                start_timeout_s=self._timeout,
+            )
+            await self._workloads.start()
+            self.started_in_s["workloads"] = time.monotonic() - t0
 
     async def _stop(self, failed: bool) -> None:
         """Stop everything. Processes are stopped synchronously in a `finally`, so neither an error nor a second
@@ -244,6 +271,8 @@ class TrafficLab:
         try:
             for w in self._watchers:
                 await w.stop()
+            if self._workloads is not None:
+                await self._workloads.stop()
         finally:
             for proc in self._processes():
                 try:
@@ -268,7 +297,8 @@ class TrafficLab:
     def _processes(self) -> list[ManagedProcess]:
         """Every process the lab started, in the order to stop them (observers first, backends last)."""
         procs = [c.process for c in (self._prometheus, self._envoy) if c is not None and c.process is not None]
-        return [*procs, *self._backends.values()]
+        followed = self._workloads.processes() if self._workloads is not None else []
+        return [*procs, *(b.process for b in self._backends.values()), *followed]
 
     def pids(self) -> dict[str, int]:
         """The process id of every process the lab started and that is still running, by name."""
@@ -276,8 +306,10 @@ class TrafficLab:
 
     def check(self) -> None:
         """Raise LabProcessError (with the log tail) if any lab process has died."""
-        for proc in self._backends.values():
-            proc.check()
+        for backend in self._backends.values():
+            backend.process.check()
+        if self._workloads is not None:
+            self._workloads.check()
         if self._envoy is not None:
             self._envoy.check()
         if self._prometheus is not None:
@@ -308,6 +340,8 @@ class TrafficLab:
     async def set_subset_endpoints(self, version: str, present: bool) -> float:
         """Take a version's only endpoint out of Envoy (its subset then selects no pod, and Envoy answers that share
         with 503 UH itself, as Istio's proxy does), or put it back. Returns the seconds until Envoy applied it."""
+        if self._workloads is not None:
+            raise LabError("a workload side's endpoints follow its pods: make them not ready instead")
         self.check()
         return await self.envoy.set_endpoints(version, present)
 

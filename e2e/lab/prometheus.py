@@ -10,6 +10,10 @@ in between, retries with a new one.
 `halt()` and `resume()` stop and restart the same Prometheus (same port, same TSDB directory, as a Prometheus on a
 persistent volume comes back), so a test can make a monitoring outage: samples scraped before it stay queryable,
 and the outage shows as a gap.
+
+Targets that come and go (backends started for the pods of a workload) are a job in `file_jobs`: its targets live in
+a file Prometheus watches (file-based service discovery), which `set_file_targets` rewrites atomically. Prometheus
+takes a few seconds (its discovery updates are batched every 5 s) to scrape a new target.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ def prometheus_binary() -> Path:
 
 
 class Prometheus:
-    """`targets` maps a job name to `host:port` addresses; `metrics_paths` optionally overrides /metrics per job."""
+    """`targets` maps a job name to `host:port` addresses; `metrics_paths` optionally overrides /metrics per job;
+    the jobs in `file_jobs` start with no targets and get them from `set_file_targets`."""
 
     def __init__(
         self,
@@ -46,9 +51,13 @@ class Prometheus:
         metrics_paths: Mapping[str, str] | None = None,
         scrape_interval: str = "1s",
         binary: Path | None = None,
+        file_jobs: Sequence[str] = (),
     ) -> None:
         self.workdir = workdir
         self._targets = {job: list(addrs) for job, addrs in targets.items()}
+        if overlap := set(file_jobs) & set(self._targets):
+            raise ValueError(f"jobs with both static and file targets: {sorted(overlap)}")
+        self._file_jobs = tuple(file_jobs)
         self._paths = dict(metrics_paths or {})
         self._interval = scrape_interval
         self._binary = binary
@@ -66,20 +75,47 @@ class Prometheus:
                 "evaluation_interval": "1s",
             },
             "scrape_configs": [
-                {
-                    "job_name": job,
-                    "metrics_path": self._paths.get(job, "/metrics"),
-                    "static_configs": [{"targets": addrs}],
-                }
-                for job, addrs in sorted(self._targets.items())
+                *(
+                    {
+                        "job_name": job,
+                        "metrics_path": self._paths.get(job, "/metrics"),
+                        "static_configs": [{"targets": addrs}],
+                    }
+                    for job, addrs in sorted(self._targets.items())
+                ),
+                *(
+                    {
+                        "job_name": job,
+                        "metrics_path": self._paths.get(job, "/metrics"),
+                        "file_sd_configs": [{"files": [str(self._targets_file(job))], "refresh_interval": "5s"}],
+                    }
+                    for job in sorted(self._file_jobs)
+                ),
             ],
         }
+
+    def _targets_file(self, job: str) -> Path:
+        return self.workdir / "file-targets" / f"{job}.json"
+
+    def set_file_targets(self, job: str, addresses: Sequence[str]) -> None:
+        """Replace the targets of a job in `file_jobs`: written beside the file and renamed over it, so Prometheus
+        never reads half a list."""
+        if job not in self._file_jobs:
+            raise LabError(f"job {job!r} has no file targets (file jobs: {', '.join(self._file_jobs) or 'none'})")
+        target = self._targets_file(job)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps([{"targets": sorted(addresses)}] if addresses else []))
+        tmp.replace(target)
 
     async def start(self, timeout_s: float = 30.0, attempts: int = 3) -> None:
         start = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "prometheus.yml"
         config.write_text(json.dumps(self._config(), indent=1))  # JSON is YAML
+        for job in self._file_jobs:
+            if not self._targets_file(job).exists():
+                self.set_file_targets(job, [])
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
         for attempt in range(1, attempts + 1):
             port = free_port()

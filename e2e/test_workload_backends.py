@@ -1,0 +1,46 @@
+"""The lab's backends follow a real Deployment: the sandbox's controllers make its ReplicaSet and pods (kwok marks
+them Ready), and the lab serves the version of their image through Envoy."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from kubernetes import client
+
+from e2e.lab import TrafficLab, WorkloadSide, wait_for
+from e2e.support import pod_lister
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def deployment(name: str, image: str, replicas: int) -> client.V1Deployment:
+    labels = {"app": name}
+    return client.V1Deployment(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1DeploymentSpec(
+            replicas=replicas,
+            selector=client.V1LabelSelector(match_labels=labels),
+            template=client.V1PodTemplateSpec(
+                metadata=client.V1ObjectMeta(labels=labels),
+                spec=client.V1PodSpec(containers=[client.V1Container(name="app", image=image)]),
+            ),
+        ),
+    )
+
+
+async def test_a_deployment_s_pods_are_served_by_backends_of_its_image_tag(
+    api: client.ApiClient, namespace: str
+) -> None:
+    apps = client.AppsV1Api(api)
+    await asyncio.to_thread(apps.create_namespaced_deployment, namespace, deployment("app", "example/app:v2", 2))
+    side = WorkloadSide("canary", "app", {"app": "app"})
+    async with TrafficLab(namespace=namespace, workloads=[side], list_pods=pod_lister(api)) as lab:
+
+        async def two_endpoints() -> bool:
+            return len(await lab.envoy.host_addresses("canary") or []) == 2
+
+        await wait_for(two_endpoints, 30, "an endpoint per ready pod of Deployment app", interval_s=0.2)
+        result = await lab.load(rate_per_s=100, max_requests=50, max_duration_s=10).run()
+        assert result.counts() == {"v2": 50}
+        assert [r.deployment for r in lab.workloads.backends] == ["app"]
