@@ -76,8 +76,8 @@ from graygate.domain.release.bookkeeping import (
     seal_explicit,
 )
 from graygate.domain.release.commands import pending_command, record_command
-from graygate.domain.release.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert
 from graygate.domain.release.deadline import overdue
+from graygate.domain.release.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert
 from graygate.domain.release.moves import clock, describe_step, go_to_step, hold, pause, restart, rollback
 from graygate.domain.release.observations import Observations
 from graygate.domain.release.phases import TERMINAL, Trigger

@@ -30,8 +30,8 @@ from math import ceil
 from graygate.api.spec import CanaryReleaseSpec, FollowedWorkload
 from graygate.api.status import CanaryReleaseStatus, Phase
 from graygate.domain.release.bookkeeping import Tick, move, seal, start_over
-from graygate.domain.release.decision import Complete, Decision, Note, Reason, Restart, WorkloadMove
 from graygate.domain.release.deadline import overdue
+from graygate.domain.release.decision import Complete, Decision, Note, Reason, Restart, WorkloadMove
 from graygate.domain.release.moves import describe_step, hold
 from graygate.domain.release.observations import DeploymentState, FollowedState
 from graygate.domain.release.phases import TERMINAL, Trigger
