@@ -26,7 +26,7 @@ from graygate.domain.release.revisions import (
     revision_of,
     rollout_state,
 )
-from graygate.errors import KubeError, NotFoundError
+from graygate.errors import ForbiddenError, KubeError, NotFoundError
 from graygate.kube.client import kube_errors
 
 Body = dict[str, Any]
@@ -79,22 +79,32 @@ class KubeFollowedWorkloads:
             return revision_of(template)
         config_maps, secrets = config_refs(template)
         configs: dict[str, Body] = {}
-        for kind, names, read in (
-            ("ConfigMap", config_maps, self._core.read_namespaced_config_map),
-            ("Secret", secrets, self._core.read_namespaced_secret),
-        ):
+        for kind, names in (("ConfigMap", config_maps), ("Secret", secrets)):
             for name in names:
-                try:
-                    with kube_errors(f"{kind} {namespace}/{name}"):
-                        found = _json(read(name, namespace, _preload_content=False))
-                except NotFoundError:
-                    # A missing one is part of the revision by its absence: creating it later starts a run.
-                    continue
-                configs[config_key(kind, name)] = {
-                    "data": found.get("data") or {},
-                    "binaryData": found.get("binaryData") or {},
-                }
+                found = self._config(namespace, kind, name)
+                if found is not None:
+                    configs[config_key(kind, name)] = found
         return revision_of(template, configs)
+
+    def _config(self, namespace: str, kind: str, name: str) -> Body | None:
+        """The object's data and binaryData; None when it does not exist (absent is part of the revision: creating
+        it later starts a run)."""
+        values = "configMapNames" if kind == "ConfigMap" else "secretNames"
+        try:
+            with kube_errors(f"{kind} {namespace}/{name}"):
+                if kind == "ConfigMap":
+                    response = self._core.read_namespaced_config_map(name, namespace, _preload_content=False)
+                else:
+                    response = self._core.read_namespaced_secret(name, namespace, _preload_content=False)
+        except NotFoundError:
+            return None
+        except ForbiddenError as error:
+            # The chart grants ConfigMaps and Secrets by name only.
+            raise ForbiddenError(
+                f"{error}; trackConfig reads the {kind}s the pod template uses: add {name} to the chart's {values}"
+            ) from error
+        found = _json(response)
+        return {"data": found.get("data") or {}, "binaryData": found.get("binaryData") or {}}
 
     # ---- writing ----
 
