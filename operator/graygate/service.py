@@ -30,7 +30,7 @@ from graygate.errors import GraygateError
 from graygate.metrics import OperatorMetrics
 from graygate.ports.config import ConfigKeys
 from graygate.ports.gates import Measurer
-from graygate.ports.release import EventSink, ReleaseRef, StatusWriter, WorkloadProbe
+from graygate.ports.release import EventSink, FollowedWorkloads, ReleaseRef, StatusWriter, WorkloadProbe
 from graygate.ports.routing import TrafficRouter, TrafficSplit, TrafficTarget, WriteResult
 from graygate.recording import record
 from graygate.routing import header_routes_of, snapshots_from_status, snapshots_to_status, target_of
@@ -50,6 +50,7 @@ class Deps:
     metrics: OperatorMetrics
     frozen: Callable[[], bool] = lambda: False
     config_keys: ConfigKeys | None = None
+    followed: FollowedWorkloads | None = None
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,13 @@ from graygate.gates.runner import GateRunner
 from graygate.gates.tools import GateTools
 from graygate.kube.client import ApiClient, api_client, close_client
 from graygate.kube.events import KubeEvents
+from graygate.kube.followed import KubeFollowedWorkloads
 from graygate.kube.releases import KubeReleases
 from graygate.kube.secrets import KubeSecrets
 from graygate.kube.virtualservices import KubeVirtualServiceStore
 from graygate.kube.workloads import KubeWorkloads
 from graygate.metrics import OperatorMetrics
-from graygate.ports.release import EventSink, StatusWriter, WorkloadProbe
+from graygate.ports.release import EventSink, FollowedWorkloads, StatusWriter, WorkloadProbe
 from graygate.ports.routing import VirtualServiceStore
 from graygate.ports.secrets import SecretReader
 from graygate.providers.prometheus import PrometheusProvider
@@ -69,6 +70,7 @@ class KubeAdapters:
     events: EventSink
     secrets: SecretReader
     workload: WorkloadProbe
+    followed: FollowedWorkloads
 
 
 def kube_adapters(api: ApiClient, instance: str) -> KubeAdapters:
@@ -86,6 +88,7 @@ def kube_adapters(api: ApiClient, instance: str) -> KubeAdapters:
         events=KubeEvents(api, instance),
         secrets=KubeSecrets(api),
         workload=workload,
+        followed=KubeFollowedWorkloads(api),
     )
 
 
@@ -139,6 +142,7 @@ async def wire(settings: OperatorSettings, metrics: OperatorMetrics, kube: KubeA
         metrics=metrics,
         frozen=freeze,
         config_keys=EtcdConfigKeys(gates.etcd_connector),
+        followed=kube.followed,
     )
     return Wired(deps=deps, api=api, gates=gates, freeze_watch=watch, etcd=etcd)
 

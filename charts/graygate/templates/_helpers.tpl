@@ -67,19 +67,30 @@ secrets. */}}
 - apiGroups: [apps]
   resources: [deployments/status]
   verbs: [get]
+# A followed workload (graygate.kube.followed): both Deployments read, the primary created and its pod template
+# replaced.
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, create, patch]
+# The followed Deployment, which Git owns, is only ever scaled (the canary between runs is at 0).
+- apiGroups: [apps]
+  resources: [deployments/scale]
+  verbs: [patch]
 # One Event per transition.
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create]
 {{- with .Values.secretNames }}
-# Gate credentials, by name only (graygate.kube.secrets).
+# Gate credentials and the Secrets of followed workloads with trackConfig, by name only (graygate.kube.secrets,
+# graygate.kube.followed).
 - apiGroups: [""]
   resources: [secrets]
   resourceNames: {{ toJson . }}
   verbs: [get]
 {{- end }}
 {{- with .Values.configMapNames }}
-# CA bundles of Prometheus sources (prometheus.source.ca.configMapRef), by name only (graygate.kube.secrets).
+# CA bundles of Prometheus sources (prometheus.source.ca.configMapRef) and the ConfigMaps of followed workloads
+# with trackConfig, by name only (graygate.kube.secrets, graygate.kube.followed).
 - apiGroups: [""]
   resources: [configmaps]
   resourceNames: {{ toJson . }}

@@ -1,14 +1,16 @@
-"""Whether the canary's workload can take traffic: a Deployment's Available condition, read as the
-Deployment controller reports it (observedGeneration caught up, Available=True)."""
+"""Whether the canary's workload can take traffic: its Deployment's rollout is complete (`rollout_state`), not
+merely Available, which a Deployment stays mid-rollout while its older ReplicaSet's pods still serve."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client
 
+from graygate.domain.release.revisions import rollout_state
 from graygate.errors import NotFoundError
 from graygate.kube.client import kube_errors
 
@@ -29,16 +31,8 @@ class KubeWorkloads:
     def _deployment_availability(self, namespace: str, name: str) -> WorkloadAvailability:
         try:
             with kube_errors(f"Deployment {namespace}/{name}"):
-                deployment = self._apps.read_namespaced_deployment_status(name, namespace)
+                response = self._apps.read_namespaced_deployment_status(name, namespace, _preload_content=False)
         except NotFoundError:
             return WorkloadAvailability(False, f"Deployment {name} does not exist")
-        status = deployment.status
-        if (status.observed_generation or 0) < (deployment.metadata.generation or 0):
-            return WorkloadAvailability(False, f"Deployment {name} has not observed its latest spec yet")
-        for condition in status.conditions or []:
-            if condition.type == "Available":
-                ready = f"{status.available_replicas or 0}/{deployment.spec.replicas} replicas available"
-                if condition.status == "True":
-                    return WorkloadAvailability(True, f"Deployment {name}: {ready}")
-                return WorkloadAvailability(False, f"Deployment {name} is not Available: {condition.message} ({ready})")
-        return WorkloadAvailability(False, f"Deployment {name} reports no Available condition yet")
+        available, reason = rollout_state(json.loads(response.data))
+        return WorkloadAvailability(available, reason)

@@ -5,6 +5,10 @@ Everything listens on 127.0.0.1 with free ports, lives in one work folder, and i
 folder's `state.json` (see `state.py`) lets another process (`graygate sandbox down`) stop a detached sandbox. Each
 start begins from an empty cluster: whatever an earlier sandbox left in the folder is removed first.
 
+With `workloads`, kwok plays the pods' lifecycle with the stages in `kwok_stages.py`: every pod becomes Ready at
+once, except a pod labelled `sandbox.graygate.dev/hold-not-ready: "true"`, which is Running but never Ready. Put
+the label in a Deployment's pod template to hold its rollout mid-way (its older ReplicaSet's pods keep serving).
+
 It installs Istio's CRDs and graygate's own. Ours is generated from the pydantic models at start rather than read
 from the checkout's `crds/`: the installed package does not carry that folder, the models are its source of truth,
 and a unit test keeps the committed file equal to what the generator writes.
@@ -31,6 +35,7 @@ from graygate.api.crd import CRD_PATH, render_crd
 from graygate.errors import GraygateError
 from graygate.kube import sandbox_setup
 from graygate.sandbox.kubeconfig import write_kubeconfig
+from graygate.sandbox.kwok_stages import write_kwok_config
 from graygate.sandbox.pki import SandboxPki, write_pki
 from graygate.sandbox.processes import ManagedProcess, ProcessFailedError, free_port
 from graygate.sandbox.state import (
@@ -230,6 +235,7 @@ class ControlPlane:
             "kwok",
             [
                 f"--kubeconfig={self.kubeconfig}",
+                f"--config={write_kwok_config(self.workdir / 'kwok.yaml')}",
                 "--manage-all-nodes=false",
                 f"--manage-nodes-with-annotation-selector={sandbox_setup.KWOK_NODE_ANNOTATION}=fake",
                 "--node-ip=127.0.0.1",

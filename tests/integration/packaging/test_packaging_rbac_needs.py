@@ -71,6 +71,24 @@ KUBE_CALLS: dict[tuple[str, str, str, str], Call] = {
     ("workloads", "KubeWorkloads._deployment_availability", "read_namespaced_deployment_status", ""): Call(
         ("apps", "deployments/status", "get"), "operator"
     ),
+    ("followed", "KubeFollowedWorkloads._deployment", "read_namespaced_deployment", ""): Call(
+        ("apps", "deployments", "get"), "operator"
+    ),
+    ("followed", "KubeFollowedWorkloads._promote", "create_namespaced_deployment", ""): Call(
+        ("apps", "deployments", "create"), "operator"
+    ),
+    ("followed", "KubeFollowedWorkloads._promote", "patch_namespaced_deployment", ""): Call(
+        ("apps", "deployments", "patch"), "operator"
+    ),
+    ("followed", "KubeFollowedWorkloads._scale", "patch_namespaced_deployment_scale", ""): Call(
+        ("apps", "deployments/scale", "patch"), "operator"
+    ),
+    ("followed", "KubeFollowedWorkloads._config", "read_namespaced_config_map", ""): Call(
+        ("", "configmaps", "get"), "operator", by_name="configMapNames"
+    ),
+    ("followed", "KubeFollowedWorkloads._config", "read_namespaced_secret", ""): Call(
+        ("", "secrets", "get"), "operator", by_name="secretNames"
+    ),
     ("sandbox_setup", "_create_or_replace", "create_custom_resource_definition", ""): Call(
         ("apiextensions.k8s.io", "customresourcedefinitions", "create"), "sandbox"
     ),

@@ -20,6 +20,7 @@ from graygate.ports.routing import VirtualServiceBody
 from graygate.routers.istio import IstioRouter
 from graygate.service import Deps, ReleaseView
 from tests.unit.fakes.events import RecordingEvents
+from tests.unit.fakes.followed import FakeFollowedWorkloads
 from tests.unit.fakes.gates import Probes
 from tests.unit.fakes.statuses import RecordingStatuses
 from tests.unit.fakes.virtual_services import InMemoryVirtualServiceStore
@@ -60,6 +61,7 @@ class Operator:
         self.store = store or InMemoryVirtualServiceStore(user_vs())
         self.router = BuggyRouter(self.store)
         self.statuses, self.events, self.probes = RecordingStatuses(), RecordingEvents(), Probes()
+        self.followed = FakeFollowedWorkloads()
         self.metrics = OperatorMetrics()
         self.deps = Deps(
             router=self.router,
@@ -68,6 +70,7 @@ class Operator:
             statuses=self.statuses,
             events=self.events,
             metrics=self.metrics,
+            followed=self.followed,
         )
         self.slots = Slots()
         self.seconds = 0.0

@@ -15,6 +15,7 @@ from graygate.service import ReleaseView
 from graygate.wiring import KubeAdapters, OperatorSettings, wire
 from tests.unit.domain.release_builders import spec
 from tests.unit.fakes.events import RecordingEvents
+from tests.unit.fakes.followed import FakeFollowedWorkloads
 from tests.unit.fakes.secrets import FakeSecrets
 from tests.unit.fakes.statuses import RecordingStatuses
 from tests.unit.fakes.virtual_services import InMemoryVirtualServiceStore
@@ -40,7 +41,12 @@ async def test_a_release_through_the_wired_operator_advances_then_rolls_back_on_
     app.router.add_get("/healthz", healthz)
     store, statuses, events = InMemoryVirtualServiceStore(user_vs()), RecordingStatuses(), RecordingEvents()
     kube = KubeAdapters(
-        virtual_services=store, statuses=statuses, events=events, secrets=FakeSecrets(), workload=no_workload
+        virtual_services=store,
+        statuses=statuses,
+        events=events,
+        secrets=FakeSecrets(),
+        workload=no_workload,
+        followed=FakeFollowedWorkloads(),
     )
     async with serving(app) as server:
         gate = {"name": "health", "critical": True, "httpProbe": {"url": url(server, "/healthz")}}
@@ -49,6 +55,7 @@ async def test_a_release_through_the_wired_operator_advances_then_rolls_back_on_
         )
         wired = await wire(OperatorSettings(instance="test-operator"), OperatorMetrics(), kube)
         assert wired.api is None, "given the adapters, no API server client is made"
+        assert wired.deps.followed is kube.followed, "the followed workload's adapter reaches the tick"
         try:
             with Slots().held(REF.uid, CanaryReleaseStatus()) as slot:
                 seconds = 0
