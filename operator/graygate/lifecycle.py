@@ -26,6 +26,7 @@ from graygate.api.validation import InvalidSpec
 from graygate.domain.config.release_config import restore_plan, to_restore_on_delete
 from graygate.domain.release.claims import ALL_ROUTES, Claim, RouteKey, contested_by
 from graygate.domain.release.decision import Reason
+from graygate.domain.release.deletion import on_delete
 from graygate.errors import GraygateError
 from graygate.metrics import OperatorMetrics
 from graygate.ports.release import ReleaseRef
@@ -144,7 +145,8 @@ class Deleted:
 
 
 async def delete_release(slot: Slot, deleted: Deleted, deps: Deps, now: datetime) -> None:
-    """Put back the original routes and the config keys of a release being deleted, then forget its metrics.
+    """Put back the original routes (where `deletion.on_delete` says so) and the config keys of a release being
+    deleted, then forget its metrics.
 
     Raises `GraygateError` while something cannot be restored yet (the caller retries). Restoring needs only the
     snapshots in the status, so a spec that became invalid mid-way does not leave the canary weight behind. A
@@ -161,6 +163,8 @@ async def delete_release(slot: Slot, deleted: Deleted, deps: Deps, now: datetime
         contested = contested_by(me, route_keys(ref.namespace, status), deleted.held)
         if contested is not None:
             log.warning("original routes not restored: %s", contested, extra=where)
+        elif status.original_routes and _keeps_routes(deleted.spec, status):
+            log.info("original routes left as they are: the canary passed (%s)", status.phase.value, extra=where)
         elif status.original_routes:
             target = _restore_target(ref, deleted.spec, status)
             result = await deps.router.restore(target, snapshots_from_status(status.original_routes))
@@ -168,6 +172,11 @@ async def delete_release(slot: Slot, deleted: Deleted, deps: Deps, now: datetime
                 log.warning("route not restored: %s", problem.message, extra=where)
         await restore_config_on_delete(ref, status, deps, now)
         deps.metrics.forget(ref.namespace, ref.name, ref.uid)
+
+
+def _keeps_routes(spec: CanaryReleaseSpec | InvalidSpec, status: CanaryReleaseStatus) -> bool:
+    follows = not isinstance(spec, InvalidSpec) and spec.workload is not None
+    return on_delete(status.phase, follows_workload=follows) == "keep"
 
 
 def _restore_target(

@@ -21,6 +21,7 @@ from graygate.api.validation import InvalidSpec
 from graygate.domain.analysis.measurements import Measurement
 from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.config.release_config import ApplyConfig, ConfigAction, ConfigReading, keys_to_read
+from graygate.domain.release import following
 from graygate.domain.release.bookkeeping import needs_snapshot
 from graygate.domain.release.decide import decide
 from graygate.domain.release.decision import Decision, Reason, Rollback
@@ -125,6 +126,13 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
             raise
         failures.append(error)
     try:
+        if routed:
+            await _move_workload(release, decision, deps)
+    except Exception as error:
+        if not status_written:
+            raise
+        failures.append(error)
+    try:
         await _announce(release, decision if routed else _not_routed(decision, failures[0]), deps, now)
     except Exception as error:
         if not status_written:
@@ -154,6 +162,20 @@ async def _route(
         split = TrafficSplit(decision.target_weight, header_routes_of(decision.header_routes))
         return await deps.router.set_split(target, split)
     return None
+
+
+async def _move_workload(release: ReleaseView, decision: Decision, deps: Deps) -> None:
+    """Promote, then scale, as the decision says; only after its traffic change is written (a promotion's 100 % on
+    the canary, a success's return to stable), and read back on the next tick, which repeats what did not happen."""
+    move, spec = decision.workload, release.spec
+    if move is None or isinstance(spec, InvalidSpec) or spec.workload is None or deps.followed is None:
+        return
+    namespace = release.ref.namespace
+    if move.promote is not None and not await deps.followed.promote(namespace, spec.workload, move.promote):
+        where = {"release": f"{namespace}/{release.ref.name}"}
+        log.info("not promoted: %s changed since revision %s", spec.workload.name, move.promote, extra=where)
+    if move.canary_replicas is not None:
+        await deps.followed.scale(namespace, spec.workload.name, move.canary_replicas)
 
 
 async def _announce(release: ReleaseView, decision: Decision, deps: Deps, now: datetime) -> None:
@@ -193,7 +215,11 @@ async def _observe(
     if needs_snapshot(spec, release.status) and not observation.problems:
         snapshots = snapshots_to_status(await deps.router.snapshot(target))
     workload = None
-    if spec.canary_workload is not None:
+    followed = None
+    if spec.workload is not None and deps.followed is not None:
+        followed = await deps.followed.read(release.ref.namespace, spec.workload)
+        workload = following.canary_reading(followed, release.status)
+    elif spec.canary_workload is not None:
         workload = await deps.workload(release.ref.namespace, spec.canary_workload.name)
     analysis: tuple[Measurement, ...] | None = None
     measured_at: float | None = None
@@ -215,6 +241,7 @@ async def _observe(
         command=release.command,
         frozen=deps.frozen(),
         config=await _read_config(release, spec, deps),
+        followed=followed,
     )
     return seen, measured_at
 

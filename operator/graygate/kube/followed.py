@@ -157,11 +157,14 @@ class KubeFollowedWorkloads:
 def _state(name: str, deployment: Body, revision: str | None) -> DeploymentState:
     ready, message = rollout_state(deployment)
     replicas = deployment.get("spec", {}).get("replicas")
+    conditions = deployment.get("status", {}).get("conditions") or []
+    available = any(c.get("type") == "Available" and c.get("status") == "True" for c in conditions)
     return DeploymentState(
         name=name,
         revision=revision,
         replicas=int(replicas if replicas is not None else 1),
         ready=ready,
+        available=ready or available,
         message=message,
     )
 

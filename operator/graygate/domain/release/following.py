@@ -29,15 +29,16 @@ from math import ceil
 
 from graygate.api.spec import CanaryReleaseSpec, FollowedWorkload
 from graygate.api.status import CanaryReleaseStatus, Phase
+from graygate.domain.analysis.measurements import WorkloadReading
 from graygate.domain.release.bookkeeping import Tick, move, seal, start_over
 from graygate.domain.release.deadline import overdue
-from graygate.domain.release.decision import Complete, Decision, Note, Reason, Restart, WorkloadMove
+from graygate.domain.release.decision import Complete, Decision, Note, Reason, Reassert, Restart, WorkloadMove
 from graygate.domain.release.moves import describe_step, hold
 from graygate.domain.release.observations import DeploymentState, FollowedState
 from graygate.domain.release.phases import TERMINAL, Trigger
 from graygate.domain.release.plan import FULL
 
-__all__ = ["before", "short", "wanted_replicas", "with_scale"]
+__all__ = ["before", "canary_reading", "short", "wanted_replicas", "with_scale"]
 
 
 def short(revision: str | None) -> str:
@@ -135,6 +136,19 @@ def _nothing_to_release(tick: Tick, status: CanaryReleaseStatus, primary: Deploy
 def _promoting(tick: Tick, status: CanaryReleaseStatus, primary: DeploymentState) -> Decision:
     """Rule 5: the primary rolls the revision out; then all traffic goes to the stable destination."""
     revision = short(status.revision)
+    if tick.route_problem is None and (off := tick.drifted(status.canary_weight)):
+        found = ", ".join(f"{r.label} at {r.canary_weight}%" for r in off)
+        message = (
+            f"drift while promoting: wanted {status.canary_weight}% on the canary, found {found}; setting it again"
+        )
+        return Reassert(
+            reason=Reason.DRIFT,
+            message=message,
+            status=seal(tick, status, status.message),
+            target_weight=status.canary_weight,
+            event="Warning",
+            workload=WorkloadMove(promote=status.revision) if primary.revision != status.revision else None,
+        )
     if primary.revision != status.revision:
         message = f"promoting revision {revision}: giving it to {primary.label}; the canary carries 100%"
         decision = hold(tick, status, Reason.PROMOTING, message)
@@ -167,6 +181,15 @@ def _promoting(tick: Tick, status: CanaryReleaseStatus, primary: DeploymentState
         restore_routes=restore,
         event="Normal",
     )
+
+
+def canary_reading(seen: FollowedState, status: CanaryReleaseStatus) -> WorkloadReading:
+    """The followed Deployment as the common rules read a canary workload. Before it carries traffic it must be
+    ready (every replica on the revision, none of an older one); once it does, only unavailable counts against it,
+    so a scale-up under way (`followTraffic`) is not a failure."""
+    canary = seen.canary
+    available = canary.ready if status.canary_weight == 0 else canary.available
+    return WorkloadReading(kind="Deployment", name=canary.name, available=available, message=canary.message)
 
 
 def wanted_replicas(spec: CanaryReleaseSpec, tick: Tick, status: CanaryReleaseStatus) -> int | None:

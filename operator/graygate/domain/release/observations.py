@@ -56,6 +56,9 @@ class DeploymentState:
     revision: str | None = None
     replicas: int = 0
     ready: bool = False
+    available: bool = False
+    """The Deployment's `Available` condition: enough replicas are up, though not necessarily all of them (a
+    scale-up under way): what a canary already carrying traffic must keep."""
     message: str = ""
 
     @property
