@@ -163,3 +163,32 @@ def canary_release(name: str, steps: list[dict[str, Any]], **spec: Any) -> dict[
     body["spec"].update(spec)
     body["spec"] = {key: value for key, value in body["spec"].items() if value is not None}
     return body
+
+
+class WeightRecorder:
+    """Polls the managed route every 25 ms and keeps each change of (stable, canary) weights with its time."""
+
+    def __init__(self, api: client.ApiClient, namespace: str, name: str = "checkout") -> None:
+        self.changes: list[tuple[float, tuple[int, int]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(api, namespace, name), daemon=True)
+        self._thread.start()
+
+    def _run(self, api: client.ApiClient, namespace: str, name: str) -> None:
+        while not self._stop.is_set():
+            self._sample(api, namespace, name)
+            self._stop.wait(0.025)
+        # One last reading after the caller saw the end state, so a change made between two polls is never lost.
+        self._sample(api, namespace, name)
+
+    def _sample(self, api: client.ApiClient, namespace: str, name: str) -> None:
+        seen = weights(api, namespace, name)
+        if not self.changes or self.changes[-1][1] != seen:
+            self.changes.append((time.monotonic(), seen))
+
+    def canary_sequence(self) -> list[int]:
+        return [canary for _, (_, canary) in self.changes]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
