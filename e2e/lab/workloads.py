@@ -7,7 +7,9 @@ Istio subset or a Service does) of one Deployment. Every `interval_s` the pods o
 `list_pods`, so the lab needs no Kubernetes client; the e2e side passes an adapter) and:
 
 - a pod counts when it is Ready (condition Ready=True) and not terminating (no deletionTimestamp);
-- each revision, i.e. each (Deployment, `pod-template-hash` label), gets one backend process, started with the image
+- each revision, i.e. each (Deployment, `pod-template-hash` label), gets one backend process as soon as one of its
+  pods exists (not yet Ready: a pod becomes Ready once its container has started, and so must its backend), started
+  with the image
   tag of the pod's first container as its version (the whole image when it has no tag), knobs from that container's
   env (`ENV_KNOBS`: `LAB_ERROR_RATE=0.5` makes half the answers 500s) and the Deployment's name as its workload, so
   its Istio series say `destination_workload=<Deployment>`, which graygate's built-in queries select on;
@@ -156,7 +158,7 @@ def plan(sides: Sequence[WorkloadSide], pods: Mapping[str, Sequence[Mapping[str,
         served: list[tuple[str, Revision]] = []
         for pod in pods.get(side.cluster, ()):
             revision = _revision(side, pod)
-            if revision is None or not counts(pod) or revision in refused:
+            if revision is None or revision in refused or pod.get("metadata", {}).get("deletionTimestamp"):
                 continue
             if revision not in out.backends:
                 try:
@@ -165,7 +167,8 @@ def plan(sides: Sequence[WorkloadSide], pods: Mapping[str, Sequence[Mapping[str,
                     refused.add(revision)
                     out.problems.append(f"{revision.name}: {e}")
                     continue
-            served.append((str(pod.get("metadata", {}).get("name", "")), revision))
+            if counts(pod):
+                served.append((str(pod.get("metadata", {}).get("name", "")), revision))
         out.endpoints[side.cluster] = [revision for _, revision in sorted(served)]
     return out
 

@@ -3,7 +3,8 @@
 Why our own stages: kwok's built-in pod stages make every pod Ready at once, so a Deployment never shows a rollout
 in progress. Given any pod stage, kwok uses only the given ones, so these repeat its defaults (ready, complete for a
 Job's pods, delete) and add one: a pod labelled `sandbox.graygate.dev/hold-not-ready: "true"` is scheduled and
-Running but never Ready. A Deployment whose pod template carries the label stays mid-rollout, with its older
+Running but never Ready, and one annotated `sandbox.graygate.dev/ready-after: "3s"` becomes Ready that long after
+it is scheduled. A Deployment whose pod template carries the label stays mid-rollout, with its older
 ReplicaSet's pods still serving, for as long as a test needs.
 """
 
@@ -15,6 +16,9 @@ from typing import Any
 import yaml
 
 HOLD_NOT_READY_LABEL = "sandbox.graygate.dev/hold-not-ready"
+READY_AFTER_ANNOTATION = "sandbox.graygate.dev/ready-after"
+"""A pod annotated with a Go duration (`"3s"`) becomes Running and Ready that long after it is scheduled, as a real
+container that takes time to start; without it, at once."""
 
 _API_VERSION = "kwok.x-k8s.io/v1alpha1"
 _POD = {"apiGroup": "v1", "kind": "Pod"}
@@ -103,13 +107,13 @@ def _running(ready: bool) -> str:
     )
 
 
-def _stage(name: str, expressions: list[dict[str, Any]], next_: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": _API_VERSION,
-        "kind": "Stage",
-        "metadata": {"name": name},
-        "spec": {"resourceRef": _POD, "selector": {"matchExpressions": expressions}, "next": next_},
-    }
+def _stage(
+    name: str, expressions: list[dict[str, Any]], next_: dict[str, Any], delay: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {"resourceRef": _POD, "selector": {"matchExpressions": expressions}, "next": next_}
+    if delay is not None:
+        spec["delay"] = delay
+    return {"apiVersion": _API_VERSION, "kind": "Stage", "metadata": {"name": name}, "spec": spec}
 
 
 def pod_stages() -> list[dict[str, Any]]:
@@ -117,7 +121,15 @@ def pod_stages() -> list[dict[str, Any]]:
     held = {"key": _HELD, "operator": "In", "values": ["true"]}
     not_held = {"key": _HELD, "operator": "NotIn", "values": ["true"]}
     return [
-        _stage("pod-ready", [_NOT_DELETING, _NOT_STARTED, not_held], {"statusTemplate": _running(ready=True)}),
+        _stage(
+            "pod-ready",
+            [_NOT_DELETING, _NOT_STARTED, not_held],
+            {"statusTemplate": _running(ready=True)},
+            delay={
+                "durationMilliseconds": 0,
+                "durationFrom": {"expressionFrom": f'.metadata.annotations["{READY_AFTER_ANNOTATION}"]'},
+            },
+        ),
         _stage("pod-held-not-ready", [_NOT_DELETING, _NOT_STARTED, held], {"statusTemplate": _running(ready=False)}),
         _stage(
             "pod-complete",

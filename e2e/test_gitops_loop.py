@@ -1,0 +1,182 @@
+"""The GitOps loop end to end: one Deployment, one VirtualService and one long-lived release applied once, then
+only the image changes, as a commit per version would change it.
+
+The sandbox's kube-controller-manager and kwok roll the Deployments out for real (ReplicaSets, pods that become
+Ready); the traffic lab runs a backend per revision of each Deployment's ready pods (the image tag is the version it
+serves, the `LAB_*` env of the pod template its faults), behind a real Envoy that follows the VirtualService the
+operator writes; Prometheus scrapes the backends for the built-in success-rate gate. The users are the load
+generator: every request they send is accounted for.
+
+v1 is adopted as stable; v2 (healthy) is promoted; v3 (half its answers 500) is rolled back while v2 keeps serving;
+v4 (healthy) is promoted. No user request fails outside v3's bad window (from its first failed request until its
+weight is back at 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from e2e.lab import TrafficLab, WorkloadSide
+from e2e.lab.loadgen import LoadResult
+from e2e.support import StatusRecorder, apply_release, errors_gate, in_phase, lab_release, pod_lister
+from tests.cluster_support import ISTIO, OperatorProcess, WeightRecorder
+
+APP = "app"
+PRIMARY = "app-primary"
+RATE = 40
+"""Requests per second through Envoy, for the whole story."""
+
+
+def deployment(version: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The Deployment as Git holds it."""
+    container: dict[str, Any] = {"name": "app", "image": f"example/app:{version}"}
+    if env:
+        container["env"] = [{"name": name, "value": value} for name, value in env.items()]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": APP, "labels": {"app.kubernetes.io/instance": "shop"}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": APP}},
+            "template": {"metadata": {"labels": {"app": APP}}, "spec": {"containers": [container]}},
+        },
+    }
+
+
+def release() -> dict[str, Any]:
+    body = lab_release(APP, [{"setWeight": 25}, {"setWeight": 50}], [errors_gate("PROMETHEUS")], inconclusiveLimit=30)
+    body["spec"]["workload"] = {"name": APP, "scaleDownDelay": "2s"}
+    return body
+
+
+@pytest.fixture
+async def gitops_lab(api: client.ApiClient, namespace: str) -> AsyncIterator[TrafficLab]:
+    """The lab with one side per Deployment (the primary is the stable subset, the followed one the canary), its
+    Envoy following VirtualService `app`."""
+    custom = client.CustomObjectsApi(api)
+    vs = TrafficLab.weighted_virtualservice({"stable": 100, "canary": 0})
+    custom.create_namespaced_custom_object(**ISTIO, namespace=namespace, body=vs)
+
+    def fetch() -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = custom.get_namespaced_custom_object(**ISTIO, namespace=namespace, name=APP)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return found
+
+    sides = [WorkloadSide("stable", PRIMARY, {"app": PRIMARY}), WorkloadSide("canary", APP, {"app": APP})]
+    async with (
+        TrafficLab(prometheus=True, namespace=namespace, workloads=sides, list_pods=pod_lister(api)) as lab,
+        lab.watch(fetch, interval_s=0.1),
+    ):
+        yield lab
+
+
+async def set_version(api: client.ApiClient, namespace: str, version: str, env: dict[str, str] | None = None) -> None:
+    apps = client.AppsV1Api(api)
+    body = {"spec": {"template": deployment(version, env)["spec"]["template"]}}
+    await asyncio.to_thread(apps.patch_namespaced_deployment, APP, namespace, body)
+
+
+async def replicas(api: client.ApiClient, namespace: str, name: str) -> int:
+    found = await asyncio.to_thread(client.AppsV1Api(api).read_namespaced_deployment, name, namespace)
+    return int(found.spec.replicas)
+
+
+async def until(check: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def served(result: LoadResult) -> dict[str | None, int]:
+    return dict(result.counts())
+
+
+async def test_one_commit_per_version_promotes_the_good_and_rolls_back_the_bad(
+    api: client.ApiClient, namespace: str, gitops_lab: TrafficLab, operator: OperatorProcess
+) -> None:
+    lab = gitops_lab
+    apps = client.AppsV1Api(api)
+    await asyncio.to_thread(apps.create_namespaced_deployment, namespace, deployment("v1"))
+    body = release()
+    body["spec"]["analysis"]["gates"] = [errors_gate(lab.prometheus_url)]
+    await apply_release(api, namespace, body)
+    recorder = StatusRecorder(api, namespace, APP)
+    recorder.start()
+    weights = WeightRecorder(api, namespace, APP)
+    load = lab.load(rate_per_s=RATE, max_requests=RATE * 300, max_duration_s=300)
+    try:
+        await recorder.until(in_phase("Succeeded"), 60, "v1 to be adopted as stable")
+        await until(lambda: _served_by(lab, "v1"), 30, "the lab to serve v1 from the primary's pods")
+        await lab.prometheus.wait_targets_up()
+        load.start()
+        await asyncio.sleep(2)
+
+        revisions: dict[str, str] = {}
+        for version, env, outcome in (
+            ("v2", None, "Succeeded"),
+            ("v3", {"LAB_ERROR_RATE": "0.5"}, "Failed"),
+            ("v4", None, "Succeeded"),
+        ):
+            before = recorder.latest().get("revision")
+            await set_version(api, namespace, version, env)
+            started = await recorder.until(lambda s, b=before: s.get("revision") not in (None, b), 30, version)
+            revisions[version] = started.status["revision"]
+            ended = await recorder.until(
+                lambda s, r=revisions[version]: s.get("revision") == r and s.get("phase") in ("Succeeded", "Failed"),
+                120,
+                f"the run of {version} to end",
+            )
+            assert ended.status["phase"] == outcome, ended.status.get("message")
+            await until(
+                lambda: _canary_replicas_zero(api, namespace), 30, f"the canary scaled to 0 after {version}"
+            )
+            await asyncio.sleep(2)
+        await asyncio.sleep(2)
+    finally:
+        result = await load.stop()
+        weights.stop()
+        await recorder.stop()
+
+    final = recorder.latest()
+    assert final["stableRevision"] == revisions["v4"]
+    primary = await asyncio.to_thread(apps.read_namespaced_deployment, PRIMARY, namespace)
+    assert primary.spec.template.spec.containers[0].image == "example/app:v4"
+
+    failures = result.failures()
+    assert failures, "v3 answered half its requests with 500: the users must have seen some"
+    bad_start = failures[0].sent_at
+    back = [at for at, (_, canary) in weights.changes if at > bad_start and canary == 0]
+    assert back, "v3's weight never went back to 0"
+    outside = [s for s in failures if not bad_start <= s.sent_at <= back[0] + 0.5]
+    assert not outside, f"{len(outside)} failed requests outside v3's bad window: {outside[:5]}"
+    in_window = result.between(bad_start, back[0] + 0.5)
+    assert {s.version for s in in_window.failures()} <= {"v3", None}, "only v3 failed users"
+    last = result.between(start=time.monotonic() - 3)
+    assert served(last) == {"v4": len(last.samples)}, f"after v4's promotion users were served by {served(last)}"
+    print(f"\nusers: {result.counts()}; failed in v3's window: {len(failures)}")
+
+
+async def _served_by(lab: TrafficLab, version: str) -> bool:
+    probe = lab.load(rate_per_s=20, max_requests=10, max_duration_s=2)
+    probe.start()
+    result = await probe.finished()
+    return served(result) == {version: 10}
+
+
+async def _canary_replicas_zero(api: client.ApiClient, namespace: str) -> bool:
+    return await replicas(api, namespace, APP) == 0
