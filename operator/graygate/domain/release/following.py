@@ -105,9 +105,7 @@ def _new_revision(tick: Tick, status: CanaryReleaseStatus, canary: DeploymentSta
         message = f"{canary.label} is back at the stable revision {short(canary.revision)}; nothing to release"
     else:
         message = f"new revision {short(canary.revision)} of {canary.label} (was {short(was)}): starting a run"
-    fresh = start_over(status).model_copy(
-        update={"revision": canary.revision, "run_cause": message, "scale_down_at": None}
-    )
+    fresh = start_over(status).model_copy(update={"revision": canary.revision, "run_cause": message})
     moved = move(fresh, Trigger.REVISION, Reason.NEW_REVISION, message, tick.now)
     withdraw = status.canary_weight != 0 and bool(status.original_routes)
     return Restart(
