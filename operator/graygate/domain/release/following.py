@@ -15,7 +15,9 @@ they read best together, in the order they apply:
    the release is Succeeded and the canary is scaled to 0.
 5. Promoting: the primary is given the revision (again, if the write was lost), and once its rollout of that
    revision is complete all traffic goes back to the stable destination: Succeeded. A promotion is never rolled
-   back: the canary it promotes passed every step and carries all traffic meanwhile.
+   back: the canary it promotes passed every step and carries all traffic meanwhile. A command typed meanwhile is
+   ignored with its reason first (the promotion goes on the next tick): left pending, it would act on whatever
+   phase came next, and an `abort` would end the next revision's run before it began.
 
 After any decision (`with_scale`): the canary Deployment runs what the phase needs. During a run, as many
 replicas as the primary (or, with `followTraffic`, its share of them at the weight of the step ahead, so new pods
@@ -30,6 +32,7 @@ from math import ceil
 from graygate.api.spec import CanaryReleaseSpec, FollowedWorkload
 from graygate.api.status import CanaryReleaseStatus, Phase
 from graygate.domain.release.bookkeeping import Tick, move, seal, start_over
+from graygate.domain.release.commands import pending_command
 from graygate.domain.release.deadline import overdue
 from graygate.domain.release.decision import Complete, Decision, Note, Reason, Restart, WorkloadMove
 from graygate.domain.release.moves import describe_step, hold
@@ -63,7 +66,7 @@ def before(tick: Tick) -> Decision | None:
         return _new_revision(tick, status, canary)
     if status.phase is Phase.PENDING and status.revision == status.stable_revision:
         return _nothing_to_release(tick, status, primary)
-    if status.phase is Phase.PROMOTING:
+    if status.phase is Phase.PROMOTING and pending_command(status, tick.seen.command) is None:
         return _promoting(tick, status, primary)
     if status is not tick.status:
         return hold(tick, status, Reason.ADOPTED, status.message)
