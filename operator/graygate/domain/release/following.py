@@ -180,6 +180,10 @@ def wanted_replicas(spec: CanaryReleaseSpec, tick: Tick, status: CanaryReleaseSt
         return 0 if due else None
     if status.phase is Phase.INVALID or (status.phase is Phase.PENDING and status.revision == status.stable_revision):
         return None
+    if not seen.primary.exists:
+        # No reference to size the canary by: a missing primary (deleted meanwhile, or being created again by a
+        # promotion) must not shrink a canary that may carry all traffic.
+        return None
     reference = max(seen.primary.replicas, 1)
     floor = workload.replicas.min
     if not workload.replicas.follow_traffic:
