@@ -17,7 +17,7 @@ from graygate.domain.analysis.http_probe import HttpProbeMeasurement
 from graygate.domain.analysis.measurements import Measurement, WorkloadReading
 from graygate.domain.analysis.verdicts import Verdict
 from graygate.domain.release.decision import Decision, Reason
-from graygate.domain.release.observations import Observations, RouteReading
+from graygate.domain.release.observations import DeploymentState, FollowedState, Observations, RouteReading
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 VS = "checkout"
@@ -99,6 +99,7 @@ def observe(
     workload: WorkloadReading | None = None,
     snapshots: tuple[OriginalRoute, ...] | None = None,
     readings: tuple[RouteReading, ...] | None = None,
+    followed: FollowedState | None = None,
 ) -> Observations:
     """One tick's observations: by default one readable route at `weight` and nothing else."""
     return Observations(
@@ -109,6 +110,43 @@ def observe(
         snapshots=snapshots,
         command=command,
         frozen=frozen,
+        followed=followed,
+    )
+
+
+def follow_spec(*weights: int, **changes: Any) -> CanaryReleaseSpec:
+    """A spec without gates that follows Deployment `checkout` through `setWeight` steps (default 10, 30, 60);
+    `workload` changes (camelCase) go in `changes["workload"]`."""
+    workload = {"name": "checkout", **changes.pop("workload", {})}
+    steps = [{"setWeight": weight} for weight in weights or (10, 30, 60)]
+    return spec(**{"analysis": {"interval": "30s"}, "steps": steps, "workload": workload, **changes})
+
+
+def deployments(
+    revision: str | None = "rev-2",
+    primary: str | None = "rev-1",
+    *,
+    replicas: int = 3,
+    primary_replicas: int = 3,
+    primary_ready: bool = True,
+    exists: bool = True,
+    primary_exists: bool | None = None,
+) -> FollowedState:
+    """`checkout` at `revision` with `replicas`, and `checkout-primary` at `primary` (missing when None, unless
+    `primary_exists` says it exists anyway: a Deployment graygate did not make)."""
+    there = primary is not None if primary_exists is None else primary_exists
+    return FollowedState(
+        canary=DeploymentState(
+            name="checkout", exists=exists, revision=revision if exists else None, replicas=replicas, ready=True
+        ),
+        primary=DeploymentState(
+            name="checkout-primary",
+            exists=there,
+            revision=primary,
+            replicas=primary_replicas if there else 0,
+            ready=there and primary_ready,
+            message="" if primary_ready else "1/3 updated",
+        ),
     )
 
 

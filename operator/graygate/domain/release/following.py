@@ -15,7 +15,9 @@ they read best together, in the order they apply:
    the release is Succeeded and the canary is scaled to 0.
 5. Promoting: the primary is given the revision (again, if the write was lost), and once its rollout of that
    revision is complete all traffic goes back to the stable destination: Succeeded. A promotion is never rolled
-   back: the canary it promotes passed every step and carries all traffic meanwhile.
+   back: the canary it promotes passed every step and carries all traffic meanwhile. A command typed meanwhile is
+   ignored with its reason first (the promotion goes on the next tick): left pending, it would act on whatever
+   phase came next, and an `abort` would end the next revision's run before it began.
 
 After any decision (`with_scale`): the canary Deployment runs what the phase needs. During a run, as many
 replicas as the primary (or, with `followTraffic`, its share of them at the weight of the step ahead, so new pods
@@ -31,6 +33,7 @@ from graygate.api.spec import CanaryReleaseSpec, FollowedWorkload
 from graygate.api.status import CanaryReleaseStatus, Phase
 from graygate.domain.analysis.measurements import WorkloadReading
 from graygate.domain.release.bookkeeping import Tick, move, seal, start_over
+from graygate.domain.release.commands import pending_command
 from graygate.domain.release.deadline import overdue
 from graygate.domain.release.decision import Complete, Decision, Note, Reason, Reassert, Restart, WorkloadMove
 from graygate.domain.release.moves import describe_step, hold
@@ -64,7 +67,7 @@ def before(tick: Tick) -> Decision | None:
         return _new_revision(tick, status, canary)
     if status.phase is Phase.PENDING and status.revision == status.stable_revision:
         return _nothing_to_release(tick, status, primary)
-    if status.phase is Phase.PROMOTING:
+    if status.phase is Phase.PROMOTING and pending_command(status, tick.seen.command) is None:
         return _promoting(tick, status, primary)
     if status is not tick.status:
         return hold(tick, status, Reason.ADOPTED, status.message)
@@ -106,9 +109,7 @@ def _new_revision(tick: Tick, status: CanaryReleaseStatus, canary: DeploymentSta
         message = f"{canary.label} is back at the stable revision {short(canary.revision)}; nothing to release"
     else:
         message = f"new revision {short(canary.revision)} of {canary.label} (was {short(was)}): starting a run"
-    fresh = start_over(status).model_copy(
-        update={"revision": canary.revision, "run_cause": message, "scale_down_at": None}
-    )
+    fresh = start_over(status).model_copy(update={"revision": canary.revision, "run_cause": message})
     moved = move(fresh, Trigger.REVISION, Reason.NEW_REVISION, message, tick.now)
     withdraw = status.canary_weight != 0 and bool(status.original_routes)
     return Restart(
@@ -201,6 +202,10 @@ def wanted_replicas(spec: CanaryReleaseSpec, tick: Tick, status: CanaryReleaseSt
         due = status.scale_down_at is not None and status.scale_down_at <= tick.now
         return 0 if due else None
     if status.phase is Phase.INVALID or (status.phase is Phase.PENDING and status.revision == status.stable_revision):
+        return None
+    if not seen.primary.exists:
+        # No reference to size the canary by: a missing primary (deleted meanwhile, or being created again by a
+        # promotion) must not shrink a canary that may carry all traffic.
         return None
     reference = max(seen.primary.replicas, 1)
     floor = workload.replicas.min
