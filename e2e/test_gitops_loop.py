@@ -26,6 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from e2e.lab import TrafficLab, WorkloadSide
 from e2e.lab.loadgen import LoadResult
 from e2e.support import StatusRecorder, apply_release, errors_gate, in_phase, lab_release, pod_lister
+from graygate.sandbox import READY_AFTER_ANNOTATION
 from tests.cluster_support import ISTIO, OperatorProcess, WeightRecorder
 
 APP = "app"
@@ -46,7 +47,12 @@ def deployment(version: str, env: dict[str, str] | None = None) -> dict[str, Any
         "spec": {
             "replicas": 2,
             "selector": {"matchLabels": {"app": APP}},
-            "template": {"metadata": {"labels": {"app": APP}}, "spec": {"containers": [container]}},
+            "template": {
+                # Ready 2 s after it is scheduled, as a container that takes time to start: the lab's backend for
+                # the revision starts meanwhile, as the real one would.
+                "metadata": {"labels": {"app": APP}, "annotations": {READY_AFTER_ANNOTATION: "2s"}},
+                "spec": {"containers": [container]},
+            },
         },
     }
 
@@ -142,9 +148,7 @@ async def test_one_commit_per_version_promotes_the_good_and_rolls_back_the_bad(
                 f"the run of {version} to end",
             )
             assert ended.status["phase"] == outcome, ended.status.get("message")
-            await until(
-                lambda: _canary_replicas_zero(api, namespace), 30, f"the canary scaled to 0 after {version}"
-            )
+            await until(lambda: _canary_replicas_zero(api, namespace), 30, f"the canary scaled to 0 after {version}")
             await asyncio.sleep(2)
         await asyncio.sleep(2)
     finally:

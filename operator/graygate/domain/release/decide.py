@@ -181,7 +181,8 @@ def _invalid(spec: InvalidSpec, status: CanaryReleaseStatus, seen: Observations,
 
 
 def _initialize(tick: Tick) -> Decision:
-    status = CanaryReleaseStatus(last_command=tick.status.last_command)
+    # The deadline's clock starts at first sight: a release that can never start is reported like one that stalls.
+    status = CanaryReleaseStatus(last_command=tick.status.last_command, progress_at=tick.now)
     recorded = _original_routes(tick, ())
     if isinstance(recorded, _NotYet):
         return hold(tick, status, Reason.INITIALIZED, recorded.message)

@@ -125,7 +125,13 @@ def _new_revision(tick: Tick, status: CanaryReleaseStatus, canary: DeploymentSta
 def _nothing_to_release(tick: Tick, status: CanaryReleaseStatus, primary: DeploymentState) -> Decision:
     """Rule 4: the revision is the stable one; Succeeded once the primary runs it."""
     revision = short(status.revision)
-    if primary.revision != status.revision or not primary.ready:
+    if primary.revision != status.revision:
+        # The stable revision is recorded when its promotion starts; a promotion write that was lost (or refused for
+        # a newer revision that has since been rolled back) is made again here.
+        message = f"revision {revision} is the stable one; giving it to {primary.label}"
+        decision = hold(tick, status, Reason.PROMOTING, message)
+        return replace(decision, workload=WorkloadMove(promote=status.revision))
+    if not primary.ready:
         message = f"revision {revision} is the stable one; waiting for {primary.label} to run it: {primary.message}"
         return hold(tick, status, Reason.WAITING_FOR_WORKLOAD, message)
     message = f"revision {revision} is stable: {primary.label} runs it and the stable destination carries all traffic"

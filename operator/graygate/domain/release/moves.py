@@ -53,6 +53,8 @@ _LOUD_HOLDS: dict[Reason, EventType] = {
     Reason.CONFIG_UNAVAILABLE: "Warning",
     Reason.CONFIG_RESTORING: "Normal",
     Reason.CANNOT_MEASURE: "Warning",
+    Reason.WORKLOAD_MISSING: "Warning",
+    Reason.PROMOTING: "Normal",
 }
 
 
