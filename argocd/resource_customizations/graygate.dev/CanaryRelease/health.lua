@@ -2,9 +2,12 @@
 --
 -- A status computed from an older spec says nothing about the current one, so until the operator has observed
 -- the current generation the release is Progressing. Then the phase decides: Succeeded is Healthy, Paused is
--- Suspended (a human is expected), Failed, Aborted and Invalid are Degraded, Pending and Progressing are
--- Progressing, or Degraded when the Stalled condition says the operator cannot go on (a route it cannot manage).
+-- Suspended (a human is expected), Failed, Aborted and Invalid are Degraded, Pending, Progressing and Promoting
+-- (the primary Deployment rolling out the released revision) are Progressing, or Degraded when the Stalled
+-- condition says the operator cannot go on (a route it cannot manage, a run past its progressDeadline).
 -- A Succeeded release whose traffic drifted (TrafficInSync False) is Progressing while graygate puts it back.
+-- A new revision of a followed workload changes the Deployment, not the release, so its generation stays: the
+-- phase alone (Failed, then Pending and Progressing again) carries the news, and conditions are rewritten each tick.
 -- Runs without Lua's string and math libraries, as Argo CD runs resource customizations.
 
 local hs = {}
@@ -62,11 +65,11 @@ if phase == "Succeeded" then
     return hs
   end
   hs.status = "Healthy"
-  hs.message = said(message, "the canary carries all traffic")
+  hs.message = said(message, "released")
   return hs
 end
 
-if phase == "Pending" or phase == "Progressing" then
+if phase == "Pending" or phase == "Progressing" or phase == "Promoting" then
   local stalled = condition(status, "Stalled", generation)
   if stalled ~= nil and stalled.status == "True" then
     hs.status = "Degraded"
@@ -74,15 +77,28 @@ if phase == "Pending" or phase == "Progressing" then
     return hs
   end
   hs.status = "Progressing"
-  hs.message = said(message, phase)
+  local doing = phase
+  if phase == "Promoting" then
+    doing = "the primary Deployment is rolling out revision " .. tostring(status.revision) ..
+      "; the canary carries all traffic meanwhile"
+  end
+  hs.message = said(message, doing)
   return hs
 end
 
 if phase == "Paused" then
-  hs.status = "Suspended"
   local why = ""
   if status.pauseReason ~= nil then
     why = " (" .. status.pauseReason .. ")"
+  end
+  -- Paused past progressDeadline is Degraded, not Suspended: the built-in health of a Deployment and of an Argo
+  -- Rollout both turn Degraded on ProgressDeadlineExceeded, so users' on-health-degraded notifications fire for a
+  -- stuck run whatever carries it. A pause a human planned for (a pause step, a manual pause, inconclusive
+  -- analyses asking for a decision) is Suspended. Either way resume and abort stay offered: they read the phase.
+  if status.pauseReason == "ProgressDeadline" then
+    hs.status = "Degraded"
+  else
+    hs.status = "Suspended"
   end
   hs.message = said(message, "paused") .. why
   return hs
