@@ -17,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -27,7 +29,10 @@ from e2e.lab import TrafficLab, WorkloadSide
 from e2e.lab.loadgen import LoadResult
 from e2e.support import StatusRecorder, apply_release, errors_gate, in_phase, lab_release, pod_lister
 from graygate.sandbox import READY_AFTER_ANNOTATION
-from tests.cluster_support import ISTIO, OperatorProcess, WeightRecorder
+from tests.argocd_diff import fields_changed, load_rules
+from tests.cluster_support import ISTIO, RELEASES, OperatorProcess, WeightRecorder
+
+REPO = Path(__file__).resolve().parents[1]
 
 APP = "app"
 PRIMARY = "app-primary"
@@ -88,9 +93,34 @@ async def gitops_lab(api: client.ApiClient, namespace: str) -> AsyncIterator[Tra
         yield lab
 
 
+def ignore_rules() -> Any:
+    """The documented `ignoreDifferences` (argocd/ignore-differences.yaml), for this test's object names."""
+    entries = yaml.safe_load((REPO / "argocd" / "ignore-differences.yaml").read_text())
+    return load_rules([entry | {"name": APP} if entry.get("name") else entry for entry in entries])
+
+
+async def argocd_diffs(api: client.ApiClient, namespace: str, git: dict[str, dict[str, Any]], rules: Any) -> list[str]:
+    """What Argo CD would show out of sync: each object as Git holds it against the live one, outside `rules`."""
+    apps, custom = client.AppsV1Api(api), client.CustomObjectsApi(api)
+    live = {
+        "Deployment": api.sanitize_for_serialization(
+            await asyncio.to_thread(apps.read_namespaced_deployment, APP, namespace)
+        ),
+        "VirtualService": await asyncio.to_thread(
+            custom.get_namespaced_custom_object, **ISTIO, namespace=namespace, name=APP
+        ),
+        "CanaryRelease": await asyncio.to_thread(
+            custom.get_namespaced_custom_object, **RELEASES, namespace=namespace, name=APP
+        ),
+    }
+    return [f"{kind} {path}" for kind, body in git.items() for path in fields_changed(body, live[kind], rules)]
+
+
 async def set_version(api: client.ApiClient, namespace: str, version: str, env: dict[str, str] | None = None) -> None:
     apps = client.AppsV1Api(api)
-    body = {"spec": {"template": deployment(version, env)["spec"]["template"]}}
+    # The whole template, as `kubectl apply` of the next commit would leave it: a strategic merge of the new
+    # container would keep the previous version's env.
+    body = [{"op": "replace", "path": "/spec/template", "value": deployment(version, env)["spec"]["template"]}]
     await asyncio.to_thread(apps.patch_namespaced_deployment, APP, namespace, body)
 
 
@@ -121,6 +151,13 @@ async def test_one_commit_per_version_promotes_the_good_and_rolls_back_the_bad(
     body = release()
     body["spec"]["analysis"]["gates"] = [errors_gate(lab.prometheus_url)]
     await apply_release(api, namespace, body)
+    git = {
+        "Deployment": deployment("v1"),
+        "VirtualService": TrafficLab.weighted_virtualservice({"stable": 100, "canary": 0}),
+        "CanaryRelease": body,
+    }
+    rules = ignore_rules()
+    fights: list[str] = []
     recorder = StatusRecorder(api, namespace, APP)
     recorder.start()
     weights = WeightRecorder(api, namespace, APP)
@@ -140,8 +177,13 @@ async def test_one_commit_per_version_promotes_the_good_and_rolls_back_the_bad(
         ):
             before = recorder.latest().get("revision")
             await set_version(api, namespace, version, env)
+            git["Deployment"] = deployment(version, env)
             started = await recorder.until(lambda s, b=before: s.get("revision") not in (None, b), 30, version)
             revisions[version] = started.status["revision"]
+            await recorder.until(
+                lambda s: s.get("canaryWeight", 0) > 0 or s.get("phase") in ("Succeeded", "Failed"), 60, "traffic"
+            )
+            fights += await argocd_diffs(api, namespace, git, rules)
             ended = await recorder.until(
                 lambda s, r=revisions[version]: s.get("revision") == r and s.get("phase") in ("Succeeded", "Failed"),
                 120,
@@ -155,7 +197,14 @@ async def test_one_commit_per_version_promotes_the_good_and_rolls_back_the_bad(
         result = await load.stop()
         weights.stop()
         await recorder.stop()
+        failed = result.failures()
+        print(f"\nusers: {result.counts()}; statuses {result.statuses()}; failed {len(failed)}: {failed[:3]}")
+        print(f"weights: {[(round(at, 1), w) for at, w in weights.changes]}")
 
+    fights += await argocd_diffs(api, namespace, git, rules)
+    assert not fights, f"Argo CD would fight graygate over {fights}"
+    unguarded = await argocd_diffs(api, namespace, git, ())
+    assert unguarded == ["Deployment /spec/replicas"], "without the documented rules, only the scale differs at rest"
     final = recorder.latest()
     assert final["stableRevision"] == revisions["v4"]
     primary = await asyncio.to_thread(apps.read_namespaced_deployment, PRIMARY, namespace)
