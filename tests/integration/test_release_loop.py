@@ -1,6 +1,8 @@
 """The release loop against the real control plane: a release follows a Deployment (kube-controller-manager and
 kwok roll it out for real, with ReplicaSets and pods), adopts its first revision, releases each new one, promotes
-the winner to the primary it creates, rolls a loser back, and never sends traffic to a canary mid-rollout."""
+the winner to the primary it creates, rolls a loser back, and never sends traffic to a canary mid-rollout. A new
+revision mid-run starts over from 0 %, a run past its deadline pauses, deleting a release never jumps traffic to a
+version that did not pass, and a promotion cut by a crash finishes once."""
 
 from __future__ import annotations
 
