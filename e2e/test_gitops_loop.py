@@ -51,6 +51,9 @@ def deployment(version: str, env: dict[str, str] | None = None) -> dict[str, Any
         "metadata": {"name": APP, "labels": {"app.kubernetes.io/instance": "shop"}},
         "spec": {
             "replicas": 2,
+            # A pod counts as available 1 s after it is Ready: the lab's Envoy learns a Ready pod's endpoint within
+            # a few hundred ms, as a mesh's endpoint discovery does, and traffic must not arrive before it.
+            "minReadySeconds": 1,
             "selector": {"matchLabels": {"app": APP}},
             "template": {
                 # Ready 2 s after it is scheduled, as a container that takes time to start: the lab's backend for
