@@ -7,5 +7,11 @@ from graygate.sandbox.controlplane import ControlPlane, ControlPlaneSettings
 from graygate.sandbox.kwok_stages import HOLD_NOT_READY_LABEL, READY_AFTER_ANNOTATION
 from graygate.sandbox.toolchain import Toolchain, ToolchainMissingError
 
-__all__ = ["HOLD_NOT_READY_LABEL",
-    "READY_AFTER_ANNOTATION", "ControlPlane", "ControlPlaneSettings", "Toolchain", "ToolchainMissingError"]
+__all__ = [
+    "HOLD_NOT_READY_LABEL",
+    "READY_AFTER_ANNOTATION",
+    "ControlPlane",
+    "ControlPlaneSettings",
+    "Toolchain",
+    "ToolchainMissingError",
+]
