@@ -221,7 +221,7 @@ def pause(
 def restart(tick: Tick, status: CanaryReleaseStatus, trigger: Trigger, reason: Reason, message: str) -> Restart:
     """Start over from step 0: back to Pending with the canary at 0 % (the original routes restored, if graygate
     had changed them)."""
-    status = move(start_over(status), trigger, reason, message, tick.now)
+    status = move(start_over(status).model_copy(update={"run_cause": message}), trigger, reason, message, tick.now)
     changed = bool(status.original_routes)
     return Restart(
         reason=reason,
