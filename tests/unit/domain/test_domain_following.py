@@ -174,9 +174,7 @@ def test_refused_primary_writes_nothing() -> None:
     "before",
     [
         pytest.param(run(P.PENDING, canary_weight=0, current_step_index=0), id="pending"),
-        pytest.param(run(), id="progressing-30"),
-        pytest.param(run(P.PAUSED, pause_reason=PauseReason.MANUAL), id="paused"),
-        pytest.param(run(P.PROMOTING, canary_weight=100, stable_revision="rev-2"), id="promoting"),
+        pytest.param(run(P.PAUSED, pause_reason=PauseReason.INCONCLUSIVE_WITHDRAWN, canary_weight=0), id="paused-0"),
         pytest.param(run(P.SUCCEEDED, canary_weight=0, stable_revision="rev-2"), id="succeeded"),
         pytest.param(fresh(), id="first-sight"),
     ],
@@ -190,6 +188,32 @@ def test_followed_deployment_missing(before: CanaryReleaseStatus, seen: Followed
     assert decision.status.canary_weight == before.canary_weight
     assert not decision.touches_traffic
     assert decision.workload is None
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        pytest.param(run(), id="progressing-30"),
+        pytest.param(run(P.PAUSED, pause_reason=PauseReason.MANUAL), id="paused-30"),
+    ],
+)
+def test_a_canary_carrying_traffic_whose_deployment_is_gone_is_rolled_back(before: CanaryReleaseStatus) -> None:
+    decision = tick(before, deployments(exists=False))
+    assert type(decision) is Rollback, decision.message
+    assert decision.status.phase is P.FAILED
+    assert decision.restore_routes and decision.target_weight == 0
+    assert "is gone" in decision.message
+
+
+def test_a_promotion_whose_canary_is_gone_sends_everything_to_the_primary_and_finishes() -> None:
+    promoting = run(P.PROMOTING, canary_weight=100, stable_revision="rev-2")
+    withdrawn = tick(promoting, deployments(exists=False, primary="rev-2", primary_ready=False))
+    assert type(withdrawn) is Reassert and withdrawn.target_weight == 0
+    assert withdrawn.status.phase is P.PROMOTING and withdrawn.status.canary_weight == 0
+    done = tick(withdrawn.status, deployments(exists=False, primary="rev-2"), weight=0)
+    assert type(done) is Complete and done.status.phase is P.SUCCEEDED
+    stuck = tick(withdrawn.status, deployments(exists=False, primary="rev-1"), weight=0)
+    assert type(stuck) is Hold and stuck.workload is None, "nothing left to copy the revision from"
 
 
 # rule 3: a new revision starts over from every phase but Invalid

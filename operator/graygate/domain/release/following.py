@@ -36,7 +36,7 @@ from graygate.domain.release.bookkeeping import Tick, move, seal, start_over
 from graygate.domain.release.commands import pending_command
 from graygate.domain.release.deadline import overdue
 from graygate.domain.release.decision import Complete, Decision, Note, Reason, Reassert, Restart, WorkloadMove
-from graygate.domain.release.moves import describe_step, hold
+from graygate.domain.release.moves import describe_step, hold, rollback
 from graygate.domain.release.observations import DeploymentState, FollowedState
 from graygate.domain.release.phases import TERMINAL, Trigger
 from graygate.domain.release.plan import FULL
@@ -56,7 +56,7 @@ def before(tick: Tick) -> Decision | None:
         return None
     canary, primary = seen.canary, seen.primary
     if not canary.exists or canary.revision is None:
-        return hold(tick, tick.status, Reason.WORKLOAD_MISSING, f"waiting for {canary.label}: {canary.message}")
+        return _missing(tick, canary, primary)
     status = tick.status
     if status.stable_revision is None:
         adopted = _adopt_primary(tick, workload, seen)
@@ -72,6 +72,32 @@ def before(tick: Tick) -> Decision | None:
     if status is not tick.status:
         return hold(tick, status, Reason.ADOPTED, status.message)
     return None
+
+
+def _missing(tick: Tick, canary: DeploymentState, primary: DeploymentState) -> Decision:
+    """Rule 1: without the followed Deployment nothing is released, and a canary that carried traffic is gone:
+    its run is rolled back (a promotion instead sends all traffic to the primary, which is rolling its revision
+    out, and finishes)."""
+    status = tick.status
+    gone = f"{canary.label} is gone ({canary.message})" if not canary.exists else f"{canary.label}: {canary.message}"
+    if status.phase in (Phase.PROGRESSING, Phase.PAUSED) and status.canary_weight > 0:
+        return rollback(tick, status, f"{gone}: the canary can serve nothing; rolled back", None)
+    if status.phase is Phase.PROMOTING:
+        if status.canary_weight > 0:
+            message = f"{gone} while promoting: all traffic to {primary.label}, which rolls the revision out"
+            withdrawn = status.model_copy(update={"canary_weight": 0})
+            return Reassert(
+                reason=Reason.WORKLOAD_MISSING,
+                message=message,
+                status=seal(tick, withdrawn, message),
+                target_weight=0,
+                event="Warning",
+            )
+        if primary.revision == status.revision:
+            return _promoting(tick, status, primary)
+        message = f"{gone} before {primary.label} was given the revision: nothing to promote from"
+        return hold(tick, status, Reason.WORKLOAD_MISSING, message)
+    return hold(tick, status, Reason.WORKLOAD_MISSING, f"waiting for {gone}")
 
 
 def _adopt_primary(tick: Tick, workload: FollowedWorkload, seen: FollowedState) -> CanaryReleaseStatus | Decision:
