@@ -201,17 +201,21 @@ def test_a_canary_carrying_traffic_whose_deployment_is_gone_is_rolled_back(befor
     decision = tick(before, deployments(exists=False))
     assert type(decision) is Rollback, decision.message
     assert decision.status.phase is P.FAILED
-    assert decision.restore_routes and decision.target_weight == 0
+    assert decision.restore_routes
+    assert decision.target_weight == 0
     assert "is gone" in decision.message
 
 
 def test_a_promotion_whose_canary_is_gone_sends_everything_to_the_primary_and_finishes() -> None:
     promoting = run(P.PROMOTING, canary_weight=100, stable_revision="rev-2")
     withdrawn = tick(promoting, deployments(exists=False, primary="rev-2", primary_ready=False))
-    assert type(withdrawn) is Reassert and withdrawn.target_weight == 0
-    assert withdrawn.status.phase is P.PROMOTING and withdrawn.status.canary_weight == 0
+    assert type(withdrawn) is Reassert
+    assert withdrawn.target_weight == 0
+    assert withdrawn.status.phase is P.PROMOTING
+    assert withdrawn.status.canary_weight == 0
     done = tick(withdrawn.status, deployments(exists=False, primary="rev-2"), weight=0)
-    assert type(done) is Complete and done.status.phase is P.SUCCEEDED
+    assert type(done) is Complete
+    assert done.status.phase is P.SUCCEEDED
     stuck = tick(withdrawn.status, deployments(exists=False, primary="rev-1"), weight=0)
     assert type(stuck) is Hold and stuck.workload is None, "nothing left to copy the revision from"
 
