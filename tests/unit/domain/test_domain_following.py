@@ -217,7 +217,8 @@ def test_a_promotion_whose_canary_is_gone_sends_everything_to_the_primary_and_fi
     assert type(done) is Complete
     assert done.status.phase is P.SUCCEEDED
     stuck = tick(withdrawn.status, deployments(exists=False, primary="rev-1"), weight=0)
-    assert type(stuck) is Hold and stuck.workload is None, "nothing left to copy the revision from"
+    assert type(stuck) is Hold
+    assert stuck.workload is None, "nothing left to copy the revision from"
 
 
 # rule 3: a new revision starts over from every phase but Invalid
