@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from graygate.api.spec import CanaryReleaseSpec
-from graygate.api.status import CanaryReleaseStatus
+from graygate.api.status import CanaryReleaseStatus, Phase
 from graygate.api.validation import InvalidSpec
 from graygate.domain.config.release_config import restore_plan, to_restore_on_delete
 from graygate.domain.release.claims import ALL_ROUTES, Claim, RouteKey, contested_by
@@ -175,8 +175,11 @@ async def delete_release(slot: Slot, deleted: Deleted, deps: Deps, now: datetime
 
 
 def _keeps_routes(spec: CanaryReleaseSpec | InvalidSpec, status: CanaryReleaseStatus) -> bool:
-    follows = not isinstance(spec, InvalidSpec) and spec.workload is not None
-    return on_delete(status.phase, follows_workload=follows) == "keep"
+    # An invalid spec cannot say whether it follows a workload; only a release that does has a stable revision.
+    follows = spec.workload is not None if not isinstance(spec, InvalidSpec) else status.stable_revision is not None
+    entered = [entry for entry in status.history if entry.to is Phase.INVALID]
+    before = entered[-1].from_ if entered else None
+    return on_delete(status.phase, follows_workload=follows, before_invalid=before) == "keep"
 
 
 def _restore_target(

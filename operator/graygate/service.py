@@ -126,7 +126,7 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
             raise
         failures.append(error)
     try:
-        if routed:
+        if routed and release.contested is None:  # a contested release wrote no traffic: nothing to follow it
             await _move_workload(release, decision, deps)
     except Exception as error:
         if not status_written:

@@ -33,6 +33,20 @@ def test_what_deleting_does_to_the_routes(phase: Phase, follows: bool, fate: str
     assert on_delete(phase, follows_workload=follows) == fate
 
 
+@pytest.mark.parametrize(
+    ("before", "follows", "fate"),
+    [
+        (P.SUCCEEDED, False, "keep"),
+        (P.PROMOTING, True, "keep"),
+        (P.PROGRESSING, False, "restore"),
+        (P.SUCCEEDED, True, "restore"),
+        (None, False, "restore"),
+    ],
+)
+def test_an_invalid_release_is_judged_by_the_phase_before(before: Phase | None, follows: bool, fate: str) -> None:
+    assert on_delete(P.INVALID, follows_workload=follows, before_invalid=before) == fate
+
+
 def test_every_phase_has_a_fate() -> None:
     for phase in Phase:
         for follows in (False, True):

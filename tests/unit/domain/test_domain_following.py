@@ -113,7 +113,7 @@ def notes(decision: Decision) -> list[Reason]:
             deployments("rev-1", None, primary_exists=True),
             Hold,
             P.PENDING,
-            Reason.WORKLOAD_MISSING,
+            Reason.PRIMARY_NOT_OURS,
             None,
             None,
             None,
@@ -493,3 +493,53 @@ def test_wanted_replicas(follow: bool, minimum: int, before: CanaryReleaseStatus
 )
 def test_replicas_left_alone_without_a_reference(before: CanaryReleaseStatus, seen: FollowedState) -> None:
     assert _wanted(SPEC, before, seen) is None
+
+
+# what a promotion is never interrupted by, and what a run never shrinks
+
+
+def test_a_spec_change_during_a_promotion_lets_it_finish() -> None:
+    promoting = run(P.PROMOTING, canary_weight=100, stable_revision="rev-2")
+    waiting = tick(promoting, deployments("rev-2", "rev-2", primary_ready=False), generation=2)
+    assert type(waiting) is Hold
+    assert waiting.status.phase is P.PROMOTING
+    assert not waiting.touches_traffic, "no restart: the primary is still rolling out"
+    done = tick(waiting.status, deployments("rev-2", "rev-2"), generation=2)
+    assert type(done) is Complete
+    assert done.status.phase is P.SUCCEEDED
+
+
+def test_frozen_a_promotion_does_not_raise_a_drifted_weight() -> None:
+    promoting = run(P.PROMOTING, canary_weight=100, stable_revision="rev-2")
+    decision = tick(promoting, deployments("rev-2", "rev-2", primary_ready=False), weight=60, frozen=True)
+    assert not decision.touches_traffic
+    unfrozen = tick(promoting, deployments("rev-2", "rev-2", primary_ready=False), weight=60)
+    assert type(unfrozen) is Reassert
+    assert unfrozen.target_weight == 100
+
+
+def test_a_new_revision_before_the_primary_got_the_promoted_one_keeps_the_stable_revision() -> None:
+    promoting = run(P.PROMOTING, canary_weight=100, stable_revision="rev-2")
+    decision = tick(promoting, deployments("rev-3", "rev-1"))
+    assert decision.status.stable_revision == "rev-1"
+    given = tick(promoting, deployments("rev-3", "rev-2", primary_ready=False))
+    assert given.status.stable_revision == "rev-2"
+
+
+@pytest.mark.parametrize("phase", [P.PROGRESSING, P.PAUSED, P.PROMOTING])
+def test_a_canary_carrying_traffic_is_never_scaled_below_what_it_runs(phase: Phase) -> None:
+    before = run(phase, canary_weight=100 if phase is P.PROMOTING else 30, stable_revision="rev-2")
+    primary = "rev-2" if phase is P.PROMOTING else "rev-1"
+    # the primary's autoscaler took it from 3 to 1 as the canary took its load
+    seen = deployments("rev-2", primary, replicas=3, primary_replicas=1, primary_ready=False)
+    assert wanted_replicas(SPEC, Tick(SPEC, plan_of(SPEC), before, observe(followed=seen), at(5)), before) == 3
+
+
+def test_a_freeze_does_not_count_against_the_deadline() -> None:
+    late = T0 + timedelta(minutes=11)
+    seen = deployments("rev-2", "rev-1")
+    frozen = decide(SPEC, run(), observe(30, followed=seen, frozen=True), late)
+    assert frozen.status.phase is P.PROGRESSING
+    thawed = decide(SPEC, run(), observe(30, followed=seen), late)
+    assert type(thawed) is Rollback
+    assert thawed.reason is Reason.PROGRESS_DEADLINE

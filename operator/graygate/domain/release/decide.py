@@ -150,6 +150,10 @@ def _decide(
     tick = Tick(spec=spec, plan=plan_of(spec), status=status, seen=observations, now=now)
     if status.observed_generation is None:
         return _initialize(tick)
+    if status.phase is Phase.PROMOTING and (promoting := following.before(tick)) is not None:
+        # A promotion finishes before a spec change is heard: restarting would send all traffic to a primary
+        # still rolling out. The new spec applies to the next run.
+        return promoting
     if status.observed_generation != observations.generation:
         message = f"the spec changed (generation {observations.generation}); starting over from step 1"
         return restart(tick, status, Trigger.RESTART, Reason.SPEC_CHANGED, message)
@@ -266,6 +270,10 @@ def _past_deadline(tick: Tick, status: CanaryReleaseStatus, assessment: Assessme
     its weight (a Pending run holds at 0 %, with `Stalled`: there is nothing to pause)."""
     if status.phase not in (Phase.PENDING, Phase.PROGRESSING) or (late := overdue(tick.spec, status, tick.now)) is None:
         return None
+    if tick.seen.frozen:
+        return (
+            None  # a freeze holds every run by a human's choice, as a pause does: it is not the run's lack of progress
+        )
     doing = status.message
     if tick.spec.on_progress_deadline == "rollback":
         return rollback(tick, status, f"{late}; rolled back (was: {doing})", assessment, Reason.PROGRESS_DEADLINE)

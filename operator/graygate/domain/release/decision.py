@@ -99,6 +99,7 @@ class Reason(StrEnum):
     PROGRESS_DEADLINE = "ProgressDeadlineExceeded"
     SCALED_DOWN = "ScaledDown"
     WORKLOAD_MISSING = "WorkloadMissing"
+    PRIMARY_NOT_OURS = "PrimaryNotOurs"
 
 
 @dataclass(frozen=True, slots=True)

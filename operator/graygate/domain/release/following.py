@@ -5,7 +5,8 @@ Why a module apart from `decide`: these rules apply only with `spec.workload`, a
 a tick decides (a new revision outranks a pending command, and a half-done promotion has only one way forward), so
 they read best together, in the order they apply:
 
-1. The followed Deployment is missing: hold, touch nothing.
+1. The followed Deployment is missing: nothing is released; a canary that carried traffic is rolled back (during
+   a promotion, all traffic goes to the primary, which finishes it).
 2. No stable revision yet: the primary Deployment is created from the followed Deployment's current revision (the
    first revision is stable without analysis: there is nothing to compare it with); an existing primary made by
    graygate is adopted as it is.
@@ -21,12 +22,14 @@ they read best together, in the order they apply:
 
 After any decision (`with_scale`): the canary Deployment runs what the phase needs. During a run, as many
 replicas as the primary (or, with `followTraffic`, its share of them at the weight of the step ahead, so new pods
-are ready before the weight rises and the step waits for them); after a run, none, `scaleDownDelay` after it ended.
+are ready before the weight rises and the step waits for them), never fewer than it already runs once it carries
+traffic; after a run, none, `scaleDownDelay` after it ended.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from math import ceil
 
 from graygate.api.spec import CanaryReleaseSpec, FollowedWorkload
@@ -108,7 +111,7 @@ def _adopt_primary(tick: Tick, workload: FollowedWorkload, seen: FollowedState) 
             f"{primary.label} exists but graygate did not make it (no graygate.dev/revision annotation); delete it "
             f"or set workload.primary to another name"
         )
-        return hold(tick, tick.status, Reason.WORKLOAD_MISSING, message)
+        return hold(tick, tick.status, Reason.PRIMARY_NOT_OURS, message)
     if primary.exists:
         revision = tick.status.revision or primary.revision
         return tick.status.model_copy(update={"stable_revision": primary.revision, "revision": revision})
@@ -135,7 +138,11 @@ def _new_revision(tick: Tick, status: CanaryReleaseStatus, canary: DeploymentSta
         message = f"{canary.label} is back at the stable revision {short(canary.revision)}; nothing to release"
     else:
         message = f"new revision {short(canary.revision)} of {canary.label} (was {short(was)}): starting a run"
-    fresh = start_over(status).model_copy(update={"revision": canary.revision, "run_cause": message})
+    update: dict[str, object] = {"revision": canary.revision, "run_cause": message}
+    primary = tick.seen.followed.primary if tick.seen.followed is not None else None
+    if status.phase is Phase.PROMOTING and primary is not None and primary.revision != status.revision:
+        update["stable_revision"] = primary.revision  # the promotion never reached the primary: it stays stable
+    fresh = start_over(status).model_copy(update=update)
     moved = move(fresh, Trigger.REVISION, Reason.NEW_REVISION, message, tick.now)
     withdraw = status.canary_weight != 0 and bool(status.original_routes)
     return Restart(
@@ -169,7 +176,10 @@ def _nothing_to_release(tick: Tick, status: CanaryReleaseStatus, primary: Deploy
 def _promoting(tick: Tick, status: CanaryReleaseStatus, primary: DeploymentState) -> Decision:
     """Rule 5: the primary rolls the revision out; then all traffic goes to the stable destination."""
     revision = short(status.revision)
-    if tick.route_problem is None and (off := tick.drifted(status.canary_weight)):
+    off = tick.drifted(status.canary_weight) if tick.route_problem is None else ()
+    if off and tick.seen.frozen and any((r.canary_weight or 0) < status.canary_weight for r in off):
+        off = ()  # frozen: the canary's weight is never raised back, not even to finish a promotion
+    if off:
         found = ", ".join(f"{r.label} at {r.canary_weight}%" for r in off)
         message = (
             f"drift while promoting: wanted {status.canary_weight}% on the canary, found {found}; setting it again"
@@ -195,13 +205,13 @@ def _promoting(tick: Tick, status: CanaryReleaseStatus, primary: DeploymentState
         else:
             message += detail
         return hold(tick, status, Reason.PROMOTING, message)
-    delay = tick.spec.workload.scale_down_delay if tick.spec.workload is not None else None
+    delay = tick.spec.workload.scale_down_delay if tick.spec.workload is not None else timedelta(0)
     message = f"revision {revision} promoted: {primary.label} runs it and the stable destination carries all traffic"
     done = status.model_copy(
         update={
             "canary_weight": 0,
             "next_check_at": None,
-            "scale_down_at": tick.now + delay if delay is not None else tick.now,
+            "scale_down_at": tick.now + delay,
         }
     )
     done = move(done, Trigger.COMPLETE, Reason.SUCCEEDED, message, tick.now)
@@ -241,6 +251,10 @@ def wanted_replicas(spec: CanaryReleaseSpec, tick: Tick, status: CanaryReleaseSt
         return None
     reference = max(seen.primary.replicas, 1)
     floor = workload.replicas.min
+    if status.phase is not Phase.PENDING:
+        # Once the canary carries traffic it never shrinks: an autoscaler on the primary scales it down as the
+        # canary takes its load, and following it would leave both sides too small for the whole.
+        floor = max(floor, seen.canary.replicas)
     if not workload.replicas.follow_traffic:
         return max(floor, reference)
     ahead = FULL

@@ -54,7 +54,7 @@ _LOUD_HOLDS: dict[Reason, EventType] = {
     Reason.CONFIG_RESTORING: "Normal",
     Reason.CANNOT_MEASURE: "Warning",
     Reason.WORKLOAD_MISSING: "Warning",
-    Reason.PROMOTING: "Normal",
+    Reason.PRIMARY_NOT_OURS: "Warning",
 }
 
 
@@ -149,7 +149,7 @@ def _promote_stable(
     tick: Tick, status: CanaryReleaseStatus, reason: Reason, assessment: Assessment | None
 ) -> StartPromotion:
     revision = (status.revision or "none")[:10]
-    primary = tick.spec.workload.primary_name() if tick.spec.workload is not None else "the primary"
+    primary = tick.spec.workload.primary_name() if tick.spec.workload is not None else ""
     done = "promoted in full" if reason is Reason.PROMOTED_FULL else f"all {len(tick.plan)} steps done"
     message = f"{done}: promoting revision {revision} to Deployment/{primary}; the canary carries 100% meanwhile"
     status = status.model_copy(
