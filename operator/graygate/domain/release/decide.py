@@ -271,9 +271,8 @@ def _past_deadline(tick: Tick, status: CanaryReleaseStatus, assessment: Assessme
     if status.phase not in (Phase.PENDING, Phase.PROGRESSING) or (late := overdue(tick.spec, status, tick.now)) is None:
         return None
     if tick.seen.frozen:
-        return (
-            None  # a freeze holds every run by a human's choice, as a pause does: it is not the run's lack of progress
-        )
+        # A freeze holds every run by a human's choice, as a pause does: it is not the run's lack of progress.
+        return None
     doing = status.message
     if tick.spec.on_progress_deadline == "rollback":
         return rollback(tick, status, f"{late}; rolled back (was: {doing})", assessment, Reason.PROGRESS_DEADLINE)
