@@ -111,6 +111,21 @@ CASES: list[tuple[str, Callable[[Spec], None], str]] = [
         "stepInterval goes with stepWeights; with steps, use pause",
     ),
     ("spec", setting("canary", value={"host": "checkout", "subset": "stable"}), "stable and canary must be different"),
+    (
+        "spec",
+        setting("progressDeadline", value="5s"),
+        "progressDeadline must be longer than analysis.interval: a step needs at least one analysis to progress",
+    ),
+    (
+        "spec",
+        both(setting("workload", value={"name": "checkout"}), setting("canaryWorkload", value={"name": "x"})),
+        "workload names both sides",
+    ),
+    (
+        "spec",
+        setting("workload", value={"name": "checkout", "primary": "checkout"}),
+        "workload.primary must differ from workload.name",
+    ),
     ("spec.steps", steps({"setWeight": 50}, {"setWeight": 10}), "weights must not decrease"),
     ("spec.steps[]", steps({"setWeight": 10, "pause": {}}), "a step needs exactly one of setWeight, pause or"),
     (

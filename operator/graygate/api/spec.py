@@ -326,6 +326,11 @@ _SPEC_RULES = rules(
         "and stableWorkload out",
     ),
     (
+        "duration(has(self.progressDeadline) ? self.progressDeadline : '10m') > "
+        "duration(has(self.analysis) && has(self.analysis.interval) ? self.analysis.interval : '30s')",
+        "progressDeadline must be longer than analysis.interval: a step needs at least one analysis to progress",
+    ),
+    (
         "!has(self.workload) || !has(self.workload.primary) || self.workload.primary != self.workload.name",
         "workload.primary must differ from workload.name",
     ),
@@ -431,6 +436,10 @@ class CanaryReleaseSpec(SpecModel):
             raise ValueError(
                 "workload names both sides (the canary is the workload, the stable side its primary); leave "
                 "canaryWorkload and stableWorkload out"
+            )
+        if self.progress_deadline <= self.analysis.interval:
+            raise ValueError(
+                "progressDeadline must be longer than analysis.interval: a step needs at least one analysis to progress"
             )
         if self.workload is not None and self.workload.primary == self.workload.name:
             raise ValueError("workload.primary must differ from workload.name")
