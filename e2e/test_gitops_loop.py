@@ -173,12 +173,15 @@ async def test_one_commit_per_version_promotes_the_good_and_rolls_back_the_bad(
         await asyncio.sleep(2)
 
         revisions: dict[str, str] = {}
+        changed_at: dict[str, float] = {}
+        ended_at: dict[str, float] = {}
         for version, env, outcome in (
             ("v2", None, "Succeeded"),
             ("v3", {"LAB_ERROR_RATE": "0.5"}, "Failed"),
             ("v4", None, "Succeeded"),
         ):
             before = recorder.latest().get("revision")
+            changed_at[version] = time.monotonic()
             await set_version(api, namespace, version, env)
             git["Deployment"] = deployment(version, env)
             started = await recorder.until(lambda s, b=before: s.get("revision") not in (None, b), 30, version)
@@ -193,6 +196,7 @@ async def test_one_commit_per_version_promotes_the_good_and_rolls_back_the_bad(
                 f"the run of {version} to end",
             )
             assert ended.status["phase"] == outcome, ended.status.get("message")
+            ended_at[version] = ended.at
             await until(lambda: _canary_replicas_zero(api, namespace), 30, f"the canary scaled to 0 after {version}")
             await asyncio.sleep(2)
         await asyncio.sleep(2)
@@ -222,6 +226,11 @@ async def test_one_commit_per_version_promotes_the_good_and_rolls_back_the_bad(
     assert not outside, f"{len(outside)} failed requests outside v3's bad window: {outside[:5]}"
     in_window = result.between(bad_start, back[0] + 0.5)
     assert {s.version for s in in_window.failures()} <= {"v3", None}, "only v3 failed users"
+    # Between runs, the users are served by the stable version alone: v2 once it is promoted, and still v2 once
+    # v3 is rolled back (a second after each end, for the Envoy update).
+    for settled, until_change, stable in (("v2", "v3", "v2"), ("v3", "v4", "v2")):
+        between = result.between(ended_at[settled] + 1.0, changed_at[until_change])
+        assert served(between) == {stable: len(between.samples)}, f"after {settled}: {served(between)}"
     last = result.between(start=time.monotonic() - 3)
     assert served(last) == {"v4": len(last.samples)}, f"after v4's promotion users were served by {served(last)}"
     print(f"\nusers: {result.counts()}; failed in v3's window: {len(failures)}")
