@@ -258,6 +258,30 @@ def test_a_new_revision_mid_run_starts_over_from_step_1(
     assert started[:2] == [(0, 20), (1, 50)], started
 
 
+def test_a_canary_whose_old_pods_still_serve_gets_no_traffic_until_its_rollout_completes(
+    api: client.ApiClient, apps: client.AppsV1Api, namespace: str, recorder: WeightRecorder,
+    operator: OperatorProcess,
+) -> None:  # fmt: skip
+    steps = [{"setWeight": 20}, {"setWeight": 50}, {"pause": {}}]
+    stable = adopt(api, apps, namespace, followed_release(steps), "app:v1")
+    set_image(apps, namespace, "app:v2")
+    v2 = next_run(api, namespace, stable)["revision"]
+    eventually(lambda: in_phase(api, namespace, "Paused", v2), 60, "v2 held at 50% for a promote")
+
+    set_image(apps, namespace, "app:v3", hold=True)  # v3's pods never become Ready: v2's pods keep serving
+    v3 = next_run(api, namespace, v2)["revision"]
+    eventually(lambda: weights(api, namespace, APP) == (100, 0), 5, "v2's canary back to 0%")
+    rolling = apps.read_namespaced_deployment_status(APP, namespace).status
+    assert (rolling.ready_replicas or 0) > 0, "v2's pods of the older ReplicaSet still serve"
+    time.sleep(4)
+    held = status(api, namespace)
+    assert held["phase"] == "Pending", held
+    assert held["revision"] == v3
+    assert "current template" in held["message"] or "older ReplicaSet" in held["message"], held["message"]
+    recorder.stop()
+    assert recorder.canary_sequence() == [0, 20, 50, 0], "no weight while the canary is mid-rollout"
+
+
 def test_a_bad_revision_is_rolled_back_and_the_next_one_released(
     api: client.ApiClient, apps: client.AppsV1Api, namespace: str, recorder: WeightRecorder,
     operator: OperatorProcess, probe_target: ProbeTarget,
