@@ -543,3 +543,15 @@ def test_a_freeze_does_not_count_against_the_deadline() -> None:
     thawed = decide(SPEC, run(), observe(30, followed=seen), late)
     assert type(thawed) is Rollback
     assert thawed.reason is Reason.PROGRESS_DEADLINE
+
+
+def test_a_primary_lost_after_a_promotion_is_given_the_stable_revision_again() -> None:
+    succeeded = run(P.SUCCEEDED, canary_weight=0, revision="rev-2", stable_revision="rev-2")
+    gone = tick(succeeded, deployments("rev-2", None, replicas=0))
+    assert gone.reason is Reason.PRIMARY_LOST
+    assert gone.event == "Warning"
+    assert gone.workload == WorkloadMove(promote="rev-2")
+    failed = run(P.FAILED, canary_weight=0, revision="rev-3", stable_revision="rev-2")
+    cannot = tick(failed, deployments("rev-3", "rev-1", replicas=0))
+    assert cannot.reason is Reason.PRIMARY_LOST
+    assert cannot.workload is None, "the followed Deployment holds the failed revision, not the stable one"

@@ -100,6 +100,7 @@ class Reason(StrEnum):
     SCALED_DOWN = "ScaledDown"
     WORKLOAD_MISSING = "WorkloadMissing"
     PRIMARY_NOT_OURS = "PrimaryNotOurs"
+    PRIMARY_LOST = "PrimaryLost"
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,8 @@ def before(tick: Tick) -> Decision | None:
         return _new_revision(tick, status, canary)
     if status.phase is Phase.PENDING and status.revision == status.stable_revision:
         return _nothing_to_release(tick, status, primary)
+    if status.phase in TERMINAL and primary.revision != status.stable_revision:
+        return _primary_lost(tick, status, canary, primary)
     if status.phase is Phase.PROMOTING and pending_command(status, tick.seen.command) is None:
         return _promoting(tick, status, primary)
     if status is not tick.status:
@@ -153,6 +155,24 @@ def _new_revision(tick: Tick, status: CanaryReleaseStatus, canary: DeploymentSta
         restore_routes=withdraw,
         event="Normal",
     )
+
+
+def _primary_lost(
+    tick: Tick, status: CanaryReleaseStatus, canary: DeploymentState, primary: DeploymentState
+) -> Decision:
+    """After a run the stable destination is the primary: one deleted or changed by someone else is given the stable
+    revision again when the followed Deployment still has it, and reported either way."""
+    what = "is gone" if not primary.exists else f"runs revision {short(primary.revision)}"
+    stable = short(status.stable_revision)
+    if canary.revision == status.stable_revision:
+        message = f"{primary.label} {what}, not the stable revision {stable}: giving it {stable} again"
+        decision = hold(tick, status, Reason.PRIMARY_LOST, message)
+        return replace(decision, workload=WorkloadMove(promote=status.stable_revision))
+    message = (
+        f"{primary.label} {what}, not the stable revision {stable}, and {canary.label} is at another revision "
+        f"({short(canary.revision)}): the stable destination cannot be rebuilt from it; the next revision will be"
+    )
+    return hold(tick, status, Reason.PRIMARY_LOST, message)
 
 
 def _nothing_to_release(tick: Tick, status: CanaryReleaseStatus, primary: DeploymentState) -> Decision:

@@ -55,6 +55,7 @@ _LOUD_HOLDS: dict[Reason, EventType] = {
     Reason.CANNOT_MEASURE: "Warning",
     Reason.WORKLOAD_MISSING: "Warning",
     Reason.PRIMARY_NOT_OURS: "Warning",
+    Reason.PRIMARY_LOST: "Warning",
 }
 
 
