@@ -54,7 +54,7 @@ test: venv system-packages toolchain lint ## everything CI runs: lint, types, un
 	$(BIN)/pytest -q -ra tests e2e
 
 .PHONY: run
-run: venv ## the demo: a local cluster, real traffic, one release promoted and one rolled back (with a reachable KUBECONFIG: only the operator)
+run: venv ## the demo: a local cluster, real traffic, one release: two versions promoted, one rolled back (with a reachable KUBECONFIG: only the operator)
 	@# Against a real cluster only the operator runs: no toolchain to build, no Debian package to install.
 	if $(BIN)/python -m e2e.demo --needs-sandbox; then $(MAKE) --no-print-directory system-packages toolchain; fi
 	$(BIN)/python -m e2e.demo

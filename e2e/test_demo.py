@@ -1,5 +1,6 @@
-"""`make run`'s demo: first what it prints (pure, fast), then the whole demo as a subprocess: both stories told,
-the gate that rolled back named, and no process left behind, neither at the end nor after Ctrl-C at any moment.
+"""`make run`'s demo: first what it prints (pure, fast), then the whole demo as a subprocess: one release, v2
+promoted, v3 rolled back naming the gate that caught it, v4 promoted, and no process left behind, neither at the
+end nor after Ctrl-C at any moment.
 
 "No process left behind" is checked from the outside: the demo runs with a unique marker in its environment, which
 every process it starts inherits (the sandbox, Envoy, Prometheus, the backends, the operator), and afterwards no
@@ -18,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +37,14 @@ MARK = "GRAYGATE_DEMO_MARK"
 
 def _release(phase: str = "Progressing", weight: int = 30, **status: Any) -> dict[str, Any]:
     return {
-        "metadata": {"namespace": "shop", "name": "checkout-v3"},
+        "metadata": {"namespace": "shop", "name": "checkout"},
         "status": {"phase": phase, "canaryWeight": weight, "stepDisplay": "3/7", **status},
     }
 
 
-def _result(gate: str, verdict: str, value: str = "v") -> dict[str, str]:
+def _result(gate: str, verdict: str, value: str = "v", at: str = "2026-01-01T00:00:00Z") -> dict[str, str]:
     return {"gate": gate, "kind": "prometheus", "verdict": verdict, "value": value, "threshold": ">= 99%",
-            "reason": f"{gate} {verdict}", "at": "2026-01-01T00:00:00Z"}  # fmt: skip
+            "reason": f"{gate} {verdict}", "at": at}  # fmt: skip
 
 
 # ---- what it prints ----------------------------------------------------------------------------------------------
@@ -53,6 +55,14 @@ def test_a_progress_line_shows_values_only_for_gates_that_did_not_pass() -> None
                _result("success-rate", "Fail", "71%")]  # fmt: skip
     line = progress_line(_release(recentResults=results), 12.34)
     assert line == "+ 12.3s  Progressing  step 3/7   canary  30%  success-rate Fail [71%] · latency Waiting [40ms]"
+
+
+def test_a_progress_line_leaves_out_the_results_of_an_earlier_run() -> None:
+    results = [_result("success-rate", "Fail", "71%", at="2026-01-01T00:00:00Z"),
+               _result("latency", "Pass", at="2026-01-01T00:01:00Z")]  # fmt: skip
+    run_began = datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC)
+    line = progress_line(_release(recentResults=results), 1.0, since=run_began)
+    assert line == "+  1.0s  Progressing  step 3/7   canary  30%  latency Pass"
 
 
 def test_the_gate_that_rolled_back_is_the_newest_failure() -> None:
@@ -68,12 +78,14 @@ def test_the_gate_that_rolled_back_is_the_newest_failure() -> None:
     assert caught_by(_release()) is None
 
 
-def test_traffic_counts_what_users_saw_in_a_span() -> None:
-    samples = [Sample(0.5, "stable", 200, 0.01), Sample(1.0, "canary", 500, 0.01), Sample(1.5, "canary", 200, 0.01),
-               Sample(2.0, None, None, 0.01, "timeout"), Sample(9.0, "canary", 200, 0.01)]  # fmt: skip
+def test_traffic_counts_what_users_saw_in_a_span_by_version() -> None:
+    samples = [Sample(0.5, "v2", 200, 0.01), Sample(1.0, "v3", 500, 0.01), Sample(1.5, "v3", 200, 0.01),
+               Sample(2.0, None, None, 0.01, "timeout"), Sample(9.0, "v3", 200, 0.01)]  # fmt: skip
     seen = traffic(samples, 0.0, 5.0)
-    assert seen == Traffic(requests=4, canary=2, failed=2)
-    assert seen.describe() == "4 requests, 50% served by the canary, 2 failed (50.0%)"
+    assert seen == Traffic(requests=4, served=(("v2", 1), ("v3", 2)), failed=2)
+    assert seen.versions() == {"v2", "v3"}
+    assert seen.describe() == "4 requests (v2 25%, v3 50%), 2 failed (50.0%)"
+    assert traffic(samples, 5.0, 6.0).describe() == "0 requests (none answered), 0 failed (0.0%)"
 
 
 class _Screen:
@@ -158,13 +170,15 @@ def test_make_run_builds_the_toolchain_only_for_the_demo(sandbox: ControlPlane) 
     assert needs_sandbox(KUBECONFIG=str(sandbox.kubeconfig), GRAYGATE_DEMO="1") == 0
 
 
-def test_the_capture_keeps_a_passing_frame_and_the_last_one() -> None:
+def test_the_capture_keeps_the_last_promoting_frame_and_the_last_one() -> None:
     clear = "\033[H\033[2J"
-    raw = clear + "A Progressing canary  30% Pass\r\n" + clear + "A Progressing canary  30% Pass\r\n"
-    raw += clear + "B Progressing canary  30% Fail\r\n" + clear + "\033[31mC Failed\033[0m\r\n"
+    raw = clear + "shop/checkout  Progressing\r\n" + clear + "shop/checkout  Promoting\r\nA\r\n"
+    raw += clear + "shop/checkout  Promoting\r\nA\r\n" + clear + "shop/checkout  Promoting\r\nB\r\n"
+    raw += clear + "\033[32mshop/checkout  Succeeded\033[0m\r\nPromoting revision r\r\n"
     recorded = frames(raw)
-    assert recorded == ["A Progressing canary  30% Pass", "B Progressing canary  30% Fail", "C Failed"]
-    assert pick(recorded) == ["A Progressing canary  30% Pass", "C Failed"]
+    assert recorded == ["shop/checkout  Progressing", "shop/checkout  Promoting\nA", "shop/checkout  Promoting\nB",
+                        "shop/checkout  Succeeded\nPromoting revision r"]  # fmt: skip
+    assert pick(recorded) == ["shop/checkout  Promoting\nB", "shop/checkout  Succeeded\nPromoting revision r"]
 
 
 # ---- the whole demo, as `make run` runs it -----------------------------------------------------------------------
@@ -246,24 +260,42 @@ def demo() -> Iterator[Demo]:
     running.kill_everything()  # a failed test must not leave the sandbox running for the next one
 
 
-def test_the_demo_tells_both_stories_and_leaves_nothing_behind(demo: Demo) -> None:
+def test_the_demo_promotes_v2_rolls_back_v3_promotes_v4_and_leaves_nothing_behind(demo: Demo) -> None:
     began = time.monotonic()
-    code = demo.wait(timeout_s=240)
+    code = demo.wait(timeout_s=300)
     took = time.monotonic() - began
     out = demo.output
     assert code == 0, out
-    assert "checkout-v2 Succeeded in" in out
-    assert "checkout-v3 Failed, rolled back by gate success-rate (prometheus)" in out
-    assert re.search(r"^  saw: +callers since the step began \(\d+s\): canary \d+\.\d+% success", out, re.M), out
-    assert "  needed: success >= 99%" in out
-    assert re.search(r"Progressing +step 7/7 +canary 100%", out), "the healthy release reached 100 %"
-    assert re.search(r"Failed +step \d/7 +canary +0%", out), "the bad release ended with no traffic on the canary"
-    assert "the canary now fails 30% of its requests" in out
+    assert "$ kubectl apply -f e2e/demo/manifests/checkout.yaml" in out, "the one release, applied once"
+    assert out.count("$ kubectl apply") == 2, "the cluster's objects and the release: nothing else is applied"
+    assert "kubectl delete" not in out, "no release is ever deleted"
+    assert re.search(r"graygate adopted v1 as stable \(revision [0-9a-f]+\): it created checkout-primary", out), out
+
+    v2, v3, v4 = (out.split(f"image registry.example/checkout:{v}")[1] for v in ("v2", "v3", "v4"))
+    v2, v3 = v2.split("== 2.")[0], v3.split("== 3.")[0]
+    for version, run in (("v2", v2), ("v4", v4)):
+        assert re.search(r"Progressing +step 7/7 +canary 100%", run), f"{version} reached 100 %"
+        assert re.search(r"Promoting +step 7/7 +canary 100%", run), f"{version}: the primary rolled it out"
+        assert re.search(r"Succeeded +step 7/7 +canary +0%", run), f"{version}: all traffic back on stable"
+        assert f"{version} Succeeded in" in run
+        assert f"checkout-primary now runs registry.example/checkout:{version}" in run
+        assert re.search(r"checkout went to 0 replicas \d+\.\d s later", run), f"{version}: the canary scaled to 0"
+        assert re.search(rf"^users now: \d+ requests \({version} 100%\), 0 failed", run, re.M), run
+    assert "env LAB_ERROR_RATE=0.3" in v3
+    assert "v3 Failed, rolled back by gate success-rate (prometheus)" in v3
+    assert re.search(r"^  saw: +callers since the step began \(\d+s\): canary \d+\.\d+% success", v3, re.M), v3
+    assert "  needed: success >= 99%" in v3
+    assert re.search(r"Failed +step \d/7 +canary +0%", v3), "the bad version ended with no traffic on the canary"
+    assert re.search(r"^v2 kept serving as stable; users now: \d+ requests \(v2 100%\), 0 failed", v3, re.M), v3
+    assert not re.search(r"Promoting +step", v3), "the bad version is never promoted"
+
     assert "== What you saw" in out
+    assert re.search(r"promoted in \d+\.\d s\.", out)
+    assert re.search(r"\d+\.\d s from its first request to the release Failed with all traffic on stable \(v2\)", out)
     assert "Against a real cluster" in out
     assert "\033[" not in out, "plain mode writes no terminal sequences"
     assert demo.survivors() == []
-    assert took < 150, f"the demo took {took:.0f} s"
+    assert took < 200, f"the demo took {took:.0f} s"
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from e2e.demo.epilogue import epilogue
 from e2e.demo.narrate import Narrator
-from e2e.demo.story import Figures, degrading_release, healthy_release
+from e2e.demo.story import Figures, tell
 from e2e.demo.world import DemoError, DemoSettings, control_plane, running_world
 from e2e.lab import LabError
 from graygate.errors import GraygateError
@@ -72,7 +72,7 @@ def run_demo(interactive: bool) -> int:
     started = time.monotonic()
     figures = Figures()
     try:
-        say.chapter("0. A local cluster, two versions of a service, real traffic")
+        say.chapter("0. A local cluster, one service in Git, real traffic")
         with control_plane(settings, say) as plane:
             asyncio.run(_story(plane, settings, say, figures, started))
     except KeyboardInterrupt:
@@ -90,8 +90,7 @@ def run_demo(interactive: bool) -> int:
 
 async def _story(plane: ControlPlane, settings: DemoSettings, say: Narrator, figures: Figures, started: float) -> None:
     async with running_world(plane, settings, say, started) as world:
-        await healthy_release(world, say, figures)
-        await degrading_release(world, say, figures)
+        await tell(world, say, figures)
 
 
 def run_operator(why: str) -> int:

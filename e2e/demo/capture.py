@@ -1,10 +1,10 @@
 """`python -m e2e.demo.capture [DIR]`: record `graygate get --watch` through a pseudo-terminal while the demo's
-degrading release runs, for the docs (`make docs-capture`; DIR defaults to docs/).
+release runs v2 (healthy, promoted), for the docs (`make docs-capture`; DIR defaults to docs/).
 
 Writes
     get-watch.ansi  the raw bytes the command wrote to the terminal, colours and redraws included:
                     `cat docs/get-watch.ansi` replays it (the last frame stays on screen)
-    get-watch.txt   two frames as plain text: mid-release with every gate passing, and the final one, rolled back
+    get-watch.txt   two frames as plain text: the primary rolling v2 out (Promoting), and the final one, Succeeded
 
 Why a real pseudo-terminal: `graygate get` colours and redraws only when its output is a terminal, so a pipe would
 record a different program. The frames are cut at the clear-screen sequence the command writes before each one.
@@ -28,14 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from e2e.demo.narrate import Narrator, strip_ansi
-from e2e.demo.story import DEGRADE_AT_STEP, ERROR_RATE
-from e2e.demo.world import NAMESPACE, REPO, DemoSettings, World, apply_release, control_plane, running_world
+from e2e.demo.world import NAMESPACE, REPO, SERVICE, DemoSettings, World, control_plane, running_world, set_version
 from graygate.kube.releases import KubeReleases
 from graygate.sandbox import ControlPlane
 
 CLEAR = "\033[H\033[2J"
 COLUMNS, ROWS = 100, 40
-RELEASE = "checkout-v3"
+RELEASE = SERVICE
 
 
 def frames(raw: str) -> list[str]:
@@ -49,16 +48,16 @@ def frames(raw: str) -> list[str]:
 
 
 def pick(recorded: Sequence[str]) -> list[str]:
-    """The last frame before anything failed, and the final frame."""
-    passing = [f for f in recorded if "Progressing" in f and "Fail" not in f and "canary  30%" in f]
-    chosen = [passing[-1]] if passing else []
+    """The last frame of the primary's rollout (Promoting), and the final frame."""
+    promoting = [f for f in recorded if "Promoting" in f.split("\n", 1)[0]]
+    chosen = [promoting[-1]] if promoting else []
     return [*chosen, recorded[-1]] if recorded else chosen
 
 
 def _text(chosen: Sequence[str]) -> str:
     command = f"graygate get {RELEASE} -n {NAMESPACE} --watch"
     header = f"# {command}, recorded through a {COLUMNS}x{ROWS} pseudo-terminal by `python -m e2e.demo.capture`\n"
-    labels = ["# mid-release: 30 % on the canary, every gate passing", "# the final frame: rolled back"]
+    labels = ["# Promoting: the canary carries 100 % while checkout-primary rolls v2 out", "# the final frame"]
     parts = [f"{label}\n{frame}\n" for label, frame in zip(labels[-len(chosen) :], chosen, strict=True)]
     return header + "\n" + "\n".join(parts)
 
@@ -86,26 +85,26 @@ def _drain(leader: int) -> bytes:
     return bytes(data)
 
 
-async def _degrade_at_step(world: World) -> None:
+async def _run_started(world: World, previous: str | None) -> None:
     releases = KubeReleases(world.api)
-    while True:
+    for _ in range(150):
         release: dict[str, Any] = await asyncio.to_thread(releases.get, NAMESPACE, RELEASE)
-        if (release.get("status") or {}).get("currentStepIndex", 0) >= DEGRADE_AT_STEP:
-            await world.lab.set_knobs("canary", error_rate=ERROR_RATE)
+        if (release.get("status") or {}).get("revision") not in (None, previous):
             return
         await asyncio.sleep(0.2)
+    raise TimeoutError("the release did not start a run for v2 within 30 s")
 
 
 async def _capture(plane: ControlPlane, settings: DemoSettings, say: Narrator) -> bytes:
     async with running_world(plane, settings, say, time.monotonic()) as world:
-        await apply_release(world, "checkout-v3.yaml", say)
+        adopted = await asyncio.to_thread(KubeReleases(world.api).get, NAMESPACE, RELEASE)
+        await set_version(world, "v2")
+        await _run_started(world, (adopted.get("status") or {}).get("revision"))
         argv = [sys.executable, "-m", "graygate.cli", "get", RELEASE, "-n", NAMESPACE, "--watch", "--until-done",
                 f"--kubeconfig={plane.kubeconfig}"]  # fmt: skip
         process, leader = _record(argv)
         try:
-            reading = asyncio.create_task(asyncio.to_thread(_drain, leader))
-            await _degrade_at_step(world)
-            raw = await asyncio.wait_for(reading, 90)
+            raw = await asyncio.wait_for(asyncio.to_thread(_drain, leader), 90)
         finally:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TextIO
 
 from e2e.lab import Sample
@@ -34,30 +36,32 @@ def _status(release: dict[str, Any]) -> CanaryReleaseStatus:
     return CanaryReleaseStatus.model_validate(release.get("status") or {})
 
 
-def latest_results(release: dict[str, Any]) -> list[GateResult]:
-    """Each gate's newest result, in the spec's order of gates (then the others, such as `canaryWorkload`)."""
+def latest_results(release: dict[str, Any], since: datetime | None = None) -> list[GateResult]:
+    """Each gate's newest result measured at or after `since` (a long-lived release keeps the last run's results
+    until the new run measures), in the spec's order of gates (then the others, such as `canaryWorkload`)."""
     latest: dict[str, GateResult] = {}
     for result in _status(release).recent_results:
-        latest[result.gate] = result
+        if since is None or result.at >= since:
+            latest[result.gate] = result
     gates = ((release.get("spec") or {}).get("analysis") or {}).get("gates") or []
     order = {str(gate.get("name")): index for index, gate in enumerate(gates) if isinstance(gate, dict)}
     return sorted(latest.values(), key=lambda result: order.get(result.gate, len(order)))
 
 
-def progress_key(release: dict[str, Any]) -> tuple[object, ...]:
+def progress_key(release: dict[str, Any], since: datetime | None = None) -> tuple[object, ...]:
     """What must change for the plain output to print a new line."""
     status = _status(release)
-    verdicts = tuple((r.gate, r.outcome) for r in latest_results(release))
+    verdicts = tuple((r.gate, r.outcome) for r in latest_results(release, since))
     return status.phase, status.step_display, status.canary_weight, verdicts
 
 
-def progress_line(release: dict[str, Any], elapsed_s: float) -> str:
+def progress_line(release: dict[str, Any], elapsed_s: float, since: datetime | None = None) -> str:
     """`+ 24.2s  Progressing  step 3/7  canary  30%  success-rate Pass · latency Pass · health Pass`: values only for
     the gates that did not pass, so a line stays readable and the one that matters stands out."""
     status = _status(release)
     gates = " · ".join(
         f"{r.gate} {r.outcome.value}" + ("" if r.outcome is Outcome.PASS else f" [{r.value or r.reason}]")
-        for r in latest_results(release)
+        for r in latest_results(release, since)
     )
     line = (
         f"+{elapsed_s:5.1f}s  {status.phase.value:<11}  step {status.step_display or '-':<4}  "
@@ -84,30 +88,31 @@ def caught_by_lines(result: GateResult) -> list[str]:
 
 @dataclass(frozen=True)
 class Traffic:
-    """What the users saw over some span: requests, the canary's share, failures."""
+    """What the users saw over some span: requests, how many each version served, failures."""
 
     requests: int
-    canary: int
+    served: tuple[tuple[str, int], ...]
+    """(version, requests it answered), by version; requests no backend answered are in no version."""
     failed: int
 
-    @property
-    def canary_share(self) -> float:
-        return self.canary / self.requests if self.requests else 0.0
+    def share(self, version: str) -> float:
+        return dict(self.served).get(version, 0) / self.requests if self.requests else 0.0
+
+    def versions(self) -> set[str]:
+        return {version for version, count in self.served if count}
 
     def describe(self) -> str:
+        shares = ", ".join(f"{version} {self.share(version):.0%}" for version, _ in self.served)
         return (
-            f"{self.requests} requests, {self.canary_share:.0%} served by the canary, "
+            f"{self.requests} requests ({shares or 'none answered'}), "
             f"{self.failed} failed ({self.failed / max(self.requests, 1):.1%})"
         )
 
 
 def traffic(samples: Sequence[Sample], start: float, end: float) -> Traffic:
     seen = [s for s in samples if start <= s.sent_at < end]
-    return Traffic(
-        requests=len(seen),
-        canary=sum(1 for s in seen if s.version == "canary"),
-        failed=sum(1 for s in seen if s.failed),
-    )
+    served = Counter(s.version for s in seen if s.version is not None)
+    return Traffic(requests=len(seen), served=tuple(sorted(served.items())), failed=sum(1 for s in seen if s.failed))
 
 
 @dataclass
@@ -116,6 +121,8 @@ class Narrator:
 
     interactive: bool
     out: TextIO = field(default_factory=lambda: sys.stdout)
+    since: datetime | None = None
+    """Gate results older than this belong to an earlier run: the progress lines leave them out."""
     _live_lines: int = 0
     _live_text: str = ""
     _last_key: tuple[object, ...] | None = None
@@ -141,10 +148,10 @@ class Narrator:
             self._erase()
             self._draw(f"{view}\n\nusers: {users}")
             return
-        key = progress_key(release)
+        key = progress_key(release, self.since)
         if release.get("status") and key != self._last_key:
             self._last_key = key
-            self._write(progress_line(release, elapsed_s) + "\n")
+            self._write(progress_line(release, elapsed_s, self.since) + "\n")
 
     def finish(self, view: str) -> None:
         """The release has finished: leave its final view on screen (plain output prints it once, indented)."""

@@ -1,5 +1,6 @@
-"""The demo's world: a sandbox control plane with the checkout service's objects, the traffic lab playing its pods,
-the real operator as a child process, and steady bounded load; all of it stopped on the way out.
+"""The demo's world: a sandbox control plane with the checkout service's objects, the traffic lab playing its pods
+(a backend per revision of each side's Deployment, serving its image tag), the real operator as a child process,
+the one release of checkout with v1 adopted as stable, and steady bounded load; all of it stopped on the way out.
 
 Why here (test infrastructure) and not in the `graygate` package: the world is made of the traffic lab (a real
 Envoy from a wheel, Prometheus, stand-in backends), which is test infrastructure and is not installed with
@@ -15,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,17 +31,19 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from e2e.demo.narrate import Narrator
-from e2e.lab import Knobs, LoadGenerator, TrafficLab
+from e2e.lab import ListPods, LoadGenerator, TrafficLab, WorkloadSide
 from e2e.lab._process import ManagedProcess, free_port
-from graygate.console.check import UrlOverride, apply_overrides
 from graygate.kube.client import api_client
+from graygate.kube.releases import KubeReleases
 from graygate.sandbox import ControlPlane, ControlPlaneSettings
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = Path(__file__).resolve().parent / "manifests"
 NAMESPACE = "shop"
 SERVICE = "checkout"
-HEALTHY = Knobs(latency_ms=12, jitter_ms=8)
+PRIMARY = f"{SERVICE}-primary"
+RELEASE = "checkout.yaml"
+IMAGE = "registry.example/checkout"
 
 
 class DemoError(Exception):
@@ -51,7 +55,7 @@ class DemoSettings:
     workdir: Path
     rate_per_s: float = 50.0
     tick_interval_s: float = 0.5
-    max_duration_s: float = 240.0
+    max_duration_s: float = 360.0
     """The load generator's bound (the demo ends well before)."""
 
 
@@ -96,7 +100,7 @@ def control_plane(settings: DemoSettings, say: Narrator) -> Iterator[ControlPlan
         say.say(f"{versions}, kube-controller-manager and kwok on {plane.server}: up in {plane.startup_seconds:.1f} s")
         say.command(f"kubectl apply -f {relative(MANIFESTS / 'cluster.yaml')}")
         kubectl(plane, ["apply", "-f", str(MANIFESTS / "cluster.yaml")])
-        say.say("  namespace shop: Deployments checkout-stable (v1) and checkout-canary, a DestinationRule, and")
+        say.say("  namespace shop: the Deployment checkout (v1, the one in Git), a Service, a DestinationRule, and")
         say.say("  the VirtualService `checkout` with route `primary` at stable 100 %, canary 0 %")
         kubectl(plane, ["wait", "-n", NAMESPACE, "--for=condition=Available", "deployment", "--all", "--timeout=60s"])
         yield plane
@@ -106,22 +110,25 @@ def control_plane(settings: DemoSettings, say: Narrator) -> Iterator[ControlPlan
 async def running_world(
     plane: ControlPlane, settings: DemoSettings, say: Narrator, started_at: float
 ) -> AsyncIterator[World]:
-    """The traffic lab following the sandbox's VirtualService, the operator, and the load; all stopped on exit.
-    `started_at` (monotonic) is when the demo began: the story's times count from it."""
+    """The traffic lab following the sandbox's pods and VirtualService, the operator, the release with v1 adopted,
+    and the load; all stopped on exit. `started_at` (monotonic) is when the demo began: the story's times count
+    from it."""
     began = time.monotonic()
     with api_client(plane.kubeconfig) as api:
         custom = client.CustomObjectsApi(api)
-        knobs = {"stable": HEALTHY, "canary": HEALTHY}
-        lab = TrafficLab(service=SERVICE, namespace=NAMESPACE, prometheus=True, knobs=knobs,
-                         workdir=settings.workdir / "lab")  # fmt: skip
+        sides = [WorkloadSide("stable", PRIMARY, {"app": PRIMARY}), WorkloadSide("canary", SERVICE, {"app": SERVICE})]
+        lab = TrafficLab(service=SERVICE, namespace=NAMESPACE, prometheus=True, workloads=sides,
+                         list_pods=_pod_lister(api), workdir=settings.workdir / "lab")  # fmt: skip
         async with lab, lab.watch(lambda: _virtual_service(custom), interval_s=0.1):
             await lab.prometheus.wait_targets_up()
             say.say(
-                f"traffic lab: stable and canary backends behind a real Envoy that routes as the VirtualService\n"
-                f"  says, and Prometheus scraping them every second ({time.monotonic() - began:.1f} s)"
+                f"traffic lab: a backend per revision of checkout's pods (serving its image tag) behind a real Envoy\n"
+                f"  that routes as the VirtualService says, Prometheus scraping them every second "
+                f"({time.monotonic() - began:.1f} s)"
             )
             operator = await _start_operator(plane, settings, lab.prometheus_url, say)
             try:
+                await _adopt(plane, api, lab, operator, say)
                 load = lab.load(rate_per_s=settings.rate_per_s, max_requests=int(settings.rate_per_s *
                                 settings.max_duration_s), max_duration_s=settings.max_duration_s)  # fmt: skip
                 load.start()
@@ -132,6 +139,50 @@ async def running_world(
                     await load.stop()
             finally:
                 operator.stop(grace_s=5)
+
+
+def _pod_lister(api: client.ApiClient) -> ListPods:
+    """The lab's `list_pods` on the sandbox: the pods matching every label of a selector, as the API's JSON."""
+    core = client.CoreV1Api(api)
+
+    async def list_pods(namespace: str, selector: Mapping[str, str]) -> list[dict[str, Any]]:
+        labels = ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
+        # The raw JSON (camelCase keys), which the lab reads, not the client's snake_case models.
+        found: Any = await asyncio.to_thread(
+            core.list_namespaced_pod, namespace, label_selector=labels, _preload_content=False
+        )
+        return list(json.loads(found.data)["items"])
+
+    return list_pods
+
+
+async def _adopt(
+    plane: ControlPlane, api: client.ApiClient, lab: TrafficLab, operator: ManagedProcess, say: Narrator
+) -> None:
+    """Apply the release once; graygate adopts the running v1 as stable (creating checkout-primary). Returns when
+    the users would be served v1 by the primary's pods."""
+    began = time.monotonic()
+    say.command(f"kubectl apply -f {relative(MANIFESTS / RELEASE)}")
+    await asyncio.to_thread(kubectl, plane, ["apply", "-f", str(MANIFESTS / RELEASE)])
+    releases = KubeReleases(api)
+    deadline = began + 60
+    while time.monotonic() < deadline:
+        lab.check()
+        status = (await asyncio.to_thread(releases.get, NAMESPACE, SERVICE)).get("status") or {}
+        if status.get("phase") == "Succeeded" and status.get("stableRevision") and await serves(lab, "v1"):
+            say.say(f"  graygate adopted v1 as stable (revision {status['stableRevision']}): it created {PRIMARY},")
+            say.say(f"  which serves the users, and scaled {SERVICE} to 0 ({time.monotonic() - began:.1f} s)")
+            return
+        await asyncio.sleep(0.5)
+    raise DemoError(f"v1 was not adopted as stable in 60 s; operator log:\n{operator.log_tail(30)}")
+
+
+async def serves(lab: TrafficLab, version: str) -> bool:
+    """Ten requests through Envoy, all served by `version`."""
+    probe = lab.load(rate_per_s=20, max_requests=10, max_duration_s=2)
+    probe.start()
+    result = await probe.finished()
+    return result.counts() == {version: 10}
 
 
 def _virtual_service(custom: client.CustomObjectsApi) -> dict[str, Any] | None:
@@ -171,20 +222,26 @@ async def _answers(url: str) -> bool:
         return reply.status == 200
 
 
-def release_manifest(world: World, file: str) -> str:
-    """The release manifest as committed, with its health probe pointed at the lab's canary backend (the same
-    rewrite `graygate check --url health=URL` does): in a cluster it names the canary's Service."""
-    document = yaml.safe_load((MANIFESTS / file).read_text())
-    probe = UrlOverride("health", world.lab.backend_url("canary") + "/healthz")
-    document["spec"] = apply_overrides(document["spec"], [probe])
-    return yaml.safe_dump(document, sort_keys=False)
+def image(version: str) -> str:
+    return f"{IMAGE}:{version}"
 
 
-async def apply_release(world: World, file: str, say: Narrator) -> None:
-    say.command(f"kubectl apply -f {relative(MANIFESTS / file)}")
-    await asyncio.to_thread(kubectl, world.plane, ["apply", "-f", "-"], release_manifest(world, file))
+async def set_version(world: World, version: str, env: Mapping[str, str] | None = None) -> None:
+    """Change the Deployment as the next commit would: cluster.yaml's pod template with the image `version` and,
+    on top of its env, `env`. The whole template is replaced (what a sync of the commit leaves), so a variable of
+    the previous version does not linger as it would in a strategic merge."""
+    documents = yaml.safe_load_all((MANIFESTS / "cluster.yaml").read_text())
+    template = next(d for d in documents if d and d.get("kind") == "Deployment")["spec"]["template"]
+    container = template["spec"]["containers"][0]
+    container["image"] = image(version)
+    container["env"] = [*container.get("env", []), *({"name": k, "value": v} for k, v in (env or {}).items())]
+    patch = [{"op": "replace", "path": "/spec/template", "value": template}]
+    apps = client.AppsV1Api(world.api)
+    await asyncio.to_thread(apps.patch_namespaced_deployment, SERVICE, NAMESPACE, patch)
 
 
-async def delete_release(world: World, name: str, say: Narrator) -> None:
-    say.command(f"kubectl delete canaryrelease -n {NAMESPACE} {name}")
-    await asyncio.to_thread(kubectl, world.plane, ["delete", "canaryrelease", "-n", NAMESPACE, name, "--wait=true"])
+async def deployment(world: World, name: str) -> dict[str, Any]:
+    """The Deployment as the API server's JSON."""
+    apps = client.AppsV1Api(world.api)
+    found: Any = await asyncio.to_thread(apps.read_namespaced_deployment, name, NAMESPACE, _preload_content=False)
+    return dict(json.loads(found.data))
