@@ -169,12 +169,8 @@ def test_the_first_revision_is_adopted_and_the_next_one_promoted(
     api: client.ApiClient, apps: client.AppsV1Api, namespace: str, recorder: WeightRecorder,
     operator: OperatorProcess,
 ) -> None:  # fmt: skip
-    apps.create_namespaced_deployment(namespace, deployment("app:v1"))
-    client.CustomObjectsApi(api).create_namespaced_custom_object(
-        **RELEASES, namespace=namespace, body=followed_release()
-    )
-    adopted = eventually(lambda: in_phase(api, namespace, "Succeeded"), 60, "the first revision to be adopted")
-    assert adopted["stableRevision"] == adopted["revision"]
+    stable = adopt(api, apps, namespace, followed_release(), "app:v1")
+    assert status(api, namespace)["stableRevision"] == stable
     assert image_of(apps, namespace, PRIMARY) == "app:v1"
     primary = apps.read_namespaced_deployment(PRIMARY, namespace)
     assert primary.spec.selector.match_labels == {"app": PRIMARY}
@@ -182,9 +178,7 @@ def test_the_first_revision_is_adopted_and_the_next_one_promoted(
     eventually(lambda: replicas_of(apps, namespace, APP) == 0, 30, "the followed Deployment scaled to 0")
 
     set_image(apps, namespace, "app:v2")
-    running = eventually(
-        lambda: (s := status(api, namespace)).get("revision") != adopted["revision"] and s, 30, "a run of v2"
-    )
+    running = next_run(api, namespace, stable)
     assert "new revision" in running["runCause"]
     done = eventually(lambda: in_phase(api, namespace, "Succeeded", running["revision"]), 90, "v2 promoted")
     assert done["stableRevision"] == running["revision"]
@@ -201,14 +195,10 @@ def test_a_canary_mid_rollout_gets_no_traffic_and_a_stuck_one_hits_the_deadline(
     api: client.ApiClient, apps: client.AppsV1Api, namespace: str, recorder: WeightRecorder,
     operator: OperatorProcess,
 ) -> None:  # fmt: skip
-    apps.create_namespaced_deployment(namespace, deployment("app:v1"))
-    client.CustomObjectsApi(api).create_namespaced_custom_object(
-        **RELEASES, namespace=namespace, body=followed_release(progressDeadline="8s")
-    )
-    adopted = eventually(lambda: in_phase(api, namespace, "Succeeded"), 60, "the first revision to be adopted")
+    stable = adopt(api, apps, namespace, followed_release(progressDeadline="8s"), "app:v1")
     set_image(apps, namespace, "app:v2", hold=True)  # kwok keeps these pods Running but never Ready
     failed = eventually(lambda: in_phase(api, namespace, "Failed"), 60, "the deadline to fail the run")
-    assert failed["revision"] != adopted["revision"]
+    assert failed["revision"] != stable
     assert "progressDeadline 8s" in failed["message"], failed["message"]
     assert "before step 1" in failed["message"], failed["message"]
     recorder.stop()

@@ -157,6 +157,11 @@ def _new_revision(tick: Tick, status: CanaryReleaseStatus, canary: DeploymentSta
     )
 
 
+def _give(tick: Tick, status: CanaryReleaseStatus, reason: Reason, message: str, revision: str | None) -> Decision:
+    """Hold traffic as it is while the primary is given `revision` (again)."""
+    return replace(hold(tick, status, reason, message), workload=WorkloadMove(promote=revision))
+
+
 def _primary_lost(
     tick: Tick, status: CanaryReleaseStatus, canary: DeploymentState, primary: DeploymentState
 ) -> Decision:
@@ -166,8 +171,7 @@ def _primary_lost(
     stable = short(status.stable_revision)
     if canary.revision == status.stable_revision:
         message = f"{primary.label} {what}, not the stable revision {stable}: giving it {stable} again"
-        decision = hold(tick, status, Reason.PRIMARY_LOST, message)
-        return replace(decision, workload=WorkloadMove(promote=status.stable_revision))
+        return _give(tick, status, Reason.PRIMARY_LOST, message, status.stable_revision)
     message = (
         f"{primary.label} {what}, not the stable revision {stable}, and {canary.label} is at another revision "
         f"({short(canary.revision)}): the stable destination cannot be rebuilt from it; the next revision will be"
@@ -182,8 +186,7 @@ def _nothing_to_release(tick: Tick, status: CanaryReleaseStatus, primary: Deploy
         # The stable revision is recorded when its promotion starts; a promotion write that was lost (or refused for
         # a newer revision that has since been rolled back) is made again here.
         message = f"revision {revision} is the stable one; giving it to {primary.label}"
-        decision = hold(tick, status, Reason.PROMOTING, message)
-        return replace(decision, workload=WorkloadMove(promote=status.revision))
+        return _give(tick, status, Reason.PROMOTING, message, status.revision)
     if not primary.ready:
         message = f"revision {revision} is the stable one; waiting for {primary.label} to run it: {primary.message}"
         return hold(tick, status, Reason.WAITING_FOR_WORKLOAD, message)
@@ -214,8 +217,7 @@ def _promoting(tick: Tick, status: CanaryReleaseStatus, primary: DeploymentState
         )
     if primary.revision != status.revision:
         message = f"promoting revision {revision}: giving it to {primary.label}; the canary carries 100%"
-        decision = hold(tick, status, Reason.PROMOTING, message)
-        return replace(decision, workload=WorkloadMove(promote=status.revision))
+        return _give(tick, status, Reason.PROMOTING, message, status.revision)
     if not primary.ready:
         message = f"promoting revision {revision}: the canary carries 100% while {primary.label} rolls it out"
         late = overdue(tick.spec, status, tick.now)
