@@ -1,6 +1,6 @@
 """The followed workload's adapter against the sandbox, where Deployments roll out for real (ReplicaSets and kwok
 pods): revisions, readiness mid-rollout, the primary it cuts, a stale promotion refused, scaling that touches
-nothing else, and trackConfig."""
+nothing else, and trackConfig: the revision, and the primary's copies of the ConfigMaps and Secrets."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
 from kubernetes import client
 
 from graygate.api.spec import FollowedWorkload
 from graygate.domain.release.observations import FollowedState
-from graygate.domain.release.revisions import PRIMARY_REVISION_ANNOTATION, revision_of
+from graygate.domain.release.revisions import PRIMARY_REVISION_ANNOTATION, config_refs, revision_of
+from graygate.errors import KubeError
 from graygate.kube.followed import KubeFollowedWorkloads
 from graygate.kube.workloads import KubeWorkloads
 from graygate.sandbox import HOLD_NOT_READY_LABEL
@@ -198,3 +200,109 @@ def test_track_config_folds_the_used_configmaps_and_secrets_into_the_revision(
     assert read(adapter, namespace, tracking).canary.revision not in (first, edited), "a missing Secret appeared"
     assert asyncio.run(adapter.promote(namespace, tracking, read(adapter, namespace, tracking).canary.revision or ""))
     assert not asyncio.run(adapter.promote(namespace, tracking, edited)), "a stale config revision is refused"
+
+
+def config(api: client.ApiClient, namespace: str, kind: str, name: str) -> dict[str, Any]:
+    core = client.CoreV1Api(api)
+    read_one = core.read_namespaced_config_map if kind == "ConfigMap" else core.read_namespaced_secret
+    found: dict[str, Any] = api.sanitize_for_serialization(read_one(name, namespace))
+    return found
+
+
+def test_track_config_promotes_onto_copies_the_original_never_written(api: client.ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(api)
+    git = {"labels": GIT_LABELS, "annotations": GIT_ANNOTATIONS}
+    core.create_namespaced_config_map(
+        namespace,
+        {"metadata": {"name": "settings", **git}, "data": {"level": "info"}, "binaryData": {"blob": "AAE="}},
+    )
+    core.create_namespaced_secret(
+        namespace, {"metadata": {"name": "db", **git}, "type": "Opaque", "stringData": {"pw": "one"}}
+    )
+    create_checkout(
+        api,
+        namespace,
+        volumes=[{"name": "settings", "configMap": {"name": "settings"}}],
+        containers=[
+            {
+                "name": "app",
+                "image": "shop/checkout:1",
+                "volumeMounts": [{"name": "settings", "mountPath": "/etc/checkout"}],
+                "env": [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}}],
+                "envFrom": [{"configMapRef": {"name": "settings"}}],
+            }
+        ],
+    )
+    tracking = FollowedWorkload.model_validate({"name": "checkout", "trackConfig": True})
+    adapter = KubeFollowedWorkloads(api)
+    revision = read(adapter, namespace, tracking).canary.revision
+    assert revision is not None
+    assert asyncio.run(adapter.promote(namespace, tracking, revision))
+
+    ours = {"app.kubernetes.io/managed-by": "graygate", "graygate.dev/workload": "checkout"}
+    settings, settings_copy = (
+        config(api, namespace, "ConfigMap", "settings"),
+        config(api, namespace, "ConfigMap", "settings-primary"),
+    )
+    assert (settings_copy["data"], settings_copy["binaryData"]) == ({"level": "info"}, {"blob": "AAE="})
+    assert settings_copy["metadata"]["labels"] == ours
+    assert "annotations" not in settings_copy["metadata"], "no tracking annotation copied"
+    assert "ownerReferences" not in settings_copy["metadata"]
+    db, db_copy = config(api, namespace, "Secret", "db"), config(api, namespace, "Secret", "db-primary")
+    assert (db_copy["data"], db_copy["type"], db_copy["metadata"]["labels"]) == (db["data"], "Opaque", ours)
+    primary = raw(api, namespace, "checkout-primary")
+    template = primary["spec"]["template"]
+    assert config_refs(template) == (("settings-primary",), ("db-primary",))
+    assert config_refs(raw(api, namespace, "checkout")["spec"]["template"]) == (("settings",), ("db",))
+    assert template["metadata"]["annotations"] == {PRIMARY_REVISION_ANNOTATION: revision}
+    eventually(lambda: read(adapter, namespace, tracking).primary.ready, 60, "the primary's rollout")
+
+    core.patch_namespaced_config_map("settings", namespace, {"data": {"level": "debug"}})
+    settings = config(api, namespace, "ConfigMap", "settings")
+    newer = read(adapter, namespace, tracking).canary.revision
+    assert newer not in (None, revision), "a config-only change is a new revision"
+    assert not asyncio.run(adapter.promote(namespace, tracking, revision)), "the stale revision is refused"
+    assert config(api, namespace, "ConfigMap", "settings-primary")["data"] == {"level": "info"}, "nothing copied"
+
+    assert asyncio.run(adapter.promote(namespace, tracking, newer or ""))
+    assert config(api, namespace, "ConfigMap", "settings-primary")["data"] == {"level": "debug"}
+    promoted = raw(api, namespace, "checkout-primary")
+    assert promoted["metadata"]["annotations"][PRIMARY_REVISION_ANNOTATION] == newer
+    assert promoted["spec"]["template"]["metadata"]["annotations"] == {PRIMARY_REVISION_ANNOTATION: newer}
+    assert promoted["metadata"]["generation"] > primary["metadata"]["generation"], "the primary's pods roll"
+    assert (
+        config(api, namespace, "Secret", "db-primary")["metadata"]["resourceVersion"]
+        == (db_copy["metadata"]["resourceVersion"])
+    ), "an unchanged copy is not rewritten"
+    state = eventually(
+        lambda: (s := read(adapter, namespace, tracking)).primary.ready and s, 60, "the primary's new pods"
+    )
+    assert state.primary.revision == newer
+    sets = client.AppsV1Api(api).list_namespaced_replica_set(namespace, label_selector="app=checkout-primary").items
+    assert len(sets) == 2, "a config-only promotion rolled the primary onto a new ReplicaSet"
+
+    for kind, before in (("ConfigMap", settings), ("Secret", db)):
+        after = config(api, namespace, kind, before["metadata"]["name"])
+        assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"], (
+            "the original is never written"
+        )
+
+
+def test_track_config_leaves_an_object_of_the_copys_name_that_is_not_its_copy(
+    api: client.ApiClient, namespace: str
+) -> None:
+    core = client.CoreV1Api(api)
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "settings"}, "data": {"level": "info"}})
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "settings-primary"}, "data": {"mine": "yes"}})
+    create_checkout(
+        api,
+        namespace,
+        containers=[{"name": "app", "image": "shop/checkout:1", "envFrom": [{"configMapRef": {"name": "settings"}}]}],
+    )
+    tracking = FollowedWorkload.model_validate({"name": "checkout", "trackConfig": True})
+    adapter = KubeFollowedWorkloads(api)
+    revision = read(adapter, namespace, tracking).canary.revision or ""
+    with pytest.raises(KubeError, match="settings-primary exists and is not graygate's copy for the workload checkout"):
+        asyncio.run(adapter.promote(namespace, tracking, revision))
+    assert config(api, namespace, "ConfigMap", "settings-primary")["data"] == {"mine": "yes"}
+    assert read(adapter, namespace, tracking).primary.exists is False, "no primary without its copies"

@@ -48,7 +48,8 @@ app.kubernetes.io/part-of: graygate
 
 {{/* The rules the operator needs in each namespace it watches: as a ClusterRole (scope.clusterWide) or as one
 Role per watched namespace. Each rule names the code that needs it; nothing here deletes, and nothing lists
-secrets. */}}
+secrets. ConfigMaps and Secrets are read by name only; the one grant on them not limited to names, create, exists
+only with trackConfig.enabled. */}}
 {{- define "graygate.namespacedRules" -}}
 # Kopf lists and watches releases and patches its finalizer and bookkeeping annotations on them; graygate reads
 # them from that watch only (no get: only the CLI reads one release, with its user's own credentials).
@@ -95,6 +96,26 @@ secrets. */}}
   resources: [configmaps]
   resourceNames: {{ toJson . }}
   verbs: [get]
+{{- end }}
+{{- if .Values.trackConfig.enabled }}
+{{- range $resource, $names := dict "configmaps" .Values.configMapNames "secrets" .Values.secretNames }}
+{{- with $names }}
+{{- $copies := list }}
+{{- range . }}{{ $copies = append $copies (printf "%s-primary" .) }}{{ end }}
+# trackConfig (graygate.kube.followed): the primary runs on `<name>-primary` copies of the {{ $resource }} its pod
+# template uses, written at each promotion. Creating one cannot be limited by name in Kubernetes RBAC (a create
+# request has no name to match yet), so create is granted only behind trackConfig.enabled and only for a kind
+# whose originals graygate may read at all; reading and replacing stay limited to the copies of the listed names.
+- apiGroups: [""]
+  resources: [{{ $resource }}]
+  verbs: [create]
+# trackConfig: graygate reads its copy and replaces it (resourceVersion-guarded) when the released data differs.
+- apiGroups: [""]
+  resources: [{{ $resource }}]
+  resourceNames: {{ toJson $copies }}
+  verbs: [get, update]
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end -}}
 

@@ -175,7 +175,8 @@ class FollowedWorkload(SpecModel):
 
     track_config: bool = False
     """Include the ConfigMaps and Secrets the pod template mounts or references in the revision, so a change to
-    one of them is released like a new image."""
+    one of them is released like a new image. The primary then runs on graygate's copies of them, `<name>-primary`,
+    written at each promotion (the chart's `trackConfig.enabled` grants that)."""
 
     scale_down_delay: Duration = timedelta(seconds=30)
     """How long the canary keeps its pods after a rollback or a promotion, so they can be inspected."""

@@ -4,7 +4,8 @@ Objects are read as the raw JSON the server sent, not through the client's model
 template exactly as stored, and a field the client's models do not know yet still counts (and still reaches the
 primary). Of the followed Deployment, which Git owns, only the scale subresource is ever written. Of the primary,
 a promotion replaces the pod template and the revision annotation and never the replicas, which an autoscaler
-may own.
+may own. With trackConfig a promotion first writes the primary's copies of the ConfigMaps and Secrets the revision
+was computed from (`<name>-primary`), and the originals, which Git owns, are only read.
 """
 
 from __future__ import annotations
@@ -19,10 +20,16 @@ from graygate.api.spec import FollowedWorkload
 from graygate.domain.errors import UnfollowableWorkload
 from graygate.domain.release.observations import DeploymentState, FollowedState
 from graygate.domain.release.revisions import (
+    MANAGED_BY_LABEL,
     PRIMARY_REVISION_ANNOTATION,
+    WORKLOAD_LABEL,
+    ConfigKind,
+    config_copy,
     config_key,
+    config_material,
     config_refs,
     primary_body,
+    primary_config_name,
     revision_of,
     rollout_state,
 )
@@ -30,6 +37,8 @@ from graygate.errors import ForbiddenError, KubeError, NotFoundError
 from graygate.kube.client import kube_errors
 
 Body = dict[str, Any]
+Configs = dict[tuple[ConfigKind, str], Body]
+"""The ConfigMaps and Secrets a pod template uses that exist, by kind and name, as the API server returned them."""
 
 
 class KubeFollowedWorkloads:
@@ -55,7 +64,7 @@ class KubeFollowedWorkloads:
         primary_name = workload.primary_name()
         primary = self._deployment(namespace, primary_name)
         canary = (
-            _state(workload.name, followed, self._revision(namespace, followed, workload.track_config))
+            _state(workload.name, followed, _revision(followed, self._configs(namespace, followed, workload)))
             if followed is not None
             else _missing(workload.name)
         )
@@ -73,22 +82,23 @@ class KubeFollowedWorkloads:
         except NotFoundError:
             return None
 
-    def _revision(self, namespace: str, followed: Body, track_config: bool) -> str:
-        template = followed.get("spec", {}).get("template") or {}
-        if not track_config:
-            return revision_of(template)
-        config_maps, secrets = config_refs(template)
-        configs: dict[str, Body] = {}
-        for kind, names in (("ConfigMap", config_maps), ("Secret", secrets)):
+    def _configs(self, namespace: str, followed: Body, workload: FollowedWorkload) -> Configs:
+        """With trackConfig, the ConfigMaps and Secrets the pod template uses that exist; else none."""
+        if not workload.track_config:
+            return {}
+        config_maps, secrets = config_refs(followed.get("spec", {}).get("template") or {})
+        configs: Configs = {}
+        kinds: tuple[tuple[ConfigKind, tuple[str, ...]], ...] = (("ConfigMap", config_maps), ("Secret", secrets))
+        for kind, names in kinds:
             for name in names:
                 found = self._config(namespace, kind, name)
                 if found is not None:
-                    configs[config_key(kind, name)] = found
-        return revision_of(template, configs)
+                    configs[(kind, name)] = found
+        return configs
 
-    def _config(self, namespace: str, kind: str, name: str) -> Body | None:
-        """The object's data and binaryData; None when it does not exist (absent is part of the revision: creating
-        it later starts a run)."""
+    def _config(self, namespace: str, kind: ConfigKind, name: str) -> Body | None:
+        """The object as the server returned it; None when it does not exist (absent is part of the revision:
+        creating it later starts a run)."""
         values = "configMapNames" if kind == "ConfigMap" else "secretNames"
         try:
             with kube_errors(f"{kind} {namespace}/{name}"):
@@ -103,23 +113,37 @@ class KubeFollowedWorkloads:
             raise ForbiddenError(
                 f"{error}; trackConfig reads the {kind}s the pod template uses: add {name} to the chart's {values}"
             ) from error
-        found = _json(response)
-        return {"data": found.get("data") or {}, "binaryData": found.get("binaryData") or {}}
+        return _json(response)
 
     # ---- writing ----
 
     def _promote(self, namespace: str, workload: FollowedWorkload, revision: str) -> bool:
         followed = self._deployment(namespace, workload.name)
-        if followed is None or self._revision(namespace, followed, workload.track_config) != revision:
+        if followed is None:
+            return False
+        # The copies hold exactly what the revision was computed from: what is read here, hashed again.
+        configs = self._configs(namespace, followed, workload)
+        if _revision(followed, configs) != revision:
             return False
         primary_name = workload.primary_name()
+        renames: dict[ConfigKind, dict[str, str]] = {"ConfigMap": {}, "Secret": {}}
+        for kind, name in configs:
+            renames[kind][name] = primary_config_name(name)
         try:
             wanted_replicas = int(followed.get("spec", {}).get("replicas") or 0)
             body = primary_body(
-                followed, primary_name, revision, replicas=wanted_replicas if wanted_replicas > 0 else 1
+                followed,
+                primary_name,
+                revision,
+                replicas=wanted_replicas if wanted_replicas > 0 else 1,
+                config_maps=renames["ConfigMap"],
+                secrets=renames["Secret"],
             )
         except UnfollowableWorkload as error:
             raise KubeError(str(error)) from error
+        # The copies first, so the primary's new pods find them.
+        for (kind, name), found in sorted(configs.items()):
+            self._write_copy(namespace, kind, config_copy(kind, found, primary_config_name(name), workload.name))
         primary = self._deployment(namespace, primary_name)
         what = f"Deployment {namespace}/{primary_name}"
         if primary is None:
@@ -149,9 +173,74 @@ class KubeFollowedWorkloads:
             self._apps.patch_namespaced_deployment(primary_name, namespace, patch)
         return True
 
+    def _write_copy(self, namespace: str, kind: ConfigKind, body: Body) -> None:
+        """Creates the primary's copy of a ConfigMap or Secret, or replaces it when its data or type differ (guarded
+        by its resourceVersion, so a concurrent write fails and the next tick tries again).
+
+        Raises KubeError when an object of the copy's name exists that is not this workload's copy."""
+        name = body["metadata"]["name"]
+        what = f"{kind} {namespace}/{name}"
+        secret = kind == "Secret"
+        try:
+            try:
+                with kube_errors(what):
+                    if secret:
+                        response = self._core.read_namespaced_secret(name, namespace, _preload_content=False)
+                    else:
+                        response = self._core.read_namespaced_config_map(name, namespace, _preload_content=False)
+                existing: Body | None = _json(response)
+            except NotFoundError:
+                existing = None
+            if existing is None:
+                with kube_errors(what):
+                    if secret:
+                        self._core.create_namespaced_secret(namespace, body)
+                    else:
+                        self._core.create_namespaced_config_map(namespace, body)
+                return
+            labels = existing.get("metadata", {}).get("labels") or {}
+            workload = body["metadata"]["labels"][WORKLOAD_LABEL]
+            if (labels.get(MANAGED_BY_LABEL), labels.get(WORKLOAD_LABEL)) != ("graygate", workload):
+                # Someone else's object, or another followed workload's copy of a shared original: writing it
+                # would change what other pods run, ungated.
+                raise KubeError(
+                    f"{what} exists and is not graygate's copy for the workload {workload}: it is left alone, "
+                    "and the promotion waits until it is renamed or removed"
+                )
+            if _copy_fields(existing) == _copy_fields(body):
+                return
+            body = {
+                **body,
+                "metadata": {**body["metadata"], "resourceVersion": existing["metadata"]["resourceVersion"]},
+            }
+            with kube_errors(what):
+                if secret:
+                    self._core.replace_namespaced_secret(name, namespace, body)
+                else:
+                    self._core.replace_namespaced_config_map(name, namespace, body)
+        except ForbiddenError as error:
+            # The chart grants create on ConfigMaps and Secrets, and the rest by name only, behind one switch.
+            values = "configMapNames" if kind == "ConfigMap" else "secretNames"
+            raise ForbiddenError(
+                f"{error}; trackConfig writes the primary's copy {name}: set the chart's trackConfig.enabled and "
+                f"list the original in its {values}"
+            ) from error
+
     def _scale(self, namespace: str, name: str, replicas: int) -> None:
         with kube_errors(f"Deployment {namespace}/{name} scale"):
             self._apps.patch_namespaced_deployment_scale(name, namespace, {"spec": {"replicas": replicas}})
+
+
+def _revision(followed: Body, configs: Configs) -> str:
+    template = followed.get("spec", {}).get("template") or {}
+    return revision_of(
+        template, {config_key(kind, name): config_material(found) for (kind, name), found in configs.items()}
+    )
+
+
+def _copy_fields(config: Body) -> tuple[Any, ...]:
+    """What of a copy a promotion sets besides its labels: a difference in any of it is a replace."""
+    return (config.get("data") or {}, config.get("binaryData") or {}, config.get("type") or "")
 
 
 def _state(name: str, deployment: Body, revision: str | None) -> DeploymentState:

@@ -103,21 +103,65 @@ def test_namespaced_ha_peers_in_each_watched_namespace(helm: Helm) -> None:
 
 
 def test_secrets_are_readable_by_name_only(helm: Helm) -> None:
+    """With trackConfig.enabled, also created (Kubernetes cannot limit create to names) and their copies read and
+    replaced by name."""
     granted = permissions(render(helm, "integrations-values.yaml"))
     secrets = {p for p in granted if p[2] == "secrets"}
-    assert secrets == {("*", "", "secrets", "get", "gate-credentials"), ("*", "", "secrets", "get", "probe-token")}
+    assert secrets == {
+        ("*", "", "secrets", "get", "gate-credentials"),
+        ("*", "", "secrets", "get", "probe-token"),
+        ("*", "", "secrets", "create", ""),
+        ("*", "", "secrets", "get", "gate-credentials-primary"),
+        ("*", "", "secrets", "get", "probe-token-primary"),
+        ("*", "", "secrets", "update", "gate-credentials-primary"),
+        ("*", "", "secrets", "update", "probe-token-primary"),
+    }
     assert not {p for p in permissions(render(helm)) if p[2] == "secrets"}, "no secret at all by default"
+    untracked = permissions(render(helm, "integrations-values.yaml", "trackConfig.enabled=false"))
+    assert {p for p in untracked if p[2] == "secrets"} == {
+        ("*", "", "secrets", "get", "gate-credentials"),
+        ("*", "", "secrets", "get", "probe-token"),
+    }
 
 
 def test_config_maps_are_readable_by_name_only(helm: Helm) -> None:
-    """A prometheus gate's `source.ca.configMapRef` is read by graygate.kube.secrets with a plain get."""
-    granted = permissions(render(helm, "integrations-values.yaml"))
+    """A prometheus gate's `source.ca.configMapRef` is read by graygate.kube.secrets with a plain get; with
+    trackConfig.enabled the ConfigMaps of followed workloads are copied (graygate.kube.followed)."""
+    granted = permissions(render(helm, "integrations-values.yaml", "trackConfig.enabled=false"))
     config_maps = {p for p in granted if p[2] == "configmaps"}
     assert config_maps == {
         ("*", "", "configmaps", "get", "prometheus-ca"),
         ("*", "", "configmaps", "get", "istio-ca-root-cert"),
     }
+    tracked = {p for p in permissions(render(helm, "integrations-values.yaml")) if p[2] == "configmaps"}
+    assert tracked - config_maps == {
+        ("*", "", "configmaps", "create", ""),
+        ("*", "", "configmaps", "get", "prometheus-ca-primary"),
+        ("*", "", "configmaps", "get", "istio-ca-root-cert-primary"),
+        ("*", "", "configmaps", "update", "prometheus-ca-primary"),
+        ("*", "", "configmaps", "update", "istio-ca-root-cert-primary"),
+    }
     assert not {p for p in permissions(render(helm)) if p[2] == "configmaps"}, "no ConfigMap at all by default"
+
+
+def test_track_config_creates_only_a_kind_it_may_read_and_only_where_it_watches(helm: Helm) -> None:
+    """Without listed names graygate reads no original, so it would never copy one: nothing is granted."""
+    alone = permissions(render(helm, None, "trackConfig.enabled=true"))
+    assert not {p for p in alone if p[2] in ("secrets", "configmaps")}
+    secrets_only = permissions(render(helm, None, "trackConfig.enabled=true", "secretNames={db}"))
+    assert {p for p in secrets_only if p[2] in ("secrets", "configmaps")} == {
+        ("*", "", "secrets", "get", "db"),
+        ("*", "", "secrets", "create", ""),
+        ("*", "", "secrets", "get", "db-primary"),
+        ("*", "", "secrets", "update", "db-primary"),
+    }
+    namespaced = permissions(render(helm, "namespaced-values.yaml", "trackConfig.enabled=true"))
+    creates = {p for p in namespaced if p[3] == "create" and p[2] in ("secrets", "configmaps")}
+    assert creates == {
+        (namespace, "", resource, "create", "")
+        for namespace in ("team-a", "team-b")
+        for resource in ("secrets", "configmaps")
+    }
 
 
 @pytest.mark.parametrize("values", [None, *sorted(p.name for p in (CHART / "ci").glob("*-values.yaml"))])
@@ -132,11 +176,12 @@ def test_no_wildcards_no_deletes_no_escalation(helm: Helm, values: str | None) -
             assert "*" not in rule[field], f"wildcard in {rule}"
         assert not FORBIDDEN_VERBS & set(rule["verbs"]), f"forbidden verb in {rule}"
         if {"secrets", "configmaps"} & set(rule["resources"]):
-            assert rule.get("resourceNames"), "secrets and ConfigMaps only by name"
-            assert rule["verbs"] == ["get"]
+            # Create cannot be limited by name; it is the one exception, and only with trackConfig.enabled.
+            named = rule.get("resourceNames") and set(rule["verbs"]) <= {"get", "update"}
+            assert named or rule["verbs"] == ["create"], f"secrets and ConfigMaps only by name: {rule}"
         if "create" in rule["verbs"]:
-            assert rule["resources"] in (["events"], ["deployments"]), (
-                f"the operator creates Events and primaries: {rule}"
+            assert rule["resources"] in (["events"], ["deployments"], ["configmaps"], ["secrets"]), (
+                f"the operator creates Events, primaries and the primaries' config copies: {rule}"
             )
 
 

@@ -16,6 +16,7 @@ from typing import Literal, get_type_hints
 
 import kubernetes.client
 import pytest
+import yaml
 from helm_tools import CHART, REPO, Helm
 from test_packaging_rbac import permissions, render
 
@@ -32,7 +33,14 @@ class Call:
     need: Need
     who: Who
     by_name: str = ""
-    """The chart value listing the names the grant is limited to; empty: every object of the kind."""
+    """The chart value listing the names the grant is limited to (each with `suffix`); empty: every object of the
+    kind. The grant exists only when the list is set."""
+    suffix: str = ""
+    needs: tuple[str, ...] = ()
+    """Other chart values that must be set for the grant to exist at all."""
+
+
+COPIES = "trackConfig.enabled"
 
 
 # (module, function, client method, custom-object target) → the permission the call needs.
@@ -88,6 +96,24 @@ KUBE_CALLS: dict[tuple[str, str, str, str], Call] = {
     ),
     ("followed", "KubeFollowedWorkloads._config", "read_namespaced_secret", ""): Call(
         ("", "secrets", "get"), "operator", by_name="secretNames"
+    ),
+    ("followed", "KubeFollowedWorkloads._write_copy", "read_namespaced_config_map", ""): Call(
+        ("", "configmaps", "get"), "operator", by_name="configMapNames", suffix="-primary", needs=(COPIES,)
+    ),
+    ("followed", "KubeFollowedWorkloads._write_copy", "read_namespaced_secret", ""): Call(
+        ("", "secrets", "get"), "operator", by_name="secretNames", suffix="-primary", needs=(COPIES,)
+    ),
+    ("followed", "KubeFollowedWorkloads._write_copy", "create_namespaced_config_map", ""): Call(
+        ("", "configmaps", "create"), "operator", needs=(COPIES, "configMapNames")
+    ),
+    ("followed", "KubeFollowedWorkloads._write_copy", "create_namespaced_secret", ""): Call(
+        ("", "secrets", "create"), "operator", needs=(COPIES, "secretNames")
+    ),
+    ("followed", "KubeFollowedWorkloads._write_copy", "replace_namespaced_config_map", ""): Call(
+        ("", "configmaps", "update"), "operator", by_name="configMapNames", suffix="-primary", needs=(COPIES,)
+    ),
+    ("followed", "KubeFollowedWorkloads._write_copy", "replace_namespaced_secret", ""): Call(
+        ("", "secrets", "update"), "operator", by_name="secretNames", suffix="-primary", needs=(COPIES,)
     ),
     ("sandbox_setup", "_create_or_replace", "create_custom_resource_definition", ""): Call(
         ("apiextensions.k8s.io", "customresourcedefinitions", "create"), "sandbox"
@@ -156,9 +182,15 @@ def scanned_calls() -> set[tuple[str, str, str, str]]:
     return found
 
 
-def operator_needs(*, names: set[str]) -> set[Need]:
-    """The `operator` rows; a by-name row only when the chart was given names for it (else nothing may be read)."""
-    return {call.need for call in KUBE_CALLS.values() if call.who == "operator" and (call.by_name in names | {""})}
+def granted_by(call: Call, given: set[str]) -> bool:
+    """Whether the chart grants the call when the values in `given` are set (a by-name row needs its names)."""
+    return all(value in given for value in (*call.needs, *([call.by_name] if call.by_name else [])))
+
+
+def operator_needs(*, given: set[str]) -> set[Need]:
+    """The `operator` rows the chart grants with the values in `given` set (no names: nothing of theirs may be
+    read; no trackConfig.enabled: no copy)."""
+    return {call.need for call in KUBE_CALLS.values() if call.who == "operator" and granted_by(call, given)}
 
 
 def granted(manifests: list[dict[str, object]], scope: str) -> set[Need]:
@@ -183,30 +215,30 @@ def test_the_operator_reaches_the_releases_only_through_the_status_writer() -> N
 @pytest.mark.parametrize(
     ("values", "scope", "expected"),
     [
-        pytest.param(None, "*", operator_needs(names=set()) | KOPF_EVERYWHERE | KOPF_CRDS, id="defaults"),
+        pytest.param(None, "*", operator_needs(given=set()) | KOPF_EVERYWHERE | KOPF_CRDS, id="defaults"),
         pytest.param(
             "integrations-values.yaml",
             "*",
-            operator_needs(names={"secretNames", "configMapNames"}) | KOPF_EVERYWHERE | KOPF_CRDS,
+            operator_needs(given={"secretNames", "configMapNames", COPIES}) | KOPF_EVERYWHERE | KOPF_CRDS,
             id="integrations",
         ),
         pytest.param(
             "ha-values.yaml",
             "*",
-            operator_needs(names=set()) | KOPF_EVERYWHERE | KOPF_CRDS | kopf_peering("clusterkopfpeerings"),
+            operator_needs(given=set()) | KOPF_EVERYWHERE | KOPF_CRDS | kopf_peering("clusterkopfpeerings"),
             id="ha",
         ),
         pytest.param(
             "namespaced-values.yaml",
             "team-a",
-            operator_needs(names={"secretNames", "configMapNames"}) | KOPF_EVERYWHERE,
+            operator_needs(given={"secretNames", "configMapNames"}) | KOPF_EVERYWHERE,
             id="namespaced-watched",
         ),
         pytest.param("namespaced-values.yaml", "*", KOPF_CRDS | KOPF_NAMESPACES, id="namespaced-cluster"),
         pytest.param(
             "ha-namespaced-values.yaml",
             "team-b",
-            operator_needs(names=set()) | KOPF_EVERYWHERE | kopf_peering("kopfpeerings"),
+            operator_needs(given=set()) | KOPF_EVERYWHERE | kopf_peering("kopfpeerings"),
             id="ha-namespaced-watched",
         ),
     ],
@@ -220,13 +252,21 @@ def test_the_chart_grants_exactly_what_the_code_calls(
 
 
 def test_by_name_grants_are_limited_to_the_values_names(helm: Helm) -> None:
-    rendered = permissions(render(helm, "integrations-values.yaml"))
-    values = (CHART / "ci" / "integrations-values.yaml").read_text()
+    """Per resource and verb, the names granted are exactly the rows' names (a row without names: every object)."""
+    values = yaml.safe_load((CHART / "ci" / "integrations-values.yaml").read_text())
+    given = {"secretNames", "configMapNames", COPIES}
+    expected: dict[tuple[str, str], set[str]] = {}
     for call in KUBE_CALLS.values():
-        if call.who != "operator" or not call.by_name:
+        if call.who != "operator" or not granted_by(call, given):
             continue
         _, resource, verb = call.need
-        names = {name for _, _, r, v, name in rendered if (r, v) == (resource, verb)}
-        assert names, f"{resource} is not granted at all"
-        assert "" not in names, f"{resource} must be granted by name only"
-        assert all(name in values for name in names), f"{resource} names come from {call.by_name}"
+        names = {f"{name}{call.suffix}" for name in values[call.by_name]} if call.by_name else {""}
+        expected.setdefault((resource, verb), set()).update(names)
+    rendered: dict[tuple[str, str], set[str]] = {}
+    for _, _, resource, verb, name in permissions(render(helm, "integrations-values.yaml")):
+        rendered.setdefault((resource, verb), set()).add(name)
+    for (resource, verb), names in expected.items():
+        assert rendered.get((resource, verb)) == names, f"{verb} {resource}"
+    copies = {"gate-credentials-primary", "probe-token-primary"}
+    assert expected[("secrets", "get")] == {"gate-credentials", "probe-token", *copies}, "the rows read both"
+    assert expected[("secrets", "update")] == copies
