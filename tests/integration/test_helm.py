@@ -253,6 +253,10 @@ NEEDED: list[Access] = [
     ("get", "networking.istio.io", "virtualservices", "", ""),
     ("update", "networking.istio.io", "virtualservices", "", ""),
     ("get", "apps", "deployments", "status", ""),
+    ("get", "apps", "deployments", "", ""),
+    ("create", "apps", "deployments", "", ""),
+    ("patch", "apps", "deployments", "", ""),
+    ("patch", "apps", "deployments", "scale", ""),
     ("create", "events.k8s.io", "events", "", ""),
 ]
 SECRET_BY_NAME: Access = ("get", "", "secrets", "", "gate-credentials")
@@ -270,7 +274,8 @@ REFUSED: list[Access] = [
     ("list", "", "secrets", "", ""),
     ("watch", "", "secrets", "", ""),
     ("get", "", "secrets", "", "database-password"),
-    ("get", "apps", "deployments", "", ""),
+    ("delete", "apps", "deployments", "", ""),
+    ("list", "apps", "deployments", "", ""),
     ("update", "apps", "deployments", "", ""),
     ("create", "", "pods", "", ""),
     ("create", "", "events", "", ""),

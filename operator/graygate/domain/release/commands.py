@@ -40,14 +40,18 @@ _REFUSALS: dict[Action, str] = {
     Action.PROMOTE_FULL: "a {phase} release cannot be promoted",
     Action.PAUSE: "only a Progressing release can be paused; this one is {phase}",
     Action.RESUME: "only a Paused release can be resumed; this one is {phase}",
-    Action.ABORT: "a {phase} release has nothing to abort (a promotion is never aborted: its canary passed)",
+    Action.ABORT: "a {phase} release has nothing to abort",
     Action.RETRY: "only a Failed or Aborted release can be retried; this one is {phase}",
 }
 
 
 def refusal(action: Action, phase: Phase) -> str | None:
     """Why `action` makes no sense in `phase`, or None when it does."""
-    return None if phase in ALLOWED_PHASES[action] else _REFUSALS[action].format(phase=phase.value)
+    if phase in ALLOWED_PHASES[action]:
+        return None
+    if action is Action.ABORT and phase is Phase.PROMOTING:
+        return "a Promoting release is never aborted: its canary passed every step and carries all traffic"
+    return _REFUSALS[action].format(phase=phase.value)
 
 
 def pending_command(status: CanaryReleaseStatus, value: str | None) -> str | None:
