@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -404,19 +405,70 @@ def test_deleting_a_promoted_followed_release_keeps_the_primary(
     assert recorder.canary_sequence() == [0, 20, 50, 100, 0]
 
 
+@contextmanager
+def primary_frozen(api: client.ApiClient, namespace: str) -> Iterator[None]:
+    """The API server refuses every update of the primary Deployment (a ValidatingAdmissionPolicy) until the block
+    ends: a promotion's write to the primary fails, deterministically, after its status and weights are written."""
+    admission = client.AdmissionregistrationV1Api(api)
+    name = f"hold-primary-{namespace}"
+    admission.create_validating_admission_policy(
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["UPDATE"],
+                         "resources": ["deployments"]}
+                    ]
+                },
+                "validations": [
+                    {
+                        "expression": f"object.metadata.namespace != '{namespace}' || "
+                        f"object.metadata.name != '{PRIMARY}'",
+                        "message": "the test holds the primary",
+                    }
+                ],
+            },
+        }
+    )  # fmt: skip
+    admission.create_validating_admission_policy_binding(
+        {"metadata": {"name": name}, "spec": {"policyName": name, "validationActions": ["Deny"]}}
+    )
+
+    def refused() -> bool:
+        try:
+            client.AppsV1Api(api).patch_namespaced_deployment(
+                PRIMARY, namespace, {"metadata": {"labels": {"probe": "x"}}}, dry_run="All"
+            )
+        except ApiException as error:
+            return error.status in (400, 403, 422)
+        return False
+
+    eventually(refused, 20, "the admission policy to hold the primary")
+    try:
+        yield
+    finally:
+        admission.delete_validating_admission_policy_binding(name)
+        admission.delete_validating_admission_policy(name)
+        eventually(lambda: not refused(), 20, "the admission policy to let the primary go")
+
+
 def test_killed_while_promoting_finishes_the_promotion_once(
     api: client.ApiClient, apps: client.AppsV1Api, namespace: str, recorder: WeightRecorder,
     operator: OperatorProcess,
 ) -> None:  # fmt: skip
     stable = adopt(api, apps, namespace, followed_release(), "app:v1")
-    set_image(apps, namespace, "app:v2")
-    v2 = next_run(api, namespace, stable)["revision"]
-    eventually(lambda: in_phase(api, namespace, "Promoting", v2), 60, "v2 promoting", every_s=0.02)
-    operator.kill()
-    assert status(api, namespace)["phase"] == "Promoting", "killed mid-promotion"
-    # Either is a legal moment to die, as is one before the canary's weight reached 100 %.
-    assert image_of(apps, namespace, PRIMARY) in ("app:v1", "app:v2")
-    time.sleep(1.0)
+    with primary_frozen(api, namespace):
+        set_image(apps, namespace, "app:v2")
+        v2 = next_run(api, namespace, stable)["revision"]
+        # The point of death: the promotion's status and its 100 % on the canary are written, and its write to the
+        # primary is refused: the operator is killed between the traffic and the workload writes.
+        eventually(lambda: in_phase(api, namespace, "Promoting", v2), 60, "v2 promoting")
+        eventually(lambda: weights(api, namespace, APP) == (0, 100), 10, "the canary at 100% while promoting")
+        operator.kill()
+        assert status(api, namespace)["phase"] == "Promoting"
+        assert image_of(apps, namespace, PRIMARY) == "app:v1", "the promotion's write to the primary was refused"
     operator.start()
 
     done = eventually(lambda: in_phase(api, namespace, "Succeeded", v2), 60, "v2 promoted after the restart")
