@@ -210,15 +210,21 @@ def test_a_canary_mid_rollout_gets_no_traffic_and_a_stuck_one_hits_the_deadline(
     assert status(api, namespace)["phase"] == "Failed", "a failed run waits for the next revision"
 
 
+def v2_held_at_50(api: client.ApiClient, apps: client.AppsV1Api, namespace: str) -> str:
+    """v1 adopted, then v2's run held at 50 % by an indefinite pause (steps 20, 50, pause); v2's revision."""
+    steps = [{"setWeight": 20}, {"setWeight": 50}, {"pause": {}}]
+    stable = adopt(api, apps, namespace, followed_release(steps), "app:v1")
+    set_image(apps, namespace, "app:v2")
+    v2 = str(next_run(api, namespace, stable)["revision"])
+    eventually(lambda: in_phase(api, namespace, "Paused", v2), 60, "v2 held at 50% for a promote")
+    return v2
+
+
 def test_a_new_revision_mid_run_starts_over_from_step_1(
     api: client.ApiClient, apps: client.AppsV1Api, namespace: str, recorder: WeightRecorder,
     operator: OperatorProcess,
 ) -> None:  # fmt: skip
-    steps = [{"setWeight": 20}, {"setWeight": 50}, {"pause": {}}]
-    stable = adopt(api, apps, namespace, followed_release(steps), "app:v1")
-    set_image(apps, namespace, "app:v2")
-    v2 = next_run(api, namespace, stable)["revision"]
-    eventually(lambda: in_phase(api, namespace, "Paused", v2), 60, "v2 held at 50% for a promote")
+    v2 = v2_held_at_50(api, apps, namespace)
     assert weights(api, namespace, APP) == (50, 50)
 
     set_image(apps, namespace, "app:v3")
@@ -253,11 +259,7 @@ def test_a_canary_whose_old_pods_still_serve_gets_no_traffic_until_its_rollout_c
     api: client.ApiClient, apps: client.AppsV1Api, namespace: str, recorder: WeightRecorder,
     operator: OperatorProcess,
 ) -> None:  # fmt: skip
-    steps = [{"setWeight": 20}, {"setWeight": 50}, {"pause": {}}]
-    stable = adopt(api, apps, namespace, followed_release(steps), "app:v1")
-    set_image(apps, namespace, "app:v2")
-    v2 = next_run(api, namespace, stable)["revision"]
-    eventually(lambda: in_phase(api, namespace, "Paused", v2), 60, "v2 held at 50% for a promote")
+    v2 = v2_held_at_50(api, apps, namespace)
 
     set_image(apps, namespace, "app:v3", hold=True)  # v3's pods never become Ready: v2's pods keep serving
     v3 = next_run(api, namespace, v2)["revision"]
