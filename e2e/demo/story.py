@@ -65,12 +65,16 @@ async def watch(world: World, say: Narrator, previous: str | None) -> dict[str, 
         release = await asyncio.to_thread(releases.get, NAMESPACE, SERVICE)
         if _status(release).get("revision") not in (None, previous):
             view, done = await asyncio.to_thread(frame, world.api, releases, request, say.interactive)
+            if done:
+                # The frame read the release again and found the run over: say so from that state, not from the
+                # one read before it (a run can end between the two reads).
+                release = await asyncio.to_thread(releases.get, NAMESPACE, SERVICE)
             now = time.monotonic()
             users = traffic(world.load.samples, now - 2.0, now).describe() + " in the last 2 s"
             say.update(release, view, users, world.elapsed())
             if done:
                 say.finish(view)
-                ended: dict[str, Any] = await asyncio.to_thread(releases.get, NAMESPACE, SERVICE)
+                ended: dict[str, Any] = release
                 return ended
         await asyncio.sleep(POLL_S)
     raise DemoError(f"the run did not finish in {CHAPTER_TIMEOUT_S:.0f} s; operator log:\n{world.operator_log_tail()}")
