@@ -199,10 +199,12 @@ async def test_a_canary_whose_p99_latency_triples_is_rolled_back(
     assert "critical gate latency failed" in message, message
     assert "x the stable's p99 bucket bound" in message, message
     assert not outcome.load.failures(), "a slow canary must not fail requests"
-    slow, normal = outcome.during.latency_quantile(0.99, "canary"), outcome.during.latency_quantile(0.99, "stable")
+    # The users' medians, not their p99s: on a shared machine one stall in a hundred requests moves a p99 of the
+    # few hundred requests here by tens of ms on either side, while the medians stay 3x apart.
+    slow, normal = outcome.during.latency_quantile(0.5, "canary"), outcome.during.latency_quantile(0.5, "stable")
     assert slow is not None
     assert normal is not None
-    print(f"users' p99 while bad: canary {slow * 1000:.0f} ms, stable {normal * 1000:.0f} ms")
+    print(f"users' median while bad: canary {slow * 1000:.0f} ms, stable {normal * 1000:.0f} ms")
     assert slow >= 2 * normal, "the users did not see a slower canary"
     failing = [r for r in outcome.results if r["gate"] == "latency" and r["verdict"] == "Fail"]
     assert failing, describe_results(outcome.results)
