@@ -64,9 +64,30 @@ fetch_istio_crds() {
   echo "toolchain: fetched istio CRDs from istio.io/api@$ISTIO_API_VERSION"
 }
 
+fetch_gateway_api_crds() {
+  local out="$cache/gateway-api" dir kind
+  if fresh_file "$out/standard.yaml" "$GATEWAY_API_VERSION"; then
+    echo "toolchain: gateway-api CRDs $GATEWAY_API_VERSION are cached"; return
+  fi
+  dir=$(cd "$cache" && go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" \
+    | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [[ -n "$dir" ]] || { echo "toolchain: go mod download sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION failed" >&2; exit 1; }
+  mkdir -p "$out"
+  : > "$out/standard.yaml.tmp"
+  for kind in gatewayclasses gateways httproutes grpcroutes referencegrants; do
+    [[ -f "$dir/config/crd/standard/gateway.networking.k8s.io_$kind.yaml" ]] || continue
+    { echo "---"; cat "$dir/config/crd/standard/gateway.networking.k8s.io_$kind.yaml"; } >> "$out/standard.yaml.tmp"
+  done
+  mv "$out/standard.yaml.tmp" "$out/standard.yaml"
+  chmod 644 "$out/standard.yaml"
+  echo "$GATEWAY_API_VERSION" > "$out/standard.yaml.stamp"
+  echo "toolchain: fetched gateway-api CRDs from sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION"
+}
+
 fresh_file() { [[ -f "$1" && -f "$1.stamp" && "$(cat "$1.stamp")" == "$2" ]]; }
 
 fetch_istio_crds
+fetch_gateway_api_crds
 build_etcd
 build_kube
 install_tool kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"

@@ -24,13 +24,13 @@ from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, Phase
 from graygate.api.validation import InvalidSpec
 from graygate.domain.config.release_config import restore_plan, to_restore_on_delete
-from graygate.domain.release.claims import ALL_ROUTES, Claim, RouteKey, contested_by
+from graygate.domain.release.claims import ALL_ROUTES, Claim, RouteKey, contested_by, object_key
 from graygate.domain.release.decision import Reason
 from graygate.domain.release.deletion import on_delete
 from graygate.errors import GraygateError
 from graygate.metrics import OperatorMetrics
 from graygate.ports.release import ReleaseRef
-from graygate.ports.routing import Destination, TrafficTarget, VirtualServiceRef
+from graygate.ports.routing import Destination, HTTPRouteRef, TrafficTarget, VirtualServiceRef
 from graygate.routing import snapshots_from_status, target_of
 from graygate.service import ActingFailed, Deps, ReleaseView, TickResult, tick
 
@@ -130,7 +130,10 @@ def _rolled_back(slot: Slot, ref: ReleaseRef, result: TickResult, deps: Deps) ->
 def route_keys(namespace: str, status: CanaryReleaseStatus) -> set[RouteKey]:
     """The routes restoring `status.originalRoutes` would write (an unnamed route stands for its whole
     VirtualService, which then has only that one)."""
-    return {(namespace, saved.virtual_service, saved.route or ALL_ROUTES) for saved in status.original_routes}
+    return {
+        (namespace, object_key(saved.kind, saved.virtual_service), saved.route or ALL_ROUTES)
+        for saved in status.original_routes
+    }
 
 
 @dataclass(frozen=True)
@@ -189,10 +192,12 @@ def _restore_target(
         return target_of(ref.namespace, spec, release=ref.name)
     # The router's restore writes what the snapshots say and removes the release's header routes; it reads the
     # destinations only to report the weights it replaced, which an invalid spec cannot name.
-    names = dict.fromkeys(saved.virtual_service for saved in status.original_routes)
+    names = dict.fromkeys(saved.virtual_service for saved in status.original_routes if saved.kind == "VirtualService")
+    http_routes = dict.fromkeys(saved.virtual_service for saved in status.original_routes if saved.kind == "HTTPRoute")
     return TrafficTarget(
         namespace=ref.namespace,
         virtual_services=tuple(VirtualServiceRef(name) for name in names),
+        http_routes=tuple(HTTPRouteRef(name) for name in http_routes),
         stable=Destination(host="unknown-stable"),
         canary=Destination(host="unknown-canary"),
         release=ref.name,

@@ -14,6 +14,7 @@ from graygate.ports.routing import (
     Destination,
     HeaderMatch,
     HeaderRoute,
+    HTTPRouteRef,
     RouteSnapshot,
     TrafficTarget,
     VirtualServiceRef,
@@ -26,13 +27,12 @@ def _destination(destination: RouteDestination) -> Destination:
 
 def target_of(namespace: str, spec: CanaryReleaseSpec, release: str | None = None) -> TrafficTarget:
     """The release's traffic target; give the ``release`` name for its header routes to be read, written and removed."""
-    refs = tuple(
-        VirtualServiceRef(name=ref.name, routes=tuple(ref.routes) if ref.routes is not None else None)
-        for ref in spec.traffic_routing.istio.virtual_services
-    )
+    managed = spec.traffic_routing.managed()
+    gateway_api = spec.traffic_routing.gateway_api is not None
     return TrafficTarget(
         namespace=namespace,
-        virtual_services=refs,
+        virtual_services=() if gateway_api else tuple(VirtualServiceRef(name, routes) for name, routes in managed),
+        http_routes=tuple(HTTPRouteRef(name, routes) for name, routes in managed) if gateway_api else (),
         stable=_destination(spec.stable),
         canary=_destination(spec.canary),
         release=release,
@@ -57,11 +57,13 @@ def header_routes_of(matches: Iterable[HeaderRouteMatch]) -> tuple[HeaderRoute, 
 
 def snapshots_to_status(snapshots: Iterable[RouteSnapshot]) -> tuple[OriginalRoute, ...]:
     return tuple(
-        OriginalRoute(virtual_service=s.virtual_service, route=s.route, route_json=s.route_json) for s in snapshots
+        OriginalRoute(virtual_service=s.virtual_service, route=s.route, route_json=s.route_json, kind=s.kind)
+        for s in snapshots
     )
 
 
 def snapshots_from_status(snapshots: Iterable[OriginalRoute]) -> tuple[RouteSnapshot, ...]:
     return tuple(
-        RouteSnapshot(virtual_service=s.virtual_service, route=s.route, route_json=s.route_json) for s in snapshots
+        RouteSnapshot(virtual_service=s.virtual_service, route=s.route, route_json=s.route_json, kind=s.kind)
+        for s in snapshots
     )

@@ -193,7 +193,7 @@ async def _observe(
     if release.contested is not None:
         readings = tuple(
             RouteReading(virtual_service=ref.name, error=f"RouteClaimed: {release.contested}")
-            for ref in spec.traffic_routing.istio.virtual_services
+            for ref in spec.traffic_routing.managed()
         )
         return Observations(generation=release.generation, routes=readings, command=release.command), None
 

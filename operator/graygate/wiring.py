@@ -18,16 +18,17 @@ from graygate.gates.tools import GateTools
 from graygate.kube.client import ApiClient, api_client, close_client
 from graygate.kube.events import KubeEvents
 from graygate.kube.followed import KubeFollowedWorkloads
+from graygate.kube.httproutes import KubeHTTPRouteStore
 from graygate.kube.releases import KubeReleases
 from graygate.kube.secrets import KubeSecrets
 from graygate.kube.virtualservices import KubeVirtualServiceStore
 from graygate.kube.workloads import KubeWorkloads
 from graygate.metrics import OperatorMetrics
 from graygate.ports.release import EventSink, FollowedWorkloads, StatusWriter, WorkloadProbe
-from graygate.ports.routing import VirtualServiceStore
+from graygate.ports.routing import HTTPRouteStore, VirtualServiceStore
 from graygate.ports.secrets import SecretReader
 from graygate.providers.prometheus import PrometheusProvider
-from graygate.routers.registry import ROUTERS, RouterClients
+from graygate.routers.registry import ROUTERS, RouterClients, TargetRouter
 from graygate.service import Deps
 from graygate.store import EtcdError, EtcdSettings
 from graygate.store.config_keys import EtcdConfigKeys
@@ -66,6 +67,7 @@ class KubeAdapters:
     fakes, and the operator is wired around them exactly as around the real ones."""
 
     virtual_services: VirtualServiceStore
+    http_routes: HTTPRouteStore
     statuses: StatusWriter
     events: EventSink
     secrets: SecretReader
@@ -84,6 +86,7 @@ def kube_adapters(api: ApiClient, instance: str) -> KubeAdapters:
 
     return KubeAdapters(
         virtual_services=KubeVirtualServiceStore(api),
+        http_routes=KubeHTTPRouteStore(api),
         statuses=KubeReleases(api),
         events=KubeEvents(api, instance),
         secrets=KubeSecrets(api),
@@ -134,7 +137,9 @@ async def wire(settings: OperatorSettings, metrics: OperatorMetrics, kube: KubeA
     watch = await _watch_freeze(etcd, freeze) if etcd is not None else None
 
     deps = Deps(
-        router=ROUTERS.create("istio", RouterClients(virtual_services=kube.virtual_services)),
+        router=TargetRouter(
+            ROUTERS, RouterClients(virtual_services=kube.virtual_services, http_routes=kube.http_routes)
+        ),
         gates=gates,
         workload=kube.workload,
         statuses=kube.statuses,

@@ -64,6 +64,10 @@ only with trackConfig.enabled. */}}
 - apiGroups: [networking.istio.io]
   resources: [virtualservices]
   verbs: [get, update]
+# The Gateway API router does the same with an HTTPRoute.
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [httproutes]
+  verbs: [get, update]
 # The canary workload's availability.
 - apiGroups: [apps]
   resources: [deployments/status]

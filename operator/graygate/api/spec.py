@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from itertools import pairwise
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
@@ -36,7 +36,10 @@ __all__ = [
     "CanaryReleaseSpec",
     "CanaryReplicas",
     "FollowedWorkload",
+    "GatewayAPI",
     "Istio",
+    "ManagedHTTPRoute",
+    "ManagedRoutes",
     "ManagedVirtualService",
     "PauseSpec",
     "RouteDestination",
@@ -112,24 +115,88 @@ class Istio(SpecModel):
         return self
 
 
-class TrafficRouting(SpecModel):
-    """How traffic is split. Only Istio exists today; other meshes become sibling fields."""
+class ManagedHTTPRoute(SpecModel):
+    """A Gateway API HTTPRoute, in the release's namespace, whose rules graygate manages."""
 
-    istio: Istio
+    name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253)
+    """The HTTPRoute's name."""
+
+    rules: Annotated[tuple[RouteName, ...], Field(min_length=1, max_length=16), _distinct("rules")] | None = Field(
+        default=None, json_schema_extra={"x-kubernetes-list-type": "set"}
+    )
+    """The names of the rules to manage (`spec.rules[].name`, Gateway API v1.2 and later). May be omitted only
+    when the HTTPRoute has exactly one rule. Each managed rule must have a backendRef to the stable Service (and
+    may have one to the canary Service, which graygate adds otherwise); only their two `weight`s are ever changed."""
+
+
+class GatewayAPI(SpecModel):
+    """Traffic splitting through Gateway API HTTPRoutes (`gateway.networking.k8s.io/v1`)."""
+
+    http_routes: tuple[ManagedHTTPRoute, ...] = Field(
+        min_length=1,
+        max_length=16,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """The HTTPRoutes whose rules carry the split; every managed rule gets the same weights. `stable.host` and
+    `canary.host` name the Services of the rules' backendRefs, and `port`, when given, their port."""
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> GatewayAPI:
+        names = [ref.name for ref in self.http_routes]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"httpRoutes must have unique names; repeated: {', '.join(repeated)}")
+        return self
+
+
+class ManagedRoutes(NamedTuple):
+    """One managed routing object, whatever its kind: its name and the route (rule) names the release gives."""
+
+    name: str
+    routes: tuple[str, ...] | None
+
+
+class TrafficRouting(SpecModel):
+    """How traffic is split: exactly one of `istio` or `gatewayAPI`."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            (exactly_one("istio", "gatewayAPI"), "trafficRouting needs exactly one of istio or gatewayAPI")
+        )
+    )
+
+    istio: Istio | None = None
     """Split traffic by editing the weights of Istio VirtualService routes."""
+
+    gateway_api: GatewayAPI | None = Field(default=None, alias="gatewayAPI")
+    """Split traffic by editing the backendRef weights of Gateway API HTTPRoute rules."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TrafficRouting:
+        if (self.istio is None) == (self.gateway_api is None):
+            raise ValueError("trafficRouting needs exactly one of istio or gatewayAPI")
+        return self
+
+    def managed(self) -> tuple[ManagedRoutes, ...]:
+        """The managed objects (VirtualServices or HTTPRoutes) with the routes or rules named for each."""
+        if self.istio is not None:
+            return tuple(ManagedRoutes(ref.name, ref.routes) for ref in self.istio.virtual_services)
+        http_routes = self.gateway_api.http_routes if self.gateway_api is not None else ()
+        return tuple(ManagedRoutes(ref.name, ref.rules) for ref in http_routes)
 
 
 class RouteDestination(SpecModel):
-    """A route destination exactly as it appears in the VirtualService."""
+    """A route destination exactly as it appears in the VirtualService, or a backendRef of the HTTPRoute."""
 
     host: str = Field(min_length=1, max_length=253)
-    """The destination host, as written in the route (e.g. `checkout` or `checkout.shop.svc.cluster.local`)."""
+    """Istio: the destination host, as written in the route (e.g. `checkout` or `checkout.shop.svc.cluster.local`).
+    Gateway API: the name of the backendRef's Service, in the release's namespace (e.g. `checkout-v2`)."""
 
     subset: str | None = Field(default=None, min_length=1, max_length=253)
-    """The DestinationRule subset, if the route uses one."""
+    """The DestinationRule subset, if the route uses one (Istio only: a backendRef has no subset)."""
 
     port: int | None = Field(default=None, ge=1, le=65535)
-    """The destination port number, if the route names one."""
+    """The destination's (or backendRef's) port number, if the route names one."""
 
 
 class WorkloadRef(SpecModel):
@@ -236,6 +303,15 @@ def _differ(field: str, absent: str) -> str:
     return f"{side('stable')} != {side('canary')}"
 
 
+_NO_SUBSET = (
+    "subset is an Istio DestinationRule subset: with gatewayAPI, stable and canary name backendRef Services (host) "
+    "and optionally their port; leave subset out"
+)
+_NO_PREFIX = (
+    "Gateway API matches headers Exact or by RegularExpression only: with gatewayAPI, setHeaderRoute cannot use "
+    "prefix (a regex does it: `v2.*` for values starting with v2)"
+)
+
 _SPEC_RULES = rules(
     (
         "!has(self.analysis) || !has(self.analysis.gates) || self.analysis.gates.all(g, !has(g.prometheus) || "
@@ -262,6 +338,15 @@ _SPEC_RULES = rules(
     (
         " || ".join(("self.stable.host != self.canary.host", _differ("subset", "''"), _differ("port", "0"))),
         "stable and canary must be different destinations",
+    ),
+    (
+        "!has(self.trafficRouting.gatewayAPI) || (!has(self.stable.subset) && !has(self.canary.subset))",
+        _NO_SUBSET,
+    ),
+    (
+        "!has(self.trafficRouting.gatewayAPI) || !has(self.steps) || self.steps.all(s, !has(s.setHeaderRoute) || "
+        "s.setHeaderRoute.match.all(m, m.headers.all(h, !has(m.headers[h].prefix))))",
+        _NO_PREFIX,
     ),
 )
 
@@ -356,6 +441,8 @@ class CanaryReleaseSpec(SpecModel):
             raise ValueError("stepInterval goes with stepWeights; with steps, use pause")
         if self.stable == self.canary:
             raise ValueError("stable and canary must be different destinations")
+        if self.traffic_routing.gateway_api is not None:
+            self._check_gateway_api()
         if self.workload is not None and (self.canary_workload is not None or self.stable_workload is not None):
             raise ValueError(
                 "workload names both sides (the canary is the workload, the stable side its primary); leave "
@@ -371,6 +458,16 @@ class CanaryReleaseSpec(SpecModel):
             if gate.prometheus is not None:
                 self._check_prometheus_names(gate.name, gate.prometheus)
         return self
+
+    def _check_gateway_api(self) -> None:
+        if self.stable.subset is not None or self.canary.subset is not None:
+            raise ValueError(_NO_SUBSET)
+        for step in self.steps or ():
+            if step.set_header_route is None:
+                continue
+            for match in step.set_header_route.match:
+                if any(value.prefix is not None for value in match.headers.values()):
+                    raise ValueError(_NO_PREFIX)
 
     def _check_prometheus_names(self, gate: str, check: Prometheus) -> None:
         """Every name a Prometheus gate needs must be in the spec, so no query is ever sent without it."""

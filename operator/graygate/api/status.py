@@ -250,10 +250,13 @@ class OriginalRoute(StatusModel):
     """A managed route exactly as it was before graygate first changed it. The router owns the format."""
 
     virtual_service: str
-    """The VirtualService's name."""
+    """The name of the VirtualService (or, with `kind: HTTPRoute`, of the HTTPRoute)."""
 
     route: str | None = None
-    """The HTTP route's name; absent for a VirtualService's single unnamed route."""
+    """The HTTP route's (or the HTTPRoute rule's) name; absent for the object's single unnamed route."""
+
+    kind: Literal["VirtualService", "HTTPRoute"] = "VirtualService"
+    """The kind of object the route lives in."""
 
     route_json: str
     """The route as the router captured it (opaque JSON text, restored byte for byte)."""

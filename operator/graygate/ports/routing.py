@@ -1,8 +1,12 @@
-"""Traffic routing: what to route (a target and a split), what a router saw and wrote, and the two seams:
-the router itself and the store of VirtualServices it reads and writes.
+"""Traffic routing: what to route (a target and a split), what a router saw and wrote, and the seams: the router
+itself and the stores of the objects it reads and writes (Istio VirtualServices, Gateway API HTTPRoutes).
 
-The one deliberate ``dict[str, Any]`` is ``VirtualServiceBody``: a foreign object we read through a typed view but
-must hand back byte-for-byte, so it travels as the plain JSON the API server gave us.
+The deliberate ``dict[str, Any]``s are ``VirtualServiceBody`` and ``HTTPRouteBody``: foreign objects we read through
+a typed view but must hand back byte-for-byte, so they travel as the plain JSON the API server gave us.
+
+The readings, problems, writes and snapshots below are shared by both kinds of object. Their ``virtual_service``
+field names the object, whichever kind it is: an HTTPRoute's name for a Gateway API target, its rule's name in
+``route``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,12 @@ from typing import Any, Literal, Protocol
 
 VirtualServiceBody = dict[str, Any]
 """A whole ``networking.istio.io/v1`` VirtualService exactly as the API server returned it."""
+
+HTTPRouteBody = dict[str, Any]
+"""A whole ``gateway.networking.k8s.io/v1`` HTTPRoute exactly as the API server returned it."""
+
+RouteObjectKind = Literal["VirtualService", "HTTPRoute"]
+"""The kind of object a managed route lives in."""
 
 
 # ---- traffic routing: what to route ----
@@ -49,6 +59,14 @@ class VirtualServiceRef:
 
 
 @dataclass(frozen=True)
+class HTTPRouteRef:
+    """A Gateway API HTTPRoute graygate manages, and which of its rules. ``rules=None``: its only rule."""
+
+    name: str
+    rules: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class TrafficTarget:
     """Everything a router needs to find the weights of one release, built from the CanaryRelease spec."""
 
@@ -59,15 +77,23 @@ class TrafficTarget:
     release: str | None = None
     """The release's name: it names the release's header routes (``graygate-<release>-header``); None: the router
     neither reports nor writes header routes."""
+    http_routes: tuple[HTTPRouteRef, ...] = ()
+    """The HTTPRoutes of a Gateway API target; then ``virtual_services`` is empty, and ``stable``/``canary`` name
+    backendRef Services (``host``) and ports."""
 
     def __post_init__(self) -> None:
-        names = [ref.name for ref in self.virtual_services]
-        if not names:
-            raise ValueError("a traffic target needs at least one VirtualService")
+        if bool(self.virtual_services) == bool(self.http_routes):
+            raise ValueError("a traffic target needs at least one VirtualService or HTTPRoute (and not both kinds)")
+        names = [ref.name for ref in self.virtual_services] + [ref.name for ref in self.http_routes]
         if len(set(names)) != len(names):
-            raise ValueError(f"VirtualService listed twice in the traffic target: {names}")
+            raise ValueError(f"{self.kind} listed twice in the traffic target: {names}")
         if self.stable == self.canary:
             raise ValueError(f"stable and canary are the same destination ({self.stable}); give them distinct subsets")
+
+    @property
+    def kind(self) -> RouteObjectKind:
+        """The kind of the managed objects, which says which router serves the target."""
+        return "HTTPRoute" if self.http_routes else "VirtualService"
 
 
 @dataclass(frozen=True)
@@ -103,7 +129,9 @@ class TrafficSplit:
 
 
 class RoutingProblemReason(enum.StrEnum):
-    """Why a VirtualService cannot be read or written safely. A fixed vocabulary, fit for Events and conditions."""
+    """Why a VirtualService (or HTTPRoute) cannot be read or written safely. A fixed vocabulary, fit for Events and
+    conditions; an HTTPRoute's rule that is missing, or ambiguous, or whose backends cannot be shifted, gets the
+    route words (RuleNotFound aside)."""
 
     VIRTUAL_SERVICE_NOT_FOUND = "VirtualServiceNotFound"
     MALFORMED = "MalformedVirtualService"
@@ -113,6 +141,9 @@ class RoutingProblemReason(enum.StrEnum):
     DUPLICATE_DESTINATION = "DuplicateDestination"
     FOREIGN_WEIGHT = "ForeignWeightedDestination"
     WEIGHTS_NOT_100 = "WeightsDoNotSumTo100"
+    HTTP_ROUTE_NOT_FOUND = "HTTPRouteNotFound"
+    MALFORMED_HTTP_ROUTE = "MalformedHTTPRoute"
+    RULE_NOT_FOUND = "RuleNotFound"
 
 
 @dataclass(frozen=True)
@@ -169,6 +200,7 @@ class RouteSnapshot:
     virtual_service: str
     route: str | None
     route_json: str
+    kind: RouteObjectKind = "VirtualService"
 
 
 @dataclass(frozen=True)
@@ -202,6 +234,18 @@ class VirtualServiceStore(Protocol):
         ...
 
     async def replace(self, namespace: str, name: str, body: VirtualServiceBody) -> VirtualServiceBody:
+        """PUT ``body`` as is, its ``metadata.resourceVersion`` included; raise ``ConflictError`` when stale."""
+        ...
+
+
+class HTTPRouteStore(Protocol):
+    """How the Gateway API router reaches Kubernetes. ``graygate.kube.httproutes`` implements it."""
+
+    async def get(self, namespace: str, name: str) -> HTTPRouteBody | None:
+        """The HTTPRoute as JSON, or None when it does not exist."""
+        ...
+
+    async def replace(self, namespace: str, name: str, body: HTTPRouteBody) -> HTTPRouteBody:
         """PUT ``body`` as is, its ``metadata.resourceVersion`` included; raise ``ConflictError`` when stale."""
         ...
 

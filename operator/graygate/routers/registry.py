@@ -4,18 +4,32 @@ Why a registry that refuses: Flagger quietly falls back to a default mesh when i
 and a typo then shifts no traffic at all while the release reports progress. Here an unknown kind raises
 ``UnknownRouterError`` naming the kinds that exist. Adding a mesh is one module plus one line in ``ROUTERS`` (and a
 store field in ``RouterClients`` if it reads a new kind of object).
+
+Each release says in its spec which router splits its traffic, so the operator holds one ``TargetRouter``: it builds
+every registered router once and hands each target to the one its kind of object names (``ROUTER_OF_KIND``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from graygate.errors import UnknownRouterError
-from graygate.ports.routing import TrafficRouter, VirtualServiceStore
+from graygate.ports.routing import (
+    HTTPRouteStore,
+    RouteObjectKind,
+    RouteSnapshot,
+    TrafficReading,
+    TrafficRouter,
+    TrafficSplit,
+    TrafficTarget,
+    VirtualServiceStore,
+    WriteResult,
+)
+from graygate.routers.gateway_api import GatewayAPIRouter
 from graygate.routers.istio import IstioRouter
 
-__all__ = ["ROUTERS", "RouterClients", "RouterFactory", "RouterRegistry"]
+__all__ = ["ROUTERS", "ROUTER_OF_KIND", "RouterClients", "RouterFactory", "RouterRegistry", "TargetRouter"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +37,7 @@ class RouterClients:
     """The Kubernetes ports a router may need; the composition root fills it once."""
 
     virtual_services: VirtualServiceStore
+    http_routes: HTTPRouteStore
 
 
 RouterFactory = Callable[[RouterClients], TrafficRouter]
@@ -48,4 +63,33 @@ def _istio(clients: RouterClients) -> TrafficRouter:
     return IstioRouter(clients.virtual_services)
 
 
-ROUTERS = RouterRegistry({"istio": _istio})
+def _gateway_api(clients: RouterClients) -> TrafficRouter:
+    return GatewayAPIRouter(clients.http_routes)
+
+
+ROUTERS = RouterRegistry({"istio": _istio, "gatewayAPI": _gateway_api})
+
+ROUTER_OF_KIND: Mapping[RouteObjectKind, str] = {"VirtualService": "istio", "HTTPRoute": "gatewayAPI"}
+"""The router (the spec's ``trafficRouting`` key) that manages each kind of object."""
+
+
+class TargetRouter:
+    """A ``TrafficRouter`` that passes each call to the router of the target's kind of object."""
+
+    def __init__(self, registry: RouterRegistry, clients: RouterClients) -> None:
+        self._routers = {kind: registry.create(name, clients) for kind, name in ROUTER_OF_KIND.items()}
+
+    def _of(self, target: TrafficTarget) -> TrafficRouter:
+        return self._routers[target.kind]
+
+    async def observe(self, target: TrafficTarget) -> TrafficReading:
+        return await self._of(target).observe(target)
+
+    async def set_split(self, target: TrafficTarget, split: TrafficSplit) -> WriteResult:
+        return await self._of(target).set_split(target, split)
+
+    async def snapshot(self, target: TrafficTarget) -> tuple[RouteSnapshot, ...]:
+        return await self._of(target).snapshot(target)
+
+    async def restore(self, target: TrafficTarget, snapshots: Sequence[RouteSnapshot]) -> WriteResult:
+        return await self._of(target).restore(target, snapshots)

@@ -59,9 +59,12 @@ class ControlPlaneSettings:
     workdir: Path | None = None
     workloads: bool = False
     istio_crds: bool = True
+    gateway_api_crds: bool = True
+    """Gateway API's standard-channel CRDs (HTTPRoute and its kin), as the pinned sigs.k8s.io/gateway-api ships them."""
     graygate_crds: bool = True
     crd_files: tuple[Path, ...] = ()
-    """More CRDs, installed after Istio's and ours; a file that defines one of those again replaces it."""
+    """More CRDs, installed after Istio's, Gateway API's and ours; a file that defines one of those again replaces
+    it."""
     start_timeout_s: float = 90.0
 
 
@@ -193,6 +196,9 @@ class ControlPlane:
         if self.settings.istio_crds:
             files.append(self.toolchain.istio_crds)
             names.append("Istio's")
+        if self.settings.gateway_api_crds:
+            files.append(self.toolchain.gateway_api_crds)
+            names.append("Gateway API's")
         if self.settings.graygate_crds:
             ours = self.workdir / "crds" / CRD_PATH.name
             ours.parent.mkdir(parents=True, exist_ok=True)

@@ -31,10 +31,11 @@ def _default_cache() -> Path | None:
 
 @dataclass(frozen=True)
 class Toolchain:
-    """Where the sandbox's binaries and Istio's CRD bundle are."""
+    """Where the sandbox's binaries and the Istio and Gateway API CRD bundles are."""
 
     bin_dir: Path
     istio_crds: Path
+    gateway_api_crds: Path
 
     @classmethod
     def locate(cls) -> Toolchain:
@@ -50,7 +51,11 @@ class Toolchain:
                     f"(or point {TOOLS_ENV} at a folder holding kube-apiserver and etcd)"
                 )
             cache, bin_dir = found, found / "bin"
-        return cls(bin_dir=bin_dir, istio_crds=cache / "istio" / "customresourcedefinitions.gen.yaml")
+        return cls(
+            bin_dir=bin_dir,
+            istio_crds=cache / "istio" / "customresourcedefinitions.gen.yaml",
+            gateway_api_crds=cache / "gateway-api" / "standard.yaml",
+        )
 
     def binary(self, name: str) -> Path:
         path = self.bin_dir / name

@@ -22,6 +22,8 @@ IN_EACH_NAMESPACE: set[tuple[str, str, str, str]] = {
     ("graygate.dev", "canaryreleases/status", "patch", ""),
     ("networking.istio.io", "virtualservices", "get", ""),
     ("networking.istio.io", "virtualservices", "update", ""),
+    ("gateway.networking.k8s.io", "httproutes", "get", ""),
+    ("gateway.networking.k8s.io", "httproutes", "update", ""),
     ("apps", "deployments/status", "get", ""),
     ("apps", "deployments", "get", ""),
     ("apps", "deployments", "create", ""),

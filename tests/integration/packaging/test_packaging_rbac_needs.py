@@ -76,6 +76,12 @@ KUBE_CALLS: dict[tuple[str, str, str, str], Call] = {
     ("virtualservices", "KubeVirtualServiceStore._replace", "replace_namespaced_custom_object", "_ISTIO"): Call(
         ("networking.istio.io", "virtualservices", "update"), "operator"
     ),
+    ("httproutes", "KubeHTTPRouteStore._get", "get_namespaced_custom_object", "_GATEWAY_API"): Call(
+        ("gateway.networking.k8s.io", "httproutes", "get"), "operator"
+    ),
+    ("httproutes", "KubeHTTPRouteStore._replace", "replace_namespaced_custom_object", "_GATEWAY_API"): Call(
+        ("gateway.networking.k8s.io", "httproutes", "update"), "operator"
+    ),
     ("workloads", "KubeWorkloads._deployment_availability", "read_namespaced_deployment_status", ""): Call(
         ("apps", "deployments/status", "get"), "operator"
     ),

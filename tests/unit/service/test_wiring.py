@@ -42,6 +42,7 @@ async def test_a_release_through_the_wired_operator_advances_then_rolls_back_on_
     store, statuses, events = InMemoryVirtualServiceStore(user_vs()), RecordingStatuses(), RecordingEvents()
     kube = KubeAdapters(
         virtual_services=store,
+        http_routes=InMemoryVirtualServiceStore(),
         statuses=statuses,
         events=events,
         secrets=FakeSecrets(),

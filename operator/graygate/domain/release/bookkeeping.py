@@ -120,7 +120,7 @@ def needs_snapshot(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> bool
     if status.phase is Phase.INVALID:
         return False
     recorded = {(saved.virtual_service, saved.route) for saved in status.original_routes}
-    for ref in spec.traffic_routing.istio.virtual_services:
+    for ref in spec.traffic_routing.managed():
         if ref.routes is None and not any(name == ref.name for name, _ in recorded):
             return True
         if ref.routes is not None and any((ref.name, route) not in recorded for route in ref.routes):
@@ -130,7 +130,7 @@ def needs_snapshot(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> bool
 
 def managed_only(spec: CanaryReleaseSpec, snapshots: tuple[OriginalRoute, ...]) -> tuple[OriginalRoute, ...]:
     """The snapshots of VirtualServices the spec still manages (a dropped one was restored when it was dropped)."""
-    names = {ref.name for ref in spec.traffic_routing.istio.virtual_services}
+    names = {ref.name for ref in spec.traffic_routing.managed()}
     return tuple(saved for saved in snapshots if saved.virtual_service in names)
 
 

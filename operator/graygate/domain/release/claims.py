@@ -1,7 +1,9 @@
 """Route claims: two releases must never steer the same route, or each would re-assert its weights over the other.
 
 The older release (by creation time, then name) keeps the route; the newer one is told who holds it and changes
-nothing. A release that manages a VirtualService without naming routes claims all of its routes.
+nothing. A release that manages a VirtualService (or HTTPRoute) without naming routes (rules) claims all of them.
+An HTTPRoute's key names it `HTTPRoute/<name>` (a slash no object name can hold), so it never meets a VirtualService
+of the same name.
 """
 
 from __future__ import annotations
@@ -12,12 +14,23 @@ from datetime import datetime
 
 from graygate.api.spec import CanaryReleaseSpec
 
-__all__ = ["ALL_ROUTES", "Claim", "RouteKey", "claims_of", "contested_by"]
+__all__ = ["ALL_ROUTES", "Claim", "RouteKey", "claims_of", "contested_by", "object_key"]
 
 ALL_ROUTES = "*"
 
 RouteKey = tuple[str, str, str]
-"""(namespace, VirtualService, route name or `*`)."""
+"""(namespace, VirtualService or `HTTPRoute/<name>`, route name or `*`)."""
+
+_HTTP_ROUTE = "HTTPRoute/"
+
+
+def object_key(kind: str, name: str) -> str:
+    """The middle of a route key: a VirtualService's name, or an HTTPRoute's name after `HTTPRoute/`."""
+    return f"{_HTTP_ROUTE}{name}" if kind == "HTTPRoute" else name
+
+
+def _describe(key: str) -> str:
+    return f"HTTPRoute {key.removeprefix(_HTTP_ROUTE)}" if key.startswith(_HTTP_ROUTE) else f"VirtualService {key}"
 
 
 @dataclass(frozen=True, order=True)
@@ -28,9 +41,10 @@ class Claim:
 
 def claims_of(namespace: str, spec: CanaryReleaseSpec) -> set[RouteKey]:
     keys: set[RouteKey] = set()
-    for ref in spec.traffic_routing.istio.virtual_services:
+    kind = "HTTPRoute" if spec.traffic_routing.gateway_api is not None else "VirtualService"
+    for ref in spec.traffic_routing.managed():
         for route in ref.routes or (ALL_ROUTES,):
-            keys.add((namespace, ref.name, route))
+            keys.add((namespace, object_key(kind, ref.name), route))
     return keys
 
 
@@ -49,7 +63,7 @@ def contested_by(me: Claim, keys: Iterable[RouteKey], held: Iterable[tuple[Route
             if _overlaps(wanted, key):
                 route = "all routes" if ALL_ROUTES in (wanted[2], key[2]) else f"route {wanted[2]}"
                 return (
-                    f"{route} of VirtualService {wanted[1]} is already managed by CanaryRelease {claim.release}; "
+                    f"{route} of {_describe(wanted[1])} is already managed by CanaryRelease {claim.release}; "
                     "delete that release or manage another route"
                 )
     return None
