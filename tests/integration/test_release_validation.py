@@ -89,6 +89,15 @@ def both(*changes: Callable[[Spec], None]) -> Callable[[Spec], None]:
     return apply
 
 
+GATEWAY_API = {"gatewayAPI": {"httpRoutes": [{"name": "checkout", "rules": ["web"]}]}}
+
+
+def gateway_api(spec: Spec) -> None:
+    """The valid release, split by an HTTPRoute instead: backendRef Services, no subsets."""
+    spec["trafficRouting"] = GATEWAY_API
+    spec["stable"], spec["canary"] = {"host": "checkout", "port": 8080}, {"host": "checkout-v2", "port": 8080}
+
+
 def two_kinds(spec: Spec) -> None:
     spec["analysis"]["gates"].append({"name": "g", "httpProbe": {"url": URL}, "routingCheck": {"url": URL}})
 
@@ -126,6 +135,22 @@ CASES: list[tuple[str, Callable[[Spec], None], str]] = [
         setting("workload", value={"name": "checkout", "primary": "checkout"}),
         "workload.primary must differ from workload.name",
     ),
+    (
+        "spec",
+        both(gateway_api, setting("canary", value={"host": "checkout-v2", "subset": "canary"})),
+        "subset is an Istio DestinationRule subset",
+    ),
+    (
+        "spec",
+        both(gateway_api, header_step(prefix="y")),
+        "Gateway API matches headers Exact or by RegularExpression only",
+    ),
+    (
+        "spec.trafficRouting",
+        setting("trafficRouting", "gatewayAPI", value=GATEWAY_API["gatewayAPI"]),
+        "trafficRouting needs exactly one of istio or gatewayAPI",
+    ),
+    ("spec.trafficRouting", setting("trafficRouting", value={}), "trafficRouting needs exactly one of istio or"),
     ("spec.steps", steps({"setWeight": 50}, {"setWeight": 10}), "weights must not decrease"),
     ("spec.steps[]", steps({"setWeight": 10, "pause": {}}), "a step needs exactly one of setWeight, pause or"),
     (
@@ -271,6 +296,14 @@ def refusal(call: Callable[[], object]) -> str:
 
 def test_the_valid_release_the_rows_break_is_accepted(custom: client.CustomObjectsApi, namespace: str) -> None:
     custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=release("valid", valid()))
+
+
+def test_a_gateway_api_release_with_exact_and_regex_header_routes_is_accepted(
+    custom: client.CustomObjectsApi, namespace: str
+) -> None:
+    spec = valid()
+    both(gateway_api, header_step(regex="v2.*"))(spec)
+    custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=release("gateway", spec))
 
 
 def refused_spec(custom: client.CustomObjectsApi, namespace: str, change: Callable[[Spec], None]) -> str:
