@@ -136,7 +136,8 @@ async def test_an_advance_is_all_or_nothing_and_a_revert_is_best_effort(
     broken["spec"]["rules"][0]["backendRefs"].append(backend("legacy", 5))
     store.put(broken)
     advance = await router.set_split(TARGET, TrafficSplit(50))
-    assert advance.written == () and [p.reason.value for p in advance.problems] == ["ForeignWeightedDestination"]
+    assert advance.written == ()
+    assert [p.reason.value for p in advance.problems] == ["ForeignWeightedDestination"]
     assert weights(store)[0] == (70, 30), "the healthy route did not run ahead"
     revert = await router.set_split(TARGET, TrafficSplit(0))
     assert [w.virtual_service for w in revert.written] == ["public"]
@@ -168,7 +169,8 @@ async def test_header_rules_ride_along_and_restore_puts_everything_back(
     assert rules == ["graygate-checkout-header-web", "web", "static"]
 
     result = await router.restore(TARGET, saved)
-    assert result.as_asked and len(result.written) == 2
+    assert result.as_asked
+    assert len(result.written) == 2
     for name, original in (("public", public()), ("internal", internal())):
         current = store.current(NAMESPACE, name)
         assert current["spec"] == original["spec"]

@@ -161,7 +161,8 @@ def test_a_weight_write_changes_only_the_two_weights_and_they_sum_to_100(weight:
     assert _without_weights(after) == _without_weights(before), "everything but the weights, key order included"
     assert read_weights(after, ("api",), STABLE, CANARY) == (RouteWeights("api", 100 - weight, weight),)
     assert after["spec"]["rules"][1] == before["spec"]["rules"][1]
-    assert list(after) == list(before) and list(after["spec"]) == list(before["spec"])
+    assert list(after) == list(before)
+    assert list(after["spec"]) == list(before["spec"])
 
 
 def test_the_canary_backend_is_added_after_the_stable_one_for_a_weight_above_0() -> None:
