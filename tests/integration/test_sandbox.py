@@ -148,5 +148,31 @@ def test_istio_crds_are_istios_own_with_v1_stored(api: client.ApiClient, sandbox
     assert stored == ["v1"]
 
 
+def test_gateway_api_crds_are_the_modules_standard_channel_with_named_rules(
+    api: client.ApiClient, sandbox: ControlPlane
+) -> None:
+    versions = dict(
+        line.split("=", 1) for line in (REPO / "e2e/toolchain/versions.env").read_text().splitlines() if "=" in line
+    )
+    pinned = versions["GATEWAY_API_VERSION"]
+    downloaded = subprocess.run(
+        ["go", "mod", "download", "-json", f"sigs.k8s.io/gateway-api@{pinned}"],
+        capture_output=True, text=True, check=True, cwd=REPO / "e2e/toolchain/kube",
+    )  # fmt: skip
+    standard = Path(json.loads(downloaded.stdout)["Dir"]) / "config" / "crd" / "standard"
+    installed = sandbox.toolchain.gateway_api_crds.read_text()
+    for kind in ("gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants"):
+        assert (standard / f"gateway.networking.k8s.io_{kind}.yaml").read_text() in installed, kind
+    crd = json.loads(
+        client.ApiextensionsV1Api(api)
+        .read_custom_resource_definition("httproutes.gateway.networking.k8s.io", _preload_content=False)
+        .data
+    )
+    (v1,) = [version for version in crd["spec"]["versions"] if version["storage"]]
+    assert v1["name"] == "v1"
+    rules = v1["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["rules"]
+    assert "name" in rules["items"]["properties"], "rules[].name, which names the rules a release manages"
+
+
 def _pids_of(sandbox: ControlPlane) -> list[int]:
     return [process.pid for process in sandbox._processes]
