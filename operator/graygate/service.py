@@ -25,11 +25,13 @@ from graygate.domain.release import following
 from graygate.domain.release.bookkeeping import needs_snapshot
 from graygate.domain.release.decide import decide
 from graygate.domain.release.decision import Decision, Reason, Rollback
+from graygate.domain.release.destinations import DestinationRulesReading, namespaces_to_read
 from graygate.domain.release.observations import Observations, RouteReading
 from graygate.domain.release.precheck import gates_due
 from graygate.errors import GraygateError
 from graygate.metrics import OperatorMetrics
 from graygate.ports.config import ConfigKeys
+from graygate.ports.destinations import DestinationRules
 from graygate.ports.gates import Measurer
 from graygate.ports.release import EventSink, FollowedWorkloads, ReleaseRef, StatusWriter, WorkloadProbe
 from graygate.ports.routing import TrafficRouter, TrafficSplit, TrafficTarget, WriteResult
@@ -52,6 +54,7 @@ class Deps:
     frozen: Callable[[], bool] = lambda: False
     config_keys: ConfigKeys | None = None
     followed: FollowedWorkloads | None = None
+    destination_rules: DestinationRules | None = None
 
 
 @dataclass(frozen=True)
@@ -242,8 +245,18 @@ async def _observe(
         frozen=deps.frozen(),
         config=await _read_config(release, spec, deps),
         followed=followed,
+        destinations=await _read_destinations(release, spec, deps),
     )
     return seen, measured_at
+
+
+async def _read_destinations(
+    release: ReleaseView, spec: CanaryReleaseSpec, deps: Deps
+) -> DestinationRulesReading | None:
+    namespace = release.ref.namespace
+    if deps.destination_rules is None or (where := namespaces_to_read(namespace, spec, release.status)) is None:
+        return None
+    return await deps.destination_rules.read(namespace, where)
 
 
 async def _read_config(release: ReleaseView, spec: CanaryReleaseSpec, deps: Deps) -> ConfigReading | None:

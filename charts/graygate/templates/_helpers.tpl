@@ -64,6 +64,12 @@ only with trackConfig.enabled. */}}
 - apiGroups: [networking.istio.io]
   resources: [virtualservices]
   verbs: [get, update]
+# Before traffic moves, the DestinationRules that define the release's subsets (graygate.kube.destinationrules).
+# Istio also honours rules in the host's namespace and in its root namespace: a namespaced install sees those only
+# where it has this Role.
+- apiGroups: [networking.istio.io]
+  resources: [destinationrules]
+  verbs: [get, list, watch]
 # The canary workload's availability.
 - apiGroups: [apps]
   resources: [deployments/status]
