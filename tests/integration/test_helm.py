@@ -29,6 +29,7 @@ from tests.cluster_support import (
     RELEASES,
     OperatorProcess,
     canary_release,
+    create_destination_rule,
     eventually,
     release,
     virtual_service,
@@ -353,6 +354,7 @@ def test_the_operator_completes_a_release_under_the_charts_rbac(
     write_kubeconfig(kubeconfig, sandbox.server, sandbox.workdir / "pki" / "ca.crt", installed.token, "graygate")
     custom = client.CustomObjectsApi(api)
     custom.create_namespaced_custom_object(**ISTIO, namespace=watched, body=virtual_service("checkout"))
+    create_destination_rule(api, watched)
     body = canary_release("checkout", [{"setWeight": 25}, {"pause": {"duration": "1s"}}], analysis=None)
     custom.create_namespaced_custom_object(**RELEASES, namespace=watched, body=body)
     operator = OperatorProcess(kubeconfig, watched, tmp_path / "operator.log")

@@ -69,7 +69,7 @@ only with trackConfig.enabled. */}}
 # where it has this Role.
 - apiGroups: [networking.istio.io]
   resources: [destinationrules]
-  verbs: [get, list, watch]
+  verbs: [list]
 # The canary workload's availability.
 - apiGroups: [apps]
   resources: [deployments/status]

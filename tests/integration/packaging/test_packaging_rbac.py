@@ -22,6 +22,7 @@ IN_EACH_NAMESPACE: set[tuple[str, str, str, str]] = {
     ("graygate.dev", "canaryreleases/status", "patch", ""),
     ("networking.istio.io", "virtualservices", "get", ""),
     ("networking.istio.io", "virtualservices", "update", ""),
+    ("networking.istio.io", "destinationrules", "list", ""),
     ("apps", "deployments/status", "get", ""),
     ("apps", "deployments", "get", ""),
     ("apps", "deployments", "create", ""),

@@ -76,6 +76,9 @@ KUBE_CALLS: dict[tuple[str, str, str, str], Call] = {
     ("virtualservices", "KubeVirtualServiceStore._replace", "replace_namespaced_custom_object", "_ISTIO"): Call(
         ("networking.istio.io", "virtualservices", "update"), "operator"
     ),
+    ("destinationrules", "KubeDestinationRules._read", "list_namespaced_custom_object", "_ISTIO"): Call(
+        ("networking.istio.io", "destinationrules", "list"), "operator"
+    ),
     ("workloads", "KubeWorkloads._deployment_availability", "read_namespaced_deployment_status", ""): Call(
         ("apps", "deployments/status", "get"), "operator"
     ),
