@@ -113,6 +113,9 @@ class RoutingProblemReason(enum.StrEnum):
     DUPLICATE_DESTINATION = "DuplicateDestination"
     FOREIGN_WEIGHT = "ForeignWeightedDestination"
     WEIGHTS_NOT_100 = "WeightsDoNotSumTo100"
+    WRITE_REFUSED = "WriteRefused"
+    """The API server refused graygate's write (an admission webhook such as Istio's, or the schema): the
+    VirtualService stays as it was."""
 
 
 @dataclass(frozen=True)

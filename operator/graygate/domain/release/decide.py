@@ -20,7 +20,7 @@ The rules, first match wins:
    a. analysis (when the service ran the gates): a critical failure rolls back at once; non-critical failures
       beyond `failureLimit` roll back; `consecutiveErrorLimit` analyses in a row where a gate could not measure
       roll back under `errorPolicy: rollback`; while Pending, only the pre-check gates run, and any failure fails;
-   b. routes that cannot be read: hold, Stalled;
+   b. routes that cannot be read (or whose write the API server refused): hold, Stalled;
    c. drift (a real weight is not the wanted one): re-assert the wanted weight;
    d. `inconclusiveLimit` inconclusive analyses in a row: pause and ask a human, at the current weight when no
       verdict of that analysis saw users failing on the canary (`Verdict.harm`), otherwise with the canary taken
@@ -291,7 +291,7 @@ def _past_deadline(tick: Tick, status: CanaryReleaseStatus, assessment: Assessme
 def _proceed(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> Decision:
     analysis = tick.spec.analysis
     if (problem := tick.route_problem) is not None:
-        return hold(tick, status, Reason.ROUTE_UNAVAILABLE, f"cannot read the routes: {problem}", assessment)
+        return hold(tick, status, Reason.ROUTE_UNAVAILABLE, f"cannot use the routes: {problem}", assessment)
     if off := tick.drifted(status.canary_weight):
         if tick.seen.frozen and any((r.canary_weight or 0) < status.canary_weight for r in off):
             return hold(tick, status, Reason.FROZEN, "releases are frozen: not raising the canary back", assessment)
