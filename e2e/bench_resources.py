@@ -28,6 +28,7 @@ from kubernetes.client.exceptions import ApiException
 
 from graygate.sandbox import ControlPlane, ControlPlaneSettings
 from tests.cluster_support import OperatorProcess, ProbeTarget, virtual_service
+from tests.virtual_services import destination_rule
 
 REPO = Path(__file__).resolve().parents[1]
 NAMESPACE = "bench"
@@ -96,6 +97,9 @@ def measure(kubeconfig: Path, args: argparse.Namespace, workdir: Path, probe_url
             time.sleep(args.settle)
             idle = reading(pid, 0, args.seconds)
             print(f"idle: {row(idle)}", flush=True)
+            custom.create_namespaced_custom_object(
+                "networking.istio.io", "v1", NAMESPACE, "destinationrules", destination_rule()
+            )
             for index in range(args.releases):
                 name = f"svc-{index}"
                 custom.create_namespaced_custom_object(

@@ -45,6 +45,7 @@ from e2e.support import (
     apply_release,
     at_step,
     available_deployment,
+    create_destination_rule,
     errors_gate,
     in_phase,
     latency_gate,
@@ -181,6 +182,7 @@ async def prepare_namespace(api: client.ApiClient) -> None:
     await asyncio.to_thread(
         custom.create_namespaced_custom_object, "networking.istio.io", "v1", NAMESPACE, "virtualservices", vs
     )
+    await asyncio.to_thread(create_destination_rule, api, NAMESPACE)
     await available_deployment(api, NAMESPACE, "app-canary")
 
 

@@ -12,7 +12,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from e2e.lab import TrafficLab
-from e2e.support import CANARY_WORKLOAD, available_deployment
+from e2e.support import CANARY_WORKLOAD, available_deployment, create_destination_rule
 from tests.cluster_support import ISTIO
 from tests.etcd_server import Etcd
 
@@ -24,6 +24,7 @@ async def lab(api: client.ApiClient, namespace: str) -> AsyncIterator[TrafficLab
     custom.create_namespaced_custom_object(
         **ISTIO, namespace=namespace, body=TrafficLab.weighted_virtualservice({"stable": 100, "canary": 0})
     )
+    create_destination_rule(api, namespace)
 
     def fetch() -> dict[str, Any] | None:
         try:

@@ -13,7 +13,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from e2e.lab import ListPods
-from tests.cluster_support import RELEASES, release, weights
+from tests.cluster_support import DESTINATION_RULES, RELEASES, release, weights
+from tests.virtual_services import destination_rule
 
 
 def lab_release(name: str, steps: list[dict[str, Any]], gates: list[dict[str, Any]], **analysis: Any) -> dict[str, Any]:
@@ -29,6 +30,14 @@ def lab_release(name: str, steps: list[dict[str, Any]], gates: list[dict[str, An
             "analysis": {"interval": "1s", "failureLimit": 0, "gates": gates, **analysis},
         },
     }
+
+
+def create_destination_rule(api: client.ApiClient, namespace: str, service: str = "app") -> None:
+    """The DestinationRule defining the `stable` and `canary` subsets of `service`: graygate sends no traffic to a
+    subset none defines. The lab's Envoy routes by its own clusters, so the subsets carry no labels."""
+    client.CustomObjectsApi(api).create_namespaced_custom_object(
+        **DESTINATION_RULES, namespace=namespace, body=destination_rule(name=service, host=service)
+    )
 
 
 async def apply_release(api: client.ApiClient, namespace: str, body: dict[str, Any]) -> None:

@@ -27,7 +27,15 @@ from kubernetes.client.exceptions import ApiException
 
 from e2e.lab import TrafficLab, WorkloadSide
 from e2e.lab.loadgen import LoadResult
-from e2e.support import StatusRecorder, apply_release, errors_gate, in_phase, lab_release, pod_lister
+from e2e.support import (
+    StatusRecorder,
+    apply_release,
+    create_destination_rule,
+    errors_gate,
+    in_phase,
+    lab_release,
+    pod_lister,
+)
 from graygate.sandbox import READY_AFTER_ANNOTATION
 from tests.argocd_diff import fields_changed, load_rules
 from tests.cluster_support import ISTIO, RELEASES, OperatorProcess, WeightRecorder
@@ -78,6 +86,7 @@ async def gitops_lab(api: client.ApiClient, namespace: str) -> AsyncIterator[Tra
     custom = client.CustomObjectsApi(api)
     vs = TrafficLab.weighted_virtualservice({"stable": 100, "canary": 0})
     custom.create_namespaced_custom_object(**ISTIO, namespace=namespace, body=vs)
+    create_destination_rule(api, namespace)
 
     def fetch() -> dict[str, Any] | None:
         try:

@@ -23,6 +23,7 @@ T = TypeVar("T")
 
 RELEASES = {"group": "graygate.dev", "version": "v1alpha1", "plural": "canaryreleases"}
 ISTIO = {"group": "networking.istio.io", "version": "v1", "plural": "virtualservices"}
+DESTINATION_RULES = {"group": "networking.istio.io", "version": "v1", "plural": "destinationrules"}
 
 
 def eventually(probe: Callable[[], T | None], timeout_s: float, what: str, every_s: float = 0.1) -> T:
@@ -126,6 +127,14 @@ def virtual_service(name: str, *, extra_route: bool = True) -> dict[str, Any]:
         bodies.route("primary", stable=100, canary=0, port=8080) | {"retries": {"attempts": 2, "perTryTimeout": "1s"}}
     )
     return bodies.virtual_service(name, *http, gateways=("mesh",), labels={"team": "shop"})
+
+
+def create_destination_rule(api: client.ApiClient, namespace: str, **changes: Any) -> dict[str, Any]:
+    """Create the DestinationRule the `checkout` routes need (see `virtual_services.destination_rule`)."""
+    created: dict[str, Any] = client.CustomObjectsApi(api).create_namespaced_custom_object(
+        **DESTINATION_RULES, namespace=namespace, body=bodies.destination_rule(**changes)
+    )
+    return created
 
 
 def weights(api: client.ApiClient, namespace: str, name: str, route: str = "primary") -> tuple[int, int]:

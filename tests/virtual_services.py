@@ -230,3 +230,18 @@ def rename_route(old: str, new: str) -> Edit:
 
 def drop_http(vs: VirtualServiceBody) -> None:
     vs["spec"]["http"] = []
+
+
+def destination_rule(
+    name: str = "checkout", host: str = "checkout", subsets: dict[str, dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """The DestinationRule that defines the subsets a route sends to (graygate starts a release only once they
+    exist): by default `stable` and `canary` of `checkout`, without labels, so each selects every pod of the host."""
+    chosen = {"stable": {}, "canary": {}} if subsets is None else subsets
+    entries = [{"name": subset} | ({"labels": labels} if labels else {}) for subset, labels in chosen.items()]
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": {"name": name},
+        "spec": {"host": host, "subsets": entries},
+    }

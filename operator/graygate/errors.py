@@ -27,7 +27,9 @@ test keeps it current.
     │   ├── ApiUnavailableError        the API server did not answer usefully: 5xx, timeout, connection refused
     │   ├── ConflictError              the object changed since we read it (HTTP 409); re-read it and try again
     │   ├── ForbiddenError             the operator's service account may not do this (HTTP 401/403)
-    │   └── NotFoundError              the object does not exist (HTTP 404)
+    │   ├── NotFoundError              the object does not exist (HTTP 404)
+    │   └── RejectedError              the API server refused the object itself (HTTP 400/422): its schema or an
+    │                                  admission webhook or policy said no; the same write is refused again
     ├── ProcessFailedError             a sandbox process exited or never became ready (graygate.sandbox.processes)
     ├── ProviderError                  a metric provider cannot be created or configured as asked
     ├── RouterError                    a traffic router cannot apply the change safely
@@ -57,6 +59,7 @@ __all__ = [
     "KubeError",
     "NotFoundError",
     "ProviderError",
+    "RejectedError",
     "RouteNotFoundError",
     "RouterError",
     "UnknownRouterError",
@@ -85,6 +88,19 @@ class ForbiddenError(KubeError):
 
 class ApiUnavailableError(KubeError):
     """The API server did not answer usefully: 5xx, timeout, connection refused."""
+
+
+class RejectedError(KubeError):
+    """The API server refused the object itself (HTTP 400/422): its schema or an admission webhook or policy said
+    no; the same write is refused again.
+
+    ``message`` is the API server's own words (e.g. Istio's ``admission webhook "validation.istio.io" denied the
+    request: ...``), for the report to carry as they are.
+    """
+
+    def __init__(self, text: str, *, message: str) -> None:
+        super().__init__(text)
+        self.message = message
 
 
 class RouterError(GraygateError):

@@ -5,6 +5,13 @@ lines leaves a status that the next tick completes (a re-assert), never a step d
 weights are re-read every tick (level-based), and a tick that changes nothing writes nothing. For the same reason a
 failure after the status is written raises `ActingFailed` carrying that status: the next tick must start from it,
 not from the status before it (`graygate.lifecycle` runs the ticks that way).
+
+A write the API server refuses (Istio's validating webhook, an admission policy: `WriteRefused`) changed nothing, so
+a decision that would have given the canary more traffic is decided again from the status before it, with the
+refusal read as a problem of that VirtualService: the release holds where it was, `Stalled`, its message, conditions
+and Event carrying the API server's words, as for any route it cannot use; the next tick tries again. A refused move
+towards stable (a rollback, an abort) is never taken back: it stays the intent, its Event says what was refused, and
+every tick writes it again.
 """
 
 from __future__ import annotations
@@ -25,14 +32,23 @@ from graygate.domain.release import following
 from graygate.domain.release.bookkeeping import needs_snapshot
 from graygate.domain.release.decide import decide
 from graygate.domain.release.decision import Decision, Reason, Rollback
+from graygate.domain.release.destinations import DestinationRulesReading, namespaces_to_read
 from graygate.domain.release.observations import Observations, RouteReading
 from graygate.domain.release.precheck import gates_due
-from graygate.errors import GraygateError
+from graygate.errors import GraygateError, RouterError
 from graygate.metrics import OperatorMetrics
 from graygate.ports.config import ConfigKeys
+from graygate.ports.destinations import DestinationRules
 from graygate.ports.gates import Measurer
 from graygate.ports.release import EventSink, FollowedWorkloads, ReleaseRef, StatusWriter, WorkloadProbe
-from graygate.ports.routing import TrafficRouter, TrafficSplit, TrafficTarget, WriteResult
+from graygate.ports.routing import (
+    RoutingProblem,
+    RoutingProblemReason,
+    TrafficRouter,
+    TrafficSplit,
+    TrafficTarget,
+    WriteResult,
+)
 from graygate.recording import record
 from graygate.routing import header_routes_of, snapshots_from_status, snapshots_to_status, target_of
 
@@ -52,6 +68,7 @@ class Deps:
     frozen: Callable[[], bool] = lambda: False
     config_keys: ConfigKeys | None = None
     followed: FollowedWorkloads | None = None
+    destination_rules: DestinationRules | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,14 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
     failures: list[Exception] = []
     try:
         write = await _route(release, target, decision, deps)
+        if (refused := _refusals(write)) and not isinstance(spec, InvalidSpec):
+            if _lowers(status, decision):
+                said = "; ".join(f"{problem.virtual_service}: {problem.message}" for problem in refused)
+                raise RouterError(said, reason=RoutingProblemReason.WRITE_REFUSED.value)
+            on_server = decision.status if status_written else status
+            decision = decide(spec, status, _with_refusals(seen, refused), now)
+            status_written = await _write_status(release, on_server, decision.status, deps) or status_written
+            write = await _route(release, target, decision, deps) or write
     except Exception as error:
         if not status_written:
             raise  # nothing of this decision is kept: the next tick decides it again and does all of it
@@ -142,6 +167,27 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
         since = measured_at if not routed and isinstance(decision, Rollback) else None
         raise ActingFailed(decision.status, failures[0], rollback_since=since) from failures[0]
     return TickResult(decision=decision, status_written=status_written, write=write)
+
+
+def _refusals(write: WriteResult | None) -> tuple[RoutingProblem, ...]:
+    if write is None:
+        return ()
+    return tuple(problem for problem in write.problems if problem.reason is RoutingProblemReason.WRITE_REFUSED)
+
+
+def _lowers(before: CanaryReleaseStatus, decision: Decision) -> bool:
+    """Whether the decision moves traffic towards stable: a restore, or a lower canary weight."""
+    target = decision.target_weight
+    return decision.restore_routes or (target is not None and target < before.canary_weight)
+
+
+def _with_refusals(seen: Observations, refused: tuple[RoutingProblem, ...]) -> Observations:
+    """The tick's observations with each refused VirtualService read as one it cannot use."""
+    readings = tuple(
+        RouteReading(virtual_service=problem.virtual_service, error=f"{problem.reason.value}: {problem.message}")
+        for problem in refused
+    )
+    return replace(seen, routes=seen.routes + readings)
 
 
 def _not_routed(decision: Decision, error: Exception) -> Decision:
@@ -242,8 +288,18 @@ async def _observe(
         frozen=deps.frozen(),
         config=await _read_config(release, spec, deps),
         followed=followed,
+        destinations=await _read_destinations(release, spec, deps),
     )
     return seen, measured_at
+
+
+async def _read_destinations(
+    release: ReleaseView, spec: CanaryReleaseSpec, deps: Deps
+) -> DestinationRulesReading | None:
+    namespace = release.ref.namespace
+    if deps.destination_rules is None or (where := namespaces_to_read(namespace, spec, release.status)) is None:
+        return None
+    return await deps.destination_rules.read(namespace, where)
 
 
 async def _read_config(release: ReleaseView, spec: CanaryReleaseSpec, deps: Deps) -> ConfigReading | None:

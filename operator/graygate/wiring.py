@@ -16,6 +16,7 @@ from graygate.gates.prometheus_login import DefaultCredentials
 from graygate.gates.runner import GateRunner
 from graygate.gates.tools import GateTools
 from graygate.kube.client import ApiClient, api_client, close_client
+from graygate.kube.destinationrules import KubeDestinationRules
 from graygate.kube.events import KubeEvents
 from graygate.kube.followed import KubeFollowedWorkloads
 from graygate.kube.httproutes import KubeHTTPRouteStore
@@ -24,6 +25,7 @@ from graygate.kube.secrets import KubeSecrets
 from graygate.kube.virtualservices import KubeVirtualServiceStore
 from graygate.kube.workloads import KubeWorkloads
 from graygate.metrics import OperatorMetrics
+from graygate.ports.destinations import DestinationRules
 from graygate.ports.release import EventSink, FollowedWorkloads, StatusWriter, WorkloadProbe
 from graygate.ports.routing import HTTPRouteStore, VirtualServiceStore
 from graygate.ports.secrets import SecretReader
@@ -73,6 +75,8 @@ class KubeAdapters:
     secrets: SecretReader
     workload: WorkloadProbe
     followed: FollowedWorkloads
+    destination_rules: DestinationRules | None = None
+    """None: the subsets a release routes to are not checked before traffic moves."""
 
 
 def kube_adapters(api: ApiClient, instance: str) -> KubeAdapters:
@@ -81,7 +85,11 @@ def kube_adapters(api: ApiClient, instance: str) -> KubeAdapters:
     async def workload(namespace: str, name: str) -> WorkloadReading:
         availability = await workloads.deployment_availability(namespace, name)
         return WorkloadReading(
-            kind="Deployment", name=name, available=availability.available, message=availability.reason
+            kind="Deployment",
+            name=name,
+            available=availability.available,
+            message=availability.reason,
+            pod_labels=availability.pod_labels,
         )
 
     return KubeAdapters(
@@ -92,6 +100,7 @@ def kube_adapters(api: ApiClient, instance: str) -> KubeAdapters:
         secrets=KubeSecrets(api),
         workload=workload,
         followed=KubeFollowedWorkloads(api),
+        destination_rules=KubeDestinationRules(api),
     )
 
 
@@ -148,6 +157,7 @@ async def wire(settings: OperatorSettings, metrics: OperatorMetrics, kube: KubeA
         frozen=freeze,
         config_keys=EtcdConfigKeys(gates.etcd_connector),
         followed=kube.followed,
+        destination_rules=kube.destination_rules,
     )
     return Wired(deps=deps, api=api, gates=gates, freeze_watch=watch, etcd=etcd)
 

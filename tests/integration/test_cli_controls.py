@@ -23,6 +23,7 @@ from tests.cluster_support import (
     RELEASES,
     OperatorProcess,
     canary_release,
+    create_destination_rule,
     eventually,
     release,
     virtual_service,
@@ -43,6 +44,7 @@ def cli(sandbox: ControlPlane, namespace: str) -> Any:
 def custom(api: client.ApiClient, namespace: str) -> client.CustomObjectsApi:
     objects = client.CustomObjectsApi(api)
     objects.create_namespaced_custom_object(**ISTIO, namespace=namespace, body=virtual_service("checkout"))
+    create_destination_rule(api, namespace)
     return objects
 
 

@@ -19,6 +19,7 @@ from tests.cluster_support import (
     RELEASES,
     OperatorProcess,
     canary_release,
+    create_destination_rule,
     eventually,
     release,
     virtual_service,
@@ -62,6 +63,7 @@ def test_freezing_holds_a_release_within_a_second_and_thawing_resumes_it(
 ) -> None:
     custom = client.CustomObjectsApi(api)
     custom.create_namespaced_custom_object(**ISTIO, namespace=namespace, body=virtual_service("checkout"))
+    create_destination_rule(api, namespace)
     steps = [{"setWeight": 10}, {"pause": {"duration": "2s"}}, {"setWeight": 50}]
     body = canary_release("checkout", steps, analysis=None)
     custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=body)

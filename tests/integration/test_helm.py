@@ -29,6 +29,7 @@ from tests.cluster_support import (
     RELEASES,
     OperatorProcess,
     canary_release,
+    create_destination_rule,
     eventually,
     release,
     virtual_service,
@@ -252,6 +253,7 @@ NEEDED: list[Access] = [
     ("patch", "graygate.dev", "canaryreleases", "status", ""),
     ("get", "networking.istio.io", "virtualservices", "", ""),
     ("update", "networking.istio.io", "virtualservices", "", ""),
+    ("list", "networking.istio.io", "destinationrules", "", ""),
     ("get", "apps", "deployments", "status", ""),
     ("get", "apps", "deployments", "", ""),
     ("create", "apps", "deployments", "", ""),
@@ -267,6 +269,7 @@ REFUSED: list[Access] = [
     ("patch", "networking.istio.io", "virtualservices", "", ""),
     ("create", "networking.istio.io", "virtualservices", "", ""),
     ("list", "networking.istio.io", "virtualservices", "", ""),
+    ("update", "networking.istio.io", "destinationrules", "", ""),
     ("get", "graygate.dev", "canaryreleases", "", ""),
     ("create", "graygate.dev", "canaryreleases", "", ""),
     ("delete", "graygate.dev", "canaryreleases", "", ""),
@@ -353,6 +356,7 @@ def test_the_operator_completes_a_release_under_the_charts_rbac(
     write_kubeconfig(kubeconfig, sandbox.server, sandbox.workdir / "pki" / "ca.crt", installed.token, "graygate")
     custom = client.CustomObjectsApi(api)
     custom.create_namespaced_custom_object(**ISTIO, namespace=watched, body=virtual_service("checkout"))
+    create_destination_rule(api, watched)
     body = canary_release("checkout", [{"setWeight": 25}, {"pause": {"duration": "1s"}}], analysis=None)
     custom.create_namespaced_custom_object(**RELEASES, namespace=watched, body=body)
     operator = OperatorProcess(kubeconfig, watched, tmp_path / "operator.log")

@@ -27,6 +27,7 @@ from tests.cluster_support import (
     ProbeTarget,
     WeightRecorder,
     canary_release,
+    create_destination_rule,
     eventually,
     release,
     virtual_service,
@@ -40,10 +41,11 @@ def custom(api: client.ApiClient) -> client.CustomObjectsApi:
 
 
 @pytest.fixture
-def user_vs(custom: client.CustomObjectsApi, namespace: str) -> dict[str, Any]:
+def user_vs(api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str) -> dict[str, Any]:
     created: dict[str, Any] = custom.create_namespaced_custom_object(
         **ISTIO, namespace=namespace, body=virtual_service("checkout")
     )
+    create_destination_rule(api, namespace)
     return created
 
 
@@ -356,6 +358,7 @@ def test_a_gitops_reapply_of_the_virtualservice_mid_release_does_not_break_it(
         )
 
     kubectl_apply()
+    create_destination_rule(api, namespace)
     _apply(custom, namespace, canary_release("checkout", [{"setWeight": 20}, {"pause": {}}, {"setWeight": 100}]))
     eventually(lambda: _phase(api, namespace, "checkout", "Paused"), 30, "the wait-for-promotion pause")
 

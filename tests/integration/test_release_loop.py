@@ -25,6 +25,7 @@ from tests.cluster_support import (
     ProbeTarget,
     WeightRecorder,
     canary_release,
+    create_destination_rule,
     eventually,
     release,
     virtual_service,
@@ -78,6 +79,7 @@ def recorder(api: client.ApiClient, namespace: str) -> Iterator[WeightRecorder]:
     client.CustomObjectsApi(api).create_namespaced_custom_object(
         **ISTIO, namespace=namespace, body=virtual_service(APP)
     )
+    create_destination_rule(api, namespace)
     recording = WeightRecorder(api, namespace)
     yield recording
     recording.stop()

@@ -18,6 +18,7 @@ from tests.cluster_support import (
     OperatorProcess,
     ProbeTarget,
     canary_release,
+    create_destination_rule,
     eventually,
     release,
     virtual_service,
@@ -71,6 +72,7 @@ def test_a_probe_outside_the_allowlist_is_refused_before_any_traffic_moves(
 def _with_virtual_service(api: client.ApiClient, namespace: str) -> client.CustomObjectsApi:
     custom = client.CustomObjectsApi(api)
     custom.create_namespaced_custom_object(**ISTIO, namespace=namespace, body=virtual_service("checkout"))
+    create_destination_rule(api, namespace)
     return custom
 
 

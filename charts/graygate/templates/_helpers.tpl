@@ -68,6 +68,12 @@ only with trackConfig.enabled. */}}
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
   verbs: [get, update]
+# Before traffic moves, the DestinationRules that define the release's subsets (graygate.kube.destinationrules).
+# Istio also honours rules in the host's namespace and in its root namespace: a namespaced install sees those only
+# where it has this Role.
+- apiGroups: [networking.istio.io]
+  resources: [destinationrules]
+  verbs: [list]
 # The canary workload's availability.
 - apiGroups: [apps]
   resources: [deployments/status]

@@ -12,7 +12,14 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from graygate.errors import ApiUnavailableError, ConflictError, ForbiddenError, KubeError, NotFoundError
+from graygate.errors import (
+    ApiUnavailableError,
+    ConflictError,
+    ForbiddenError,
+    KubeError,
+    NotFoundError,
+    RejectedError,
+)
 
 ApiClient = client.ApiClient
 
@@ -64,6 +71,8 @@ def translate(error: ApiException, what: str) -> KubeError:
         return ForbiddenError(f"{what}: forbidden: {reason}")
     if status == 0 or status >= 500 or status == 429:
         return ApiUnavailableError(f"{what}: API server unavailable ({status}): {reason}")
+    if status in (400, 422):
+        return RejectedError(f"{what}: rejected ({status}): {reason}", message=reason)
     return KubeError(f"{what}: rejected ({status}): {reason}")
 
 

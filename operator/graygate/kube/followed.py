@@ -35,6 +35,7 @@ from graygate.domain.release.revisions import (
 )
 from graygate.errors import ForbiddenError, KubeError, NotFoundError
 from graygate.kube.client import kube_errors
+from graygate.kube.workloads import pod_labels
 
 Body = dict[str, Any]
 Configs = dict[tuple[ConfigKind, str], Body]
@@ -255,6 +256,7 @@ def _state(name: str, deployment: Body, revision: str | None) -> DeploymentState
         ready=ready,
         available=ready or available,
         message=message,
+        pod_labels=pod_labels(deployment),
     )
 
 

@@ -19,6 +19,8 @@ from graygate.kube.client import kube_errors
 class WorkloadAvailability:
     available: bool
     reason: str
+    pod_labels: tuple[tuple[str, str], ...] | None = None
+    """Its pod template's labels, sorted (None when the Deployment does not exist)."""
 
 
 class KubeWorkloads:
@@ -34,5 +36,12 @@ class KubeWorkloads:
                 response = self._apps.read_namespaced_deployment_status(name, namespace, _preload_content=False)
         except NotFoundError:
             return WorkloadAvailability(False, f"Deployment {name} does not exist")
-        available, reason = rollout_state(json.loads(response.data))
-        return WorkloadAvailability(available, reason)
+        deployment = json.loads(response.data)
+        available, reason = rollout_state(deployment)
+        return WorkloadAvailability(available, reason, pod_labels(deployment))
+
+
+def pod_labels(deployment: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The labels of a Deployment's pod template, sorted: what a DestinationRule subset must select."""
+    labels = ((deployment.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
+    return tuple(sorted((str(key), str(value)) for key, value in labels.items()))

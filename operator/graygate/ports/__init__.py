@@ -14,4 +14,5 @@ One module per seam:
     secrets.py   SecretReader
     config.py    ConfigKeys (a release's etcd keys), ConfigStore and WatchConnection (etcd itself)
     release.py   StatusWriter, EventSink, WorkloadProbe and ReleaseRef
+    destinations.py  DestinationRules (the subsets a release routes to)
 """

@@ -144,6 +144,9 @@ class RoutingProblemReason(enum.StrEnum):
     HTTP_ROUTE_NOT_FOUND = "HTTPRouteNotFound"
     MALFORMED_HTTP_ROUTE = "MalformedHTTPRoute"
     RULE_NOT_FOUND = "RuleNotFound"
+    WRITE_REFUSED = "WriteRefused"
+    """The API server refused graygate's write (an admission webhook such as Istio's, or the schema): the
+    VirtualService stays as it was."""
 
 
 @dataclass(frozen=True)

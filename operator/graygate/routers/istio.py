@@ -9,6 +9,9 @@ read-modify-write loop around them. That loop is where the operator's safety pro
   nothing writes nothing.
 * Optimistic concurrency. The replaced body carries the ``resourceVersion`` it was computed from; on a 409 the router
   re-reads, recomputes and retries, a bounded number of times, then lets ``ConflictError`` propagate.
+* A refused write is a problem, not a crash. When the API server refuses a replace (HTTP 400/422: Istio's validating
+  webhook, an admission policy, the schema), nothing was written; the VirtualService is reported with
+  ``WriteRefused`` and the API server's message, for the release to hold and say why.
 * Advance all-or-nothing, revert best-effort. Before any write every VirtualService of the release is read and
   checked. If one cannot be managed, an advance (weight > 0) writes nothing, so the release never runs half its
   routes ahead; a revert to 0 still writes every VirtualService it can, because sending traffic back to stable is
@@ -23,7 +26,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 
-from graygate.errors import ConflictError, RouteNotFoundError, RouterError
+from graygate.errors import ConflictError, RejectedError, RouteNotFoundError, RouterError
 from graygate.ports.routing import (
     RouteSnapshot,
     RouteWeights,
@@ -172,6 +175,8 @@ class IstioRouter:
                 return None
             try:
                 written = await self._store.replace(target.namespace, name, desired)
+            except RejectedError as refused:
+                return _refused(target.namespace, name, refused)
             except ConflictError:
                 if attempt == self._max_attempts:
                     raise
@@ -212,6 +217,19 @@ def _not_found(namespace: str, name: str) -> RoutingProblem:
         RoutingProblemReason.VIRTUAL_SERVICE_NOT_FOUND,
         f"VirtualService {namespace}/{name} does not exist",
     )
+
+
+REFUSAL_LIMIT = 400
+"""The most of the API server's message a report carries: Istio lists every invalid field, and a status message
+and an Event must stay readable."""
+
+
+def _refused(namespace: str, name: str, error: RejectedError) -> RoutingProblem:
+    said = " ".join(error.message.split())
+    if len(said) > REFUSAL_LIMIT:
+        said = said[: REFUSAL_LIMIT - 1] + "…"
+    message = f"the API server refused the write of VirtualService {namespace}/{name}, which stays as it was: {said}"
+    return RoutingProblem(name, RoutingProblemReason.WRITE_REFUSED, message)
 
 
 def _problem(name: str, error: RouterError) -> RoutingProblem:

@@ -24,6 +24,7 @@ IN_EACH_NAMESPACE: set[tuple[str, str, str, str]] = {
     ("networking.istio.io", "virtualservices", "update", ""),
     ("gateway.networking.k8s.io", "httproutes", "get", ""),
     ("gateway.networking.k8s.io", "httproutes", "update", ""),
+    ("networking.istio.io", "destinationrules", "list", ""),
     ("apps", "deployments/status", "get", ""),
     ("apps", "deployments", "get", ""),
     ("apps", "deployments", "create", ""),

@@ -82,6 +82,9 @@ KUBE_CALLS: dict[tuple[str, str, str, str], Call] = {
     ("httproutes", "KubeHTTPRouteStore._replace", "replace_namespaced_custom_object", "_GATEWAY_API"): Call(
         ("gateway.networking.k8s.io", "httproutes", "update"), "operator"
     ),
+    ("destinationrules", "KubeDestinationRules._read", "list_namespaced_custom_object", "_ISTIO"): Call(
+        ("networking.istio.io", "destinationrules", "list"), "operator"
+    ),
     ("workloads", "KubeWorkloads._deployment_availability", "read_namespaced_deployment_status", ""): Call(
         ("apps", "deployments/status", "get"), "operator"
     ),

@@ -82,6 +82,8 @@ class WorkloadReading:
     name: str
     available: bool
     message: str = ""
+    pod_labels: tuple[tuple[str, str], ...] | None = None
+    """The labels of its pod template, sorted; None when unknown (the Deployment could not be read)."""
 
     @property
     def label(self) -> str:

@@ -20,15 +20,17 @@ The rules, first match wins:
    a. analysis (when the service ran the gates): a critical failure rolls back at once; non-critical failures
       beyond `failureLimit` roll back; `consecutiveErrorLimit` analyses in a row where a gate could not measure
       roll back under `errorPolicy: rollback`; while Pending, only the pre-check gates run, and any failure fails;
-   b. routes that cannot be read: hold, Stalled;
+   b. routes that cannot be read (or whose write the API server refused): hold, Stalled;
    c. drift (a real weight is not the wanted one): re-assert the wanted weight;
    d. `inconclusiveLimit` inconclusive analyses in a row: pause and ask a human, at the current weight when no
       verdict of that analysis saw users failing on the canary (`Verdict.harm`), otherwise with the canary taken
       to 0 % first (`InconclusiveWithdrawn`: its header routes go too, and `resume` starts the step again);
       `consecutiveErrorLimit` analyses in a row where a gate could not measure, under `errorPolicy: hold`: hold
       the weight, Stalled, until an analysis measures again (an `Error` below the limit holds the step, see g);
-   e. Pending: wait for the routes' snapshot and an Available canary workload, then for every pre-check gate to
-      pass (a failing pre-check fails the release at 0 %, see `precheck`), then start step 0;
+   e. Pending: wait for the routes' snapshot and an Available canary workload, then for the DestinationRule
+      subsets the destinations name (a subset still missing at `progressDeadline` fails the release at 0 %, see
+      `destinations`), then for every pre-check gate to pass (a failing pre-check fails the release at 0 %, see
+      `precheck`), then start step 0;
    f. Paused: hold until a command;
    g. Progressing: an unavailable canary workload holds; a `setWeight` (or `setHeaderRoute`) step is done after
       one passing analysis at its weight (at once without gates), so any other outcome (`Error` included)
@@ -78,6 +80,7 @@ from graygate.domain.release.bookkeeping import (
 from graygate.domain.release.commands import pending_command, record_command
 from graygate.domain.release.deadline import overdue
 from graygate.domain.release.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert
+from graygate.domain.release.destinations import missing_destinations
 from graygate.domain.release.moves import clock, describe_step, go_to_step, hold, pause, restart, rollback
 from graygate.domain.release.observations import Observations
 from graygate.domain.release.phases import TERMINAL, Trigger
@@ -274,6 +277,9 @@ def _past_deadline(tick: Tick, status: CanaryReleaseStatus, assessment: Assessme
         # A freeze holds every run by a human's choice, as a pause does: it is not the run's lack of progress.
         return None
     doing = status.message
+    if status.phase is Phase.PENDING and (missing := _missing_destinations(tick)) is not None:
+        message = f"{late}; failed with the canary never having had traffic: {missing}"
+        return rollback(tick, status, message, assessment, Reason.PRE_CHECK_FAILED)
     if tick.spec.on_progress_deadline == "rollback":
         return rollback(tick, status, f"{late}; rolled back (was: {doing})", assessment, Reason.PROGRESS_DEADLINE)
     if status.phase is Phase.PENDING:
@@ -285,7 +291,7 @@ def _past_deadline(tick: Tick, status: CanaryReleaseStatus, assessment: Assessme
 def _proceed(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> Decision:
     analysis = tick.spec.analysis
     if (problem := tick.route_problem) is not None:
-        return hold(tick, status, Reason.ROUTE_UNAVAILABLE, f"cannot read the routes: {problem}", assessment)
+        return hold(tick, status, Reason.ROUTE_UNAVAILABLE, f"cannot use the routes: {problem}", assessment)
     if off := tick.drifted(status.canary_weight):
         if tick.seen.frozen and any((r.canary_weight or 0) < status.canary_weight for r in off):
             return hold(tick, status, Reason.FROZEN, "releases are frozen: not raising the canary back", assessment)
@@ -332,6 +338,9 @@ def _start(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | Non
     if workload is not None and not workload.available:
         detail = f": {workload.message}" if workload.message else ""
         return hold(tick, status, Reason.WAITING_FOR_WORKLOAD, f"waiting for {workload.label} to be Available{detail}")
+    if (missing := _missing_destinations(tick)) is not None:
+        message = f"0% to the canary; waiting for its destinations to exist: {missing}"
+        return hold(tick, status, Reason.DESTINATION_MISSING, message, assessment)
     if not pre_checks_passed(tick.spec, status):
         return hold(tick, status, Reason.PRE_CHECKING, _pre_checking(tick, status, assessment), assessment)
     if tick.frozen_against(tick.plan.weight_at(0)):
@@ -350,6 +359,15 @@ def _start(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | Non
     )
     started = go_to_step(tick, status, 0, Trigger.START, Reason.STARTED, Advance, assessment)
     return replace(started, notes=(*started.notes, note)) if note is not None else started
+
+
+def _missing_destinations(tick: Tick) -> str | None:
+    """What the routes' DestinationRules lack, when they were read this tick (see `destinations`)."""
+    if (reading := tick.seen.destinations) is None:
+        return None
+    workload = tick.seen.workload
+    pods = (workload.label, workload.pod_labels) if workload is not None and workload.pod_labels is not None else None
+    return missing_destinations(tick.spec, reading, pods)
 
 
 def _pre_checking(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> str:

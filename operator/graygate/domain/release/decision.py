@@ -60,6 +60,7 @@ class Reason(StrEnum):
     ROUTE_UNAVAILABLE = "RouteUnavailable"
     CANARY_HAS_TRAFFIC = "CanaryAlreadyRouted"
     WAITING_FOR_WORKLOAD = "WaitingForWorkload"
+    DESTINATION_MISSING = "DestinationRuleMissing"
     FROZEN = "Frozen"
     PRE_CHECKING = "PreChecking"
     PRE_CHECK_FAILED = "PreCheckFailed"

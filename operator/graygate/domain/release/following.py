@@ -254,7 +254,9 @@ def canary_reading(seen: FollowedState, status: CanaryReleaseStatus) -> Workload
     so a scale-up under way (`followTraffic`) is not a failure."""
     canary = seen.canary
     available = canary.ready if status.canary_weight == 0 else canary.available
-    return WorkloadReading(kind="Deployment", name=canary.name, available=available, message=canary.message)
+    return WorkloadReading(
+        kind="Deployment", name=canary.name, available=available, message=canary.message, pod_labels=canary.pod_labels
+    )
 
 
 def wanted_replicas(spec: CanaryReleaseSpec, tick: Tick, status: CanaryReleaseStatus) -> int | None:

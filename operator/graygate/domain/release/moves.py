@@ -46,6 +46,7 @@ _LOUD_HOLDS: dict[Reason, EventType] = {
     Reason.ROUTE_UNAVAILABLE: "Warning",
     Reason.CANARY_HAS_TRAFFIC: "Warning",
     Reason.WAITING_FOR_WORKLOAD: "Normal",
+    Reason.DESTINATION_MISSING: "Warning",
     Reason.FROZEN: "Normal",
     Reason.ROUTES_RECORDED: "Normal",
     Reason.INITIALIZED: "Normal",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from graygate.api.status import OriginalRoute
 from graygate.domain.analysis.measurements import Measurement, WorkloadReading
 from graygate.domain.config.release_config import ConfigReading
+from graygate.domain.release.destinations import DestinationRulesReading
 
 __all__ = ["DeploymentState", "FollowedState", "Observations", "RouteReading"]
 
@@ -60,6 +61,8 @@ class DeploymentState:
     """The Deployment's `Available` condition: enough replicas are up, though not necessarily all of them (a
     scale-up under way): what a canary already carrying traffic must keep."""
     message: str = ""
+    pod_labels: tuple[tuple[str, str], ...] | None = None
+    """The labels of its pod template, sorted; None when it does not exist."""
 
     @property
     def label(self) -> str:
@@ -98,3 +101,6 @@ class Observations:
     """The release's etcd config keys, read only when `release_config.keys_to_read` names some."""
     followed: FollowedState | None = None
     """The followed workload and its primary, read every tick when the spec has `workload`."""
+    destinations: DestinationRulesReading | None = None
+    """The DestinationRules that may define the release's subsets, read while it is Pending
+    (`destinations.namespaces_to_read`); None: not read (nothing to check, or no reader wired)."""
