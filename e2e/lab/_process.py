@@ -66,10 +66,14 @@ class ManagedProcess:
         log_path: Path,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        tail_path: Path | None = None,
     ) -> None:
+        """`tail_path`: the file whose tail explains a failure, when the child keeps its own log apart from its
+        output (default: `log_path`)."""
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
+        self.tail_path = tail_path or log_path
         self._env = dict(env) if env is not None else None
         self._cwd = cwd
         self._popen: subprocess.Popen[bytes] | None = None
@@ -111,7 +115,7 @@ class ManagedProcess:
             raise LabProcessError(self.name, f"exited with code {code}", self.log_tail())
 
     def log_tail(self, lines: int = 30) -> str:
-        return tail(self.log_path, lines)
+        return tail(self.tail_path, lines)
 
     def stop(self, grace_s: float = 3.0) -> None:
         """SIGTERM, then SIGKILL after `grace_s`; idempotent and safe to call on a dead process."""

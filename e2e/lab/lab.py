@@ -5,6 +5,19 @@ Why: the e2e story (a good release promoted, a bad one reverted) needs traffic w
 VirtualService graygate writes, and metrics that come from that traffic. One object starts it all, exposes the
 addresses, and guarantees that every process it started is stopped, on success, on failure and on Ctrl-C.
 
+Two ways to configure the Envoy:
+
+- **istiod** (`mesh=IstioMesh(xds_address, kubeconfig)`, every e2e test, the demo and the benchmark): the Envoy is a
+  sidecar of the mesh, configured by a real istiod over ADS from the VirtualService and DestinationRule in the API
+  server; the lab only tells istiod where its backends are (ServiceEntries, WorkloadEntries and a Sidecar, mesh.py).
+  Nothing is polled: a weight graygate writes reaches users through istiod's push.
+
+      async with TrafficLab(prometheus=True, namespace=ns, mesh=IstioMesh(xds_address, kubeconfig)) as lab:
+          load = lab.load(rate_per_s=50, max_requests=500, max_duration_s=10)
+
+- **shim, files** (no `mesh`; for the lab's own fast tests in tests/lab only, with no API server): the shim
+  (shim.py) stands in for istiod, translating a VirtualService into route and cluster files Envoy watches:
+
     async with TrafficLab(prometheus=True) as lab:
         await lab.apply_virtualservice(TrafficLab.weighted_virtualservice({"stable": 90, "canary": 10}))
         async with lab.watch(fetch_vs):            # or: follow the VirtualService in the API server
@@ -27,6 +40,8 @@ pod of a Kubernetes workload, at a backend serving that pod's revision (workload
              WorkloadSide("canary", "checkout", {"app": "checkout"})]
     async with TrafficLab(workloads=sides, list_pods=pods_of(api), prometheus=True) as lab: ...
 
+(`lab.watch` and `apply_virtualservice` belong to the shim, and refuse with istiod.)
+
 Each child logs to a file in `workdir`; the workdir is removed after a clean exit and kept (and named in the
 error) after a failure.
 """
@@ -46,23 +61,36 @@ from typing import Any, Self
 
 import aiohttp
 
-from ._process import ManagedProcess
+from ._process import ManagedProcess, free_port, wait_for
 from .backend import BackendIdentity, Knobs
 from .backend_process import BackendProcess
 from .callers import CallerTelemetry, Destination
-from .envoy import Envoy, Upstream
+from .envoy import AdsSource, Envoy, Upstream
 from .errors import LabError
 from .loadgen import LoadGenerator
+from .mesh import (
+    CLUSTER_LABEL,
+    SERVICE_LABEL,
+    IstioMesh,
+    MeshObjects,
+    fqdn,
+    outbound_cluster,
+    proxy_node,
+    service_entry,
+    sidecar,
+    workload_entry,
+)
 from .prometheus import Prometheus
 from .shim import ClusterMap, EnvoyRouteConfiguration, VirtualServiceWatcher, virtualservice_to_envoy_routes
-from .workloads import ListPods, WorkloadBackends, WorkloadSide
+from .workloads import ListPods, PodEndpoint, WorkloadBackends, WorkloadSide
 
 log = logging.getLogger(__name__)
 
 
 class TrafficLab:
     """See the module docstring. Backend `versions` double as Istio subset names and Envoy cluster names; with
-    `workloads`, the sides' clusters are the versions (subsets) and `versions` and `knobs` are not used."""
+    `workloads`, the sides' clusters are the versions (subsets) and `versions` and `knobs` are not used. With
+    `mesh`, istiod configures the Envoy; without, the shim does (tests/lab only)."""
 
     def __init__(
         self,
@@ -79,6 +107,7 @@ class TrafficLab:
         workloads: Sequence[WorkloadSide] | None = None,
         list_pods: ListPods | None = None,
         workload_grace_s: float = 2.0,
+        mesh: IstioMesh | None = None,
     ) -> None:
         if (workloads is None) != (list_pods is None):
             raise ValueError("workloads and list_pods go together")
@@ -108,6 +137,9 @@ class TrafficLab:
         self._watchers: list[VirtualServiceWatcher] = []
         self._session: aiohttp.ClientSession | None = None
         self.started_in_s: dict[str, float] = {}
+        self.mesh = mesh
+        self._objects: MeshObjects | None = None
+        self._outbound_port = 0
 
     # --- addresses -------------------------------------------------------------------------------------------------
 
@@ -172,6 +204,14 @@ class TrafficLab:
         """GET/POST JSON knobs here (see backend.Knobs)."""
         return f"{self.backend_url(version)}/admin/knobs"
 
+    def envoy_cluster(self, version: str) -> str:
+        """The Envoy cluster that holds a version's endpoints: its own in file mode; with istiod, the cluster of the
+        version's own service `<service>-<version>` (the lab's; a DestinationRule subset holds the same endpoints
+        when its labels select the same pods)."""
+        if self.mesh is None:
+            return version
+        return outbound_cluster(self._outbound_port, None, fqdn(f"{self.service}-{version}", self.namespace))
+
     @property
     def clusters(self) -> ClusterMap:
         """(host, subset) → Envoy cluster, for subset routing on `service` (short, namespaced and FQDN host forms)
@@ -222,11 +262,14 @@ class TrafficLab:
                 await backend.listening(self._http(), self._timeout)
             self.started_in_s["backends"] = time.monotonic() - t0
 
-        routes = virtualservice_to_envoy_routes(self._initial_vs, self.clusters)
-        upstreams: dict[str, Upstream | tuple[Upstream, ...]] = {v: () for v in self.versions}
-        upstreams.update({v: Upstream("127.0.0.1", b.port or 0) for v, b in self._backends.items()})
-        self._envoy = Envoy(self.workdir / "envoy", upstreams, routes)
-        await self._envoy.start(self._timeout)
+        if self.mesh is None:
+            routes = virtualservice_to_envoy_routes(self._initial_vs, self.clusters)
+            upstreams: dict[str, Upstream | tuple[Upstream, ...]] = {v: () for v in self.versions}
+            upstreams.update({v: Upstream("127.0.0.1", b.port or 0) for v, b in self._backends.items()})
+            self._envoy = Envoy(self.workdir / "envoy", upstreams, routes)
+            await self._envoy.start(self._timeout)
+        else:
+            self._envoy = await self._start_sidecar(self.mesh)
         self.started_in_s["envoy"] = self._envoy.started_in_s or 0.0
         self._callers = CallerTelemetry(
             self._envoy.access_log_path, self.destinations, self.source_workload, self.namespace
@@ -253,7 +296,7 @@ class TrafficLab:
             self._workloads = WorkloadBackends(
                 self._sides,
                 self._list_pods,
-                self._envoy.assign_endpoints,
+                self._assign_endpoints,
                 self.workdir,
                 namespace=self.namespace,
                 service=self.service,
@@ -263,6 +306,68 @@ class TrafficLab:
             )
             await self._workloads.start()
             self.started_in_s["workloads"] = time.monotonic() - t0
+
+    async def _start_sidecar(self, mesh: IstioMesh) -> Envoy:
+        """The Istio objects that tell istiod about the lab, then an Envoy that istiod configures; returns once Envoy
+        holds the outbound listener and every version's cluster with its fixed backend (if any)."""
+        t0 = time.monotonic()
+        port = self._outbound_port = free_port()
+        objects = self._objects = MeshObjects(mesh, self.namespace)
+        await objects.put(sidecar(port))
+        hosts = {self.service: {SERVICE_LABEL: self.service}}
+        hosts.update({f"{self.service}-{v}": {SERVICE_LABEL: self.service, CLUSTER_LABEL: v} for v in self.versions})
+        for host, selector in hosts.items():
+            await objects.put(service_entry(f"lab-{host}", fqdn(host, self.namespace), port, selector))
+        for version in self._backends:
+            await objects.put(self._fixed_entry(version))
+        xds_host, _, xds_port = mesh.xds_address.rpartition(":")
+        ads = AdsSource(Upstream(xds_host, int(xds_port)), proxy_node(self.namespace), port, self.service)
+        envoy = self._envoy = Envoy(self.workdir / "envoy", {}, ads=ads)
+        await envoy.start(self._timeout)
+
+        async def configured() -> bool:
+            if not any(name.endswith(f"_{port}") for name in await envoy.listener_names()):
+                return False
+            for version in self.versions:
+                want = [self._backends[version].address] if version in self._backends else []
+                if await envoy.host_addresses(self.envoy_cluster(version)) != want:
+                    return False
+            return True
+
+        await wait_for(configured, self._timeout, "istiod to configure the lab's Envoy")
+        self.started_in_s["istiod config"] = time.monotonic() - t0
+        return envoy
+
+    def _fixed_entry(self, version: str) -> dict[str, Any]:
+        labels = {SERVICE_LABEL: self.service, CLUSTER_LABEL: version, "version": version}
+        return workload_entry(f"lab-{self.service}-{version}", labels, self._backends[version].port or 0)
+
+    async def _assign_endpoints(self, endpoints: Mapping[str, Sequence[PodEndpoint]]) -> None:
+        """A workload side's endpoints: Envoy's clusters (file mode), or one WorkloadEntry per pod labelled as the
+        pod, at its revision's backend (istiod), waiting until Envoy holds them."""
+        if self._objects is None:
+            await self.envoy.assign_endpoints({c: [e.upstream for e in eps] for c, eps in endpoints.items()})
+            return
+        wanted: dict[str, dict[str, Any]] = {}
+        for cluster, eps in endpoints.items():
+            for ep in eps:
+                labels = dict(ep.pod.labels) | {SERVICE_LABEL: self.service, CLUSTER_LABEL: cluster}
+                wanted[f"lab-{ep.pod.name}"] = workload_entry(f"lab-{ep.pod.name}", labels, ep.upstream.port)
+        for gone in self._objects.names("WorkloadEntry") - set(wanted):
+            await self._objects.delete("WorkloadEntry", gone)
+        for body in wanted.values():
+            await self._objects.put(body)
+        for cluster, eps in endpoints.items():
+            await self._until_hosts(cluster, sorted(e.upstream.address for e in eps))
+
+    async def _until_hosts(self, version: str, want: list[str]) -> float:
+        envoy, name = self.envoy, self.envoy_cluster(version)
+
+        async def holds() -> bool:
+            envoy.check()
+            return await envoy.host_addresses(name) == want
+
+        return await wait_for(holds, self._timeout, f"Envoy's cluster {name} to hold {want}", interval_s=0.01)
 
     async def _stop(self, failed: bool) -> None:
         """Stop everything. Processes are stopped synchronously in a `finally`, so neither an error nor a second
@@ -284,6 +389,11 @@ class TrafficLab:
                 await component.stop()  # closes its HTTP session; its process is already stopped
         if self._callers is not None:
             await self._callers.stop()
+        if self._objects is not None:
+            try:
+                await asyncio.wait_for(self._objects.remove_all(), 15)
+            except (TimeoutError, LabError) as e:  # the namespace (or the sandbox) may be gone already
+                log.warning("traffic lab: could not remove its Istio objects: %r", e)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -323,13 +433,17 @@ class TrafficLab:
     # --- steering and faults ---------------------------------------------------------------------------------------
 
     async def apply_virtualservice(self, vs: Mapping[str, Any]) -> float:
-        """Translate and push a VirtualService now; returns the seconds until Envoy served it."""
+        """Translate and push a VirtualService now (the shim; file mode only); returns the seconds until Envoy
+        served it."""
         self.check()
         return await self.envoy.apply_routes(virtualservice_to_envoy_routes(vs, self.clusters))
 
     def watch(self, fetch: Callable[[], Mapping[str, Any] | None], interval_s: float = 0.2) -> VirtualServiceWatcher:
         """A watcher that follows `fetch()` (e.g. a read of the VirtualService from the API server) into Envoy.
-        Use it as `async with lab.watch(fetch):`; the lab also stops it on exit."""
+        Use it as `async with lab.watch(fetch):`; the lab also stops it on exit. The shim, file mode only: istiod
+        follows the API server itself."""
+        if self.mesh is not None:
+            raise LabError("istiod configures this lab's Envoy: there is no VirtualService to watch")
         watcher = VirtualServiceWatcher(fetch, self.clusters, self._push_routes, interval_s)
         self._watchers.append(watcher)
         return watcher
@@ -339,11 +453,22 @@ class TrafficLab:
 
     async def set_subset_endpoints(self, version: str, present: bool) -> float:
         """Take a version's only endpoint out of Envoy (its subset then selects no pod, and Envoy answers that share
-        with 503 UH itself, as Istio's proxy does), or put it back. Returns the seconds until Envoy applied it."""
+        with 503 UH itself, as Istio's proxy does), or put it back. With istiod, that is deleting the version's
+        WorkloadEntry (or creating it again). Returns the seconds until Envoy applied it."""
         if self._workloads is not None:
             raise LabError("a workload side's endpoints follow its pods: make them not ready instead")
         self.check()
-        return await self.envoy.set_endpoints(version, present)
+        if self._objects is None:
+            return await self.envoy.set_endpoints(version, present)
+        if version not in self._backends:
+            raise LabError(f"no fixed backend {version!r}")
+        start = time.monotonic()
+        if present:
+            await self._objects.put(self._fixed_entry(version))
+        else:
+            await self._objects.delete("WorkloadEntry", f"lab-{self.service}-{version}")
+        await self._until_hosts(version, [self._backends[version].address] if present else [])
+        return time.monotonic() - start
 
     async def prometheus_outage(self, seconds: float, timeout_s: float = 30.0) -> tuple[float, float]:
         """Stop Prometheus for `seconds` (at most 120), then start it again on the same port with the same TSDB.

@@ -94,12 +94,30 @@ class RevisionBackend:
 
 
 @dataclass(frozen=True)
+class PodRef:
+    """A counted pod as the mesh sees it: its name and labels (a DestinationRule subset selects on them)."""
+
+    name: str
+    labels: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class PodEndpoint:
+    """A counted pod and the backend endpoint that plays it."""
+
+    pod: PodRef
+    upstream: Upstream
+
+
+@dataclass(frozen=True)
 class Plan:
-    """What the pods ask for: a backend per revision, and per side's cluster one revision per counted pod."""
+    """What the pods ask for: a backend per revision, and per side's cluster one revision per counted pod (`pods`
+    names those pods, in the same order)."""
 
     backends: dict[Revision, RevisionBackend] = field(default_factory=dict)
     endpoints: dict[str, list[Revision]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    pods: dict[str, list[PodRef]] = field(default_factory=dict)
 
 
 def image_version(image: str) -> str:
@@ -155,7 +173,7 @@ def plan(sides: Sequence[WorkloadSide], pods: Mapping[str, Sequence[Mapping[str,
     out = Plan()
     refused: set[Revision] = set()
     for side in sides:
-        served: list[tuple[str, Revision]] = []
+        served: list[tuple[PodRef, Revision]] = []
         for pod in pods.get(side.cluster, ()):
             revision = _revision(side, pod)
             if revision is None or revision in refused or pod.get("metadata", {}).get("deletionTimestamp"):
@@ -168,12 +186,15 @@ def plan(sides: Sequence[WorkloadSide], pods: Mapping[str, Sequence[Mapping[str,
                     out.problems.append(f"{revision.name}: {e}")
                     continue
             if counts(pod):
-                served.append((str(pod.get("metadata", {}).get("name", "")), revision))
-        out.endpoints[side.cluster] = [revision for _, revision in sorted(served)]
+                labels = tuple(sorted((str(k), str(v)) for k, v in (pod["metadata"].get("labels") or {}).items()))
+                served.append((PodRef(str(pod["metadata"].get("name", "")), labels), revision))
+        ordered = sorted(served, key=lambda pair: pair[0].name)
+        out.endpoints[side.cluster] = [revision for _, revision in ordered]
+        out.pods[side.cluster] = [ref for ref, _ in ordered]
     return out
 
 
-AssignEndpoints = Callable[[Mapping[str, Sequence[Upstream]]], Awaitable[object]]
+AssignEndpoints = Callable[[Mapping[str, Sequence[PodEndpoint]]], Awaitable[object]]
 SetTargets = Callable[[Sequence[str]], None]
 
 
@@ -185,7 +206,8 @@ class _Running:
 
 class WorkloadBackends:
     """Follows `sides` into backends and endpoints (see the module docstring). `assign_endpoints` receives every
-    side's cluster with its endpoints on each change (e.g. `Envoy.assign_endpoints`); `set_targets`, if given, the
+    side's cluster with its endpoints (each with the pod it plays) on each change (Envoy's clusters, or the mesh's
+    WorkloadEntries); `set_targets`, if given, the
     `host:port` of every running backend (e.g. a Prometheus file job). `async with` it, or `start()`/`stop()`;
     `start()` returns once the first listing is in place."""
 
@@ -220,7 +242,7 @@ class WorkloadBackends:
         self._timeout = start_timeout_s
         self._clock = clock
         self._running: dict[Revision, _Running] = {}
-        self._endpoints: dict[str, tuple[Upstream, ...]] | None = None
+        self._endpoints: dict[str, tuple[PodEndpoint, ...]] | None = None
         self._targets: list[str] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
@@ -251,7 +273,10 @@ class WorkloadBackends:
         wanted = plan(self.sides, {s.cluster: pods for s, pods in zip(self.sides, listed, strict=True)})
         await self._start_missing(wanted.backends)
         endpoints = {
-            cluster: tuple(Upstream("127.0.0.1", self._port(revision)) for revision in revisions)
+            cluster: tuple(
+                PodEndpoint(pod, Upstream("127.0.0.1", self._port(revision)))
+                for pod, revision in zip(wanted.pods[cluster], revisions, strict=True)
+            )
             for cluster, revisions in wanted.endpoints.items()
         }
         if endpoints != self._endpoints:
