@@ -53,8 +53,23 @@ install_tool() { # install_tool NAME PACKAGE VERSION
   built "$1" "$3" $((SECONDS - start))
 }
 
+build_istiod() {
+  local dir="$here/istio" version stamp start
+  version=$(module_version "$dir" istio.io/istio)
+  stamp="$version $(cat "$dir/go.mod" "$dir/go.sum" "$dir/main.go" | sha256sum | cut -c1-16)"
+  if fresh pilot-discovery "$stamp"; then echo "toolchain: pilot-discovery (istiod) $version is cached"; return; fi
+  start=$SECONDS
+  # Istio's own build stamps its version here; istiod reports it, and proxies' ISTIO_VERSION is compared with it.
+  local pkg=istio.io/istio/pkg/version
+  (cd "$dir" && go build -trimpath -ldflags "-s -w -X $pkg.buildVersion=$version -X $pkg.buildStatus=Clean" \
+    -o "$bin/pilot-discovery" .)
+  built pilot-discovery "$stamp" $((SECONDS - start))
+}
+
 fetch_istio_crds() {
   local out="$cache/istio/customresourcedefinitions.gen.yaml" dir
+  # The CRDs istiod was built against: the istio.io/api version its snapshot's go.mod requires.
+  ISTIO_API_VERSION=$(module_version "$here/istio" istio.io/api)
   if fresh_file "$out" "$ISTIO_API_VERSION"; then echo "toolchain: istio CRDs $ISTIO_API_VERSION are cached"; return; fi
   dir=$(cd "$cache" && go mod download -json "istio.io/api@$ISTIO_API_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
   mkdir -p "$cache/istio"
@@ -90,5 +105,6 @@ fetch_istio_crds
 fetch_gateway_api_crds
 build_etcd
 build_kube
+build_istiod
 install_tool kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 install_tool helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"

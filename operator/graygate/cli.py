@@ -123,6 +123,12 @@ def _parser() -> argparse.ArgumentParser:
     up = sandbox_commands.add_parser("up", help="start an empty sandbox (foreground until Ctrl-C, or --detach)")
     up.add_argument("--detach", action="store_true", help="leave it running; stop it with `graygate sandbox down`")
     up.add_argument("--workloads", action="store_true", help="also run controllers so Deployments become Available")
+    up.add_argument(
+        "--no-istiod",
+        dest="istiod",
+        action="store_false",
+        help="do not run istiod (Istio's control plane and validating webhook; on by default)",
+    )
     up.add_argument("--crd", action="append", type=Path, default=[], help="another CRD file (Istio's and ours are in)")
     down = sandbox_commands.add_parser("down", help="stop a detached sandbox and remove its data")
     for sub in (up, down):
@@ -271,13 +277,17 @@ def _sandbox(args: argparse.Namespace) -> int:
         _say(f"sandbox: the sandbox last started in {args.dir} no longer answered{stopped}; starting afresh")
         for note in left.notes:
             _say(f"sandbox: {note}")
-    settings = ControlPlaneSettings(workdir=args.dir, workloads=args.workloads, crd_files=tuple(args.crd))
+    settings = ControlPlaneSettings(
+        workdir=args.dir, workloads=args.workloads, istiod=args.istiod, crd_files=tuple(args.crd)
+    )
     plane = ControlPlane(settings, progress=lambda step: _say(f"sandbox: {step}…"))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     plane.start()
     versions = ", ".join(f"{name} {version}" for name, version in plane.versions.items())
     print(f"sandbox: {versions} ready on {plane.server} in {plane.startup_seconds:.1f} s")
     print(f"sandbox: export KUBECONFIG={plane.kubeconfig}")
+    if plane.istiod is not None:
+        print(f"sandbox: istiod serves xDS on {plane.istiod.xds_address}, its debug pages on {plane.istiod.debug_url}")
     print("sandbox: try `kubectl get crds` or `kubectl get canaryreleases,virtualservices -A`")
     if args.detach:
         plane.detach()

@@ -195,3 +195,32 @@ def test_a_virtualservice_write_the_api_server_refuses_is_reported_and_changes_n
     eventually(lambda: _status(api, namespace).get("phase") == "Succeeded" or None, 40, "the release to go on")
     recorder.stop()
     assert recorder.canary_sequence() == [0, 30, 100]
+
+
+def test_istios_own_webhook_refuses_a_header_route_and_the_release_reports_its_words(
+    api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str, recorder: WeightRecorder,
+    operator: OperatorProcess,
+) -> None:  # fmt: skip
+    """The sandbox's istiod judges every VirtualService write. A header regex that Python's `re` compiles but Go's
+    RE2 does not (a lookahead) passes graygate's own checks and is refused by Istio: the release holds at 0 % with
+    Istio's message, and the VirtualService keeps no trace of the refused write."""
+    create_destination_rule(api, namespace)
+    before = custom.get_namespaced_custom_object(**ISTIO, namespace=namespace, name="checkout")
+    lookahead = {"setHeaderRoute": {"match": [{"headers": {"x-canary": {"regex": "(?=yes).*"}}}]}}
+    custom.create_namespaced_custom_object(
+        **RELEASES, namespace=namespace, body=canary_release("checkout", [lookahead, {"setWeight": 30}])
+    )
+    held = eventually(lambda: _saying(api, namespace, "validation.istio.io"), 30, "Istio's refusal in the status")
+    assert held["phase"] == "Pending"
+    assert "WriteRefused" in held["message"]
+    assert 'admission webhook "validation.istio.io" denied the request' in held["message"]
+    warned = eventually(
+        lambda: [line for line in _events(api, namespace) if "validation.istio.io" in line] or None, 10, "the Event"
+    )
+    assert warned[0].startswith("Warning RouteUnavailable: ")
+    time.sleep(1.0)
+    after = custom.get_namespaced_custom_object(**ISTIO, namespace=namespace, name="checkout")
+    assert after["spec"] == before["spec"], "the refused write changed nothing"
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    recorder.stop()
+    assert recorder.canary_sequence() == [0]

@@ -132,10 +132,11 @@ def test_nothing_listens_beyond_loopback(sandbox: ControlPlane) -> None:
 
 
 def test_istio_crds_are_istios_own_with_v1_stored(api: client.ApiClient, sandbox: ControlPlane) -> None:
-    versions = dict(
-        line.split("=", 1) for line in (REPO / "e2e/toolchain/versions.env").read_text().splitlines() if "=" in line
-    )
-    pinned = versions["ISTIO_API_VERSION"]
+    # The istio.io/api that istiod's pinned snapshot requires: the CRDs and the control plane agree.
+    pinned = subprocess.run(
+        ["go", "list", "-m", "-f", "{{.Version}}", "istio.io/api"],
+        capture_output=True, text=True, check=True, cwd=REPO / "e2e/toolchain/istio",
+    ).stdout.strip()  # fmt: skip
     downloaded = subprocess.run(
         ["go", "mod", "download", "-json", f"istio.io/api@{pinned}"],
         capture_output=True, text=True, check=True, cwd=REPO / "e2e/toolchain/kube",

@@ -85,3 +85,59 @@ def default_service_account_exists(kubeconfig: Path, namespace: str = "default")
         except ApiException:
             return False
     return True
+
+
+def ensure_namespace(kubeconfig: Path, name: str) -> None:
+    with api_client(kubeconfig) as api, kube_errors(f"namespace {name}"):
+        try:
+            core: Any = client.CoreV1Api(api)
+            core.create_namespace({"metadata": {"name": name}})
+        except ApiException as error:
+            if error.status != 409:
+                raise
+
+
+def register_validating_webhook(kubeconfig: Path, body: dict[str, Any]) -> None:
+    """Creates (or replaces) a ValidatingWebhookConfiguration."""
+    name = body["metadata"]["name"]
+    with api_client(kubeconfig) as api, kube_errors(f"ValidatingWebhookConfiguration {name}"):
+        hooks: Any = client.AdmissionregistrationV1Api(api)
+        try:
+            hooks.create_validating_webhook_configuration(body)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            current = hooks.read_validating_webhook_configuration(name)
+            body = {**body, "metadata": {**body["metadata"], "resourceVersion": current.metadata.resource_version}}
+            hooks.replace_validating_webhook_configuration(name, body)
+
+
+# Istio refuses this VirtualService (a header regex RE2 cannot compile); the CRD's schema lets it through.
+_REFUSED_BY_ISTIO: dict[str, Any] = {
+    "apiVersion": "networking.istio.io/v1",
+    "kind": "VirtualService",
+    "metadata": {"name": "sandbox-webhook-probe"},
+    "spec": {
+        "hosts": ["probe"],
+        "http": [
+            {
+                "match": [{"headers": {"x-probe": {"regex": "(?=lookahead)"}}}],
+                "route": [{"destination": {"host": "probe"}}],
+            }
+        ],
+    },
+}
+
+
+def webhook_judges(kubeconfig: Path, namespace: str, webhook: str) -> bool:
+    """Whether a server-side dry run of a VirtualService Istio refuses is refused by `webhook` (so the API
+    server calls it): True once it is; False while the write passes or fails for another reason."""
+    with api_client(kubeconfig) as api:
+        custom: Any = client.CustomObjectsApi(api)
+        try:
+            custom.create_namespaced_custom_object(
+                "networking.istio.io", "v1", namespace, "virtualservices", _REFUSED_BY_ISTIO, dry_run="All"
+            )
+        except ApiException as error:
+            return error.status in (400, 422) and webhook in str(error.body)
+    return False

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import secrets
 import shutil
 import ssl
@@ -34,6 +35,8 @@ from typing import Any
 from graygate.api.crd import CRD_PATH, render_crd
 from graygate.errors import GraygateError
 from graygate.kube import sandbox_setup
+from graygate.sandbox import istiod
+from graygate.sandbox.istiod import IstiodEndpoints
 from graygate.sandbox.kubeconfig import write_kubeconfig
 from graygate.sandbox.kwok_stages import write_kwok_config
 from graygate.sandbox.pki import SandboxPki, write_pki
@@ -62,6 +65,8 @@ class ControlPlaneSettings:
     gateway_api_crds: bool = True
     """Gateway API's standard-channel CRDs (HTTPRoute and its kin), as the pinned sigs.k8s.io/gateway-api ships them."""
     graygate_crds: bool = True
+    istiod: bool = True
+    """Run istiod (Istio's control plane) against the API server, with Istio's validating webhook registered."""
     crd_files: tuple[Path, ...] = ()
     """More CRDs, installed after Istio's, Gateway API's and ours; a file that defines one of those again replaces
     it."""
@@ -81,6 +86,7 @@ class ControlPlane:
     etcd_url: str = field(init=False, default="")
     versions: dict[str, str] = field(init=False, default_factory=dict)
     startup_seconds: float = field(init=False, default=0.0)
+    istiod: IstiodEndpoints | None = field(init=False, default=None)
     _processes: list[ManagedProcess] = field(init=False, default_factory=list)
     _owns_workdir: bool = field(init=False, default=False)
 
@@ -114,6 +120,9 @@ class ControlPlane:
             self._start_apiserver(pki)
             write_kubeconfig(self.kubeconfig, self.server, pki.ca_cert, self.token)
             self._install_crds()
+            if self.settings.istiod:
+                self.progress("starting istiod and registering Istio's validating webhook")
+                self._start_istiod()
             if self.settings.workloads:
                 self.progress("starting kube-controller-manager, kube-scheduler and kwok (one fake node)")
                 self._start_workload_controllers(pki)
@@ -211,6 +220,29 @@ class ControlPlane:
             self.progress(f"installing CRDs ({', '.join(names)}) and waiting until they are Established")
             sandbox_setup.install_crds(self.kubeconfig, files)
 
+    # -- Istio's control plane -------------------------------------------------------------------------------------
+
+    def _start_istiod(self) -> None:
+        ports = istiod.IstiodPorts(xds=free_port(), http=free_port(), webhook=free_port(), monitoring=free_port())
+        tls = istiod.write_webhook_tls(self.workdir / "istiod", dt.datetime.now(dt.UTC))
+        mesh = self.workdir / "istiod" / "mesh.yaml"
+        mesh.write_text(istiod.mesh_config(ports))
+        sandbox_setup.ensure_namespace(self.kubeconfig, istiod.ISTIO_NAMESPACE)
+        env = {**os.environ, **istiod.environment(self.kubeconfig)}
+        process = self._launch("pilot-discovery", istiod.arguments(self.kubeconfig, mesh, ports, tls), env)
+        found = istiod.endpoints(ports)
+        process.wait_until(lambda: _ok(f"{found.debug_url}/ready", None, None), self.settings.start_timeout_s, "ready")
+        webhook = istiod.validating_webhook(found.webhook_url, tls.ca_cert.read_bytes())
+        sandbox_setup.register_validating_webhook(self.kubeconfig, webhook)
+        # The API server picks the webhook up a moment after it is registered: wait until it really judges.
+        process.wait_until(
+            lambda: sandbox_setup.webhook_judges(self.kubeconfig, istiod.ISTIO_NAMESPACE, istiod.WEBHOOK_NAME),
+            self.settings.start_timeout_s,
+            "judging VirtualServices through its webhook",
+        )
+        self.istiod = found
+        self.versions["istiod"] = self.toolchain.istiod_version()
+
     # -- controllers that make Deployments real ----------------------------------------------------------------
 
     def _start_workload_controllers(self, pki: SandboxPki) -> None:
@@ -260,9 +292,9 @@ class ControlPlane:
 
     # -- bookkeeping ------------------------------------------------------------------------------------------
 
-    def _launch(self, name: str, args: list[str]) -> ManagedProcess:
+    def _launch(self, name: str, args: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
         binary = self.toolchain.binary(name)
-        process = ManagedProcess(name, [str(binary), *args], self.workdir / "logs" / f"{name}.log")
+        process = ManagedProcess(name, [str(binary), *args], self.workdir / "logs" / f"{name}.log", env=env)
         process.start()
         self._processes.append(process)
         # Recorded as each starts, not once all are up: if this command is killed mid-start, the next `up` or
@@ -276,6 +308,7 @@ class ControlPlane:
             server=self.server,
             etcd=self.etcd_url,
             versions=self.versions,
+            istiod_xds=self.istiod.xds_address if self.istiod is not None else "",
             pids={p.name: record(p.pid) for p in self._processes},
         )
         write_state(self.workdir, state)

@@ -51,6 +51,8 @@ class SandboxState(BaseModel):
     server: str
     etcd: str
     versions: dict[str, str] = Field(default_factory=dict)
+    istiod_xds: str = ""
+    """istiod's plaintext xDS address (`127.0.0.1:PORT`), when the sandbox runs istiod."""
     pids: dict[str, ProcessRecord]
     """Process name → record, in start order (they are stopped in reverse)."""
 

@@ -65,3 +65,11 @@ class Toolchain:
         if on_path and name == "kubectl":
             return Path(on_path)
         raise ToolchainMissingError(f"{name} is not in {self.bin_dir}: run `make toolchain` to build it")
+
+    def istiod_version(self) -> str:
+        """The istio.io/istio version `make toolchain` built pilot-discovery from (its build stamp), or "?"."""
+        stamp = self.bin_dir / ".pilot-discovery.stamp"
+        try:
+            return stamp.read_text().split()[0]
+        except (OSError, IndexError):
+            return "?"
