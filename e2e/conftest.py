@@ -1,41 +1,32 @@
 """The e2e ring: the real operator, a real Envoy splitting real traffic between stable and canary backends exactly
-as the VirtualService in the sandbox API server says, and a real Prometheus scraping them every second."""
+as the sandbox's istiod configures it from the VirtualService in the API server, and a real Prometheus scraping them
+every second."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from e2e.lab import TrafficLab
-from e2e.support import CANARY_WORKLOAD, available_deployment, create_destination_rule
+from e2e.support import CANARY_WORKLOAD, available_deployment, create_destination_rule, istio_mesh
+from graygate.sandbox import ControlPlane
 from tests.cluster_support import ISTIO
 from tests.etcd_server import Etcd
 
 
 @pytest.fixture
-async def lab(api: client.ApiClient, namespace: str) -> AsyncIterator[TrafficLab]:
-    """The traffic lab, its Envoy following VirtualService `app` of this test's namespace (stable 100 %)."""
+async def lab(sandbox: ControlPlane, api: client.ApiClient, namespace: str) -> AsyncIterator[TrafficLab]:
+    """The traffic lab, its Envoy configured by the sandbox's istiod from VirtualService `app` of this test's
+    namespace (stable 100 %) and DestinationRule `app` (subsets stable and canary)."""
     custom = client.CustomObjectsApi(api)
     custom.create_namespaced_custom_object(
         **ISTIO, namespace=namespace, body=TrafficLab.weighted_virtualservice({"stable": 100, "canary": 0})
     )
     create_destination_rule(api, namespace)
-
-    def fetch() -> dict[str, Any] | None:
-        try:
-            found: dict[str, Any] = custom.get_namespaced_custom_object(**ISTIO, namespace=namespace, name="app")
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
-        return found
-
-    async with TrafficLab(prometheus=True, namespace=namespace) as running, running.watch(fetch, interval_s=0.1):
+    async with TrafficLab(prometheus=True, namespace=namespace, mesh=istio_mesh(sandbox)) as running:
         await running.prometheus.wait_targets_up()
         yield running
 

@@ -1,5 +1,5 @@
-"""Helpers for e2e tests: releases aimed at the traffic lab, and waiting without blocking the event loop (the load
-generator and the VirtualService watcher share it)."""
+"""Helpers for e2e tests: releases aimed at the traffic lab (its Envoy configured by the sandbox's istiod), and
+waiting without blocking the event loop (the load generator shares it)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from e2e.lab import ListPods
+from e2e.lab import IstioMesh, ListPods
+from graygate.sandbox import ControlPlane
 from tests.cluster_support import DESTINATION_RULES, RELEASES, release, weights
 from tests.virtual_services import destination_rule
 
@@ -32,12 +33,23 @@ def lab_release(name: str, steps: list[dict[str, Any]], gates: list[dict[str, An
     }
 
 
-def create_destination_rule(api: client.ApiClient, namespace: str, service: str = "app") -> None:
+def create_destination_rule(
+    api: client.ApiClient, namespace: str, service: str = "app", subsets: dict[str, dict[str, str]] | None = None
+) -> None:
     """The DestinationRule defining the `stable` and `canary` subsets of `service`: graygate sends no traffic to a
-    subset none defines. The lab's Envoy routes by its own clusters, so the subsets carry no labels."""
+    subset none defines, and istiod gives a subset the endpoints its labels select. By default each selects the
+    pods of its version's workload (`app: <service>-<version>`), as the lab's fixed backends are labelled."""
+    chosen = subsets or {version: {"app": f"{service}-{version}"} for version in ("stable", "canary")}
     client.CustomObjectsApi(api).create_namespaced_custom_object(
-        **DESTINATION_RULES, namespace=namespace, body=destination_rule(name=service, host=service)
+        **DESTINATION_RULES, namespace=namespace, body=destination_rule(name=service, host=service, subsets=chosen)
     )
+
+
+def istio_mesh(sandbox: ControlPlane) -> IstioMesh:
+    """The sandbox's istiod, for `TrafficLab(mesh=...)`: the lab's Envoy is then configured by it over ADS."""
+    if sandbox.istiod is None:
+        raise AssertionError("the sandbox runs without istiod (ControlPlaneSettings(istiod=False))")
+    return IstioMesh(sandbox.istiod.xds_address, sandbox.kubeconfig)
 
 
 async def apply_release(api: client.ApiClient, namespace: str, body: dict[str, Any]) -> None:

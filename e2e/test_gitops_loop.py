@@ -3,9 +3,9 @@ only the image changes, as a commit per version would change it.
 
 The sandbox's kube-controller-manager and kwok roll the Deployments out for real (ReplicaSets, pods that become
 Ready); the traffic lab runs a backend per revision of each Deployment's ready pods (the image tag is the version it
-serves, the `LAB_*` env of the pod template its faults), behind a real Envoy that follows the VirtualService the
-operator writes; Prometheus scrapes the backends for the built-in success-rate gate. The users are the load
-generator: every request they send is accounted for.
+serves, the `LAB_*` env of the pod template its faults), each pod a WorkloadEntry istiod sees, behind a real Envoy
+that istiod configures from the VirtualService the operator writes; Prometheus scrapes the backends for the built-in
+success-rate gate. The users are the load generator: every request they send is accounted for.
 
 v1 is adopted as stable; v2 (healthy) is promoted; v3 (half its answers 500) is rolled back while v2 keeps serving;
 v4 (healthy) is promoted. No user request fails outside v3's bad window (from its first failed request until its
@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from e2e.lab import TrafficLab, WorkloadSide
 from e2e.lab.loadgen import LoadResult
@@ -33,10 +32,11 @@ from e2e.support import (
     create_destination_rule,
     errors_gate,
     in_phase,
+    istio_mesh,
     lab_release,
     pod_lister,
 )
-from graygate.sandbox import READY_AFTER_ANNOTATION
+from graygate.sandbox import READY_AFTER_ANNOTATION, ControlPlane
 from tests.argocd_diff import fields_changed, load_rules
 from tests.cluster_support import ISTIO, RELEASES, OperatorProcess, WeightRecorder
 
@@ -80,28 +80,18 @@ def release() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def gitops_lab(api: client.ApiClient, namespace: str) -> AsyncIterator[TrafficLab]:
+async def gitops_lab(sandbox: ControlPlane, api: client.ApiClient, namespace: str) -> AsyncIterator[TrafficLab]:
     """The lab with one side per Deployment (the primary is the stable subset, the followed one the canary), its
-    Envoy following VirtualService `app`."""
+    Envoy configured by the sandbox's istiod from VirtualService `app` and the DestinationRule whose subsets select
+    each Deployment's pods."""
     custom = client.CustomObjectsApi(api)
     vs = TrafficLab.weighted_virtualservice({"stable": 100, "canary": 0})
     custom.create_namespaced_custom_object(**ISTIO, namespace=namespace, body=vs)
-    create_destination_rule(api, namespace)
-
-    def fetch() -> dict[str, Any] | None:
-        try:
-            found: dict[str, Any] = custom.get_namespaced_custom_object(**ISTIO, namespace=namespace, name=APP)
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
-        return found
-
+    create_destination_rule(api, namespace, subsets={"stable": {"app": PRIMARY}, "canary": {"app": APP}})
     sides = [WorkloadSide("stable", PRIMARY, {"app": PRIMARY}), WorkloadSide("canary", APP, {"app": APP})]
-    async with (
-        TrafficLab(prometheus=True, namespace=namespace, workloads=sides, list_pods=pod_lister(api)) as lab,
-        lab.watch(fetch, interval_s=0.1),
-    ):
+    async with TrafficLab(
+        prometheus=True, namespace=namespace, workloads=sides, list_pods=pod_lister(api), mesh=istio_mesh(sandbox)
+    ) as lab:
         yield lab
 
 

@@ -1,5 +1,6 @@
 """The lab's backends follow a real Deployment: the sandbox's controllers make its ReplicaSet and pods (kwok marks
-them Ready), and the lab serves the version of their image through Envoy."""
+them Ready), and the lab serves the version of their image through an Envoy istiod configures (a WorkloadEntry
+per ready pod)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 from kubernetes import client
 
 from e2e.lab import TrafficLab, WorkloadSide, wait_for
-from e2e.support import pod_lister
+from e2e.support import istio_mesh, pod_lister
+from graygate.sandbox import ControlPlane
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -30,15 +32,16 @@ def deployment(name: str, image: str, replicas: int) -> client.V1Deployment:
 
 
 async def test_a_deployment_s_pods_are_served_by_backends_of_its_image_tag(
-    api: client.ApiClient, namespace: str
+    sandbox: ControlPlane, api: client.ApiClient, namespace: str
 ) -> None:
     apps = client.AppsV1Api(api)
     await asyncio.to_thread(apps.create_namespaced_deployment, namespace, deployment("app", "example/app:v2", 2))
     side = WorkloadSide("canary", "app", {"app": "app"})
-    async with TrafficLab(namespace=namespace, workloads=[side], list_pods=pod_lister(api)) as lab:
+    lab = TrafficLab(namespace=namespace, workloads=[side], list_pods=pod_lister(api), mesh=istio_mesh(sandbox))
+    async with lab:
 
         async def two_endpoints() -> bool:
-            return len(await lab.envoy.host_addresses("canary") or []) == 2
+            return len(await lab.envoy.host_addresses(lab.envoy_cluster("canary")) or []) == 2
 
         await wait_for(two_endpoints, 30, "an endpoint per ready pod of Deployment app", interval_s=0.2)
         result = await lab.load(rate_per_s=100, max_requests=50, max_duration_s=10).run()

@@ -339,7 +339,9 @@ class TrafficLab:
         return envoy
 
     def _fixed_entry(self, version: str) -> dict[str, Any]:
-        labels = {SERVICE_LABEL: self.service, CLUSTER_LABEL: version, "version": version}
+        # Labelled as the pods of the version's workload (`<service>-<version>`, the workload its backend reports)
+        # would be, so a DestinationRule subset written for those pods selects this entry.
+        labels = {SERVICE_LABEL: self.service, CLUSTER_LABEL: version, "app": f"{self.service}-{version}"}
         return workload_entry(f"lab-{self.service}-{version}", labels, self._backends[version].port or 0)
 
     async def _assign_endpoints(self, endpoints: Mapping[str, Sequence[PodEndpoint]]) -> None:

@@ -149,8 +149,8 @@ class MeshObjects:
             if e.status != 409:
                 raise
             name = body["metadata"]["name"]
-            found: dict[str, Any] = self._custom.get_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, plural, name
+            found = cast(
+                dict[str, Any], self._custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, name)
             )
             replacement = {
                 **body,
