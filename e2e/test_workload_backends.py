@@ -40,10 +40,19 @@ async def test_a_deployment_s_pods_are_served_by_backends_of_its_image_tag(
     lab = TrafficLab(namespace=namespace, workloads=[side], list_pods=pod_lister(api), mesh=istio_mesh(sandbox))
     async with lab:
 
-        async def two_endpoints() -> bool:
-            return len(await lab.envoy.host_addresses(lab.envoy_cluster("canary")) or []) == 2
+        async def a_workload_entry_per_pod() -> bool:
+            found = await asyncio.to_thread(
+                client.CustomObjectsApi(api).list_namespaced_custom_object,
+                "networking.istio.io", "v1", namespace, "workloadentries",
+            )  # fmt: skip
+            return len(found["items"]) == 2
 
-        await wait_for(two_endpoints, 30, "an endpoint per ready pod of Deployment app", interval_s=0.2)
+        async def served_by_the_backend() -> bool:
+            return len(await lab.envoy.host_addresses(lab.envoy_cluster("canary")) or []) == 1
+
+        await wait_for(a_workload_entry_per_pod, 30, "a WorkloadEntry per ready pod of Deployment app", interval_s=0.2)
+        # The two pods' entries share their revision's backend address: istiod makes them one endpoint.
+        await wait_for(served_by_the_backend, 30, "Envoy to hold the revision's backend", interval_s=0.2)
         result = await lab.load(rate_per_s=100, max_requests=50, max_duration_s=10).run()
         assert result.counts() == {"v2": 50}
         assert [r.deployment for r in lab.workloads.backends] == ["app"]

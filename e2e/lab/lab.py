@@ -360,7 +360,9 @@ class TrafficLab:
         for body in wanted.values():
             await self._objects.put(body)
         for cluster, eps in endpoints.items():
-            await self._until_hosts(cluster, sorted(e.upstream.address for e in eps))
+            # istiod sends one endpoint per address: the pods of one revision share their backend's, so a side's
+            # revisions share its traffic by revision, not by pod count as in file mode.
+            await self._until_hosts(cluster, sorted({e.upstream.address for e in eps}))
 
     async def _until_hosts(self, version: str, want: list[str]) -> float:
         envoy, name = self.envoy, self.envoy_cluster(version)
