@@ -1,11 +1,11 @@
 """How long do users suffer a bad canary? `python -m e2e.bench_rollback` (or `make bench-rollback`).
 
-Why: "rolls back fast" is a claim about users, so it is measured where users are. This brings up everything for real
-on 127.0.0.1 (the sandbox API server, the traffic lab's Envoy, backends and a Prometheus scraping every second, the
-operator as a child process), promotes a canary to 25 % then 50 %, turns it bad (10 % 5xx, or p99 x3) and measures,
-from the load generator's side, the seconds until no request reaches the canary any more and how many requests
-failed meanwhile. It also reads the operator's own figure, `graygate_time_to_rollback_seconds` (from the analysis
-that failed to the VirtualServices written back), from its metrics endpoint.
+Why: "rolls back fast" is a claim about users, so it is measured where users are. This brings up everything for real on
+127.0.0.1 (the sandbox API server and istiod, the traffic lab's Envoy configured by istiod, backends and a Prometheus
+scraping every second, the operator as a child process), promotes a canary to 25 % then 50 %, turns it bad (10 % 5xx, or
+p99 x3) and measures, from the load generator's side, the seconds until no request reaches the canary any more and how
+many requests failed meanwhile. It also reads the operator's own figure, `graygate_time_to_rollback_seconds` (from the
+analysis that failed to the VirtualServices written back), from its metrics endpoint.
 
 For comparison, Flagger's floor: its analysis interval cannot go below 10 s (`GetAnalysisInterval` in
 fluxcd/flagger `pkg/apis/flagger/v1beta1/canary.go` raises anything shorter to 10 s), so a bad canary is first
@@ -34,7 +34,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
-from e2e.lab import TrafficLab
+from e2e.lab import IstioMesh, TrafficLab
 from e2e.lab._process import free_port
 from e2e.lab.errors import LabError
 from e2e.support import (
@@ -48,6 +48,7 @@ from e2e.support import (
     create_destination_rule,
     errors_gate,
     in_phase,
+    istio_mesh,
     latency_gate,
     metric_release,
 )
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with ControlPlane(settings) as plane:
             print(f"sandbox up in {plane.startup_seconds:.1f} s")
-            runs = asyncio.run(bench(plane.kubeconfig, args, workdir))
+            runs = asyncio.run(bench(plane.kubeconfig, istio_mesh(plane), args, workdir))
     except KeyboardInterrupt:
         print("\ninterrupted: everything stopped", file=sys.stderr)
         return 130
@@ -136,31 +137,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-async def bench(kubeconfig: Path, args: argparse.Namespace, workdir: Path) -> list[Run]:
+async def bench(kubeconfig: Path, mesh: IstioMesh, args: argparse.Namespace, workdir: Path) -> list[Run]:
     api: client.ApiClient = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
     with api:
         await prepare_namespace(api)
-        custom = client.CustomObjectsApi(api)
-
-        def fetch() -> dict[str, Any] | None:
-            try:
-                found = custom.get_namespaced_custom_object(
-                    "networking.istio.io", "v1", NAMESPACE, "virtualservices", "app"
-                )
-            except ApiException as error:
-                if error.status == 404:
-                    return None
-                raise
-            return dict(found) if isinstance(found, dict) else None
-
         operator, metrics_port = await start_operator(kubeconfig, args.tick, workdir / "operator.log")
         try:
-            async with (
-                TrafficLab(
-                    prometheus=True, namespace=NAMESPACE, workdir=workdir / "lab", keep_workdir=args.keep
-                ) as lab,
-                lab.watch(fetch, interval_s=0.1),
-            ):
+            lab = TrafficLab(
+                prometheus=True, namespace=NAMESPACE, workdir=workdir / "lab", keep_workdir=args.keep, mesh=mesh
+            )
+            async with lab:
                 await lab.prometheus.wait_targets_up()
                 runs: list[Run] = []
                 print(HEADER, flush=True)

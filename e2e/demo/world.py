@@ -1,5 +1,6 @@
-"""The demo's world: a sandbox control plane with the checkout service's objects, the traffic lab playing its pods
-(a backend per revision of each side's Deployment, serving its image tag), the real operator as a child process,
+"""The demo's world: a sandbox control plane (with istiod) with the checkout service's objects, the traffic lab
+playing its pods (a backend per revision of each side's Deployment, serving its image tag, behind an Envoy istiod
+configures), the real operator as a child process,
 the one release of checkout with v1 adopted as stable, and steady bounded load; all of it stopped on the way out.
 
 Why here (test infrastructure) and not in the `graygate` package: the world is made of the traffic lab (a real
@@ -28,10 +29,9 @@ from typing import Any
 import aiohttp
 import yaml
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from e2e.demo.narrate import Narrator
-from e2e.lab import ListPods, LoadGenerator, TrafficLab, WorkloadSide
+from e2e.lab import IstioMesh, ListPods, LoadGenerator, TrafficLab, WorkloadSide
 from e2e.lab._process import ManagedProcess, free_port
 from graygate.kube.client import api_client
 from graygate.kube.releases import KubeReleases
@@ -110,20 +110,19 @@ def control_plane(settings: DemoSettings, say: Narrator) -> Iterator[ControlPlan
 async def running_world(
     plane: ControlPlane, settings: DemoSettings, say: Narrator, started_at: float
 ) -> AsyncIterator[World]:
-    """The traffic lab following the sandbox's pods and VirtualService, the operator, the release with v1 adopted,
-    and the load; all stopped on exit. `started_at` (monotonic) is when the demo began: the story's times count
-    from it."""
+    """The traffic lab following the sandbox's pods, its Envoy configured by the sandbox's istiod, the operator, the
+    release with v1 adopted, and the load; all stopped on exit. `started_at` (monotonic) is when the demo began: the
+    story's times count from it."""
     began = time.monotonic()
     with api_client(plane.kubeconfig) as api:
-        custom = client.CustomObjectsApi(api)
         sides = [WorkloadSide("stable", PRIMARY, {"app": PRIMARY}), WorkloadSide("canary", SERVICE, {"app": SERVICE})]
         lab = TrafficLab(service=SERVICE, namespace=NAMESPACE, prometheus=True, workloads=sides,
-                         list_pods=_pod_lister(api), workdir=settings.workdir / "lab")  # fmt: skip
-        async with lab, lab.watch(lambda: _virtual_service(custom), interval_s=0.1):
+                         list_pods=_pod_lister(api), workdir=settings.workdir / "lab", mesh=_mesh(plane))  # fmt: skip
+        async with lab:
             await lab.prometheus.wait_targets_up()
             say.say(
                 f"traffic lab: a backend per revision of checkout's pods (serving its image tag) behind a real Envoy\n"
-                f"  that routes as the VirtualService says, Prometheus scraping them every second "
+                f"  configured by istiod from the VirtualService, Prometheus scraping them every second "
                 f"({time.monotonic() - began:.1f} s)"
             )
             operator = await _start_operator(plane, settings, lab.prometheus_url, say)
@@ -139,6 +138,12 @@ async def running_world(
                     await load.stop()
             finally:
                 operator.stop(grace_s=5)
+
+
+def _mesh(plane: ControlPlane) -> IstioMesh:
+    if plane.istiod is None:
+        raise RuntimeError("the demo needs the sandbox's istiod (ControlPlaneSettings(istiod=True))")
+    return IstioMesh(plane.istiod.xds_address, plane.kubeconfig)
 
 
 def _pod_lister(api: client.ApiClient) -> ListPods:
@@ -183,16 +188,6 @@ async def serves(lab: TrafficLab, version: str) -> bool:
     probe.start()
     result = await probe.finished()
     return result.counts() == {version: 10}
-
-
-def _virtual_service(custom: client.CustomObjectsApi) -> dict[str, Any] | None:
-    try:
-        found = custom.get_namespaced_custom_object("networking.istio.io", "v1", NAMESPACE, "virtualservices", SERVICE)
-    except ApiException as error:
-        if error.status == 404:
-            return None
-        raise
-    return dict(found) if isinstance(found, dict) else None
 
 
 async def _start_operator(
