@@ -1,4 +1,5 @@
-"""`python -m e2e.lab`: bring the traffic lab up by hand, print its addresses, and keep it up for a bounded time.
+"""`python -m e2e.lab`: bring the traffic lab up by hand, print its addresses, and keep it up for a bounded time. This
+is the shim-driven lab (no API server, no istiod; the weights are translated by shim.py), as tests/lab use it.
 
 python -m e2e.lab --weights stable=90,canary=10 --prometheus --for 300
 curl -si $ENTRY/ | grep x-served-by;  curl -XPOST -d '{"error_rate": 0.5}' $CANARY_ADMIN

@@ -1,9 +1,10 @@
-"""The mesh shim: what istiod would do for the lab, for the VirtualService fields graygate touches.
+"""The mesh shim: what istiod would do for the lab, for the VirtualService fields graygate touches. Only for the lab's
+own fast tests (tests/lab, no API server): every e2e test, the demo and the bench run the real istiod (mesh.py).
 
-Why: with no Istio in the sandbox, something must turn the VirtualService that graygate edits into the routes a real
-Envoy obeys. `virtualservice_to_envoy_routes` is that translation, pure and table-tested; `VirtualServiceWatcher`
-polls a VirtualService through a caller's `fetch()` (no Kubernetes client imported here) and pushes each changed
-translation to Envoy.
+Why: without an API server and istiod, something must turn a VirtualService into the routes a real Envoy obeys.
+`virtualservice_to_envoy_routes` is that translation, pure and table-tested; `VirtualServiceWatcher` polls a
+VirtualService through a caller's `fetch()` (no Kubernetes client imported here) and pushes each changed translation to
+Envoy.
 
 Modelled like Istio: `http` routes in order, first match wins; several `match` entries of one route are ORed (one
 Envoy route each), entries without `match` match everything; `uri` and `headers` exact/prefix/regex (RE2, full
