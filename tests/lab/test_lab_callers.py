@@ -13,7 +13,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from e2e.lab import TrafficLab, wait_for
 from e2e.lab.backend import ISTIO_DURATION_BUCKETS_MS
-from e2e.lab.callers import AccessLogTail, AccessRecord, Destination, caller_labels, parse_access_line
+from e2e.lab.callers import (
+    AccessLogTail,
+    AccessRecord,
+    Destination,
+    caller_labels,
+    destination_of,
+    parse_access_line,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -82,6 +89,26 @@ def test_labels_are_those_of_istios_source_reporter(record: AccessRecord, expect
     assert labels["source_workload"] == "loadgen"
     assert labels["connection_security_policy"] == "unknown"
     assert {k: labels[k] for k in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("cluster", "version"),
+    [
+        ("canary", "canary"),  # the lab's own cluster (file mode)
+        ("outbound|8080|canary|app.shop.svc.cluster.local", "canary"),  # istiod's: a subset of the service
+        ("outbound|8080|stable|app.shop.svc.cluster.local;", "stable"),  # as %UPSTREAM_CLUSTER% prints it
+        ("outbound|8080||app-canary.shop.svc.cluster.local", "canary"),  # a version's own service
+        ("outbound|8080||app.shop.svc.cluster.local", None),  # the service without a subset: no one version
+        ("outbound|8080|canary|app.other.svc.cluster.local", None),  # another namespace's service
+        ("outbound|8080|blue|app.shop.svc.cluster.local", None),  # a subset the lab does not run
+        ("inbound|8080||app.shop.svc.cluster.local", None),
+        ("PassthroughCluster", None),
+        (None, None),
+    ],
+)
+def test_clusters_are_read_back_into_the_lab_s_versions(cluster: str | None, version: str | None) -> None:
+    found = destination_of(cluster, DESTINATIONS)
+    assert (found.version if found is not None else None) == version
 
 
 def test_the_tail_reads_whole_lines_once_and_starts_over_on_a_new_file(tmp_path: Path) -> None:

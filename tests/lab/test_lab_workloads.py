@@ -115,6 +115,12 @@ def test_the_plan_has_a_backend_per_revision_and_an_endpoint_per_counted_pod() -
     got = plan([PRIMARY, CANARY], pods)
     h1, h2 = Revision("app-primary", "h1"), Revision("app-primary", "h2")
     assert got.endpoints == {"stable": [h1, h1, h2], "canary": []}
+    # the pods behind those endpoints, in the same order, with the labels a DestinationRule subset selects on
+    assert {side: [p.name for p in refs] for side, refs in got.pods.items()} == {
+        "stable": ["p-1", "p-2", "p-3"],
+        "canary": [],
+    }
+    assert dict(got.pods["stable"][2].labels) == {"app": "app-primary", "pod-template-hash": "h2"}
     assert {r: b.version for r, b in got.backends.items()} == {h1: "v1", h2: "v2"}
     assert got.backends[h2].knobs.error_rate == 0.5
     assert len(got.problems) == 1
