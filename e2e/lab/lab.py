@@ -61,27 +61,17 @@ from typing import Any, Self
 
 import aiohttp
 
-from ._process import ManagedProcess, free_port, wait_for
+from ._process import ManagedProcess
 from .backend import BackendIdentity, Knobs
 from .backend_process import BackendProcess
 from .callers import CallerTelemetry, Destination
-from .envoy import AdsSource, Envoy, Upstream
+from .envoy import Envoy, Upstream
 from .errors import LabError
 from .loadgen import LoadGenerator
-from .mesh import (
-    CLUSTER_LABEL,
-    SERVICE_LABEL,
-    IstioMesh,
-    MeshObjects,
-    fqdn,
-    outbound_cluster,
-    proxy_node,
-    service_entry,
-    sidecar,
-    workload_entry,
-)
+from .mesh import IstioMesh
 from .prometheus import Prometheus
 from .shim import ClusterMap, EnvoyRouteConfiguration, VirtualServiceWatcher, virtualservice_to_envoy_routes
+from .sidecar import MeshSidecar
 from .workloads import ListPods, PodEndpoint, WorkloadBackends, WorkloadSide
 
 log = logging.getLogger(__name__)
@@ -138,8 +128,7 @@ class TrafficLab:
         self._session: aiohttp.ClientSession | None = None
         self.started_in_s: dict[str, float] = {}
         self.mesh = mesh
-        self._objects: MeshObjects | None = None
-        self._outbound_port = 0
+        self._sidecar: MeshSidecar | None = None
 
     # --- addresses -------------------------------------------------------------------------------------------------
 
@@ -208,9 +197,9 @@ class TrafficLab:
         """The Envoy cluster that holds a version's endpoints: its own in file mode; with istiod, the cluster of the
         version's own service `<service>-<version>` (the lab's; a DestinationRule subset holds the same endpoints
         when its labels select the same pods)."""
-        if self.mesh is None:
+        if self._sidecar is None:
             return version
-        return outbound_cluster(self._outbound_port, None, fqdn(f"{self.service}-{version}", self.namespace))
+        return self._sidecar.cluster(version)
 
     @property
     def clusters(self) -> ClusterMap:
@@ -269,7 +258,12 @@ class TrafficLab:
             self._envoy = Envoy(self.workdir / "envoy", upstreams, routes)
             await self._envoy.start(self._timeout)
         else:
-            self._envoy = await self._start_sidecar(self.mesh)
+            t0 = time.monotonic()
+            self._sidecar = MeshSidecar(
+                self.mesh, self.workdir / "envoy", self.namespace, self.service, self.versions, self._timeout
+            )
+            self._envoy = await self._sidecar.start({v: b.port or 0 for v, b in self._backends.items()})
+            self.started_in_s["istiod config"] = time.monotonic() - t0
         self.started_in_s["envoy"] = self._envoy.started_in_s or 0.0
         self._callers = CallerTelemetry(
             self._envoy.access_log_path, self.destinations, self.source_workload, self.namespace
@@ -307,71 +301,12 @@ class TrafficLab:
             await self._workloads.start()
             self.started_in_s["workloads"] = time.monotonic() - t0
 
-    async def _start_sidecar(self, mesh: IstioMesh) -> Envoy:
-        """The Istio objects that tell istiod about the lab, then an Envoy that istiod configures; returns once Envoy
-        holds the outbound listener and every version's cluster with its fixed backend (if any)."""
-        t0 = time.monotonic()
-        port = self._outbound_port = free_port()
-        objects = self._objects = MeshObjects(mesh, self.namespace)
-        await objects.put(sidecar(port))
-        hosts = {self.service: {SERVICE_LABEL: self.service}}
-        hosts.update({f"{self.service}-{v}": {SERVICE_LABEL: self.service, CLUSTER_LABEL: v} for v in self.versions})
-        for host, selector in hosts.items():
-            await objects.put(service_entry(f"lab-{host}", fqdn(host, self.namespace), port, selector))
-        for version in self._backends:
-            await objects.put(self._fixed_entry(version))
-        xds_host, _, xds_port = mesh.xds_address.rpartition(":")
-        ads = AdsSource(Upstream(xds_host, int(xds_port)), proxy_node(self.namespace), port, self.service)
-        envoy = self._envoy = Envoy(self.workdir / "envoy", {}, ads=ads)
-        await envoy.start(self._timeout)
-
-        async def configured() -> bool:
-            if not any(name.endswith(f"_{port}") for name in await envoy.listener_names()):
-                return False
-            for version in self.versions:
-                want = [self._backends[version].address] if version in self._backends else []
-                if await envoy.host_addresses(self.envoy_cluster(version)) != want:
-                    return False
-            return True
-
-        await wait_for(configured, self._timeout, "istiod to configure the lab's Envoy")
-        self.started_in_s["istiod config"] = time.monotonic() - t0
-        return envoy
-
-    def _fixed_entry(self, version: str) -> dict[str, Any]:
-        # Labelled as the pods of the version's workload (`<service>-<version>`, the workload its backend reports)
-        # would be, so a DestinationRule subset written for those pods selects this entry.
-        labels = {SERVICE_LABEL: self.service, CLUSTER_LABEL: version, "app": f"{self.service}-{version}"}
-        return workload_entry(f"lab-{self.service}-{version}", labels, self._backends[version].port or 0)
-
     async def _assign_endpoints(self, endpoints: Mapping[str, Sequence[PodEndpoint]]) -> None:
-        """A workload side's endpoints: Envoy's clusters (file mode), or one WorkloadEntry per pod labelled as the
-        pod, at its revision's backend (istiod), waiting until Envoy holds them."""
-        if self._objects is None:
+        """A workload side's endpoints: a WorkloadEntry per pod (istiod), or Envoy's clusters (file mode)."""
+        if self._sidecar is not None:
+            await self._sidecar.assign(endpoints)
+        else:
             await self.envoy.assign_endpoints({c: [e.upstream for e in eps] for c, eps in endpoints.items()})
-            return
-        wanted: dict[str, dict[str, Any]] = {}
-        for cluster, eps in endpoints.items():
-            for ep in eps:
-                labels = dict(ep.pod.labels) | {SERVICE_LABEL: self.service, CLUSTER_LABEL: cluster}
-                wanted[f"lab-{ep.pod.name}"] = workload_entry(f"lab-{ep.pod.name}", labels, ep.upstream.port)
-        for gone in self._objects.names("WorkloadEntry") - set(wanted):
-            await self._objects.delete("WorkloadEntry", gone)
-        for body in wanted.values():
-            await self._objects.put(body)
-        for cluster, eps in endpoints.items():
-            # istiod sends one endpoint per address: the pods of one revision share their backend's, so a side's
-            # revisions share its traffic by revision, not by pod count as in file mode.
-            await self._until_hosts(cluster, sorted({e.upstream.address for e in eps}))
-
-    async def _until_hosts(self, version: str, want: list[str]) -> float:
-        envoy, name = self.envoy, self.envoy_cluster(version)
-
-        async def holds() -> bool:
-            envoy.check()
-            return await envoy.host_addresses(name) == want
-
-        return await wait_for(holds, self._timeout, f"Envoy's cluster {name} to hold {want}", interval_s=0.01)
 
     async def _stop(self, failed: bool) -> None:
         """Stop everything. Processes are stopped synchronously in a `finally`, so neither an error nor a second
@@ -393,11 +328,8 @@ class TrafficLab:
                 await component.stop()  # closes its HTTP session; its process is already stopped
         if self._callers is not None:
             await self._callers.stop()
-        if self._objects is not None:
-            try:
-                await asyncio.wait_for(self._objects.remove_all(), 15)
-            except (TimeoutError, LabError) as e:  # the namespace (or the sandbox) may be gone already
-                log.warning("traffic lab: could not remove its Istio objects: %r", e)
+        if self._sidecar is not None:
+            await self._sidecar.remove_objects()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -462,17 +394,9 @@ class TrafficLab:
         if self._workloads is not None:
             raise LabError("a workload side's endpoints follow its pods: make them not ready instead")
         self.check()
-        if self._objects is None:
-            return await self.envoy.set_endpoints(version, present)
-        if version not in self._backends:
-            raise LabError(f"no fixed backend {version!r}")
-        start = time.monotonic()
-        if present:
-            await self._objects.put(self._fixed_entry(version))
-        else:
-            await self._objects.delete("WorkloadEntry", f"lab-{self.service}-{version}")
-        await self._until_hosts(version, [self._backends[version].address] if present else [])
-        return time.monotonic() - start
+        if self._sidecar is not None:
+            return await self._sidecar.set_present(version, present)
+        return await self.envoy.set_endpoints(version, present)
 
     async def prometheus_outage(self, seconds: float, timeout_s: float = 30.0) -> tuple[float, float]:
         """Stop Prometheus for `seconds` (at most 120), then start it again on the same port with the same TSDB.
