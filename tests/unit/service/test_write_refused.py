@@ -20,7 +20,8 @@ from graygate.ports.routing import (
     VirtualServiceBody,
     VirtualServiceRef,
 )
-from graygate.routers.istio import REFUSAL_LIMIT, IstioRouter
+from graygate.routers.istio import IstioRouter
+from graygate.routers.refusals import REFUSAL_LIMIT
 from tests.unit.domain.release_builders import spec
 from tests.unit.fakes.virtual_services import InMemoryVirtualServiceStore
 from tests.unit.service.harness import Operator, user_vs
