@@ -57,8 +57,19 @@ def two_rules() -> HTTPRouteBody:
             ("web",),
             (RouteWeights("web", 100, 0),),
         ),
+        ([rule("web", backend("checkout", None), backend("checkout-v2", 0))], None, (RouteWeights("web", 100, 0),)),
+        ([rule("web", backend("checkout", 3), backend("legacy", 0))], None, (RouteWeights("web", 100, 0),)),
+        ([rule("web", backend("checkout", 0), backend("checkout-v2", 1))], None, (RouteWeights("web", 0, 100),)),
     ],
-    ids=["lone stable", "lone stable, weight defaulted", "split", "a foreign backend at 0"],
+    ids=[
+        "lone stable",
+        "lone stable, weight defaulted",
+        "split",
+        "a foreign backend at 0",
+        "stable defaulted to 1, canary at 0: all on stable",
+        "stable at 3, a foreign backend at 0: all on stable",
+        "stable at 0, canary at 1: all on canary",
+    ],
 )
 def test_read_weights(rules: list[dict[str, Any]], names: tuple[str, ...] | None, expected: object) -> None:
     assert read_weights(http_route("checkout", *rules), names, STABLE, CANARY) == expected
