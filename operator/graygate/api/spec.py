@@ -177,6 +177,11 @@ class TrafficRouting(SpecModel):
             raise ValueError("trafficRouting needs exactly one of istio or gatewayAPI")
         return self
 
+    @property
+    def kind(self) -> Literal["VirtualService", "HTTPRoute"]:
+        """The kind of the managed objects, as snapshots and `status.originalRoutes` name it."""
+        return "HTTPRoute" if self.gateway_api is not None else "VirtualService"
+
     def managed(self) -> tuple[ManagedRoutes, ...]:
         """The managed objects (VirtualServices or HTTPRoutes) with the routes or rules named for each."""
         if self.istio is not None:
