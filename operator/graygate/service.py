@@ -175,10 +175,15 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
     return TickResult(decision=decision, status_written=status_written, write=write)
 
 
+_NOT_WRITTEN = (RoutingProblemReason.WRITE_REFUSED, RoutingProblemReason.HEADER_RULES_DO_NOT_FIT)
+"""A write refused by the API server, or by the router before asking it: the release holds as for a route it cannot
+use, with the refusal's words."""
+
+
 def _refusals(write: WriteResult | None) -> tuple[RoutingProblem, ...]:
     if write is None:
         return ()
-    return tuple(problem for problem in write.problems if problem.reason is RoutingProblemReason.WRITE_REFUSED)
+    return tuple(problem for problem in write.problems if problem.reason in _NOT_WRITTEN)
 
 
 def _lowers(before: CanaryReleaseStatus, decision: Decision) -> bool:

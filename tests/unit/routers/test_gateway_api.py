@@ -208,3 +208,24 @@ async def test_a_refused_write_is_a_problem_with_the_api_servers_words_and_chang
     )
     assert store.current(NAMESPACE, "public") == public()
     assert [w.virtual_service for w in result.written] == ["internal"]
+
+
+async def test_header_rules_one_http_route_has_no_room_for_leave_every_http_route_unwritten() -> None:
+    full = http_route("internal", *(rule(f"r{i}", backend("assets"), path=f"/r{i}") for i in range(15)))
+    full["spec"]["rules"].append(rule("checkout", backend("checkout", 100)))
+    store = InMemoryVirtualServiceStore(public(), full)
+    target = TrafficTarget(
+        NAMESPACE,
+        (),
+        STABLE,
+        CANARY,
+        release="checkout",
+        http_routes=(HTTPRouteRef("public", ("web",)), HTTPRouteRef("internal", ("checkout",))),
+    )
+    result = await GatewayAPIRouter(store).set_split(target, TrafficSplit(0, COLOURED))
+    [problem] = result.problems
+    assert (problem.virtual_service, problem.reason) == ("internal", RoutingProblemReason.HEADER_RULES_DO_NOT_FIT)
+    assert "17 rules, over the 16 an HTTPRoute holds" in problem.message
+    assert (result.written, store.replaces) == ((), [])
+    assert store.current(NAMESPACE, "public") == public()
+    assert store.current(NAMESPACE, "internal")["spec"] == full["spec"]

@@ -6,6 +6,7 @@ stable stays the intent and is written again."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from kubernetes.client.exceptions import ApiException
@@ -20,8 +21,10 @@ from graygate.ports.routing import (
     VirtualServiceBody,
     VirtualServiceRef,
 )
+from graygate.routers.gateway_api import GatewayAPIRouter
 from graygate.routers.istio import IstioRouter
 from graygate.routers.refusals import REFUSAL_LIMIT
+from tests.http_routes import backend, http_route, rule
 from tests.unit.domain.release_builders import spec
 from tests.unit.fakes.virtual_services import InMemoryVirtualServiceStore
 from tests.unit.service.harness import Operator, user_vs
@@ -194,3 +197,26 @@ async def test_an_advance_one_virtual_service_refused_leaves_none_of_them_advanc
     store.refused = None
     assert await operator.tick(31) is None
     assert (operator.slot.status.phase, operator.weight()) == (Phase.PROGRESSING, 20)
+
+
+async def test_colouring_an_http_route_without_room_holds_the_release_and_writes_nothing() -> None:
+    others = (rule(f"r{i}", backend("assets"), path=f"/r{i}") for i in range(15))
+    full = http_route("public", *others, rule("web", backend("checkout", 100)))
+    store = InMemoryVirtualServiceStore(full)
+    coloured = spec(
+        trafficRouting={"gatewayAPI": {"httpRoutes": [{"name": "public", "rules": ["web"]}]}},
+        stable={"host": "checkout", "port": 8080},
+        canary={"host": "checkout-v2", "port": 8080},
+        steps=[{"setHeaderRoute": {"match": [{"headers": {"x-canary": {"exact": "always"}}}]}}, {"pause": {}}],
+    )
+    operator = Operator(coloured, store)
+    operator.deps = replace(operator.deps, router=GatewayAPIRouter(store))
+    for _ in range(3):
+        assert await operator.tick(31) is None
+    status = operator.slot.status
+    assert (status.phase, status.canary_weight) == (Phase.PENDING, 0)
+    assert "cannot use the routes: public: HeaderRulesDoNotFit: HTTPRoute shop/public cannot take" in status.message
+    assert "17 rules, over the 16 an HTTPRoute holds" in status.message
+    assert store.replaces == []
+    assert store.current("shop", "public")["spec"] == full["spec"]
+    assert "Started" not in operator.events.reasons()
