@@ -64,7 +64,7 @@ async def close(memo: Any, **_: Any) -> None:
 
 @kopf.index(GROUP, VERSION, PLURAL)
 def route_claims(namespace: str | None, name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> dict[RouteKey, Claim]:
-    parsed = parse_spec(dict(spec))
+    parsed = parse_spec(dict(spec), release=name)
     if namespace is None or isinstance(parsed, InvalidSpec):
         return {}
     claim = Claim(created_at=created_at(meta, _now()), release=name)
@@ -102,7 +102,7 @@ async def restore_routes(
     deleted = Deleted(
         ref=ReleaseRef(namespace=namespace, name=name, uid=uid),
         created_at=created_at(body.get("metadata") or {}, _now()),
-        spec=parse_spec(dict(body.get("spec") or {})),
+        spec=parse_spec(dict(body.get("spec") or {}), release=name),
         held=_held(claims),
     )
     with slots.held(uid, status_of(body)) as slot:

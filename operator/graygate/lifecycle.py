@@ -191,13 +191,14 @@ def _restore_target(
     if not isinstance(spec, InvalidSpec):
         return target_of(ref.namespace, spec, release=ref.name)
     # The router's restore writes what the snapshots say and removes the release's header routes; it reads the
-    # destinations only to report the weights it replaced, which an invalid spec cannot name.
-    names = dict.fromkeys(saved.virtual_service for saved in status.original_routes if saved.kind == "VirtualService")
-    http_routes = dict.fromkeys(saved.virtual_service for saved in status.original_routes if saved.kind == "HTTPRoute")
+    # destinations only to report the weights it replaced, which an invalid spec cannot name. A target names one
+    # kind of object: snapshots of the other (a spec moved between kinds) go to their own router all the same.
+    kind = status.original_routes[0].kind
+    names = dict.fromkeys(saved.virtual_service for saved in status.original_routes if saved.kind == kind)
     return TrafficTarget(
         namespace=ref.namespace,
-        virtual_services=tuple(VirtualServiceRef(name) for name in names),
-        http_routes=tuple(HTTPRouteRef(name) for name in http_routes),
+        virtual_services=tuple(VirtualServiceRef(name) for name in names) if kind == "VirtualService" else (),
+        http_routes=tuple(HTTPRouteRef(name) for name in names) if kind == "HTTPRoute" else (),
         stable=Destination(host="unknown-stable"),
         canary=Destination(host="unknown-canary"),
         release=ref.name,

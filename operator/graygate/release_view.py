@@ -33,7 +33,7 @@ def release_view(
     now: dt.datetime,
 ) -> ReleaseView:
     """The release in `body`, ticking from `status`; `held` is every route claim in its namespace."""
-    spec = parse_spec(dict(body.get("spec") or {}))
+    spec = parse_spec(dict(body.get("spec") or {}), release=ref.name)
     # A release that names a URL outside the allowlist is refused before it moves any traffic. Once the canary has
     # traffic (the operator restarted with a narrower list), an Invalid spec would freeze that weight with no checks:
     # the gate runner refuses the call instead, and the release's own policy for a failed check applies.

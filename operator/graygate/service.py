@@ -9,7 +9,9 @@ not from the status before it (`graygate.lifecycle` runs the ticks that way).
 A write the API server refuses (Istio's validating webhook, an admission policy: `WriteRefused`) changed nothing, so
 a decision that would have given the canary more traffic is decided again from the status before it, with the
 refusal read as a problem of that VirtualService: the release holds where it was, `Stalled`, its message, conditions
-and Event carrying the API server's words, as for any route it cannot use; the next tick tries again. A refused move
+and Event carrying the API server's words, as for any route it cannot use; the next tick tries again. The routes of
+that advance the API server did accept are put back where the status holds them, since an advance is all or
+nothing. A refused move
 towards stable (a rollback, an abort) is never taken back: it stays the intent, its Event says what was refused, and
 every tick writes it again.
 """
@@ -23,14 +25,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from graygate.api.spec import CanaryReleaseSpec
-from graygate.api.status import CanaryReleaseStatus, OriginalRoute
+from graygate.api.status import CanaryReleaseStatus, OriginalRoute, Phase
 from graygate.api.validation import InvalidSpec
 from graygate.domain.analysis.measurements import Measurement
 from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.config.release_config import ApplyConfig, ConfigAction, ConfigReading, keys_to_read
 from graygate.domain.release import following
 from graygate.domain.release.bookkeeping import needs_snapshot
-from graygate.domain.release.decide import decide
+from graygate.domain.release.decide import decide, wanted_header_routes
 from graygate.domain.release.decision import Decision, Reason, Rollback
 from graygate.domain.release.destinations import DestinationRulesReading, namespaces_to_read
 from graygate.domain.release.observations import Observations, RouteReading
@@ -128,10 +130,14 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
             if _lowers(status, decision):
                 said = "; ".join(f"{problem.virtual_service}: {problem.message}" for problem in refused)
                 raise RouterError(said, reason=RoutingProblemReason.WRITE_REFUSED.value)
+            ran_ahead = write is not None and bool(write.written)
             on_server = decision.status if status_written else status
             decision = decide(spec, status, _with_refusals(seen, refused), now)
             status_written = await _write_status(release, on_server, decision.status, deps) or status_written
-            write = await _route(release, target, decision, deps) or write
+            rerouted = await _route(release, target, decision, deps)
+            if rerouted is None and ran_ahead and target is not None:
+                rerouted = await _take_back(spec, target, decision.status, deps)
+            write = rerouted or write
     except Exception as error:
         if not status_written:
             raise  # nothing of this decision is kept: the next tick decides it again and does all of it
@@ -169,16 +175,32 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
     return TickResult(decision=decision, status_written=status_written, write=write)
 
 
+_NOT_WRITTEN = (RoutingProblemReason.WRITE_REFUSED, RoutingProblemReason.HEADER_RULES_DO_NOT_FIT)
+"""A write refused by the API server, or by the router before asking it: the release holds as for a route it cannot
+use, with the refusal's words."""
+
+
 def _refusals(write: WriteResult | None) -> tuple[RoutingProblem, ...]:
     if write is None:
         return ()
-    return tuple(problem for problem in write.problems if problem.reason is RoutingProblemReason.WRITE_REFUSED)
+    return tuple(problem for problem in write.problems if problem.reason in _NOT_WRITTEN)
 
 
 def _lowers(before: CanaryReleaseStatus, decision: Decision) -> bool:
     """Whether the decision moves traffic towards stable: a restore, or a lower canary weight."""
     target = decision.target_weight
     return decision.restore_routes or (target is not None and target < before.canary_weight)
+
+
+async def _take_back(
+    spec: CanaryReleaseSpec, target: TrafficTarget, status: CanaryReleaseStatus, deps: Deps
+) -> WriteResult:
+    """The routes an advance did write, put back where `status` holds them: another of its routes refused the
+    advance, and an advance is all or nothing (a route refused again is unchanged, and reported as before)."""
+    if status.phase is Phase.PENDING and status.canary_weight == 0 and status.original_routes:
+        return await deps.router.restore(target, snapshots_from_status(status.original_routes))
+    split = TrafficSplit(status.canary_weight, header_routes_of(wanted_header_routes(spec, status)))
+    return await deps.router.set_split(target, split)
 
 
 def _with_refusals(seen: Observations, refused: tuple[RoutingProblem, ...]) -> Observations:

@@ -146,6 +146,15 @@ CASES: list[tuple[str, Callable[[Spec], None], str]] = [
         "Gateway API matches headers Exact or by RegularExpression only",
     ),
     (
+        "spec",
+        both(
+            gateway_api,
+            setting("trafficRouting", "gatewayAPI", "httpRoutes", value=[{"name": "c", "rules": list("abcdefghi")}]),
+            header_step(exact="y"),
+        ),
+        "an HTTPRoute holds at most 16 rules (Gateway API): list at most 8 in each httpRoutes[].rules",
+    ),
+    (
         "spec.trafficRouting",
         setting("trafficRouting", "gatewayAPI", value=GATEWAY_API["gatewayAPI"]),
         "trafficRouting needs exactly one of istio or gatewayAPI",

@@ -16,10 +16,29 @@ from pydantic import ConfigDict, Field, model_validator
 from graygate.api.base import SpecModel
 from graygate.api.cel import exactly_one, rules
 
-__all__ = ["HeaderMatch", "HeaderRouteMatch", "SetHeaderRoute", "StringMatch"]
+__all__ = [
+    "HEADER_ROUTE_MARK",
+    "HEADER_ROUTE_PREFIX",
+    "HeaderMatch",
+    "HeaderRouteMatch",
+    "SetHeaderRoute",
+    "StringMatch",
+    "header_route_name",
+]
 
 MAX_MATCHES = 8
 MAX_HEADERS_PER_MATCH = 8
+
+HEADER_ROUTE_PREFIX = "graygate-"
+HEADER_ROUTE_MARK = "-header"
+
+
+def header_route_name(release: str, route: str | None) -> str:
+    """The name of ``release``'s header route (or rule) beside the managed route ``route`` (None: the object's only
+    one). Spelled here, below the routers that write it, because the spec's validation bounds its length."""
+    base = f"{HEADER_ROUTE_PREFIX}{release}{HEADER_ROUTE_MARK}"
+    return base if route is None else f"{base}-{route}"
+
 
 _HEADER_NAME = re.compile(r"^[a-z0-9!#$%&'*+.^_`|~-]{1,256}$")
 

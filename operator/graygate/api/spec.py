@@ -28,6 +28,7 @@ from graygate.api.cel import exactly_one, rules
 from graygate.api.durations import Duration, Interval
 from graygate.api.gates.prometheus import Prometheus
 from graygate.api.gates.promql import variables_in
+from graygate.api.gateway_limits import MAX_RULES
 from graygate.api.header_routes import SetHeaderRoute
 from graygate.api.release_config import ReleaseConfig
 
@@ -177,6 +178,11 @@ class TrafficRouting(SpecModel):
             raise ValueError("trafficRouting needs exactly one of istio or gatewayAPI")
         return self
 
+    @property
+    def kind(self) -> Literal["VirtualService", "HTTPRoute"]:
+        """The kind of the managed objects, as snapshots and `status.originalRoutes` name it."""
+        return "HTTPRoute" if self.gateway_api is not None else "VirtualService"
+
     def managed(self) -> tuple[ManagedRoutes, ...]:
         """The managed objects (VirtualServices or HTTPRoutes) with the routes or rules named for each."""
         if self.istio is not None:
@@ -312,6 +318,13 @@ _NO_PREFIX = (
     "prefix (a regex does it: `v2.*` for values starting with v2)"
 )
 
+_COLOURED_RULES = MAX_RULES // 2
+"""With colouring, each managed rule gets its header rule beside it in the same HTTPRoute."""
+_TOO_MANY_COLOURED = (
+    f"with gatewayAPI, a setHeaderRoute step adds a header rule beside each managed rule and an HTTPRoute holds at "
+    f"most {MAX_RULES} rules (Gateway API): list at most {_COLOURED_RULES} in each httpRoutes[].rules"
+)
+
 _SPEC_RULES = rules(
     (
         "!has(self.analysis) || !has(self.analysis.gates) || self.analysis.gates.all(g, !has(g.prometheus) || "
@@ -347,6 +360,11 @@ _SPEC_RULES = rules(
         "!has(self.trafficRouting.gatewayAPI) || !has(self.steps) || self.steps.all(s, !has(s.setHeaderRoute) || "
         "s.setHeaderRoute.match.all(m, m.headers.all(h, !has(m.headers[h].prefix))))",
         _NO_PREFIX,
+    ),
+    (
+        "!has(self.trafficRouting.gatewayAPI) || !has(self.steps) || !self.steps.exists(s, has(s.setHeaderRoute)) || "
+        f"self.trafficRouting.gatewayAPI.httpRoutes.all(r, !has(r.rules) || size(r.rules) <= {_COLOURED_RULES})",
+        _TOO_MANY_COLOURED,
     ),
 )
 
@@ -462,12 +480,16 @@ class CanaryReleaseSpec(SpecModel):
     def _check_gateway_api(self) -> None:
         if self.stable.subset is not None or self.canary.subset is not None:
             raise ValueError(_NO_SUBSET)
-        for step in self.steps or ():
-            if step.set_header_route is None:
-                continue
-            for match in step.set_header_route.match:
+        coloured = [step.set_header_route for step in self.steps or () if step.set_header_route is not None]
+        for header_route in coloured:
+            for match in header_route.match:
                 if any(value.prefix is not None for value in match.headers.values()):
                     raise ValueError(_NO_PREFIX)
+        gateway = self.traffic_routing.gateway_api
+        crowded = [ref for ref in gateway.http_routes if len(ref.rules or ()) > _COLOURED_RULES] if gateway else []
+        if coloured and crowded:
+            named = ", ".join(f"{ref.name} lists {len(ref.rules or ())}" for ref in crowded)
+            raise ValueError(f"{_TOO_MANY_COLOURED} ({named})")
 
     def _check_prometheus_names(self, gate: str, check: Prometheus) -> None:
         """Every name a Prometheus gate needs must be in the spec, so no query is ever sent without it."""

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from graygate.api.gateway_limits import MAX_RULE_NAME
+from graygate.api.header_routes import header_route_name
 from graygate.api.spec import CanaryReleaseSpec
 
-__all__ = ["InvalidSpec", "describe_errors", "field_path", "parse_spec"]
+__all__ = ["InvalidSpec", "describe_errors", "field_path", "parse_spec", "release_problems"]
 
 _PLAIN_MESSAGES = {
     "missing": "is required",
@@ -35,12 +37,41 @@ class InvalidSpec:
         return "; ".join(self.problems)
 
 
-def parse_spec(raw: object) -> CanaryReleaseSpec | InvalidSpec:
-    """Validate `raw` (the manifest's `spec`, camelCase) without raising."""
+def parse_spec(raw: object, *, release: str | None = None) -> CanaryReleaseSpec | InvalidSpec:
+    """Validate `raw` (the manifest's `spec`, camelCase) without raising; given the release's name
+    (`metadata.name`), also what the spec allows only with that name (`release_problems`)."""
     try:
-        return CanaryReleaseSpec.model_validate(raw)
+        spec = CanaryReleaseSpec.model_validate(raw)
     except ValidationError as error:
         return InvalidSpec(describe_errors(error, root="spec"))
+    if release is not None and (problems := release_problems(spec, release)):
+        return InvalidSpec(problems)
+    return spec
+
+
+def release_problems(spec: CanaryReleaseSpec, release: str) -> tuple[str, ...]:
+    """What `spec` cannot do under the name `release`: with gatewayAPI and a `setHeaderRoute` step, each header
+    rule is named `graygate-<release>-header-<rule>`, which Gateway API bounds like any rule name. The name is not
+    in the spec, so no CEL rule of the spec can see it."""
+    gateway = spec.traffic_routing.gateway_api
+    if gateway is None or not any(step.set_header_route is not None for step in spec.plan_steps()):
+        return ()
+    problems: list[str] = []
+    for i, ref in enumerate(gateway.http_routes):
+        where = f"spec.trafficRouting.gatewayAPI.httpRoutes[{i}]"
+        named = [(f"{where}.rules[{j}]", rule) for j, rule in enumerate(ref.rules)] if ref.rules else [(where, None)]
+        for path, rule in named:
+            length = len(header_route_name(release, rule))
+            if length > MAX_RULE_NAME:
+                pattern, fix = ("-<rule>", " or the rule's name") if rule is not None else ("", "")
+                beside = f"rule {rule}" if rule is not None else "the HTTPRoute rule"
+                problems.append(
+                    f"{path}: the header rule beside {beside} would be named "
+                    f"graygate-<metadata.name>-header{pattern}, {length} characters with this release's "
+                    f"{len(release)}-character name; Gateway API allows at most {MAX_RULE_NAME} in an HTTPRoute's "
+                    f"rules[].name: shorten metadata.name{fix}"
+                )
+    return tuple(problems)
 
 
 def field_path(root: str, location: Sequence[int | str]) -> str:

@@ -51,7 +51,7 @@ def _lint_release(document: dict[str, object]) -> list[str]:
     name = metadata.get("name") if isinstance(metadata, dict) else None
     if not isinstance(name, str) or not _DNS_SUBDOMAIN.fullmatch(name) or len(name) > 253:
         messages.append("metadata.name: required, a lowercase DNS name such as `checkout`")
-    spec = parse_spec(document.get("spec") or {})
+    spec = parse_spec(document.get("spec") or {}, release=name if isinstance(name, str) else None)
     if isinstance(spec, InvalidSpec):
         messages.extend(spec.problems)
     unknown = sorted(set(document) - {"apiVersion", "kind", "metadata", "spec", "status"})

@@ -144,6 +144,9 @@ class RoutingProblemReason(enum.StrEnum):
     HTTP_ROUTE_NOT_FOUND = "HTTPRouteNotFound"
     MALFORMED_HTTP_ROUTE = "MalformedHTTPRoute"
     RULE_NOT_FOUND = "RuleNotFound"
+    HEADER_RULES_DO_NOT_FIT = "HeaderRulesDoNotFit"
+    """The header rules would take an HTTPRoute past a bound of Gateway API's CRD (rules, matches, a rule's name):
+    found before any write, so nothing is written."""
     WRITE_REFUSED = "WriteRefused"
     """The API server refused graygate's write (an admission webhook such as Istio's, or the schema): the
     VirtualService stays as it was."""

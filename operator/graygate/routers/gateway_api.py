@@ -4,9 +4,11 @@
 It keeps the Istio router's promises (see ``istio.py``), over ``spec.rules[].backendRefs[].weight`` instead of route
 destinations: level-based (every call re-reads the HTTPRoutes), economical (an HTTPRoute is replaced only when its
 new body differs), optimistic (the replace carries the resourceVersion it was computed from; a 409 re-reads,
-recomputes and retries, a bounded number of times), advance all-or-nothing and revert best-effort, and colouring
-rides along as header rules (``httproute_write.py``). The decisions are in the pure ``httproute_read`` and
-``httproute_write`` modules; this class only adds the read-modify-write loop.
+recomputes and retries, a bounded number of times), a refused write is a problem, not a crash (a 400/422 from the
+CRD's schema or CEL rules or an admission policy is reported as ``WriteRefused`` with the API server's words, the
+HTTPRoute unchanged), advance all-or-nothing and revert best-effort, and colouring rides along as header rules
+(``httproute_write.py``). The decisions are in the pure ``httproute_read`` and ``httproute_write`` modules; this
+class only adds the read-modify-write loop.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 
-from graygate.errors import ConflictError, RouteNotFoundError, RouterError
+from graygate.errors import ConflictError, RejectedError, RouteNotFoundError, RouterError
 from graygate.ports.routing import (
     HTTPRouteBody,
     HTTPRouteRef,
@@ -31,6 +33,7 @@ from graygate.ports.routing import (
     WriteResult,
 )
 from graygate.routers import httproute_read, httproute_write
+from graygate.routers.refusals import refused
 
 __all__ = ["GatewayAPIRouter"]
 
@@ -149,6 +152,8 @@ class GatewayAPIRouter:
                 return None
             try:
                 written = await self._store.replace(target.namespace, name, desired)
+            except RejectedError as rejection:
+                return refused("HTTPRoute", target.namespace, name, rejection)
             except ConflictError:
                 if attempt == self._max_attempts:
                     raise

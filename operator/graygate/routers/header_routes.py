@@ -18,18 +18,11 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
+from graygate.api.header_routes import HEADER_ROUTE_MARK as _MARK
+from graygate.api.header_routes import HEADER_ROUTE_PREFIX, header_route_name
 from graygate.ports.routing import HeaderRoute, VirtualServiceBody
 
 __all__ = ["HEADER_ROUTE_PREFIX", "Placement", "header_route_name", "is_header_route", "owned_by", "place"]
-
-HEADER_ROUTE_PREFIX = "graygate-"
-_MARK = "-header"
-
-
-def header_route_name(release: str, route: str | None) -> str:
-    """The name of ``release``'s header route above the managed route ``route`` (None: a VirtualService's only one)."""
-    base = f"{HEADER_ROUTE_PREFIX}{release}{_MARK}"
-    return base if route is None else f"{base}-{route}"
 
 
 def is_header_route(name: str | None) -> bool:

@@ -182,16 +182,17 @@ def read_weights(
 ) -> tuple[RouteWeights, ...] | RoutingProblem:
     """The actual (stable, canary) split of each managed rule, or the first reason it cannot be trusted.
 
-    A canary backendRef that is not listed reads as weight 0. ``rule_names`` None or empty: the HTTPRoute must have
-    exactly one rule (header rules aside). With ``release``, each reading also says whether that release's header
-    rule for it exists.
+    A canary backendRef that is not listed reads as weight 0; a rule whose traffic all goes to one of the two
+    backends reads 100 for it, whatever its weight, since Gateway API weights are proportions. ``rule_names`` None
+    or empty: the HTTPRoute must have exactly one rule (header rules aside). With ``release``, each reading also
+    says whether that release's header rule for it exists.
     """
     inspection = inspect_rules(route, rule_names, stable, canary)
     if isinstance(inspection, RoutingProblem):
         return inspection
     view = inspection.view
     for rule in inspection.rules:
-        if sum(rule.weights) != 100:
+        if sum(rule.weights) != 100 and not _one_sided(rule):
             label = rule_label(view.spec.rules[rule.index], rule.index)
             return RoutingProblem(
                 view.metadata.name,
@@ -204,12 +205,19 @@ def read_weights(
     return tuple(
         RouteWeights(
             rule.name,
-            rule.stable_weight,
-            rule.canary_weight,
+            100 if _one_sided(rule) and rule.stable_weight else rule.stable_weight,
+            100 if _one_sided(rule) and rule.canary_weight else rule.canary_weight,
             header_route=release is not None and header_routes.header_route_name(release, rule.name) in names,
         )
         for rule in inspection.rules
     )
+
+
+def _one_sided(rule: ManagedRule) -> bool:
+    """Whether all of the rule's traffic goes to one of its two backends (any other is at 0, ``_inspect_rule``
+    saw to that): Gateway API weights are proportions, so ``[stable 1, canary 0]`` (an omitted weight is 1) sends
+    100 % to stable whatever the numbers add up to."""
+    return (rule.stable_weight == 0) != (rule.canary_weight == 0)
 
 
 def snapshot(route: HTTPRouteBody, rule_names: Sequence[str] | None) -> list[RouteSnapshot]:

@@ -23,7 +23,17 @@ from collections.abc import Sequence
 
 from pydantic import JsonValue
 
-from graygate.ports.routing import Destination, HeaderRoute, HTTPRouteBody, RouteSnapshot, RoutingProblem, TrafficSplit
+from graygate.api import gateway_limits as limits
+from graygate.errors import InvalidRouteError
+from graygate.ports.routing import (
+    Destination,
+    HeaderRoute,
+    HTTPRouteBody,
+    RouteSnapshot,
+    RoutingProblem,
+    RoutingProblemReason,
+    TrafficSplit,
+)
 from graygate.routers import header_routes
 from graygate.routers.httproute_read import inspect_rules, routing_error, select_rules
 from graygate.routers.httproute_view import parse_view
@@ -116,8 +126,41 @@ def with_split(
         if index in wanted:
             rebuilt.append(wanted[index])
         rebuilt.append(rule)
+    if wanted:
+        _check_room(inspection.view.display_name, rebuilt, list(wanted.values()))
     result["spec"]["rules"] = rebuilt
     return result
+
+
+def _check_room(where: str, rules: Sequence[JsonValue], added: Sequence[dict[str, JsonValue]]) -> None:
+    """Raise ``InvalidRouteError`` when the HTTPRoute with the ``added`` header rules would break a bound of Gateway
+    API's CRD: so that colouring that cannot fit is reported before any HTTPRoute is written, not refused by the
+    API server after some were."""
+    problems: list[str] = []
+    if len(rules) > limits.MAX_RULES:
+        problems.append(f"{len(rules)} rules, over the {limits.MAX_RULES} an HTTPRoute holds (spec.rules)")
+    total = sum(len(_listed(rule, "matches")) or 1 for rule in rules if isinstance(rule, dict))
+    if total > limits.MAX_MATCHES:
+        problems.append(f"{total} matches in all, over the {limits.MAX_MATCHES} an HTTPRoute holds")
+    for rule in added:
+        name, matches = str(rule["name"]), _listed(rule, "matches")
+        if len(name) > limits.MAX_RULE_NAME:
+            problems.append(f"a rule named in {len(name)} characters, over {limits.MAX_RULE_NAME} (rules[].name)")
+        if len(matches) > limits.MAX_MATCHES_PER_RULE:
+            problems.append(f"{len(matches)} matches in {name}, over {limits.MAX_MATCHES_PER_RULE} (rules[].matches)")
+        if any(len(_listed(match, "headers")) > limits.MAX_HEADERS_PER_MATCH for match in matches):
+            problems.append(f"a match of {name} with over {limits.MAX_HEADERS_PER_MATCH} headers (matches[].headers)")
+    if problems:
+        raise InvalidRouteError(
+            f"HTTPRoute {where} cannot take this release's {len(added)} header rule(s): it would have "
+            f"{'; '.join(problems)}. Colour fewer rules, with fewer matches or shorter names, or make room in it",
+            reason=RoutingProblemReason.HEADER_RULES_DO_NOT_FIT,
+        )
+
+
+def _listed(node: JsonValue, key: str) -> list[JsonValue]:
+    value = node.get(key) if isinstance(node, dict) else None
+    return value if isinstance(value, list) else []
 
 
 def _matches(own: JsonValue, routes: Sequence[HeaderRoute]) -> list[JsonValue]:

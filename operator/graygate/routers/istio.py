@@ -43,6 +43,7 @@ from graygate.ports.routing import (
     WriteResult,
 )
 from graygate.routers import virtualservice_read, virtualservice_write
+from graygate.routers.refusals import refused
 from graygate.routers.virtualservice_view import DEFAULT_CLUSTER_DOMAIN
 
 __all__ = ["IstioRouter"]
@@ -175,8 +176,8 @@ class IstioRouter:
                 return None
             try:
                 written = await self._store.replace(target.namespace, name, desired)
-            except RejectedError as refused:
-                return _refused(target.namespace, name, refused)
+            except RejectedError as rejection:
+                return refused("VirtualService", target.namespace, name, rejection)
             except ConflictError:
                 if attempt == self._max_attempts:
                     raise
@@ -217,19 +218,6 @@ def _not_found(namespace: str, name: str) -> RoutingProblem:
         RoutingProblemReason.VIRTUAL_SERVICE_NOT_FOUND,
         f"VirtualService {namespace}/{name} does not exist",
     )
-
-
-REFUSAL_LIMIT = 400
-"""The most of the API server's message a report carries: Istio lists every invalid field, and a status message
-and an Event must stay readable."""
-
-
-def _refused(namespace: str, name: str, error: RejectedError) -> RoutingProblem:
-    said = " ".join(error.message.split())
-    if len(said) > REFUSAL_LIMIT:
-        said = said[: REFUSAL_LIMIT - 1] + "…"
-    message = f"the API server refused the write of VirtualService {namespace}/{name}, which stays as it was: {said}"
-    return RoutingProblem(name, RoutingProblemReason.WRITE_REFUSED, message)
 
 
 def _problem(name: str, error: RouterError) -> RoutingProblem:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from graygate.errors import UnknownRouterError
 from graygate.ports.routing import (
+    HTTPRouteRef,
     HTTPRouteStore,
     RouteObjectKind,
     RouteSnapshot,
@@ -23,6 +24,7 @@ from graygate.ports.routing import (
     TrafficRouter,
     TrafficSplit,
     TrafficTarget,
+    VirtualServiceRef,
     VirtualServiceStore,
     WriteResult,
 )
@@ -92,4 +94,31 @@ class TargetRouter:
         return await self._of(target).snapshot(target)
 
     async def restore(self, target: TrafficTarget, snapshots: Sequence[RouteSnapshot]) -> WriteResult:
-        return await self._of(target).restore(target, snapshots)
+        """Each snapshot restored by the router of its own kind: a release whose spec moved from one kind of
+        object to the other still puts back the objects it changed before, which its target no longer names."""
+        kinds = dict.fromkeys((target.kind, *(saved.kind for saved in snapshots)))
+        results: list[WriteResult] = []
+        for kind in kinds:
+            own = tuple(saved for saved in snapshots if saved.kind == kind)
+            results.append(await self._routers[kind].restore(_of_kind(target, kind, own), own))
+        return WriteResult(
+            written=tuple(write for result in results for write in result.written),
+            unchanged=tuple(name for result in results for name in result.unchanged),
+            problems=tuple(problem for result in results for problem in result.problems),
+        )
+
+
+def _of_kind(target: TrafficTarget, kind: RouteObjectKind, snapshots: Sequence[RouteSnapshot]) -> TrafficTarget:
+    """``target``, or for the other kind a target naming the objects of ``snapshots``: a restore reads the
+    destinations only to report the weights it replaced."""
+    if kind == target.kind:
+        return target
+    names = tuple(dict.fromkeys(saved.virtual_service for saved in snapshots))
+    return TrafficTarget(
+        namespace=target.namespace,
+        virtual_services=tuple(VirtualServiceRef(name) for name in names) if kind == "VirtualService" else (),
+        http_routes=tuple(HTTPRouteRef(name) for name in names) if kind == "HTTPRoute" else (),
+        stable=target.stable,
+        canary=target.canary,
+        release=target.release,
+    )

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from graygate.api import CanaryReleaseSpec, OriginalRoute
+from graygate.api import CanaryReleaseSpec, InvalidSpec, OriginalRoute, parse_spec
 from graygate.domain.release.claims import Claim, claims_of, contested_by
 from graygate.ports.routing import Destination, HTTPRouteRef, RouteSnapshot
 from graygate.routing import snapshots_from_status, snapshots_to_status, target_of
@@ -30,6 +30,11 @@ def spec(routing: dict[str, Any] = GATEWAY, **fields: Any) -> CanaryReleaseSpec:
 
 def header_steps(**match: str) -> list[dict[str, Any]]:
     return [{"setHeaderRoute": {"match": [{"headers": {"x-canary": match}}]}}, {"setWeight": 10}]
+
+
+def rules_of(count: int) -> dict[str, Any]:
+    """Gateway API routing through HTTPRoute `public`, managing `count` of its rules."""
+    return {"gatewayAPI": {"httpRoutes": [{"name": "public", "rules": [f"r{i}" for i in range(count)]}]}}
 
 
 def test_a_gateway_api_release_parses_and_round_trips() -> None:
@@ -54,13 +59,84 @@ def test_a_gateway_api_release_parses_and_round_trips() -> None:
         ({"trafficRouting": {"gatewayAPI": {"httpRoutes": [{"name": "a"}, {"name": "a"}]}}}, "unique names"),
         ({"trafficRouting": {"gatewayAPI": {"httpRoutes": [{"name": "a", "rules": ["r", "r"]}]}}}, "rules must be"),
         ({"trafficRouting": {"gatewayAPI": {"httpRoutes": []}}}, "at least 1 item"),
+        (
+            {"trafficRouting": rules_of(9), "stepWeights": None, "steps": header_steps(exact="always")},
+            r"an HTTPRoute holds at most 16 rules \(Gateway API\): list at most 8 in each httpRoutes\[\]\.rules "
+            r"\(public lists 9\)",
+        ),
     ],
-    ids=["both", "neither", "canary subset", "stable subset", "prefix header", "route twice", "rule twice", "none"],
+    ids=[
+        "both",
+        "neither",
+        "canary subset",
+        "stable subset",
+        "prefix header",
+        "route twice",
+        "rule twice",
+        "none",
+        "9 coloured rules",
+    ],
 )
 def test_what_gateway_api_refuses(changes: dict[str, Any], message: str) -> None:
     fields = {"trafficRouting": GATEWAY} | changes
     with pytest.raises(ValidationError, match=message):
         spec(**fields)
+
+
+@pytest.mark.parametrize(
+    ("count", "steps"),
+    [(8, header_steps(exact="always")), (16, [{"setWeight": 10}])],
+    ids=["8-coloured", "16-uncoloured"],
+)
+def test_the_rules_an_http_route_has_room_for_are_fine(count: int, steps: list[dict[str, Any]]) -> None:
+    assert spec(rules_of(count), stepWeights=None, steps=steps).traffic_routing.gateway_api is not None
+
+
+# A header rule is named graygate-<release>-header-<rule>: 20 characters besides the two names for a rule `web`.
+NAME_LIMIT = 253 - len("graygate--header-web")
+
+
+@pytest.mark.parametrize(
+    ("routing", "steps", "release", "problem"),
+    [
+        (GATEWAY, header_steps(exact="always"), "r" * NAME_LIMIT, None),
+        (
+            GATEWAY,
+            header_steps(exact="always"),
+            "r" * (NAME_LIMIT + 1),
+            "spec.trafficRouting.gatewayAPI.httpRoutes[0].rules[0]: the header rule beside rule web would be named "
+            "graygate-<metadata.name>-header-<rule>, 254 characters with this release's 234-character name; Gateway "
+            "API allows at most 253 in an HTTPRoute's rules[].name: shorten metadata.name or the rule's name",
+        ),
+        (
+            GATEWAY,
+            header_steps(exact="always"),
+            "r" * 240,
+            "spec.trafficRouting.gatewayAPI.httpRoutes[1]: the header rule beside the HTTPRoute rule would be named "
+            "graygate-<metadata.name>-header, 256 characters with this release's 240-character name; Gateway API "
+            "allows at most 253 in an HTTPRoute's rules[].name: shorten metadata.name",
+        ),
+        (GATEWAY, [{"setWeight": 10}], "r" * 253, None),
+        (ISTIO, header_steps(exact="always"), "r" * 253, None),
+    ],
+    ids=["name-of-253", "name-of-254", "unnamed-rule", "no-header-step", "istio"],
+)
+def test_a_header_rule_name_past_gateway_apis_bound_makes_the_spec_invalid_with_the_release_name(
+    routing: dict[str, Any], steps: list[dict[str, Any]], release: str, problem: str | None
+) -> None:
+    raw = {
+        "trafficRouting": routing,
+        "stable": {"host": "checkout", "port": 8080},
+        "canary": {"host": "checkout-v2"},
+        "steps": steps,
+    }
+    assert isinstance(parse_spec(raw), CanaryReleaseSpec), "without the name the spec alone is fine"
+    parsed = parse_spec(raw, release=release)
+    if problem is None:
+        assert isinstance(parsed, CanaryReleaseSpec)
+    else:
+        assert isinstance(parsed, InvalidSpec)
+        assert problem in parsed.problems
 
 
 @pytest.mark.parametrize("match", [{"exact": "always"}, {"regex": "v2.*"}])

@@ -45,3 +45,24 @@ def test_broken_yaml_is_one_clear_problem() -> None:
     problems, count = lint_text("kind: [", "broken.yaml")
     assert count == 0
     assert "not valid YAML" in str(problems[0])
+
+
+COLOURED_GATEWAY = """
+apiVersion: graygate.dev/v1alpha1
+kind: CanaryRelease
+metadata: {name: NAME}
+spec:
+  trafficRouting: {gatewayAPI: {httpRoutes: [{name: public, rules: [web]}]}}
+  stable: {host: checkout}
+  canary: {host: checkout-v2}
+  steps: [{setHeaderRoute: {match: [{headers: {x-canary: {exact: always}}}]}}, {pause: {}}]
+"""
+
+
+def test_a_release_name_too_long_for_its_header_rule_names_is_a_problem() -> None:
+    long_name = "c" * 234
+    problems, _ = lint_text(COLOURED_GATEWAY.replace("NAME", long_name), "release.yaml")
+    [problem] = problems
+    assert "spec.trafficRouting.gatewayAPI.httpRoutes[0].rules[0]: the header rule beside rule web" in str(problem)
+    assert "at most 253 in an HTTPRoute's rules[].name: shorten metadata.name" in str(problem)
+    assert lint_text(COLOURED_GATEWAY.replace("NAME", long_name[1:]), "release.yaml") == ([], 1)

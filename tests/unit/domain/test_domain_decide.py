@@ -260,6 +260,13 @@ def test_drift_on_one_route_of_two() -> None:
 
 TWO_VS = {"istio": {"virtualServices": [{"name": "checkout", "routes": ["primary"]}, {"name": "edge"}]}}
 EDGE = OriginalRoute(virtual_service="edge", route=None, route_json='{"route":[]}')
+# The same object and route names as the VirtualService's, now an HTTPRoute's.
+SAME_NAMES = {
+    "trafficRouting": {"gatewayAPI": {"httpRoutes": [{"name": "checkout", "rules": ["primary"]}]}},
+    "stable": {"host": "checkout"},
+    "canary": {"host": "checkout-v2"},
+}
+HTTP_SNAPSHOT = OriginalRoute(virtual_service="checkout", route="primary", kind="HTTPRoute", route_json='{"n":1}')
 
 
 @pytest.mark.parametrize(
@@ -274,8 +281,20 @@ EDGE = OriginalRoute(virtual_service="edge", route=None, route_json='{"route":[]
             (SNAPSHOT,),
             True,
         ),
+        (SAME_NAMES, (SNAPSHOT,), True),
+        (SAME_NAMES, (SNAPSHOT, HTTP_SNAPSHOT), False),
+        ({}, (HTTP_SNAPSHOT,), True),
     ],
-    ids=["recorded", "nothing-yet", "a-new-virtual-service", "both-recorded", "a-new-route"],
+    ids=[
+        "recorded",
+        "nothing-yet",
+        "a-new-virtual-service",
+        "both-recorded",
+        "a-new-route",
+        "moved-to-gateway-api-same-names",
+        "moved-to-gateway-api-recorded",
+        "moved-to-istio-same-names",
+    ],
 )
 def test_needs_snapshot(changes: dict[str, Any], recorded: tuple[OriginalRoute, ...], needed: bool) -> None:
     assert needs_snapshot(spec(**changes), status(P.PENDING, original_routes=recorded)) is needed
@@ -294,6 +313,18 @@ def test_a_virtual_service_added_by_a_spec_change_is_recorded_before_the_start()
     assert recorded.status.original_routes == (SNAPSHOT, EDGE)
     started = decide(grown, recorded.status, observe(generation=2, readings=readings), at(15))
     assert type(started) is Advance
+
+
+def test_an_http_route_named_as_the_virtual_service_was_is_recorded_and_kept_alone() -> None:
+    moved = spec(**SAME_NAMES)
+    restarted = decide(moved, status(P.SUCCEEDED, canary_weight=100), observe(100, generation=2), at(5))
+    assert type(restarted) is Restart
+    recorded = decide(moved, restarted.status, observe(generation=2, snapshots=(HTTP_SNAPSHOT,)), at(10))
+    check(recorded, Hold, P.PENDING, None, Reason.ROUTES_RECORDED)
+    assert recorded.status.original_routes == (SNAPSHOT, HTTP_SNAPSHOT)
+    started = decide(moved, recorded.status, observe(generation=2), at(15))
+    assert type(started) is Advance
+    assert started.status.original_routes == (HTTP_SNAPSHOT,)
 
 
 def test_a_virtual_service_dropped_by_a_spec_change_is_restored_then_forgotten() -> None:

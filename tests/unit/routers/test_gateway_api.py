@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from graygate.errors import ConflictError, RouteNotFoundError
+from graygate.errors import ConflictError, RejectedError, RouteNotFoundError
 from graygate.ports.routing import (
     HeaderMatch,
     HeaderRoute,
     HTTPRouteBody,
     HTTPRouteRef,
     RouteWeights,
+    RoutingProblemReason,
     TrafficRouter,
     TrafficSplit,
     TrafficTarget,
@@ -175,3 +176,56 @@ async def test_header_rules_ride_along_and_restore_puts_everything_back(
         current = store.current(NAMESPACE, name)
         assert current["spec"] == original["spec"]
     assert (await router.restore(TARGET, saved)).unchanged == ("public", "internal"), "restored: nothing to write"
+
+
+CEL_SAYS = (
+    'HTTPRoute.gateway.networking.k8s.io "public" is invalid: spec.rules: Invalid value: "array": While 16 rules '
+    "and 64 matches per rule are allowed, the total number of matches across all rules in a route must be less "
+    "than 128"
+)
+
+
+class RefusingStore(InMemoryVirtualServiceStore):
+    """The in-memory API server, refusing (400/422, as its schema or CEL rules do) every replace of ``refused``."""
+
+    refused: tuple[str, ...] = ()
+
+    async def replace(self, namespace: str, name: str, body: HTTPRouteBody) -> HTTPRouteBody:
+        if name in self.refused:
+            self.replaces.append((namespace, name))
+            raise RejectedError(f"HTTPRoute {namespace}/{name}: rejected (422): {CEL_SAYS}", message=CEL_SAYS)
+        return await super().replace(namespace, name, body)
+
+
+async def test_a_refused_write_is_a_problem_with_the_api_servers_words_and_changes_nothing() -> None:
+    store = RefusingStore(public(), internal())
+    store.refused = ("public",)
+    result = await GatewayAPIRouter(store).set_split(TARGET, TrafficSplit(30, COLOURED))
+    [problem] = result.problems
+    assert (problem.virtual_service, problem.reason) == ("public", RoutingProblemReason.WRITE_REFUSED)
+    assert problem.message == (
+        f"the API server refused the write of HTTPRoute shop/public, which stays as it was: {CEL_SAYS}"
+    )
+    assert store.current(NAMESPACE, "public") == public()
+    assert [w.virtual_service for w in result.written] == ["internal"]
+
+
+async def test_header_rules_one_http_route_has_no_room_for_leave_every_http_route_unwritten() -> None:
+    full = http_route("internal", *(rule(f"r{i}", backend("assets"), path=f"/r{i}") for i in range(15)))
+    full["spec"]["rules"].append(rule("checkout", backend("checkout", 100)))
+    store = InMemoryVirtualServiceStore(public(), full)
+    target = TrafficTarget(
+        NAMESPACE,
+        (),
+        STABLE,
+        CANARY,
+        release="checkout",
+        http_routes=(HTTPRouteRef("public", ("web",)), HTTPRouteRef("internal", ("checkout",))),
+    )
+    result = await GatewayAPIRouter(store).set_split(target, TrafficSplit(0, COLOURED))
+    [problem] = result.problems
+    assert (problem.virtual_service, problem.reason) == ("internal", RoutingProblemReason.HEADER_RULES_DO_NOT_FIT)
+    assert "17 rules, over the 16 an HTTPRoute holds" in problem.message
+    assert (result.written, store.replaces) == ((), [])
+    assert store.current(NAMESPACE, "public") == public()
+    assert store.current(NAMESPACE, "internal")["spec"] == full["spec"]

@@ -57,8 +57,19 @@ def two_rules() -> HTTPRouteBody:
             ("web",),
             (RouteWeights("web", 100, 0),),
         ),
+        ([rule("web", backend("checkout", None), backend("checkout-v2", 0))], None, (RouteWeights("web", 100, 0),)),
+        ([rule("web", backend("checkout", 3), backend("legacy", 0))], None, (RouteWeights("web", 100, 0),)),
+        ([rule("web", backend("checkout", 0), backend("checkout-v2", 1))], None, (RouteWeights("web", 0, 100),)),
     ],
-    ids=["lone stable", "lone stable, weight defaulted", "split", "a foreign backend at 0"],
+    ids=[
+        "lone stable",
+        "lone stable, weight defaulted",
+        "split",
+        "a foreign backend at 0",
+        "stable defaulted to 1, canary at 0: all on stable",
+        "stable at 3, a foreign backend at 0: all on stable",
+        "stable at 0, canary at 1: all on canary",
+    ],
 )
 def test_read_weights(rules: list[dict[str, Any]], names: tuple[str, ...] | None, expected: object) -> None:
     assert read_weights(http_route("checkout", *rules), names, STABLE, CANARY) == expected
@@ -275,6 +286,62 @@ def test_only_this_releases_header_rules_are_removed() -> None:
     theirs = rule("graygate-other-header-web", backend("checkout-v2"))
     body = http_route("c", theirs, *two_rules()["spec"]["rules"])
     assert with_split(body, ("api",), STABLE, CANARY, TrafficSplit(10), release=RELEASE) == body
+
+
+def crowded(rules: int = 0, matches: int = 1, headers: int = 0) -> HTTPRouteBody:
+    """The managed rule 'api' (`matches` matches of `headers` headers each) among `rules` rules of others."""
+    own_match = {
+        "path": {"type": "PathPrefix", "value": "/api"},
+        "headers": [{"name": f"h{i}", "type": "Exact", "value": "v"} for i in range(headers)],
+    }
+    others = [rule(f"other-{i}", backend("assets"), path=f"/o{i}") for i in range(rules)]
+    return http_route("c", *others, rule("api", backend("checkout", 100), matches=[own_match] * matches))
+
+
+@pytest.mark.parametrize(
+    ("body", "release", "split", "refused"),
+    [
+        (crowded(rules=14), RELEASE, COLOURED, None),
+        (crowded(rules=15), RELEASE, COLOURED, "17 rules, over the 16 an HTTPRoute holds (spec.rules)"),
+        (crowded(rules=14, matches=57), RELEASE, COLOURED[:1], None),
+        (crowded(rules=14, matches=58), RELEASE, COLOURED[:1], "130 matches in all, over the 128"),
+        (crowded(matches=32), RELEASE, COLOURED, None),
+        (crowded(matches=33), RELEASE, COLOURED, "66 matches in graygate-checkout-header-api, over 64"),
+        (crowded(headers=15), RELEASE, COLOURED, None),
+        (crowded(headers=16), RELEASE, COLOURED, "a match of graygate-checkout-header-api with over 16 headers"),
+        (crowded(), "r" * 233, COLOURED, None),
+        (crowded(), "r" * 234, COLOURED, "a rule named in 254 characters, over 253 (rules[].name)"),
+        (crowded(rules=15, matches=64), "r" * 234, (), None),
+    ],
+    ids=[
+        "16-rules",
+        "17-rules",
+        "128-matches",
+        "130-matches",
+        "64-matches-in-a-rule",
+        "66-matches-in-a-rule",
+        "16-headers-in-a-match",
+        "17-headers-in-a-match",
+        "name-of-253",
+        "name-of-254",
+        "no-header-rule",
+    ],
+)
+def test_header_rules_past_a_gateway_api_bound_are_refused_before_any_write(
+    body: HTTPRouteBody, release: str, split: tuple[HeaderRoute, ...], refused: str | None
+) -> None:
+    """At each bound the header rules fit; one past it, graygate refuses the write with the bound's words, where the
+    API server would have refused it only once written."""
+    colour = TrafficSplit(10, split)
+    if refused is None:
+        after = with_split(body, ("api",), STABLE, CANARY, colour, release=release)
+        assert len(after["spec"]["rules"]) == len(body["spec"]["rules"]) + (1 if split else 0)
+        return
+    with pytest.raises(InvalidRouteError) as error:
+        with_split(body, ("api",), STABLE, CANARY, colour, release=release)
+    assert error.value.reason == "HeaderRulesDoNotFit"
+    assert str(error.value).startswith("HTTPRoute shop/c cannot take this release's 1 header rule(s): it would have ")
+    assert refused in str(error.value)
 
 
 # ---- snapshot and restore ----

@@ -5,11 +5,20 @@ from __future__ import annotations
 import pytest
 
 from graygate.errors import UnknownRouterError
-from graygate.ports.routing import Destination, HTTPRouteRef, TrafficRouter, TrafficTarget, VirtualServiceRef
+from graygate.ports.routing import (
+    Destination,
+    HTTPRouteRef,
+    TrafficRouter,
+    TrafficSplit,
+    TrafficTarget,
+    VirtualServiceRef,
+)
 from graygate.routers.gateway_api import GatewayAPIRouter
 from graygate.routers.istio import IstioRouter
 from graygate.routers.registry import ROUTERS, RouterClients, RouterRegistry, TargetRouter
+from tests import http_routes as gateway
 from tests.unit.fakes.virtual_services import InMemoryVirtualServiceStore
+from tests.virtual_services import route, virtual_service
 
 CLIENTS = RouterClients(virtual_services=InMemoryVirtualServiceStore(), http_routes=InMemoryVirtualServiceStore())
 
@@ -30,6 +39,30 @@ async def test_the_target_router_asks_the_store_of_the_targets_kind() -> None:
     assert [p.reason.value for p in istio.problems] == ["VirtualServiceNotFound"]
     assert [p.reason.value for p in gateway.problems] == ["HTTPRouteNotFound"]
     assert (virtual_services.gets, http_routes.gets) == ([("shop", "vs")], [("shop", "hr")])
+
+
+async def test_a_restore_puts_back_the_objects_of_the_kind_the_target_no_longer_names() -> None:
+    """A release moved from Istio to Gateway API mid-run: its restore still puts its VirtualService back."""
+    original = virtual_service("checkout", route("primary"), namespace="shop", resourceVersion="3")
+    virtual_services = InMemoryVirtualServiceStore(original)
+    http_routes = InMemoryVirtualServiceStore(
+        gateway.http_route("public", gateway.rule("web", gateway.backend("checkout")))
+    )
+    router = TargetRouter(ROUTERS, RouterClients(virtual_services=virtual_services, http_routes=http_routes))
+    stable, canary = Destination("checkout", subset="stable"), Destination("checkout", subset="canary")
+    istio = TrafficTarget("shop", (VirtualServiceRef("checkout", ("primary",)),), stable, canary, release="r")
+    saved = await router.snapshot(istio)
+    await router.set_split(istio, TrafficSplit(20))
+    assert virtual_services.current("shop", "checkout")["spec"] != original["spec"]
+
+    moved = TrafficTarget(
+        "shop", (), gateway.STABLE, gateway.CANARY, release="r", http_routes=(HTTPRouteRef("public", ("web",)),)
+    )
+    result = await router.restore(moved, saved)
+    assert result.as_asked
+    assert [write.virtual_service for write in result.written] == ["checkout"]
+    assert virtual_services.current("shop", "checkout")["spec"] == original["spec"]
+    assert http_routes.replaces == []
 
 
 @pytest.mark.parametrize("kind", ["linkerd", "Istio", "", "istio "])

@@ -6,16 +6,21 @@ them), and an unexpected error is counted and retried like any other."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 
 import pytest
 
-from graygate.api import Phase
+from graygate.api import OriginalRoute, Phase
 from graygate.api.validation import InvalidSpec
 from graygate.domain.release.claims import ALL_ROUTES, Claim, RouteKey
 from graygate.errors import ApiUnavailableError, ConflictError, ForbiddenError, GateError
 from graygate.handlers import retry_after
+from graygate.routers.registry import ROUTERS, RouterClients, TargetRouter
+from tests import http_routes as gateway
 from tests.unit.domain.release_builders import spec
+from tests.unit.fakes.virtual_services import InMemoryVirtualServiceStore
 from tests.unit.service.harness import CREATED, Boom, Operator, user_vs
 
 PAUSE_AT_20 = spec(steps=[{"setWeight": 20}, {"pause": {}}])
@@ -120,6 +125,29 @@ async def test_deleting_restores_from_the_snapshots_unless_an_older_release_hold
         assert operator.store.current("shop", "checkout")["spec"] == user_vs()["spec"]
     else:
         assert operator.weight() == 20, "the older release's route is left alone"
+
+
+async def test_deleting_with_an_invalid_spec_restores_the_snapshots_of_both_kinds_of_object() -> None:
+    """A release whose spec moved from Istio to Gateway API holds snapshots of both kinds until it starts again;
+    deleted then with an invalid spec, it puts back its VirtualService and its HTTPRoute."""
+    operator = await paused_at_20()
+    original = gateway.http_route("public", gateway.rule("web", gateway.backend("checkout")))
+    shifted = gateway.http_route(
+        "public", gateway.rule("web", gateway.backend("checkout", 80), gateway.backend("checkout-v2", 20))
+    )
+    http_routes = InMemoryVirtualServiceStore(shifted)
+    clients = RouterClients(virtual_services=operator.store, http_routes=http_routes)
+    operator.deps = dataclasses.replace(operator.deps, router=TargetRouter(ROUTERS, clients))
+    operator.spec = InvalidSpec(problems=("steps: the edit broke it",))
+    await operator.tick(31)
+    rule_json = json.dumps(original["spec"]["rules"][0], separators=(",", ":"))
+    saved = OriginalRoute(virtual_service="public", route="web", route_json=rule_json, kind="HTTPRoute")
+    status = operator.slot.status
+    operator.slot.status = status.model_copy(update={"original_routes": (*status.original_routes, saved)})
+
+    await operator.delete()
+    assert operator.store.current("shop", "checkout")["spec"] == user_vs()["spec"]
+    assert http_routes.current("shop", "public")["spec"] == original["spec"]
 
 
 async def test_an_unexpected_error_is_counted_logged_and_retried_at_the_next_tick(

@@ -6,6 +6,7 @@ stable stays the intent and is written again."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from kubernetes.client.exceptions import ApiException
@@ -20,11 +21,14 @@ from graygate.ports.routing import (
     VirtualServiceBody,
     VirtualServiceRef,
 )
-from graygate.routers.istio import REFUSAL_LIMIT, IstioRouter
+from graygate.routers.gateway_api import GatewayAPIRouter
+from graygate.routers.istio import IstioRouter
+from graygate.routers.refusals import REFUSAL_LIMIT
+from tests.http_routes import backend, http_route, rule
 from tests.unit.domain.release_builders import spec
 from tests.unit.fakes.virtual_services import InMemoryVirtualServiceStore
 from tests.unit.service.harness import Operator, user_vs
-from tests.virtual_services import CANARY, STABLE
+from tests.virtual_services import CANARY, STABLE, route, virtual_service
 
 ISTIO_SAYS = (
     'admission webhook "validation.istio.io" denied the request: configuration is invalid: '
@@ -161,3 +165,58 @@ async def test_a_refused_rollback_stays_the_intent_and_its_event_says_why() -> N
     store.refusing = None
     assert await operator.tick(31) is None
     assert (operator.slot.status.phase, operator.weight()) == (Phase.FAILED, 0)
+
+
+class RefusingOneStore(InMemoryVirtualServiceStore):
+    """The in-memory API server, refusing every replace of the VirtualService `refused`, accepting the others."""
+
+    refused: str | None = None
+
+    async def replace(self, namespace: str, name: str, body: VirtualServiceBody) -> VirtualServiceBody:
+        if name == self.refused:
+            self.replaces.append((namespace, name))
+            raise translate(refusal(400, ISTIO_SAYS), f"VirtualService {namespace}/{name}")
+        return await super().replace(namespace, name, body)
+
+
+async def test_an_advance_one_virtual_service_refused_leaves_none_of_them_advanced() -> None:
+    payments = virtual_service("payments", route("primary"), namespace="shop")
+    store = RefusingOneStore(user_vs(), payments)
+    both = {"istio": {"virtualServices": [{"name": "checkout"}, {"name": "payments"}]}}
+    operator = Operator(spec(steps=[{"setWeight": 20}, {"pause": {}}], trafficRouting=both), store)
+    store.refused = "payments"
+    for _ in range(3):
+        assert await operator.tick(31) is None
+        status = operator.slot.status
+        assert (status.phase, status.canary_weight) == (Phase.PENDING, 0)
+        assert store.current("shop", "checkout")["spec"] == user_vs()["spec"], "checkout never runs ahead"
+        assert store.current("shop", "payments")["spec"] == payments["spec"]
+    assert ("shop", "payments") in store.replaces
+    assert ISTIO_SAYS in operator.slot.status.message
+
+    store.refused = None
+    assert await operator.tick(31) is None
+    assert (operator.slot.status.phase, operator.weight()) == (Phase.PROGRESSING, 20)
+
+
+async def test_colouring_an_http_route_without_room_holds_the_release_and_writes_nothing() -> None:
+    others = (rule(f"r{i}", backend("assets"), path=f"/r{i}") for i in range(15))
+    full = http_route("public", *others, rule("web", backend("checkout", 100)))
+    store = InMemoryVirtualServiceStore(full)
+    coloured = spec(
+        trafficRouting={"gatewayAPI": {"httpRoutes": [{"name": "public", "rules": ["web"]}]}},
+        stable={"host": "checkout", "port": 8080},
+        canary={"host": "checkout-v2", "port": 8080},
+        steps=[{"setHeaderRoute": {"match": [{"headers": {"x-canary": {"exact": "always"}}}]}}, {"pause": {}}],
+    )
+    operator = Operator(coloured, store)
+    operator.deps = replace(operator.deps, router=GatewayAPIRouter(store))
+    for _ in range(3):
+        assert await operator.tick(31) is None
+    status = operator.slot.status
+    assert (status.phase, status.canary_weight) == (Phase.PENDING, 0)
+    assert "cannot use the routes: public: HeaderRulesDoNotFit: HTTPRoute shop/public cannot take" in status.message
+    assert "17 rules, over the 16 an HTTPRoute holds" in status.message
+    assert store.replaces == []
+    assert store.current("shop", "public")["spec"] == full["spec"]
+    assert "Started" not in operator.events.reasons()

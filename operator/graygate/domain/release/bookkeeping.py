@@ -116,10 +116,12 @@ def drifted(readings: tuple[RouteReading, ...], wanted: int) -> tuple[RouteReadi
 
 def needs_snapshot(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> bool:
     """Whether the service should ask the router for the routes' snapshots this tick: some managed route (a new
-    one after a spec change included) has none yet."""
+    one after a spec change included) has none yet. A snapshot counts only for its own kind: a spec moved from
+    `istio` to `gatewayAPI` may name an HTTPRoute and rule exactly as the VirtualService and route it had."""
     if status.phase is Phase.INVALID:
         return False
-    recorded = {(saved.virtual_service, saved.route) for saved in status.original_routes}
+    kind = spec.traffic_routing.kind
+    recorded = {(saved.virtual_service, saved.route) for saved in status.original_routes if saved.kind == kind}
     for ref in spec.traffic_routing.managed():
         if ref.routes is None and not any(name == ref.name for name, _ in recorded):
             return True
@@ -129,9 +131,11 @@ def needs_snapshot(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> bool
 
 
 def managed_only(spec: CanaryReleaseSpec, snapshots: tuple[OriginalRoute, ...]) -> tuple[OriginalRoute, ...]:
-    """The snapshots of VirtualServices the spec still manages (a dropped one was restored when it was dropped)."""
+    """The snapshots of the objects the spec still manages, of its kind (a dropped one was restored when it was
+    dropped)."""
+    kind = spec.traffic_routing.kind
     names = {ref.name for ref in spec.traffic_routing.managed()}
-    return tuple(saved for saved in snapshots if saved.virtual_service in names)
+    return tuple(saved for saved in snapshots if saved.kind == kind and saved.virtual_service in names)
 
 
 def move(

@@ -209,7 +209,8 @@ def _original_routes(tick: Tick, kept: tuple[OriginalRoute, ...]) -> tuple[Origi
     recorded only while its canary weight is 0, so that restoring it exactly means "all traffic on stable"."""
     if (problem := tick.route_problem) is not None:
         return _NotYet(Reason.ROUTE_UNAVAILABLE, f"waiting for the routes: {problem}")
-    known = {(saved.virtual_service, saved.route) for saved in kept}
+    kind = tick.spec.traffic_routing.kind
+    known = {(saved.virtual_service, saved.route) for saved in kept if saved.kind == kind}
     fresh = [r for r in tick.seen.routes if (r.virtual_service, r.route) not in known]
     if busy := [r for r in fresh if r.canary_weight]:
         found = ", ".join(f"{r.label} at {r.canary_weight}%" for r in busy)
@@ -218,7 +219,11 @@ def _original_routes(tick: Tick, kept: tuple[OriginalRoute, ...]) -> tuple[Origi
             f"the canary already carries traffic ({found}); every release starts from 0%: send that traffic back "
             "to the stable destination first",
         )
-    taken = [saved for saved in tick.seen.snapshots or () if (saved.virtual_service, saved.route) not in known]
+    taken = [
+        saved
+        for saved in tick.seen.snapshots or ()
+        if saved.kind == kind and (saved.virtual_service, saved.route) not in known
+    ]
     if not taken:
         return _NotYet(Reason.ROUTE_UNAVAILABLE, "waiting for the router to snapshot the routes")
     return (*kept, *taken)

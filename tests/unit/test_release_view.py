@@ -1,0 +1,30 @@
+"""`release_view`: the spec a tick is given is judged with the release's own name."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from graygate.api import CanaryReleaseStatus, InvalidSpec
+from graygate.ports.release import ReleaseRef
+from graygate.release_view import release_view
+
+SPEC = {
+    "trafficRouting": {"gatewayAPI": {"httpRoutes": [{"name": "public", "rules": ["web"]}]}},
+    "stable": {"host": "checkout"},
+    "canary": {"host": "checkout-v2"},
+    "steps": [{"setHeaderRoute": {"match": [{"headers": {"x-canary": {"exact": "always"}}}]}}, {"pause": {}}],
+}
+
+
+@pytest.mark.parametrize(("length", "invalid"), [(233, False), (234, True)])
+def test_a_name_too_long_for_the_header_rule_names_makes_the_spec_invalid(length: int, invalid: bool) -> None:
+    name = "c" * length
+    body = {"metadata": {"name": name, "generation": 1}, "spec": SPEC}
+    view = release_view(
+        ReleaseRef("shop", name, "uid"), body, CanaryReleaseStatus(), (), lambda _: (), datetime.now(UTC)
+    )
+    assert isinstance(view.spec, InvalidSpec) is invalid
+    if isinstance(view.spec, InvalidSpec):
+        assert "254 characters with this release's 234-character name" in view.spec.message
