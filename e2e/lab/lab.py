@@ -202,6 +202,14 @@ class TrafficLab:
         return self._sidecar.cluster(version)
 
     @property
+    def mesh_port(self) -> int:
+        """With istiod, the port of the lab's hosts (its ServiceEntries) and of its Envoy's outbound listener: a
+        Kubernetes Service or a route the test adds for the lab's endpoints uses it."""
+        if self._sidecar is None:
+            raise LabError("only a lab with `mesh=` has mesh hosts")
+        return self._sidecar.port
+
+    @property
     def clusters(self) -> ClusterMap:
         """(host, subset) → Envoy cluster, for subset routing on `service` (short, namespaced and FQDN host forms)
         and host routing on a service per version (`<service>-<version>`, e.g. Flagger's primary/canary services).
