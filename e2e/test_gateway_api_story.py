@@ -184,3 +184,31 @@ async def test_a_bad_canary_on_an_httproute_is_rolled_back_and_users_return_to_s
     assert after.counts(), "the load generator stopped before the rollback"
     assert after.share("canary") == 0.0, f"users still reached the canary after the rollback: {after.counts()}"
     assert not after.failures(), after.statuses()
+
+
+async def test_coloured_requests_reach_the_canary_through_the_header_rule_graygate_adds_to_the_httproute(
+    api: client.ApiClient, namespace: str, routed_lab: TrafficLab, operator: OperatorProcess
+) -> None:
+    """`setHeaderRoute` becomes a rule of its own in the HTTPRoute, with the header match and one backendRef to the
+    canary; istiod orders it before the weighted rule (Gateway API: more header matches win), so coloured requests
+    all reach the canary while the others follow the weights."""
+    lab = routed_lab
+    colour = {"setHeaderRoute": {"match": [{"headers": {"x-canary": {"exact": "always"}}}]}}
+    steps = [colour, {"setWeight": 10}, {"pause": {}}]
+    await apply_release(api, namespace, _release(lab.mesh_port, steps, []))
+    await wait_phase(api, namespace, "app", {"Paused"}, 20)
+    await asyncio.sleep(1.0)  # istiod's debounce and push of the last write
+    coloured = await lab.load(rate_per_s=50, max_requests=100, max_duration_s=4, headers={"x-canary": "always"}).run()
+    plain = await lab.load(rate_per_s=50, max_requests=300, max_duration_s=8).run()
+
+    route = client.CustomObjectsApi(api).get_namespaced_custom_object(**HTTPROUTES, namespace=namespace, name="app")
+    names = [rule.get("name") for rule in route["spec"]["rules"]]
+    print(f"\nrules: {names}; coloured: {coloured.counts()}; plain: {plain.counts()}")
+    assert len(names) == 2, names
+    assert names[1] == "primary", names
+    assert coloured.counts() == {"canary": len(coloured.samples)}, coloured.counts()
+    share = plain.share("canary")
+    assert share is not None
+    assert 0.03 <= share <= 0.2, f"plain requests saw {share:.0%} canary, not about 10 %"
+    assert not plain.failures()
+    assert not coloured.failures()
