@@ -64,8 +64,9 @@ import aiohttp
 from ._process import ManagedProcess
 from .backend import BackendIdentity, Knobs
 from .backend_process import BackendProcess
+from .bootstrap import Upstream
 from .callers import CallerTelemetry, Destination
-from .envoy import Envoy, Upstream
+from .envoy import Envoy
 from .errors import LabError
 from .loadgen import LoadGenerator
 from .mesh import IstioMesh

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from ._process import free_port, wait_for
-from .envoy import AdsSource, Envoy, Upstream
+from .bootstrap import AdsSource, Upstream
+from .envoy import Envoy
 from .errors import LabError
 from .mesh import (
     CLUSTER_LABEL,
