@@ -283,29 +283,32 @@ class TrafficLab:
 
     async def _stop(self, failed: bool) -> None:
         """Stop everything. Processes are stopped synchronously in a `finally`, so neither an error nor a second
-        cancellation (another Ctrl-C) can leave one running."""
+        cancellation (another Ctrl-C) can leave one running; the Istio objects are removed in an outer `finally`, so
+        an error while stopping leaves none behind either (a later lab in the namespace would be sent to them)."""
         errors: list[Exception] = []
         try:
-            if self._shim is not None:
-                await self._shim.stop_watchers()
-            if self._workloads is not None:
-                await self._workloads.stop()
+            try:
+                if self._shim is not None:
+                    await self._shim.stop_watchers()
+                if self._workloads is not None:
+                    await self._workloads.stop()
+            finally:
+                for proc in self._processes():
+                    try:
+                        proc.stop()
+                    except Exception as e:  # keep stopping the others
+                        errors.append(e)
+            for component in (self._prometheus, self._envoy):
+                if component is not None:
+                    await component.stop()  # closes its HTTP session; its process is already stopped
+            if self._callers is not None:
+                await self._callers.stop()
         finally:
-            for proc in self._processes():
-                try:
-                    proc.stop()
-                except Exception as e:  # keep stopping the others
-                    errors.append(e)
-        for component in (self._prometheus, self._envoy):
-            if component is not None:
-                await component.stop()  # closes its HTTP session; its process is already stopped
-        if self._callers is not None:
-            await self._callers.stop()
-        if self._sidecar is not None:
-            await self._sidecar.remove_objects()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+            if self._sidecar is not None:
+                await self._sidecar.remove_objects()
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
         if failed or self._keep or errors:
             log.warning("traffic lab: logs kept in %s", self.workdir)
         else:
