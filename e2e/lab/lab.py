@@ -15,17 +15,9 @@ Two ways to configure the Envoy:
       async with TrafficLab(prometheus=True, namespace=ns, mesh=IstioMesh(xds_address, kubeconfig)) as lab:
           load = lab.load(rate_per_s=50, max_requests=500, max_duration_s=10)
 
-- **shim, files** (no `mesh`; for the lab's own fast tests in tests/lab only, with no API server): the shim
-  (shim.py) stands in for istiod, translating a VirtualService into route and cluster files Envoy watches:
-
-    async with TrafficLab(prometheus=True) as lab:
-        await lab.apply_virtualservice(TrafficLab.weighted_virtualservice({"stable": 90, "canary": 10}))
-        async with lab.watch(fetch_vs):            # or: follow the VirtualService in the API server
-            load = lab.load(rate_per_s=50, max_requests=500, max_duration_s=10)
-            load.start()
-            await lab.set_knobs("canary", error_rate=0.5)
-            result = await load.finished()
-        await lab.prometheus.query_value('sum(rate(istio_requests_total{response_code=~"5.."}[10s]))')
+- **shim, files** (no `mesh`; for the lab's own fast tests in tests/lab only, with no API server): the shim stands in
+  for istiod, translating a VirtualService into route and cluster files Envoy watches (shim_envoy.py):
+  `await lab.apply_virtualservice(vs)`, or `async with lab.watch(fetch_vs):` to follow one. Both refuse with istiod.
 
 Two views of every request: the backends count what they served (`reporter="destination"`), and `lab.callers` counts
 what Envoy did for the caller (`reporter="source"`, from Envoy's access log), which is the only view of the 503s
@@ -39,8 +31,6 @@ pod of a Kubernetes workload, at a backend serving that pod's revision (workload
     sides = [WorkloadSide("stable", "checkout-primary", {"app": "checkout-primary"}),
              WorkloadSide("canary", "checkout", {"app": "checkout"})]
     async with TrafficLab(workloads=sides, list_pods=pods_of(api), prometheus=True) as lab: ...
-
-(`lab.watch` and `apply_virtualservice` belong to the shim, and refuse with istiod.)
 
 Each child logs to a file in `workdir`; the workdir is removed after a clean exit and kept (and named in the
 error) after a failure.
@@ -65,12 +55,13 @@ from ._process import ManagedProcess
 from .backend import BackendIdentity, Knobs
 from .backend_process import BackendProcess
 from .callers import CallerTelemetry, Destination
-from .envoy import Envoy, Upstream
+from .envoy import Envoy
 from .errors import LabError
 from .loadgen import LoadGenerator
 from .mesh import IstioMesh
 from .prometheus import Prometheus
-from .shim import ClusterMap, EnvoyRouteConfiguration, VirtualServiceWatcher, virtualservice_to_envoy_routes
+from .shim import VirtualServiceWatcher
+from .shim_envoy import ShimEnvoy
 from .sidecar import MeshSidecar
 from .workloads import ListPods, PodEndpoint, WorkloadBackends, WorkloadSide
 
@@ -121,14 +112,13 @@ class TrafficLab:
         self.source_workload = source_workload
         self.workdir = Path()
         self._backends: dict[str, BackendProcess] = {}
-        self._envoy: Envoy | None = None
         self._prometheus: Prometheus | None = None
         self._callers: CallerTelemetry | None = None
-        self._watchers: list[VirtualServiceWatcher] = []
         self._session: aiohttp.ClientSession | None = None
         self.started_in_s: dict[str, float] = {}
         self.mesh = mesh
         self._sidecar: MeshSidecar | None = None
+        self._shim: ShimEnvoy | None = None
 
     # --- addresses -------------------------------------------------------------------------------------------------
 
@@ -139,9 +129,15 @@ class TrafficLab:
 
     @property
     def envoy(self) -> Envoy:
-        if self._envoy is None:
+        if (envoy := self._envoy) is None:
             raise LabError("the lab is not running")
-        return self._envoy
+        return envoy
+
+    @property
+    def _envoy(self) -> Envoy | None:
+        """The Envoy of whichever configures it, from the moment it exists: also one whose start failed."""
+        configuring = self._sidecar or self._shim
+        return None if configuring is None else configuring.envoy
 
     @property
     def prometheus(self) -> Prometheus:
@@ -209,27 +205,6 @@ class TrafficLab:
             raise LabError("only a lab with `mesh=` has mesh hosts")
         return self._sidecar.port
 
-    @property
-    def clusters(self) -> ClusterMap:
-        """(host, subset) → Envoy cluster, for subset routing on `service` (short, namespaced and FQDN host forms)
-        and host routing on a service per version (`<service>-<version>`, e.g. Flagger's primary/canary services).
-        """
-        out: dict[tuple[str, str | None], str] = {}
-        for v in self.versions:
-            for host in self._host_forms(self.service):
-                out[(host, v)] = v
-            for host in self._host_forms(f"{self.service}-{v}"):
-                out[(host, None)] = v
-        return out
-
-    def _host_forms(self, name: str) -> list[str]:
-        return [
-            name,
-            f"{name}.{self.namespace}",
-            f"{name}.{self.namespace}.svc",
-            f"{name}.{self.namespace}.svc.cluster.local",
-        ]
-
     # --- lifecycle -------------------------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
@@ -259,27 +234,25 @@ class TrafficLab:
                 await backend.listening(self._http(), self._timeout)
             self.started_in_s["backends"] = time.monotonic() - t0
 
+        fixed = {v: b.port or 0 for v, b in self._backends.items()}
         if self.mesh is None:
-            routes = virtualservice_to_envoy_routes(self._initial_vs, self.clusters)
-            upstreams: dict[str, Upstream | tuple[Upstream, ...]] = {v: () for v in self.versions}
-            upstreams.update({v: Upstream("127.0.0.1", b.port or 0) for v, b in self._backends.items()})
-            self._envoy = Envoy(self.workdir / "envoy", upstreams, routes)
-            await self._envoy.start(self._timeout)
+            self._shim = ShimEnvoy(
+                self.workdir / "envoy", self.namespace, self.service, self.versions, self._initial_vs, self._timeout
+            )
+            envoy = await self._shim.start(fixed)
         else:
             t0 = time.monotonic()
             self._sidecar = MeshSidecar(
                 self.mesh, self.workdir / "envoy", self.namespace, self.service, self.versions, self._timeout
             )
-            self._envoy = await self._sidecar.start({v: b.port or 0 for v, b in self._backends.items()})
+            envoy = await self._sidecar.start(fixed)
             self.started_in_s["istiod config"] = time.monotonic() - t0
-        self.started_in_s["envoy"] = self._envoy.started_in_s or 0.0
-        self._callers = CallerTelemetry(
-            self._envoy.access_log_path, self.destinations, self.source_workload, self.namespace
-        )
+        self.started_in_s["envoy"] = envoy.started_in_s or 0.0
+        self._callers = CallerTelemetry(envoy.access_log_path, self.destinations, self.source_workload, self.namespace)
         await self._callers.start()
 
         if self._with_prometheus:
-            admin = self._envoy.admin_url.removeprefix("http://")
+            admin = envoy.admin_url.removeprefix("http://")
             targets = {"envoy": [admin], "callers": [self._callers.address]}
             file_jobs: tuple[str, ...] = ()
             if self._sides:
@@ -311,36 +284,39 @@ class TrafficLab:
 
     async def _assign_endpoints(self, endpoints: Mapping[str, Sequence[PodEndpoint]]) -> None:
         """A workload side's endpoints: a WorkloadEntry per pod (istiod), or Envoy's clusters (file mode)."""
-        if self._sidecar is not None:
-            await self._sidecar.assign(endpoints)
-        else:
-            await self.envoy.assign_endpoints({c: [e.upstream for e in eps] for c, eps in endpoints.items()})
+        configuring = self._sidecar or self._shim
+        if configuring is None:
+            raise LabError("the lab is not running")
+        await configuring.assign(endpoints)
 
     async def _stop(self, failed: bool) -> None:
         """Stop everything. Processes are stopped synchronously in a `finally`, so neither an error nor a second
-        cancellation (another Ctrl-C) can leave one running."""
+        cancellation (another Ctrl-C) can leave one running; the Istio objects are removed in an outer `finally`, so
+        an error while stopping leaves none behind either (a later lab in the namespace would be sent to them)."""
         errors: list[Exception] = []
         try:
-            for w in self._watchers:
-                await w.stop()
-            if self._workloads is not None:
-                await self._workloads.stop()
+            try:
+                if self._shim is not None:
+                    await self._shim.stop_watchers()
+                if self._workloads is not None:
+                    await self._workloads.stop()
+            finally:
+                for proc in self._processes():
+                    try:
+                        proc.stop()
+                    except Exception as e:  # keep stopping the others
+                        errors.append(e)
+            for component in (self._prometheus, self._envoy):
+                if component is not None:
+                    await component.stop()  # closes its HTTP session; its process is already stopped
+            if self._callers is not None:
+                await self._callers.stop()
         finally:
-            for proc in self._processes():
-                try:
-                    proc.stop()
-                except Exception as e:  # keep stopping the others
-                    errors.append(e)
-        for component in (self._prometheus, self._envoy):
-            if component is not None:
-                await component.stop()  # closes its HTTP session; its process is already stopped
-        if self._callers is not None:
-            await self._callers.stop()
-        if self._sidecar is not None:
-            await self._sidecar.remove_objects()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+            if self._sidecar is not None:
+                await self._sidecar.remove_objects()
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
         if failed or self._keep or errors:
             log.warning("traffic lab: logs kept in %s", self.workdir)
         else:
@@ -380,20 +356,20 @@ class TrafficLab:
         """Translate and push a VirtualService now (the shim; file mode only); returns the seconds until Envoy
         served it."""
         self.check()
-        return await self.envoy.apply_routes(virtualservice_to_envoy_routes(vs, self.clusters))
+        return await self._shim_only().apply(vs)
 
     def watch(self, fetch: Callable[[], Mapping[str, Any] | None], interval_s: float = 0.2) -> VirtualServiceWatcher:
         """A watcher that follows `fetch()` (e.g. a read of the VirtualService from the API server) into Envoy.
         Use it as `async with lab.watch(fetch):`; the lab also stops it on exit. The shim, file mode only: istiod
         follows the API server itself."""
-        if self.mesh is not None:
-            raise LabError("istiod configures this lab's Envoy: there is no VirtualService to watch")
-        watcher = VirtualServiceWatcher(fetch, self.clusters, self._push_routes, interval_s)
-        self._watchers.append(watcher)
-        return watcher
+        return self._shim_only().watch(fetch, interval_s)
 
-    async def _push_routes(self, routes: EnvoyRouteConfiguration) -> None:
-        await self.envoy.apply_routes(routes)
+    def _shim_only(self) -> ShimEnvoy:
+        if self.mesh is not None:
+            raise LabError("istiod configures this lab's Envoy from the API server: change the VirtualService there")
+        if self._shim is None:
+            raise LabError("the lab is not running")
+        return self._shim
 
     async def set_subset_endpoints(self, version: str, present: bool) -> float:
         """Take a version's only endpoint out of Envoy (its subset then selects no pod, and Envoy answers that share
@@ -404,7 +380,7 @@ class TrafficLab:
         self.check()
         if self._sidecar is not None:
             return await self._sidecar.set_present(version, present)
-        return await self.envoy.set_endpoints(version, present)
+        return await self._shim_only().set_present(version, present)
 
     async def prometheus_outage(self, seconds: float, timeout_s: float = 30.0) -> tuple[float, float]:
         """Stop Prometheus for `seconds` (at most 120), then start it again on the same port with the same TSDB.

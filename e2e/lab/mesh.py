@@ -25,6 +25,7 @@ from typing import Any, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 from .errors import LabError
 
@@ -118,10 +119,13 @@ _PLURALS = {"ServiceEntry": "serviceentries", "WorkloadEntry": "workloadentries"
 
 class MeshObjects:
     """Creates, replaces and deletes the lab's Istio objects in one namespace; `remove_all()` deletes every one it
-    made. Calls run in worker threads, so the event loop (load, Envoy polling) keeps running."""
+    made. Calls run in worker threads, so the event loop (load, Envoy polling) keeps running; each call is bounded by
+    `request_timeout_s`, since a worker thread cannot be cancelled, and fails as a LabError, whether the API server
+    refused it or could not be reached."""
 
-    def __init__(self, mesh: IstioMesh, namespace: str) -> None:
+    def __init__(self, mesh: IstioMesh, namespace: str, request_timeout_s: float = 10.0) -> None:
         self.namespace = namespace
+        self._timeout = request_timeout_s
         loaders = cast(Any, config)  # the client's config loaders are untyped; they return an ApiClient
         self._api = cast(client.ApiClient, loaders.new_client_from_config(config_file=str(mesh.kubeconfig)))
         self._custom = client.CustomObjectsApi(self._api)
@@ -139,33 +143,50 @@ class MeshObjects:
             await asyncio.to_thread(self._put, kind, dict(body))
         except ApiException as e:
             raise LabError(f"cannot write {kind} {self.namespace}/{name}: {e.status} {e.body}") from e
+        except HTTPError as e:
+            raise LabError(f"cannot write {kind} {self.namespace}/{name}: {e!r}") from e
         self._made[(kind, name)] = dict(body)
 
     def _put(self, kind: str, body: dict[str, Any]) -> None:
-        plural = _PLURALS[kind]
+        plural, timeout = _PLURALS[kind], self._timeout
         try:
-            self._custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, body)
+            self._custom.create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, plural, body, _request_timeout=timeout
+            )
         except ApiException as e:
             if e.status != 409:
                 raise
             name = body["metadata"]["name"]
             found = cast(
-                dict[str, Any], self._custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, name)
+                dict[str, Any],
+                self._custom.get_namespaced_custom_object(
+                    GROUP, VERSION, self.namespace, plural, name, _request_timeout=timeout
+                ),
             )
             replacement = {
                 **body,
                 "metadata": {**body["metadata"], "resourceVersion": found["metadata"]["resourceVersion"]},
             }
-            self._custom.replace_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, name, replacement)
+            self._custom.replace_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, plural, name, replacement, _request_timeout=timeout
+            )
 
     async def delete(self, kind: str, name: str) -> None:
         try:
             await asyncio.to_thread(
-                self._custom.delete_namespaced_custom_object, GROUP, VERSION, self.namespace, _PLURALS[kind], name
+                self._custom.delete_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                self.namespace,
+                _PLURALS[kind],
+                name,
+                _request_timeout=self._timeout,
             )
         except ApiException as e:
             if e.status != 404:
                 raise LabError(f"cannot delete {kind} {self.namespace}/{name}: {e.status} {e.body}") from e
+        except HTTPError as e:
+            raise LabError(f"cannot delete {kind} {self.namespace}/{name}: {e!r}") from e
         self._made.pop((kind, name), None)
 
     async def remove_all(self) -> None:

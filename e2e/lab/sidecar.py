@@ -11,8 +11,8 @@ this is the whole of the first, so lab.py only chooses. mesh.py writes the objec
 - a workload side's pod's `WorkloadEntry`, with the pod's labels, at its revision's backend.
 
 Every change returns once Envoy holds it: the cluster of the version's own host (the lab's, whatever the user's
-DestinationRule says) has exactly the wanted endpoints. istiod sends one endpoint per address, so the pods of one
-revision, which share their backend, are one endpoint.
+DestinationRule says) has exactly the wanted endpoints. istiod sends one endpoint per address and port, so the pods
+of one revision, which share their backend, are one endpoint.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from ._process import free_port, wait_for
-from .envoy import AdsSource, Envoy, Upstream
+from .bootstrap import AdsSource, Upstream
+from .envoy import Envoy
 from .errors import LabError
 from .mesh import (
     CLUSTER_LABEL,
@@ -83,6 +84,7 @@ class MeshSidecar:
         await envoy.start(self._timeout)
 
         async def configured() -> bool:
+            envoy.check()  # an Envoy that died says why, rather than a timeout
             if not any(name.endswith(f"_{self.port}") for name in await envoy.listener_names()):
                 return False
             for version in self.versions:

@@ -39,7 +39,7 @@ from pydantic import ValidationError
 from ._process import ManagedProcess
 from .backend import BackendIdentity, Knobs
 from .backend_process import BackendProcess
-from .envoy import Upstream
+from .bootstrap import Upstream
 from .errors import LabError
 
 log = logging.getLogger(__name__)

@@ -9,6 +9,7 @@ import shutil
 import signal
 import time
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -180,4 +181,23 @@ async def test_a_process_that_dies_at_start_fails_fast_and_the_others_are_stoppe
     assert time.monotonic() - started < 10
     assert lab.pids() == {}
     assert (lab.workdir / "envoy" / "envoy.log").exists()  # kept for the post-mortem
+    shutil.rmtree(lab.workdir)
+
+
+async def test_an_envoy_that_never_becomes_ready_is_stopped_with_the_lab(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Stands for an Envoy that runs but is never configured (with istiod: one that never receives its listeners):
+    # the lab must stop it although its start did not finish.
+    pid_file = tmp_path / "envoy.pid"
+    fake = tmp_path / "envoy"
+    fake.write_text(f'#!/bin/sh\necho $$ > "{pid_file}"\nexec sleep 30\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("GRAYGATE_ENVOY", str(fake))
+    lab = TrafficLab(start_timeout_s=1.0)
+    with pytest.raises(LabProcessError, match="envoy: not serving its admin interface"):
+        await lab.__aenter__()
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
     shutil.rmtree(lab.workdir)

@@ -53,7 +53,8 @@ ACCESS_LOG_FIELDS: dict[str, str] = {
     "duration_ms": "%DURATION%",
 }
 """One JSON object per request, on the proxy's standard output: what the caller saw, including the 503s a proxy
-answers itself when a subset has no endpoint."""
+answers itself when a subset has no endpoint. The traffic lab reads these fields back, and its Envoy without istiod
+logs the same object, so this is their one definition."""
 
 _VALIDITY = dt.timedelta(days=30)
 _RULE: dict[str, Any] = {
