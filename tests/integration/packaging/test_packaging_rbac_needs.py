@@ -140,6 +140,19 @@ KUBE_CALLS: dict[tuple[str, str, str, str], Call] = {
     ("sandbox_setup", "default_service_account_exists", "read_namespaced_service_account", ""): Call(
         ("", "serviceaccounts", "get"), "sandbox"
     ),
+    ("sandbox_setup", "ensure_namespace", "create_namespace", ""): Call(("", "namespaces", "create"), "sandbox"),
+    ("sandbox_setup", "register_validating_webhook", "create_validating_webhook_configuration", ""): Call(
+        ("admissionregistration.k8s.io", "validatingwebhookconfigurations", "create"), "sandbox"
+    ),
+    ("sandbox_setup", "register_validating_webhook", "read_validating_webhook_configuration", ""): Call(
+        ("admissionregistration.k8s.io", "validatingwebhookconfigurations", "get"), "sandbox"
+    ),
+    ("sandbox_setup", "register_validating_webhook", "replace_validating_webhook_configuration", ""): Call(
+        ("admissionregistration.k8s.io", "validatingwebhookconfigurations", "update"), "sandbox"
+    ),
+    ("sandbox_setup", "webhook_judges", "create_namespaced_custom_object", ""): Call(
+        ("networking.istio.io", "virtualservices", "create"), "sandbox"
+    ),
 }
 
 # Kopf 1.45 (kopf/_cogs/clients/*): it lists (fetching.fetch_objs) and watches (watching.py, api.stream) every
