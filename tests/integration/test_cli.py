@@ -157,6 +157,9 @@ def test_sandbox_up_installs_our_crd_says_what_it_starts_and_down_leaves_nothing
             return done
 
         assert kubectl("get", "canaryreleases", "-A").stderr == "No resources found\n"
+        webhooks = kubectl("get", "validatingwebhookconfigurations", "-o", "name").stdout.replace(
+            "validatingwebhookconfiguration.admissionregistration.k8s.io/", ""
+        )
         kubectl("create", "namespace", "shop")
         kubectl("apply", "-f", "-", stdin=MANIFEST)
         listed = kubectl("get", "canaryreleases", "-A", "-o", "custom-columns=NAME:.metadata.name", "--no-headers")
@@ -176,11 +179,15 @@ def test_sandbox_up_installs_our_crd_says_what_it_starts_and_down_leaves_nothing
     assert up.stderr.splitlines() == [
         "sandbox: starting etcd…",
         "sandbox: starting kube-apiserver…",
-        "sandbox: installing CRDs (Istio's, graygate's CanaryRelease) and waiting until they are Established…",
+        "sandbox: installing CRDs (Istio's, Gateway API's, graygate's CanaryRelease) and waiting until they are"
+        " Established…",
+        "sandbox: starting istiod and registering Istio's validating webhook…",
     ]
     assert "ready on https://127.0.0.1:" in up.stdout
+    assert "istiod serves xDS on 127.0.0.1:" in up.stdout
+    assert webhooks.split() == ["istio-validator-istio-system"]
     assert down.returncode == 0, down.stderr
-    assert down.stdout == "sandbox: stopped etcd, kube-apiserver\n"
+    assert down.stdout == "sandbox: stopped etcd, kube-apiserver, pilot-discovery\n"
     assert [name for name, process in state["pids"].items() if _alive(process["pid"])] == []
     assert _processes_mentioning(str(workdir)) == []
     assert not workdir.exists()  # the next `up` starts from nothing
@@ -214,7 +221,7 @@ def test_sandbox_up_over_a_crashed_sandbox_clears_it_and_starts_an_empty_one(tmp
         == f"sandbox: the sandbox last started in {workdir} no longer answered; starting afresh"
     )
     assert up.stderr.splitlines()[1] == "sandbox: starting etcd…"
-    assert down.stdout == "sandbox: stopped etcd, kube-apiserver\n"
+    assert down.stdout == "sandbox: stopped etcd, kube-apiserver, pilot-discovery\n"
     assert _processes_mentioning(str(workdir)) == []
     assert not workdir.exists()
 

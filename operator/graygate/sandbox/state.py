@@ -25,7 +25,19 @@ from graygate.errors import GraygateError
 from graygate.sandbox.processes import stop_process_group
 
 STATE_FILE = "state.json"
-WRITTEN = ("etcd", "pki", "certs", "crds", "logs", "kubeconfig", "tokens.csv", STATE_FILE, f"{STATE_FILE}.tmp")
+WRITTEN = (
+    "etcd",
+    "pki",
+    "certs",
+    "crds",
+    "logs",
+    "istiod",
+    "kwok.yaml",
+    "kubeconfig",
+    "tokens.csv",
+    STATE_FILE,
+    f"{STATE_FILE}.tmp",
+)
 """Everything the sandbox writes in its work folder; nothing else there is touched."""
 
 Fate = Literal["ours", "exited", "reused"]
