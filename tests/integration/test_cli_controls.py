@@ -145,7 +145,11 @@ def test_get_prints_a_table_a_view_json_and_yaml_and_stops_on_ctrl_c(
 
     header, row = outputs["table"].stdout.splitlines()
     assert header.split() == ["NAMESPACE/NAME", "PHASE", "STEP", "CANARY", "VERDICT"]
-    assert row.split() == [where, "Paused", "2/3", "[##........]", "20%", "-"]
+    # The release has no gates; an analysis while paused (every second) records a Pass, so the verdict is "-"
+    # only if the table was read within a second of the pause.
+    *columns, verdict = row.split()
+    assert columns == [where, "Paused", "2/3", "[##........]", "20%"]
+    assert verdict in {"-", "Pass"}
     view = outputs["view"].stdout.splitlines()
     assert view[:3] == [f"{where}  Paused", "step 2/3  " + "[" + "#" * 8 + "." * 32 + "]", "stable  80%   canary  20%"]
     assert max(len(line) for line in view) <= 80
