@@ -59,7 +59,8 @@ build_istiod() {
   stamp="$version $(cat "$dir/go.mod" "$dir/go.sum" "$dir/main.go" | sha256sum | cut -c1-16)"
   if fresh pilot-discovery "$stamp"; then echo "toolchain: pilot-discovery (istiod) $version is cached"; return; fi
   start=$SECONDS
-  # Istio's own build stamps its version here; istiod reports it, and proxies' ISTIO_VERSION is compared with it.
+  # Istio's own build stamps its version here: istiod logs it and reports it (its /version page on the monitoring
+  # port, its build metric, the control-plane identifier in every xDS answer); otherwise it says "unknown".
   local pkg=istio.io/istio/pkg/version
   (cd "$dir" && go build -trimpath -ldflags "-s -w -X $pkg.buildVersion=$version -X $pkg.buildStatus=Clean" \
     -o "$bin/pilot-discovery" .)
@@ -72,8 +73,11 @@ fetch_istio_crds() {
   ISTIO_API_VERSION=$(module_version "$here/istio" istio.io/api)
   if fresh_file "$out" "$ISTIO_API_VERSION"; then echo "toolchain: istio CRDs $ISTIO_API_VERSION are cached"; return; fi
   dir=$(cd "$cache" && go mod download -json "istio.io/api@$ISTIO_API_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [[ -n "$dir" ]] || { echo "toolchain: go mod download istio.io/api@$ISTIO_API_VERSION failed" >&2; exit 1; }
   mkdir -p "$cache/istio"
-  cp "$dir/kubernetes/customresourcedefinitions.gen.yaml" "$out"
+  # Through a new file: the module cache's copy is read-only, and cp would keep that mode on a half-written file.
+  cat "$dir/kubernetes/customresourcedefinitions.gen.yaml" > "$out.tmp"
+  mv "$out.tmp" "$out"
   chmod 644 "$out"
   echo "$ISTIO_API_VERSION" > "$out.stamp"
   echo "toolchain: fetched istio CRDs from istio.io/api@$ISTIO_API_VERSION"
