@@ -129,7 +129,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not run istiod (Istio's control plane and validating webhook; on by default)",
     )
-    up.add_argument("--crd", action="append", type=Path, default=[], help="another CRD file (Istio's and ours are in)")
+    up.add_argument(
+        "--crd", action="append", type=Path, default=[], help="another CRD file (Istio's, Gateway API's, ours are in)"
+    )
     down = sandbox_commands.add_parser("down", help="stop a detached sandbox and remove its data")
     for sub in (up, down):
         sub.add_argument("--dir", type=Path, default=DEFAULT_SANDBOX_DIR, help="the sandbox's work folder")

@@ -1,5 +1,6 @@
-"""What the sandbox asks of the API server once it is up: CRDs installed and Established, a fake kwok node,
-and a check that the ServiceAccount controller is running."""
+"""What the sandbox asks of the API server once it is up: CRDs installed and Established, a fake kwok node, a check
+that the ServiceAccount controller is running, and istiod's namespace, validating webhook and a check that the API
+server calls it."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from typing import Any
 import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 from graygate.errors import KubeError
 from graygate.kube.client import api_client, kube_errors
 
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+_PROBE_TIMEOUT_S = 15.0
+"""Longer than the webhook's own 10 s, so the API server's answer about a slow webhook arrives first."""
 
 
 def install_crds(kubeconfig: Path, files: Iterable[Path], timeout_s: float = 60.0) -> list[str]:
@@ -131,13 +135,17 @@ _REFUSED_BY_ISTIO: dict[str, Any] = {
 
 def webhook_judges(kubeconfig: Path, namespace: str, webhook: str) -> bool:
     """Whether a server-side dry run of a VirtualService Istio refuses is refused by `webhook` (so the API
-    server calls it): True once it is; False while the write passes or fails for another reason."""
+    server calls it): True once it is; False while the write passes or fails for another reason, including no answer
+    within `_PROBE_TIMEOUT_S`, so the caller's deadline bounds the wait."""
     with api_client(kubeconfig) as api:
         custom: Any = client.CustomObjectsApi(api)
         try:
             custom.create_namespaced_custom_object(
-                "networking.istio.io", "v1", namespace, "virtualservices", _REFUSED_BY_ISTIO, dry_run="All"
-            )
+                "networking.istio.io", "v1", namespace, "virtualservices", _REFUSED_BY_ISTIO,
+                dry_run="All", _request_timeout=_PROBE_TIMEOUT_S,
+            )  # fmt: skip
         except ApiException as error:
             return error.status in (400, 422) and webhook in str(error.body)
+        except HTTPError:
+            return False
     return False

@@ -1,5 +1,6 @@
-"""Starts and stops the sandbox control plane: etcd, kube-apiserver and, on request, the controllers that make
-Deployments real without a kubelet (kube-controller-manager, kube-scheduler and kwok).
+"""Starts and stops the sandbox control plane: etcd, kube-apiserver, istiod (unless `istiod=False`; see `istiod.py`)
+and, on request, the controllers that make Deployments real without a kubelet (kube-controller-manager,
+kube-scheduler and kwok).
 
 Everything listens on 127.0.0.1 with free ports, lives in one work folder, and is stopped in reverse order; the
 folder's `state.json` (see `state.py`) lets another process (`graygate sandbox down`) stop a detached sandbox. Each
@@ -9,9 +10,9 @@ With `workloads`, kwok plays the pods' lifecycle with the stages in `kwok_stages
 once, except a pod labelled `sandbox.graygate.dev/hold-not-ready: "true"`, which is Running but never Ready. Put
 the label in a Deployment's pod template to hold its rollout mid-way (its older ReplicaSet's pods keep serving).
 
-It installs Istio's CRDs and graygate's own. Ours is generated from the pydantic models at start rather than read
-from the checkout's `crds/`: the installed package does not carry that folder, the models are its source of truth,
-and a unit test keeps the committed file equal to what the generator writes.
+It installs Istio's CRDs, Gateway API's and graygate's own. Ours is generated from the pydantic models at start
+rather than read from the checkout's `crds/`: the installed package does not carry that folder, the models are its
+source of truth, and a unit test keeps the committed file equal to what the generator writes.
 """
 
 from __future__ import annotations
