@@ -149,6 +149,7 @@ def test_sandbox_up_installs_our_crd_says_what_it_starts_and_down_leaves_nothing
         assert up.returncode == 0, up.stderr
         state = json.loads((workdir / "state.json").read_text())
         kubectl_env = {**env, "KUBECONFIG": state["kubeconfig"]}
+        assert state["istiod_xds"].startswith("127.0.0.1:"), state
 
         def kubectl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
             argv = ["kubectl", *args]

@@ -116,7 +116,8 @@ def test_deployments_become_available_without_a_kubelet(api: client.ApiClient, n
 
 def test_nothing_listens_beyond_loopback(sandbox: ControlPlane) -> None:
     ours = {str(p) for p in _pids_of(sandbox)}
-    seen = []
+    istiod = next(str(p.pid) for p in sandbox._processes if p.name == "pilot-discovery")
+    seen, by_istiod = [], []
     for flags in ("-Hltnp", "-Hlunp"):  # TCP, then UDP
         listening = subprocess.run(["ss", flags], capture_output=True, text=True, check=True).stdout
         for line in listening.splitlines():
@@ -125,6 +126,10 @@ def test_nothing_listens_beyond_loopback(sandbox: ControlPlane) -> None:
                 host = local.rsplit(":", 1)[0].strip("[]")
                 assert host in {"127.0.0.1", "::1"}, f"a sandbox process listens on {local}: {line}"
                 seen.append(local)
+                if f"pid={istiod}," in line:
+                    by_istiod.append(local)
+    # istiod's xDS, HTTP, webhook, monitoring and ControlZ ports at least.
+    assert len(by_istiod) >= 5, f"expected istiod's own listeners in `ss -p`, found {by_istiod}"
     # etcd (clients, peers) and kube-apiserver at least: finding none would mean `ss` showed no process ids, and
     # the check above would have passed without looking at anything.
     assert len(seen) >= 3, f"expected the sandbox's own listeners in `ss -p`, found {seen}"
@@ -177,3 +182,31 @@ def test_gateway_api_crds_are_the_modules_standard_channel_with_named_rules(
 
 def _pids_of(sandbox: ControlPlane) -> list[int]:
     return [process.pid for process in sandbox._processes]
+
+
+@pytest.mark.parametrize(
+    ("subsets", "said"),
+    [
+        ([{"name": "Canary_1"}], "subset name is invalid: Canary_1"),
+        ([{"name": "canary"}, {"name": "canary"}], "duplicate subset names: canary"),
+    ],
+)
+def test_istios_webhook_refuses_a_destination_rule_istio_would_refuse(
+    api: client.ApiClient, namespace: str, subsets: list[dict[str, Any]], said: str
+) -> None:
+    """The CRD's schema lets these through; only Istio's own validation knows a subset name must be a DNS label
+    and may appear once."""
+    body = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": {"name": "checkout"},
+        "spec": {"host": "checkout", "subsets": subsets},
+    }
+    with pytest.raises(ApiException) as refused:
+        client.CustomObjectsApi(api).create_namespaced_custom_object(
+            "networking.istio.io", "v1", namespace, "destinationrules", body
+        )
+    assert refused.value.status == 400
+    message = json.loads(refused.value.body)["message"]
+    assert message.startswith('admission webhook "validation.istio.io" denied the request'), message
+    assert said in message
