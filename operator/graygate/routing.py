@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from graygate.api.header_routes import HeaderRouteMatch
-from graygate.api.spec import CanaryReleaseSpec, RouteDestination
+from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import OriginalRoute
+from graygate.api.traffic import RouteDestination
 from graygate.ports.routing import (
     Destination,
     HeaderMatch,

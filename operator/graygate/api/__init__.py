@@ -27,20 +27,7 @@ from graygate.api.gates.prometheus import (
 from graygate.api.gates.promql import VARIABLES, PromQLTemplate, UnresolvedVariable, promql_duration, render_template
 from graygate.api.refs import ConfigMapRef, SecretRef
 from graygate.api.resource import API_VERSION, GROUP, KIND, PLURAL, SHORT_NAMES, VERSION, CanaryRelease, ObjectMeta
-from graygate.api.spec import (
-    Analysis,
-    CanaryReleaseSpec,
-    GatewayAPI,
-    Istio,
-    ManagedHTTPRoute,
-    ManagedVirtualService,
-    PauseSpec,
-    RouteDestination,
-    Step,
-    TrafficRouting,
-    Weight,
-    WorkloadRef,
-)
+from graygate.api.spec import Analysis, CanaryReleaseSpec, PauseSpec, Step, Weight, WorkloadRef
 from graygate.api.status import (
     MAX_EVIDENCE,
     MAX_EVIDENCE_TEXT,
@@ -60,6 +47,14 @@ from graygate.api.status import (
     Phase,
     StepFailures,
     Transition,
+)
+from graygate.api.traffic import (
+    GatewayAPI,
+    Istio,
+    ManagedHTTPRoute,
+    ManagedVirtualService,
+    RouteDestination,
+    TrafficRouting,
 )
 from graygate.api.validation import InvalidSpec, describe_errors, parse_spec
 

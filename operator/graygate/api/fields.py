@@ -1,7 +1,9 @@
-"""Field types the gate kinds share: an http(s) URL, a JSON path, a request timeout, a list of unique names.
+"""Field types the models share: an http(s) URL, a JSON path, a request timeout, a list of unique names, a
+Kubernetes object name.
 
 Why a module of its own: the probe, the release checks and the etcd checks all point at an endpoint and a value in
-its JSON answer; one definition keeps the CRD patterns and the error words the same everywhere.
+its JSON answer, and the spec and its traffic routing both name objects; one definition keeps the CRD patterns and
+the error words the same everywhere.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from pydantic import AfterValidator, Field
 
 from graygate.api.durations import DurationField
 
-__all__ = ["JSON_PATH_PATTERN", "JsonPath", "Timeout", "Url", "distinct"]
+__all__ = ["DNS_SUBDOMAIN", "JSON_PATH_PATTERN", "JsonPath", "Timeout", "Url", "distinct"]
+
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+"""A Kubernetes object name (RFC 1123 subdomain); pair it with `max_length=253`."""
 
 JSON_PATH_PATTERN = r"^\$(\.[A-Za-z0-9_-]+|\[[0-9]+\])*$"
 

@@ -36,7 +36,8 @@ from datetime import datetime, timedelta
 
 from graygate.api.gates.prometheus import Prometheus
 from graygate.api.gates.promql import promql_duration, render_template
-from graygate.api.spec import CanaryReleaseSpec, RouteDestination
+from graygate.api.spec import CanaryReleaseSpec
+from graygate.api.traffic import RouteDestination
 
 __all__ = ["QueryPlan", "QueryScope", "plan_queries", "since_step", "template_values", "window_of"]
 

@@ -31,8 +31,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from graygate.api.spec import CanaryReleaseSpec, RouteDestination
+from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, Phase
+from graygate.api.traffic import RouteDestination
 
 __all__ = [
     "DEFAULT_CLUSTER_DOMAIN",
