@@ -1,7 +1,8 @@
 """The Istio traffic router: shifts a release's weights in its VirtualServices through a ``VirtualServiceStore``.
 
-Why it is this small: the decisions live in the pure ``virtualservice`` module; this class only adds the
-read-modify-write loop around them. That loop is where the operator's safety properties come from:
+Why it is this small: the decisions live in the pure ``virtualservice_*`` modules; this class only says what each
+VirtualService should become, and the read-modify-write loop it shares with the Gateway API router (``converge.py``)
+writes it. That loop is where the operator's safety properties come from:
 
 * Level-based. Every call re-reads the VirtualServices; nothing is cached between ticks, so a restarted operator
   (or a human who edited the weights) is seen as it is.
@@ -24,14 +25,13 @@ read-modify-write loop around them. That loop is where the operator's safety pro
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from graygate.errors import ConflictError, RejectedError, RouteNotFoundError, RouterError
+from graygate.errors import RouteNotFoundError
 from graygate.ports.routing import (
     RouteSnapshot,
     RouteWeights,
     RoutingProblem,
-    RoutingProblemReason,
     TrafficReading,
     TrafficSplit,
     TrafficTarget,
@@ -39,16 +39,13 @@ from graygate.ports.routing import (
     VirtualServiceRef,
     VirtualServiceStore,
     VirtualServiceWeights,
-    VirtualServiceWrite,
     WriteResult,
 )
 from graygate.routers import virtualservice_read, virtualservice_write
-from graygate.routers.refusals import refused
+from graygate.routers.converge import Change, Converger, Previous, resource_version
 from graygate.routers.virtualservice_view import DEFAULT_CLUSTER_DOMAIN
 
 __all__ = ["IstioRouter"]
-
-_Change = Callable[[VirtualServiceBody], VirtualServiceBody]
 
 
 class IstioRouter:
@@ -61,10 +58,7 @@ class IstioRouter:
         max_attempts: int = 3,
         cluster_domain: str = DEFAULT_CLUSTER_DOMAIN,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
-        self._store = store
-        self._max_attempts = max_attempts
+        self._loop = Converger(store, "VirtualService", max_attempts=max_attempts)
         self._cluster_domain = cluster_domain
 
     async def observe(self, target: TrafficTarget) -> TrafficReading:
@@ -72,55 +66,47 @@ class IstioRouter:
         seen: list[VirtualServiceWeights] = []
         problems: list[RoutingProblem] = []
         for ref in target.virtual_services:
-            body = await self._store.get(target.namespace, ref.name)
-            if body is None:
-                problems.append(_not_found(target.namespace, ref.name))
+            body = await self._loop.get(target.namespace, ref.name)
+            if isinstance(body, RoutingProblem):
+                problems.append(body)
                 continue
             weights = self._read(body, ref, target)
             if isinstance(weights, RoutingProblem):
                 problems.append(weights)
             else:
-                seen.append(VirtualServiceWeights(ref.name, _resource_version(body), weights))
+                seen.append(VirtualServiceWeights(ref.name, resource_version(body), weights))
         return TrafficReading(tuple(seen), tuple(problems))
 
     async def set_split(self, target: TrafficTarget, split: TrafficSplit) -> WriteResult:
         """Send ``split.canary_weight`` % of every managed route to canary and the rest to stable, with exactly
         ``split.header_routes`` above them (when the target names its release); see the module docstring."""
-        weight = split.canary_weight
-        planned: list[tuple[VirtualServiceRef, VirtualServiceBody, _Change]] = []
-        problems: list[RoutingProblem] = []
-        for ref in target.virtual_services:
-            body = await self._store.get(target.namespace, ref.name)
-            if body is None:
-                problems.append(_not_found(target.namespace, ref.name))
-                continue
-            change: _Change = functools.partial(
-                virtualservice_write.with_split,
-                route_names=ref.routes,
-                stable=target.stable,
-                canary=target.canary,
-                split=split,
-                release=target.release,
-                cluster_domain=self._cluster_domain,
+        changes: list[tuple[str, Change]] = [
+            (
+                ref.name,
+                functools.partial(
+                    virtualservice_write.with_split,
+                    route_names=ref.routes,
+                    stable=target.stable,
+                    canary=target.canary,
+                    split=split,
+                    release=target.release,
+                    cluster_domain=self._cluster_domain,
+                ),
             )
-            try:
-                change(body)
-            except RouterError as e:
-                problems.append(_problem(ref.name, e))
-                continue
-            planned.append((ref, body, change))
-        if problems and (weight > 0 or split.header_routes):
-            return WriteResult(written=(), unchanged=(), problems=tuple(problems))
-        return await self._converge_all(target, [(ref.name, body, change) for ref, body, change in planned], problems)
+            for ref in target.virtual_services
+        ]
+        advance = split.canary_weight > 0 or bool(split.header_routes)
+        return await self._loop.set_all(
+            target.namespace, changes, all_or_nothing=advance, previous=self._previous_weights(target)
+        )
 
     async def snapshot(self, target: TrafficTarget) -> tuple[RouteSnapshot, ...]:
         """The managed routes as they are now; raises ``RouterError`` when a VirtualService or route is missing."""
         snapshots: list[RouteSnapshot] = []
         for ref in target.virtual_services:
-            body = await self._store.get(target.namespace, ref.name)
-            if body is None:
-                problem = _not_found(target.namespace, ref.name)
-                raise RouteNotFoundError(problem.message, reason=problem.reason)
+            body = await self._loop.get(target.namespace, ref.name)
+            if isinstance(body, RoutingProblem):
+                raise RouteNotFoundError(body.message, reason=body.reason)
             snapshots.extend(virtualservice_read.snapshot(body, ref.routes))
         return tuple(snapshots)
 
@@ -130,69 +116,11 @@ class IstioRouter:
         The snapshots, not ``target.virtual_services``, say what to restore: a VirtualService dropped from the spec
         mid-release is still put back. A VirtualService already as snapshotted is not written.
         """
-        problems: list[RoutingProblem] = []
-        pending: list[tuple[str, VirtualServiceBody, _Change]] = []
-        for name in dict.fromkeys(saved.virtual_service for saved in snapshots):
-            body = await self._store.get(target.namespace, name)
-            if body is None:
-                problems.append(_not_found(target.namespace, name))
-                continue
-            change: _Change = functools.partial(
-                virtualservice_write.restore, snapshots=snapshots, release=target.release
-            )
-            pending.append((name, body, change))
-        return await self._converge_all(target, pending, problems)
-
-    # ---- the read-modify-write loop ----
-
-    async def _converge_all(
-        self,
-        target: TrafficTarget,
-        pending: Sequence[tuple[str, VirtualServiceBody, _Change]],
-        problems: list[RoutingProblem],
-    ) -> WriteResult:
-        written: list[VirtualServiceWrite] = []
-        unchanged: list[str] = []
-        for name, body, change in pending:
-            outcome = await self._converge(target, name, body, change)
-            if isinstance(outcome, RoutingProblem):
-                problems.append(outcome)
-            elif outcome is None:
-                unchanged.append(name)
-            else:
-                written.append(outcome)
-        return WriteResult(written=tuple(written), unchanged=tuple(unchanged), problems=tuple(problems))
-
-    async def _converge(
-        self, target: TrafficTarget, name: str, body: VirtualServiceBody, change: _Change
-    ) -> VirtualServiceWrite | RoutingProblem | None:
-        """Apply ``change`` to ``body`` and replace it if that changed anything; None means nothing to write."""
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                desired = change(body)
-            except RouterError as e:
-                return _problem(name, e)
-            if desired == body:
-                return None
-            try:
-                written = await self._store.replace(target.namespace, name, desired)
-            except RejectedError as rejection:
-                return refused("VirtualService", target.namespace, name, rejection)
-            except ConflictError:
-                if attempt == self._max_attempts:
-                    raise
-                reread = await self._store.get(target.namespace, name)
-                if reread is None:
-                    return _not_found(target.namespace, name)
-                body = reread
-                continue
-            return VirtualServiceWrite(
-                virtual_service=name,
-                resource_version=_resource_version(written),
-                attempts=attempt,
-                previous=self._previous_weights(body, name, target),
-            )
-        raise AssertionError("unreachable: the last attempt either returns or raises")
+        change: Change = functools.partial(virtualservice_write.restore, snapshots=snapshots, release=target.release)
+        names = dict.fromkeys(saved.virtual_service for saved in snapshots)
+        return await self._loop.restore_all(
+            target.namespace, [(name, change) for name in names], previous=self._previous_weights(target)
+        )
 
     def _read(
         self, body: VirtualServiceBody, ref: VirtualServiceRef, target: TrafficTarget
@@ -201,24 +129,10 @@ class IstioRouter:
             body, ref.routes, target.stable, target.canary, cluster_domain=self._cluster_domain, release=target.release
         )
 
-    def _previous_weights(self, body: VirtualServiceBody, name: str, target: TrafficTarget) -> tuple[RouteWeights, ...]:
-        ref = next((ref for ref in target.virtual_services if ref.name == name), None)
-        weights = None if ref is None else self._read(body, ref, target)
-        return weights if isinstance(weights, tuple) else ()
+    def _previous_weights(self, target: TrafficTarget) -> Previous:
+        def previous(name: str, body: VirtualServiceBody) -> tuple[RouteWeights, ...]:
+            ref = next((ref for ref in target.virtual_services if ref.name == name), None)
+            weights = None if ref is None else self._read(body, ref, target)
+            return weights if isinstance(weights, tuple) else ()
 
-
-def _resource_version(body: VirtualServiceBody) -> str | None:
-    version = (body.get("metadata") or {}).get("resourceVersion")
-    return None if version is None else str(version)
-
-
-def _not_found(namespace: str, name: str) -> RoutingProblem:
-    return RoutingProblem(
-        name,
-        RoutingProblemReason.VIRTUAL_SERVICE_NOT_FOUND,
-        f"VirtualService {namespace}/{name} does not exist",
-    )
-
-
-def _problem(name: str, error: RouterError) -> RoutingProblem:
-    return RoutingProblem(name, RoutingProblemReason(error.reason), str(error))
+        return previous
