@@ -67,7 +67,9 @@ async def test_a_subset_no_destination_rule_defines_fails_its_share_and_graygate
                 "graygate.dev", "v1alpha1", namespace, "canaryreleases", "app",
             )
         ).get("status", {})  # fmt: skip
-        assert weights(api, namespace, "app") == (100, 0), "graygate sent traffic to the undefined subset"
+        # In a thread: a blocking read here would stall the load generator's schedule on this event loop.
+        seen_weights = await asyncio.to_thread(weights, api, namespace, "app")
+        assert seen_weights == (100, 0), "graygate sent traffic to the undefined subset"
         await asyncio.sleep(0.25)
     result = await load.stop()
     assert seen.get("phase") == "Pending", seen
