@@ -21,6 +21,7 @@ from graygate.api.gates.kind import CheckModel
 from graygate.api.gates.prometheus import Prometheus
 from graygate.api.gates.release_checks import ApiCompat, MetricParity
 from graygate.api.gates.routing_check import RoutingCheck
+from graygate.api.gates.webhook import Webhook
 
 __all__ = [
     "CHECK_MODELS",
@@ -37,6 +38,7 @@ __all__ = [
     "MetricParity",
     "Prometheus",
     "RoutingCheck",
+    "Webhook",
 ]
 
 MAX_GATES = 16
@@ -44,7 +46,7 @@ MAX_GATES = 16
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
-GateCheck = HttpProbe | MetricParity | ApiCompat | HotReload | EtcdConfig | RoutingCheck | Prometheus
+GateCheck = HttpProbe | MetricParity | ApiCompat | HotReload | EtcdConfig | RoutingCheck | Webhook | Prometheus
 """Every gate kind. Kinds whose bounded wait is a field of their own come first, then the nested ones: the CRD
 lists its bounded-wait rules in this order."""
 
@@ -63,7 +65,7 @@ def _one_kind_rule(schema: dict[str, Any], model: type[BaseModel]) -> None:
 
 class Gate(SpecModel):
     """One named check run at every analysis. Exactly one kind field (`httpProbe`, `prometheus`, `metricParity`,
-    `apiCompat`, `hotReload`, `etcdConfig`, `routingCheck`) must be set."""
+    `apiCompat`, `hotReload`, `etcdConfig`, `routingCheck`, `webhook`) must be set."""
 
     model_config = ConfigDict(json_schema_extra=_one_kind_rule)
 
@@ -107,6 +109,9 @@ class Gate(SpecModel):
     routing_check: RoutingCheck | None = None
     """Send coloured and uncoloured requests through the mesh: coloured ones must reach the canary, the rest follow
     the weight."""
+
+    webhook: Webhook | None = None
+    """POST the release's data to a URL of your own (a smoke test, a change ticket): a 2xx answer passes."""
 
     @property
     def check(self) -> GateCheck:
