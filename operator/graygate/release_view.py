@@ -14,6 +14,7 @@ from typing import Any
 from graygate.api import COMMAND_ANNOTATION, CanaryReleaseStatus, parse_spec
 from graygate.api.gates import Gate
 from graygate.api.validation import InvalidSpec
+from graygate.domain.analysis.webhook_payload import own_annotations
 from graygate.domain.release.claims import Claim, RouteKey, claims_of, contested_by
 from graygate.ports.release import ReleaseRef
 from graygate.service import ReleaseView
@@ -51,6 +52,8 @@ def release_view(
         status=status,
         command=(meta.get("annotations") or {}).get(COMMAND_ANNOTATION),
         contested=contested,
+        labels={str(key): str(value) for key, value in (meta.get("labels") or {}).items()},
+        annotations=own_annotations(meta.get("annotations")),
     )
 
 

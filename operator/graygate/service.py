@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from graygate.api.spec import CanaryReleaseSpec
@@ -84,6 +84,10 @@ class ReleaseView:
     command: str | None
     contested: str | None = None
     """Set when an older release holds one of this release's routes: then no VirtualService is read or written."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """The release's own labels, for webhooks."""
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    """The release's own annotations but kubectl's last-applied copy, for webhooks."""
 
 
 @dataclass(frozen=True)
@@ -297,6 +301,9 @@ async def _observe(
             release=release.ref.name,
             spec=spec,
             step_started_at=release.status.step_started_at,
+            status=release.status,
+            labels=release.labels,
+            annotations=release.annotations,
         )
         analysis = await deps.gates.measure(due, now, scope)
         measured_at = time.monotonic()

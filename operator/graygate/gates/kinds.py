@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from graygate.api.gates import ApiCompat, CheckModel, EtcdConfig, HotReload, HttpProbe, MetricParity, Prometheus
+from graygate.api.gates import (
+    ApiCompat,
+    CheckModel,
+    EtcdConfig,
+    HotReload,
+    HttpProbe,
+    MetricParity,
+    Prometheus,
+    Webhook,
+)
 from graygate.api.gates.routing_check import RoutingCheck
 from graygate.domain.analysis.api_compat import ApiCompatMeasurement
 from graygate.domain.analysis.etcd_config import EtcdConfigMeasurement
@@ -21,6 +30,7 @@ from graygate.domain.analysis.measurements import Measurement
 from graygate.domain.analysis.metric_parity import MetricParityMeasurement
 from graygate.domain.analysis.prometheus import PrometheusMeasurement
 from graygate.domain.analysis.routing_check import RoutingCheckMeasurement
+from graygate.domain.analysis.webhook import WebhookMeasurement
 from graygate.gates.api_compat import ApiCompatObserver
 from graygate.gates.etcd_config import EtcdConfigObserver
 from graygate.gates.hot_reload import HotReloadObserver
@@ -29,6 +39,7 @@ from graygate.gates.metric_parity import MetricParityObserver
 from graygate.gates.prometheus import PrometheusObserver
 from graygate.gates.routing_check import RoutingCheckObserver
 from graygate.gates.tools import GateTools
+from graygate.gates.webhook import WebhookObserver
 from graygate.ports.gates import Observer
 
 __all__ = ["KINDS", "GateKind", "kind_of"]
@@ -56,6 +67,7 @@ KINDS: tuple[GateKind, ...] = (
     GateKind(HotReload, HotReloadMeasurement, HotReloadObserver.of),
     GateKind(EtcdConfig, EtcdConfigMeasurement, EtcdConfigObserver.of),
     GateKind(RoutingCheck, RoutingCheckMeasurement, RoutingCheckObserver.of),
+    GateKind(Webhook, WebhookMeasurement, WebhookObserver.of),
 )
 
 _BY_NAME = {kind.name: kind for kind in KINDS}

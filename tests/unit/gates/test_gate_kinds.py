@@ -24,6 +24,7 @@ EXAMPLES = {
     "hotReload": {"etcd": ETCD, "key": "/app/probe", "url": "http://canary/config", "jsonPath": "$.probe"},
     "etcdConfig": {"etcd": ETCD, "prefix": "/app/", "url": "http://canary/config", "jsonPath": "$.hash"},
     "routingCheck": {"url": "http://gateway/"},
+    "webhook": {"url": "http://hooks/run"},
 }
 
 

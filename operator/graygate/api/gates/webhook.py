@@ -88,8 +88,8 @@ class Webhook(CheckModel):
     """Where to POST, e.g. `http://smoke-tests.qa:8080/run`. The URL must be in the operator's URL allowlist."""
 
     timeout: Timeout = timedelta(seconds=10)
-    """How long the call may take in total, every retry included; one attempt that takes longer fails. Must be
-    shorter than the analysis interval."""
+    """How long the call may take in total, every retry included: each of the `1 + retries` attempts may take an
+    equal share of it. Must be shorter than the analysis interval."""
 
     retries: int = Field(default=0, ge=0, le=MAX_RETRIES)
     """How many more attempts after a connection error, a timeout or a 5xx answer (never after a 4xx), within

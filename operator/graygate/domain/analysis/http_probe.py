@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar, Self
 
-from graygate.api.gates import GateCheck, HttpProbe
+from graygate.api.gates import GateCheck, HttpProbe, JsonPathCheck
 from graygate.api.status import Outcome
 from graygate.domain.analysis.measurements import Measurement, checked
 from graygate.domain.analysis.verdicts import Verdict, VerdictFor
 from graygate.domain.compare.jsonpath import Found, lookup, render
 
-__all__ = ["HttpProbeMeasurement", "judge_http_probe", "milliseconds"]
+__all__ = ["HttpProbeMeasurement", "JsonPathHeld", "json_path_check", "judge_http_probe", "milliseconds"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,30 +89,51 @@ def judge_http_probe(check: HttpProbe, seen: HttpProbeMeasurement) -> Verdict:
         observed.append(took)
         wanted.append(f"latency {budget}")
     if check.json_path is not None:
-        path, equals = check.json_path.path, check.json_path.equals
-        wants = f"{path} == {equals}" if equals is not None else f"{path} exists"
-        found = _body_value(seen, path)
-        if isinstance(found, str):
-            return verdict(Outcome.FAIL, found, None, wants)
-        got = render(found.value)
-        if found.value is None and equals is None:
-            return verdict(Outcome.FAIL, f"{path} is null", got, wants)
-        if equals is not None and got != equals:
-            return verdict(Outcome.FAIL, f"{path} is {got!r}, expected {equals!r}", got, wants)
-        observed.append(f"{path}={got}")
-        wanted.append(wants)
+        held = json_path_check(
+            check.json_path, body=seen.body, body_is_json=seen.body_is_json, body_json=seen.body_json
+        )
+        if held.failure is not None:
+            return verdict(Outcome.FAIL, held.failure, held.got, held.wants)
+        observed.append(f"{check.json_path.path}={held.got}")
+        wanted.append(held.wants)
     return verdict(Outcome.PASS, f"{', '.join(observed)} as expected", ", ".join(observed), ", ".join(wanted))
 
 
-def _body_value(seen: HttpProbeMeasurement, path: str) -> Found | str:
+@dataclass(frozen=True, slots=True)
+class JsonPathHeld:
+    """What one `JsonPathCheck` found in an answer: what it wants (`$.ready == true`, `$.ready exists`), the value
+    it found as text (None when there is none) and, when it does not hold, why (else None)."""
+
+    wants: str
+    got: str | None
+    failure: str | None
+
+
+def json_path_check(check: JsonPathCheck, *, body: str | None, body_is_json: bool, body_json: object) -> JsonPathHeld:
+    """Whether `check` holds in an answer: its JSON (`body_json` when the gate parsed it, `body_is_json`), else its
+    text `body`, parsed here. Shared by every kind that checks a JSON answer (`httpProbe`, `webhook`)."""
+    path, equals = check.path, check.equals
+    wants = f"{path} == {equals}" if equals is not None else f"{path} exists"
+    found = _body_value(path, body=body, body_is_json=body_is_json, body_json=body_json)
+    if isinstance(found, str):
+        return JsonPathHeld(wants, None, found)
+    got = render(found.value)
+    if found.value is None and equals is None:
+        return JsonPathHeld(wants, got, f"{path} is null")
+    if equals is not None and got != equals:
+        return JsonPathHeld(wants, got, f"{path} is {got!r}, expected {equals!r}")
+    return JsonPathHeld(wants, got, None)
+
+
+def _body_value(path: str, *, body: str | None, body_is_json: bool, body_json: object) -> Found | str:
     """The value at `path` in the answer's JSON body, or why there is none."""
-    if seen.body_is_json:
-        document = seen.body_json
-    elif not seen.body:
+    if body_is_json:
+        document = body_json
+    elif not body:
         return f"no body to check {path} in"
     else:
         try:
-            document = json.loads(seen.body)
+            document = json.loads(body)
         except ValueError:
             return f"the body is not JSON, cannot check {path}"
     found = lookup(document, path)

@@ -31,12 +31,14 @@ restarted pod) is clamped to zero for that series, losing at most what it had co
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from graygate.api.gates.prometheus import Prometheus
 from graygate.api.gates.promql import promql_duration, render_template
 from graygate.api.spec import CanaryReleaseSpec
+from graygate.api.status import CanaryReleaseStatus
 from graygate.api.traffic import RouteDestination
 
 __all__ = ["QueryPlan", "QueryScope", "plan_queries", "since_step", "template_values", "window_of"]
@@ -60,12 +62,17 @@ _BUCKETS = "istio_request_duration_milliseconds_bucket{%s}"
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueryScope:
     """The release a gate's queries are about: where it lives, its name, its spec, and when its current step
-    began (None outside a running step: the counts then cover the window)."""
+    began (None outside a running step: the counts then cover the window). `status`, `labels` and `annotations`
+    (the release's own, without kubectl's last-applied copy) are what a webhook sends of the release; None and
+    empty where the caller has no release object (`graygate check`)."""
 
     namespace: str
     release: str
     spec: CanaryReleaseSpec
     step_started_at: datetime | None = None
+    status: CanaryReleaseStatus | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

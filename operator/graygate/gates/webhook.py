@@ -1,0 +1,185 @@
+"""The `webhook` gate's observation side: POST the release's data, retry what a retry can fix, record the answer.
+
+Why it only observes: what a 500 or `{"approved": false}` means for the release is the domain's judgement
+(`domain.analysis.webhook`); this module reports what the receiver answered, or why there was no answer, and never
+raises for a failed call, because a failed call *is* an observation.
+
+Choices worth knowing:
+
+* The body is the JSON of `domain.analysis.webhook_payload` (the release's data and the webhook's `metadata`),
+  sent with `Content-Type: application/json`; no Secret's value is in it. Header values from Secrets are read at
+  every call from the release's namespace (a rotated token is picked up at once), stripped of surrounding
+  whitespace (a Secret made with `echo` ends in a newline); a value still holding a line break is refused.
+* `timeout` bounds the whole call: each of the `1 + retries` attempts may take an equal share of it, so a receiver
+  that hangs is retried too, and the gate never waits longer than its bounded wait.
+* A connection error, a timeout or a 5xx answer is retried (`retries` more attempts, after a short pause that
+  grows with each attempt, while time remains); a 4xx answer is the receiver's decision and is not.
+* Redirects are not followed (`gates.http`): a webhook answers where it was configured, or fails. Only the first
+  64 KiB of an answer are read (enough JSON for `expect`), and the measurement keeps its first 256 bytes as text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from graygate.api.gates import GateCheck, Webhook
+from graygate.api.gates.webhook import WebhookHeader
+from graygate.domain.analysis.promql import QueryScope
+from graygate.domain.analysis.webhook import WebhookMeasurement, snippet
+from graygate.domain.analysis.webhook_payload import STAGE_ROLLOUT, payload_of_scope
+from graygate.errors import GateError, GraygateError
+from graygate.gates.http import Answer, HttpClient, HttpConnectionFailure, HttpFailure, HttpTimeout
+from graygate.gates.tools import GateTools, expect
+from graygate.ports.secrets import SecretReader
+
+__all__ = ["WebhookCall", "WebhookObserver", "call_webhook", "webhook_headers"]
+
+JSON_BYTES = 64 * 1024
+USER_AGENT = "graygate-webhook"
+BACKOFF_S = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookCall:
+    """What one webhook call saw: the last answer (status, body), or why there was none (`error`)."""
+
+    status_code: int | None
+    body: bytes
+    charset: str | None
+    latency_s: float
+    attempts: int
+    error: str | None
+
+
+async def webhook_headers(hook: Webhook, namespace: str | None, secrets: SecretReader | None) -> dict[str, str]:
+    """The webhook's headers, values from Secrets read from `namespace`; a `GateError` says which one cannot be."""
+    return {header.name: await _header_value(header, namespace, secrets) for header in hook.headers}
+
+
+async def _header_value(header: WebhookHeader, namespace: str | None, secrets: SecretReader | None) -> str:
+    if header.value is not None:
+        return header.value
+    assert header.value_from is not None  # the model requires one of value or valueFrom
+    ref = header.value_from.secret_key_ref
+    if secrets is None:
+        raise GateError(f"header {header.name} needs Secret {ref.name}, but no Secret reader is configured")
+    if namespace is None:
+        raise GateError(f"header {header.name}: no release namespace to read Secret {ref.name} from")
+    try:
+        value = (await secrets.secret_value(namespace, ref.name, ref.key)).strip()
+    except GraygateError as error:
+        where = f"key {ref.key} of Secret {namespace}/{ref.name}"
+        raise GateError(f"header {header.name}: cannot read {where}: {error}") from error
+    if "\n" in value or "\r" in value:
+        raise GateError(f"header {header.name}: key {ref.key} of Secret {namespace}/{ref.name} holds a line break")
+    return value
+
+
+async def call_webhook(
+    client: HttpClient,
+    hook: Webhook,
+    payload: object,
+    headers: dict[str, str],
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> WebhookCall:
+    """POST `payload` as `hook` says, retrying a connection error, a timeout or a 5xx within `hook.timeout`."""
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    sent = {**headers, "Content-Type": "application/json"}
+    total = hook.timeout.total_seconds()
+    share = total / (hook.retries + 1)
+    started = clock()
+    attempts, answer, error = 0, None, None
+    while attempts <= hook.retries:
+        remaining = total - (clock() - started)
+        if remaining <= 0.001:
+            break
+        attempts += 1
+        timeout_s = min(share, remaining)
+        answer, error = None, None
+        try:
+            answer = await client.request(
+                "POST", hook.url, headers=sent, body=body, limit=JSON_BYTES + 1, timeout_s=timeout_s
+            )
+        except HttpTimeout:
+            error = f"timed out after {timeout_s:.3g}s"
+        except HttpConnectionFailure as failure:
+            error = f"connection failed: {failure}"
+        except HttpFailure as failure:
+            error = f"{failure.cause}: {failure}"
+        if answer is not None and answer.status < 500:
+            break
+        pause = min(BACKOFF_S * attempts, total - (clock() - started))
+        if attempts <= hook.retries and pause > 0:
+            await sleep(pause)
+    return _call(answer, error, attempts, max(0.0, clock() - started))
+
+
+def _call(answer: Answer | None, error: str | None, attempts: int, latency_s: float) -> WebhookCall:
+    if answer is None:
+        return WebhookCall(None, b"", None, latency_s, attempts, error or "no time left for an attempt")
+    return WebhookCall(answer.status, answer.body, answer.charset, latency_s, attempts, None)
+
+
+class WebhookObserver:
+    """Calls `webhook` gates (a `graygate.ports.Observer`), reading header values with the tools' Secret reader."""
+
+    @classmethod
+    def of(cls, tools: GateTools) -> WebhookObserver:
+        return cls(tools.secrets)
+
+    def __init__(
+        self,
+        secrets: SecretReader | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._secrets = secrets
+        self._clock = clock
+        self._sleep = sleep
+        self._client = HttpClient(USER_AGENT, name="webhook gate")
+
+    async def observe(
+        self, gate: str, check: GateCheck, now: datetime, scope: QueryScope | None = None
+    ) -> WebhookMeasurement:
+        """One call as `check` describes it, with the release in `scope`, recorded for the domain to judge."""
+        hook = expect(check, Webhook)
+        try:
+            headers = await webhook_headers(hook, scope.namespace if scope else None, self._secrets)
+        except GateError as error:
+            return WebhookMeasurement(gate=gate, observed_at=now, url=hook.url, request_error=str(error))
+        payload = payload_of_scope(scope, stage=STAGE_ROLLOUT, metadata=hook.metadata)
+        call = await call_webhook(self._client, hook, payload, headers, clock=self._clock, sleep=self._sleep)
+        parsed, document = _json(call.body) if call.status_code is not None else (False, None)
+        return WebhookMeasurement(
+            gate=gate,
+            observed_at=now,
+            url=hook.url,
+            status_code=call.status_code,
+            body=snippet(call.body, call.charset),
+            body_is_json=parsed,
+            body_json=document,
+            latency=timedelta(seconds=call.latency_s),
+            attempts=call.attempts,
+            error=call.error,
+        )
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+def _json(body: bytes) -> tuple[bool, object]:
+    """(True, the value) when the whole answer is JSON; (False, None) when it is not, or was cut at the bound."""
+    if not body or len(body) > JSON_BYTES:
+        return False, None
+    try:
+        return True, json.loads(body)
+    except ValueError:
+        return False, None
