@@ -28,3 +28,16 @@ def test_a_name_too_long_for_the_header_rule_names_makes_the_spec_invalid(length
     assert isinstance(view.spec, InvalidSpec) is invalid
     if isinstance(view.spec, InvalidSpec):
         assert "254 characters with this release's 234-character name" in view.spec.message
+
+
+def test_the_release_s_labels_and_annotations_reach_the_view_without_kubectl_s_copy() -> None:
+    meta = {
+        "name": "checkout",
+        "labels": {"team": "payments"},
+        "annotations": {"owner": "ana", "kubectl.kubernetes.io/last-applied-configuration": '{"spec": {}}'},
+    }
+    body = {"metadata": meta, "spec": SPEC}
+    view = release_view(
+        ReleaseRef("shop", "checkout", "uid"), body, CanaryReleaseStatus(), (), lambda _: (), datetime.now(UTC)
+    )
+    assert (dict(view.labels), dict(view.annotations)) == ({"team": "payments"}, {"owner": "ana"})

@@ -108,7 +108,7 @@ async def call_webhook(
                 "POST", hook.url, headers=sent, body=body, limit=JSON_BYTES + 1, timeout_s=timeout_s
             )
         except HttpTimeout:
-            error = f"timed out after {timeout_s:.3g}s"
+            error = f"timed out after {round(timeout_s, 1):g}s"
         except HttpConnectionFailure as failure:
             error = f"connection failed: {failure}"
         except HttpFailure as failure:
