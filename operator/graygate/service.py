@@ -265,6 +265,8 @@ def _notify(release: ReleaseView, decision: Decision, sink: NotificationSink, un
     blocks nor raises. A traffic change that is not written yet is said, as in the Event."""
     try:
         notes = notifications_of(release.ref.namespace, release.ref.name, release.status, decision)
+        if not notes:
+            return
         if unrouted is not None:
             retrying = f"; the traffic change is not written yet ({type(unrouted).__name__}), retrying"
             notes = tuple(replace(note, message=note.message + retrying) for note in notes)

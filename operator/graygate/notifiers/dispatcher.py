@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import aiohttp
 import yaml
 from pydantic import ValidationError
 
@@ -33,7 +32,7 @@ from graygate.domain.url_allowlist import UrlAllowlist
 from graygate.errors import GraygateError
 from graygate.metrics import OperatorMetrics
 from graygate.notifiers.kinds import FORMATS
-from graygate.notifiers.send import Delivery, post_json
+from graygate.notifiers.send import Delivery, JsonPoster
 from graygate.ports.notifications import SETTINGS_CONFIG_MAP, SETTINGS_KEY, NotificationSettingsReader
 from graygate.ports.release import ReleaseRef
 from graygate.ports.secrets import SecretReader
@@ -73,12 +72,11 @@ class Dispatcher:
         self._allowlist = allowlist
         self._metrics = metrics
         self._home = home
-        self._delivery = delivery or Delivery()
+        self._poster = JsonPoster(delivery or Delivery())
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(capacity)
         self._limiter = RateLimiter()
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
-        self._session: aiohttp.ClientSession | None = None
 
     def start(self) -> None:
         if self._task is None:
@@ -90,9 +88,7 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._poster.close()
 
     def submit(self, ref: ReleaseRef, settings: Notifications | None, notifications: tuple[Notification, ...]) -> None:
         if not notifications:
@@ -176,20 +172,13 @@ class Dispatcher:
             )  # fmt: skip
             return
         payload = FORMATS[channel.kind](note, suppressed)
-        sent = await post_json(self._open(), url, payload, self._delivery)
+        sent = await self._poster.post(url, payload)
         self._count(channel.kind, "sent" if sent.ok else "failed")
         if not sent.ok:
             log.warning(
                 "channel %s: %s not delivered after %d attempt(s): %s",
                 channel.name, note.kind.value, sent.attempts, sent.detail, extra=where,
             )  # fmt: skip
-
-    def _open(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                headers={"User-Agent": "graygate-notifications"}, cookie_jar=aiohttp.DummyCookieJar()
-            )
-        return self._session
 
     def _count(self, kind: str, result: str, amount: int = 1) -> None:
         self._metrics.notifications.labels(kind, result).inc(amount)

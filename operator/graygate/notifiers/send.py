@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-__all__ = ["Delivery", "Sent", "post_json"]
+__all__ = ["Delivery", "JsonPoster", "Sent", "post_json"]
 
 _BODY = 200
 """Bytes of a refusing answer's body kept for the log."""
@@ -34,6 +34,26 @@ class Sent:
     attempts: int
     detail: str = ""
     """Why it failed: the last status and the first bytes of the body, or the error."""
+
+
+class JsonPoster:
+    """`post_json` on one session, opened on first use and closed with the notifier."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        self._delivery = delivery
+        self._session: aiohttp.ClientSession | None = None
+
+    async def post(self, url: str, payload: Any) -> Sent:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": "graygate-notifications"}, cookie_jar=aiohttp.DummyCookieJar()
+            )
+        return await post_json(self._session, url, payload, self._delivery)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 async def post_json(session: aiohttp.ClientSession, url: str, payload: Any, delivery: Delivery) -> Sent:

@@ -4,7 +4,8 @@ succeeded, rolled back, aborted, stalled), each as one line that says what happe
 Why derived from (status before, decision) and nothing else: the decision's status already holds the transitions
 it made (the history entries it appended, through `phases.transition`) and the verdicts that caused them, so the
 notification says exactly what the status and the Kubernetes Event say, and a test needs no operator. One tick can
-make two moves (a start straight into an indefinite pause): each is its own notification, in order.
+make two moves (a start straight into an indefinite pause): each is its own notification, in order, except a step
+entered only to pause there, which is said once, by the pause.
 
 Adding a reason is one line of `REASONS` (e.g. the stage hooks' `AwaitingConfirmation`). A phase reached decides
 first: every move to `Failed` is a rollback, to `Aborted` an abort, to `Succeeded` a success (except `Adopted`:
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from itertools import zip_longest
 from types import MappingProxyType
 
 from graygate.api.conditions import STALLED
@@ -102,7 +104,13 @@ def notifications_of(
     """The transitions `decision` made from `before`, as notifications, oldest first (none: nothing to say)."""
     after = decision.status
     moves = [entry for entry in after.history if entry not in before.history]
-    made = [note for entry in moves if (note := _of_move(namespace, release, before, after, entry)) is not None]
+    # entering a step that pauses (an indefinite pause, a confirmation) is one message: the pause says the step
+    kept = [
+        entry
+        for entry, following in zip_longest(moves, moves[1:])
+        if not (_kind(entry) is Kind.STEP_ADVANCED and following is not None and following.to is Phase.PAUSED)
+    ]
+    made = [note for entry in kept if (note := _of_move(namespace, release, before, after, entry)) is not None]
     if not any(note.kind is Kind.STALLED for note in made) and (stalled := _stalled(before, after)) is not None:
         made.append(_notification(namespace, release, after, Kind.STALLED, *stalled))
     return tuple(made)
@@ -127,7 +135,7 @@ def _of_move(
     where = f"step {entry.step + 1}/{_steps(after)}"
     failed: tuple[FailedGate, ...] = ()
     if kind is Kind.ROLLED_BACK:
-        failed = _failed_gates(after)
+        failed = _failed_gates(before, after)
         said = f"rolled back from {before.canary_weight}% at {where}: " + (
             "; ".join(_failure(gate) for gate in failed) if failed else entry.message
         )
@@ -179,12 +187,12 @@ def _steps(status: CanaryReleaseStatus) -> str:
     return total or "?"
 
 
-def _failed_gates(status: CanaryReleaseStatus) -> tuple[FailedGate, ...]:
-    """The failed verdicts of the analysis that ended the release (the latest one)."""
+def _failed_gates(before: CanaryReleaseStatus, after: CanaryReleaseStatus) -> tuple[FailedGate, ...]:
+    """The failed verdicts of the analysis that ended the release: the results this decision recorded."""
     return tuple(
         FailedGate(gate=result.gate, value=result.value, threshold=result.threshold, reason=result.reason)
-        for result in status.recent_results
-        if result.at == status.last_analysis_at and result.outcome in (Outcome.FAIL, Outcome.ERROR)
+        for result in after.recent_results
+        if result not in before.recent_results and result.outcome in (Outcome.FAIL, Outcome.ERROR)
     )
 
 
