@@ -136,7 +136,8 @@ def test_a_rollback_names_the_gate_its_value_and_threshold() -> None:
     assert isinstance(decision, Rollback)
     (note,) = notifications_of("shop", "checkout", before, decision)
     assert note.kind is Kind.ROLLED_BACK
-    assert note.message == "shop/checkout rolled back from 50% at step 3/4: gate health failed: value 503, threshold in [200]"
+    said = "shop/checkout rolled back from 50% at step 3/4: gate health failed: value 503, threshold in [200]"
+    assert note.message == said
     assert note.failed_gates == (FailedGate("health", "503", "in [200]", note.failed_gates[0].reason),)
 
 
@@ -166,7 +167,8 @@ def stalled(state: ConditionStatus, message: str = "routes unreadable") -> Condi
 def test_stalled_is_said_once_when_the_condition_turns_true() -> None:
     calm = RUNNING.model_copy(update={"conditions": (stalled(ConditionStatus.FALSE),)})
     stuck = calm.model_copy(update={"conditions": (stalled(ConditionStatus.TRUE),)})
-    (note,) = notifications_of("shop", "checkout", calm, Hold(reason=Reason.ROUTE_UNAVAILABLE, message="", status=stuck))
+    holding = Hold(reason=Reason.ROUTE_UNAVAILABLE, message="", status=stuck)
+    (note,) = notifications_of("shop", "checkout", calm, holding)
     assert (note.kind, note.reason, note.message) == (
         Kind.STALLED,
         "RouteUnavailable",
@@ -187,7 +189,9 @@ def test_a_failed_release_is_rolled_back_not_stalled() -> None:
 def test_a_message_is_cut_to_one_chat_line() -> None:
     entry = (P.PROGRESSING, P.ABORTED, "Aborted", "why\n" * 400, 1, 0)
     (note,) = notifications_of("shop", "checkout", RUNNING, moved(RUNNING, entry))
-    assert len(note.message) == 600 and "\n" not in note.message and note.message.endswith("…")
+    assert len(note.message) == 600
+    assert "\n" not in note.message
+    assert note.message.endswith("…")
 
 
 # ---- the rate limit ----

@@ -37,7 +37,8 @@ def test_every_kind_has_its_format() -> None:
 def test_every_payload_is_json_and_carries_the_line(kind: str) -> None:
     payload = FORMATS[kind](ROLLED_BACK, 0)  # type: ignore[index]
     text = json.dumps(payload)
-    assert "0.12" in text and "= 0.05" in text and "errors" in text
+    for part in ("errors", "0.12", "= 0.05"):
+        assert part in text
     assert "http" not in text.replace("http://adaptivecards.io/schemas/adaptive-card.json", ""), "no link"
 
 
@@ -49,7 +50,9 @@ def test_slack() -> None:
         "text": {"type": "mrkdwn", "text": f"*shop/checkout: rolled back*\n{LINE.replace('<', '&lt;')}"},
     }
     context = payload["blocks"][1]["elements"][0]["text"]
-    assert context == "Phase: Failed · Step: 2/4 · Weights: canary 0% / stable 100% · Reason: RolledBack · Revision: 5d8f7c9b4e1a"
+    assert context == (
+        "Phase: Failed · Step: 2/4 · Weights: canary 0% / stable 100% · Reason: RolledBack · Revision: 5d8f7c9b4e1a"
+    )
 
 
 def test_teams_is_an_adaptive_card() -> None:
@@ -66,7 +69,8 @@ def test_discord_never_mentions() -> None:
     payload = FORMATS["discord"](ROLLED_BACK, 0)
     assert (payload["content"], payload["allowed_mentions"]) == (LINE, {"parse": []})
     (embed,) = payload["embeds"]
-    assert (embed["title"], embed["color"], embed["timestamp"]) == ("shop/checkout: rolled back", 0xCF222E, T0.isoformat())
+    assert (embed["title"], embed["color"]) == ("shop/checkout: rolled back", 0xCF222E)
+    assert embed["timestamp"] == T0.isoformat()
 
 
 def test_generic_webhook_document() -> None:
@@ -93,6 +97,8 @@ def test_generic_webhook_document() -> None:
     }
 
 
-@pytest.mark.parametrize(("suppressed", "said"), [(0, ""), (1, " (1 earlier notification suppressed by the rate limit)")])
+@pytest.mark.parametrize(
+    ("suppressed", "said"), [(0, ""), (1, " (1 earlier notification suppressed by the rate limit)")]
+)
 def test_suppressed_messages_are_said_once(suppressed: int, said: str) -> None:
     assert FORMATS["discord"](ROLLED_BACK, suppressed)["content"] == LINE + said

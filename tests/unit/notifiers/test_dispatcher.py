@@ -26,7 +26,10 @@ REF = ReleaseRef(namespace="shop", name="checkout", uid="u1")
 FAST = Delivery(timeout_s=0.3, retries=2, backoff_s=0.01)
 
 
-def note(kind: Kind = Kind.STARTED, message: str = "shop/checkout started: step 1/2: 10% to the canary") -> Notification:
+STARTED = "shop/checkout started: step 1/2: 10% to the canary"
+
+
+def note(kind: Kind = Kind.STARTED, message: str = STARTED) -> Notification:
     return Notification(
         namespace="shop", release="checkout", kind=kind, reason="Started", message=message,
         phase=Phase.PROGRESSING, step="1/2", canary_weight=10, at=T0,
@@ -69,9 +72,10 @@ def dispatcher(
 
 
 def counted(metrics: OperatorMetrics, kind: str, result: str) -> float:
-    return metrics.registry.get_sample_value(
-        "graygate_notifications_total", {"channel_kind": kind, "result": result}
-    ) or 0.0
+    return (
+        metrics.registry.get_sample_value("graygate_notifications_total", {"channel_kind": kind, "result": result})
+        or 0.0
+    )
 
 
 async def run(notifier: Dispatcher, *batches: tuple[Notifications | None, tuple[Notification, ...]]) -> None:
@@ -152,7 +156,8 @@ async def test_the_rate_limit_drops_and_then_says_how_many() -> None:
         await notifier.drain()
         await notifier.close()
     assert [body["suppressed"] for body in receiver.bodies] == [0, 0, 3]
-    assert receiver.bodies[-1]["body"] == "shop/checkout succeeded (3 earlier notifications suppressed by the rate limit)"
+    said = "shop/checkout succeeded (3 earlier notifications suppressed by the rate limit)"
+    assert receiver.bodies[-1]["body"] == said
     assert (counted(metrics, "webhook", "sent"), counted(metrics, "webhook", "rate_limited")) == (3, 3)
 
 

@@ -45,7 +45,7 @@ class RateLimiter:
             bucket = self._buckets[key] = _Bucket(tokens=float(burst), at=now)
         bucket.tokens = min(float(burst), bucket.tokens + max(now - bucket.at, 0.0) * per_minute / 60.0)
         bucket.at = max(now, bucket.at)
-        if bucket.tokens < 1.0 - 1e-9:  # refills add up in floats: 30 × 1/30 is a whole token
+        if bucket.tokens < 1.0 - 1e-9:  # refills add up in floats: 30 times 1/30 is a whole token
             bucket.suppressed += 1
             return Admission(allowed=False)
         bucket.tokens -= 1.0
