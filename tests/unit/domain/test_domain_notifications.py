@@ -92,7 +92,7 @@ RUNNING = status(P.PROGRESSING, canary_weight=10, step_display="1/4")
         (
             (P.PROGRESSING, P.ABORTED, "Aborted", "aborted by hand", 1, 0),
             Kind.ABORTED,
-            "shop/checkout aborted at 10%, all traffic back to stable: aborted by hand",
+            "shop/checkout aborted at 10%: aborted by hand",
         ),
         (
             (P.PROGRESSING, P.FAILED, "ProgressDeadlineExceeded", "no progress for 10m; rolled back", 1, 0),

@@ -94,6 +94,7 @@ def test_generic_webhook_document() -> None:
         "suppressed": 2,
         "title": "shop/checkout: rolled back",
         "body": f"{LINE} (2 earlier notifications suppressed by the rate limit)",
+        "type": "failure",
     }
 
 

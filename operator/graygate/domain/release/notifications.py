@@ -148,7 +148,7 @@ def _of_move(
     elif kind is Kind.SUCCEEDED:
         said = f"succeeded: {entry.message}"
     elif kind is Kind.ABORTED:
-        said = f"aborted at {before.canary_weight}%, all traffic back to stable: {entry.message}"
+        said = f"aborted at {before.canary_weight}%: {entry.message}"
     else:
         said = f"{'stalled' if kind is Kind.STALLED else 'paused'} at {entry.weight}%: {entry.message}"
     return _notification(namespace, release, after, kind, entry.reason, said, entry, failed)
