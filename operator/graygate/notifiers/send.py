@@ -78,6 +78,9 @@ async def post_json(session: aiohttp.ClientSession, url: str, payload: Any, deli
                     break
         except TimeoutError:
             detail = f"no answer within {delivery.timeout_s:g}s"
+        except aiohttp.InvalidURL:
+            return Sent(ok=False, attempts=attempts, detail="InvalidURL: the channel's URL does not parse")
         except aiohttp.ClientError as error:
             detail = f"{type(error).__name__}: {error}"
-    return Sent(ok=False, attempts=attempts, detail=detail)
+    # the URL is a credential (a webhook's token is in its path): never in a log line
+    return Sent(ok=False, attempts=attempts, detail=detail.replace(url, "<the channel's URL>"))

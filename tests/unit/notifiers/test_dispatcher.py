@@ -161,6 +161,17 @@ async def test_the_rate_limit_drops_and_then_says_how_many() -> None:
     assert (counted(metrics, "webhook", "sent"), counted(metrics, "webhook", "rate_limited")) == (3, 3)
 
 
+async def test_a_connection_refused_is_retried_and_the_url_never_logged(caplog: Any) -> None:
+    metrics = OperatorMetrics()
+    async with serving(app(Receiver())) as server:
+        where = url(server, "/hook?token=s3cret")
+    secrets = FakeSecrets({("Secret", "shop", "hook", "url"): where})  # the server is gone: refused
+    await run(dispatcher(secrets, metrics), (settings(), (note(),)))
+    assert counted(metrics, "webhook", "failed") == 1
+    assert "not delivered after 3 attempt(s)" in caplog.text
+    assert "s3cret" not in caplog.text
+
+
 async def test_a_full_queue_drops_and_counts() -> None:
     metrics = OperatorMetrics()
     notifier = dispatcher(FakeSecrets(), metrics, capacity=1)  # not started: nothing drains
