@@ -1,13 +1,15 @@
 """Notifications with the real operator: a local HTTP server stands in for Slack's incoming webhook and for a
 generic webhook receiver. A release that runs to Succeeded sends exactly one message per transition to each; a
 flapping release (its spec changed over and over) stays within its rate limit; a receiver that hangs delays no
-tick: the release still reaches Succeeded."""
+tick: the release still reaches Succeeded. The namespace's ConfigMap and the operator's namespace's (the cluster default)
+are read by the real adapter."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -130,6 +132,37 @@ def test_one_message_per_transition_from_the_namespace_default(
     assert all(body["name"] == "checkout" and body["namespace"] == namespace for body in hook)
     assert [body["text"] for body in slack] == [body["message"] for body in hook], "Slack gets the same lines"
     assert slack[-1]["blocks"][0]["text"]["text"].startswith(f"*{where}: succeeded*")
+
+
+@pytest.fixture
+def operators_namespace(api: client.ApiClient, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A namespace standing for the operator's own (POD_NAMESPACE, as the chart sets it), named before `operator`
+    in a test's arguments so the operator process inherits it."""
+    name = f"op-{uuid.uuid4().hex[:10]}"
+    core = client.CoreV1Api(api)
+    core.create_namespace({"metadata": {"name": name}})
+    monkeypatch.setenv("POD_NAMESPACE", name)
+    yield name
+    core.delete_namespace(name)
+
+
+def test_the_cluster_default_applies_where_nothing_else_is_set(
+    api: client.ApiClient, namespace: str, routes: None, receiver: Receiver, operators_namespace: str,
+    operator: OperatorProcess,
+) -> None:  # fmt: skip
+    secret(api, operators_namespace, "platform-hook", receiver.url("/platform"))
+    settings = {"channels": [channel("platform", "webhook", "platform-hook", events=["succeeded"])]}
+    client.CoreV1Api(api).create_namespaced_config_map(
+        operators_namespace,
+        {"metadata": {"name": "graygate-notifications"}, "data": {"notifications.yaml": json.dumps(settings)}},
+    )
+    client.CustomObjectsApi(api).create_namespaced_custom_object(
+        **RELEASES, namespace=namespace, body=canary_release("checkout", [{"setWeight": 10}])
+    )
+    eventually(lambda: phase(api, namespace, "Succeeded"), 30, "the release to succeed")
+    eventually(lambda: receiver.got("/platform"), 10, "the platform's message")
+    time.sleep(1)
+    assert [body["transition"] for body in receiver.got("/platform")] == ["succeeded"]
 
 
 def test_a_flapping_release_stays_within_its_rate_limit(
