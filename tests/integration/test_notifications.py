@@ -1,8 +1,8 @@
 """Notifications with the real operator: a local HTTP server stands in for Slack's incoming webhook and for a
 generic webhook receiver. A release that runs to Succeeded sends exactly one message per transition to each; a
 flapping release (its spec changed over and over) stays within its rate limit; a receiver that hangs delays no
-tick: the release still reaches Succeeded. The namespace's ConfigMap and the operator's namespace's (the cluster default)
-are read by the real adapter."""
+tick: the release still reaches Succeeded. The namespace's ConfigMap and the operator's namespace's (the cluster
+default) are read by the real adapter."""
 
 from __future__ import annotations
 
