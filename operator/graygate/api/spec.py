@@ -32,6 +32,7 @@ from graygate.api.gates.prometheus import Prometheus
 from graygate.api.gates.promql import variables_in
 from graygate.api.gateway_limits import MAX_RULES
 from graygate.api.header_routes import SetHeaderRoute
+from graygate.api.notifications import Notifications
 from graygate.api.release_config import ReleaseConfig
 from graygate.api.traffic import RouteDestination, TrafficRouting
 
@@ -310,6 +311,11 @@ class CanaryReleaseSpec(SpecModel):
     config: ReleaseConfig | None = None
     """etcd keys that belong to the release: set just before the canary's first traffic, put back (guarded, in one
     transaction) when the release fails, is aborted, starts over or is deleted before it succeeded."""
+
+    notifications: Notifications | None = None
+    """Where the release's transitions are announced (Slack, Teams, Discord, a webhook). Absent: the
+    `graygate-notifications` ConfigMap of the release's namespace, else the operator's namespace's (the chart's
+    `notifications` value)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> CanaryReleaseSpec:
