@@ -15,6 +15,7 @@ OWNERS = {
     "etcd3": "graygate.store.etcd",
     "prometheus_api_client": "graygate.providers.prometheus",
     "aiohttp": "graygate.gates.http",
+    "cel": "graygate.api.expressions",
 }
 
 
