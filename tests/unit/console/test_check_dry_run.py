@@ -1,4 +1,5 @@
-"""`graygate check` shows a `dryRun` gate's verdict, marked, and leaves it out of the release's verdict and exit code."""
+"""`graygate check` shows a `dryRun` gate's verdict, marked, and leaves it out of the release's verdict and exit
+code."""
 
 from __future__ import annotations
 
