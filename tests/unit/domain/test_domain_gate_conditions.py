@@ -58,6 +58,7 @@ def test_argo_rollouts_order(
     ("measured", "outcome", "reason"),
     [
         (probe("health", error="connection refused"), V.FAIL, "no answer"),  # the kind's verdict stands
+        (probe("health", None), V.ERROR, "neither a status code nor an error"),
         (probe("health", 200, body='{"ready": true}'), V.ERROR, "a condition could not be evaluated: no such key"),
     ],
 )

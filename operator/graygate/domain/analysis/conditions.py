@@ -63,8 +63,10 @@ def judge_conditions(gate: Gate, measurement: Measurement, base: Verdict) -> Ver
 
 
 def _show(result: Mapping[str, object]) -> str:
-    """The result as compact JSON (NaN as null), cut for the status."""
-    text = json.dumps(_finite(result), separators=(",", ":"), sort_keys=True, default=str)
+    """The result as compact JSON (NaN as null), its single values first so a long body or vector cannot hide
+    them, cut for the status."""
+    ordered = dict(sorted(result.items(), key=lambda item: (isinstance(item[1], Mapping | list | str), item[0])))
+    text = json.dumps(_finite(ordered), separators=(",", ":"), default=str)
     return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…"
 
 

@@ -55,7 +55,9 @@ class HttpProbeMeasurement(Measurement):
 
     def result(self) -> Mapping[str, object] | None:
         """`statusCode` (int), `latencySeconds`, `body` (the parsed JSON answer; null when it is not JSON) and
-        `bodyText` (the beginning of the answer's text)."""
+        `bodyText` (the beginning of the answer's text); None without a status code (the kind's `Error` stands)."""
+        if self.status_code is None:
+            return None
         body: object = self.body_json
         if not self.body_is_json:
             try:
