@@ -236,9 +236,14 @@ CASES: list[tuple[str, Callable[[Spec], None], str]] = [
         "give max, maxRatio or both",
     ),
     (
-        "spec.analysis.gates[].prometheus.query",
+        "spec.analysis.gates[]",
         prometheus(query={"expr": "sum(x)"}),
-        "give min, max, maxRatio or a combination",
+        "give min, max, maxRatio or a combination, or a successCondition or failureCondition",
+    ),
+    (
+        "spec",
+        lambda spec: spec["analysis"]["gates"].append({"name": "g", "httpProbe": {"url": URL}, "initialDelay": "1h"}),
+        "a gate's initialDelay must be shorter than progressDeadline",
     ),
     (
         "spec.analysis.gates[].prometheus.query",

@@ -15,6 +15,7 @@ OWNERS: dict[str, str | tuple[str, ...]] = {
     "etcd3": "graygate.store.etcd",
     "prometheus_api_client": "graygate.providers.prometheus",
     "aiohttp": ("graygate.gates.http", "graygate.notifiers.send"),
+    "cel": "graygate.api.expressions",
 }
 
 

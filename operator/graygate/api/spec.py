@@ -26,7 +26,8 @@ from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from graygate.api.analysis import Analysis
 from graygate.api.base import SpecModel
 from graygate.api.cel import exactly_one, rules
-from graygate.api.durations import Duration, Interval
+from graygate.api.durations import Duration, Interval, format_duration
+from graygate.api.field_errors import at_field
 from graygate.api.fields import DNS_SUBDOMAIN
 from graygate.api.gates.prometheus import Prometheus
 from graygate.api.gates.promql import variables_in
@@ -205,6 +206,11 @@ _SPEC_RULES = rules(
         "progressDeadline must be longer than analysis.interval: a step needs at least one analysis to progress",
     ),
     (
+        "!has(self.analysis) || !has(self.analysis.gates) || self.analysis.gates.all(g, !has(g.initialDelay) || "
+        "duration(g.initialDelay) < duration(has(self.progressDeadline) ? self.progressDeadline : '10m'))",
+        "a gate's initialDelay must be shorter than progressDeadline: the step would be past its deadline first",
+    ),
+    (
         "!has(self.workload) || !has(self.workload.primary) || self.workload.primary != self.workload.name",
         "workload.primary must differ from workload.name",
     ),
@@ -338,9 +344,15 @@ class CanaryReleaseSpec(SpecModel):
             )
         if self.workload is not None and self.workload.primary == self.workload.name:
             raise ValueError("workload.primary must differ from workload.name")
-        for gate in self.analysis.gates:
+        for index, gate in enumerate(self.analysis.gates):
             if gate.prometheus is not None:
                 self._check_prometheus_names(gate.name, gate.prometheus)
+            if gate.initial_delay is not None and gate.initial_delay >= self.progress_deadline:
+                deadline = format_duration(self.progress_deadline)
+                raise at_field(
+                    f"analysis.gates[{index}].initialDelay",
+                    f"must be shorter than progressDeadline ({deadline}): the step would be past its deadline first",
+                )
         return self
 
     def _check_gateway_api(self) -> None:

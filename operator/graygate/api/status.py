@@ -162,6 +162,10 @@ class GateResult(StatusModel):
     weight: int = 0
     """The canary weight the release was at."""
 
+    dry_run: bool | None = None
+    """`true` for a `dryRun` gate's verdict: reported, but counted toward nothing (it never failed, held or paused
+    the release); absent otherwise."""
+
 
 class StepFailures(StatusModel):
     """How many samples of one gate failed at one step."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from graygate.api.field_errors import AT_FIELD
 from graygate.api.gateway_limits import MAX_RULE_NAME
 from graygate.api.header_routes import header_route_name
 from graygate.api.spec import CanaryReleaseSpec
@@ -97,6 +98,9 @@ def describe_errors(error: ValidationError, *, root: str) -> tuple[str, ...]:
 
 def _describe(detail: ErrorDetails, root: str) -> str:
     kind = detail["type"]
+    if kind == AT_FIELD and (ctx := detail.get("ctx")):
+        at = str(ctx["at"])
+        return f"{field_path(root, detail['loc'])}{'' if at.startswith('[') else '.'}{at}: {ctx['why']}"
     if kind in _PLAIN_MESSAGES:
         why = _PLAIN_MESSAGES[kind]
     elif kind in ("value_error", "assertion_error"):

@@ -6,7 +6,8 @@ exit code gates pipelines), so it is built from plain verdicts and tested with t
 
 The report holds one line per gate with its sample verdict (one sample: a gate's `successThreshold` and
 `failureThreshold` count consecutive analyses in the operator and are not applied here), its value, its threshold
-and its reason. The release's verdict is the worst of them, and decides the exit code:
+and its reason. The release's verdict is the worst of them (a `dryRun` gate's is shown, marked, but left out),
+and decides the exit code:
 
     0  Pass                               every gate passed
     1  Fail                               a gate failed: the canary is not fit for traffic
@@ -70,9 +71,10 @@ class GateLine:
     value: str | None = None
     threshold: str | None = None
     query: str | None = None
+    dry_run: bool = False
 
-    def as_json(self) -> dict[str, str | None]:
-        out: dict[str, str | None] = {
+    def as_json(self) -> dict[str, str | bool | None]:
+        out: dict[str, str | bool | None] = {
             "name": self.name,
             "kind": self.kind,
             "verdict": self.outcome.value,
@@ -82,6 +84,8 @@ class GateLine:
         }
         if self.query is not None:
             out["query"] = self.query
+        if self.dry_run:
+            out["dryRun"] = True
         return out
 
 
@@ -95,7 +99,7 @@ class CheckReport:
 
     @property
     def outcome(self) -> Outcome:
-        return worst(gate.outcome for gate in self.gates)
+        return worst(gate.outcome for gate in self.gates if not gate.dry_run)
 
     @property
     def exit_code(self) -> int:
@@ -105,7 +109,7 @@ class CheckReport:
     def deciding(self) -> tuple[GateLine, ...]:
         """The gates whose verdict is the release's (none when everything passed)."""
         outcome = self.outcome
-        return () if outcome is Outcome.PASS else tuple(g for g in self.gates if g.outcome is outcome)
+        return () if outcome is Outcome.PASS else tuple(g for g in self.gates if g.outcome is outcome and not g.dry_run)
 
 
 def report_of(release: str, verdicts: Iterable[Verdict]) -> CheckReport:
@@ -118,6 +122,7 @@ def report_of(release: str, verdicts: Iterable[Verdict]) -> CheckReport:
             value=v.value,
             threshold=v.threshold,
             query=v.query,
+            dry_run=v.dry_run,
         )
         for v in verdicts
     )
@@ -138,7 +143,17 @@ def render_human(report: CheckReport, *, color: bool) -> str:
     if not report.gates:
         return f"{report.release}: no gates to check; verdict {Outcome.PASS.value}"
     rows = [("GATE", "KIND", "VERDICT", "VALUE", "THRESHOLD", "REASON")]
-    rows += [(g.name, g.kind, g.outcome.value, g.value or "-", g.threshold or "-", g.reason) for g in report.gates]
+    rows += [
+        (
+            g.name,
+            g.kind,
+            g.outcome.value + (" (dry run)" if g.dry_run else ""),
+            g.value or "-",
+            g.threshold or "-",
+            g.reason,
+        )
+        for g in report.gates
+    ]
     widths = [max(len(row[column]) for row in rows) for column in range(5)]
     lines = []
     for index, row in enumerate(rows):
@@ -149,6 +164,10 @@ def render_human(report: CheckReport, *, color: bool) -> str:
     lines.append("")
     lines.append(f"{report.release}: {_paint(report.outcome.value, report.outcome, color)} " + _meaning(report))
     return "\n".join(lines)
+
+
+def _verdict(gate: GateLine) -> str:
+    return gate.outcome.value + (" (dry run)" if gate.dry_run else "")
 
 
 def _meaning(report: CheckReport) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,7 +97,8 @@ def run_check(request: CheckRequest, now: datetime | None = None) -> CheckReport
         finally:
             await runner.close()
         by_name = {gate.name: gate for gate in spec.analysis.gates}
-        return report_of(f"{namespace}/{name}", (judge(by_name[m.gate], m) for m in measurements))
+        judged = (judge(by_name[m.gate], m) for m in measurements)
+        return report_of(f"{namespace}/{name}", (replace(v, dry_run=by_name[v.gate].dry_run) for v in judged))
 
     return asyncio.run(measure())
 

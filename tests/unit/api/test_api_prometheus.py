@@ -69,7 +69,6 @@ def test_a_gate_cannot_be_two_kinds() -> None:
         ({"requestDuration": {"quantile": 0.9}}, "give max, maxRatio or both"),
         ({"requestDuration": {"max": "1s", "quantile": 1}}, "less than 1"),
         ({"requestDuration": {"maxRatio": 0}}, "greater than 0"),
-        ({"query": {"expr": "up"}}, "give min, max, maxRatio or a combination"),
         ({"query": {"expr": "up", "maxRatio": 2}}, "maxRatio compares with stableExpr, which is missing"),
         ({"query": {"expr": "", "max": 1}}, "at least 1 character"),
         ({"query": {"expr": "up{job='{{ nmespace }}'}", "max": 1}}, "unknown template variable {{ nmespace }}"),

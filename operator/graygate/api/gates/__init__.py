@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from graygate.api.base import SpecModel
 from graygate.api.cel import exactly_one
+from graygate.api.durations import Duration
+from graygate.api.expressions import MAX_EXPRESSION, check_condition
+from graygate.api.field_errors import at_field
 from graygate.api.fields import JSON_PATH_PATTERN
 from graygate.api.gates.etcd_checks import EtcdConfig, HotReload
 from graygate.api.gates.http_probe import HttpProbe, JsonPathCheck
@@ -53,13 +56,34 @@ lists its bounded-wait rules in this order."""
 CHECK_MODELS: tuple[type[CheckModel], ...] = get_args(GateCheck)
 """The models of `GateCheck`, in its order."""
 
-_COMMON_FIELDS = ("name", "critical", "pre_check", "success_threshold", "failure_threshold")
+_COMMON_FIELDS = (
+    "name",
+    "critical",
+    "pre_check",
+    "success_threshold",
+    "failure_threshold",
+    "dry_run",
+    "initial_delay",
+    "success_condition",
+    "failure_condition",
+)
+
+
+_UNJUDGED_QUERY = (
+    "prometheus.query: give min, max, maxRatio or a combination, or a successCondition or failureCondition"
+)
+_JUDGED_QUERY = (
+    "!has(self.prometheus) || !has(self.prometheus.query) || has(self.prometheus.query.min) || "
+    "has(self.prometheus.query.max) || has(self.prometheus.query.maxRatio) || has(self.successCondition) || "
+    "has(self.failureCondition)"
+)
 
 
 def _one_kind_rule(schema: dict[str, Any], model: type[BaseModel]) -> None:
     kinds = [field.alias or name for name, field in model.model_fields.items() if name not in _COMMON_FIELDS]
     schema["x-kubernetes-validations"] = [
-        {"rule": exactly_one(*kinds), "message": f"exactly one gate kind must be set: {', '.join(kinds)}"}
+        {"rule": exactly_one(*kinds), "message": f"exactly one gate kind must be set: {', '.join(kinds)}"},
+        {"rule": _JUDGED_QUERY, "message": _UNJUDGED_QUERY},
     ]
 
 
@@ -87,6 +111,25 @@ class Gate(SpecModel):
 
     failure_threshold: int = Field(default=1, ge=1, le=100)
     """How many consecutive failing samples it takes for the gate to fail; fewer leave it `Waiting`."""
+
+    dry_run: bool = False
+    """Measure and report this gate (status results marked `dryRun`, Events, metrics) but never let it fail, hold
+    or pause the release: its verdicts count toward no limit and never keep a step or a pre-check from passing."""
+
+    initial_delay: Duration | None = None
+    """How long after a weight is set (the step's `stepStartedAt`; for a pre-check, the time the release began
+    waiting to start, `progressAt`) before this gate is measured: until then it is not run and shows `Waiting`,
+    which holds the step without counting as a failure. Takes effect when longer than `analysis.interval` (the
+    first analysis of a step is one interval after it starts); must be shorter than `progressDeadline`."""
+
+    success_condition: str | None = Field(default=None, min_length=1, max_length=MAX_EXPRESSION)
+    """A CEL expression over the measured `result` that must be true for the gate to pass, e.g.
+    `result.series.all(s, s.value < 0.05)`. With a `failureCondition` too, neither being true is `Inconclusive`.
+    Either condition replaces the kind's own thresholds. What `result` holds depends on the kind (README)."""
+
+    failure_condition: str | None = Field(default=None, min_length=1, max_length=MAX_EXPRESSION)
+    """A CEL expression over the measured `result` that fails the gate when true (it is checked first); without a
+    `successCondition`, false passes."""
 
     http_probe: HttpProbe | None = None
     """Probe an HTTP endpoint."""
@@ -130,4 +173,19 @@ class Gate(SpecModel):
             options = ", ".join(alias for name, alias in kinds.items() if name not in _COMMON_FIELDS)
             found = ", ".join(chosen) if chosen else "none"
             raise ValueError(f"exactly one gate kind must be set ({options}); found {found}")
+        return self
+
+    @model_validator(mode="after")
+    def _conditions_hold_together(self) -> Gate:
+        check = self.check
+        conditions = self.success_condition is not None or self.failure_condition is not None
+        if isinstance(check, Prometheus) and check.unjudged and not conditions:
+            raise at_field("prometheus.query", _UNJUDGED_QUERY.split(": ", 1)[1])
+        for field, alias in (("success_condition", "successCondition"), ("failure_condition", "failureCondition")):
+            expression = getattr(self, field)
+            if expression is None:
+                continue
+            why = check_condition(expression, check.result_sample(), open_keys=check.result_open_keys, kind=check.kind)
+            if why is not None:
+                raise at_field(alias, why)
         return self

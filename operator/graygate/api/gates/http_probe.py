@@ -66,5 +66,10 @@ class HttpProbe(CheckModel):
     json_path: JsonPathCheck | None = None
     """An optional check on the JSON body."""
 
+    result_open_keys: ClassVar[bool] = True
+
+    def result_sample(self) -> dict[str, object]:
+        return {"statusCode": 200, "latencySeconds": 0.1, "body": {}, "bodyText": ""}
+
     def urls(self) -> tuple[str, ...]:
         return (self.url,)

@@ -24,6 +24,14 @@ class CheckModel(SpecModel):
     """The path of the duration one analysis of this kind may wait (e.g. `("timeout",)`), which must be shorter
     than the analysis interval; empty when the kind has none."""
 
+    result_open_keys: ClassVar[bool] = False
+    """Whether this kind's `result` holds maps whose keys only the run knows (a series' labels, a JSON body)."""
+
+    def result_sample(self) -> dict[str, object]:
+        """A representative `result` of this check, typed as its measurement's `result()` is: what a
+        `successCondition` or `failureCondition` is checked against. Empty for a kind that measures no number."""
+        return {}
+
     def urls(self) -> tuple[str, ...]:
         """Every URL this check calls on the release author's word (not an operator default)."""
         return ()

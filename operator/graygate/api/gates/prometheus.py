@@ -230,11 +230,11 @@ class RequestDuration(SpecModel):
 
 class PromQuery(SpecModel):
     """Your own PromQL. Each expression must answer one number (aggregate with `sum`, `max`, ...): several series
-    are an `Error`, none (or NaN) follows `onNoData`."""
+    are an `Error`, none (or NaN) follows `onNoData`. Give `min`, `max`, `maxRatio` or a combination, or judge the
+    answer (a whole vector, too) with the gate's `successCondition` / `failureCondition` instead."""
 
     model_config = ConfigDict(
         json_schema_extra=rules(
-            ("has(self.min) || has(self.max) || has(self.maxRatio)", "give min, max, maxRatio or a combination"),
             ("!has(self.maxRatio) || has(self.stableExpr)", "maxRatio compares with stableExpr, which is missing"),
         )
     )
@@ -259,8 +259,6 @@ class PromQuery(SpecModel):
 
     @model_validator(mode="after")
     def _thresholds(self) -> PromQuery:
-        if self.min is None and self.max is None and self.max_ratio is None:
-            raise ValueError("give min, max, maxRatio or a combination")
         if self.max_ratio is not None and self.stable_expr is None:
             raise ValueError("maxRatio compares with stableExpr, which is missing")
         return self
@@ -305,6 +303,18 @@ class Prometheus(CheckModel):
 
     query: PromQuery | None = None
     """A PromQL template of your own."""
+
+    result_open_keys: ClassVar[bool] = True
+
+    def result_sample(self) -> dict[str, object]:
+        series = [{"labels": {}, "value": 1.0}]
+        return {"value": 1.0, "series": series, "stableValue": 1.0, "stableSeries": series}
+
+    @property
+    def unjudged(self) -> bool:
+        """True for a `query` without `min`, `max` or `maxRatio`: only a gate condition can judge it."""
+        query = self.query
+        return query is not None and query.min is None and query.max is None and query.max_ratio is None
 
     @property
     def builtin(self) -> bool:

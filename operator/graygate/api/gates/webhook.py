@@ -118,6 +118,9 @@ class Webhook(CheckModel):
             raise ValueError(f"headers must not repeat (names compare case-insensitively): {', '.join(repeated)}")
         return self
 
+    def result_sample(self) -> dict[str, object]:
+        return {"statusCode": 200, "latencySeconds": 0.1, "attempts": 1, "body": {}, "bodyText": ""}
+
     def urls(self) -> tuple[str, ...]:
         return (self.url,)
 

@@ -8,6 +8,12 @@ An `Error` is counted apart from `Inconclusive` because it says nothing about th
 plumbing: it holds the step, and its count resets as soon as every gate measures again. Every number that leads to
 a rollback or a pause is in status, so a restart continues the count instead of forgetting it.
 
+A `dryRun` gate is measured, judged, debounced and reported like any other (its verdicts marked `dry_run`), but
+counts toward nothing: not a critical failure, not `failureLimit`, `inconclusiveLimit` or `consecutiveErrorLimit`,
+and not the analysis' outcome (`Assessment.worst`), so it never holds, pauses or rolls back a step. A gate within
+its `initialDelay` (counted from `delay_from`: the step's start) is not measured and shows `Waiting`, which holds the
+step like any `Waiting` verdict and counts toward nothing either; its counters are left as they were.
+
 The canary workload's availability takes part as a pseudo-gate named `canaryWorkload`: unavailable while it carries
 traffic, it fails (non-critical); unavailable before any traffic, it waits.
 """
@@ -15,9 +21,10 @@ traffic, it fails (non-critical); unavailable before any traffic, it waits.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from graygate.api.durations import format_duration
 from graygate.api.gates import Gate
 from graygate.api.spec import Analysis
 from graygate.api.status import GateState, Outcome
@@ -26,7 +33,7 @@ from graygate.domain.analysis.measurements import Measurement, WorkloadReading
 from graygate.domain.analysis.verdicts import Verdict, worst, worst_verdict
 from graygate.domain.errors import UnknownGate
 
-__all__ = ["WORKLOAD_GATE", "Assessment", "assess", "debounce"]
+__all__ = ["WORKLOAD_GATE", "Assessment", "assess", "debounce", "delay_ends"]
 
 WORKLOAD_GATE = "canaryWorkload"
 
@@ -53,14 +60,26 @@ class Assessment:
     """Analyses in a row with a gate that could not measure (`Error`), this one included; 0 when none erred."""
 
     @property
+    def counted(self) -> tuple[Verdict, ...]:
+        """The verdicts that count: all but those of `dryRun` gates."""
+        return tuple(verdict for verdict in self.verdicts if not verdict.dry_run)
+
+    @property
     def worst(self) -> Outcome:
-        """The analysis' outcome: the worst of its verdicts (Pass when there are none)."""
-        return worst(verdict.outcome for verdict in self.verdicts)
+        """The analysis' outcome: the worst of its counted verdicts (Pass when there are none)."""
+        return worst(verdict.outcome for verdict in self.counted)
 
     @property
     def worst_verdict(self) -> Verdict | None:
         """The verdict that decided the outcome."""
-        return worst_verdict(self.verdicts)
+        return worst_verdict(self.counted)
+
+
+def delay_ends(gate: Gate, since: datetime | None) -> datetime | None:
+    """When the gate's `initialDelay`, counted from `since`, is over; None without a delay (or a start)."""
+    if gate.initial_delay is None or since is None:
+        return None
+    return since + gate.initial_delay
 
 
 def debounce(sample: Verdict, state: GateState, gate: Gate) -> tuple[Verdict, GateState]:
@@ -107,8 +126,10 @@ def assess(
     inconclusive_count: int,
     error_count: int,
     now: datetime,
+    delay_from: datetime | None = None,
 ) -> Assessment:
-    """Judge every gate of `analysis` (a missing measurement is an `Error`) and fold the results."""
+    """Judge every gate of `analysis` (a missing measurement is an `Error`; a gate within its `initialDelay` after
+    `delay_from` is `Waiting`, its measurement, if any, ignored) and fold the results."""
     by_gate: dict[str, Measurement] = {}
     known = {gate.name for gate in analysis.gates}
     for measurement in measurements:
@@ -125,6 +146,10 @@ def assess(
     for gate in analysis.gates:
         state = previous.get(gate.name, GateState(name=gate.name))
         measured = by_gate.get(gate.name)
+        if (ends := delay_ends(gate, delay_from)) is not None and now < ends:
+            verdicts.append(_delayed(gate, ends, now))
+            new_states.append(state.model_copy(update={"last_outcome": Outcome.WAITING}))
+            continue
         if measured is None:
             sample = Verdict(
                 gate=gate.name, kind=gate.check.kind, outcome=Outcome.ERROR, reason="no measurement was taken", at=now
@@ -132,20 +157,23 @@ def assess(
         else:
             sample = judge(gate, measured, weight=weight)
         verdict, state = debounce(sample, state, gate)
+        if gate.dry_run:
+            verdict = replace(verdict, dry_run=True)
         verdicts.append(verdict)
         new_states.append(state)
         if sample.outcome is Outcome.FAIL:
             failed.append(verdict)
-        if gate.critical and verdict.outcome is Outcome.FAIL:
+        if gate.critical and verdict.outcome is Outcome.FAIL and not gate.dry_run:
             critical.append(verdict)
     if workload is not None:
         verdicts.append(seen := _workload_verdict(workload, weight, now))
         if seen.outcome is Outcome.FAIL:
             failed.append(seen)
     critical_names = {verdict.gate for verdict in critical}
-    failures = tuple(v for v in verdicts if v.outcome is Outcome.FAIL and v.gate not in critical_names)
-    inconclusive = any(verdict.outcome is Outcome.INCONCLUSIVE for verdict in verdicts)
-    erred = any(verdict.outcome is Outcome.ERROR for verdict in verdicts)
+    counted = [verdict for verdict in verdicts if not verdict.dry_run]
+    failures = tuple(v for v in counted if v.outcome is Outcome.FAIL and v.gate not in critical_names)
+    inconclusive = any(verdict.outcome is Outcome.INCONCLUSIVE for verdict in counted)
+    erred = any(verdict.outcome is Outcome.ERROR for verdict in counted)
     if inconclusive:
         inconclusive_count += 1
     elif not erred:
@@ -159,6 +187,18 @@ def assess(
         failure_count=failure_count + len(failures),
         inconclusive_count=inconclusive_count,
         error_count=error_count + 1 if erred else 0,
+    )
+
+
+def _delayed(gate: Gate, ends: datetime, now: datetime) -> Verdict:
+    delay = format_duration(gate.initial_delay) if gate.initial_delay is not None else ""
+    return Verdict(
+        gate=gate.name,
+        kind=gate.check.kind,
+        outcome=Outcome.WAITING,
+        reason=f"initial delay {delay}: not measured before {ends.strftime('%H:%M:%SZ')}",
+        at=now,
+        dry_run=gate.dry_run,
     )
 
 

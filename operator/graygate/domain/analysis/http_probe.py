@@ -8,6 +8,7 @@ the passing reason names everything that was checked.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,6 +52,25 @@ class HttpProbeMeasurement(Measurement):
         if self.latency is not None:
             numbers["latencySeconds"] = self.latency.total_seconds()
         return numbers
+
+    def result(self) -> Mapping[str, object] | None:
+        """`statusCode` (int), `latencySeconds`, `body` (the parsed JSON answer; null when it is not JSON) and
+        `bodyText` (the beginning of the answer's text); None without a status code (the kind's `Error` stands)."""
+        if self.status_code is None:
+            return None
+        body: object = self.body_json
+        if not self.body_is_json:
+            try:
+                body = json.loads(self.body) if self.body else None
+            except ValueError:
+                body = None
+        latency = self.latency.total_seconds() if self.latency is not None else math.nan
+        return {
+            "statusCode": self.status_code or 0,
+            "latencySeconds": latency,
+            "body": body,
+            "bodyText": self.body or "",
+        }
 
     @classmethod
     def unmeasured(cls, gate: str, check: GateCheck, now: datetime, why: str) -> Self:

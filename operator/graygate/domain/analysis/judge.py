@@ -9,6 +9,7 @@ and it refuses a measurement of another gate or kind loudly instead of falling b
 from __future__ import annotations
 
 from graygate.api.gates import Gate
+from graygate.domain.analysis.conditions import has_conditions, judge_conditions
 from graygate.domain.analysis.measurements import Measurement
 from graygate.domain.analysis.verdicts import Verdict
 from graygate.domain.errors import MeasurementMismatch
@@ -19,10 +20,12 @@ __all__ = ["judge"]
 def judge(gate: Gate, measurement: Measurement, *, weight: int | None = None) -> Verdict:
     """The sample verdict of `measurement` under `gate`'s check, taken while the canary had `weight` percent of
     the traffic (None: unknown). `metricParity` looks at the weight (at 0 % no traffic is expected), and
-    `routingCheck` (the uncoloured requests must follow it)."""
+    `routingCheck` (the uncoloured requests must follow it). A gate with a `successCondition` or
+    `failureCondition` is decided by those instead of the kind's thresholds (`conditions`)."""
     check = gate.check
     if measurement.gate != gate.name or measurement.kind != check.kind:
         raise MeasurementMismatch(
             f"gate {gate.name} ({check.kind}) cannot judge a {measurement.kind} measurement of gate {measurement.gate}"
         )
-    return measurement.judged(check, weight)
+    verdict = measurement.judged(check, weight)
+    return judge_conditions(gate, measurement, verdict) if has_conditions(gate) else verdict

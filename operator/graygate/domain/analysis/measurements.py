@@ -49,6 +49,12 @@ class Measurement:
         NaN for a reading taken that found nothing. A kind that observes no single number has none."""
         return {}
 
+    def result(self) -> Mapping[str, object] | None:
+        """What a gate's `successCondition` and `failureCondition` see as `result`, typed as the check's
+        `result_sample()` declares it (a test keeps the two alike); None when there is nothing to evaluate and the
+        kind's own verdict stands (e.g. a query that found no data, judged by `onNoData`). Default: `numbers()`."""
+        return dict(self.numbers())
+
     @classmethod
     def unmeasured(cls, gate: str, check: GateCheck, now: datetime, why: str) -> Self:
         """The measurement of a gate that could not observe (`why`): its URL was refused, or its observer raised."""

@@ -19,6 +19,7 @@ of the parts that decided, and its harm the first sign of users failing on the c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -88,8 +89,24 @@ class PrometheusMeasurement(Measurement):
     def numbers(self) -> Mapping[str, float]:
         return {role: total(reading.series) for role, reading in self.readings.items()}
 
+    def result(self) -> Mapping[str, object] | None:
+        """The canary query's instant vector (`series`: `{labels, value}` each, NaN ones left out) and its first
+        value (`value`), the same of the stable query (`stableSeries`, `stableValue`, NaN and empty without one);
+        None when the canary query found no data, which `onNoData` judges as always."""
+        canary = _vector(self.canary)
+        if not canary:
+            return None
+        stable = _vector(self.stable)
+        first = stable[0]["value"] if stable else math.nan
+        return {"value": canary[0]["value"], "series": canary, "stableValue": first, "stableSeries": stable}
+
     def judged(self, check: GateCheck, weight: int | None) -> Verdict:
         return judge_prometheus(checked(check, Prometheus, self), self, weight)
+
+
+def _vector(reading: QueryReading | None) -> list[dict[str, object]]:
+    series = reading.series if reading is not None else ()
+    return [{"labels": dict(one.labels), "value": one.value} for one in series if not math.isnan(one.value)]
 
 
 def judge_prometheus(check: Prometheus, seen: PrometheusMeasurement, weight: int | None = None) -> Verdict:

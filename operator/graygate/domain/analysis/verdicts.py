@@ -61,6 +61,8 @@ class Verdict:
     harm: str | None = None
     """Set when the gate saw users failing on the canary (caller-side errors on its share, or its share answered
     by no pod): why a release that cannot decide must still take the canary's traffic away."""
+    dry_run: bool = False
+    """The gate is `dryRun`: this verdict is reported but counts toward nothing (see `assessment`)."""
 
     def with_outcome(self, outcome: Outcome, reason: str) -> Verdict:
         """The same verdict with another outcome and reason (used when thresholds debounce a sample)."""

@@ -10,6 +10,7 @@ run on a 2xx answer's JSON with the `httpProbe`'s own JSON-path logic.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -64,6 +65,20 @@ class WebhookMeasurement(Measurement):
         if self.latency is not None:
             numbers["latencySeconds"] = self.latency.total_seconds()
         return numbers
+
+    def result(self) -> Mapping[str, object] | None:
+        """`statusCode` (int), `latencySeconds`, `attempts` (int), `body` (the parsed JSON answer; null when it is
+        not JSON) and `bodyText` (the beginning of the answer's text); None without an answer (the kind's verdict
+        stands)."""
+        if self.status_code is None:
+            return None
+        return {
+            "statusCode": self.status_code,
+            "latencySeconds": self.latency.total_seconds() if self.latency is not None else math.nan,
+            "attempts": self.attempts,
+            "body": self.body_json if self.body_is_json else None,
+            "bodyText": self.body,
+        }
 
     @classmethod
     def unmeasured(cls, gate: str, check: GateCheck, now: datetime, why: str) -> Self:

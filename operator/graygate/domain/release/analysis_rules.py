@@ -10,6 +10,7 @@ How a failed verdict is heard (`report_failures`); the status keeps every result
 
 - a rollback or a pause decided in the same tick names the failed gates' evidence (value, threshold, resolved
   query, the judge's numbers) in its own Event, since that Event is the one to read;
+- a `dryRun` gate's failure is reported the same way, its text saying it is dry-run and did not count;
 - otherwise one Warning Event when a gate's failure streak starts (its consecutive failures go from 0 to 1), so a
   gate failing through a long manual pause, or a gate that fails, fails and passes over and over, is reported once
   per streak rather than once per analysis: `GateFailed` when its verdict is `Fail`, `GateWaiting` when the gate is
@@ -46,7 +47,7 @@ def analyse(tick: Tick, status: CanaryReleaseStatus) -> tuple[CanaryReleaseStatu
         if (assessment := assess_pre_checks(tick, status)) is None:
             return status, None, None
         status = record_assessment(tick, status, assessment)
-        if broken := [verdict for verdict in assessment.verdicts if verdict.outcome is Outcome.FAIL]:
+        if broken := [verdict for verdict in assessment.counted if verdict.outcome is Outcome.FAIL]:
             message = f"pre-check {broken[0].gate} failed: {broken[0].reason}; the canary never got traffic"
             return status, assessment, rollback(tick, status, message, assessment, Reason.PRE_CHECK_FAILED)
         return status, assessment, None
@@ -62,6 +63,7 @@ def analyse(tick: Tick, status: CanaryReleaseStatus) -> tuple[CanaryReleaseStatu
         inconclusive_count=status.inconclusive_count,
         error_count=status.consecutive_errors,
         now=tick.now,
+        delay_from=status.step_started_at,
     )
     status = record_assessment(tick, status, assessment)
     if assessment.critical_failures:
@@ -77,7 +79,7 @@ def analyse(tick: Tick, status: CanaryReleaseStatus) -> tuple[CanaryReleaseStatu
         return status, assessment, rollback(tick, status, message, assessment)
     limit = analysis.consecutive_error_limit
     if analysis.error_policy == "rollback" and assessment.error_count >= limit:
-        erred = next(verdict for verdict in assessment.verdicts if verdict.outcome is Outcome.ERROR)
+        erred = next(verdict for verdict in assessment.counted if verdict.outcome is Outcome.ERROR)
         message = (
             f"the measurements failed in {assessment.error_count} analyses in a row (consecutiveErrorLimit {limit}, "
             f"errorPolicy rollback); last: gate {erred.gate} could not measure: {erred.reason}"
@@ -157,6 +159,8 @@ def _evidence(verdict: Verdict, said: str = "") -> str:
     when `said` (the message it is added to) already gives it."""
     failed = verdict.outcome is Outcome.FAIL
     text = f"gate {verdict.gate}" + ("" if failed else f" is failing, {verdict.outcome.value}")
+    if verdict.dry_run:
+        text = f"dry-run {text} (not counted)"
     if verdict.reason not in said:
         text += f"{' failed' if failed else ''}: {_cut(verdict.reason, _MAX_PART['reason'])}"
     if verdict.value:

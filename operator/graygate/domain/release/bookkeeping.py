@@ -190,6 +190,7 @@ def record_assessment(tick: Tick, status: CanaryReleaseStatus, assessment: Asses
             at=v.at,
             step=status.current_step_index,
             weight=status.canary_weight,
+            dry_run=v.dry_run or None,
         )
         for v in assessment.verdicts
     )
@@ -275,7 +276,8 @@ def cannot_measure(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> str 
     ):
         return None
     why = {result.gate: result.reason for result in status.recent_results if result.outcome is Outcome.ERROR}
-    erring = [state.name for state in status.gates if state.consecutive_errors]
+    trial = {gate.name for gate in analysis.gates if gate.dry_run}
+    erring = [state.name for state in status.gates if state.consecutive_errors and state.name not in trial]
     named = "; ".join(f"gate {name} cannot measure: {_cut(why.get(name, 'no result kept'), 240)}" for name in erring)
     return (
         f"{named or 'a gate cannot measure'}; consecutiveErrorLimit {analysis.consecutive_error_limit} reached: "

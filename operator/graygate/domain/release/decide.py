@@ -321,7 +321,7 @@ def _cannot_decide(tick: Tick, status: CanaryReleaseStatus, assessment: Assessme
     worst = assessment.worst_verdict
     latest = f"{worst.gate}: {worst.reason}" if worst else "no verdict"
     said = f"{status.inconclusive_count} analyses in a row could not decide (latest: {latest})"
-    harmed = [verdict for verdict in assessment.verdicts if verdict.harm]
+    harmed = [verdict for verdict in assessment.counted if verdict.harm]
     if not harmed:
         message = (
             f"{said}; holding {status.canary_weight}%: nothing shows users failing; resume to go on, promote to "

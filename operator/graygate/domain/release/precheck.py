@@ -11,7 +11,11 @@ The rules, in the order `decide` applies them:
   analysis interval; measurements taken while the workload is unavailable are not judged (a canary still starting
   is not a canary that fails);
 - they are judged at weight 0, so "no traffic yet" is expected and not held against the canary;
-- the release starts when every pre-check gate's latest verdict is `Pass` (kept in `status.gates`, so a restart
+- a pre-check gate's `initialDelay` counts from the time the release began waiting to start (`progressAt`: first
+  sight, or the start over that made this run), since no weight is set before a pre-check; until it is over the
+  gate is not run and shows `Waiting`;
+- a `dryRun` pre-check gate runs and is reported, but neither holds nor fails the release;
+- the release starts when every other pre-check gate's latest verdict is `Pass` (kept in `status.gates`, so a restart
   does not run them again for nothing); `Waiting`, `Inconclusive` and `Error` hold it at 0 %.
 """
 
@@ -22,11 +26,11 @@ from datetime import datetime
 from graygate.api.gates import Gate
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, Outcome, Phase
-from graygate.domain.analysis.assessment import Assessment, assess
+from graygate.domain.analysis.assessment import Assessment, assess, delay_ends
 from graygate.domain.analysis.measurements import WorkloadReading
 from graygate.domain.release.bookkeeping import Tick, needs_snapshot
 
-__all__ = ["assess_pre_checks", "gates_due", "pre_check_gates", "pre_checks_passed"]
+__all__ = ["assess_pre_checks", "delay_from", "gates_due", "pre_check_gates", "pre_checks_passed"]
 
 _RUNNING = frozenset({Phase.PROGRESSING, Phase.PAUSED})
 
@@ -36,27 +40,43 @@ def pre_check_gates(spec: CanaryReleaseSpec) -> tuple[Gate, ...]:
     return tuple(gate for gate in spec.analysis.gates if gate.pre_check)
 
 
+def delay_from(status: CanaryReleaseStatus) -> datetime | None:
+    """What a gate's `initialDelay` counts from: the step's start while running, the time the release began
+    waiting to start while Pending (see the module docstring); None otherwise."""
+    if status.phase in _RUNNING:
+        return status.step_started_at
+    return status.progress_at if status.phase is Phase.PENDING else None
+
+
+def _measurable(gates: tuple[Gate, ...], status: CanaryReleaseStatus, now: datetime) -> tuple[Gate, ...]:
+    """The gates past their `initialDelay`: the others are not run (`assess` shows them `Waiting`)."""
+    since = delay_from(status)
+    return tuple(gate for gate in gates if (ends := delay_ends(gate, since)) is None or ends <= now)
+
+
 def gates_due(
     spec: CanaryReleaseSpec, status: CanaryReleaseStatus, now: datetime, workload: WorkloadReading | None = None
 ) -> tuple[Gate, ...] | None:
     """The gates the service should run this tick (and pass to `decide` as `analysis`), or None for no analysis:
     every gate of a running release once its next analysis is due; the pre-check gates of a Pending release once
-    its routes are recorded and its canary workload (`workload`, when the spec names one) is Available."""
+    its routes are recorded and its canary workload (`workload`, when the spec names one) is Available. Gates
+    within their `initialDelay` are left out (an analysis may so measure none: it still runs, to show them)."""
     due = status.next_check_at is None or status.next_check_at <= now
     if status.phase in _RUNNING:
-        return spec.analysis.gates if due else None
+        return _measurable(spec.analysis.gates, status, now) if due else None
     if status.phase is not Phase.PENDING or not due or status.observed_generation is None:
         return None
     gates = pre_check_gates(spec)
     if not gates or needs_snapshot(spec, status) or (workload is not None and not workload.available):
         return None
-    return gates
+    return _measurable(gates, status, now)
 
 
 def pre_checks_passed(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> bool:
-    """True when every pre-check gate's latest verdict is `Pass` (trivially, when there are none)."""
+    """True when every pre-check gate's latest verdict is `Pass` (trivially, when there are none), `dryRun` gates
+    left out."""
     latest = {state.name: state.last_outcome for state in status.gates}
-    return all(latest.get(gate.name) is Outcome.PASS for gate in pre_check_gates(spec))
+    return all(latest.get(gate.name) is Outcome.PASS for gate in pre_check_gates(spec) if not gate.dry_run)
 
 
 def assess_pre_checks(tick: Tick, status: CanaryReleaseStatus) -> Assessment | None:
@@ -78,4 +98,5 @@ def assess_pre_checks(tick: Tick, status: CanaryReleaseStatus) -> Assessment | N
         inconclusive_count=status.inconclusive_count,
         error_count=status.consecutive_errors,
         now=tick.now,
+        delay_from=delay_from(status),
     )
