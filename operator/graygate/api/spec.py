@@ -32,6 +32,7 @@ from graygate.api.gates.prometheus import Prometheus
 from graygate.api.gates.promql import variables_in
 from graygate.api.gateway_limits import MAX_RULES
 from graygate.api.header_routes import SetHeaderRoute
+from graygate.api.hooks import MAX_HOOKS, Hook, check_hooks
 from graygate.api.release_config import ReleaseConfig
 from graygate.api.traffic import RouteDestination, TrafficRouting
 
@@ -311,6 +312,15 @@ class CanaryReleaseSpec(SpecModel):
     """etcd keys that belong to the release: set just before the canary's first traffic, put back (guarded, in one
     transaction) when the release fails, is aborted, starts over or is deleted before it succeeded."""
 
+    hooks: tuple[Hook, ...] = Field(
+        default=(),
+        max_length=MAX_HOOKS,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Webhooks called at the stages of the release (Flagger's `preRollout`, `rollout`, `confirmRollout`,
+    `confirmPromotion`, `postRollout`, `rollback`): approvals the release waits for, smoke tests before any
+    traffic, an external kill switch, a notice after the end. See "Stage hooks" in the README."""
+
     @model_validator(mode="after")
     def _consistent(self) -> CanaryReleaseSpec:
         if (self.steps is None) == (self.step_weights is None):
@@ -335,6 +345,7 @@ class CanaryReleaseSpec(SpecModel):
         for gate in self.analysis.gates:
             if gate.prometheus is not None:
                 self._check_prometheus_names(gate.name, gate.prometheus)
+        check_hooks(self.hooks, self.analysis.gates, self.analysis.interval)
         return self
 
     def _check_gateway_api(self) -> None:

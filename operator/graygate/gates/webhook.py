@@ -155,7 +155,8 @@ class WebhookObserver:
             headers = await webhook_headers(hook, scope.namespace if scope else None, self._secrets)
         except GateError as error:
             return WebhookMeasurement(gate=gate, observed_at=now, url=hook.url, request_error=str(error))
-        payload = payload_of_scope(scope, stage=STAGE_ROLLOUT, metadata=hook.metadata)
+        stage = scope.stage if scope is not None else STAGE_ROLLOUT
+        payload = payload_of_scope(scope, stage=stage, metadata=hook.metadata)
         call = await call_webhook(self._client, hook, payload, headers, clock=self._clock, sleep=self._sleep)
         parsed, document = _json(call.body) if call.status_code is not None else (False, None)
         return WebhookMeasurement(
