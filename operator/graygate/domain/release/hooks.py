@@ -139,7 +139,7 @@ def ends(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None)
                 return rollback(tick, status, message, assessment, Reason.HOOK_FAILED)
     for hook in hooks_of(tick.spec, ROLLBACK):
         if (record := record_of(status, hook.name)) is not None and record.passed:
-            message = f"rollback hook {hook.name} answered {record.message}: rolled back"
+            message = f"rollback hook {hook.name} asked for a rollback ({record.message}): rolled back"
             return rollback(tick, status, message, assessment, Reason.ROLLBACK_HOOK)
     return None
 
