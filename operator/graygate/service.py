@@ -88,7 +88,7 @@ class ReleaseView:
     labels: Mapping[str, str] = field(default_factory=dict)
     """The release's own labels, for webhooks."""
     annotations: Mapping[str, str] = field(default_factory=dict)
-    """The release's own annotations but kubectl's last-applied copy, for webhooks."""
+    """The release's own annotations, for webhooks (without kubectl's and graygate's bookkeeping)."""
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,7 @@ CASES: list[tuple[str, Callable[[Spec], None], str]] = [
         gate("routingCheck", {"url": URL, "timeout": "20s"}),
         "every routingCheck timeout must be shorter",
     ),
+    ("spec.analysis", gate("webhook", {"url": URL, "timeout": "20s"}), "every webhook timeout must be shorter"),
     (
         "spec.analysis",
         prometheus(source={"timeout": "20s"}, **RATE),
@@ -271,6 +272,17 @@ CASES: list[tuple[str, Callable[[Spec], None], str]] = [
     ),
     ("spec.analysis.gates[].etcdConfig.timeout", etcd_config(timeout=ZERO), "at least 1ms"),
     ("spec.analysis.gates[].routingCheck.timeout", gate("routingCheck", {"url": URL, "timeout": ZERO}), "1ms"),
+    ("spec.analysis.gates[].webhook.timeout", gate("webhook", {"url": URL, "timeout": ZERO}), "at least 1ms"),
+    (
+        "spec.analysis.gates[].webhook.headers[]",
+        gate("webhook", {"url": URL, "headers": [{"name": "X-Token"}]}),
+        "give exactly one of value or valueFrom",
+    ),
+    (
+        "spec.analysis.gates[].webhook.headers[]",
+        gate("webhook", {"url": URL, "headers": [{"name": "Content-Type", "value": "text/plain"}]}),
+        "a webhook may not set these headers",
+    ),
     # config
     ("spec.config.etcd.dialTimeout", config(dialTimeout=ZERO), "at least 1ms"),
     ("spec.config.etcd.tls", config(tls=TLS_CERT_ONLY), "give both certKey and keyKey for a client certificate"),

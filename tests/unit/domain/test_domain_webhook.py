@@ -141,7 +141,12 @@ def test_the_payload_shape_is_the_same_for_every_webhook() -> None:
         status=RUNNING,
         stage="preRollout",
         labels={"team": "payments"},
-        annotations={"owner": "ana", LAST_APPLIED: '{"kind": "CanaryRelease"}'},
+        annotations={
+            "owner": "ana",
+            LAST_APPLIED: '{"kind": "CanaryRelease"}',
+            "graygate.dev/last-handled-configuration": '{"spec": {}}',
+            "graygate.dev/kopf-managed": "yes",
+        },
         metadata={"suite": "smoke"},
     )
     assert payload == {

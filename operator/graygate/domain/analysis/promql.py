@@ -63,7 +63,7 @@ _BUCKETS = "istio_request_duration_milliseconds_bucket{%s}"
 class QueryScope:
     """The release a gate's queries are about: where it lives, its name, its spec, and when its current step
     began (None outside a running step: the counts then cover the window). `status`, `labels` and `annotations`
-    (the release's own, without kubectl's last-applied copy) are what a webhook sends of the release; None and
+    (the release's own, without kubectl's and graygate's bookkeeping) are what a webhook sends of the release; None and
     empty where the caller has no release object (`graygate check`)."""
 
     namespace: str

@@ -4,8 +4,9 @@ webhook notification.
 Why one pure builder: a receiver written for one of them (a smoke-test runner, a change-ticket bot) reads the
 others without a second parser, and what leaves the operator is decided here, where a test can read it whole. It
 holds the release's data and the webhook's own `metadata`, nothing else: never a Secret's value (a Secret reaches a
-receiver only in a header the user configured), and never kubectl's `last-applied-configuration` annotation (a copy
-of the whole manifest).
+receiver only in a header the user configured), and never the annotations tools keep for themselves: kubectl's
+`last-applied-configuration` (a copy of the whole manifest) and graygate's own `graygate.dev/` ones (Kopf's progress
+and last-handled copy of the spec, the `command` a user sent).
 
     {
       "name": "checkout", "namespace": "shop",
@@ -27,9 +28,10 @@ from collections.abc import Mapping
 from graygate.api.status import CanaryReleaseStatus
 from graygate.domain.analysis.promql import QueryScope
 
-__all__ = ["LAST_APPLIED", "STAGE_ROLLOUT", "own_annotations", "payload_of_scope", "webhook_payload"]
+__all__ = ["LAST_APPLIED", "OPERATOR_PREFIX", "STAGE_ROLLOUT", "own_annotations", "payload_of_scope", "webhook_payload"]
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+OPERATOR_PREFIX = "graygate.dev/"
 STAGE_ROLLOUT = "rollout"
 """The stage of the `webhook` gate: it runs with every analysis, as Flagger's `rollout` hook does."""
 
@@ -37,8 +39,13 @@ Payload = dict[str, object]
 
 
 def own_annotations(annotations: Mapping[str, str] | None) -> dict[str, str]:
-    """The release's annotations a receiver may see: all but kubectl's last-applied copy of the manifest."""
-    return {key: str(value) for key, value in (annotations or {}).items() if key != LAST_APPLIED}
+    """The release's annotations a receiver may see: all but kubectl's last-applied copy of the manifest and
+    graygate's own bookkeeping (`graygate.dev/...`)."""
+    return {
+        key: str(value)
+        for key, value in (annotations or {}).items()
+        if key != LAST_APPLIED and not key.startswith(OPERATOR_PREFIX)
+    }
 
 
 def webhook_payload(
