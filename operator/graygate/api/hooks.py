@@ -29,6 +29,7 @@ from graygate.api.gates.webhook import Webhook
 __all__ = [
     "CONFIRM_PROMOTION",
     "CONFIRM_ROLLOUT",
+    "HOOK_RULES",
     "MAX_HOOKS",
     "POST_ROLLOUT",
     "PRE_ROLLOUT",
@@ -45,6 +46,20 @@ MAX_HOOKS = 16
 
 HookStage = Literal["preRollout", "rollout", "confirmRollout", "confirmPromotion", "postRollout", "rollback"]
 """Flagger's names for the stages, so a migration is mechanical."""
+
+HOOK_RULES: tuple[tuple[str, str], ...] = (
+    (
+        "!has(self.hooks) || self.hooks.all(h, !has(h.webhook.timeout) || duration(h.webhook.timeout) < "
+        "duration(has(self.analysis) && has(self.analysis.interval) ? self.analysis.interval : '30s'))",
+        "every hook's webhook timeout must be shorter than the analysis interval",
+    ),
+    (
+        "!has(self.hooks) || !has(self.analysis) || !has(self.analysis.gates) || "
+        "self.hooks.all(h, self.analysis.gates.all(g, g.name != h.name))",
+        "hooks must have names unique among the hooks and the gates",
+    ),
+)
+"""The spec-level CEL rules of the hooks (`kubectl apply` refuses what `check_hooks` would make Invalid)."""
 
 STAGES: tuple[HookStage, ...] = get_args(HookStage)
 PRE_ROLLOUT: HookStage = "preRollout"

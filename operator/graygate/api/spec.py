@@ -32,7 +32,7 @@ from graygate.api.gates.prometheus import Prometheus
 from graygate.api.gates.promql import variables_in
 from graygate.api.gateway_limits import MAX_RULES
 from graygate.api.header_routes import SetHeaderRoute
-from graygate.api.hooks import MAX_HOOKS, Hook, check_hooks
+from graygate.api.hooks import HOOK_RULES, MAX_HOOKS, Hook, check_hooks
 from graygate.api.release_config import ReleaseConfig
 from graygate.api.traffic import RouteDestination, TrafficRouting
 
@@ -227,6 +227,7 @@ _SPEC_RULES = rules(
         f"self.trafficRouting.gatewayAPI.httpRoutes.all(r, !has(r.rules) || size(r.rules) <= {_COLOURED_RULES})",
         _TOO_MANY_COLOURED,
     ),
+    *HOOK_RULES,
 )
 
 
