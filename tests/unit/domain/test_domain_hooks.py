@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from release_builders import T0, at, available, observe, probe, spec, status
+from release_builders import T0, at, available, deployments, follow_spec, observe, probe, spec, status
 
 from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, Outcome, PauseReason, Phase
 from graygate.api.status import HookRecord
@@ -129,11 +129,12 @@ AWAITING = status(P.PAUSED, current_step_index=1, canary_weight=50, pause_reason
             None,
             ("kill",),
         ),
-        (status(P.SUCCEEDED), T0, None, ("tell",)),
+        (status(P.SUCCEEDED, started_at=T0), T0, None, ("tell",)),
+        (status(P.SUCCEEDED), T0, None, ()),
         (status(P.FAILED), T0, None, ("tell",)),
         (status(P.ABORTED, hooks=(record("tell", "postRollout", calls=1),)), at(30), None, ("tell",)),
         (status(P.ABORTED, hooks=(record("tell", "postRollout", calls=POST_ROLLOUT_CALLS),)), at(300), None, ()),
-        (status(P.SUCCEEDED, hooks=(record("tell", "postRollout", passed=True),)), at(300), None, ()),
+        (status(P.SUCCEEDED, started_at=T0, hooks=(record("tell", "postRollout", passed=True),)), at(300), None, ()),
         (status(P.INVALID), T0, None, ()),
     ],
     ids=[
@@ -152,6 +153,7 @@ AWAITING = status(P.PAUSED, current_step_index=1, canary_weight=50, pause_reason
         "awaiting-promotion-approval",
         "promotion-approved-already",
         "succeeded-tell",
+        "adopted-nothing-released",
         "failed-tell",
         "tell-again-after-a-failure",
         "tell-gives-up",
@@ -373,7 +375,7 @@ def test_a_rollback_hook_can_fail_a_release_waiting_for_rollout_approval() -> No
 
 
 def test_post_rollout_is_told_once_and_never_changes_the_release() -> None:
-    done = status(P.SUCCEEDED, canary_weight=100)
+    done = status(P.SUCCEEDED, canary_weight=100, started_at=T0)
     told = decide(POST, done, heard(answer("tell", 200), weight=100), T0)
     assert isinstance(told, Hold)
     assert told.status.phase is P.SUCCEEDED
@@ -434,3 +436,14 @@ def test_the_spec_refuses_bad_hooks(
 ) -> None:
     with pytest.raises(ValidationError, match=problem):
         spec(steps=STEPS, analysis={"interval": interval, "gates": gates}, hooks=hooks)
+
+
+def test_answers_are_kept_whatever_rule_decides_the_tick() -> None:
+    # a followed workload whose Deployment is gone holds every tick by its own rule: the answer is still recorded,
+    # so postRollout is not called again and again for nothing
+    release = follow_spec(hooks=[hook("tell", "postRollout")])
+    done = status(P.SUCCEEDED, canary_weight=0, started_at=T0, revision="rev-2", stable_revision="rev-2")
+    gone = observe(0, followed=deployments(exists=False, primary="rev-2"))
+    decision = decide(release, done, heard(answer("tell", 200), followed=gone.followed), T0)
+    assert decision.reason is Reason.WORKLOAD_MISSING
+    assert decision.status.hooks[0].passed

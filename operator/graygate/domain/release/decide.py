@@ -40,7 +40,7 @@ The rules, first match wins:
       only once that write is confirmed.
 7. After any rule: a run that ends (Failed, Aborted) or starts over puts its etcd keys back, guarded.
 
-Stage hooks (`hooks`) are heard before rule 4; a hook's rollback comes right after 6a's; `confirmRollout` and
+Stage hooks (`hooks`) are heard before rule 3; a hook's rollback comes right after 6a's; `confirmRollout` and
 `preRollout` hold 6e, `confirmPromotion` pauses 6g before completing and holds 6f until approved.
 
 A failed verdict is always heard, with the gate's value, threshold, resolved query and evidence
@@ -158,6 +158,7 @@ def _decide(
     tick = Tick(spec=spec, plan=plan_of(spec), status=status, seen=observations, now=now)
     if status.observed_generation is None:
         return _initialize(tick)
+    tick = hooks.heard(tick)  # kept by every decision below but a fresh run's, which forgets them
     if status.phase is Phase.PROMOTING and (promoting := following.before(tick)) is not None:
         # A promotion finishes before a spec change is heard: restarting would send all traffic to a primary
         # still rolling out. The new spec applies to the next run.
@@ -169,7 +170,6 @@ def _decide(
         return restart(tick, status, Trigger.RESTART, Reason.SPEC_CHANGED, "the spec is valid now; starting over")
     if (followed := following.before(tick)) is not None:
         return followed
-    tick = hooks.heard(tick)
     if (command := pending_command(status, observations.command)) is not None:
         return analysis_rules.command(tick, command)
     if status.phase in TERMINAL:

@@ -91,7 +91,8 @@ def due(
         chosen |= {hook.name for hook in hooks_of(spec, CONFIRM_PROMOTION) if polled(hook)}
     if phase in (Phase.PROGRESSING, Phase.PAUSED) or waiting_for_rollout_approval(spec, status):
         chosen |= {hook.name for hook in hooks_of(spec, ROLLBACK) if polled(hook)}
-    if phase in TERMINAL:
+    if phase in TERMINAL and not (phase is Phase.SUCCEEDED and status.started_at is None):
+        # an adopted release (`workload` already at the primary's revision) released nothing: nothing to tell
         chosen |= {hook.name for hook in hooks_of(spec, POST_ROLLOUT) if polled(hook, POST_ROLLOUT_CALLS)}
     return tuple(hook for hook in spec.hooks if hook.name in chosen)
 
