@@ -14,7 +14,8 @@ and its reason. The release's verdict is the worst of them, and decides the exit
 
 Overrides rewrite the manifest before it is validated, so an override is held to the same rules as the manifest:
 `--url GATE=URL` points gate GATE somewhere else (a probe's `url`, a Prometheus gate's `source.address`, or the
-field named by `--url GATE.FIELD=URL` for a gate kind with several addresses), and `--prometheus URL` sends every
+field named by `--url GATE.FIELD=URL` for a gate kind with several addresses; a webhook's headers read from Secrets
+are dropped with its URL, as a stand-in receiver needs no token), and `--prometheus URL` sends every
 Prometheus gate to URL: it is the default address (as the operator's `--prometheus-address`) and replaces the
 address of every `source`, whose credentials are dropped (they live in Secrets, which `check` cannot read).
 `--etcd ENDPOINTS` does the same for the gates that talk to etcd: their `etcd.endpoints` are replaced, and their
@@ -236,6 +237,8 @@ def _point(gate: dict[str, Any], override: UrlOverride) -> None:
         check["source"] = {**(check.get("source") or {}), "address": override.url}
     elif "url" in check:
         check["url"] = override.url
+        if kind == "webhook" and isinstance(check.get("headers"), list):
+            check["headers"] = [h for h in check["headers"] if not (isinstance(h, dict) and "valueFrom" in h)]
     else:
         fields = ", ".join(key for key, value in check.items() if isinstance(value, str) and "://" in value)
         hint = f"; name one: --url {override.gate}.FIELD=URL ({fields})" if fields else ""

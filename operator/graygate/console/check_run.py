@@ -80,7 +80,13 @@ def run_check(request: CheckRequest, now: datetime | None = None) -> CheckReport
     spec = parse_spec(raw)
     if isinstance(spec, InvalidSpec):
         raise GraygateError(f"{request.source} is not a valid CanaryRelease: " + "; ".join(spec.problems))
-    scope = QueryScope(namespace=namespace, release=name, spec=spec)
+    scope = QueryScope(
+        namespace=namespace,
+        release=name,
+        spec=spec,
+        labels=_strings(metadata.get("labels")),
+        annotations=_strings(metadata.get("annotations")),
+    )
     when = now or datetime.now(UTC)
 
     async def measure() -> CheckReport:
@@ -94,3 +100,8 @@ def run_check(request: CheckRequest, now: datetime | None = None) -> CheckReport
         return report_of(f"{namespace}/{name}", (judge(by_name[m.gate], m) for m in measurements))
 
     return asyncio.run(measure())
+
+
+def _strings(value: object) -> dict[str, str]:
+    """A manifest's labels or annotations as strings (a webhook's payload carries them); nothing when malformed."""
+    return {str(key): str(item) for key, item in value.items()} if isinstance(value, dict) else {}

@@ -3,7 +3,7 @@
 Every gate kind is listed once, in `kinds.KINDS`; the runner, the URL allowlist, the judge dispatch and the CRD's
 rules read it (or the model and measurement it names) and keep no list of their own.
 
-Adding a gate kind (say `webhook`) is four hand-written files plus tests:
+Adding a gate kind is four hand-written files plus tests (the `webhook` kind is the example below):
 
 1. `api/gates/webhook.py`: the model, a `CheckModel` with `kind = "webhook"`, its `bounded_wait` (the path of the
    duration one analysis may wait, checked against the interval in pydantic and CEL) and `urls()` (what the URL

@@ -149,13 +149,20 @@ class WebhookObserver:
     async def observe(
         self, gate: str, check: GateCheck, now: datetime, scope: QueryScope | None = None
     ) -> WebhookMeasurement:
-        """One call as `check` describes it, with the release in `scope`, recorded for the domain to judge."""
-        hook = expect(check, Webhook)
+        """One call as `check` describes it, with the release in `scope` (at its `stage`: a stage hook's, run
+        through the gate runner as a `webhook` gate), recorded for the domain to judge."""
+        stage = scope.stage if scope is not None else STAGE_ROLLOUT
+        return await self.call(gate, expect(check, Webhook), now, scope, stage)
+
+    async def call(
+        self, gate: str, hook: Webhook, now: datetime, scope: QueryScope | None, stage: str
+    ) -> WebhookMeasurement:
+        """Call `hook` for the release in `scope` at `stage` (a stage hook's, or `rollout` for the gate); `gate`
+        names the gate or the hook in the measurement."""
         try:
             headers = await webhook_headers(hook, scope.namespace if scope else None, self._secrets)
         except GateError as error:
             return WebhookMeasurement(gate=gate, observed_at=now, url=hook.url, request_error=str(error))
-        stage = scope.stage if scope is not None else STAGE_ROLLOUT
         payload = payload_of_scope(scope, stage=stage, metadata=hook.metadata)
         call = await call_webhook(self._client, hook, payload, headers, clock=self._clock, sleep=self._sleep)
         parsed, document = _json(call.body) if call.status_code is not None else (False, None)

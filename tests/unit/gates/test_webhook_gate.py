@@ -215,3 +215,12 @@ async def test_the_observer_is_built_from_the_tools(server: TestServer, receiver
     await tools.close()
     assert measured.status_code == 200
     assert json.loads(receiver.received[0]["body"])["name"] == ""
+
+
+async def test_a_stage_hook_calls_with_its_own_stage(server: TestServer, receiver: Receiver) -> None:
+    observer = WebhookObserver(None, sleep=no_pause)
+    hook = Webhook.model_validate({"url": url(server, "/hook")})
+    measured = await observer.call("pre", hook, NOW, SCOPE, "preRollout")
+    await observer.close()
+    assert (measured.gate, measured.status_code) == ("pre", 200)
+    assert json.loads(receiver.received[0]["body"])["stage"] == "preRollout"
