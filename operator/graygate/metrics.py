@@ -66,6 +66,13 @@ class OperatorMetrics:
             [*labels, "error"],
             registry=self.registry,
         )
+        self.notifications = Counter(
+            "graygate_notifications",
+            "Notifications of release transitions, by channel kind and result: sent, failed (after its retries, or "
+            "its URL unreadable or not allowed), rate_limited, dropped (the queue was full: channel_kind any).",
+            ["channel_kind", "result"],
+            registry=self.registry,
+        )
 
         self._working: dict[tuple[str, str], set[str]] = {}
         """The uids of the releases, by namespace and name, that this process is working on (`graygate.lifecycle`)."""

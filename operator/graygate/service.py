@@ -36,6 +36,7 @@ from graygate.domain.release.decide import decide, wanted_header_routes
 from graygate.domain.release.decision import Decision, Reason, Rollback
 from graygate.domain.release.destinations import DestinationRulesReading, namespaces_to_read
 from graygate.domain.release.hooks import due as hooks_due
+from graygate.domain.release.notifications import notifications_of
 from graygate.domain.release.observations import Observations, RouteReading
 from graygate.domain.release.precheck import gates_due
 from graygate.errors import GraygateError, RouterError
@@ -43,6 +44,7 @@ from graygate.metrics import OperatorMetrics
 from graygate.ports.config import ConfigKeys
 from graygate.ports.destinations import DestinationRules
 from graygate.ports.gates import Measurer
+from graygate.ports.notifications import NotificationSink
 from graygate.ports.release import EventSink, FollowedWorkloads, ReleaseRef, StatusWriter, WorkloadProbe
 from graygate.ports.routing import (
     RoutingProblem,
@@ -72,6 +74,7 @@ class Deps:
     config_keys: ConfigKeys | None = None
     followed: FollowedWorkloads | None = None
     destination_rules: DestinationRules | None = None
+    notifications: NotificationSink | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,8 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
         if not status_written:
             raise
         failures.append(error)
+    if status_written and deps.notifications is not None:
+        _notify(release, decision, deps.notifications, failures[0] if failures and not routed else None)
     if failures:
         since = measured_at if not routed and isinstance(decision, Rollback) else None
         raise ActingFailed(decision.status, failures[0], rollback_since=since) from failures[0]
@@ -258,6 +263,22 @@ async def _announce(release: ReleaseView, decision: Decision, deps: Deps, now: d
         await deps.events.post(release.ref, note.type, note.reason, note.message, now)
     if decision.config is not None:
         await _change_config(release, decision.config, deps, now)
+
+
+def _notify(release: ReleaseView, decision: Decision, sink: NotificationSink, unrouted: Exception | None) -> None:
+    """Hand the transitions this decision made (its status is written: they happened) to the notifier, which never
+    blocks nor raises. A traffic change that is not written yet is said, as in the Event."""
+    try:
+        notes = notifications_of(release.ref.namespace, release.ref.name, release.status, decision)
+        if not notes:
+            return
+        if unrouted is not None:
+            retrying = f"; the traffic change is not written yet ({type(unrouted).__name__}), retrying"
+            notes = tuple(replace(note, message=note.message + retrying) for note in notes)
+        settings = release.spec.notifications if isinstance(release.spec, CanaryReleaseSpec) else None
+        sink.submit(release.ref, settings, notes)
+    except Exception:  # a notification must never change what the tick did
+        log.exception("notifications not queued", extra={"release": f"{release.ref.namespace}/{release.ref.name}"})
 
 
 async def _observe(

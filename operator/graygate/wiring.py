@@ -20,12 +20,16 @@ from graygate.kube.destinationrules import KubeDestinationRules
 from graygate.kube.events import KubeEvents
 from graygate.kube.followed import KubeFollowedWorkloads
 from graygate.kube.httproutes import KubeHTTPRouteStore
+from graygate.kube.notification_settings import KubeNotificationSettings
 from graygate.kube.releases import KubeReleases
 from graygate.kube.secrets import KubeSecrets
 from graygate.kube.virtualservices import KubeVirtualServiceStore
 from graygate.kube.workloads import KubeWorkloads
 from graygate.metrics import OperatorMetrics
+from graygate.notifiers.dispatcher import Dispatcher
+from graygate.notifiers.send import Delivery
 from graygate.ports.destinations import DestinationRules
+from graygate.ports.notifications import NotificationSettingsReader
 from graygate.ports.release import EventSink, FollowedWorkloads, StatusWriter, WorkloadProbe
 from graygate.ports.routing import HTTPRouteStore, VirtualServiceStore
 from graygate.ports.secrets import SecretReader
@@ -61,6 +65,11 @@ class OperatorSettings:
     peering: str | None = None
     priority: int = 0
     instance: str = field(default_factory=lambda: os.environ.get("POD_NAME", socket.gethostname()))
+    notifications_namespace: str | None = field(default_factory=lambda: os.environ.get("POD_NAMESPACE"))
+    """Where the cluster-wide default notification settings (ConfigMap `graygate-notifications`) and their Secrets
+    are: the operator's own namespace. None: no cluster-wide default."""
+    notification_delivery: Delivery = field(default_factory=Delivery)
+    """Each notification's timeout per attempt, retries and backoff."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,8 @@ class KubeAdapters:
     followed: FollowedWorkloads
     destination_rules: DestinationRules | None = None
     """None: the subsets a release routes to are not checked before traffic moves."""
+    notification_settings: NotificationSettingsReader | None = None
+    """None: only a release's own `spec.notifications` applies (no namespace or cluster default)."""
 
 
 def kube_adapters(api: ApiClient, instance: str) -> KubeAdapters:
@@ -101,6 +112,7 @@ def kube_adapters(api: ApiClient, instance: str) -> KubeAdapters:
         workload=workload,
         followed=KubeFollowedWorkloads(api),
         destination_rules=KubeDestinationRules(api),
+        notification_settings=KubeNotificationSettings(api),
     )
 
 
@@ -112,8 +124,11 @@ class Wired:
     gates: GateRunner
     freeze_watch: Watch | None = None
     etcd: EtcdStore | None = None
+    notifier: Dispatcher | None = None
 
     async def close(self) -> None:
+        if self.notifier is not None:
+            await self.notifier.close()
         if self.freeze_watch is not None:
             self.freeze_watch.cancel()
         if self.etcd is not None:
@@ -145,6 +160,16 @@ async def wire(settings: OperatorSettings, metrics: OperatorMetrics, kube: KubeA
     etcd = EtcdStore(settings.etcd) if settings.etcd is not None else None
     watch = await _watch_freeze(etcd, freeze) if etcd is not None else None
 
+    notifier = Dispatcher(
+        secrets=kube.secrets,
+        settings=kube.notification_settings,
+        allowlist=settings.probe_url_allowlist,
+        metrics=metrics,
+        home=settings.notifications_namespace,
+        delivery=settings.notification_delivery,
+    )
+    notifier.start()
+
     deps = Deps(
         router=TargetRouter(
             ROUTERS, RouterClients(virtual_services=kube.virtual_services, http_routes=kube.http_routes)
@@ -158,8 +183,9 @@ async def wire(settings: OperatorSettings, metrics: OperatorMetrics, kube: KubeA
         config_keys=EtcdConfigKeys(gates.etcd_connector),
         followed=kube.followed,
         destination_rules=kube.destination_rules,
+        notifications=notifier,
     )
-    return Wired(deps=deps, api=api, gates=gates, freeze_watch=watch, etcd=etcd)
+    return Wired(deps=deps, api=api, gates=gates, freeze_watch=watch, etcd=etcd, notifier=notifier)
 
 
 async def _watch_freeze(etcd: EtcdStore, freeze: FreezeSwitch) -> Watch | None:

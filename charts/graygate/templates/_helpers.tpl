@@ -91,6 +91,11 @@ only with trackConfig.enabled. */}}
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create]
+# The namespace's default notification settings, by that one name (graygate.kube.notification_settings).
+- apiGroups: [""]
+  resources: [configmaps]
+  resourceNames: [graygate-notifications]
+  verbs: [get]
 {{- with .Values.secretNames }}
 # Gate credentials and the Secrets of followed workloads with trackConfig, by name only (graygate.kube.secrets,
 # graygate.kube.followed).

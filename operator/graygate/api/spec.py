@@ -33,6 +33,7 @@ from graygate.api.gates.promql import variables_in
 from graygate.api.gateway_limits import MAX_RULES
 from graygate.api.header_routes import SetHeaderRoute
 from graygate.api.hooks import HOOK_RULES, MAX_HOOKS, Hook, check_hooks
+from graygate.api.notifications import Notifications
 from graygate.api.release_config import ReleaseConfig
 from graygate.api.traffic import RouteDestination, TrafficRouting
 
@@ -321,6 +322,11 @@ class CanaryReleaseSpec(SpecModel):
     """Webhooks called at the stages of the release (Flagger's `preRollout`, `rollout`, `confirmRollout`,
     `confirmPromotion`, `postRollout`, `rollback`): approvals the release waits for, smoke tests before any
     traffic, an external kill switch, a notice after the end. See "Stage hooks" in the README."""
+
+    notifications: Notifications | None = None
+    """Where the release's transitions are announced (Slack, Teams, Discord, a webhook). Absent: the
+    `graygate-notifications` ConfigMap of the release's namespace, else the operator's namespace's (the chart's
+    `notifications` value)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> CanaryReleaseSpec:

@@ -31,6 +31,7 @@ IN_EACH_NAMESPACE: set[tuple[str, str, str, str]] = {
     ("apps", "deployments", "patch", ""),
     ("apps", "deployments/scale", "patch", ""),
     ("events.k8s.io", "events", "create", ""),
+    ("", "configmaps", "get", "graygate-notifications"),  # the namespace's default notification settings
 }
 CRD_WATCH = {
     ("apiextensions.k8s.io", "customresourcedefinitions", "list", ""),
@@ -135,6 +136,7 @@ def test_config_maps_are_readable_by_name_only(helm: Helm) -> None:
     assert config_maps == {
         ("*", "", "configmaps", "get", "prometheus-ca"),
         ("*", "", "configmaps", "get", "istio-ca-root-cert"),
+        ("*", "", "configmaps", "get", "graygate-notifications"),
     }
     tracked = {p for p in permissions(render(helm, "integrations-values.yaml")) if p[2] == "configmaps"}
     assert tracked - config_maps == {
@@ -144,15 +146,20 @@ def test_config_maps_are_readable_by_name_only(helm: Helm) -> None:
         ("*", "", "configmaps", "update", "prometheus-ca-primary"),
         ("*", "", "configmaps", "update", "istio-ca-root-cert-primary"),
     }
-    assert not {p for p in permissions(render(helm)) if p[2] == "configmaps"}, "no ConfigMap at all by default"
+    assert {p for p in permissions(render(helm)) if p[2] == "configmaps"} == {
+        ("*", "", "configmaps", "get", "graygate-notifications")
+    }, "by default only the notification settings"
 
 
 def test_track_config_creates_only_a_kind_it_may_read_and_only_where_it_watches(helm: Helm) -> None:
     """Without listed names graygate reads no original, so it would never copy one: nothing is granted."""
     alone = permissions(render(helm, None, "trackConfig.enabled=true"))
-    assert not {p for p in alone if p[2] in ("secrets", "configmaps")}
+    assert {p for p in alone if p[2] in ("secrets", "configmaps")} == {
+        ("*", "", "configmaps", "get", "graygate-notifications")
+    }
     secrets_only = permissions(render(helm, None, "trackConfig.enabled=true", "secretNames={db}"))
     assert {p for p in secrets_only if p[2] in ("secrets", "configmaps")} == {
+        ("*", "", "configmaps", "get", "graygate-notifications"),
         ("*", "", "secrets", "get", "db"),
         ("*", "", "secrets", "create", ""),
         ("*", "", "secrets", "get", "db-primary"),
@@ -186,6 +193,21 @@ def test_no_wildcards_no_deletes_no_escalation(helm: Helm, values: str | None) -
             assert rule["resources"] in (["events"], ["deployments"], ["configmaps"], ["secrets"]), (
                 f"the operator creates Events, primaries and the primaries' config copies: {rule}"
             )
+
+
+def test_the_cluster_default_notifications_are_read_in_the_operators_namespace_only(helm: Helm) -> None:
+    """values.notifications renders the ConfigMap and a Role in the release namespace: that ConfigMap and the
+    channels' Secrets, by name, and nothing else there."""
+    manifests = render(helm, "notifications-values.yaml")
+    home = {p for p in permissions(manifests) if p[0] == RELEASE_NAMESPACE}
+    assert home == {
+        (RELEASE_NAMESPACE, "", "configmaps", "get", "graygate-notifications"),
+        (RELEASE_NAMESPACE, "", "secrets", "get", "graygate-slack"),
+        (RELEASE_NAMESPACE, "", "secrets", "get", "graygate-audit-hook"),
+    }
+    (config_map,) = [m for m in find(manifests, "ConfigMap") if m["metadata"]["name"] == "graygate-notifications"]
+    assert "graygate-audit-hook" in config_map["data"]["notifications.yaml"]
+    assert not [m for m in find(render(helm), "ConfigMap") if m["metadata"]["name"] == "graygate-notifications"]
 
 
 def test_rbac_can_be_left_to_the_platform_team(helm: Helm) -> None:

@@ -36,6 +36,8 @@ class Call:
     """The chart value listing the names the grant is limited to (each with `suffix`); empty: every object of the
     kind. The grant exists only when the list is set."""
     suffix: str = ""
+    names: tuple[str, ...] = ()
+    """Fixed names the grant is limited to (the chart names them itself); empty: `by_name`'s, or every object."""
     needs: tuple[str, ...] = ()
     """Other chart values that must be set for the grant to exist at all."""
 
@@ -69,6 +71,9 @@ KUBE_CALLS: dict[tuple[str, str, str, str], Call] = {
     ),
     ("secrets", "KubeSecrets._config_map_value", "read_namespaced_config_map", ""): Call(
         ("", "configmaps", "get"), "operator", by_name="configMapNames"
+    ),
+    ("notification_settings", "KubeNotificationSettings._read", "read_namespaced_config_map", ""): Call(
+        ("", "configmaps", "get"), "operator", names=("graygate-notifications",)
     ),
     ("virtualservices", "KubeVirtualServiceStore._get", "get_namespaced_custom_object", "_ISTIO"): Call(
         ("networking.istio.io", "virtualservices", "get"), "operator"
@@ -282,7 +287,7 @@ def test_by_name_grants_are_limited_to_the_values_names(helm: Helm) -> None:
         if call.who != "operator" or not granted_by(call, given):
             continue
         _, resource, verb = call.need
-        names = {f"{name}{call.suffix}" for name in values[call.by_name]} if call.by_name else {""}
+        names = {f"{name}{call.suffix}" for name in values[call.by_name]} if call.by_name else set(call.names or [""])
         expected.setdefault((resource, verb), set()).update(names)
     rendered: dict[tuple[str, str], set[str]] = {}
     for _, _, resource, verb, name in permissions(render(helm, "integrations-values.yaml")):
