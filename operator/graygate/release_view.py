@@ -38,7 +38,9 @@ def release_view(
     # A release that names a URL outside the allowlist is refused before it moves any traffic. Once the canary has
     # traffic (the operator restarted with a narrower list), an Invalid spec would freeze that weight with no checks:
     # the gate runner refuses the call instead, and the release's own policy for a failed check applies.
-    if not isinstance(spec, InvalidSpec) and status.canary_weight == 0 and (refused := refusals(spec.analysis.gates)):
+    # The stage hooks are called as `webhook` gates: their URLs go through the same allowlist.
+    called = (*spec.analysis.gates, *(hook.gate() for hook in spec.hooks)) if not isinstance(spec, InvalidSpec) else ()
+    if status.canary_weight == 0 and (refused := refusals(called)):
         spec = InvalidSpec(problems=refused)
     meta = body.get("metadata") or {}
     contested = None

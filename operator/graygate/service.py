@@ -27,7 +27,7 @@ from datetime import datetime
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, OriginalRoute, Phase
 from graygate.api.validation import InvalidSpec
-from graygate.domain.analysis.measurements import Measurement
+from graygate.domain.analysis.measurements import Measurement, WorkloadReading
 from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.config.release_config import ApplyConfig, ConfigAction, ConfigReading, keys_to_read
 from graygate.domain.release import following
@@ -35,6 +35,7 @@ from graygate.domain.release.bookkeeping import needs_snapshot
 from graygate.domain.release.decide import decide, wanted_header_routes
 from graygate.domain.release.decision import Decision, Reason, Rollback
 from graygate.domain.release.destinations import DestinationRulesReading, namespaces_to_read
+from graygate.domain.release.hooks import due as hooks_due
 from graygate.domain.release.notifications import notifications_of
 from graygate.domain.release.observations import Observations, RouteReading
 from graygate.domain.release.precheck import gates_due
@@ -328,6 +329,7 @@ async def _observe(
         )
         analysis = await deps.gates.measure(due, now, scope)
         measured_at = time.monotonic()
+    called = await _call_hooks(release, spec, workload, deps, now)
     seen = Observations(
         generation=release.generation,
         routes=readings,
@@ -339,8 +341,29 @@ async def _observe(
         config=await _read_config(release, spec, deps),
         followed=followed,
         destinations=await _read_destinations(release, spec, deps),
+        hooks=called,
     )
     return seen, measured_at
+
+
+async def _call_hooks(
+    release: ReleaseView, spec: CanaryReleaseSpec, workload: WorkloadReading | None, deps: Deps, now: datetime
+) -> tuple[Measurement, ...]:
+    """Call the stage hooks due this tick (`hooks.due`) as `webhook` gates, each with its stage in the payload."""
+    due = hooks_due(spec, release.status, now, workload)
+    answers: list[Measurement] = []
+    for stage in dict.fromkeys(hook.stage for hook in due):
+        scope = QueryScope(
+            namespace=release.ref.namespace,
+            release=release.ref.name,
+            spec=spec,
+            status=release.status,
+            labels=release.labels,
+            annotations=release.annotations,
+            stage=stage,
+        )
+        answers += await deps.gates.measure([hook.gate() for hook in due if hook.stage == stage], now, scope)
+    return tuple(answers)
 
 
 async def _read_destinations(

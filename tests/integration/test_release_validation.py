@@ -53,6 +53,13 @@ def etcd_config(**changes: Any) -> Callable[[Spec], None]:
     return gate("etcdConfig", {"etcd": ETCD, "prefix": "/app/", "url": URL, "jsonPath": "$.v", **changes})
 
 
+def hook(stage: str, name: str = "h", **webhook: Any) -> Callable[[Spec], None]:
+    def add(spec: Spec) -> None:
+        spec.setdefault("hooks", []).append({"name": name, "stage": stage, "webhook": {"url": URL, **webhook}})
+
+    return add
+
+
 def config(**etcd: Any) -> Callable[[Spec], None]:
     def add(spec: Spec) -> None:
         spec["config"] = {"etcd": {**ETCD, **etcd}, "keys": [{"key": "/app/a", "value": "1"}]}
@@ -288,6 +295,20 @@ CASES: list[tuple[str, Callable[[Spec], None], str]] = [
         gate("webhook", {"url": URL, "headers": [{"name": "Content-Type", "value": "text/plain"}]}),
         "a webhook may not set these headers",
     ),
+    # stage hooks: the webhook's own rules, and the spec's
+    ("spec.hooks[].webhook.timeout", hook("rollback", timeout=ZERO), "at least 1ms"),
+    (
+        "spec.hooks[].webhook.headers[]",
+        hook("rollback", headers=[{"name": "X-Token"}]),
+        "give exactly one of value or valueFrom",
+    ),
+    (
+        "spec.hooks[].webhook.headers[]",
+        hook("rollback", headers=[{"name": "Host", "value": "x"}]),
+        "a webhook may not set these headers",
+    ),
+    ("spec", hook("confirmPromotion", timeout="20s"), "every hook's webhook timeout must be shorter"),
+    ("spec", both(gate("httpProbe", {"url": URL}), hook("rollback", name="g")), "hooks must have names unique"),
     # config
     ("spec.config.etcd.dialTimeout", config(dialTimeout=ZERO), "at least 1ms"),
     ("spec.config.etcd.tls", config(tls=TLS_CERT_ONLY), "give both certKey and keyKey for a client certificate"),
@@ -390,6 +411,7 @@ def test_every_cel_rule_of_the_crd_has_a_row() -> None:
 
 
 SCHEMA_CASES: list[tuple[str, Callable[[Spec], None], str]] = [
+    ("spec.hooks[0].stage", hook("sometime"), "Unsupported value"),
     ("spec.analysis.errorPolicy", setting("analysis", "errorPolicy", value="retry"), "Unsupported value"),
     (
         "spec.analysis.consecutiveErrorLimit",

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from graygate.api import CanaryReleaseStatus, InvalidSpec
+from graygate.domain.url_allowlist import UrlAllowlist
+from graygate.gates.runner import GateRunner
 from graygate.ports.release import ReleaseRef
 from graygate.release_view import release_view
 
@@ -41,3 +43,19 @@ def test_the_release_s_labels_and_annotations_reach_the_view_without_kubectl_s_c
         ReleaseRef("shop", "checkout", "uid"), body, CanaryReleaseStatus(), (), lambda _: (), datetime.now(UTC)
     )
     assert (dict(view.labels), dict(view.annotations)) == ({"team": "payments"}, {"owner": "ana"})
+
+
+def test_a_stage_hook_outside_the_url_allowlist_makes_the_spec_invalid() -> None:
+    runner = GateRunner(url_allowlist=UrlAllowlist.parse("http://hooks.platform/"))
+    hooks = [
+        {"name": "ok", "stage": "rollback", "webhook": {"url": "http://hooks.platform/kill"}},
+        {"name": "elsewhere", "stage": "preRollout", "webhook": {"url": "http://evil.example/smoke"}},
+    ]
+    body = {"metadata": {"name": "checkout"}, "spec": {**SPEC, "hooks": hooks}}
+    view = release_view(
+        ReleaseRef("shop", "checkout", "uid"), body, CanaryReleaseStatus(), (), runner.refusals, datetime.now(UTC)
+    )
+    assert isinstance(view.spec, InvalidSpec)
+    assert "elsewhere" in view.spec.message
+    assert "http://evil.example/smoke" in view.spec.message
+    assert "hooks.platform/kill" not in view.spec.message

@@ -33,6 +33,7 @@ from graygate.api.gates.prometheus import Prometheus
 from graygate.api.gates.promql import variables_in
 from graygate.api.gateway_limits import MAX_RULES
 from graygate.api.header_routes import SetHeaderRoute
+from graygate.api.hooks import HOOK_RULES, MAX_HOOKS, Hook, check_hooks
 from graygate.api.notifications import Notifications
 from graygate.api.release_config import ReleaseConfig
 from graygate.api.traffic import RouteDestination, TrafficRouting
@@ -233,6 +234,7 @@ _SPEC_RULES = rules(
         f"self.trafficRouting.gatewayAPI.httpRoutes.all(r, !has(r.rules) || size(r.rules) <= {_COLOURED_RULES})",
         _TOO_MANY_COLOURED,
     ),
+    *HOOK_RULES,
 )
 
 
@@ -318,6 +320,15 @@ class CanaryReleaseSpec(SpecModel):
     """etcd keys that belong to the release: set just before the canary's first traffic, put back (guarded, in one
     transaction) when the release fails, is aborted, starts over or is deleted before it succeeded."""
 
+    hooks: tuple[Hook, ...] = Field(
+        default=(),
+        max_length=MAX_HOOKS,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Webhooks called at the stages of the release (Flagger's `preRollout`, `rollout`, `confirmRollout`,
+    `confirmPromotion`, `postRollout`, `rollback`): approvals the release waits for, smoke tests before any
+    traffic, an external kill switch, a notice after the end. See "Stage hooks" in the README."""
+
     notifications: Notifications | None = None
     """Where the release's transitions are announced (Slack, Teams, Discord, a webhook). Absent: the
     `graygate-notifications` ConfigMap of the release's namespace, else the operator's namespace's (the chart's
@@ -353,6 +364,7 @@ class CanaryReleaseSpec(SpecModel):
                     f"analysis.gates[{index}].initialDelay",
                     f"must be shorter than progressDeadline ({deadline}): the step would be past its deadline first",
                 )
+        check_hooks(self.hooks, self.analysis.gates, self.analysis.interval)
         return self
 
     def _check_gateway_api(self) -> None:

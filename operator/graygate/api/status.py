@@ -20,12 +20,14 @@ from pydantic import Field
 
 from graygate.api.base import StatusModel
 from graygate.api.gates import MAX_GATES
+from graygate.api.hooks import MAX_HOOKS, HookStage
 from graygate.api.release_config import ConfigStatus
 
 __all__ = [
     "MAX_EVIDENCE",
     "MAX_EVIDENCE_TEXT",
     "MAX_HISTORY",
+    "MAX_HOOK_MESSAGE",
     "MAX_QUERY_TEXT",
     "MAX_RESULTS",
     "MAX_STEP_FAILURES",
@@ -35,6 +37,7 @@ __all__ = [
     "ConditionStatus",
     "GateResult",
     "GateState",
+    "HookRecord",
     "OriginalRoute",
     "Outcome",
     "PauseReason",
@@ -52,6 +55,7 @@ MAX_EVIDENCE = 16
 MAX_EVIDENCE_TEXT = 256
 MAX_STEP_FAILURES = 20
 """Steps whose failures a gate's state keeps, the latest ones."""
+MAX_HOOK_MESSAGE = 512
 
 
 class Phase(StrEnum):
@@ -90,6 +94,9 @@ class PauseReason(StrEnum):
     PROGRESS_DEADLINE = "ProgressDeadline"
     """The run went `progressDeadline` without progress under `onProgressDeadline: pause`: paused at its weight,
     with `Stalled`; `resume` starts the deadline's clock again."""
+    AWAITING_CONFIRMATION = "AwaitingConfirmation"
+    """Every step passed and a `confirmPromotion` hook has not answered 2xx yet: the analysis goes on at the last
+    step's weight and the release completes once every such hook has approved; `promote` skips the wait."""
 
 
 class ConditionStatus(StrEnum):
@@ -266,6 +273,34 @@ class OriginalRoute(StatusModel):
     """The route as the router captured it (opaque JSON text, restored byte for byte)."""
 
 
+class HookRecord(StatusModel):
+    """What one stage hook answered in the current run (a run that starts over forgets it)."""
+
+    name: str
+    """The hook's name."""
+
+    stage: HookStage
+    """The hook's stage."""
+
+    # Serialised as `lastVerdict`, as a gate's.
+    last_outcome: Outcome | None = Field(default=None, alias="lastVerdict")
+    """The verdict of its latest answer: `Pass` for a 2xx (and every `expect` check holding), else `Fail` or
+    `Error` (no answer at all)."""
+
+    at: datetime | None = None
+    """When it was last called; the next call of a polled hook is one analysis interval later."""
+
+    message: str = Field(default="", max_length=MAX_HOOK_MESSAGE)
+    """Its latest answer: the status code and the first bytes of the body, or why there was none."""
+
+    calls: int = 0
+    """How many times it was called in this run."""
+
+    passed: bool = False
+    """It answered 2xx in this run: a `preRollout` hook passed, a `confirm…` hook approved (kept: it is not asked
+    again), a `postRollout` hook was delivered, a `rollback` hook rolled the release back."""
+
+
 class CanaryReleaseStatus(StatusModel):
     """The release's state, written only by the operator."""
 
@@ -354,6 +389,14 @@ class CanaryReleaseStatus(StatusModel):
 
     config: ConfigStatus | None = None
     """The release's etcd keys (`spec.config`): their previous values and where restoring them stands."""
+
+    hooks: tuple[HookRecord, ...] = Field(
+        default=(),
+        max_length=MAX_HOOKS,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """What each stage hook (`spec.hooks`, but `rollout` ones, which are gates) answered in the current run: an
+    approval given survives an operator restart here."""
 
     conditions: tuple[Condition, ...] = Field(
         default=(), json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}

@@ -149,8 +149,10 @@ class WebhookObserver:
     async def observe(
         self, gate: str, check: GateCheck, now: datetime, scope: QueryScope | None = None
     ) -> WebhookMeasurement:
-        """One call as `check` describes it, with the release in `scope`, recorded for the domain to judge."""
-        return await self.call(gate, expect(check, Webhook), now, scope, STAGE_ROLLOUT)
+        """One call as `check` describes it, with the release in `scope` (at its `stage`: a stage hook's, run
+        through the gate runner as a `webhook` gate), recorded for the domain to judge."""
+        stage = scope.stage if scope is not None else STAGE_ROLLOUT
+        return await self.call(gate, expect(check, Webhook), now, scope, stage)
 
     async def call(
         self, gate: str, hook: Webhook, now: datetime, scope: QueryScope | None, stage: str

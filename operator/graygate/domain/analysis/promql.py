@@ -73,6 +73,8 @@ class QueryScope:
     status: CanaryReleaseStatus | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    stage: str = "rollout"
+    """The stage a webhook is called at: a stage hook's (`spec.hooks[].stage`), `rollout` for a gate."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

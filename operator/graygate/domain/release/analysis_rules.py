@@ -28,6 +28,7 @@ from graygate.domain.analysis.verdicts import Verdict
 from graygate.domain.release.bookkeeping import Tick, record_assessment, seal
 from graygate.domain.release.commands import handle_command, record_command
 from graygate.domain.release.decision import Decision, Note, Pause, Reason, Rollback
+from graygate.domain.release.hook_records import analysis_of
 from graygate.domain.release.moves import rollback
 from graygate.domain.release.precheck import assess_pre_checks
 
@@ -41,8 +42,9 @@ _MAX_PART = {"reason": 320, "value": 160, "threshold": 160, "query": 360, "evide
 
 
 def analyse(tick: Tick, status: CanaryReleaseStatus) -> tuple[CanaryReleaseStatus, Assessment | None, Rollback | None]:
-    """Record this tick's analysis, if one ran, and the rollback it calls for, if any."""
-    analysis = tick.spec.analysis
+    """Record this tick's analysis, if one ran, and the rollback it calls for, if any. The `rollout` hooks are
+    gates of it."""
+    analysis = analysis_of(tick.spec)
     if status.phase is Phase.PENDING:
         if (assessment := assess_pre_checks(tick, status)) is None:
             return status, None, None

@@ -242,8 +242,8 @@ def _bounded(query: str | None) -> str | None:
 
 
 def start_over(status: CanaryReleaseStatus) -> CanaryReleaseStatus:
-    """Status for a fresh run: step 0, no traffic, counters cleared, no scale-down due (the run that ends next sets
-    its own). History, recent results, the last command and the original routes are kept."""
+    """Status for a fresh run: step 0, no traffic, counters and hook answers cleared, no scale-down due (the run
+    that ends next sets its own). History, recent results, the last command and the original routes are kept."""
     return status.model_copy(
         update={
             "current_step_index": 0,
@@ -258,6 +258,7 @@ def start_over(status: CanaryReleaseStatus) -> CanaryReleaseStatus:
             "inconclusive_count": 0,
             "consecutive_errors": 0,
             "gates": (),
+            "hooks": (),
             "scale_down_at": None,
         }
     )

@@ -4,7 +4,8 @@ Why derived, not stored: whether a run is overdue follows from the spec, the sta
 (and a restarted operator) says the same, and the `Stalled` condition it sets ends by itself when the run moves.
 Progress is any move of the run (`status.progressAt`, set by every transition: a start, a step, a resume, the start of
 a promotion). Only phases that wait for the release itself count: a Paused release waits for a human, and a timed
-pause step is progress as planned until its time is up.
+pause step is progress as planned until its time is up. So does a Pending release waiting for a `confirmRollout`
+hook's approval (a human's choice too, see `hooks`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from graygate.api.durations import format_duration
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, Phase
+from graygate.domain.release.hook_records import waiting_for_rollout_approval
 from graygate.domain.release.plan import PauseStep, plan_of
 
 __all__ = ["COUNTED", "overdue"]
@@ -24,7 +26,7 @@ COUNTED = frozenset({Phase.PENDING, Phase.PROGRESSING, Phase.PROMOTING})
 
 def overdue(spec: CanaryReleaseSpec, status: CanaryReleaseStatus, now: datetime) -> str | None:
     """Why the run is past its deadline (which step, for how long), or None while it is not."""
-    if status.phase not in COUNTED or status.progress_at is None:
+    if status.phase not in COUNTED or status.progress_at is None or waiting_for_rollout_approval(spec, status):
         return None
     since = status.progress_at
     plan = plan_of(spec)

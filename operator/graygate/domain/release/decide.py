@@ -40,6 +40,9 @@ The rules, first match wins:
       only once that write is confirmed.
 7. After any rule: a run that ends (Failed, Aborted) or starts over puts its etcd keys back, guarded.
 
+Stage hooks (`hooks`) are heard before rule 3; a hook's rollback comes right after 6a's; `confirmRollout` and
+`preRollout` hold 6e, `confirmPromotion` pauses 6g before completing and holds 6f until approved.
+
 A failed verdict is always heard, with the gate's value, threshold, resolved query and evidence
 (`analysis_rules.report_failures`): in the Event of the rollback or pause it leads to, or else as one Warning Event
 when the gate's failure streak starts: `GateFailed` for a gate whose verdict is `Fail`, `GateWaiting` for one that
@@ -66,7 +69,7 @@ from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, OriginalRoute, Outcome, PauseReason, Phase
 from graygate.api.validation import InvalidSpec
 from graygate.domain.analysis.assessment import Assessment
-from graygate.domain.release import analysis_rules, config_moves, following
+from graygate.domain.release import analysis_rules, config_moves, following, hooks
 from graygate.domain.release.bookkeeping import (
     Tick,
     cannot_measure,
@@ -81,6 +84,7 @@ from graygate.domain.release.commands import pending_command, record_command
 from graygate.domain.release.deadline import overdue
 from graygate.domain.release.decision import Advance, Decision, Hold, MarkInvalid, Reason, Reassert
 from graygate.domain.release.destinations import missing_destinations
+from graygate.domain.release.hook_records import analysis_of
 from graygate.domain.release.moves import clock, describe_step, go_to_step, hold, pause, restart, rollback
 from graygate.domain.release.observations import Observations
 from graygate.domain.release.phases import TERMINAL, Trigger
@@ -104,6 +108,7 @@ def decide(
     decision = _decide(spec, status, observations, now)
     if isinstance(spec, InvalidSpec):
         return decision
+    decision = hooks.announce(status, decision)
     decision = config_moves.after_decision(status, observations, _colour(spec, observations, decision))
     tick = Tick(spec=spec, plan=plan_of(spec), status=status, seen=observations, now=now)
     return following.with_scale(tick, decision)
@@ -153,6 +158,7 @@ def _decide(
     tick = Tick(spec=spec, plan=plan_of(spec), status=status, seen=observations, now=now)
     if status.observed_generation is None:
         return _initialize(tick)
+    tick = hooks.heard(tick)  # kept by every decision below but a fresh run's, which forgets them
     if status.phase is Phase.PROMOTING and (promoting := following.before(tick)) is not None:
         # A promotion finishes before a spec change is heard: restarting would send all traffic to a primary
         # still rolling out. The new spec applies to the next run.
@@ -269,6 +275,7 @@ def _run(tick: Tick) -> Decision:
         status = status.model_copy(update={"original_routes": recorded})
         return hold(tick, status, Reason.ROUTES_RECORDED, "recorded the original routes; waiting to start")
     status, assessment, ended = analysis_rules.analyse(tick, status)
+    ended = ended or hooks.ends(tick, status, assessment)
     decided = ended or _past_deadline(tick, status, assessment) or _proceed(tick, status, assessment)
     return analysis_rules.report_failures(tick, decided, assessment)
 
@@ -311,7 +318,8 @@ def _proceed(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | N
     if status.phase is Phase.PENDING:
         return _start(tick, status, assessment)
     if status.phase is Phase.PAUSED:
-        return hold(tick, status, Reason.WAITING, status.message, assessment)
+        confirming = hooks.confirming_promotion(tick, status, assessment)
+        return confirming or hold(tick, status, Reason.WAITING, status.message, assessment)
     return _step(tick, status, assessment)
 
 
@@ -339,6 +347,8 @@ def _cannot_decide(tick: Tick, status: CanaryReleaseStatus, assessment: Assessme
 
 
 def _start(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None) -> Decision:
+    if (confirming := hooks.confirming_rollout(tick, status, assessment)) is not None:
+        return confirming
     workload = tick.seen.workload
     if workload is not None and not workload.available:
         detail = f": {workload.message}" if workload.message else ""
@@ -348,6 +358,8 @@ def _start(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | Non
         return hold(tick, status, Reason.DESTINATION_MISSING, message, assessment)
     if not pre_checks_passed(tick.spec, status):
         return hold(tick, status, Reason.PRE_CHECKING, _pre_checking(tick, status, assessment), assessment)
+    if (waiting := hooks.pre_rollout(tick, status, assessment)) is not None:
+        return waiting
     if tick.frozen_against(tick.plan.weight_at(0)):
         return hold(tick, status, Reason.FROZEN, "releases are frozen: not starting", assessment)
     configured = config_moves.before_start(tick, status)
@@ -404,13 +416,15 @@ def _step(tick: Tick, status: CanaryReleaseStatus, assessment: Assessment | None
             # inconclusiveLimit (consecutiveErrorLimit, failureLimit) says what happens next.
             message = f"{where}; the pause is over, waiting for a passing analysis (latest: {status.last_outcome})"
             return hold(tick, status, Reason.WAITING, message, assessment)
-    elif tick.spec.analysis.gates and (assessment is None or assessment.worst is not Outcome.PASS):
+    elif analysis_of(tick.spec).gates and (assessment is None or assessment.worst is not Outcome.PASS):
         latest = assessment.worst_verdict if assessment is not None else None
         detail = f"; latest: {latest.gate}: {latest.reason}" if latest is not None else ""
         due = clock(status.next_check_at) if status.next_check_at else "now"
         message = f"{where}; waiting for the gates to pass (next analysis at {due}){detail}"
         return hold(tick, status, Reason.WAITING, message, assessment)
     following = index + 1
+    if (confirming := hooks.before_promotion(tick, status, following, assessment)) is not None:
+        return confirming
     if tick.frozen_against(tick.plan.weight_at(following)):
         return hold(tick, status, Reason.FROZEN, f"{where}; releases are frozen: not raising the weight", assessment)
     return go_to_step(tick, status, following, Trigger.ADVANCE, Reason.STEP_ADVANCED, Advance, assessment)

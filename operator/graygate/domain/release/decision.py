@@ -102,6 +102,12 @@ class Reason(StrEnum):
     WORKLOAD_MISSING = "WorkloadMissing"
     PRIMARY_NOT_OURS = "PrimaryNotOurs"
     PRIMARY_LOST = "PrimaryLost"
+    AWAITING_CONFIRMATION = "AwaitingConfirmation"
+    PRE_ROLLOUT = "PreRollout"
+    HOOK_FAILED = "HookFailed"
+    HOOK_CONFIRMED = "HookConfirmed"
+    HOOK_DELIVERED = "HookDelivered"
+    ROLLBACK_HOOK = "RollbackHook"
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,8 @@ _LOUD_HOLDS: dict[Reason, EventType] = {
     Reason.WORKLOAD_MISSING: "Warning",
     Reason.PRIMARY_NOT_OURS: "Warning",
     Reason.PRIMARY_LOST: "Warning",
+    Reason.AWAITING_CONFIRMATION: "Normal",
+    Reason.PRE_ROLLOUT: "Normal",
 }
 
 

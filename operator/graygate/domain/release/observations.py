@@ -104,3 +104,5 @@ class Observations:
     destinations: DestinationRulesReading | None = None
     """The DestinationRules that may define the release's subsets, read while it is Pending
     (`destinations.namespaces_to_read`); None: not read (nothing to check, or no reader wired)."""
+    hooks: tuple[Measurement, ...] = ()
+    """The answers of the stage hooks called this tick (`hooks.due`), one `webhook` measurement per hook."""

@@ -29,6 +29,7 @@ from graygate.api.status import CanaryReleaseStatus, Outcome, Phase
 from graygate.domain.analysis.assessment import Assessment, assess, delay_ends
 from graygate.domain.analysis.measurements import WorkloadReading
 from graygate.domain.release.bookkeeping import Tick, needs_snapshot
+from graygate.domain.release.hook_records import analysis_of
 
 __all__ = ["assess_pre_checks", "delay_from", "gates_due", "pre_check_gates", "pre_checks_passed"]
 
@@ -58,12 +59,13 @@ def gates_due(
     spec: CanaryReleaseSpec, status: CanaryReleaseStatus, now: datetime, workload: WorkloadReading | None = None
 ) -> tuple[Gate, ...] | None:
     """The gates the service should run this tick (and pass to `decide` as `analysis`), or None for no analysis:
-    every gate of a running release once its next analysis is due; the pre-check gates of a Pending release once
-    its routes are recorded and its canary workload (`workload`, when the spec names one) is Available. Gates
-    within their `initialDelay` are left out (an analysis may so measure none: it still runs, to show them)."""
+    every gate of a running release (`rollout` hooks included) once its next analysis is due; the pre-check gates
+    of a Pending release once its routes are recorded and its canary workload (`workload`, when the spec names
+    one) is Available. Gates within their `initialDelay` are left out (an analysis may so measure none: it still
+    runs, to show them)."""
     due = status.next_check_at is None or status.next_check_at <= now
     if status.phase in _RUNNING:
-        return _measurable(spec.analysis.gates, status, now) if due else None
+        return _measurable(analysis_of(spec).gates, status, now) if due else None
     if status.phase is not Phase.PENDING or not due or status.observed_generation is None:
         return None
     gates = pre_check_gates(spec)

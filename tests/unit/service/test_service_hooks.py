@@ -1,0 +1,91 @@
+"""Stage hooks through the service and the lifecycle, with the gates faked: the hooks are measured as `webhook`
+gates with their stage in the scope, and an approval kept in the status outlives the operator process."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from graygate.api import Phase
+from graygate.api.gates import Gate
+from graygate.domain.analysis.measurements import Measurement
+from graygate.domain.analysis.promql import QueryScope
+from graygate.domain.analysis.webhook import WebhookMeasurement
+from tests.unit.domain.release_builders import spec
+from tests.unit.service.harness import Operator
+
+
+@dataclass
+class Receiver:
+    """Every webhook gate answers with `codes[name]` (200 by default); each call is kept with its stage."""
+
+    codes: dict[str, int] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    async def measure(
+        self, gates: Sequence[Gate], now: datetime, scope: QueryScope | None = None
+    ) -> tuple[Measurement, ...]:
+        stage = scope.stage if scope is not None else ""
+        self.calls += [(gate.name, stage) for gate in gates]
+        return tuple(
+            WebhookMeasurement(
+                gate=gate.name, observed_at=now, url="http://hooks.test/", status_code=self.codes.get(gate.name, 200)
+            )
+            for gate in gates
+        )
+
+
+def released(receiver: Receiver, *hooks: dict[str, Any]) -> Operator:
+    release = spec(steps=[{"setWeight": 20}, {"setWeight": 60}], analysis={"interval": "5s"}, hooks=list(hooks))
+    operator = Operator(release)
+    operator.deps = type(operator.deps)(**{**operator.deps.__dict__, "gates": receiver})
+    return operator
+
+
+def hook(name: str, stage: str) -> dict[str, Any]:
+    return {"name": name, "stage": stage, "webhook": {"url": f"http://hooks.test/{name}", "timeout": "1s"}}
+
+
+async def test_hooks_are_called_with_their_stage_and_a_promotion_waits_across_a_restart() -> None:
+    receiver = Receiver(codes={"ship-it": 409, "kill": 404})
+    stages = (hook("smoke", "preRollout"), hook("load", "rollout"), hook("ship-it", "confirmPromotion"))
+    operator = released(receiver, *stages, hook("kill", "rollback"), hook("tell", "postRollout"))
+    for _ in range(40):
+        await operator.tick(3)
+        if operator.slot.status.phase is Phase.PAUSED:
+            break
+    status = operator.slot.status
+    assert status.pause_reason is not None
+    assert status.pause_reason.value == "AwaitingConfirmation"
+    assert operator.weight() == 60
+    assert ("smoke", "preRollout") in receiver.calls
+    assert ("load", "rollout") in receiver.calls
+    assert ("kill", "rollback") in receiver.calls
+    for _ in range(4):
+        await operator.tick(3)
+    assert operator.slot.status.phase is Phase.PAUSED
+    assert ("ship-it", "confirmPromotion") in receiver.calls
+    operator.stop()
+
+    # a new operator process starts from the status the API server holds; the receiver says yes meanwhile
+    receiver.codes["ship-it"] = 200
+    again = released(receiver, *stages, hook("kill", "rollback"), hook("tell", "postRollout"))
+    again.store = operator.store
+    again.router = operator.router
+    again.deps = type(again.deps)(**{**again.deps.__dict__, "router": operator.router})
+    again.slot.status = operator.slot.status
+    again.seconds = operator.seconds
+    for _ in range(6):
+        await again.tick(3)
+    done = again.slot.status
+    assert done.phase is Phase.SUCCEEDED
+    assert again.weight() == 100
+    assert ("tell", "postRollout") in receiver.calls
+    told = next(record for record in done.hooks if record.name == "tell")
+    assert told.passed
+    assert told.calls == 1
+    reasons = [reason for _, reason in again.events.kinds()]
+    assert "HookConfirmed" in reasons
+    assert "HookDelivered" in reasons
