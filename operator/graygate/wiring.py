@@ -19,6 +19,7 @@ from graygate.kube.client import ApiClient, api_client, close_client
 from graygate.kube.destinationrules import KubeDestinationRules
 from graygate.kube.events import KubeEvents
 from graygate.kube.followed import KubeFollowedWorkloads
+from graygate.kube.gatetemplates import KubeGateTemplates
 from graygate.kube.httproutes import KubeHTTPRouteStore
 from graygate.kube.releases import KubeReleases
 from graygate.kube.secrets import KubeSecrets
@@ -26,6 +27,7 @@ from graygate.kube.virtualservices import KubeVirtualServiceStore
 from graygate.kube.workloads import KubeWorkloads
 from graygate.metrics import OperatorMetrics
 from graygate.ports.destinations import DestinationRules
+from graygate.ports.gatetemplates import GateTemplateReader
 from graygate.ports.release import EventSink, FollowedWorkloads, StatusWriter, WorkloadProbe
 from graygate.ports.routing import HTTPRouteStore, VirtualServiceStore
 from graygate.ports.secrets import SecretReader
@@ -77,6 +79,8 @@ class KubeAdapters:
     followed: FollowedWorkloads
     destination_rules: DestinationRules | None = None
     """None: the subsets a release routes to are not checked before traffic moves."""
+    gate_templates: GateTemplateReader | None = None
+    """None: no template can be read, and a release with `gateRefs` is Invalid."""
 
 
 def kube_adapters(api: ApiClient, instance: str) -> KubeAdapters:
@@ -101,6 +105,7 @@ def kube_adapters(api: ApiClient, instance: str) -> KubeAdapters:
         workload=workload,
         followed=KubeFollowedWorkloads(api),
         destination_rules=KubeDestinationRules(api),
+        gate_templates=KubeGateTemplates(api),
     )
 
 
@@ -112,6 +117,8 @@ class Wired:
     gates: GateRunner
     freeze_watch: Watch | None = None
     etcd: EtcdStore | None = None
+    templates: GateTemplateReader | None = None
+    """Reads the gate templates a release's `gateRefs` name, before its tick."""
 
     async def close(self) -> None:
         if self.freeze_watch is not None:
@@ -159,7 +166,7 @@ async def wire(settings: OperatorSettings, metrics: OperatorMetrics, kube: KubeA
         followed=kube.followed,
         destination_rules=kube.destination_rules,
     )
-    return Wired(deps=deps, api=api, gates=gates, freeze_watch=watch, etcd=etcd)
+    return Wired(deps=deps, api=api, gates=gates, freeze_watch=watch, etcd=etcd, templates=kube.gate_templates)
 
 
 async def _watch_freeze(etcd: EtcdStore, freeze: FreezeSwitch) -> Watch | None:

@@ -83,11 +83,11 @@ def templated(
     return expand(spec, generation, templates, namespace)
 
 
-def record(status: CanaryReleaseStatus, expanded: Expanded | None) -> CanaryReleaseStatus:
-    """`status` with a fresh expansion recorded (unchanged for a spec without refs or taken from the snapshot)."""
-    if expanded is None or expanded.fresh is None or status.expanded_gates == expanded.fresh:
+def record(status: CanaryReleaseStatus, fresh: ExpandedGates | None) -> CanaryReleaseStatus:
+    """`status` with a fresh expansion (`Expanded.fresh`) recorded; unchanged without one."""
+    if fresh is None or status.expanded_gates == fresh:
         return status
-    return status.model_copy(update={"expanded_gates": expanded.fresh})
+    return status.model_copy(update={"expanded_gates": fresh})
 
 
 def expand(
