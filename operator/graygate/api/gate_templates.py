@@ -72,15 +72,6 @@ def arg_references(value: Any) -> set[str]:
 class TemplateArg(SpecModel):
     """One argument a template declares. Without `default` it is required."""
 
-    model_config = ConfigDict(
-        json_schema_extra=rules(
-            (
-                "self.type != 'secret' || !has(self.default)",
-                "a secret argument has no default: each release names its Secret",
-            )
-        )
-    )
-
     name: str = Field(pattern=ARG_NAME, max_length=63)
     """The argument's name, referenced in the gates as `{{ args.<name> }}`."""
 
