@@ -83,10 +83,13 @@ def test_a_ref_expands_to_the_templates_gates_with_typed_arguments_and_defaults(
     assert isinstance(found, Expanded)
     rate, errors = found.spec.analysis.gates
     assert (rate.name, rate.critical, errors.name) == ("success-rate", True, "errors")
-    assert rate.prometheus is not None and rate.prometheus.request_success_rate is not None
+    assert rate.prometheus is not None
+    assert rate.prometheus.request_success_rate is not None
     assert rate.prometheus.request_success_rate.min == 99.5, "a whole-value reference keeps the number"
-    assert rate.prometheus.window is not None and rate.prometheus.window.total_seconds() == 60, "the default"
-    assert errors.prometheus is not None and errors.prometheus.query is not None
+    assert rate.prometheus.window is not None
+    assert rate.prometheus.window.total_seconds() == 60, "the default"
+    assert errors.prometheus is not None
+    assert errors.prometheus.query is not None
     assert errors.prometheus.query.expr == 'sum(rate(errors{service="checkout"}[{{ interval }}]))', (
         "a reference in a text is replaced by its text; the gate's own placeholders stay"
     )
@@ -106,7 +109,8 @@ def test_a_secret_argument_becomes_the_gates_secret_reference_and_never_a_value(
     found = expand(spec(ref({"minSuccessRate": 99, "token": TOKEN})))
     assert isinstance(found, Expanded)
     source = found.spec.analysis.gates[0].prometheus.source  # type: ignore[union-attr]
-    assert source is not None and source.bearer_token is not None
+    assert source is not None
+    assert source.bearer_token is not None
     assert (source.bearer_token.secret_ref.name, source.bearer_token.key) == ("prometheus-auth", "token")
     assert found.fresh is not None
     assert found.fresh.refs[0].gates[0]["prometheus"]["source"]["bearerToken"] == {
@@ -197,7 +201,9 @@ def test_a_ca_bundle_takes_a_secret_argument_too() -> None:
     found = expand(spec(ref({"minSuccessRate": 99, "token": TOKEN})), {(RATE, "rate"): _template_with(gate)})
     assert isinstance(found, Expanded)
     ca = found.spec.analysis.gates[0].prometheus.source.ca  # type: ignore[union-attr]
-    assert ca is not None and ca.secret_ref is not None and (ca.secret_ref.name, ca.key) == ("prometheus-auth", "token")
+    assert ca is not None
+    assert ca.secret_ref is not None
+    assert (ca.secret_ref.name, ca.key) == ("prometheus-auth", "token")
 
 
 ARGS = {"minSuccessRate": 99, "token": TOKEN}
@@ -274,21 +280,25 @@ def test_a_namespace_on_a_ref_is_refused() -> None:
 def test_a_run_keeps_its_expanded_gates_when_the_template_changes_and_expands_again_when_it_starts_over() -> None:
     release = spec(ref(ARGS))
     first = expand(release)
-    assert isinstance(first, Expanded) and first.fresh is not None
+    assert isinstance(first, Expanded)
+    assert first.fresh is not None
     status = record(CanaryReleaseStatus(), first.fresh)
     assert refs_to_read(release, status, 1) == (), "a current snapshot: nothing to read"
     stricter = copy.deepcopy(TEMPLATE)
     stricter["gates"][0]["prometheus"]["requestSuccessRate"]["min"] = 99.9
     mid_run = templated(release, status, 1, {(RATE, "rate"): stricter}, "shop")
-    assert isinstance(mid_run, Expanded) and mid_run.fresh is None
+    assert isinstance(mid_run, Expanded)
+    assert mid_run.fresh is None
     assert mid_run.spec == first.spec, "the run is judged by the gates it started with"
     deleted = templated(release, status, 1, {}, "shop")
-    assert isinstance(deleted, Expanded) and deleted.spec == first.spec, "even with its template gone"
+    assert isinstance(deleted, Expanded)
+    assert deleted.spec == first.spec, "even with its template gone"
     assert refs_to_read(release, status, 2) == release.analysis.gate_refs, "a new generation expands again"
     restarted = start_over(status)
     assert restarted.expanded_gates is None, "a run that starts over (a retry, a new revision) expands again"
     again = templated(release, restarted, 1, {(RATE, "rate"): stricter}, "shop")
-    assert isinstance(again, Expanded) and again.fresh is not None
+    assert isinstance(again, Expanded)
+    assert again.fresh is not None
     assert again.fresh.refs[0].gates[0]["prometheus"]["requestSuccessRate"]["min"] == 99.9
 
 
@@ -311,8 +321,10 @@ def test_the_view_takes_the_snapshot_and_sends_expanded_gates_through_the_allowl
     ref_ = ReleaseRef("shop", "checkout", "uid")
     now = datetime.now(UTC)
     view = release_view(ref_, body, CanaryReleaseStatus(), (), refusals, now, {("GateTemplate", "probe"): probe})
-    assert isinstance(view.spec, InvalidSpec) and view.spec.problems == ("gate health: refused",)
+    assert isinstance(view.spec, InvalidSpec)
+    assert view.spec.problems == ("gate health: refused",)
     assert view.expanded_gates is None, "nothing recorded for a refused spec"
     body["spec"]["analysis"]["gateRefs"][0]["args"]["url"] = "http://fine.example/"  # type: ignore[index]
     view = release_view(ref_, body, CanaryReleaseStatus(), (), refusals, now, {("GateTemplate", "probe"): probe})
-    assert isinstance(view.spec, CanaryReleaseSpec) and view.expanded_gates is not None
+    assert isinstance(view.spec, CanaryReleaseSpec)
+    assert view.expanded_gates is not None
