@@ -102,3 +102,21 @@ def test_check_runs_the_templates_gates_and_overrides_reach_them(target: ProbeTa
 def test_check_refuses_a_release_whose_template_is_missing() -> None:
     with pytest.raises(GraygateError, match=r"spec\.analysis\.gateRefs\[0\]: ClusterGateTemplate health not found"):
         run_check(CheckRequest(manifest_text=RELEASE, source="r"))
+
+
+def test_get_shows_each_templates_gates_and_arguments() -> None:
+    from graygate.console.render import render_release
+
+    expanded = {
+        "generation": 1,
+        "refs": [
+            {
+                "template": "ClusterGateTemplate/istio-success-rate",
+                "args": {"minSuccessRate": "99", "window": "1m"},
+                "gates": [{"name": "success-rate", "prometheus": {"requestSuccessRate": {"min": 99}}}],
+            }
+        ],
+    }
+    release = {"metadata": {"namespace": "shop", "name": "checkout"}, "spec": {}, "status": {"expandedGates": expanded}}
+    text = render_release(release, (), color=False)
+    assert "ClusterGateTemplate/istio-success-rate: success-rate (minSuccessRate=99, window=1m)" in text.splitlines()
