@@ -81,7 +81,9 @@ def render_release(release: dict[str, Any], events: Sequence[EventLine], *, colo
     for ref in status.expanded_gates.refs if status.expanded_gates is not None else ():
         gates = ", ".join(str(gate.get("name", "?")) for gate in ref.gates)
         args = ", ".join(f"{name}={value}" for name, value in ref.args.items())
-        lines.append(_clip(f"{ref.template}: {gates}" + (f" ({args})" if args else ""), WIDTH))
+        lines.append(_clip(f"{ref.template}: {gates}", WIDTH))
+        if args:
+            lines.append(_paint(_clip(f"{_EVIDENCE_INDENT}{args}", WIDTH), "dim", color))
     lines.append("")
     lines.extend(gate_lines(status, color=color))
     if events:
