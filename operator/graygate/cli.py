@@ -102,8 +102,7 @@ def _parser() -> argparse.ArgumentParser:
 
     lint = commands.add_parser("lint", help="validate CanaryRelease manifests offline")
     lint.add_argument("files", nargs="+", type=Path)
-    lint.add_argument("--cluster", action="store_true", help="read the gate templates no file defines from the cluster")
-    lint.add_argument("--kubeconfig", type=Path, help="with --cluster: the cluster's kubeconfig")
+    _add_template_flags(lint)
 
     check = commands.add_parser("check", help="run a release's gates once, here, and say if the canary passes")
     check.add_argument("manifest", help="a file holding one CanaryRelease, or - for standard input")
@@ -115,10 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--templates", action="append", default=[], type=Path, metavar="FILE", help="gate templates the release uses"
     )
-    check.add_argument(
-        "--cluster", action="store_true", help="read the gate templates no file defines from the cluster"
-    )
-    check.add_argument("--kubeconfig", type=Path, help="with --cluster: the cluster's kubeconfig")
+    _add_template_flags(check)
 
     sandbox = commands.add_parser(
         "sandbox",
@@ -196,6 +192,11 @@ def _control(args: argparse.Namespace) -> int:
         )
     print(f"{action.value}: {record.result.lower()}: {record.message}")
     return 0 if record.result == "Applied" else 1
+
+
+def _add_template_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cluster", action="store_true", help="read gate templates no file defines from the cluster")
+    parser.add_argument("--kubeconfig", type=Path, help="with --cluster: the cluster's kubeconfig")
 
 
 def _lint(args: argparse.Namespace) -> int:
