@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
 
     lint = commands.add_parser("lint", help="validate CanaryRelease manifests offline")
     lint.add_argument("files", nargs="+", type=Path)
+    _add_template_flags(lint)
 
     check = commands.add_parser("check", help="run a release's gates once, here, and say if the canary passes")
     check.add_argument("manifest", help="a file holding one CanaryRelease, or - for standard input")
@@ -110,6 +111,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--etcd", metavar="ENDPOINTS", help="etcd host:port,… for every gate that talks to etcd")
     check.add_argument("--namespace", "-n", help="the release's namespace (default: the manifest's, or default)")
     check.add_argument("--format", choices=["human", "json"], default="human")
+    check.add_argument(
+        "--templates", action="append", default=[], type=Path, metavar="FILE", help="gate templates the release uses"
+    )
+    _add_template_flags(check)
 
     sandbox = commands.add_parser(
         "sandbox",
@@ -189,16 +194,23 @@ def _control(args: argparse.Namespace) -> int:
     return 0 if record.result == "Applied" else 1
 
 
-def _lint(args: argparse.Namespace) -> int:
-    from graygate.console.lint import lint_text
+def _add_template_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cluster", action="store_true", help="read gate templates no file defines from the cluster")
+    parser.add_argument("--kubeconfig", type=Path, help="with --cluster: the cluster's kubeconfig")
 
-    problems, releases = [], 0
+
+def _lint(args: argparse.Namespace) -> int:
+    from graygate.console.lint import lint_files, load_documents
+    from graygate.console.templates import FileTemplates, cluster_templates
+
+    texts = []
     for path in args.files:
         if not path.is_file():
             raise GraygateError(f"no such file: {path}")
-        found, count = lint_text(path.read_text(), str(path))
-        problems.extend(found)
-        releases += count
+        texts.append((path.read_text(), str(path)))
+    documents = [d for text, _ in texts if not isinstance(found := load_documents(text), str) for d in found]
+    templates = FileTemplates(documents, cluster_templates(args.kubeconfig) if args.cluster else None)
+    problems, releases = lint_files(texts, templates)
     for problem in problems:
         print(problem)
     if releases == 0:
@@ -212,6 +224,7 @@ def _check(args: argparse.Namespace) -> int:
     """Exit 0 pass, 1 fail, 2 could not judge (a bad manifest or flag included)."""
     from graygate.console.check import parse_url_override, render_human, render_json
     from graygate.console.check_run import CheckRequest, run_check
+    from graygate.console.templates import cluster_templates
 
     try:
         text = sys.stdin.read() if args.manifest == "-" else Path(args.manifest).read_text()
@@ -222,6 +235,8 @@ def _check(args: argparse.Namespace) -> int:
             prometheus=args.prometheus,
             namespace=args.namespace,
             etcd=tuple(e for e in (args.etcd or "").split(",") if e),
+            templates=tuple(path.read_text() for path in args.templates),
+            cluster=cluster_templates(args.kubeconfig) if args.cluster else None,
         )
         report = run_check(request)
     except (OSError, GraygateError) as error:

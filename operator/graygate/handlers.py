@@ -17,10 +17,10 @@ from graygate.api import GROUP, PLURAL, VERSION, parse_spec
 from graygate.api.validation import InvalidSpec
 from graygate.domain.release.claims import Claim, RouteKey, claims_of
 from graygate.errors import ApiUnavailableError, ConflictError, GraygateError, KubeError
-from graygate.lifecycle import Deleted, Slots, delete_release, run_tick
+from graygate.lifecycle import Deleted, Slots, delete_release, failed_tick, run_tick
 from graygate.metrics import OperatorMetrics
 from graygate.ports.release import ReleaseRef
-from graygate.release_view import created_at, release_view, status_of
+from graygate.release_view import created_at, read_templates, release_view, status_of
 from graygate.wiring import OperatorSettings, Wired, wire
 
 # How long to wait before the next tick after an error, by error class: transient ones soon, others later. An error
@@ -85,8 +85,14 @@ async def reconcile(
     with slots.held(uid, status_of(body)) as slot:
         while not stopped:
             now = _now()
-            view = release_view(ref, body, slot.status, _held(claims), wired.gates.refusals, now)
-            error = await run_tick(slot, view, wired.deps, now)
+            error: Exception | None
+            try:
+                templates = await read_templates(ref, body, slot.status, wired.templates)
+            except GraygateError as unread:
+                error = failed_tick(ref, unread, wired.deps)
+            else:
+                view = release_view(ref, body, slot.status, _held(claims), wired.gates.refusals, now, templates)
+                error = await run_tick(slot, view, wired.deps, now)
             await stopped.wait(retry_after(error, config.tick_interval_s))
     wired.deps.metrics.forget(namespace, name)
 

@@ -101,7 +101,11 @@ async def run_tick(slot: Slot, release: ReleaseView, deps: Deps, now: datetime) 
             slot.status = result.decision.status
             _rolled_back(slot, release.ref, result, deps)
             return None
-    ref = release.ref
+    return failed_tick(release.ref, error, deps)
+
+
+def failed_tick(ref: ReleaseRef, error: Exception, deps: Deps) -> Exception:
+    """Count and log a tick that ended in `error` (or could not start: its gate templates unreadable)."""
     deps.metrics.reconcile_errors.labels(ref.namespace, ref.name, type(error).__name__).inc()
     where = {"release": f"{ref.namespace}/{ref.name}"}
     if isinstance(error, GraygateError):

@@ -1,7 +1,9 @@
 """A release as a tick sees it, read from the body Kopf watched, and the release policy applied before any tick.
 
 Apart from the handlers so that they stay wiring (Kopf's arguments in, one call out) and so that what a tick is
-given, the allowlist rule included, is decided where it can be tested without Kopf.
+given, the allowlist rule included, is decided where it can be tested without Kopf. The gate templates a release's
+`analysis.gateRefs` name are read here, before its tick, when its run has not expanded them yet
+(`domain.release.gate_templates`); their gates then go through the allowlist like any other.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from typing import Any
 
 from graygate.api import COMMAND_ANNOTATION, CanaryReleaseStatus, parse_spec
 from graygate.api.gates import Gate
+from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.validation import InvalidSpec
 from graygate.domain.analysis.webhook_payload import own_annotations
 from graygate.domain.release.claims import Claim, RouteKey, claims_of, contested_by
+from graygate.domain.release.gate_templates import TemplatesRead, refs_to_read, templated
+from graygate.ports.gatetemplates import GateTemplateReader
 from graygate.ports.release import ReleaseRef
 from graygate.service import ReleaseView
 
@@ -32,9 +37,17 @@ def release_view(
     held: Sequence[tuple[RouteKey, Claim]],
     refusals: Refusals,
     now: dt.datetime,
+    templates: TemplatesRead | None = None,
 ) -> ReleaseView:
-    """The release in `body`, ticking from `status`; `held` is every route claim in its namespace."""
-    spec = parse_spec(dict(body.get("spec") or {}), release=ref.name)
+    """The release in `body`, ticking from `status`; `held` is every route claim in its namespace; `templates`,
+    the gate templates read for its refs."""
+    spec: CanaryReleaseSpec | InvalidSpec = parse_spec(dict(body.get("spec") or {}), release=ref.name)
+    meta = body.get("metadata") or {}
+    generation = int(meta.get("generation") or 1)
+    fresh = None
+    if not isinstance(spec, InvalidSpec):
+        expanded = templated(spec, status, generation, templates or {}, ref.namespace)
+        spec, fresh = (expanded, None) if isinstance(expanded, InvalidSpec) else (expanded.spec, expanded.fresh)
     # A release that names a URL outside the allowlist is refused before it moves any traffic. Once the canary has
     # traffic (the operator restarted with a narrower list), an Invalid spec would freeze that weight with no checks:
     # the gate runner refuses the call instead, and the release's own policy for a failed check applies.
@@ -42,21 +55,34 @@ def release_view(
     called = (*spec.analysis.gates, *(hook.gate() for hook in spec.hooks)) if not isinstance(spec, InvalidSpec) else ()
     if status.canary_weight == 0 and (refused := refusals(called)):
         spec = InvalidSpec(problems=refused)
-    meta = body.get("metadata") or {}
     contested = None
     if not isinstance(spec, InvalidSpec):
         me = Claim(created_at=created_at(meta, now), release=ref.name)
         contested = contested_by(me, claims_of(ref.namespace, spec), held)
     return ReleaseView(
         ref=ref,
-        generation=int(meta.get("generation") or 1),
+        generation=generation,
         spec=spec,
         status=status,
         command=(meta.get("annotations") or {}).get(COMMAND_ANNOTATION),
         contested=contested,
         labels={str(key): str(value) for key, value in (meta.get("labels") or {}).items()},
         annotations=own_annotations(meta.get("annotations")),
+        expanded_gates=fresh if not isinstance(spec, InvalidSpec) else None,
     )
+
+
+async def read_templates(
+    ref: ReleaseRef, body: Any, status: CanaryReleaseStatus, reader: GateTemplateReader | None
+) -> TemplatesRead:
+    """The gate templates the release's refs name, read when its run has not expanded them yet (else none).
+
+    Raises `GraygateError` when they cannot be read (the tick is retried; the release is not judged on it)."""
+    spec = parse_spec(dict(body.get("spec") or {}), release=ref.name)
+    generation = int((body.get("metadata") or {}).get("generation") or 1)
+    if isinstance(spec, InvalidSpec) or reader is None or not (refs := refs_to_read(spec, status, generation)):
+        return {}
+    return await reader.read(ref.namespace, refs)
 
 
 def status_of(body: Any) -> CanaryReleaseStatus:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from graygate.api.gate_templates import ExpandedGates
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, OriginalRoute, Phase
 from graygate.api.validation import InvalidSpec
@@ -35,6 +36,7 @@ from graygate.domain.release.bookkeeping import needs_snapshot
 from graygate.domain.release.decide import decide, wanted_header_routes
 from graygate.domain.release.decision import Decision, Reason, Rollback
 from graygate.domain.release.destinations import DestinationRulesReading, namespaces_to_read
+from graygate.domain.release.gate_templates import record as record_expanded
 from graygate.domain.release.hooks import due as hooks_due
 from graygate.domain.release.notifications import notifications_of
 from graygate.domain.release.observations import Observations, RouteReading
@@ -92,6 +94,8 @@ class ReleaseView:
     """The release's own labels, for webhooks."""
     annotations: Mapping[str, str] = field(default_factory=dict)
     """The release's own annotations, for webhooks (without kubectl's and graygate's bookkeeping)."""
+    expanded_gates: ExpandedGates | None = None
+    """The gates of `analysis.gateRefs`, expanded this tick because the run had none yet: recorded in the status."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
         target = target_of(release.ref.namespace, spec, release=release.ref.name)
         seen, measured_at = await _observe(release, spec, target, deps, now)
 
-    decision = decide(spec, status, seen, now)
+    decision = _expanded(release, decide(spec, status, seen, now))
     status_written = await _write_status(release, status, decision.status, deps)
     write: WriteResult | None = None
     failures: list[Exception] = []
@@ -140,7 +144,7 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
                 raise RouterError(said, reason=RoutingProblemReason.WRITE_REFUSED.value)
             ran_ahead = write is not None and bool(write.written)
             on_server = decision.status if status_written else status
-            decision = decide(spec, status, _with_refusals(seen, refused), now)
+            decision = _expanded(release, decide(spec, status, _with_refusals(seen, refused), now))
             status_written = await _write_status(release, on_server, decision.status, deps) or status_written
             rerouted = await _route(release, target, decision, deps)
             if rerouted is None and ran_ahead and target is not None:
@@ -183,6 +187,12 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
         since = measured_at if not routed and isinstance(decision, Rollback) else None
         raise ActingFailed(decision.status, failures[0], rollback_since=since) from failures[0]
     return TickResult(decision=decision, status_written=status_written, write=write)
+
+
+def _expanded(release: ReleaseView, decision: Decision) -> Decision:
+    """The decision with the run's freshly expanded template gates in its status (`gate_templates`)."""
+    status = record_expanded(decision.status, release.expanded_gates)
+    return decision if status is decision.status else replace(decision, status=status)
 
 
 _NOT_WRITTEN = (RoutingProblemReason.WRITE_REFUSED, RoutingProblemReason.HEADER_RULES_DO_NOT_FIT)

@@ -19,6 +19,7 @@ from graygate.kube.client import ApiClient, api_client, close_client
 from graygate.kube.destinationrules import KubeDestinationRules
 from graygate.kube.events import KubeEvents
 from graygate.kube.followed import KubeFollowedWorkloads
+from graygate.kube.gatetemplates import KubeGateTemplates
 from graygate.kube.httproutes import KubeHTTPRouteStore
 from graygate.kube.notification_settings import KubeNotificationSettings
 from graygate.kube.releases import KubeReleases
@@ -29,6 +30,7 @@ from graygate.metrics import OperatorMetrics
 from graygate.notifiers.dispatcher import Dispatcher
 from graygate.notifiers.send import Delivery
 from graygate.ports.destinations import DestinationRules
+from graygate.ports.gatetemplates import GateTemplateReader
 from graygate.ports.notifications import NotificationSettingsReader
 from graygate.ports.release import EventSink, FollowedWorkloads, StatusWriter, WorkloadProbe
 from graygate.ports.routing import HTTPRouteStore, VirtualServiceStore
@@ -88,6 +90,8 @@ class KubeAdapters:
     """None: the subsets a release routes to are not checked before traffic moves."""
     notification_settings: NotificationSettingsReader | None = None
     """None: only a release's own `spec.notifications` applies (no namespace or cluster default)."""
+    gate_templates: GateTemplateReader | None = None
+    """None: no template can be read, and a release with `gateRefs` is Invalid."""
 
 
 def kube_adapters(api: ApiClient, instance: str) -> KubeAdapters:
@@ -113,6 +117,7 @@ def kube_adapters(api: ApiClient, instance: str) -> KubeAdapters:
         followed=KubeFollowedWorkloads(api),
         destination_rules=KubeDestinationRules(api),
         notification_settings=KubeNotificationSettings(api),
+        gate_templates=KubeGateTemplates(api),
     )
 
 
@@ -125,6 +130,8 @@ class Wired:
     freeze_watch: Watch | None = None
     etcd: EtcdStore | None = None
     notifier: Dispatcher | None = None
+    templates: GateTemplateReader | None = None
+    """Reads the gate templates a release's `gateRefs` name, before its tick."""
 
     async def close(self) -> None:
         if self.notifier is not None:
@@ -185,7 +192,9 @@ async def wire(settings: OperatorSettings, metrics: OperatorMetrics, kube: KubeA
         destination_rules=kube.destination_rules,
         notifications=notifier,
     )
-    return Wired(deps=deps, api=api, gates=gates, freeze_watch=watch, etcd=etcd, notifier=notifier)
+    return Wired(
+        deps=deps, api=api, gates=gates, freeze_watch=watch, etcd=etcd, notifier=notifier, templates=kube.gate_templates
+    )
 
 
 async def _watch_freeze(etcd: EtcdStore, freeze: FreezeSwitch) -> Watch | None:

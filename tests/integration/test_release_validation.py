@@ -185,6 +185,11 @@ CASES: list[tuple[str, Callable[[Spec], None], str]] = [
         "must be at least 1s",
     ),
     # analysis: waits shorter than the interval
+    (
+        "spec.analysis.gateRefs[]",
+        setting("analysis", "gateRefs", value=[{"name": "rate", "namespace": "platform"}]),
+        "a GateTemplate is read from the release's own namespace",
+    ),
     ("spec.analysis", gate("httpProbe", {"url": URL, "timeout": "20s"}), "every httpProbe timeout must be shorter"),
     (
         "spec.analysis",

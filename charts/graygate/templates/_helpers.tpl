@@ -96,6 +96,11 @@ only with trackConfig.enabled. */}}
   resources: [configmaps]
   resourceNames: [graygate-notifications]
   verbs: [get]
+# The GateTemplates a release's analysis.gateRefs name, read by name from the release's namespace when a run starts
+# (graygate.kube.gatetemplates).
+- apiGroups: [graygate.dev]
+  resources: [gatetemplates]
+  verbs: [get]
 {{- with .Values.secretNames }}
 # Gate credentials and the Secrets of followed workloads with trackConfig, by name only (graygate.kube.secrets,
 # graygate.kube.followed).
@@ -147,8 +152,17 @@ watch and writes its keep-alive with a merge patch; it never GETs a peering obje
   verbs: [patch]
 {{- end -}}
 
+{{/* The ClusterGateTemplates releases name, read by name when a run starts (graygate.kube.gatetemplates): they
+are cluster-scoped, so a namespaced install needs this in its ClusterRole too. Read-only. */}}
+{{- define "graygate.clusterTemplateRules" -}}
+# The ClusterGateTemplates a release's analysis.gateRefs name, read by name.
+- apiGroups: [graygate.dev]
+  resources: [clustergatetemplates]
+  verbs: [get]
+{{- end -}}
+
 {{/* Kopf watches CRD definitions so it notices the CanaryRelease CRD being installed, upgraded or removed while
-it runs. Read-only, and the only cluster-scoped permission of the namespaced mode. */}}
+it runs. Read-only; with the ClusterGateTemplates, the only cluster-scoped permissions of the namespaced mode. */}}
 {{- define "graygate.crdRules" -}}
 # Kopf notices CRDs being installed, upgraded or removed while it runs.
 - apiGroups: [apiextensions.k8s.io]

@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field, model_validator
 from graygate.api.base import SpecModel
 from graygate.api.cel import rules
 from graygate.api.durations import Interval, format_duration
+from graygate.api.gate_templates import GateRef
 from graygate.api.gates import CHECK_MODELS, MAX_GATES, Gate
 
 __all__ = ["Analysis"]
@@ -79,6 +80,11 @@ class Analysis(SpecModel):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
     """The checks to run at every analysis. Without gates, steps advance as soon as their weight is in place."""
+
+    gate_refs: tuple[GateRef, ...] = Field(default=(), max_length=MAX_GATES)
+    """Gates from templates (`GateTemplate` in the release's namespace, or `ClusterGateTemplate`), with their
+    arguments: each expands to the template's gates, under the template's gate names, after `gates`. They are
+    expanded when a run starts and kept in `status.expandedGates` until it ends."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Analysis:

@@ -29,7 +29,16 @@ from graygate.api.resource import CATEGORIES, GROUP, KIND, PLURAL, SHORT_NAMES, 
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus
 
-__all__ = ["CRD_PATH", "REGENERATE", "build_crd", "main", "render_crd", "structural_schema"]
+__all__ = [
+    "CRD_PATH",
+    "REGENERATE",
+    "build_crd",
+    "main",
+    "render_crd",
+    "render_document",
+    "rendered_crds",
+    "structural_schema",
+]
 
 CRD_PATH = Path("crds") / f"{PLURAL}.{GROUP}.yaml"
 REGENERATE = "python -m graygate.api.crd"
@@ -198,26 +207,41 @@ class _Dumper(yaml.SafeDumper):
 
 def render_crd() -> str:
     """The CRD as the YAML text committed under `crds/`."""
-    return _HEADER + yaml.dump(build_crd(), Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True)
+    return render_document(build_crd())
+
+
+def render_document(document: dict[str, Any]) -> str:
+    """A generated document as the YAML text committed under `crds/`."""
+    return _HEADER + yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True)
+
+
+def rendered_crds(directory: Path) -> list[tuple[Path, str]]:
+    """Every graygate CRD (the CanaryRelease's, then the gate templates') as (path in `directory`, text)."""
+    from graygate.api.template_crd import TEMPLATE_CRDS, build_template_crd, template_crd_path
+
+    files = [(directory / CRD_PATH.name, render_crd())]
+    files += [(template_crd_path(kind, directory), render_document(build_template_crd(kind))) for kind in TEMPLATE_CRDS]
+    return files
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m graygate.api.crd [--check] [--output PATH]`: write (or compare) the CRD file."""
-    parser = argparse.ArgumentParser(prog=REGENERATE, description="Generate the CanaryRelease CRD from the models.")
+    """`python -m graygate.api.crd [--check] [--output PATH]`: write (or compare) the CRD files: the CanaryRelease's
+    at PATH, the gate templates' beside it."""
+    parser = argparse.ArgumentParser(prog=REGENERATE, description="Generate graygate's CRDs from the models.")
     parser.add_argument("--output", type=Path, default=CRD_PATH, help=f"where the CRD lives (default {CRD_PATH})")
-    parser.add_argument("--check", action="store_true", help="only compare; exit 1 when the file is out of date")
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 when a file is out of date")
     arguments = parser.parse_args(argv)
-    text = render_crd()
     path: Path = arguments.output
+    files = [(path, render_crd()), *rendered_crds(path.parent)[1:]]
     if arguments.check:
-        current = path.read_text(encoding="utf-8") if path.exists() else ""
-        if current != text:
-            print(f"{path} is out of date; regenerate it with `{REGENERATE}`", file=sys.stderr)
-            return 1
-        return 0
+        stale = [p for p, text in files if (p.read_text(encoding="utf-8") if p.exists() else "") != text]
+        for p in stale:
+            print(f"{p} is out of date; regenerate it with `{REGENERATE}`", file=sys.stderr)
+        return 1 if stale else 0
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    print(f"wrote {path}")
+    for p, text in files:
+        p.write_text(text, encoding="utf-8")
+        print(f"wrote {p}")
     return 0
 
 

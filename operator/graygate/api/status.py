@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from graygate.api.base import StatusModel
+from graygate.api.gate_templates import ExpandedGates
 from graygate.api.gates import MAX_GATES
 from graygate.api.hooks import MAX_HOOKS, HookStage
 from graygate.api.release_config import ConfigStatus
@@ -386,6 +387,9 @@ class CanaryReleaseStatus(StatusModel):
     header_routes: bool = False
     """True while a `setHeaderRoute` step has coloured traffic: graygate keeps its header routes (named
     `graygate-<release>-header…`) above the managed routes, and removes them when the release ends."""
+
+    expanded_gates: ExpandedGates | None = None
+    """The gates `analysis.gateRefs` expanded to for this run, with their arguments: what is checked, exactly."""
 
     config: ConfigStatus | None = None
     """The release's etcd keys (`spec.config`): their previous values and where restoring them stands."""

@@ -20,8 +20,10 @@ import yaml
 
 from graygate.api import KIND, InvalidSpec, parse_spec
 from graygate.console.check import CheckReport, UrlOverride, apply_overrides, report_of
+from graygate.console.templates import ClusterTemplates, FileTemplates
 from graygate.domain.analysis.judge import judge
 from graygate.domain.analysis.promql import QueryScope
+from graygate.domain.release.gate_templates import expand
 from graygate.errors import GateError, GraygateError
 from graygate.gates.runner import GateRunner
 from graygate.gates.tools import GateTools
@@ -40,6 +42,10 @@ class CheckRequest:
     namespace: str | None = None
     etcd: tuple[str, ...] = ()
     """etcd endpoints (`host:port`) for every gate that talks to etcd, instead of its own."""
+    templates: tuple[str, ...] = ()
+    """The text of files holding gate templates the release's `gateRefs` name (the manifest's own are read too)."""
+    cluster: ClusterTemplates | None = None
+    """Where to read the templates no file defines."""
 
 
 class OfflineSecrets:
@@ -76,7 +82,8 @@ def run_check(request: CheckRequest, now: datetime | None = None) -> CheckReport
         metadata = {}
     name = str(metadata.get("name") or "release")
     namespace = request.namespace or str(metadata.get("namespace") or "default")
-    raw = apply_overrides(document.get("spec") or {}, request.urls, request.prometheus, request.etcd)
+    raw = _expanded(request, document.get("spec") or {}, namespace)
+    raw = apply_overrides(raw, request.urls, request.prometheus, request.etcd)
     spec = parse_spec(raw)
     if isinstance(spec, InvalidSpec):
         raise GraygateError(f"{request.source} is not a valid CanaryRelease: " + "; ".join(spec.problems))
@@ -106,3 +113,20 @@ def run_check(request: CheckRequest, now: datetime | None = None) -> CheckReport
 def _strings(value: object) -> dict[str, str]:
     """A manifest's labels or annotations as strings (a webhook's payload carries them); nothing when malformed."""
     return {str(key): str(item) for key, item in value.items()} if isinstance(value, dict) else {}
+
+
+def _expanded(request: CheckRequest, raw: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """The raw spec with its `gateRefs` expanded into `gates`, as the operator expands them, so the overrides
+    apply to the templates' gates too."""
+    spec = parse_spec(raw)
+    if isinstance(spec, InvalidSpec) or not spec.analysis.gate_refs:
+        return raw
+    documents = [d for text in (request.manifest_text, *request.templates) for d in yaml.safe_load_all(text)]
+    read = FileTemplates(documents, request.cluster).read(namespace, spec.analysis.gate_refs)
+    expanded = expand(spec, 1, read, namespace)
+    if isinstance(expanded, InvalidSpec):
+        raise GraygateError(f"{request.source} is not a valid CanaryRelease: " + "; ".join(expanded.problems))
+    assert expanded.fresh is not None
+    analysis = {key: value for key, value in dict(raw.get("analysis") or {}).items() if key != "gateRefs"}
+    gates = [*analysis.get("gates", []), *(gate for ref in expanded.fresh.refs for gate in ref.gates)]
+    return {**raw, "analysis": {**analysis, "gates": gates}}

@@ -58,7 +58,8 @@ def progress_bar(weight: int, width: int = 40) -> str:
 
 
 def render_release(release: dict[str, Any], events: Sequence[EventLine], *, color: bool) -> str:
-    """The detailed view of one release: phase, step n/m with a bar, weights, gates, recent Events."""
+    """The detailed view of one release: phase, step n/m with a bar, weights, the gates its templates expanded to
+    (with their arguments), gates, recent Events."""
     meta = release.get("metadata", {})
     status = CanaryReleaseStatus.model_validate(release.get("status") or {})
     spec = parse_spec(release.get("spec") or {})
@@ -77,6 +78,12 @@ def render_release(release: dict[str, Any], events: Sequence[EventLine], *, colo
         line = _clip(f"config {len(config.keys)} etcd key(s) {config.state.value}: {detail}", WIDTH)
         state = _paint(config.state.value, "red" if kept else None, color)
         lines.append(line.replace(config.state.value, state, 1))
+    for ref in status.expanded_gates.refs if status.expanded_gates is not None else ():
+        gates = ", ".join(str(gate.get("name", "?")) for gate in ref.gates)
+        args = ", ".join(f"{name}={value}" for name, value in ref.args.items())
+        lines.append(_clip(f"{ref.template}: {gates}", WIDTH))
+        if args:
+            lines.append(_paint(_clip(f"{_EVIDENCE_INDENT}{args}", WIDTH), "dim", color))
     lines.append("")
     lines.extend(gate_lines(status, color=color))
     if events:

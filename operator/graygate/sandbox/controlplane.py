@@ -33,7 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from graygate.api.crd import CRD_PATH, render_crd
+from graygate.api.crd import rendered_crds
 from graygate.errors import GraygateError
 from graygate.kube import sandbox_setup
 from graygate.sandbox import istiod
@@ -210,11 +210,11 @@ class ControlPlane:
             files.append(self.toolchain.gateway_api_crds)
             names.append("Gateway API's")
         if self.settings.graygate_crds:
-            ours = self.workdir / "crds" / CRD_PATH.name
-            ours.parent.mkdir(parents=True, exist_ok=True)
-            ours.write_text(render_crd(), encoding="utf-8")
-            files.append(ours)
-            names.append("graygate's CanaryRelease")
+            (self.workdir / "crds").mkdir(parents=True, exist_ok=True)
+            for ours, text in rendered_crds(self.workdir / "crds"):
+                ours.write_text(text, encoding="utf-8")
+                files.append(ours)
+            names.append("graygate's CanaryRelease, GateTemplate and ClusterGateTemplate")
         files.extend(self.settings.crd_files)
         names.extend(path.name for path in self.settings.crd_files)
         if files:

@@ -23,6 +23,9 @@ def test_the_chart_carries_byte_identical_copies_of_the_generated_crds() -> None
         )
 
 
+GRAYGATE_CRDS = {"canaryreleases.graygate.dev", "gatetemplates.graygate.dev", "clustergatetemplates.graygate.dev"}
+
+
 def test_the_chart_crds_are_ours_plus_kopfs_peering() -> None:
     names = {path.name for path in (CHART / "crds").iterdir()}
     assert names == {path.name for path in ROOT_CRDS} | KOPF_PEERING_CRDS
@@ -41,7 +44,7 @@ def test_kopf_peering_crds_keep_the_peers_in_an_open_status() -> None:
 def test_templated_crds_equal_the_files_and_are_kept_on_uninstall(helm: Helm) -> None:
     manifests = helm.template("--set", "crds.templated=true", "--skip-crds")
     crds = {crd["metadata"]["name"]: crd for crd in find(manifests, "CustomResourceDefinition")}
-    assert set(crds) == {"canaryreleases.graygate.dev"}, "the peering CRDs come only with ha.enabled"
+    assert set(crds) == GRAYGATE_CRDS, "the peering CRDs come only with ha.enabled"
     for root in ROOT_CRDS:
         source = yaml.safe_load(root.read_text())
         rendered = crds[source["metadata"]["name"]]
@@ -54,7 +57,7 @@ def test_templated_crds_equal_the_files_and_are_kept_on_uninstall(helm: Helm) ->
 def test_templated_crds_include_kopfs_peering_in_ha_mode(helm: Helm) -> None:
     manifests = helm.template("--set", "crds.templated=true", "--set", "ha.enabled=true", "--skip-crds")
     names = {crd["metadata"]["name"] for crd in find(manifests, "CustomResourceDefinition")}
-    assert names == {"canaryreleases.graygate.dev", "clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"}
+    assert names == GRAYGATE_CRDS | {"clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"}
 
 
 def test_templated_crds_are_off_by_default(helm: Helm) -> None:
@@ -80,5 +83,5 @@ def test_install_yaml_creates_the_namespace_and_crds_first() -> None:
     assert kinds[0] == "Namespace"
     assert documents[0]["metadata"]["name"] == "graygate-system"
     crd_positions = [i for i, kind in enumerate(kinds) if kind == "CustomResourceDefinition"]
-    assert crd_positions == [1, 2, 3]
+    assert crd_positions == list(range(1, 1 + len(ROOT_CRDS) + 2)), "graygate's CRDs and Kopf's peering CRDs"
     assert "Deployment" in kinds

@@ -32,7 +32,10 @@ IN_EACH_NAMESPACE: set[tuple[str, str, str, str]] = {
     ("apps", "deployments/scale", "patch", ""),
     ("events.k8s.io", "events", "create", ""),
     ("", "configmaps", "get", "graygate-notifications"),  # the namespace's default notification settings
+    ("graygate.dev", "gatetemplates", "get", ""),
 }
+CLUSTER_TEMPLATES = {("graygate.dev", "clustergatetemplates", "get", "")}
+"""Cluster-scoped: read through a ClusterRole in every mode."""
 CRD_WATCH = {
     ("apiextensions.k8s.io", "customresourcedefinitions", "list", ""),
     ("apiextensions.k8s.io", "customresourcedefinitions", "watch", ""),
@@ -70,14 +73,14 @@ def render(helm: Helm, values: str | None = None, *sets: str) -> list[Manifest]:
 
 
 def test_cluster_wide_grants_exactly_what_the_operator_uses(helm: Helm) -> None:
-    assert permissions(render(helm)) == everywhere("*", IN_EACH_NAMESPACE | CRD_WATCH)
+    assert permissions(render(helm)) == everywhere("*", IN_EACH_NAMESPACE | CRD_WATCH | CLUSTER_TEMPLATES)
 
 
 def test_namespaced_grants_only_in_the_watched_namespaces(helm: Helm) -> None:
     granted = permissions(render(helm, "namespaced-values.yaml"))
     by_name = {("", "secrets", "get", "gate-credentials"), ("", "configmaps", "get", "prometheus-ca")}
     expected = (
-        everywhere("*", CRD_WATCH | NAMESPACE_WATCH)
+        everywhere("*", CRD_WATCH | NAMESPACE_WATCH | CLUSTER_TEMPLATES)
         | everywhere("team-a", IN_EACH_NAMESPACE | by_name)
         | everywhere("team-b", IN_EACH_NAMESPACE | by_name)
     )
@@ -92,7 +95,9 @@ def test_ha_may_touch_only_its_own_peering_object(helm: Helm) -> None:
         ("kopf.dev", "clusterkopfpeerings", "watch", ""),
         ("kopf.dev", "clusterkopfpeerings", "patch", "graygate"),
     }
-    assert permissions(render(helm, "ha-values.yaml")) == everywhere("*", IN_EACH_NAMESPACE | CRD_WATCH | peering)
+    assert permissions(render(helm, "ha-values.yaml")) == everywhere(
+        "*", IN_EACH_NAMESPACE | CRD_WATCH | CLUSTER_TEMPLATES | peering
+    )
 
 
 def test_namespaced_ha_peers_in_each_watched_namespace(helm: Helm) -> None:
@@ -101,7 +106,9 @@ def test_namespaced_ha_peers_in_each_watched_namespace(helm: Helm) -> None:
         ("kopf.dev", "kopfpeerings", "watch", ""),
         ("kopf.dev", "kopfpeerings", "patch", "graygate-teams"),
     }
-    expected = everywhere("*", CRD_WATCH | NAMESPACE_WATCH) | everywhere("team-a", IN_EACH_NAMESPACE | peering)
+    expected = everywhere("*", CRD_WATCH | NAMESPACE_WATCH | CLUSTER_TEMPLATES) | everywhere(
+        "team-a", IN_EACH_NAMESPACE | peering
+    )
     expected |= everywhere("team-b", IN_EACH_NAMESPACE | peering)
     assert permissions(render(helm, "ha-namespaced-values.yaml")) == expected
 

@@ -40,6 +40,8 @@ class Call:
     """Fixed names the grant is limited to (the chart names them itself); empty: `by_name`'s, or every object."""
     needs: tuple[str, ...] = ()
     """Other chart values that must be set for the grant to exist at all."""
+    cluster_scoped: bool = False
+    """A cluster-scoped resource: granted by a ClusterRole in every mode, never by a namespace's Role."""
 
 
 COPIES = "trackConfig.enabled"
@@ -129,6 +131,12 @@ KUBE_CALLS: dict[tuple[str, str, str, str], Call] = {
     ("followed", "KubeFollowedWorkloads._write_copy", "replace_namespaced_secret", ""): Call(
         ("", "secrets", "update"), "operator", by_name="secretNames", suffix="-primary", needs=(COPIES,)
     ),
+    ("gatetemplates", "KubeGateTemplates._own", "get_namespaced_custom_object", "_TEMPLATES"): Call(
+        ("graygate.dev", "gatetemplates", "get"), "operator"
+    ),
+    ("gatetemplates", "KubeGateTemplates._cluster", "get_cluster_custom_object", "_CLUSTER_TEMPLATES"): Call(
+        ("graygate.dev", "clustergatetemplates", "get"), "operator", cluster_scoped=True
+    ),
     ("sandbox_setup", "_create_or_replace", "create_custom_resource_definition", ""): Call(
         ("apiextensions.k8s.io", "customresourcedefinitions", "create"), "sandbox"
     ),
@@ -214,10 +222,18 @@ def granted_by(call: Call, given: set[str]) -> bool:
     return all(value in given for value in (*call.needs, *([call.by_name] if call.by_name else [])))
 
 
-def operator_needs(*, given: set[str]) -> set[Need]:
+def operator_needs(*, given: set[str], cluster: bool = True, namespaced: bool = True) -> set[Need]:
     """The `operator` rows the chart grants with the values in `given` set (no names: nothing of theirs may be
-    read; no trackConfig.enabled: no copy)."""
-    return {call.need for call in KUBE_CALLS.values() if call.who == "operator" and granted_by(call, given)}
+    read; no trackConfig.enabled: no copy), of namespaced resources, cluster-scoped ones, or both."""
+    return {
+        call.need
+        for call in KUBE_CALLS.values()
+        if call.who == "operator" and granted_by(call, given) and (cluster if call.cluster_scoped else namespaced)
+    }
+
+
+CLUSTER_OPERATOR = operator_needs(given=set(), namespaced=False)
+"""What the operator reads of cluster-scoped resources (the ClusterGateTemplates), granted in every mode."""
 
 
 def granted(manifests: list[dict[str, object]], scope: str) -> set[Need]:
@@ -258,14 +274,16 @@ def test_the_operator_reaches_the_releases_only_through_the_status_writer() -> N
         pytest.param(
             "namespaced-values.yaml",
             "team-a",
-            operator_needs(given={"secretNames", "configMapNames"}) | KOPF_EVERYWHERE,
+            operator_needs(given={"secretNames", "configMapNames"}, cluster=False) | KOPF_EVERYWHERE,
             id="namespaced-watched",
         ),
-        pytest.param("namespaced-values.yaml", "*", KOPF_CRDS | KOPF_NAMESPACES, id="namespaced-cluster"),
+        pytest.param(
+            "namespaced-values.yaml", "*", KOPF_CRDS | KOPF_NAMESPACES | CLUSTER_OPERATOR, id="namespaced-cluster"
+        ),
         pytest.param(
             "ha-namespaced-values.yaml",
             "team-b",
-            operator_needs(given=set()) | KOPF_EVERYWHERE | kopf_peering("kopfpeerings"),
+            operator_needs(given=set(), cluster=False) | KOPF_EVERYWHERE | kopf_peering("kopfpeerings"),
             id="ha-namespaced-watched",
         ),
     ],

@@ -243,7 +243,8 @@ def _bounded(query: str | None) -> str | None:
 
 def start_over(status: CanaryReleaseStatus) -> CanaryReleaseStatus:
     """Status for a fresh run: step 0, no traffic, counters and hook answers cleared, no scale-down due (the run
-    that ends next sets its own). History, recent results, the last command and the original routes are kept."""
+    that ends next sets its own). History, recent results, the last command and the original routes are kept; the
+    gates expanded from templates are expanded again."""
     return status.model_copy(
         update={
             "current_step_index": 0,
@@ -260,6 +261,7 @@ def start_over(status: CanaryReleaseStatus) -> CanaryReleaseStatus:
             "gates": (),
             "hooks": (),
             "scale_down_at": None,
+            "expanded_gates": None,
         }
     )
 
