@@ -23,7 +23,7 @@ gates known as dry-run from their results), and a rollback's failed gates are on
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from itertools import zip_longest
@@ -34,7 +34,7 @@ from graygate.api.hooks import CONFIRM_ROLLOUT
 from graygate.api.status import CanaryReleaseStatus, Condition, ConditionStatus, Outcome, Phase, Transition
 from graygate.domain.release.decision import Decision, Reason
 
-__all__ = ["REASONS", "FailedGate", "Kind", "Notification", "notifications_of"]
+__all__ = ["REASONS", "FailedGate", "Kind", "Notification", "notifications_of", "told"]
 
 MAX_MESSAGE = 600
 """Characters of one message: a chat line, not the Event's whole evidence (the status keeps that)."""
@@ -100,6 +100,10 @@ class Notification:
     failed_gates: tuple[FailedGate, ...] = ()
     canary_revision: str | None = None
     stable_revision: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """The release's own labels, as a webhook's payload carries them (the service adds them: not in the status)."""
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    """The release's own annotations, without kubectl's last-applied configuration (as a webhook's payload)."""
 
     @property
     def stable_weight(self) -> int:
@@ -124,6 +128,16 @@ def notifications_of(
     if not any(note.kind is Kind.STALLED for note in made) and (stalled := _stalled(before, after)) is not None:
         made.append(_notification(namespace, release, after, Kind.STALLED, *stalled))
     return tuple(made)
+
+
+def told(
+    notes: tuple[Notification, ...], *, labels: Mapping[str, str], annotations: Mapping[str, str], said: str = ""
+) -> tuple[Notification, ...]:
+    """`notes` as the service hands them over: with the release's own `labels` and `annotations` (what a webhook's
+    payload carries; the status does not hold them) and `said` added to each message."""
+    return tuple(
+        replace(note, message=note.message + said, labels=dict(labels), annotations=dict(annotations)) for note in notes
+    )
 
 
 def _kind(entry: Transition) -> Kind | None:
