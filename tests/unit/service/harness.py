@@ -77,6 +77,8 @@ class Operator:
         self.labels: dict[str, str] = {}
         self.annotations: dict[str, str] = {}
         """The release's own labels and annotations, as `release_view` reads them."""
+        self.command: str | None = None
+        """The command annotation the next ticks see (`retry`, `abort`…)."""
         self._daemon = ExitStack()
         self.slot: Slot = self._daemon.enter_context(self.slots.held(REF.uid, CanaryReleaseStatus()))
 
@@ -88,7 +90,7 @@ class Operator:
             generation=1,
             spec=self.spec,
             status=self.slot.status,
-            command=None,
+            command=self.command,
             labels=self.labels,
             annotations=self.annotations,
         )
