@@ -98,7 +98,7 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def urls(self) -> tuple[UrlOverride, ...]:
         return tuple(UrlOverride(name, f"{self.base}/{name}") for name in NAMES)
