@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# The graygate operator image: `docker build -t graygate:0.1.0 .`
+# The graygate operator image: `docker build -t REGISTRY/graygate:0.1.0 .`, pushed where the cluster pulls from and
+# named by the chart's image.repository (README, "Installing").
 #
 # Two stages: the first builds a virtual environment with `pip install .` (the same install the tests use, from
 # pyproject.toml); the second copies only that environment onto a clean slim Python, with no compiler, no pip

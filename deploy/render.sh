@@ -23,6 +23,8 @@ render() {
 #   kubectl apply --server-side -f deploy/install.yaml
 #
 # The CRDs come first. For other settings use the chart (helm install graygate charts/graygate -n graygate-system).
+# The image, registry.example.com/graygate, is a placeholder: there is no public image. Build it from the
+# Dockerfile, push it to your registry, and put its name in place of the placeholder (README, Installing: The image).
 ---
 apiVersion: v1
 kind: Namespace
@@ -32,7 +34,8 @@ metadata:
     app.kubernetes.io/part-of: graygate
     pod-security.kubernetes.io/enforce: restricted
 HEADER
-  "$helm" template graygate "$repo/charts/graygate" --namespace graygate-system --include-crds
+  "$helm" template graygate "$repo/charts/graygate" --namespace graygate-system --include-crds \
+    --set image.repository=registry.example.com/graygate
 }
 
 if [[ "${1:-}" == "--stdout" ]]; then

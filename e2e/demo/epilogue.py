@@ -39,7 +39,8 @@ The whole demo took {total_s:.0f} s; every process it started has been stopped.
 Against a real cluster with Istio and Prometheus (e2e/README.md has the whole kind recipe; docs/gitops.md section 5
 the same one-release layout in Git):
   helm install graygate charts/graygate -n graygate-system --create-namespace \\
-    --set prometheus.address=http://prometheus.istio-system:9090   # or: kubectl apply -f deploy/install.yaml
+    --set image.repository=<your registry>/graygate \\
+    --set prometheus.address=http://prometheus.istio-system:9090   # README "Installing": the image, or install.yaml
   kubectl apply -f e2e/demo/manifests/cluster.yaml                 # checkout v1 and its routing, as Git holds them
   graygate lint e2e/demo/manifests/checkout.yaml                   # the operator's own rules, offline
   kubectl apply -f e2e/demo/manifests/checkout.yaml                # once: v1 is adopted as stable

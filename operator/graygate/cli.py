@@ -22,9 +22,18 @@ from graygate.errors import GraygateError
 DEFAULT_SANDBOX_DIR = Path(os.environ.get("GRAYGATE_SANDBOX_DIR", Path.home() / ".cache" / "graygate" / "sandbox"))
 
 
+def _version() -> str:
+    from importlib.metadata import version
+
+    from graygate.api.resource import API_VERSION
+
+    return f"graygate {version('graygate')} (API {API_VERSION})"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graygate", description="Canary releases for Istio, gated and reverted.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=_version(), help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the operator")

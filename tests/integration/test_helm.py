@@ -42,6 +42,8 @@ CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 HOME = "graygate-system"
 WATCHED = ("team-a", "team-b")  # the namespaces the namespaced ci/ files name
 KUBE_VERSION = "1.35.4"
+# image.repository is required (no public image): every rendering and install names one (kwok runs no image).
+IMAGE_VALUES = REPO / "tests" / "integration" / "packaging" / "image-values.yaml"
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def tools(sandbox: ControlPlane, api: client.ApiClient) -> Tools:
 
 
 def _render(tools: Tools, values_file: Path | None) -> str:
-    flags = ["--namespace", HOME, "--kube-version", KUBE_VERSION]
+    flags = ["--namespace", HOME, "--kube-version", KUBE_VERSION, "--values", str(IMAGE_VALUES)]
     if values_file is not None:
         flags += ["--values", str(values_file)]
         values = yaml.safe_load(values_file.read_text()) or {}
@@ -119,7 +121,8 @@ def test_the_install_manifest_passes_a_server_side_dry_run(tools: Tools) -> None
 
 def _install(tools: Tools, release: str, namespace: str, *flags: str) -> None:
     tools.helm(
-        "install", release, str(CHART), "--namespace", namespace, "--wait", "--timeout", "120s", *flags,
+        "install", release, str(CHART), "--namespace", namespace, "--wait", "--timeout", "120s",
+        "--values", str(IMAGE_VALUES), *flags,
     )  # fmt: skip
 
 

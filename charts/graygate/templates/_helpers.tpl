@@ -39,10 +39,11 @@ app.kubernetes.io/part-of: graygate
 {{- end -}}
 
 {{- define "graygate.image" -}}
+{{- $repository := required "image.repository is required: build graygate's image from the repository's Dockerfile, push it to a registry your cluster pulls from, and set it, e.g. --set image.repository=registry.example.com/platform/graygate (README, Installing: The image)" .Values.image.repository -}}
 {{- if .Values.image.digest -}}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- printf "%s@%s" $repository .Values.image.digest -}}
 {{- else -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 {{- end -}}
 

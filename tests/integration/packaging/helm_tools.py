@@ -21,6 +21,9 @@ CHART = REPO / "charts" / "graygate"
 CI_VALUES = tuple(sorted((CHART / "ci").glob("*-values.yaml")))
 RELEASE_NAMESPACE = "graygate-system"
 KUBE_VERSION = "1.35.4"  # the sandbox's kube-apiserver
+# image.repository is required; renderings pass this file first (a later --values or --set wins).
+IMAGE_VALUES = Path(__file__).with_name("image-values.yaml")
+TEST_REPOSITORY = "registry.example.com/platform/graygate"
 
 Manifest = dict[str, Any]
 
@@ -59,6 +62,7 @@ class Helm:
 
     def template_text(self, *flags: str, release: str = "graygate", crds: bool = True) -> str:
         args = ["template", release, str(CHART), "--namespace", RELEASE_NAMESPACE, "--kube-version", KUBE_VERSION]
+        args += ["--values", str(IMAGE_VALUES)]
         if crds and "--skip-crds" not in flags:
             args.append("--include-crds")
         return self.run(*args, *flags).stdout

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helm_tools import CHART, CI_VALUES, RELEASE_NAMESPACE, Helm, Manifest, find, one, values_flags
+from helm_tools import CHART, CI_VALUES, RELEASE_NAMESPACE, TEST_REPOSITORY, Helm, Manifest, find, one, values_flags
 
 VALUE_FILES: list[Path | None] = [None, *CI_VALUES]
 VALUE_IDS = ["defaults", *(path.name for path in CI_VALUES)]
@@ -204,7 +204,7 @@ def test_integrations_reach_the_operator_as_environment_and_mounted_secrets(helm
 
 def test_unset_integrations_leave_no_trace(default_manifests: list[Manifest]) -> None:
     assert not [name for name in env(default_manifests) if name.startswith("GRAYGATE_")]
-    assert container(default_manifests)["image"] == "graygate:0.1.0"
+    assert container(default_manifests)["image"] == f"{TEST_REPOSITORY}:0.1.0"
 
 
 def test_own_service_account_is_used_when_not_created(helm: Helm) -> None:
