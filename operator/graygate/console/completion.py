@@ -61,7 +61,8 @@ def script(parser: argparse.ArgumentParser, shell: str) -> str:
 
 def _bash(commands: list[Command]) -> str:
     subs = "\n".join(f'    "{c.path}") echo "{" ".join(c.subcommands)}" ;;' for c in commands if c.subcommands)
-    words = "\n".join(f'    "{c.path}") echo "{" ".join([*c.subcommands, *c.choices, *c.flags])}" ;;' for c in commands)
+    words = "\n".join(f'    "{c.path}") echo "{" ".join([*c.subcommands, *c.choices])}" ;;' for c in commands)
+    flags = "\n".join(f'    "{c.path}") echo "{" ".join(c.flags)}" ;;' for c in commands)
     values = "\n".join(
         f'    "{c.path} {flag}") echo "{" ".join(choices) or "-"}" ;;'
         for c in commands
@@ -76,6 +77,11 @@ _graygate_subcommands() {{
 _graygate_words() {{
   case "$1" in
 {words}
+  esac
+}}
+_graygate_flags() {{
+  case "$1" in
+{flags}
   esac
 }}
 _graygate_values() {{
@@ -95,7 +101,8 @@ _graygate() {{
     mapfile -t COMPREPLY < <(compgen -W "$values" -- "$cur")
     return
   fi
-  mapfile -t COMPREPLY < <(compgen -W "$(_graygate_words "$path")" -- "$cur")
+  if [[ "$cur" == -* ]]; then values="$(_graygate_flags "$path")"; else values="$(_graygate_words "$path")"; fi
+  mapfile -t COMPREPLY < <(compgen -W "$values" -- "$cur")
 }}
 complete -o default -F _graygate {" ".join(PROGRAMS)}
 """

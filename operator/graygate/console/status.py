@@ -89,14 +89,12 @@ def exit_code(release: dict[str, Any], target: Target) -> int | None:
     """The exit code of the run `target` names if it has ended (or paused), else None: still running, or the
     status still speaks of an earlier spec or revision."""
     raw = release.get("status") or {}
-    status = CanaryReleaseStatus.model_validate(raw)
-    if target.generation is not None and (status.observed_generation or 0) < target.generation:
+    if target.generation is not None and (raw.get("observedGeneration") or 0) < target.generation:
         return None
-    if target.revision is not None and status.revision != target.revision:
+    if target.revision is not None and raw.get("revision") != target.revision:
         return None
-    if not raw.get("phase"):
-        return None
-    return _CODES.get(status.phase)
+    phase = raw.get("phase")
+    return _CODES.get(Phase(phase)) if phase in {p.value for p in Phase} else None
 
 
 def target_of(release: dict[str, Any], template_revision: str | None) -> Target:
