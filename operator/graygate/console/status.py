@@ -32,7 +32,7 @@ from typing import Any, TextIO
 
 from graygate.api import CanaryReleaseStatus, Phase, Transition
 from graygate.errors import GraygateError
-from graygate.kube.client import ApiClient, kube_errors
+from graygate.kube.client import ApiClient
 from graygate.kube.releases import KubeReleases
 
 __all__ = ["StatusRequest", "Target", "exit_code", "parse_duration", "run_status", "target_of", "transition_line"]
@@ -117,21 +117,16 @@ def _key(entry: Transition) -> str:
 def workload_revision(api: ApiClient, namespace: str, release: dict[str, Any]) -> str | None:
     """The revision of the followed Deployment's pod template now (None: no workload, trackConfig on, or no
     Deployment yet), as the operator computes it."""
-    from kubernetes import client
-
     from graygate.domain.release.revisions import revision_of
+    from graygate.kube.deployments import read_deployment
 
     workload = (release.get("spec") or {}).get("workload")
     if not isinstance(workload, dict) or workload.get("trackConfig") or not workload.get("name"):
         return None
-    apps: Any = client.AppsV1Api(api)
-    try:
-        with kube_errors(f"Deployment {namespace}/{workload['name']}"):
-            response = apps.read_namespaced_deployment(workload["name"], namespace, _preload_content=False)
-    except GraygateError:
+    found = read_deployment(api, namespace, str(workload["name"]))
+    if found is None:
         return None
-    template = (json.loads(response.data).get("spec") or {}).get("template") or {}
-    return revision_of(template)
+    return revision_of((found.get("spec") or {}).get("template") or {})
 
 
 def run_status(
