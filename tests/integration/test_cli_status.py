@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -109,3 +110,48 @@ def test_a_run_longer_than_the_timeout_exits_3(
     done = cli("status", "checkout", "--timeout", "2s")
     assert (done.returncode, done.stderr) == (3, ""), done
     assert done.stdout.splitlines()[-1] == f"{namespace}/checkout: still Progressing after 2 s: timed out"
+
+
+def _deployment(api: client.ApiClient, namespace: str, image: str, *, create: bool) -> None:
+    template = {"metadata": {"labels": {"app": "checkout"}}, "spec": {"containers": [{"name": "app", "image": image}]}}
+    apps = client.AppsV1Api(api)
+    if create:
+        body = {
+            "metadata": {"name": "checkout"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "checkout"}}, "template": template},
+        }
+        apps.create_namespaced_deployment(namespace, body)
+    else:
+        apps.patch_namespaced_deployment(
+            "checkout", namespace, [{"op": "replace", "path": "/spec/template", "value": template}]
+        )
+
+
+def test_with_a_followed_workload_the_new_revision_is_waited_for_not_the_last_success(
+    api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str, operator: OperatorProcess, cli: Any
+) -> None:
+    _deployment(api, namespace, "shop/checkout:1", create=True)
+    steps = [{"setWeight": 50}, {"pause": {}}, {"setWeight": 100}]
+    _apply(custom, namespace, steps, workload={"name": "checkout", "scaleDownDelay": "1s"})
+    adopted = cli("status", "checkout", "--timeout", "60s")
+    assert adopted.returncode == 0, adopted  # v1 adopted as stable: nothing to release
+    revision = release(api, namespace, "checkout")["status"]["revision"]
+
+    # The next commit, the release's spec unchanged, while the operator is down: the status still says v1's
+    # Succeeded, which `status` must not take for v2's end.
+    operator.stop()
+    _deployment(api, namespace, "shop/checkout:2", create=False)
+    argv = [sys.executable, "-m", "graygate.cli", "status", "checkout", "--timeout=60s", "-n", namespace,
+            f"--kubeconfig={operator.kubeconfig}"]  # fmt: skip
+    waiting = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2)
+        assert waiting.poll() is None, waiting.communicate()
+        operator.start()
+        stdout, stderr = waiting.communicate(timeout=60)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+    assert (waiting.returncode, stderr) == (2, ""), stdout  # v2's run, paused at `pause: {}`
+    assert release(api, namespace, "checkout")["status"]["revision"] != revision
+    assert stdout.splitlines()[-1].startswith(f"{namespace}/checkout: Paused (AwaitingPromotion)")
