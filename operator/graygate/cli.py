@@ -9,31 +9,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from graygate.console.commands import VersionAction, add_status_commands, run_status_command, share_debug
 from graygate.errors import GraygateError
 
 DEFAULT_SANDBOX_DIR = Path(os.environ.get("GRAYGATE_SANDBOX_DIR", Path.home() / ".cache" / "graygate" / "sandbox"))
 
 
-def _version() -> str:
-    from importlib.metadata import version
-
-    from graygate.api.resource import API_VERSION
-
-    return f"graygate {version('graygate')} (API {API_VERSION})"
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graygate", description="Canary releases for Istio, gated and reverted.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.add_argument("--version", action="version", version=_version(), help="print the version and exit")
+    parser.add_argument("--version", action=VersionAction)
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the operator")
@@ -89,13 +80,19 @@ def _parser() -> argparse.ArgumentParser:
 
     get = commands.add_parser("get", help="show releases: a table, one release in detail, or a live view")
     get.add_argument("name", nargs="?", help="one release, in detail")
-    _add_cluster_flags(get)
+    _add_cluster_flags(get, all_namespaces=True)
     get.add_argument("--watch", "-w", action="store_true", help="keep redrawing (Ctrl-C stops)")
     get.add_argument("--until-done", action="store_true", help="with --watch: stop once the release has finished")
-    get.add_argument("--output", "-o", choices=["view", "json", "yaml"], default="view")
+    get.add_argument(
+        "--output",
+        "-o",
+        choices=["view", "wide", "json", "yaml"],
+        default="view",
+        help="view: 80 columns; wide: nothing clipped, more columns; json/yaml: the whole objects",
+    )
 
     for action, text in [
-        ("promote", "finish the current step now (--full: straight to 100% and Succeeded)"),
+        ("promote", "finish the current step now (--full: straight to 100%% and Succeeded)"),
         ("pause", "hold a Progressing release where it is"),
         ("resume", "continue a Paused release"),
         ("abort", "put all traffic back on stable and stop"),
@@ -151,19 +148,26 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--dir", type=Path, default=DEFAULT_SANDBOX_DIR, help="the sandbox's work folder")
     env = sandbox_commands.add_parser("env", help="print the shell line that points kubectl at the sandbox")
     env.add_argument("--dir", type=Path, default=DEFAULT_SANDBOX_DIR)
+    add_status_commands(commands, _add_cluster_flags)
+    share_debug(parser)
     return parser
 
 
-def _add_cluster_flags(parser: argparse.ArgumentParser) -> None:
+def _add_cluster_flags(parser: argparse.ArgumentParser, *, all_namespaces: bool = False) -> None:
     parser.add_argument("--namespace", "-n", help="the namespace (default: the kubeconfig's)")
-    parser.add_argument("--all-namespaces", "-A", action="store_true", help="every namespace (get only)")
+    if all_namespaces:
+        parser.add_argument("--all-namespaces", "-A", action="store_true", help="every namespace")
     parser.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    parser.add_argument("--context", help="the kubeconfig context to use (default: its current-context)")
 
 
 def _cluster(args: argparse.Namespace) -> tuple[Any, str]:
     from graygate.kube.client import api_client, current_namespace
 
-    return api_client(args.kubeconfig), args.namespace or current_namespace(args.kubeconfig)
+    return (
+        api_client(args.kubeconfig, args.context),
+        args.namespace or current_namespace(args.kubeconfig, args.context),
+    )
 
 
 def _get(args: argparse.Namespace) -> int:
@@ -171,7 +175,7 @@ def _get(args: argparse.Namespace) -> int:
 
     api, namespace = _cluster(args)
     request = GetRequest(
-        namespace=None if args.all_namespaces and not args.name else namespace,
+        namespace=None if getattr(args, "all_namespaces", False) and not args.name else namespace,
         name=args.name,
         output=args.output,
         watch=args.watch,
@@ -206,6 +210,7 @@ def _control(args: argparse.Namespace) -> int:
 def _add_template_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster", action="store_true", help="read gate templates no file defines from the cluster")
     parser.add_argument("--kubeconfig", type=Path, help="with --cluster: the cluster's kubeconfig")
+    parser.add_argument("--context", help="with --cluster: the kubeconfig context to use")
 
 
 def _lint(args: argparse.Namespace) -> int:
@@ -218,7 +223,7 @@ def _lint(args: argparse.Namespace) -> int:
             raise GraygateError(f"no such file: {path}")
         texts.append((path.read_text(), str(path)))
     documents = [d for text, _ in texts if not isinstance(found := load_documents(text), str) for d in found]
-    templates = FileTemplates(documents, cluster_templates(args.kubeconfig) if args.cluster else None)
+    templates = FileTemplates(documents, cluster_templates(args.kubeconfig, args.context) if args.cluster else None)
     problems, releases = lint_files(texts, templates)
     for problem in problems:
         print(problem)
@@ -245,7 +250,7 @@ def _check(args: argparse.Namespace) -> int:
             namespace=args.namespace,
             etcd=tuple(e for e in (args.etcd or "").split(",") if e),
             templates=tuple(path.read_text() for path in args.templates),
-            cluster=cluster_templates(args.kubeconfig) if args.cluster else None,
+            cluster=cluster_templates(args.kubeconfig, args.context) if args.cluster else None,
         )
         report = run_check(request)
     except (OSError, GraygateError) as error:
@@ -253,82 +258,6 @@ def _check(args: argparse.Namespace) -> int:
         return 2
     print(render_json(report) if args.format == "json" else render_human(report, color=sys.stdout.isatty()))
     return report.exit_code
-
-
-SANDBOX_EXTRA = ("cryptography",)
-"""What `pip install graygate[sandbox]` adds (pyproject.toml): the operator runs without it, its image has none."""
-
-
-def _sandbox(args: argparse.Namespace) -> int:
-    try:
-        from graygate.sandbox import ControlPlane, ControlPlaneSettings
-        from graygate.sandbox.controlplane import SandboxRunningError, reclaim
-        from graygate.sandbox.state import remove_data, stop_detached, survey
-    except ModuleNotFoundError as error:
-        if (error.name or "").partition(".")[0] not in SANDBOX_EXTRA:
-            raise
-        raise GraygateError(
-            f"`graygate sandbox` needs {error.name}, which this installation lacks: install it with "
-            "`pip install 'graygate[sandbox]'`"
-        ) from error
-
-    where = "" if args.dir == DEFAULT_SANDBOX_DIR else f" --dir {args.dir}"
-    if args.sandbox_command == "down":
-        report = stop_detached(args.dir)
-        for note in report.notes if report else []:
-            _say(f"sandbox: {note}")
-        if report is None:
-            print(f"sandbox: nothing running in {args.dir}")
-        elif not report.stopped:
-            print(f"sandbox: nothing running in {args.dir} (the sandbox had stopped); removed its data")
-        else:
-            print(f"sandbox: stopped {', '.join(report.stopped)}")
-        return 0
-    if args.sandbox_command == "env":
-        found = survey(args.dir)
-        if found is None or not found.named("ours"):
-            raise GraygateError(f"no sandbox is running in {args.dir}: start one with `graygate sandbox up --detach`")
-        print(f"export KUBECONFIG={found.state.kubeconfig}")
-        return 0
-
-    try:
-        left = reclaim(args.dir)
-    except SandboxRunningError as error:
-        raise GraygateError(
-            f'{error}: use it with `eval "$(graygate sandbox env{where})"`, or stop it with '
-            f"`graygate sandbox down{where}` first"
-        ) from error
-    if left is not None:
-        stopped = f"; stopped what was left of it ({', '.join(left.stopped)})" if left.stopped else ""
-        _say(f"sandbox: the sandbox last started in {args.dir} no longer answered{stopped}; starting afresh")
-        for note in left.notes:
-            _say(f"sandbox: {note}")
-    settings = ControlPlaneSettings(
-        workdir=args.dir, workloads=args.workloads, istiod=args.istiod, crd_files=tuple(args.crd)
-    )
-    plane = ControlPlane(settings, progress=lambda step: _say(f"sandbox: {step}…"))
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    plane.start()
-    versions = ", ".join(f"{name} {version}" for name, version in plane.versions.items())
-    print(f"sandbox: {versions} ready on {plane.server} in {plane.startup_seconds:.1f} s")
-    print(f"sandbox: export KUBECONFIG={plane.kubeconfig}")
-    if plane.istiod is not None:
-        print(f"sandbox: istiod serves xDS on {plane.istiod.xds_address}, its debug pages on {plane.istiod.debug_url}")
-    print("sandbox: try `kubectl get crds` or `kubectl get canaryreleases,virtualservices -A`")
-    if args.detach:
-        plane.detach()
-        print(f"sandbox: detached; stop it with `graygate sandbox down{where}`")
-        return 0
-    print("sandbox: Ctrl-C stops it")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        print("\nsandbox: stopping")
-    finally:
-        plane.stop()
-        remove_data(plane.workdir, folder=True)
-    return 0
 
 
 def _say(text: str) -> None:
@@ -404,8 +333,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _lint(args)
         if args.command == "check":
             return _check(args)
+        if args.command in {"status", "completion"}:
+            return run_status_command(args, _cluster, _parser)
         if args.command == "sandbox":
-            return _sandbox(args)
+            from graygate.console.sandbox_command import run_sandbox
+
+            return run_sandbox(args, DEFAULT_SANDBOX_DIR)
     except KeyboardInterrupt:
         if args.debug:
             raise

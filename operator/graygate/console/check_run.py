@@ -26,6 +26,7 @@ import yaml
 from graygate.api import KIND, InvalidSpec, parse_spec
 from graygate.api.hooks import PRE_ROLLOUT, ROLLOUT
 from graygate.console.check import NOT_CALLED, CheckReport, NotCalled, UrlOverride, apply_overrides, report_of
+from graygate.console.reachability import judged_from_here
 from graygate.console.templates import ClusterTemplates, FileTemplates
 from graygate.domain.analysis.judge import judge
 from graygate.domain.analysis.promql import QueryScope
@@ -120,7 +121,7 @@ def run_check(request: CheckRequest, now: datetime | None = None) -> CheckReport
         finally:
             await runner.close()
         by_name = {gate.name: gate for gate in (*before, *analysis)}
-        judged = (judge(by_name[m.gate], m) for m in measurements)
+        judged = (judged_from_here(judge(by_name[m.gate], m), by_name[m.gate].check) for m in measurements)
         verdicts = (replace(v, dry_run=by_name[v.gate].dry_run) for v in judged)
         return report_of(f"{namespace}/{name}", verdicts, stages, skipped)
 

@@ -48,8 +48,12 @@ def _paint(text: str, color: str | None, enabled: bool) -> str:
     return f"\033[{_COLORS[color]}m{text}\033[0m" if enabled and color else text
 
 
-def _clip(text: str, width: int) -> str:
+def _clip80(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _keep(text: str, width: int) -> str:
+    return text
 
 
 def progress_bar(weight: int, width: int = 40) -> str:
@@ -57,9 +61,10 @@ def progress_bar(weight: int, width: int = 40) -> str:
     return "[" + "#" * filled + "." * (width - filled) + "]"
 
 
-def render_release(release: dict[str, Any], events: Sequence[EventLine], *, color: bool) -> str:
+def render_release(release: dict[str, Any], events: Sequence[EventLine], *, color: bool, wide: bool = False) -> str:
     """The detailed view of one release: phase, step n/m with a bar, weights, the gates its templates expanded to
-    (with their arguments), gates, recent Events."""
+    (with their arguments), gates, recent Events. `wide`: nothing clipped to 80 columns."""
+    _clip = _keep if wide else _clip80
     meta = release.get("metadata", {})
     status = CanaryReleaseStatus.model_validate(release.get("status") or {})
     spec = parse_spec(release.get("spec") or {})
@@ -85,7 +90,7 @@ def render_release(release: dict[str, Any], events: Sequence[EventLine], *, colo
         if args:
             lines.append(_paint(_clip(f"{_EVIDENCE_INDENT}{args}", WIDTH), "dim", color))
     lines.append("")
-    lines.extend(gate_lines(status, color=color))
+    lines.extend(gate_lines(status, color=color, wide=wide))
     if events:
         lines.append("")
         lines.append("recent events")
@@ -96,9 +101,10 @@ def render_release(release: dict[str, Any], events: Sequence[EventLine], *, colo
     return "\n".join(lines)
 
 
-def gate_lines(status: CanaryReleaseStatus, *, color: bool) -> list[str]:
+def gate_lines(status: CanaryReleaseStatus, *, color: bool, wide: bool = False) -> list[str]:
     """The gate block of the release view: a header, then each gate's latest verdict, value and threshold, and
     under a gate whose verdict has evidence, one indented line of its numbers (`name=value, ...`)."""
+    _clip = _keep if wide else _clip80
     latest: dict[str, GateResult] = {}
     for result in status.recent_results:
         latest[result.gate] = result
@@ -108,7 +114,9 @@ def gate_lines(status: CanaryReleaseStatus, *, color: bool) -> list[str]:
     for gate, result in latest.items():
         verdict = _paint(f"{result.outcome.value:<12}", _VERDICT_COLOR.get(result.outcome), color)
         value = _clip(result.value or "-", 22)
-        lines.append(f"{_clip(gate, 16):<16} {verdict} {value:<22} " + _clip(result.threshold or "-", WIDTH - 53))
+        threshold = _clip(result.threshold or "-", WIDTH - 53)
+        reason = f"  {result.reason}" if wide and result.reason else ""
+        lines.append(f"{_clip(gate, 16):<16} {verdict} {value:<22} {threshold}{reason}")
         if result.evidence:
             numbers = ", ".join(f"{name}={number}" for name, number in result.evidence.items())
             lines.append(_paint(_clip(f"{_EVIDENCE_INDENT}{numbers}", WIDTH), "dim", color))
@@ -122,23 +130,33 @@ _EVIDENCE_INDENT = "  "
 _PHASE_WIDTH = max(len(phase.value) for phase in Phase)
 _BAR_WIDTH = len(f"{progress_bar(100, 10)} 100%")
 _STEP_WIDTH = 6
+_VERDICT_WIDTH = max(len(v.value) for v in Outcome)
+_REVISION_WIDTH = 16
 _NAME_WIDTH = WIDTH - _PHASE_WIDTH - _STEP_WIDTH - _BAR_WIDTH - max(len(v.value) for v in Outcome) - 4
 """What is left for `namespace/name` once the longest phase and verdict fit: the table stays within 80 columns."""
 
 
-def render_table(releases: Sequence[dict[str, Any]], *, color: bool) -> str:
-    """One line per release, like `kubectl get`, with a short weight bar."""
-    header = f"{'NAMESPACE/NAME':<{_NAME_WIDTH}} {'PHASE':<{_PHASE_WIDTH}} {'STEP':<{_STEP_WIDTH}} "
-    lines = [header + f"{'CANARY':<{_BAR_WIDTH}} VERDICT"]
+def render_table(releases: Sequence[dict[str, Any]], *, color: bool, wide: bool = False) -> str:
+    """One line per release, like `kubectl get`, with a short weight bar; `wide`: names unclipped, and the
+    revision and message columns."""
+    names = [f"{r.get('metadata', {}).get('namespace', '')}/{r.get('metadata', {}).get('name', '')}" for r in releases]
+    name_width = max([_NAME_WIDTH, *map(len, names)]) if wide else _NAME_WIDTH
+    _clip = _keep if wide else _clip80
+    header = f"{'NAMESPACE/NAME':<{name_width}} {'PHASE':<{_PHASE_WIDTH}} {'STEP':<{_STEP_WIDTH}} "
+    extra = f" {'REVISION':<{_REVISION_WIDTH}} MESSAGE" if wide else ""
+    lines = [header + f"{'CANARY':<{_BAR_WIDTH}} {'VERDICT':<{_VERDICT_WIDTH}}{extra}".rstrip()]
     for release in releases:
         meta = release.get("metadata", {})
         status = CanaryReleaseStatus.model_validate(release.get("status") or {})
-        name = _clip(f"{meta.get('namespace', '')}/{meta.get('name', '')}", _NAME_WIDTH)
+        name = _clip(f"{meta.get('namespace', '')}/{meta.get('name', '')}", name_width)
         phase = _paint(f"{status.phase.value:<{_PHASE_WIDTH}}", _PHASE_COLOR.get(status.phase), color)
         step = _clip(status.step_display or "-", _STEP_WIDTH)
         bar = f"{progress_bar(status.canary_weight, 10)} {status.canary_weight:>3}%"
         verdict = status.last_outcome.value if status.last_outcome else "-"
-        lines.append(f"{name:<{_NAME_WIDTH}} {phase} {step:<{_STEP_WIDTH}} {bar:<{_BAR_WIDTH}} {verdict}")
+        extra = f" {status.revision or '-':<{_REVISION_WIDTH}} {status.message}" if wide else ""
+        line = f"{name:<{name_width}} {phase} {step:<{_STEP_WIDTH}} {bar:<{_BAR_WIDTH}} "
+        line += f"{verdict:<{_VERDICT_WIDTH}}{extra}"
+        lines.append(line.rstrip())
     if len(lines) == 1:
         lines.append("(no CanaryReleases)")
     return "\n".join(lines)

@@ -67,12 +67,12 @@ class FileTemplates:
         return read
 
 
-def cluster_templates(kubeconfig: Path | None) -> ClusterTemplates:
+def cluster_templates(kubeconfig: Path | None, context: str | None = None) -> ClusterTemplates:
     """Reads templates from the cluster of `kubeconfig` (the operator's adapter, with the user's credentials)."""
     from graygate.kube.client import api_client
     from graygate.kube.gatetemplates import KubeGateTemplates
 
-    reader = KubeGateTemplates(api_client(kubeconfig))
+    reader = KubeGateTemplates(api_client(kubeconfig, context))
 
     def read(namespace: str, refs: Sequence[GateRef]) -> TemplatesRead:
         return asyncio.run(reader.read(namespace, refs))

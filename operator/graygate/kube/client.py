@@ -30,18 +30,20 @@ NO_CLUSTER_HINT = (
 )
 
 
-def api_client(kubeconfig: Path | None = None) -> client.ApiClient:
-    """A client from a kubeconfig file, else the in-cluster ServiceAccount, else the default kubeconfig.
+def api_client(kubeconfig: Path | None = None, context: str | None = None) -> client.ApiClient:
+    """A client from a kubeconfig file, else the in-cluster ServiceAccount, else the default kubeconfig; `context`
+    names the kubeconfig's context to use (never the in-cluster account), instead of its current-context.
 
-    Raises KubeError, saying what to do, when there is no usable kubeconfig.
+    Raises KubeError, saying what to do, when there is no usable kubeconfig or no such context.
     """
     # The client's config loaders are untyped; the objects they return are ApiClients.
     loaders = cast(Any, config)
     if kubeconfig is not None and not kubeconfig.is_file():
         raise KubeError(f"no kubeconfig at {kubeconfig}: {NO_CLUSTER_HINT}")
     try:
-        if kubeconfig is not None:
-            return cast(client.ApiClient, loaders.new_client_from_config(config_file=str(kubeconfig)))
+        if kubeconfig is not None or context is not None:
+            where = str(kubeconfig) if kubeconfig is not None else None
+            return cast(client.ApiClient, loaders.new_client_from_config(config_file=where, context=context))
         try:
             loaders.load_incluster_config()
             return client.ApiClient()
@@ -101,14 +103,19 @@ def close_client(api: client.ApiClient) -> None:
     cast(Any, api).close()
 
 
-def current_namespace(kubeconfig: Path | None = None) -> str:
-    """The namespace of the kubeconfig's current context (in a pod: the pod's own), else `default`."""
+def current_namespace(kubeconfig: Path | None = None, context: str | None = None) -> str:
+    """The namespace of the kubeconfig's current context, or of `context` (in a pod: the pod's own), else
+    `default`."""
     in_pod = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-    if kubeconfig is None and in_pod.is_file():
+    if kubeconfig is None and context is None and in_pod.is_file():
         return in_pod.read_text().strip()
     try:
-        _, active = cast(Any, config).list_kube_config_contexts(config_file=str(kubeconfig) if kubeconfig else None)
+        contexts, active = cast(Any, config).list_kube_config_contexts(
+            config_file=str(kubeconfig) if kubeconfig else None
+        )
     except (config.ConfigException, OSError):
         return "default"
+    if context is not None:
+        active = next((item for item in contexts or () if item.get("name") == context), None)
     namespace: str = (active or {}).get("context", {}).get("namespace") or "default"
     return namespace

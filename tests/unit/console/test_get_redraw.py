@@ -1,5 +1,6 @@
 """`graygate get --watch` draws frames as its output allows: on a terminal it clears the screen before each one, in a
-pipe it writes a frame only when it changed, and with `--until-done` it stops at the frame that shows the end."""
+pipe it writes a frame only when it changed, and with `--until-done` it stops at the frame that shows the end,
+with `graygate status`'s exit code."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ import pytest
 from graygate.console import get
 from graygate.console.get import GetRequest, run_get
 
-FRAMES = [("Progressing 10%", False), ("Progressing 10%", False), ("Progressing 30%", False), ("Succeeded", True)]
+FRAMES: list[tuple[str, int | None]] = [
+    ("Progressing 10%", None),
+    ("Progressing 10%", None),
+    ("Progressing 30%", None),
+    ("Failed", 1),
+]
 
 
 class Terminal(io.StringIO):
@@ -24,12 +30,13 @@ def frames(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
     shown = iter(FRAMES)
     drawn: list[tuple[str, bool]] = []
 
-    def frame(*_: Any, color: bool) -> tuple[str, bool]:
-        text, done = next(shown)
-        drawn.append((text, color))
-        return text, done
+    def view(*args: Any) -> tuple[str, int | None]:
+        text, code = next(shown)
+        drawn.append((text, args[3]))
+        return text, code
 
-    monkeypatch.setattr(get, "frame", frame)
+    monkeypatch.setattr(get, "view", view)
+    monkeypatch.setattr(get, "_target", lambda *_: None)
     monkeypatch.setattr(get, "KubeReleases", lambda api: None)
     return drawn
 
@@ -46,15 +53,15 @@ def _sleeps() -> tuple[list[float], Any]:
 def test_a_pipe_gets_each_changed_frame_once_in_plain_text(frames: list[tuple[str, bool]]) -> None:
     out = io.StringIO()
     slept, sleep = _sleeps()
-    assert run_get(None, _request(), out=out, sleep=sleep) == 0
-    assert out.getvalue() == "Progressing 10%\n\nProgressing 30%\n\nSucceeded\n\n"
+    assert run_get(None, _request(), out=out, sleep=sleep) == 1  # the exit code of `graygate status`: Failed
+    assert out.getvalue() == "Progressing 10%\n\nProgressing 30%\n\nFailed\n\n"
     assert [color for _, color in frames] == [False] * 4
     assert slept == [1.0] * 3
 
 
 def test_a_terminal_is_cleared_and_redrawn_in_colour_every_interval(frames: list[tuple[str, bool]]) -> None:
     out = Terminal()
-    assert run_get(None, _request(), out=out, sleep=lambda _: None) == 0
+    assert run_get(None, _request(), out=out, sleep=lambda _: None) == 1
     clear = "\033[H\033[2J"
     assert out.getvalue() == "".join(f"{clear}{text}\n" for text, _ in FRAMES)
     assert all(color for _, color in frames)
@@ -68,6 +75,6 @@ def test_without_watch_one_frame_is_written(frames: list[tuple[str, bool]]) -> N
 
 def test_watch_without_until_done_keeps_going_after_the_end(frames: list[tuple[str, bool]]) -> None:
     out = io.StringIO()
-    with pytest.raises(StopIteration):  # the fixture has no fifth frame: the loop did not stop at Succeeded
+    with pytest.raises(StopIteration):  # the fixture has no fifth frame: the loop did not stop at Failed
         run_get(None, _request(until_done=False), out=out, sleep=lambda _: None)
-    assert out.getvalue().endswith("Succeeded\n\n")
+    assert out.getvalue().endswith("Failed\n\n")
