@@ -14,9 +14,11 @@ line and column of its field (`lint_source`), warnings (`lint_warnings`) after t
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -30,14 +32,19 @@ from graygate.console.lint_warnings import warnings_of
 from graygate.console.templates import FileTemplates, is_template
 from graygate.domain.release.gate_templates import templated
 
-__all__ = ["STOPPED", "LintProblem", "lint_files", "lint_text", "load_documents"]
+__all__ = ["STOPPED", "LintProblem", "Severity", "lint_files", "lint_text", "load_documents"]
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_AT = re.compile(r"^(\d+):(\d+): (.*)$", re.DOTALL)
 _TOP_LEVEL = ("apiVersion", "kind", "metadata", "spec", "status")
 STOPPED = (
-    "checked no further: the rules across fields, the gate templates and the warnings need this spec's errors "
-    "fixed first"
+    "the rules that combine fields (a gate's condition with its kind, the spec's rules across fields), the gate "
+    "templates and the warnings are checked once the errors in this spec are fixed"
 )
+
+
+Severity = Literal["error", "warning", "note"]
+"""A warning: valid but likely a mistake; a note: what the errors kept from being checked."""
 
 
 @dataclass(frozen=True)
@@ -50,12 +57,17 @@ class LintProblem:
     message: str
     line: int = 1
     column: int = 1
-    warning: bool = False
+    severity: Severity = "error"
     documents: int = 1
+
+    @property
+    def error(self) -> bool:
+        """An error (not a warning, nor the note saying what was not checked)."""
+        return self.severity == "error"
 
     def __str__(self) -> str:
         where = f"[document {self.document}] " if self.documents > 1 else ""
-        kind = "warning: " if self.warning else ""
+        kind = "" if self.error else f"{self.severity}: "
         return f"{self.source}:{self.line}:{self.column}: {where}{kind}{self.message}"
 
 
@@ -70,26 +82,29 @@ def lint_text(text: str, source: str, templates: FileTemplates | None = None) ->
     holds. A release's gateRefs are expanded with `templates` (default: the templates in `text`)."""
     documents = read_documents(text)
     if isinstance(documents, str):
-        return [LintProblem(source, 1, documents)], 0
+        line, column, why = match.groups() if (match := _AT.match(documents)) else ("1", "1", documents)
+        return [LintProblem(source, 1, why, int(line), int(column))], 0
     known = templates if templates is not None else FileTemplates(document.value for document in documents)
     problems: list[LintProblem] = []
     releases = 0
     for document in documents:
-        found: list[tuple[str, bool]] = []
+        found: list[tuple[str, Severity]] = []
         value = document.value
         if is_template(value):
             assert isinstance(value, dict)
-            found.extend((message, False) for message in _model_messages(GateTemplateSpec, value.get("spec") or {})[0])
+            found.extend(
+                (message, "error") for message in _model_messages(GateTemplateSpec, value.get("spec") or {})[0]
+            )
         if isinstance(value, dict) and value.get("kind") == KIND:
             releases += 1
             found.extend(_lint_release(value, known))
-        problems.extend(_located(source, document, len(documents), message, warning) for message, warning in found)
+        problems.extend(_located(source, document, len(documents), message, severity) for message, severity in found)
     return sorted(problems, key=_order), releases
 
 
 def _order(problem: LintProblem) -> tuple[int, bool, int, int, bool]:
     """File order, warnings after errors at the same place, and the note of what was not checked last."""
-    return (problem.document, problem.message.endswith(STOPPED), problem.line, problem.column, problem.warning)
+    return (problem.document, problem.severity == "note", problem.line, problem.column, not problem.error)
 
 
 def lint_files(
@@ -108,10 +123,10 @@ def lint_files(
     return problems, releases
 
 
-def _located(source: str, document: Document, documents: int, message: str, warning: bool) -> LintProblem:
+def _located(source: str, document: Document, documents: int, message: str, severity: Severity) -> LintProblem:
     path, _, _ = split_message(message)
     line, column = document.locate(path)
-    return LintProblem(source, document.index, message, line, column, warning, documents)
+    return LintProblem(source, document.index, message, line, column, severity, documents)
 
 
 def _model_messages(model: type[BaseModel], raw: object) -> tuple[list[str], set[FieldPath]]:
@@ -156,8 +171,8 @@ def _reported(message: str, known: Sequence[str]) -> bool:
     return any(old == message or old.startswith(f"{message}; ") for old in known)
 
 
-def _lint_release(document: dict[str, object], templates: FileTemplates) -> list[tuple[str, bool]]:
-    """(message, is a warning) for each problem of one CanaryRelease document."""
+def _lint_release(document: dict[str, object], templates: FileTemplates) -> list[tuple[str, Severity]]:
+    """(message, severity) for each problem of one CanaryRelease document."""
     messages: list[str] = []
     if document.get("apiVersion") != API_VERSION:
         messages.append(f"apiVersion: must be {API_VERSION}, not {document.get('apiVersion')!r}")
@@ -168,10 +183,10 @@ def _lint_release(document: dict[str, object], templates: FileTemplates) -> list
         messages.append("metadata.name: required, a lowercase DNS name such as `checkout`")
     for key in document:
         if key not in _TOP_LEVEL:
-            nearest = [field for field in _TOP_LEVEL if field.lower() == str(key).lower()]
+            nearest = difflib.get_close_matches(str(key), _TOP_LEVEL, n=1, cutoff=0.6)
             messages.append(f"{key}: unknown top-level field" + (f"; did you mean {nearest[0]}?" if nearest else ""))
     raw = document.get("spec") or {}
-    messages.extend(f"{field_path('spec', path)}: {why}" for path, why in foreign_spec(raw))
+    messages.extend(f"spec: {why}" for why in foreign_spec(raw))
     found, unknown = _model_messages(CanaryReleaseSpec, raw)
     messages.extend(found)
     pruned = _without(raw, unknown)
@@ -181,7 +196,7 @@ def _lint_release(document: dict[str, object], templates: FileTemplates) -> list
         if unknown:  # the rules the unknown fields hid (the spec-wide ones) are reported now
             known = tuple(messages)
             messages.extend(m for m in describe_errors(error, root="spec") if not _reported(m, known))
-        return [(message, False) for message in [*messages, f"spec: {STOPPED}"]]
+        return [*((message, "error") for message in messages), (f"spec: {STOPPED}", "note")]
     if isinstance(name, str):
         messages.extend(release_problems(spec, name))
     if spec.analysis.gate_refs:
@@ -191,4 +206,4 @@ def _lint_release(document: dict[str, object], templates: FileTemplates) -> list
         if isinstance(expanded, InvalidSpec):
             messages.extend(expanded.problems)
     warnings = [f"{warning.path}: {warning.message}" for warning in warnings_of(spec)]
-    return [(message, False) for message in messages] + [(message, True) for message in warnings]
+    return [*((message, "error") for message in messages), *((message, "warning") for message in warnings)]

@@ -2,9 +2,9 @@
 
 A path is a file, a directory (every `*.yaml` and `*.yml` below it, recursively, in sorted order) or `-` for
 standard input, so `kustomize build | graygate lint -` works. One problem per line, `file:line:col: path: why`
-(`[document N]` in a file of several documents, `warning:` before a warning), then a summary line. Exit 0 when
-no errors were found (warnings allowed), 1 on errors or when no CanaryRelease was found, 2 with `--strict` when
-only warnings were.
+(`[document N]` in a file of several documents, `warning:` before a warning, `note:` before what errors kept
+from being checked), then a summary line. Exit 0 when no errors were found (warnings allowed), 1 on errors or when
+no CanaryRelease was found, 2 with `--strict` when only warnings were.
 """
 
 from __future__ import annotations
@@ -50,22 +50,23 @@ def read_sources(paths: Sequence[str], stdin: TextIO) -> list[tuple[str, str]]:
 
 def exit_code(problems: Sequence[LintProblem], releases: int, *, strict: bool) -> int:
     """0 clean (warnings allowed), 1 errors or no release at all, 2 only warnings under `--strict`."""
-    if releases == 0 or any(not problem.warning for problem in problems):
+    if releases == 0 or any(problem.error for problem in problems):
         return 1
-    return 2 if strict and problems else 0
+    return 2 if strict and any(problem.severity == "warning" for problem in problems) else 0
 
 
 def summary(problems: Sequence[LintProblem], releases: int) -> str:
     """The last line: how many releases, errors and warnings."""
-    warnings = sum(problem.warning for problem in problems)
-    return f"lint: {releases} CanaryRelease(s), {len(problems) - warnings} problem(s), {warnings} warning(s)"
+    errors = sum(problem.error for problem in problems)
+    warnings = sum(problem.severity == "warning" for problem in problems)
+    return f"lint: {releases} CanaryRelease(s), {errors} problem(s), {warnings} warning(s)"
 
 
 def run_lint(
-    paths: Sequence[str], *, strict: bool = False, cluster: ClusterTemplates | None = None, stdin: TextIO = sys.stdin
+    paths: Sequence[str], *, strict: bool = False, cluster: ClusterTemplates | None = None, stdin: TextIO | None = None
 ) -> int:
     """Lint every file the paths name, print the report, and return the exit code."""
-    sources = read_sources(paths, stdin)
+    sources = read_sources(paths, stdin if stdin is not None else sys.stdin)
     documents = [d for text, _ in sources if not isinstance(found := load_documents(text), str) for d in found]
     problems, releases = lint_files(sources, FileTemplates(documents, cluster))
     for problem in problems:

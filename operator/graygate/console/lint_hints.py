@@ -28,7 +28,7 @@ Foreign = tuple[str, str, tuple[FieldPath, ...]]
 
 FOREIGN: tuple[Foreign, ...] = (
     (
-        "Flagger Canary",
+        "a Flagger Canary",
         FLAGGER_README,
         (
             ("targetRef",),
@@ -46,7 +46,7 @@ FOREIGN: tuple[Foreign, ...] = (
         ),
     ),
     (
-        "Argo Rollouts Rollout",
+        "an Argo Rollouts Rollout",
         ARGO_README,
         (
             ("strategy",),
@@ -72,14 +72,14 @@ def _held(spec: object, path: FieldPath) -> bool:
     return True
 
 
-def foreign_spec(spec: object) -> list[tuple[FieldPath, str]]:
-    """For each other tool whose fields `spec` holds: the first such field's path (under `spec`) and the error."""
-    found = []
+def foreign_spec(spec: object) -> list[str]:
+    """For each other tool whose fields `spec` holds, the error (about the whole spec)."""
+    found: list[str] = []
     for tool, section, paths in FOREIGN:
         held = [path for path in paths if _held(spec, path)]
         if held:
             named = ", ".join(".".join(str(part) for part in path) for path in held)
-            found.append((held[0], f"this looks like an {tool} spec ({named}), not graygate's: see {section}"))
+            found.append(f"this looks like {tool} spec ({named}), not graygate's: see {section}")
     return found
 
 

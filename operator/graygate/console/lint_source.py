@@ -44,6 +44,10 @@ def read_documents(text: str) -> list[Document] | str:
     try:
         values = list(yaml.safe_load_all(text))
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"{mark.line + 1}:{mark.column + 1}: " if mark is not None else ""
+        return f"{where}not valid YAML: {' '.join(filter(None, (error.context, error.problem)))}"
     except yaml.YAMLError as error:
         return f"not valid YAML: {error}"
     documents = []
