@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="run a release's gates once, here, and say if the canary passes")
     check.add_argument("manifest", help="a file holding one CanaryRelease, or - for standard input")
-    check.add_argument("--url", action="append", default=[], metavar="GATE=URL", help="point a gate elsewhere")
+    check.add_argument("--url", action="append", default=[], metavar="NAME=URL", help="point a gate or hook elsewhere")
     check.add_argument("--prometheus", metavar="URL", help="query this Prometheus, without credentials")
     check.add_argument("--etcd", metavar="ENDPOINTS", help="etcd host:port,… for every gate that talks to etcd")
     check.add_argument("--namespace", "-n", help="the release's namespace (default: the manifest's, or default)")

@@ -38,7 +38,7 @@ from graygate.domain.release.decision import Decision, Reason, Rollback
 from graygate.domain.release.destinations import DestinationRulesReading, namespaces_to_read
 from graygate.domain.release.gate_templates import record as record_expanded
 from graygate.domain.release.hooks import due as hooks_due
-from graygate.domain.release.notifications import notifications_of
+from graygate.domain.release.notifications import notifications_of, told
 from graygate.domain.release.observations import Observations, RouteReading
 from graygate.domain.release.precheck import gates_due
 from graygate.errors import GraygateError, RouterError
@@ -276,15 +276,14 @@ async def _announce(release: ReleaseView, decision: Decision, deps: Deps, now: d
 
 
 def _notify(release: ReleaseView, decision: Decision, sink: NotificationSink, unrouted: Exception | None) -> None:
-    """Hand the transitions this decision made (its status is written: they happened) to the notifier, which never
-    blocks nor raises. A traffic change that is not written yet is said, as in the Event."""
+    """Hand the transitions this decision made (its status is written: they happened), with the release's labels and
+    annotations, to the notifier, which never blocks nor raises. A traffic change not written yet is said."""
     try:
         notes = notifications_of(release.ref.namespace, release.ref.name, release.status, decision)
         if not notes:
             return
-        if unrouted is not None:
-            retrying = f"; the traffic change is not written yet ({type(unrouted).__name__}), retrying"
-            notes = tuple(replace(note, message=note.message + retrying) for note in notes)
+        late = f"; the traffic change is not written yet ({type(unrouted).__name__}), retrying" if unrouted else ""
+        notes = told(notes, labels=release.labels, annotations=release.annotations, said=late)
         settings = release.spec.notifications if isinstance(release.spec, CanaryReleaseSpec) else None
         sink.submit(release.ref, settings, notes)
     except Exception:  # a notification must never change what the tick did

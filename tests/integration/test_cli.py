@@ -180,8 +180,8 @@ def test_sandbox_up_installs_our_crd_says_what_it_starts_and_down_leaves_nothing
     assert up.stderr.splitlines() == [
         "sandbox: starting etcd…",
         "sandbox: starting kube-apiserver…",
-        "sandbox: installing CRDs (Istio's, Gateway API's, graygate's CanaryRelease) and waiting until they are"
-        " Established…",
+        "sandbox: installing CRDs (Istio's, Gateway API's, graygate's CanaryRelease, GateTemplate and"
+        " ClusterGateTemplate) and waiting until they are Established…",
         "sandbox: starting istiod and registering Istio's validating webhook…",
     ]
     assert "ready on https://127.0.0.1:" in up.stdout

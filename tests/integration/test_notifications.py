@@ -111,9 +111,10 @@ def test_one_message_per_transition_from_the_namespace_default(
         {"metadata": {"name": "graygate-notifications"}, "data": {"notifications.yaml": json.dumps(settings)}},
     )
     steps = [{"setWeight": 10}, {"pause": {"duration": "1s"}}, {"setWeight": 50}]
-    client.CustomObjectsApi(api).create_namespaced_custom_object(
-        **RELEASES, namespace=namespace, body=canary_release("checkout", steps)
-    )
+    body = canary_release("checkout", steps)
+    body["metadata"]["labels"] = {"team": "payments"}
+    body["metadata"]["annotations"] = {"example.com/ticket": "CHG-42"}
+    client.CustomObjectsApi(api).create_namespaced_custom_object(**RELEASES, namespace=namespace, body=body)
     eventually(lambda: phase(api, namespace, "Succeeded"), 40, "the release to succeed")
     eventually(lambda: len(receiver.got("/hook")) >= 4 and len(receiver.got("/slack")) >= 4, 10, "the messages")
     time.sleep(1.5)  # nothing more comes
@@ -130,6 +131,8 @@ def test_one_message_per_transition_from_the_namespace_default(
     assert hook[0]["message"] == f"{where} started: step 1/3: 10% to the canary"
     assert hook[-1]["message"] == f"{where} succeeded: all 3 steps done; the canary carries 100%"
     assert all(body["name"] == "checkout" and body["namespace"] == namespace for body in hook)
+    assert all(body["labels"] == {"team": "payments"} for body in hook), "the release's own labels"
+    assert all(body["annotations"] == {"example.com/ticket": "CHG-42"} for body in hook), "and annotations"
     assert [body["text"] for body in slack] == [body["message"] for body in hook], "Slack gets the same lines"
     assert slack[-1]["blocks"][0]["text"]["text"].startswith(f"*{where}: succeeded*")
 

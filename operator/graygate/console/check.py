@@ -13,6 +13,12 @@ and decides the exit code:
     1  Fail                               a gate failed: the canary is not fit for traffic
     2  Waiting, Inconclusive or Error     the gates could not judge (no data yet, unreachable, no credentials)
 
+Stage hooks (`spec.hooks`) that judge the canary are called as the operator calls them, as `webhook` gates with
+their stage in the payload, each line marked with its stage, and count like gates: the `preRollout` hooks (a
+failure stops a release at 0 %) and the `rollout` hooks (gates of every analysis). The others act on a live release
+(an approval it waits for, a kill switch, a notice of its end): they are listed as not called, with the reason, and
+count toward nothing (JSON: `notCalled`).
+
 Overrides rewrite the manifest before it is validated, so an override is held to the same rules as the manifest:
 `--url GATE=URL` points gate GATE somewhere else (a probe's `url`, a Prometheus gate's `source.address`, or the
 field named by `--url GATE.FIELD=URL` for a gate kind with several addresses; a webhook's headers read from Secrets
@@ -36,8 +42,10 @@ from graygate.domain.analysis.verdicts import Verdict, worst
 from graygate.errors import GraygateError
 
 __all__ = [
+    "NOT_CALLED",
     "CheckReport",
     "GateLine",
+    "NotCalled",
     "UrlOverride",
     "apply_overrides",
     "exit_code",
@@ -53,6 +61,14 @@ _CREDENTIAL_KEYS = ("bearerToken", "basicAuth", "ca")
 _ETCD_SECRET_KEYS = ("tls", "auth")
 _OVERRIDE = re.compile(r"^(?P<gate>[a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.(?P<field>[A-Za-z][A-Za-z0-9]*))?=(?P<url>.+)$")
 _COLORS = {Outcome.PASS: "32", Outcome.WAITING: "36", Outcome.INCONCLUSIVE: "33", Outcome.ERROR: "33"}
+
+NOT_CALLED: Mapping[str, str] = {
+    "confirmRollout": "an approval a live release waits for before it starts; calling it here could approve one",
+    "confirmPromotion": "an approval a live release waits for after its last step; calling it here could approve one",
+    "rollback": "a 2xx rolls a live release back; its answer means nothing without one",
+    "postRollout": "told a live release's final phase once it has ended; there is none here",
+}
+"""Why `check` does not call a hook of each stage it leaves alone."""
 
 
 def exit_code(outcome: Outcome) -> int:
@@ -72,6 +88,8 @@ class GateLine:
     threshold: str | None = None
     query: str | None = None
     dry_run: bool = False
+    stage: str | None = None
+    """A stage hook's stage (it was called as a `webhook` gate at that stage); None for a gate."""
 
     def as_json(self) -> dict[str, str | bool | None]:
         out: dict[str, str | bool | None] = {
@@ -86,7 +104,21 @@ class GateLine:
             out["query"] = self.query
         if self.dry_run:
             out["dryRun"] = True
+        if self.stage is not None:
+            out["stage"] = self.stage
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class NotCalled:
+    """A stage hook `check` does not call, and why."""
+
+    name: str
+    stage: str
+    reason: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"name": self.name, "stage": self.stage, "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +128,9 @@ class CheckReport:
     release: str
     """`namespace/name`."""
     gates: tuple[GateLine, ...]
+    """The gates and the stage hooks called, each with its verdict."""
+    not_called: tuple[NotCalled, ...] = ()
+    """The stage hooks that act on a live release: listed, not called."""
 
     @property
     def outcome(self) -> Outcome:
@@ -112,7 +147,14 @@ class CheckReport:
         return () if outcome is Outcome.PASS else tuple(g for g in self.gates if g.outcome is outcome and not g.dry_run)
 
 
-def report_of(release: str, verdicts: Iterable[Verdict]) -> CheckReport:
+def report_of(
+    release: str,
+    verdicts: Iterable[Verdict],
+    stages: Mapping[str, str] | None = None,
+    not_called: Iterable[NotCalled] = (),
+) -> CheckReport:
+    """The report of `verdicts`; `stages` gives the stage of each verdict that is a stage hook's, by name."""
+    staged = stages or {}
     lines = tuple(
         GateLine(
             name=v.gate,
@@ -123,44 +165,61 @@ def report_of(release: str, verdicts: Iterable[Verdict]) -> CheckReport:
             threshold=v.threshold,
             query=v.query,
             dry_run=v.dry_run,
+            stage=staged.get(v.gate),
         )
         for v in verdicts
     )
-    return CheckReport(release=release, gates=lines)
+    return CheckReport(release=release, gates=lines, not_called=tuple(not_called))
 
 
 def render_json(report: CheckReport) -> str:
-    document = {
+    document: dict[str, Any] = {
         "release": report.release,
         "verdict": report.outcome.value,
         "gates": [gate.as_json() for gate in report.gates],
     }
+    if report.not_called:
+        document["notCalled"] = [hook.as_json() for hook in report.not_called]
     return json.dumps(document, indent=2)
 
 
 def render_human(report: CheckReport, *, color: bool) -> str:
-    """A table, one line per gate (the reason last, unclipped), then the verdict and what it means."""
-    if not report.gates:
+    """A table, one line per gate or hook called (the reason last, unclipped; a STAGE column when hooks were
+    called), the hooks not called and why, then the verdict and what it means."""
+    if not report.gates and not report.not_called:
         return f"{report.release}: no gates to check; verdict {Outcome.PASS.value}"
-    rows = [("GATE", "KIND", "VERDICT", "VALUE", "THRESHOLD", "REASON")]
+    staged = any(gate.stage is not None for gate in report.gates)
+    stage: tuple[str, ...] = ("STAGE",) if staged else ()
+    rows = [("GATE", "KIND", *stage, "VERDICT", "VALUE", "THRESHOLD", "REASON")]
     rows += [
         (
             g.name,
             g.kind,
-            g.outcome.value + (" (dry run)" if g.dry_run else ""),
+            *((g.stage or "-",) if staged else ()),
+            _verdict(g),
             g.value or "-",
             g.threshold or "-",
             g.reason,
         )
         for g in report.gates
     ]
-    widths = [max(len(row[column]) for row in rows) for column in range(5)]
+    verdict = rows[0].index("VERDICT")
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
     lines = []
-    for index, row in enumerate(rows):
+    for index, row in enumerate(rows if report.gates else ()):
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         if index > 0:
-            cells[2] = _paint(cells[2], report.gates[index - 1].outcome, color)
-        lines.append("  ".join([*cells, row[5]]).rstrip())
+            cells[verdict] = _paint(cells[verdict], report.gates[index - 1].outcome, color)
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    if report.not_called:
+        lines += [""] if lines else []
+        lines.append("not called by check (they act on a live release):")
+        name_width = max(len(hook.name) for hook in report.not_called)
+        stage_width = max(len(hook.stage) for hook in report.not_called)
+        lines += [
+            f"  {hook.name.ljust(name_width)}  {hook.stage.ljust(stage_width)}  {hook.reason}"
+            for hook in report.not_called
+        ]
     lines.append("")
     lines.append(f"{report.release}: {_paint(report.outcome.value, report.outcome, color)} " + _meaning(report))
     return "\n".join(lines)
@@ -172,8 +231,11 @@ def _verdict(gate: GateLine) -> str:
 
 def _meaning(report: CheckReport) -> str:
     names = ", ".join(gate.name for gate in report.deciding)
+    if not report.gates:
+        return "(no gate or hook to call here)"
     if report.outcome is Outcome.PASS:
-        return f"(all {len(report.gates)} gate(s) passed)"
+        hooks = " and hook(s)" if any(gate.stage is not None for gate in report.gates) else ""
+        return f"(all {len(report.gates)} gate(s){hooks} passed)"
     if report.outcome is Outcome.FAIL:
         return f"(failed: {names})"
     return f"(could not judge: {names})"
@@ -222,12 +284,16 @@ def apply_overrides(
             check = gate.get("prometheus")
             if isinstance(check, dict) and isinstance(check.get("source"), dict):
                 check["source"] = {**_without(check["source"], _CREDENTIAL_KEYS), "address": prometheus}
+    hooks = [hook for hook in copied.get("hooks") or () if isinstance(hook, dict)]
     by_name = {gate.get("name"): gate for gate in gates}
     for override in urls:
-        target = by_name.get(override.gate)
+        target = by_name.get(override.gate) or next((h for h in hooks if h.get("name") == override.gate), None)
         if target is None:
             known = ", ".join(str(name) for name in by_name) or "none"
-            raise GraygateError(f"--url {override.gate}=…: the release has no gate {override.gate} (gates: {known})")
+            named = ", ".join(str(hook.get("name")) for hook in hooks)
+            also = f"; hooks: {named}" if named else ""
+            said = f"the release has no gate {override.gate} (gates: {known}{also})"
+            raise GraygateError(f"--url {override.gate}=…: {said}")
         _point(target, override)
     return copied
 

@@ -6,6 +6,11 @@ workloads, VirtualServices); `check` must work from a laptop or a CI job with no
 refuses every read with a sentence saying what to pass instead. The judges are the domain's own (`judge`), so a
 verdict here is the operator's sample verdict for the same observation. The canary workload's availability is not
 checked: it lives in the cluster.
+
+Stage hooks are called as the operator calls them: the `preRollout` hooks once, as `webhook` gates with
+`stage: preRollout` in the payload, then the analysis' gates with the `rollout` hooks among them
+(`hook_records.analysis_of`, `stage: rollout`). The other stages act on a live release and are only listed
+(`check.NOT_CALLED`).
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ from typing import Any
 import yaml
 
 from graygate.api import KIND, InvalidSpec, parse_spec
-from graygate.console.check import CheckReport, UrlOverride, apply_overrides, report_of
+from graygate.api.hooks import PRE_ROLLOUT, ROLLOUT
+from graygate.console.check import NOT_CALLED, CheckReport, NotCalled, UrlOverride, apply_overrides, report_of
 from graygate.console.templates import ClusterTemplates, FileTemplates
 from graygate.domain.analysis.judge import judge
 from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.release.gate_templates import expand
+from graygate.domain.release.hook_records import analysis_of, hooks_of
 from graygate.errors import GateError, GraygateError
 from graygate.gates.runner import GateRunner
 from graygate.gates.tools import GateTools
@@ -75,7 +82,8 @@ def load_release(text: str, source: str) -> dict[str, Any]:
 
 
 def run_check(request: CheckRequest, now: datetime | None = None) -> CheckReport:
-    """Measure every gate of the manifest's release once, now, and judge each measurement."""
+    """Measure every gate of the manifest's release once, now, and judge each measurement; call its `preRollout`
+    and `rollout` hooks the same way, at their stages."""
     document = load_release(request.manifest_text, request.source)
     metadata = document.get("metadata")
     if not isinstance(metadata, dict):
@@ -96,16 +104,25 @@ def run_check(request: CheckRequest, now: datetime | None = None) -> CheckReport
     )
     when = now or datetime.now(UTC)
 
+    before = tuple(hook.gate() for hook in hooks_of(spec, PRE_ROLLOUT))
+    analysis = analysis_of(spec).gates
+    stages = {hook.name: hook.stage for hook in spec.hooks if hook.stage in (PRE_ROLLOUT, ROLLOUT)}
+    skipped = tuple(
+        NotCalled(hook.name, hook.stage, NOT_CALLED[hook.stage]) for hook in spec.hooks if hook.stage in NOT_CALLED
+    )
+
     async def measure() -> CheckReport:
         tools = GateTools(metrics=PrometheusProvider(), secrets=OfflineSecrets(), default_prometheus=request.prometheus)
         runner = GateRunner(tools)
         try:
-            measurements = await runner.measure(spec.analysis.gates, when, scope)
+            measurements = await runner.measure(before, when, replace(scope, stage=PRE_ROLLOUT)) if before else []
+            measurements = [*measurements, *await runner.measure(analysis, when, scope)]
         finally:
             await runner.close()
-        by_name = {gate.name: gate for gate in spec.analysis.gates}
+        by_name = {gate.name: gate for gate in (*before, *analysis)}
         judged = (judge(by_name[m.gate], m) for m in measurements)
-        return report_of(f"{namespace}/{name}", (replace(v, dry_run=by_name[v.gate].dry_run) for v in judged))
+        verdicts = (replace(v, dry_run=by_name[v.gate].dry_run) for v in judged)
+        return report_of(f"{namespace}/{name}", verdicts, stages, skipped)
 
     return asyncio.run(measure())
 

@@ -1,8 +1,8 @@
 """The generic webhook: one JSON document per transition, with the fields the webhook gate and the stage hooks
 send where they apply (`name`, `namespace`, `phase`, `step`, `canaryWeight`, `stableWeight`, `canaryRevision`,
-`stableRevision`), plus what the transition was and why. `title`, `body` and `type` are also the fields an Apprise
-API server's `/notify/{KEY}` endpoint reads, so a webhook channel pointed at one reaches the services Apprise
-supports."""
+`stableRevision`, the release's own `labels` and `annotations`), plus what the transition was and why. `title`,
+`body` and `type` are also the fields an Apprise API server's `/notify/{KEY}` endpoint reads, so a webhook channel
+pointed at one reaches the services Apprise supports."""
 
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ def webhook_payload(note: Notification, suppressed: int = 0) -> dict[str, Any]:
         "stableWeight": note.stable_weight,
         "canaryRevision": note.canary_revision,
         "stableRevision": note.stable_revision,
+        "labels": dict(note.labels),
+        "annotations": dict(note.annotations),
         "message": note.message,
         "failedGates": [
             {"gate": gate.gate, "value": gate.value, "threshold": gate.threshold, "reason": gate.reason}

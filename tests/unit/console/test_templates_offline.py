@@ -39,6 +39,9 @@ spec:
     interval: 10s
     gateRefs: [{name: health, kind: ClusterGateTemplate, args: {url: "http://checkout-canary/healthz"}}]
 """
+HOOK_NAMED_HEALTH = """  hooks:
+  - {name: health, stage: rollout, webhook: {url: "http://hooks.qa/health", timeout: 2s}}
+"""
 
 
 def test_lint_expands_refs_with_the_templates_of_the_same_file() -> None:
@@ -68,6 +71,12 @@ def test_lint_reads_templates_from_every_file_given() -> None:
             [(TEMPLATE.replace("default: 2s", "default: soon"), "t.yaml"), (RELEASE, "r")],
             "spec.analysis.gateRefs[0]: ClusterGateTemplate/health argument timeout: default: 'soon' is not a duration",
             id="bad-default",
+        ),
+        pytest.param(
+            [(TEMPLATE, "t.yaml"), (RELEASE + HOOK_NAMED_HEALTH, "r")],
+            "r (document 1): spec.analysis.gateRefs[0]: ClusterGateTemplate/health has a gate health, a name "
+            "spec.hooks[0] already uses",
+            id="hook-named-like-a-template-gate",
         ),
         pytest.param(
             [(TEMPLATE.replace("{{ args.url }}", "{{ args.uri }}"), "t.yaml")],

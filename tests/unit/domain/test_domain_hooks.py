@@ -353,6 +353,26 @@ def test_a_rollback_hook_answering_2xx_rolls_back(before: CanaryReleaseStatus) -
     assert decision.message.startswith("rollback hook kill asked for a rollback (status 200")
 
 
+@pytest.mark.parametrize("command", ["promote", "promote-full", "resume", "pause"])
+@pytest.mark.parametrize(
+    "before",
+    [AWAITING, status(P.PAUSED, canary_weight=10, pause_reason=PauseReason.MANUAL), status(P.PROGRESSING)],
+    ids=["awaiting-approval", "paused", "progressing"],
+)
+def test_a_rollback_hook_answering_2xx_wins_over_a_command_of_the_same_tick(
+    command: str, before: CanaryReleaseStatus
+) -> None:
+    release = hooked(hook("kill", "rollback"), hook("ship-it", "confirmPromotion"))
+    seen = heard(answer("kill", 200), weight=before.canary_weight, command=command)
+    decision = decide(release, before, seen, T0)
+    assert isinstance(decision, Rollback)
+    assert decision.reason is Reason.ROLLBACK_HOOK
+    assert decision.status.phase is P.FAILED
+    assert decision.status.canary_weight == 0
+    assert decision.status.last_command is not None
+    assert decision.status.last_command.result == "Ignored"
+
+
 @pytest.mark.parametrize(("code", "error"), [(404, None), (500, None), (None, "refused")])
 def test_a_rollback_hook_answering_anything_else_does_nothing(code: int | None, error: str | None) -> None:
     before = status(P.PROGRESSING, canary_weight=10, step_started_at=T0, next_check_at=at(30))

@@ -328,3 +328,65 @@ def test_the_view_takes_the_snapshot_and_sends_expanded_gates_through_the_allowl
     view = release_view(ref_, body, CanaryReleaseStatus(), (), refusals, now, {("GateTemplate", "probe"): probe})
     assert isinstance(view.spec, CanaryReleaseSpec)
     assert view.expanded_gates is not None
+
+
+def _with_hooks(*hooks: dict[str, Any], gates: int = 0) -> CanaryReleaseSpec:
+    """A release with one ref to the two-gate template, `gates` inline probes, and `hooks`."""
+    inline = [{"name": f"probe-{i}", "httpProbe": {"url": "http://checkout/healthz"}} for i in range(gates)]
+    parsed = parse_spec(
+        {
+            "trafficRouting": {"istio": {"virtualServices": [{"name": "checkout"}]}},
+            "stable": {"host": "checkout", "subset": "stable"},
+            "canary": {"host": "checkout", "subset": "canary"},
+            "canaryWorkload": {"name": "checkout-canary"},
+            "stableWorkload": {"name": "checkout-stable"},
+            "stepWeights": [10, 50],
+            "analysis": {"interval": "30s", "gates": inline, "gateRefs": [ref(ARGS)]},
+            "hooks": list(hooks),
+        }
+    )
+    assert isinstance(parsed, CanaryReleaseSpec), parsed
+    return parsed
+
+
+def _hook(name: str, stage: str = "rollout") -> dict[str, Any]:
+    return {"name": name, "stage": stage, "webhook": {"url": "http://receiver/hook"}}
+
+
+@pytest.mark.parametrize(
+    ("release", "expected"),
+    [
+        pytest.param(
+            _with_hooks(_hook("errors")),
+            f"{WHERE}: ClusterGateTemplate/rate has a gate errors, a name spec.hooks[0] already uses",
+            id="rollout-hook",
+        ),
+        pytest.param(
+            _with_hooks(_hook("smoke", "preRollout"), _hook("success-rate", "postRollout")),
+            f"{WHERE}: ClusterGateTemplate/rate has a gate success-rate, a name spec.hooks[1] already uses",
+            id="any-stage",
+        ),
+        pytest.param(
+            _with_hooks(*(_hook(f"hook-{i}") for i in range(2)), gates=13),
+            "spec.analysis.gateRefs: with its templates' 2 gate(s) and 2 rollout hook(s), which run as gates, the "
+            "release has 17; at most 16 are allowed",
+            id="too-many-with-rollout-hooks",
+        ),
+    ],
+)
+def test_an_expanded_gate_is_checked_against_the_hooks(release: CanaryReleaseSpec, expected: str) -> None:
+    found = problems(expand(release))
+    assert any(problem.startswith(expected) for problem in found), found
+
+
+@pytest.mark.parametrize(
+    ("hooks", "gates"),
+    [
+        pytest.param((_hook("smoke"),), 13, id="16-with-a-rollout-hook"),
+        pytest.param((_hook("smoke", "preRollout"), _hook("tell", "postRollout")), 14, id="other-stages-not-counted"),
+    ],
+)
+def test_hooks_of_other_names_and_within_the_limit_expand(hooks: tuple[dict[str, Any], ...], gates: int) -> None:
+    found = expand(_with_hooks(*hooks, gates=gates))
+    assert isinstance(found, Expanded), found
+    assert len(found.spec.analysis.gates) == gates + 2

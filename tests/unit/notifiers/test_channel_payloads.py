@@ -9,7 +9,7 @@ import pytest
 
 from graygate.api.notifications import CHANNEL_KINDS
 from graygate.api.status import Phase
-from graygate.domain.release.notifications import FailedGate, Kind, Notification
+from graygate.domain.release.notifications import FailedGate, Kind, Notification, told
 from graygate.notifiers.kinds import FORMATS
 from tests.unit.domain.release_builders import T0
 
@@ -86,6 +86,8 @@ def test_generic_webhook_document() -> None:
         "stableWeight": 100,
         "canaryRevision": "5d8f7c9b4e1a2f",
         "stableRevision": None,
+        "labels": {},
+        "annotations": {},
         "message": LINE,
         "failedGates": [
             {"gate": "errors", "value": "0.12", "threshold": "<= 0.05", "reason": "error rate above budget"}
@@ -103,3 +105,15 @@ def test_generic_webhook_document() -> None:
 )
 def test_suppressed_messages_are_said_once(suppressed: int, said: str) -> None:
     assert FORMATS["discord"](ROLLED_BACK, suppressed)["content"] == LINE + said
+
+
+def test_generic_webhook_document_carries_the_release_labels_and_annotations() -> None:
+    labelled = told(
+        (ROLLED_BACK,), labels={"app": "checkout"}, annotations={"example.com/ticket": "CHG-42"}, said=" (retrying)"
+    )
+    payload = FORMATS["webhook"](labelled[0], 0)
+    assert (payload["labels"], payload["annotations"]) == ({"app": "checkout"}, {"example.com/ticket": "CHG-42"})
+    assert payload["message"] == LINE + " (retrying)"
+    assert json.loads(json.dumps(payload))["labels"] == {"app": "checkout"}
+    for kind in ("slack", "teams", "discord"):  # a chat line is for people: no labels
+        assert "CHG-42" not in json.dumps(FORMATS[kind](labelled[0], 0))  # type: ignore[index]

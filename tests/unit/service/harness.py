@@ -74,13 +74,26 @@ class Operator:
         )
         self.slots = Slots()
         self.seconds = 0.0
+        self.labels: dict[str, str] = {}
+        self.annotations: dict[str, str] = {}
+        """The release's own labels and annotations, as `release_view` reads them."""
+        self.command: str | None = None
+        """The command annotation the next ticks see (`retry`, `abort`…)."""
         self._daemon = ExitStack()
         self.slot: Slot = self._daemon.enter_context(self.slots.held(REF.uid, CanaryReleaseStatus()))
 
     async def tick(self, seconds: float = 1) -> Exception | None:
         """One daemon tick, `seconds` after the last one."""
         self.seconds += seconds
-        view = ReleaseView(ref=REF, generation=1, spec=self.spec, status=self.slot.status, command=None)
+        view = ReleaseView(
+            ref=REF,
+            generation=1,
+            spec=self.spec,
+            status=self.slot.status,
+            command=self.command,
+            labels=self.labels,
+            annotations=self.annotations,
+        )
         return await run_tick(self.slot, view, self.deps, T0 + timedelta(seconds=self.seconds))
 
     async def delete(self, held: Sequence[tuple[RouteKey, Claim]] = ()) -> None:

@@ -23,12 +23,16 @@ class Receiver:
 
     codes: dict[str, int] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    phases: list[tuple[str, str]] = field(default_factory=list)
+    """(hook, the release's phase in its payload) of each call."""
 
     async def measure(
         self, gates: Sequence[Gate], now: datetime, scope: QueryScope | None = None
     ) -> tuple[Measurement, ...]:
         stage = scope.stage if scope is not None else ""
         self.calls += [(gate.name, stage) for gate in gates]
+        phase = scope.status.phase.value if scope is not None and scope.status is not None else ""
+        self.phases += [(gate.name, phase) for gate in gates]
         return tuple(
             WebhookMeasurement(
                 gate=gate.name, observed_at=now, url="http://hooks.test/", status_code=self.codes.get(gate.name, 200)
@@ -89,3 +93,23 @@ async def test_hooks_are_called_with_their_stage_and_a_promotion_waits_across_a_
     reasons = [reason for _, reason in again.events.kinds()]
     assert "HookConfirmed" in reasons
     assert "HookDelivered" in reasons
+
+
+async def test_a_run_started_over_right_after_its_end_still_tells_post_rollout_the_old_phase() -> None:
+    """The hooks are called before the tick decides, from the status before it: the tick that starts a Failed run
+    over (a retry) calls the `postRollout` hook with `Failed` first, so its notice is not lost to the new run."""
+    receiver = Receiver(codes={"kill": 200})
+    operator = released(receiver, hook("kill", "rollback"), hook("tell", "postRollout"))
+    for _ in range(20):
+        await operator.tick(3)
+        if operator.slot.status.phase is Phase.FAILED:
+            break
+    assert operator.slot.status.phase is Phase.FAILED
+    assert ("tell", "postRollout") not in receiver.calls
+    receiver.codes["kill"] = 404  # the kill switch is off again
+    operator.command = "retry"
+    await operator.tick(3)
+    assert operator.slot.status.phase is not Phase.FAILED, "started over"
+    assert [call for call in receiver.phases if call[0] == "tell"] == [("tell", "Failed")]
+    assert [record.name for record in operator.slot.status.hooks if record.stage == "postRollout"] == []
+    operator.stop()

@@ -21,6 +21,7 @@ SETTINGS = Notifications.model_validate(
 @dataclass
 class RecordingSink:
     said: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[Notification] = field(default_factory=list)
     settings: list[Notifications | None] = field(default_factory=list)
     fails: bool = False
 
@@ -29,6 +30,7 @@ class RecordingSink:
             raise RuntimeError("a bug in the notifier")
         self.settings.append(settings)
         self.said += [(note.kind.value, note.message) for note in notifications]
+        self.notes += notifications
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.said]
@@ -86,3 +88,15 @@ async def test_a_failing_sink_changes_nothing() -> None:
     for _ in range(3):
         assert await operator.tick(31) is None
     assert (operator.slot.status.phase, operator.weight()) == (Phase.PAUSED, 20)
+
+
+async def test_the_release_labels_and_annotations_go_with_each_notification() -> None:
+    sink = RecordingSink()
+    operator = with_sink(Operator(spec(steps=[{"setWeight": 20}, {"pause": {}}], notifications=SETTINGS)), sink)
+    operator.labels = {"app": "checkout", "team": "payments"}
+    operator.annotations = {"example.com/ticket": "CHG-42"}
+    for _ in range(6):
+        assert await operator.tick(31) is None
+    assert [note.kind.value for note in sink.notes] == ["started", "waitingForApproval"]
+    for note in sink.notes:
+        assert (dict(note.labels), dict(note.annotations)) == (operator.labels, operator.annotations)

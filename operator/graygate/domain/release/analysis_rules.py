@@ -25,6 +25,7 @@ from dataclasses import replace
 from graygate.api.status import CanaryReleaseStatus, Outcome, Phase
 from graygate.domain.analysis.assessment import Assessment, assess
 from graygate.domain.analysis.verdicts import Verdict
+from graygate.domain.release import hooks
 from graygate.domain.release.bookkeeping import Tick, record_assessment, seal
 from graygate.domain.release.commands import handle_command, record_command
 from graygate.domain.release.decision import Decision, Note, Pause, Reason, Rollback
@@ -42,8 +43,14 @@ _MAX_PART = {"reason": 320, "value": 160, "threshold": 160, "query": 360, "evide
 
 
 def analyse(tick: Tick, status: CanaryReleaseStatus) -> tuple[CanaryReleaseStatus, Assessment | None, Rollback | None]:
-    """Record this tick's analysis, if one ran, and the rollback it calls for, if any. The `rollout` hooks are
-    gates of it."""
+    """Record this tick's analysis, if one ran, and the rollback it or a hook calls for, if any. The `rollout` hooks
+    are gates of it; a `rollback` hook's 2xx is heard here, so it wins over a command of the same tick exactly as a
+    failed gate does."""
+    status, assessment, ended = _analyse(tick, status)
+    return status, assessment, ended or hooks.ends(tick, status, assessment)
+
+
+def _analyse(tick: Tick, status: CanaryReleaseStatus) -> tuple[CanaryReleaseStatus, Assessment | None, Rollback | None]:
     analysis = analysis_of(tick.spec)
     if status.phase is Phase.PENDING:
         if (assessment := assess_pre_checks(tick, status)) is None:

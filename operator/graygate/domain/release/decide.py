@@ -275,7 +275,6 @@ def _run(tick: Tick) -> Decision:
         status = status.model_copy(update={"original_routes": recorded})
         return hold(tick, status, Reason.ROUTES_RECORDED, "recorded the original routes; waiting to start")
     status, assessment, ended = analysis_rules.analyse(tick, status)
-    ended = ended or hooks.ends(tick, status, assessment)
     decided = ended or _past_deadline(tick, status, assessment) or _proceed(tick, status, assessment)
     return analysis_rules.report_failures(tick, decided, assessment)
 

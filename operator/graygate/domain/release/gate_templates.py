@@ -8,8 +8,10 @@ mid-run changes nothing of it; a template fix applies to the next run (a new gen
 
 Naming: an expanded gate keeps the name the template gives it (as Argo Rollouts keeps an AnalysisTemplate's metric
 names), so Events, status and metrics say `success-rate`, not a generated name; `status.expandedGates` says which
-template each came from. A name used twice (by an inline gate, another ref, or the same template referenced twice)
-is `Invalid`, naming both places.
+template each came from. A name used twice (by an inline gate, a stage hook, another ref, or the same template
+referenced twice) is `Invalid`, naming both places: a hook shares the status's per-name records, and a `rollout`
+hook runs as a gate of the analysis. The gates, the expanded gates and the `rollout` hooks together are at most
+`MAX_GATES`.
 
 Every problem is `Invalid` with its field path (`spec.analysis.gateRefs[0].args.threshold: required argument
 missing`), before any traffic moves: unknown or missing arguments, wrong types, a missing or invalid template, and
@@ -33,6 +35,7 @@ from graygate.api.gate_templates import (
     GateTemplateSpec,
 )
 from graygate.api.gates import MAX_GATES, Gate
+from graygate.api.hooks import ROLLOUT
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus
 from graygate.api.validation import InvalidSpec, describe_errors
@@ -95,7 +98,8 @@ def expand(
 ) -> Expanded | InvalidSpec:
     """Expand every ref of `spec` with the templates read; the problems, each with its field path, otherwise."""
     problems: list[str] = []
-    owners = {gate.name: f"spec.analysis.gates[{i}]" for i, gate in enumerate(spec.analysis.gates)}
+    owners = {hook.name: f"spec.hooks[{i}]" for i, hook in enumerate(spec.hooks)}
+    owners.update({gate.name: f"spec.analysis.gates[{i}]" for i, gate in enumerate(spec.analysis.gates)})
     gates: list[Gate] = []
     refs: list[ExpandedRef] = []
     for index, ref in enumerate(spec.analysis.gate_refs):
@@ -109,14 +113,16 @@ def expand(
             if gate.name in owners:
                 problems.append(
                     f"{where}: {ref.label} has a gate {gate.name}, a name {owners[gate.name]} already uses; gate "
-                    "names must be unique in a release"
+                    "and hook names must be unique in a release"
                 )
             owners.setdefault(gate.name, f"{where} ({ref.label})")
             gates.append(gate)
-    if not problems and len(spec.analysis.gates) + len(gates) > MAX_GATES:
+    rollout = sum(hook.stage == ROLLOUT for hook in spec.hooks)
+    if not problems and (total := len(spec.analysis.gates) + len(gates) + rollout) > MAX_GATES:
+        hooks = f" and {rollout} rollout hook(s), which run as gates," if rollout else ""
         problems.append(
-            f"spec.analysis.gateRefs: with its templates' {len(gates)} gate(s) the release has "
-            f"{len(spec.analysis.gates) + len(gates)}; at most {MAX_GATES} are allowed"
+            f"spec.analysis.gateRefs: with its templates' {len(gates)} gate(s){hooks} the release has {total}; at "
+            f"most {MAX_GATES} are allowed"
         )
     if problems:
         return InvalidSpec(tuple(problems))

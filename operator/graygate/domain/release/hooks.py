@@ -24,7 +24,11 @@ The stages, in the order a run meets them (Flagger's names and order):
 - `rollback`: while Progressing or Paused (or waiting for a `confirmRollout` approval), each is asked every
   analysis interval; a 2xx rolls the release back at once (`RollbackHook`), anything else does nothing.
 - `postRollout`: once the release has ended (Succeeded, Failed, Aborted), each is called with the final phase
-  until it answers 2xx, at most `POST_ROLLOUT_CALLS` times an interval apart; it never changes the release.
+  until it answers 2xx, at most `POST_ROLLOUT_CALLS` times an interval apart; it never changes the release. The
+  service calls the hooks due from the status before the tick decides, so a run that starts over (a retry, a new
+  revision) right after its end still makes the first call, with the old run's phase; what it forgets with the
+  run is the retries of a notice not yet delivered (keeping them would need a record per run: a hook's record is
+  per name, and the new run's own notice must not be taken as delivered).
 """
 
 from __future__ import annotations
