@@ -74,7 +74,7 @@ def test_lint_reads_templates_from_every_file_given() -> None:
         ),
         pytest.param(
             [(TEMPLATE, "t.yaml"), (RELEASE + HOOK_NAMED_HEALTH, "r")],
-            "r (document 1): spec.analysis.gateRefs[0]: ClusterGateTemplate/health has a gate health, a name "
+            "spec.analysis.gateRefs[0]: ClusterGateTemplate/health has a gate health, a name "
             "spec.hooks[0] already uses",
             id="hook-named-like-a-template-gate",
         ),
