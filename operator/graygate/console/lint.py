@@ -6,9 +6,11 @@ operator expands them, with the templates found in the files given (each templat
 `--cluster`, in the cluster.
 
 Every layer that can run does, so one run reports all of a file's problems: the fields (pydantic reports them all),
-each unknown field with the nearest valid name, a Flagger or Argo Rollouts spec pasted in. The rules across fields,
-the name-dependent rules, the gate templates and the warnings need a spec that parses: unknown fields are left out
-for them (reported already), and where other errors stop them that is said once. Each problem is printed with the
+each unknown field with the nearest valid name, a Flagger or Argo Rollouts spec pasted in, and every CEL rule of the
+CRD the raw spec breaks (`lint_cel`: the rules across fields, which the models check only once the fields below
+are valid, and one at a time). What CEL cannot express, the name-dependent rules, the gate templates and the
+warnings need a spec that parses: unknown fields are left out for them (reported already), and where other errors
+stop them that is said once. Each problem is printed with the
 line and column of its field (`lint_source`), warnings (`lint_warnings`) after the errors at the same place.
 """
 
@@ -26,7 +28,8 @@ from graygate.api import API_VERSION, KIND, CanaryReleaseStatus
 from graygate.api.gate_templates import GateTemplateSpec
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.validation import InvalidSpec, describe_errors, field_path, release_problems
-from graygate.console.lint_hints import foreign_field, foreign_spec, nearest_field, number_hint
+from graygate.console.lint_cel import rule_problems
+from graygate.console.lint_hints import foreign_field, foreign_spec, model_schema, nearest_field, number_hint
 from graygate.console.lint_source import Document, FieldPath, read_documents, split_message
 from graygate.console.lint_warnings import warnings_of
 from graygate.console.templates import FileTemplates, is_template
@@ -38,8 +41,8 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _AT = re.compile(r"^(\d+):(\d+): (.*)$", re.DOTALL)
 _TOP_LEVEL = ("apiVersion", "kind", "metadata", "spec", "status")
 STOPPED = (
-    "the rules that combine fields (a gate's condition with its kind, the spec's rules across fields), the gate "
-    "templates and the warnings are checked once the errors in this spec are fixed"
+    "the checks CEL cannot express (a gate's condition against its kind, the names a query uses, the rules that "
+    "need the release's name), the gate templates and the warnings run once the errors in this spec are fixed"
 )
 
 
@@ -171,6 +174,15 @@ def _reported(message: str, known: Sequence[str]) -> bool:
     return any(old == message or old.startswith(f"{message}; ") for old in known)
 
 
+def _said(rule: str, known: Sequence[str]) -> bool:
+    """Whether a CEL rule's problem is one the models reported already, in their words: the same sentence, or one
+    ending the same way (the models name the gate and the values: `gate x: prometheus source timeout 30s must be
+    shorter than the analysis interval 30s` for the rule's `every prometheus source timeout must be shorter than
+    the analysis interval`)."""
+    _, _, why = split_message(rule)
+    return any(why in old or why[-25:] in old for old in known)
+
+
 def _lint_release(document: dict[str, object], templates: FileTemplates) -> list[tuple[str, Severity]]:
     """(message, severity) for each problem of one CanaryRelease document."""
     messages: list[str] = []
@@ -196,6 +208,8 @@ def _lint_release(document: dict[str, object], templates: FileTemplates) -> list
         if unknown:  # the rules the unknown fields hid (the spec-wide ones) are reported now
             known = tuple(messages)
             messages.extend(m for m in describe_errors(error, root="spec") if not _reported(m, known))
+        known = tuple(messages)  # every rule across fields, even where a field error stops the models' validators
+        messages.extend(m for m in rule_problems(model_schema(CanaryReleaseSpec), pruned) if not _said(m, known))
         return [*((message, "error") for message in messages), (f"spec: {STOPPED}", "note")]
     if isinstance(name, str):
         messages.extend(release_problems(spec, name))

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from graygate.api.crd import structural_schema
 from graygate.console.lint_source import FieldPath
 
-__all__ = ["FOREIGN", "Foreign", "foreign_field", "foreign_spec", "nearest_field", "number_hint"]
+__all__ = ["FOREIGN", "Foreign", "foreign_field", "foreign_spec", "model_schema", "nearest_field", "number_hint"]
 
 FLAGGER_README = '"Coming from Flagger" in the README'
 ARGO_README = '"Coming from Argo Rollouts" in the README'
@@ -89,14 +89,15 @@ def foreign_field(path: FieldPath) -> str | None:
 
 
 @cache
-def _schema(model: type[BaseModel]) -> dict[str, Any]:
+def model_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The CRD's structural schema of `model` (computed once)."""
     return structural_schema(model)
 
 
 def nearest_field(model: type[BaseModel], location: FieldPath) -> str | None:
     """For an unknown field at `location` (a pydantic error's `loc`, under the model), the closest valid field name
     at that place, if one is close enough."""
-    node: Mapping[str, Any] | None = _schema(model)
+    node: Mapping[str, Any] | None = model_schema(model)
     for part in location[:-1]:
         if node is None:
             return None
