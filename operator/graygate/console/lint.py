@@ -31,7 +31,7 @@ from graygate.api.validation import InvalidSpec, describe_errors, field_path, re
 from graygate.console.lint_cel import rule_problems
 from graygate.console.lint_hints import foreign_field, foreign_spec, model_schema, nearest_field, number_hint
 from graygate.console.lint_source import Document, FieldPath, read_documents, split_message
-from graygate.console.lint_warnings import warnings_of
+from graygate.console.lint_warnings import Warning, warnings_of
 from graygate.console.templates import FileTemplates, is_template
 from graygate.domain.release.gate_templates import templated
 
@@ -174,6 +174,18 @@ def _reported(message: str, known: Sequence[str]) -> bool:
     return any(old == message or old.startswith(f"{message}; ") for old in known)
 
 
+def _warning_text(warning: Warning, spec: CanaryReleaseSpec, written: int) -> str:
+    """`path: message`; a warning about a gate a template added (past the `written` ones) is put on the refs, with
+    the gate's name, since the file has no such path."""
+    path, _, _ = split_message(f"{warning.path}: -")
+    index = path[3] if path[:3] == ("spec", "analysis", "gates") and len(path) > 3 else None
+    if isinstance(index, int) and index >= written:
+        below = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path[4:])
+        gate = spec.analysis.gates[index].name
+        return f"spec.analysis.gateRefs: gate {gate} of a template, {below.lstrip('.')}: {warning.message}"
+    return f"{warning.path}: {warning.message}"
+
+
 def _said(rule: str, known: Sequence[str]) -> bool:
     """Whether a CEL rule's problem is one the models reported already, in their words: the same sentence, or one
     ending the same way (the models name the gate and the values: `gate x: prometheus source timeout 30s must be
@@ -213,11 +225,14 @@ def _lint_release(document: dict[str, object], templates: FileTemplates) -> list
         return [*((message, "error") for message in messages), (f"spec: {STOPPED}", "note")]
     if isinstance(name, str):
         messages.extend(release_problems(spec, name))
+    whole = spec
     if spec.analysis.gate_refs:
         where = namespace if isinstance(namespace, str) else None
         read = templates.read(where, spec.analysis.gate_refs)
         expanded = templated(spec, CanaryReleaseStatus(), 1, read, where or "<the release's namespace>")
         if isinstance(expanded, InvalidSpec):
             messages.extend(expanded.problems)
-    warnings = [f"{warning.path}: {warning.message}" for warning in warnings_of(spec)]
+        else:
+            whole = expanded.spec
+    warnings = [_warning_text(warning, whole, len(spec.analysis.gates)) for warning in warnings_of(whole)]
     return [*((message, "error") for message in messages), *((message, "warning") for message in warnings)]
