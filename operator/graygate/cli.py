@@ -106,8 +106,9 @@ def _parser() -> argparse.ArgumentParser:
         control.add_argument("--no-wait", action="store_true", help="do not wait for the operator to handle it")
         control.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the operator")
 
-    lint = commands.add_parser("lint", help="validate CanaryRelease manifests offline")
-    lint.add_argument("files", nargs="+", type=Path)
+    lint = commands.add_parser("lint", help="validate CanaryRelease manifests offline: every problem, with its line")
+    lint.add_argument("files", nargs="+", metavar="PATH", help="a file, a directory (its *.yaml, *.yml) or - (stdin)")
+    lint.add_argument("--strict", action="store_true", help="exit 2 when there are warnings but no errors")
     _add_template_flags(lint)
 
     check = commands.add_parser("check", help="run a release's gates once, here, and say if the canary passes")
@@ -214,24 +215,12 @@ def _add_template_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from graygate.console.lint import lint_files, load_documents
-    from graygate.console.templates import FileTemplates, cluster_templates
+    """Exit 0 clean (warnings allowed), 1 errors, 2 only warnings with --strict."""
+    from graygate.console.lint_cli import run_lint
+    from graygate.console.templates import cluster_templates
 
-    texts = []
-    for path in args.files:
-        if not path.is_file():
-            raise GraygateError(f"no such file: {path}")
-        texts.append((path.read_text(), str(path)))
-    documents = [d for text, _ in texts if not isinstance(found := load_documents(text), str) for d in found]
-    templates = FileTemplates(documents, cluster_templates(args.kubeconfig, args.context) if args.cluster else None)
-    problems, releases = lint_files(texts, templates)
-    for problem in problems:
-        print(problem)
-    if releases == 0:
-        print("lint: no CanaryRelease found in the given files", file=sys.stderr)
-        return 1
-    print(f"lint: {releases} CanaryRelease(s), {len(problems)} problem(s)")
-    return 1 if problems else 0
+    cluster = cluster_templates(args.kubeconfig, args.context) if args.cluster else None
+    return run_lint(args.files, strict=args.strict, cluster=cluster)
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import cel
 
-__all__ = ["ConditionError", "check_condition", "evaluate_condition"]
+__all__ = ["ConditionError", "check_condition", "evaluate_condition", "evaluate_rule"]
 
 MAX_EXPRESSION = 1024
 """Characters of one condition: a condition is a test of a few values, not a program."""
@@ -56,6 +56,16 @@ def evaluate_condition(expression: str, result: Mapping[str, object]) -> bool:
     if not isinstance(value, bool):
         raise ConditionError(f"must evaluate to a bool, not {type(value).__name__} ({value!r})")
     return value
+
+
+def evaluate_rule(rule: str, value: object) -> bool | None:
+    """A CRD validation rule (`x-kubernetes-validations`) evaluated with `self` bound to `value`, as the API server
+    would; None when it cannot be evaluated here (a value of another type, a function the library lacks)."""
+    try:
+        result = _compiled(rule).execute({"self": value})
+    except Exception:  # any failure means "not judged here": the models check the same rule
+        return None
+    return result if isinstance(result, bool) else None
 
 
 def check_condition(expression: str, sample: Mapping[str, object], *, open_keys: bool, kind: str = "") -> str | None:

@@ -4,6 +4,7 @@ makes the release `Invalid` (and `graygate lint` fail) with its field path, befo
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ import yaml
 from graygate.api import InvalidSpec, parse_spec
 from graygate.api.expressions import ConditionError, check_condition, evaluate_condition
 from graygate.api.gates import CHECK_MODELS, CheckModel
-from graygate.console.lint import lint_text
+from graygate.console.lint import STOPPED, lint_text
 from graygate.gates.kinds import KINDS
 
 PROBE = {"httpProbe": {"url": "http://checkout-canary:8080/healthz"}}
@@ -117,10 +118,12 @@ def test_lint_reports_a_bad_condition() -> None:
     }
     found, releases = lint_text(yaml.safe_dump(manifest), "release.yaml")
     assert releases == 1
-    (problem,) = [str(problem) for problem in found]
-    assert problem.startswith(
-        "release.yaml (document 1): spec.analysis.gates[2].successCondition: No such overload: the operation is not "
-        "defined for the given operand types."
+    (problem, note) = [str(problem) for problem in found]
+    assert note.endswith(f"spec: {STOPPED}"), note
+    assert re.match(
+        r"release\.yaml:\d+:\d+: spec\.analysis\.gates\[2\]\.successCondition: No such overload: the operation is "
+        r"not defined for the given operand types\.",
+        problem,
     ), problem
 
 
