@@ -9,7 +9,7 @@
 //
 // Followed: util/lua/lua.go of github.com/argoproj/argo-cd/v3@v3.6.2 (runLuaWithResourceActionParameters,
 // ExecuteHealthLua, ExecuteResourceActionDiscovery, ExecuteResourceAction, cleanReturnedObj, decodeValue). Argo CD's
-// package itself cannot be built from the Go module proxy alone (see the argocd/ README), so this program sets up
+// package itself cannot be built from the Go module proxy alone (see docs/gitops.md), so this program sets up
 // the same state with the same libraries; the one deliberate difference is -now, which fixes the clock of the
 // safe os library (safeos.go) so an action's output is exact.
 package main
