@@ -31,7 +31,7 @@ system-packages: ## Debian's prometheus for the traffic lab (installed once; nee
 	  if [ -d /run/systemd/system ]; then systemctl disable --now prometheus.service; fi; }
 
 .PHONY: toolchain
-toolchain: ## build kube-apiserver, etcd, kube-controller-manager, kube-scheduler, istiod, kwok, helm and actionlint, and fetch the Istio and Gateway API CRDs, once into .cache/
+toolchain: ## build kube-apiserver, etcd, kube-controller-manager, kube-scheduler, istiod, kwok, helm, actionlint and argolua (Argo CD's Lua), and fetch the Istio and Gateway API CRDs, once into .cache/
 	bash e2e/toolchain/build.sh $(CACHE)/toolchain
 
 .PHONY: lint

@@ -67,6 +67,16 @@ build_istiod() {
   built pilot-discovery "$stamp" $((SECONDS - start))
 }
 
+build_argolua() { # the Argo CD Lua runner the argocd/ script tests use (gopher-lua, as Argo CD sets it up)
+  local dir="$here/argolua" version stamp start
+  version=$(module_version "$dir" github.com/yuin/gopher-lua)
+  stamp="gopher-lua $version $(cat "$dir/go.mod" "$dir/go.sum" "$dir"/*.go | sha256sum | cut -c1-16)"
+  if fresh argolua "$stamp"; then echo "toolchain: argolua (gopher-lua $version) is cached"; return; fi
+  start=$SECONDS
+  (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$bin/argolua" .)
+  built argolua "$stamp" $((SECONDS - start))
+}
+
 fetch_istio_crds() {
   local out="$cache/istio/customresourcedefinitions.gen.yaml" dir
   # The CRDs istiod was built against: the istio.io/api version its snapshot's go.mod requires.
@@ -110,6 +120,7 @@ fetch_gateway_api_crds
 build_etcd
 build_kube
 build_istiod
+build_argolua
 install_tool kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 install_tool helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
 install_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION"

@@ -1,210 +1,110 @@
-"""A Lua 5.1 state shaped like the one Argo CD runs resource customizations in, so health.lua and the actions are
-tested as Argo CD will run them, not as a friendlier Lua would.
+"""Argo CD's own Lua for the scripts in argocd/: the `argolua` program `make toolchain` builds (e2e/toolchain/argolua).
 
-What Argo CD gives a script configured in argocd-cm (util/lua/lua.go, oslib_safe.go in argoproj/argo-cd):
-gopher-lua (Lua 5.1) with only the base, table and package libraries and a safe `os` holding `time` and `date`
-(also through `require("os")`); no `string` library (so no `("x"):sub()` either), no `math`, `io` or `debug`. The
-resource is the global `obj`, decoded from JSON (integers are Lua numbers, null is nil). A health script returns
-`{status, message}`; a status outside Argo CD's six becomes Unknown. Discovery returns `{name = {disabled, …}}`.
-An action returns the changed object (old-style) and Argo CD patches the difference.
+It runs a script the way Argo CD v3.6.2 runs a resource customization from argocd-cm (util/lua/lua.go in
+argoproj/argo-cd): gopher-lua v1.1.2 (Lua 5.1), the Lua VM Argo CD embeds, at the version Argo CD's go.mod requires,
+with only the package, base and table libraries and a safe `os` holding `time` and `date`, reached only through
+`require("os")` (the global `os` is nil: Argo CD registers those functions under `table`); no `string` library (so
+no `("x"):sub()` either), no `math`, `io` or `debug`. The resource is the global `obj`, converted as Argo CD
+converts it (every number a Lua number, null is nil); a returned table goes back through gopher-json, with Argo
+CD's repair of empty maps. Its results are Argo CD's types as JSON: a health status, the discovered actions, the
+impacted resources of an action (an old-style action's object is one "patch").
 
-One deliberate difference: the clock. Argo CD reads the real time; here `now` is a parameter, so an action's
-output is exact. Local time is UTC.
+One deliberate difference: the clock. Argo CD reads the real time; here `now` is a parameter (`-now`), so an
+action's output is exact. Local time is UTC. The tests fail, never skip, when the program is not built.
 """
 
 from __future__ import annotations
 
-import calendar
+import json
+import os
+import subprocess
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from lupa import lua51
+from graygate.sandbox.toolchain import Toolchain, ToolchainMissingError
 
 HEALTH_STATUSES = frozenset({"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"})
 
-# Argo CD's strftime (oslib_safe.go) knows these conversions; anything else is printed as written.
-_STRFTIME = {
-    "A": "%A",
-    "B": "%B",
-    "b": "%b",
-    "d": "%d",
-    "F": "%Y-%m-%d",
-    "H": "%H",
-    "I": "%I",
-    "M": "%M",
-    "m": "%m",
-    "p": "%p",
-    "S": "%S",
-    "X": "%H:%M:%S",
-    "Y": "%Y",
-    "y": "%y",
-    "z": "+0000",
-    "Z": "UTC",
-}
-
-_SANDBOX = """
-local safe_os = ...
--- Argo CD opens no string library: strings have no methods.
-getmetatable("").__index = nil
-local env = {
-  assert = assert, error = error, getmetatable = getmetatable, ipairs = ipairs, next = next, pairs = pairs,
-  pcall = pcall, print = print, rawequal = rawequal, rawget = rawget, rawset = rawset, select = select,
-  setmetatable = setmetatable, tonumber = tonumber, tostring = tostring, type = type, unpack = unpack,
-  xpcall = xpcall, table = table, os = safe_os, _VERSION = _VERSION,
-}
-env.require = function(name)
-  if name == "os" then return safe_os end
-  error("module '" .. tostring(name) .. "' not found")
-end
-env._G = env
-return function(source, chunkname, obj)
-  local chunk, problem = loadstring(source, chunkname)
-  if chunk == nil then error(problem, 0) end
-  env.obj = obj
-  setfenv(chunk, env)
-  return chunk()
-end
-"""
+Script = Path | str  # a file, or the source itself
+Resource = Path | dict[str, Any]  # a YAML or JSON file, or the object itself
 
 
 class LuaScriptError(AssertionError):
-    """The script failed to load or raised an error."""
+    """The script failed to load or raised an error (Argo CD's message)."""
+
+
+class ArgoLuaMissingError(RuntimeError):
+    """The argolua program is not built yet."""
+
+
+def argolua_binary() -> Path:
+    try:
+        return Toolchain.locate().binary("argolua")
+    except ToolchainMissingError as error:
+        raise ArgoLuaMissingError(f"argolua is not built: run `make toolchain` ({error})") from error
+
+
+def gopher_lua_version(binary: Path) -> str:
+    """The gopher-lua version argolua was built with (its toolchain stamp: `gopher-lua vX.Y.Z <hash>`)."""
+    return (binary.parent / ".argolua.stamp").read_text().split()[1]
 
 
 @dataclass(frozen=True)
 class ArgoLua:
-    """Runs one script per call in a fresh state; `now` is what the script's clock says."""
+    """Runs one script per call in a fresh process and Lua state; `now` is what the script's clock says.
+    `scratch` holds the files made for scripts and objects given as values."""
 
+    binary: Path
     now: datetime
+    scratch: Path
 
-    def health(self, script: str, obj: dict[str, Any]) -> dict[str, str]:
-        result = self._run(script, "health.lua", obj)
-        if not _is_table(result):
-            raise LuaScriptError(f"expect table output from Lua script, not {type(result).__name__}")
-        status = _from_lua(result, None)
-        assert isinstance(status, dict)
-        code = status.get("status", "")
-        if code not in HEALTH_STATUSES:
-            return {"status": "Unknown", "message": "Lua returned an invalid health status"}
-        return {"status": code, "message": status.get("message", "")}
+    def health(self, script: Script, obj: Resource) -> dict[str, str] | None:
+        """Argo CD's HealthStatus (status and message, "" when unset), or None when the script returns nil."""
+        found = self._run("health", script, obj)
+        if found is None:
+            return None
+        return {"status": found.get("status", ""), "message": found.get("message", "")}
 
-    def discovery(self, script: str, obj: dict[str, Any]) -> list[dict[str, Any]]:
-        result = self._run(script, "discovery.lua", obj)
-        if not _is_table(result):
-            raise LuaScriptError(f"expect table output from Lua script, not {type(result).__name__}")
-        actions = _from_lua(result, {})
-        assert isinstance(actions, dict), "discovery must return a table keyed by action name"
-        found = []
-        for name, value in actions.items():
-            value = value if isinstance(value, dict) else {}
-            disabled = value.get("disabled")
-            found.append(
-                {
-                    "name": name,
-                    "disabled": disabled if isinstance(disabled, bool) else False,
-                    "displayName": value.get("displayName", ""),
-                    "iconClass": value.get("iconClass", ""),
-                }
-            )
-        return sorted(found, key=lambda action: action["name"])
+    def discovery(self, script: Script, obj: Resource) -> list[dict[str, Any]]:
+        """Argo CD's ResourceActions, sorted by name, with Go's zero values filled in."""
+        return [with_action_defaults(action) for action in self._run("discovery", script, obj)]
 
-    def action(self, script: str, obj: dict[str, Any]) -> dict[str, Any]:
-        result = self._run(script, "action.lua", obj)
-        if not _is_table(result):
-            raise LuaScriptError(f"expect table output from Lua script, not {type(result).__name__}")
-        changed = _from_lua(result, obj)
-        assert isinstance(changed, dict), "graygate's actions return the changed object (old-style actions)"
+    def action(self, script: Script, obj: Resource) -> dict[str, Any]:
+        """The changed object of an old-style action (the one impacted resource, to be patched)."""
+        impacted = self._run("action", script, obj)
+        assert [one["operation"] for one in impacted] == ["patch"], "graygate's actions return the changed object"
+        changed: dict[str, Any] = impacted[0]["resource"]
         return changed
 
-    def _run(self, script: str, name: str, obj: dict[str, Any]) -> Any:
-        lua = lua51.LuaRuntime(register_eval=False, register_builtins=False, unpack_returned_tuples=True)
-        runner = lua.execute(_SANDBOX, self._safe_os(lua))
-        try:
-            return runner(script, name, _to_lua(lua, obj))
-        except lua51.LuaError as error:
-            raise LuaScriptError(f"{name} failed: {error}") from error
+    def _run(self, kind: str, script: Script, obj: Resource) -> Any:
+        script_file = script if isinstance(script, Path) else self._write(f"{kind}.lua", script)
+        obj_file = obj if isinstance(obj, Path) else self._write("object.json", json.dumps(obj))
+        done = subprocess.run(
+            [str(self.binary), "-now", self.now.isoformat(), kind, str(script_file), str(obj_file)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, "TZ": "UTC"},
+            check=False,
+        )
+        if done.returncode == 1:
+            raise LuaScriptError(f"{script_file.name} failed: {done.stderr.strip()}")
+        assert done.returncode == 0, f"argolua: exit {done.returncode}: {done.stderr}"
+        return json.loads(done.stdout)
 
-    def _safe_os(self, lua: Any) -> Any:
-        now = self.now
-
-        def date(fmt: str | None = None, when: float | None = None) -> Any:
-            moment = now if when is None else datetime.fromtimestamp(when, UTC)
-            text = "%c" if fmt is None else fmt
-            text = text.removeprefix("!")  # UTC; local time is UTC here too
-            if text.startswith("*t"):
-                fields = {"year": moment.year, "month": moment.month, "day": moment.day, "hour": moment.hour}
-                fields |= {"min": moment.minute, "sec": moment.second, "wday": moment.isoweekday() % 7 + 1}
-                return lua.table_from(fields | {"yday": 0, "isdst": False})
-            return _strftime(moment, text)
-
-        def time(fields: Any = None) -> int:
-            if fields is None:
-                return calendar.timegm(now.utctimetuple())
-
-            def field(name: str, default: int) -> int:
-                value = fields[name]
-                return default if value is None else int(value)
-
-            parts = (field("year", -1), field("month", -1), field("day", -1), field("hour", 12), field("min", 0))
-            return calendar.timegm((*parts, field("sec", 0), 0, 0, 0))
-
-        return lua.table_from({"date": date, "time": time})
+    def _write(self, name: str, text: str) -> Path:
+        path = self.scratch / name
+        path.write_text(text)
+        return path
 
 
-def _strftime(moment: datetime, fmt: str) -> str:
-    out: list[str] = []
-    index = 0
-    while index < len(fmt):
-        char = fmt[index]
-        if char == "%" and index + 1 < len(fmt):
-            flag = fmt[index + 1]
-            if flag == "%":
-                out.append("%")
-            elif flag == "c":
-                out.append(moment.strftime("%d %b %y %H:%M UTC"))
-            elif flag == "w":
-                out.append(str(moment.isoweekday() % 7))
-            elif flag in _STRFTIME:
-                out.append(moment.strftime(_STRFTIME[flag]))
-            else:
-                out.append("%" + flag)
-            index += 2
-            continue
-        out.append(char)
-        index += 1
-    return "".join(out)
-
-
-def _is_table(value: Any) -> bool:
-    return bool(lua51.lua_type(value) == "table")
-
-
-def _to_lua(lua: Any, value: Any) -> Any:
-    if isinstance(value, dict):
-        table = lua.table()
-        for key, item in value.items():
-            if item is not None:
-                table[key] = _to_lua(lua, item)
-        return table
-    if isinstance(value, list):
-        table = lua.table()
-        for position, item in enumerate(value, start=1):
-            table[position] = _to_lua(lua, item)
-        return table
-    return value
-
-
-def _from_lua(value: Any, original: Any) -> Any:
-    """A Lua value as JSON would carry it. An empty table is `{}` or `[]` as the original had it (Argo CD's
-    cleanReturnedObj), since Lua cannot tell the two apart."""
-    if not _is_table(value):
-        return value
-    keys = list(value.keys())
-    if not keys:
-        return [] if isinstance(original, list) else {}
-    if all(isinstance(key, int) for key in keys) and sorted(keys) == list(range(1, len(keys) + 1)):
-        items = original if isinstance(original, list) else []
-        return [_from_lua(value[i], items[i - 1] if i <= len(items) else None) for i in range(1, len(keys) + 1)]
-    fields = original if isinstance(original, dict) else {}
-    return {str(key): _from_lua(value[key], fields.get(str(key))) for key in keys}
+def with_action_defaults(action: dict[str, Any]) -> dict[str, Any]:
+    """A ResourceAction as Go holds it: JSON omits a false `disabled` and empty strings."""
+    return {
+        "name": action["name"],
+        "disabled": action.get("disabled", False),
+        "displayName": action.get("displayName", ""),
+        "iconClass": action.get("iconClass", ""),
+    }
