@@ -10,6 +10,9 @@ Choices worth knowing:
   sent with `Content-Type: application/json`; no Secret's value is in it. Header values from Secrets are read at
   every call from the release's namespace (a rotated token is picked up at once), stripped of surrounding
   whitespace (a Secret made with `echo` ends in a newline); a value still holding a line break is refused.
+* A receiver that echoes a header back would put a Secret's value in the status, Events and notifications: every
+  header value read from a Secret is replaced by `<secret>` in the answer's text and in its parsed JSON strings
+  before the measurement is built.
 * `timeout` bounds the whole call: each of the `1 + retries` attempts may take an equal share of it, so a receiver
   that hangs is retried too, and the gate never waits longer than its bounded wait.
 * A connection error, a timeout or a 5xx answer is retried (`retries` more attempts, after a short pause that
@@ -37,7 +40,15 @@ from graygate.gates.http import Answer, HttpClient, HttpConnectionFailure, HttpF
 from graygate.gates.tools import GateTools, expect
 from graygate.ports.secrets import SecretReader
 
-__all__ = ["WebhookCall", "WebhookObserver", "call_webhook", "webhook_headers"]
+__all__ = [
+    "WebhookCall",
+    "WebhookObserver",
+    "call_webhook",
+    "hide_in_bytes",
+    "hide_in_json",
+    "secret_header_values",
+    "webhook_headers",
+]
 
 JSON_BYTES = 64 * 1024
 USER_AGENT = "graygate-webhook"
@@ -166,14 +177,15 @@ class WebhookObserver:
         payload = payload_of_scope(scope, stage=stage, metadata=hook.metadata)
         call = await call_webhook(self._client, hook, payload, headers, clock=self._clock, sleep=self._sleep)
         parsed, document = _json(call.body) if call.status_code is not None else (False, None)
+        hidden = secret_header_values(hook, headers)
         return WebhookMeasurement(
             gate=gate,
             observed_at=now,
             url=hook.url,
             status_code=call.status_code,
-            body=snippet(call.body, call.charset),
+            body=snippet(hide_in_bytes(call.body, hidden, call.charset), call.charset),
             body_is_json=parsed,
-            body_json=document,
+            body_json=hide_in_json(document, hidden),
             latency=timedelta(seconds=call.latency_s),
             attempts=call.attempts,
             error=call.error,
@@ -181,6 +193,43 @@ class WebhookObserver:
 
     async def close(self) -> None:
         await self._client.close()
+
+
+SECRET = "<secret>"
+"""What a Secret's value echoed by a receiver is replaced with."""
+
+
+def secret_header_values(hook: Webhook, headers: dict[str, str]) -> tuple[str, ...]:
+    """The header values `hook` read from Secrets, longest first (a value inside another is replaced after it)."""
+    values = {headers[h.name] for h in hook.headers if h.value_from is not None and headers.get(h.name)}
+    return tuple(sorted(values, key=len, reverse=True))
+
+
+def hide_in_bytes(body: bytes, values: tuple[str, ...], charset: str | None) -> bytes:
+    """`body` with each of `values` replaced by `<secret>`: as sent, and as JSON escapes it."""
+    for value in values:
+        escaped = json.dumps(value)[1:-1]
+        for form in dict.fromkeys((value, escaped, escaped.replace("/", "\\/"))):
+            try:
+                body = body.replace(form.encode(charset or "utf-8"), SECRET.encode(charset or "utf-8"))
+            except (LookupError, UnicodeError):
+                body = body.replace(form.encode(), SECRET.encode())
+    return body
+
+
+def hide_in_json(document: object, values: tuple[str, ...]) -> object:
+    """`document` with each of `values` replaced by `<secret>` in every string (keys included)."""
+    if not values:
+        return document
+    if isinstance(document, str):
+        for value in values:
+            document = document.replace(value, SECRET)
+        return document
+    if isinstance(document, list):
+        return [hide_in_json(item, values) for item in document]
+    if isinstance(document, dict):
+        return {str(hide_in_json(key, values)): hide_in_json(item, values) for key, item in document.items()}
+    return document
 
 
 def _json(body: bytes) -> tuple[bool, object]:
