@@ -2,13 +2,19 @@
 
 Retried: no answer (a connection refused, a timeout), a 5xx and a 429; another 4xx is the receiver saying the
 message itself is wrong, so sending it again cannot help. Redirects are not followed (the allowlist judged the
-URL given, not where a redirect would lead)."""
+URL given, not where a redirect would lead).
+
+The channel's URL is a credential (an incoming webhook's token is in its path or query): a failure says only the
+error's type and the URL's host, never the error's own words (which may quote the URL as the client rewrote it,
+so no search for the URL as given would find it); a receiver's answer is kept with the URL's path and query cut
+out of it."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -73,14 +79,32 @@ async def post_json(session: aiohttp.ClientSession, url: str, payload: Any, deli
                 if 200 <= response.status < 300:
                     return Sent(ok=True, attempts=attempts)
                 body = (await response.content.read(_BODY)).decode("utf-8", "replace")
-                detail = f"HTTP {response.status}: {body}".strip()
+                detail = f"HTTP {response.status}: {_without_url(body, url)}".strip()
                 if response.status < 500 and response.status != 429:
                     break
         except TimeoutError:
-            detail = f"no answer within {delivery.timeout_s:g}s"
+            detail = f"no answer within {delivery.timeout_s:g}s from host {host_of(url)}"
         except aiohttp.InvalidURL:
             return Sent(ok=False, attempts=attempts, detail="InvalidURL: the channel's URL does not parse")
         except aiohttp.ClientError as error:
-            detail = f"{type(error).__name__}: {error}"
-    # the URL is a credential (a webhook's token is in its path): never in a log line
-    return Sent(ok=False, attempts=attempts, detail=detail.replace(url, "<the channel's URL>"))
+            detail = f"{type(error).__name__} (host {host_of(url)})"
+    return Sent(ok=False, attempts=attempts, detail=detail)
+
+
+def host_of(url: str) -> str:
+    """The URL's host, the only part of a channel's URL a log line may hold."""
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
+
+
+def _without_url(text: str, url: str) -> str:
+    """`text` without the URL, its path or its query (a receiver may quote them back)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return text.replace(url, "<the channel's URL>")
+    for secret in sorted(filter(None, (url, parts.path.strip("/"), parts.query)), key=len, reverse=True):
+        text = text.replace(secret, "<the channel's URL>")
+    return text

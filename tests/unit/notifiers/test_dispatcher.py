@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+import aiohttp
+import yarl
 from aiohttp import web
 
 from graygate.api.notifications import Notifications
@@ -16,7 +18,7 @@ from graygate.domain.release.notifications import Kind, Notification
 from graygate.domain.url_allowlist import UrlAllowlist
 from graygate.metrics import OperatorMetrics
 from graygate.notifiers.dispatcher import Dispatcher
-from graygate.notifiers.send import Delivery
+from graygate.notifiers.send import Delivery, Sent, post_json
 from graygate.ports.release import ReleaseRef
 from tests.unit.domain.release_builders import T0
 from tests.unit.fakes.secrets import FakeSecrets
@@ -229,3 +231,35 @@ async def test_release_then_namespace_then_cluster() -> None:
         broken = Defaults({"shop": "channels: 3"})
         await run(dispatcher(secrets, metrics, reader=broken), (None, (note(message="broken"),)))
     assert [body["message"] for body in receiver.bodies] == ["cluster", "namespace", "own"]
+
+
+class _Refusing:
+    """A session whose POST fails with an error quoting the URL as the client rewrote it (percent-encoded)."""
+
+    def post(self, url: str, **_: Any) -> Any:
+        raise aiohttp.ClientConnectionError(f"cannot reach {yarl.URL(url)}")
+
+
+async def test_a_failure_says_the_error_type_and_the_host_never_the_path_or_query() -> None:
+    where = "http://hooks.example:9/services/T0K3N 42?sig=s3cret"
+    sent = await post_json(cast(Any, _Refusing()), where, {"text": "hi"}, Delivery(retries=0))
+    assert not sent.ok
+    assert sent.detail == "ClientConnectionError (host hooks.example)"
+
+
+async def test_a_refusing_answer_is_kept_without_the_url_s_path_and_query() -> None:
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(status=403, text=f"bad token in {request.path_qs} and {request.url.path}")
+
+    application = web.Application()
+    application.router.add_post("/services/T0K3N", echo)
+    async with serving(application) as server:
+        sent = await post_json_once(url(server, "/services/T0K3N?sig=s3cret"))
+    assert sent.detail.startswith("HTTP 403: bad token in")
+    assert "T0K3N" not in sent.detail
+    assert "s3cret" not in sent.detail
+
+
+async def post_json_once(where: str) -> Sent:
+    async with aiohttp.ClientSession() as session:
+        return await post_json(session, where, {"text": "hi"}, Delivery(retries=0))
