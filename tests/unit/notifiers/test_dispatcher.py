@@ -34,7 +34,7 @@ STARTED = "shop/checkout started: step 1/2: 10% to the canary"
 def note(kind: Kind = Kind.STARTED, message: str = STARTED) -> Notification:
     return Notification(
         namespace="shop", release="checkout", kind=kind, reason="Started", message=message,
-        phase=Phase.PROGRESSING, step="1/2", canary_weight=10, at=T0,
+        phase=Phase.PROGRESSING, step="1/2", step_number=1, canary_weight=10, at=T0,
     )  # fmt: skip
 
 
