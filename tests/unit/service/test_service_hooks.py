@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from graygate.api import CanaryReleaseSpec, Phase
+from graygate.api import CanaryReleaseSpec, Outcome, Phase
 from graygate.api.gates import Gate
 from graygate.domain.analysis.measurements import Measurement
 from graygate.domain.analysis.promql import QueryScope
@@ -160,3 +160,45 @@ async def test_the_stages_due_are_called_at_once_and_answer_in_spec_order() -> N
     assert [answer.gate for answer in answers] == ["ship-it", "kill"]
     assert sorted(both.calls) == [("kill", "rollback"), ("ship-it", "confirmPromotion")]
     operator.stop()
+
+
+async def test_an_approval_given_before_a_restart_outlives_it_while_completion_is_held() -> None:
+    """The receiver says yes while the latest analysis fails (the release holds: an approval never promotes on bad
+    news), then says no again; the new process completes from the approval the status kept, without asking."""
+    receiver = Receiver(codes={"ship-it": 409})
+    stages = (hook("load", "rollout"), hook("ship-it", "confirmPromotion"))
+    operator = released(receiver, *stages)
+    for _ in range(40):
+        await operator.tick(3)
+        if operator.slot.status.phase is Phase.PAUSED:
+            break
+    assert operator.slot.status.message.endswith("promote to skip the wait, abort to roll back")
+    receiver.codes["load"] = 503
+    for _ in range(10):
+        await operator.tick(3)
+        if operator.slot.status.last_outcome is Outcome.FAIL:
+            break
+    receiver.codes["ship-it"] = 200
+    for _ in range(10):
+        await operator.tick(3)
+        if operator.slot.status.message.startswith("approved by ship-it; waiting for a passing analysis"):
+            break
+    held = operator.slot.status
+    assert held.phase is Phase.PAUSED, held.message
+    assert held.message.startswith("approved by ship-it; waiting for a passing analysis"), held.message
+    assert next(record for record in held.hooks if record.name == "ship-it").passed
+    operator.stop()
+
+    receiver.codes.update({"load": 200, "ship-it": 403})  # the analysis recovers; the receiver says no again
+    asked = len([call for call in receiver.calls if call[0] == "ship-it"])
+    again = released(receiver, *stages)
+    again.store = operator.store
+    again.router = operator.router
+    again.deps = type(again.deps)(**{**again.deps.__dict__, "router": operator.router})
+    again.slot.status = held
+    again.seconds = operator.seconds
+    for _ in range(6):
+        await again.tick(3)
+    assert again.slot.status.phase is Phase.SUCCEEDED, again.slot.status.message
+    assert again.weight() == 100
+    assert len([call for call in receiver.calls if call[0] == "ship-it"]) == asked, "the approval was not asked again"
