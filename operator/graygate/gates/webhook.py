@@ -17,7 +17,7 @@ Choices worth knowing:
   that hangs is retried too, and the gate never waits longer than its bounded wait.
 * A connection error, a timeout or a 5xx answer is retried (`retries` more attempts, after a short pause that
   grows with each attempt, while time remains); a 4xx answer is the receiver's decision and is not.
-* Redirects are not followed (`gates.http`): a webhook answers where it was configured, or fails. Only the first
+* Redirects are not followed (`http.client`): a webhook answers where it was configured, or fails. Only the first
   64 KiB of an answer are read (enough JSON for `expect`), and the measurement keeps its first 256 bytes as text.
 """
 
@@ -36,8 +36,9 @@ from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.analysis.webhook import WebhookMeasurement, snippet
 from graygate.domain.analysis.webhook_payload import STAGE_ROLLOUT, payload_of_scope
 from graygate.errors import GateError, GraygateError
-from graygate.gates.http import Answer, HttpClient, HttpConnectionFailure, HttpFailure, HttpTimeout
 from graygate.gates.tools import GateTools, expect
+from graygate.http.client import HttpClient, HttpConnectionFailure, HttpTimeout
+from graygate.http.json_post import Posted, Retrying, post_json
 from graygate.ports.secrets import SecretReader
 
 __all__ = [
@@ -101,41 +102,27 @@ async def call_webhook(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> WebhookCall:
     """POST `payload` as `hook` says, retrying a connection error, a timeout or a 5xx within `hook.timeout`."""
-    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    sent = {**headers, "Content-Type": "application/json"}
     total = hook.timeout.total_seconds()
-    share = total / (hook.retries + 1)
-    started = clock()
-    attempts, answer, error = 0, None, None
-    while attempts <= hook.retries:
-        remaining = total - (clock() - started)
-        if remaining <= 0.001:
-            break
-        attempts += 1
-        timeout_s = min(share, remaining)
-        answer, error = None, None
-        try:
-            answer = await client.request(
-                "POST", hook.url, headers=sent, body=body, limit=JSON_BYTES + 1, timeout_s=timeout_s
-            )
-        except HttpTimeout:
-            error = f"timed out after {round(timeout_s, 1):g}s"
-        except HttpConnectionFailure as failure:
-            error = f"connection failed: {failure}"
-        except HttpFailure as failure:
-            error = f"{failure.cause}: {failure}"
-        if answer is not None and answer.status < 500:
-            break
-        pause = min(BACKOFF_S * attempts, total - (clock() - started))
-        if attempts <= hook.retries and pause > 0:
-            await sleep(pause)
-    return _call(answer, error, attempts, max(0.0, clock() - started))
+    retrying = Retrying(retries=hook.retries, attempt_s=total / (hook.retries + 1), total_s=total, backoff_s=BACKOFF_S)
+    posted = await post_json(
+        client, hook.url, payload, headers, retrying, limit=JSON_BYTES + 1, clock=clock, sleep=sleep
+    )
+    return _call(posted)
 
 
-def _call(answer: Answer | None, error: str | None, attempts: int, latency_s: float) -> WebhookCall:
-    if answer is None:
-        return WebhookCall(None, b"", None, latency_s, attempts, error or "no time left for an attempt")
-    return WebhookCall(answer.status, answer.body, answer.charset, latency_s, attempts, None)
+def _call(posted: Posted) -> WebhookCall:
+    answer, failure = posted.answer, posted.failure
+    if answer is not None:
+        return WebhookCall(answer.status, answer.body, answer.charset, posted.latency_s, posted.attempts, None)
+    if isinstance(failure, HttpTimeout):
+        error = f"timed out after {round(posted.timeout_s, 1):g}s"
+    elif isinstance(failure, HttpConnectionFailure):
+        error = f"connection failed: {failure}"
+    elif failure is not None:
+        error = f"{failure.cause}: {failure}"
+    else:
+        error = "no time left for an attempt"
+    return WebhookCall(None, b"", None, posted.latency_s, posted.attempts, error)
 
 
 class WebhookObserver:

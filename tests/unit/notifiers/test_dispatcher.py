@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import aiohttp
 import yarl
 from aiohttp import web
 
@@ -16,9 +15,10 @@ from graygate.api.notifications import Notifications
 from graygate.api.status import Phase
 from graygate.domain.release.notifications import Kind, Notification
 from graygate.domain.url_allowlist import UrlAllowlist
+from graygate.http.client import HttpClient, HttpConnectionFailure
 from graygate.metrics import OperatorMetrics
 from graygate.notifiers.dispatcher import Dispatcher
-from graygate.notifiers.send import Delivery, Sent, post_json
+from graygate.notifiers.send import Delivery, Sent, deliver
 from graygate.ports.release import ReleaseRef
 from tests.unit.domain.release_builders import T0
 from tests.unit.fakes.secrets import FakeSecrets
@@ -234,17 +234,17 @@ async def test_release_then_namespace_then_cluster() -> None:
 
 
 class _Refusing:
-    """A session whose POST fails with an error quoting the URL as the client rewrote it (percent-encoded)."""
+    """A client whose POST fails with an error quoting the URL as the client rewrote it (percent-encoded)."""
 
-    def post(self, url: str, **_: Any) -> Any:
-        raise aiohttp.ClientConnectionError(f"cannot reach {yarl.URL(url)}")
+    async def request(self, method: str, url: str, **_: Any) -> Any:
+        raise HttpConnectionFailure(f"cannot reach {yarl.URL(url)}", cause="ClientConnectorError")
 
 
 async def test_a_failure_says_the_error_type_and_the_host_never_the_path_or_query() -> None:
     where = "http://hooks.example:9/services/T0K3N 42?sig=s3cret"
-    sent = await post_json(cast(Any, _Refusing()), where, {"text": "hi"}, Delivery(retries=0))
+    sent = await deliver(cast(Any, _Refusing()), where, {"text": "hi"}, Delivery(retries=0))
     assert not sent.ok
-    assert sent.detail == "ClientConnectionError (host hooks.example)"
+    assert sent.detail == "ClientConnectorError (host hooks.example)"
 
 
 async def test_a_refusing_answer_is_kept_without_the_url_s_path_and_query() -> None:
@@ -261,5 +261,8 @@ async def test_a_refusing_answer_is_kept_without_the_url_s_path_and_query() -> N
 
 
 async def post_json_once(where: str) -> Sent:
-    async with aiohttp.ClientSession() as session:
-        return await post_json(session, where, {"text": "hi"}, Delivery(retries=0))
+    client = HttpClient("test", name="test client")
+    try:
+        return await deliver(client, where, {"text": "hi"}, Delivery(retries=0))
+    finally:
+        await client.close()
