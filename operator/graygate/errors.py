@@ -17,7 +17,7 @@ test keeps it current.
     │   └── EtcdUnavailable            no endpoint answered in time, or the connection broke: worth retrying
     ├── GateError                      a gate could not even attempt its observation (a failed observation is a result,
     │                                  not this)
-    │   └── HttpFailure                no answer came: a protocol error, an invalid URL, a reset (graygate.gates.http)
+    │   └── HttpFailure                no answer came: a protocol error, an invalid URL, a reset (graygate.http.client)
     │       ├── HttpConnectionFailure  the connection could not be made (refused, no route, a name that does not
     │       │                          resolve, TLS)
     │       └── HttpTimeout            no answer within the request's timeout

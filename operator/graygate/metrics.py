@@ -27,8 +27,9 @@ class OperatorMetrics:
         )
         self.verdicts = Counter(
             "graygate_gate_verdicts",
-            "Gate verdicts, by gate and verdict.",
-            [*labels, "gate", "verdict"],
+            'Gate verdicts, by gate and verdict; dry_run="true" for a dryRun gate\'s (reported, counted toward '
+            "nothing: leave them out of alerts).",
+            [*labels, "gate", "verdict", "dry_run"],
             registry=self.registry,
         )
         self.gate_value = Gauge(

@@ -46,7 +46,8 @@ def record(
     if status.last_analysis_at is not None and status.last_analysis_at != before.last_analysis_at:
         for result in status.recent_results:
             if result.at == status.last_analysis_at:
-                metrics.verdicts.labels(ns, name, result.gate, result.outcome.value).inc()
+                dry_run = "true" if result.dry_run else "false"
+                metrics.verdicts.labels(ns, name, result.gate, result.outcome.value, dry_run).inc()
     for measurement in analysis or ():
         for reading, value in gate_readings(measurement).items():
             metrics.gate_value.labels(ns, name, measurement.gate, reading).set(value)

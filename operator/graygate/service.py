@@ -19,7 +19,6 @@ every tick writes it again.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -28,8 +27,6 @@ from graygate.api.gate_templates import ExpandedGates
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.status import CanaryReleaseStatus, OriginalRoute, Phase
 from graygate.api.validation import InvalidSpec
-from graygate.domain.analysis.measurements import Measurement, WorkloadReading
-from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.config.release_config import ApplyConfig, ConfigAction, ConfigReading, keys_to_read
 from graygate.domain.release import following
 from graygate.domain.release.bookkeeping import needs_snapshot
@@ -37,11 +34,9 @@ from graygate.domain.release.decide import decide, wanted_header_routes
 from graygate.domain.release.decision import Decision, Reason, Rollback
 from graygate.domain.release.destinations import DestinationRulesReading, namespaces_to_read
 from graygate.domain.release.gate_templates import record as record_expanded
-from graygate.domain.release.hooks import due as hooks_due
-from graygate.domain.release.notifications import notifications_of, told
 from graygate.domain.release.observations import Observations, RouteReading
-from graygate.domain.release.precheck import gates_due
 from graygate.errors import GraygateError, RouterError
+from graygate.hook_calls import measure_due, notify
 from graygate.metrics import OperatorMetrics
 from graygate.ports.config import ConfigKeys
 from graygate.ports.destinations import DestinationRules
@@ -182,7 +177,8 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
             raise
         failures.append(error)
     if status_written and deps.notifications is not None:
-        _notify(release, decision, deps.notifications, failures[0] if failures and not routed else None)
+        unrouted = failures[0] if failures and not routed else None
+        notify(release.ref, release.spec, release.status, decision, deps.notifications, unrouted, **_own(release))
     if failures:
         since = measured_at if not routed and isinstance(decision, Rollback) else None
         raise ActingFailed(decision.status, failures[0], rollback_since=since) from failures[0]
@@ -275,21 +271,6 @@ async def _announce(release: ReleaseView, decision: Decision, deps: Deps, now: d
         await _change_config(release, decision.config, deps, now)
 
 
-def _notify(release: ReleaseView, decision: Decision, sink: NotificationSink, unrouted: Exception | None) -> None:
-    """Hand the transitions this decision made (its status is written: they happened), with the release's labels and
-    annotations, to the notifier, which never blocks nor raises. A traffic change not written yet is said."""
-    try:
-        notes = notifications_of(release.ref.namespace, release.ref.name, release.status, decision)
-        if not notes:
-            return
-        late = f"; the traffic change is not written yet ({type(unrouted).__name__}), retrying" if unrouted else ""
-        notes = told(notes, labels=release.labels, annotations=release.annotations, said=late)
-        settings = release.spec.notifications if isinstance(release.spec, CanaryReleaseSpec) else None
-        sink.submit(release.ref, settings, notes)
-    except Exception:  # a notification must never change what the tick did
-        log.exception("notifications not queued", extra={"release": f"{release.ref.namespace}/{release.ref.name}"})
-
-
 async def _observe(
     release: ReleaseView, spec: CanaryReleaseSpec, target: TrafficTarget, deps: Deps, now: datetime
 ) -> tuple[Observations, float | None]:
@@ -324,55 +305,26 @@ async def _observe(
         workload = following.canary_reading(followed, release.status)
     elif spec.canary_workload is not None:
         workload = await deps.workload(release.ref.namespace, spec.canary_workload.name)
-    analysis: tuple[Measurement, ...] | None = None
-    measured_at: float | None = None
-    if (due := gates_due(spec, release.status, now, workload)) is not None:
-        scope = QueryScope(
-            namespace=release.ref.namespace,
-            release=release.ref.name,
-            spec=spec,
-            step_started_at=release.status.step_started_at,
-            status=release.status,
-            labels=release.labels,
-            annotations=release.annotations,
-        )
-        analysis = await deps.gates.measure(due, now, scope)
-        measured_at = time.monotonic()
-    called = await _call_hooks(release, spec, workload, deps, now)
+    measured = await measure_due(release.ref, spec, release.status, workload, deps.gates, now, **_own(release))
     seen = Observations(
         generation=release.generation,
         routes=readings,
         workload=workload,
-        analysis=analysis,
+        analysis=measured.analysis,
         snapshots=snapshots,
         command=release.command,
         frozen=deps.frozen(),
         config=await _read_config(release, spec, deps),
         followed=followed,
         destinations=await _read_destinations(release, spec, deps),
-        hooks=called,
+        hooks=measured.hooks,
     )
-    return seen, measured_at
+    return seen, measured.measured_at
 
 
-async def _call_hooks(
-    release: ReleaseView, spec: CanaryReleaseSpec, workload: WorkloadReading | None, deps: Deps, now: datetime
-) -> tuple[Measurement, ...]:
-    """Call the stage hooks due this tick (`hooks.due`) as `webhook` gates, each with its stage in the payload."""
-    due = hooks_due(spec, release.status, now, workload)
-    answers: list[Measurement] = []
-    for stage in dict.fromkeys(hook.stage for hook in due):
-        scope = QueryScope(
-            namespace=release.ref.namespace,
-            release=release.ref.name,
-            spec=spec,
-            status=release.status,
-            labels=release.labels,
-            annotations=release.annotations,
-            stage=stage,
-        )
-        answers += await deps.gates.measure([hook.gate() for hook in due if hook.stage == stage], now, scope)
-    return tuple(answers)
+def _own(release: ReleaseView) -> dict[str, Mapping[str, str]]:
+    """The release's own labels and annotations, as webhooks and notifications carry them."""
+    return {"labels": release.labels, "annotations": release.annotations}
 
 
 async def _read_destinations(

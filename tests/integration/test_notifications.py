@@ -121,11 +121,11 @@ def test_one_message_per_transition_from_the_namespace_default(
 
     hook, slack = receiver.got("/hook"), receiver.got("/slack")
     assert [body["transition"] for body in hook] == ["started", "stepAdvanced", "stepAdvanced", "succeeded"]
-    assert [(body["step"], body["canaryWeight"], body["phase"]) for body in hook] == [
-        ("1/3", 10, "Progressing"),
-        ("2/3", 10, "Progressing"),
-        ("3/3", 50, "Progressing"),
-        ("3/3", 100, "Succeeded"),
+    assert [(body["step"], body["stepDisplay"], body["canaryWeight"], body["phase"]) for body in hook] == [
+        (1, "1/3", 10, "Progressing"),
+        (2, "2/3", 10, "Progressing"),
+        (3, "3/3", 50, "Progressing"),
+        (3, "3/3", 100, "Succeeded"),
     ]
     where = f"{namespace}/checkout"
     assert hook[0]["message"] == f"{where} started: step 1/3: 10% to the canary"

@@ -14,7 +14,7 @@ OWNERS: dict[str, str | tuple[str, ...]] = {
     "kopf": "graygate.handlers",
     "etcd3": "graygate.store.etcd",
     "prometheus_api_client": "graygate.providers.prometheus",
-    "aiohttp": ("graygate.gates.http", "graygate.notifiers.send"),
+    "aiohttp": "graygate.http.client",
     "cel": "graygate.api.expressions",
 }
 

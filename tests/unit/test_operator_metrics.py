@@ -57,8 +57,8 @@ async def test_phase_and_weight_follow_the_release() -> None:
 
 async def test_verdicts_rollbacks_and_time_to_rollback_are_counted() -> None:
     operator = await rolled_back()
-    assert sample(operator, "graygate_gate_verdicts_total", gate="health", verdict="Pass") == 1
-    assert sample(operator, "graygate_gate_verdicts_total", gate="health", verdict="Fail") == 1
+    assert sample(operator, "graygate_gate_verdicts_total", gate="health", verdict="Pass", dry_run="false") == 1
+    assert sample(operator, "graygate_gate_verdicts_total", gate="health", verdict="Fail", dry_run="false") == 1
     assert sample(operator, "graygate_rollbacks_total") == 1
     assert sample(operator, "graygate_time_to_rollback_seconds_count") == 1
     assert sample(operator, "graygate_canary_weight_percent") == 0
@@ -140,3 +140,22 @@ async def test_a_daemon_exiting_late_leaves_the_series_of_the_release_recreated_
 
     operator.metrics.forget("shop", "checkout")  # the new release's daemon exits (the operator stops): no one left
     assert series_of(operator.metrics, "checkout") == []
+
+
+async def test_a_dry_run_gates_verdicts_are_counted_apart() -> None:
+    """An alert on `verdict="Fail"` must be able to leave out the gates that count toward nothing."""
+    gates = [
+        {
+            "name": "health",
+            "critical": True,
+            "dryRun": True,
+            "httpProbe": {"url": "http://checkout-canary:8080/healthz"},
+        },
+    ]
+    operator = Operator(spec(steps=[{"setWeight": 20}, {"pause": {}}], analysis={"interval": "30s", "gates": gates}))
+    operator.probes.code = 500
+    for _ in range(3):
+        await operator.tick(31)
+    assert operator.slot.status.phase is Phase.PAUSED, "a dry-run gate's failure changes nothing"
+    assert sample(operator, "graygate_gate_verdicts_total", gate="health", verdict="Fail", dry_run="true") == 1
+    assert sample(operator, "graygate_gate_verdicts_total", gate="health", verdict="Fail", dry_run="false") is None

@@ -3,7 +3,7 @@
 Why apart from the probe gate: the probe reports a status and a small piece of a body; a release check needs the
 whole document, of a size the probe would cut (an OpenAPI document of a few hundred KiB is common), and only from
 a successful answer. So this module answers one question: "the body at this URL, or why not", with the same
-habits as the probe (`gates.http`): the operator's event loop, one session reused and closed with `close()`, no
+habits as the probe (`http.client`): the operator's event loop, one session reused and closed with `close()`, no
 redirects followed, no cookies kept, a timeout per request and a bound on the body (a larger body is an error,
 never a truncated document that would parse into something misleading).
 """
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from graygate.domain.analysis.measurements import DocumentReading
-from graygate.gates.http import HttpClient, HttpConnectionFailure, HttpFailure, HttpTimeout
+from graygate.http.client import HttpClient, HttpConnectionFailure, HttpFailure, HttpTimeout
 
 __all__ = ["MAX_BYTES", "Download", "HttpFetcher", "json_document"]
 

@@ -7,7 +7,7 @@ failed probe, because a failed probe *is* an observation.
 
 Choices worth knowing:
 
-* ``gates.http``, so a slow endpoint never blocks the operator's event loop; one session per gate, reused across
+* ``http.client``, so a slow endpoint never blocks the operator's event loop; one session per gate, reused across
   ticks and closed with ``close()``.
 * Redirects are not followed: the probe reports what the configured URL answered (a 302 to a login page is not a
   healthy canary). Cookies are not kept between probes.
@@ -30,8 +30,8 @@ from pydantic import JsonValue
 from graygate.api.gates import GateCheck, HttpProbe
 from graygate.domain.analysis.http_probe import HttpProbeMeasurement
 from graygate.domain.analysis.promql import QueryScope
-from graygate.gates.http import Answer, HttpClient, HttpConnectionFailure, HttpFailure, HttpTimeout
 from graygate.gates.tools import GateTools, expect
+from graygate.http.client import Answer, HttpClient, HttpConnectionFailure, HttpFailure, HttpTimeout
 
 __all__ = ["HttpProbeObserver", "HttpProbeRequest", "ProbeReading"]
 

@@ -7,7 +7,7 @@ answer, or that none came, and never raises for a failed request, because a fail
 
 Choices worth knowing:
 
-* ``gates.http``, one session per gate, reused across ticks and closed with ``close()``; no cookies are kept, so
+* ``http.client``, one session per gate, reused across ticks and closed with ``close()``; no cookies are kept, so
   no sticky session biases the split, and each request asks for a fresh connection so a proxy's connection-level
   balancing cannot hide the per-request routing.
 * Requests go a few at a time (``concurrency``) under one deadline for the whole check; a request still pending at
@@ -25,8 +25,8 @@ from datetime import datetime
 from graygate.api.gates import GateCheck, RoutingCheck
 from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.analysis.routing_check import RoutingCheckMeasurement
-from graygate.gates.http import HttpClient, HttpFailure
 from graygate.gates.tools import GateTools, expect
+from graygate.http.client import HttpClient, HttpFailure
 
 __all__ = ["RoutingCheckObserver", "RoutingCheckRequest"]
 

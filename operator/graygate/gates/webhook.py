@@ -10,11 +10,14 @@ Choices worth knowing:
   sent with `Content-Type: application/json`; no Secret's value is in it. Header values from Secrets are read at
   every call from the release's namespace (a rotated token is picked up at once), stripped of surrounding
   whitespace (a Secret made with `echo` ends in a newline); a value still holding a line break is refused.
+* A receiver that echoes a header back would put a Secret's value in the status, Events and notifications: every
+  header value read from a Secret is replaced by `<secret>` in the answer's text and in its parsed JSON strings
+  before the measurement is built.
 * `timeout` bounds the whole call: each of the `1 + retries` attempts may take an equal share of it, so a receiver
   that hangs is retried too, and the gate never waits longer than its bounded wait.
 * A connection error, a timeout or a 5xx answer is retried (`retries` more attempts, after a short pause that
   grows with each attempt, while time remains); a 4xx answer is the receiver's decision and is not.
-* Redirects are not followed (`gates.http`): a webhook answers where it was configured, or fails. Only the first
+* Redirects are not followed (`http.client`): a webhook answers where it was configured, or fails. Only the first
   64 KiB of an answer are read (enough JSON for `expect`), and the measurement keeps its first 256 bytes as text.
 """
 
@@ -33,11 +36,20 @@ from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.analysis.webhook import WebhookMeasurement, snippet
 from graygate.domain.analysis.webhook_payload import STAGE_ROLLOUT, payload_of_scope
 from graygate.errors import GateError, GraygateError
-from graygate.gates.http import Answer, HttpClient, HttpConnectionFailure, HttpFailure, HttpTimeout
 from graygate.gates.tools import GateTools, expect
+from graygate.http.client import HttpClient, HttpConnectionFailure, HttpTimeout
+from graygate.http.json_post import Posted, Retrying, post_json
 from graygate.ports.secrets import SecretReader
 
-__all__ = ["WebhookCall", "WebhookObserver", "call_webhook", "webhook_headers"]
+__all__ = [
+    "WebhookCall",
+    "WebhookObserver",
+    "call_webhook",
+    "hide_in_bytes",
+    "hide_in_json",
+    "secret_header_values",
+    "webhook_headers",
+]
 
 JSON_BYTES = 64 * 1024
 USER_AGENT = "graygate-webhook"
@@ -90,41 +102,27 @@ async def call_webhook(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> WebhookCall:
     """POST `payload` as `hook` says, retrying a connection error, a timeout or a 5xx within `hook.timeout`."""
-    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    sent = {**headers, "Content-Type": "application/json"}
     total = hook.timeout.total_seconds()
-    share = total / (hook.retries + 1)
-    started = clock()
-    attempts, answer, error = 0, None, None
-    while attempts <= hook.retries:
-        remaining = total - (clock() - started)
-        if remaining <= 0.001:
-            break
-        attempts += 1
-        timeout_s = min(share, remaining)
-        answer, error = None, None
-        try:
-            answer = await client.request(
-                "POST", hook.url, headers=sent, body=body, limit=JSON_BYTES + 1, timeout_s=timeout_s
-            )
-        except HttpTimeout:
-            error = f"timed out after {round(timeout_s, 1):g}s"
-        except HttpConnectionFailure as failure:
-            error = f"connection failed: {failure}"
-        except HttpFailure as failure:
-            error = f"{failure.cause}: {failure}"
-        if answer is not None and answer.status < 500:
-            break
-        pause = min(BACKOFF_S * attempts, total - (clock() - started))
-        if attempts <= hook.retries and pause > 0:
-            await sleep(pause)
-    return _call(answer, error, attempts, max(0.0, clock() - started))
+    retrying = Retrying(retries=hook.retries, attempt_s=total / (hook.retries + 1), total_s=total, backoff_s=BACKOFF_S)
+    posted = await post_json(
+        client, hook.url, payload, headers, retrying, limit=JSON_BYTES + 1, clock=clock, sleep=sleep
+    )
+    return _call(posted)
 
 
-def _call(answer: Answer | None, error: str | None, attempts: int, latency_s: float) -> WebhookCall:
-    if answer is None:
-        return WebhookCall(None, b"", None, latency_s, attempts, error or "no time left for an attempt")
-    return WebhookCall(answer.status, answer.body, answer.charset, latency_s, attempts, None)
+def _call(posted: Posted) -> WebhookCall:
+    answer, failure = posted.answer, posted.failure
+    if answer is not None:
+        return WebhookCall(answer.status, answer.body, answer.charset, posted.latency_s, posted.attempts, None)
+    if isinstance(failure, HttpTimeout):
+        error = f"timed out after {round(posted.timeout_s, 1):g}s"
+    elif isinstance(failure, HttpConnectionFailure):
+        error = f"connection failed: {failure}"
+    elif failure is not None:
+        error = f"{failure.cause}: {failure}"
+    else:
+        error = "no time left for an attempt"
+    return WebhookCall(None, b"", None, posted.latency_s, posted.attempts, error)
 
 
 class WebhookObserver:
@@ -166,14 +164,15 @@ class WebhookObserver:
         payload = payload_of_scope(scope, stage=stage, metadata=hook.metadata)
         call = await call_webhook(self._client, hook, payload, headers, clock=self._clock, sleep=self._sleep)
         parsed, document = _json(call.body) if call.status_code is not None else (False, None)
+        hidden = secret_header_values(hook, headers)
         return WebhookMeasurement(
             gate=gate,
             observed_at=now,
             url=hook.url,
             status_code=call.status_code,
-            body=snippet(call.body, call.charset),
+            body=snippet(hide_in_bytes(call.body, hidden, call.charset), call.charset),
             body_is_json=parsed,
-            body_json=document,
+            body_json=hide_in_json(document, hidden),
             latency=timedelta(seconds=call.latency_s),
             attempts=call.attempts,
             error=call.error,
@@ -181,6 +180,43 @@ class WebhookObserver:
 
     async def close(self) -> None:
         await self._client.close()
+
+
+SECRET = "<secret>"
+"""What a Secret's value echoed by a receiver is replaced with."""
+
+
+def secret_header_values(hook: Webhook, headers: dict[str, str]) -> tuple[str, ...]:
+    """The header values `hook` read from Secrets, longest first (a value inside another is replaced after it)."""
+    values = {headers[h.name] for h in hook.headers if h.value_from is not None and headers.get(h.name)}
+    return tuple(sorted(values, key=len, reverse=True))
+
+
+def hide_in_bytes(body: bytes, values: tuple[str, ...], charset: str | None) -> bytes:
+    """`body` with each of `values` replaced by `<secret>`: as sent, and as JSON escapes it."""
+    for value in values:
+        escaped = json.dumps(value)[1:-1]
+        for form in dict.fromkeys((value, escaped, escaped.replace("/", "\\/"))):
+            try:
+                body = body.replace(form.encode(charset or "utf-8"), SECRET.encode(charset or "utf-8"))
+            except (LookupError, UnicodeError):
+                body = body.replace(form.encode(), SECRET.encode())
+    return body
+
+
+def hide_in_json(document: object, values: tuple[str, ...]) -> object:
+    """`document` with each of `values` replaced by `<secret>` in every string (keys included)."""
+    if not values:
+        return document
+    if isinstance(document, str):
+        for value in values:
+            document = document.replace(value, SECRET)
+        return document
+    if isinstance(document, list):
+        return [hide_in_json(item, values) for item in document]
+    if isinstance(document, dict):
+        return {str(hide_in_json(key, values)): hide_in_json(item, values) for key, item in document.items()}
+    return document
 
 
 def _json(body: bytes) -> tuple[bool, object]:

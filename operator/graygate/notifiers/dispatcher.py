@@ -8,7 +8,7 @@ rate limit and POSTs, so a slow or hanging receiver delays other notifications a
   the next one.
 - Each channel's URL is read from its Secret at each message (a rotated URL is picked up) and must pass the
   operator's URL allowlist, as a probe's; it is never logged (an incoming-webhook URL is a credential).
-- Rate limit per release and channel (`domain.release.rate_limit`); over it: dropped, counted `rate_limited`.
+- Rate limit per release and channel (`notifiers.rate_limit`); over it: dropped, counted `rate_limited`.
 - Each message: a timeout per attempt, bounded retries with backoff (`send`), counted `sent` or `failed` in
   `graygate_notifications_total{channel_kind, result}`. Messages go out one at a time, in order.
 """
@@ -27,11 +27,11 @@ from pydantic import ValidationError
 
 from graygate.api.notifications import NotificationChannel, Notifications
 from graygate.domain.release.notifications import Notification
-from graygate.domain.release.rate_limit import RateLimiter
 from graygate.domain.url_allowlist import UrlAllowlist
 from graygate.errors import GraygateError
 from graygate.metrics import OperatorMetrics
 from graygate.notifiers.kinds import FORMATS
+from graygate.notifiers.rate_limit import RateLimiter
 from graygate.notifiers.send import Delivery, JsonPoster
 from graygate.ports.notifications import SETTINGS_CONFIG_MAP, SETTINGS_KEY, NotificationSettingsReader
 from graygate.ports.release import ReleaseRef

@@ -12,7 +12,7 @@ from graygate.domain.release.notifications import Notification
 from graygate.notifiers.discord import discord_payload
 from graygate.notifiers.slack import slack_payload
 from graygate.notifiers.teams import teams_payload
-from graygate.notifiers.webhook import webhook_payload
+from graygate.notifiers.webhook import notification_document
 
 __all__ = ["FORMATS", "Format"]
 
@@ -24,6 +24,6 @@ FORMATS: Mapping[ChannelKind, Format] = MappingProxyType(
         "slack": slack_payload,
         "teams": teams_payload,
         "discord": discord_payload,
-        "webhook": webhook_payload,
+        "webhook": notification_document,
     }
 )

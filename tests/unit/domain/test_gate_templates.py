@@ -13,7 +13,14 @@ import pytest
 from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, InvalidSpec, parse_spec
 from graygate.api.gate_templates import GateTemplateSpec
 from graygate.domain.release.bookkeeping import start_over
-from graygate.domain.release.gate_templates import Expanded, TemplatesRead, record, refs_to_read, templated
+from graygate.domain.release.gate_templates import (
+    SNAPSHOT_UNUSABLE,
+    Expanded,
+    TemplatesRead,
+    record,
+    refs_to_read,
+    templated,
+)
 from graygate.ports.release import ReleaseRef
 from graygate.release_view import release_view
 
@@ -390,3 +397,53 @@ def test_hooks_of_other_names_and_within_the_limit_expand(hooks: tuple[dict[str,
     found = expand(_with_hooks(*hooks, gates=gates))
     assert isinstance(found, Expanded), found
     assert len(found.spec.analysis.gates) == gates + 2
+
+
+# ---- a snapshot that no longer validates ------------------------------------------------------------------------
+
+
+def _snapshot(*gates: dict[str, Any], generation: int = 1) -> CanaryReleaseStatus:
+    return CanaryReleaseStatus.model_validate(
+        {
+            "expandedGates": {
+                "generation": generation,
+                "refs": [{"template": f"{RATE}/rate", "args": {}, "gates": list(gates)}],
+            }
+        }
+    )
+
+
+USABLE = {"name": "success-rate", "prometheus": {"requestSuccessRate": {"min": 99}}}
+UNPARSEABLE = {"name": "success-rate", "aKindOfALaterVersion": {"min": 99}}
+
+
+@pytest.mark.parametrize(
+    ("status", "templates", "reads", "outcome"),
+    [
+        pytest.param(_snapshot(USABLE), {}, False, "kept", id="a usable snapshot: nothing read, kept"),
+        pytest.param(
+            _snapshot(UNPARSEABLE), {(RATE, "rate"): TEMPLATE}, True, "fresh", id="unparseable: read and expanded"
+        ),
+        pytest.param(
+            _snapshot(UNPARSEABLE), {}, True, "invalid", id="unparseable and the template gone: Invalid, saying why"
+        ),
+        pytest.param(
+            _snapshot(USABLE, generation=2), {(RATE, "rate"): TEMPLATE}, True, "fresh", id="another generation"
+        ),
+    ],
+)
+def test_the_templates_are_read_whenever_the_snapshot_cannot_be_used(
+    status: CanaryReleaseStatus, templates: TemplatesRead, reads: bool, outcome: str
+) -> None:
+    release = spec(ref(ARGS))
+    assert bool(refs_to_read(release, status, 1)) is reads, "refs_to_read and templated agree on the snapshot"
+    found = templated(release, status, 1, templates if reads else {}, "shop")
+    if outcome == "invalid":
+        said = problems(found)
+        assert any("not found" in problem for problem in said)
+        assert SNAPSHOT_UNUSABLE in said, "a mid-run expansion says why the templates were read again"
+        return
+    assert isinstance(found, Expanded), found
+    assert (found.fresh is not None) is (outcome == "fresh")
+    names = [gate.name for gate in found.spec.analysis.gates]
+    assert names == (["success-rate", "errors"] if outcome == "fresh" else ["success-rate"])

@@ -224,3 +224,37 @@ async def test_a_stage_hook_calls_with_its_own_stage(server: TestServer, receive
     await observer.close()
     assert (measured.gate, measured.status_code) == ("pre", 200)
     assert json.loads(receiver.received[0]["body"])["stage"] == "preRollout"
+
+
+async def _echo(request: web.Request) -> web.StreamResponse:
+    """A receiver that echoes the headers it got: as JSON (`/json`, values also under their own key) or as text."""
+    headers = dict(request.headers)
+    if request.path.endswith("/json"):
+        token = headers.get("X-Token", "")
+        return web.json_response({"headers": headers, token: "the key", "list": [f"got {token}!"]}, status=403)
+    return web.Response(status=500, text=" ".join(f"{name}={value}" for name, value in headers.items()))
+
+
+@pytest.mark.parametrize("path", ["/echo/json", "/echo/text"])
+async def test_a_secret_header_echoed_back_is_hidden_from_the_measurement(path: str) -> None:
+    app = web.Application()
+    app.router.add_route("*", "/echo/{kind}", _echo)
+    secrets = FakeSecrets({("Secret", "shop", "hook-token", "token"): "s3cret/token\n"})
+    headers = [
+        {"name": "X-Token", "valueFrom": {"secretKeyRef": {"name": "hook-token", "key": "token"}}},
+        {"name": "X-Team", "value": "payments"},
+    ]
+    hook = {"url": "", "headers": headers, "expect": [{"path": "$.approved", "equals": "true"}]}
+    async with serving(app) as echo:
+        hook["url"] = url(echo, path)
+        measured = await observe(hook, secrets)
+    assert measured.status_code in (403, 500)
+    verdict = judge_webhook(Webhook.model_validate(hook), measured)
+    shown = json.dumps([measured.body, measured.body_json, repr(verdict)])
+    assert "s3cret" not in shown
+    assert "<secret>" in measured.body
+    assert "payments" in measured.body, "a header given inline in the spec is not a Secret's value"
+    if measured.body_json is not None:
+        assert measured.body_json["headers"]["X-Token"] == "<secret>"
+        assert measured.body_json["<secret>"] == "the key"
+        assert measured.body_json["list"] == ["got <secret>!"]

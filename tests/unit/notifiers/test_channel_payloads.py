@@ -9,6 +9,7 @@ import pytest
 
 from graygate.api.notifications import CHANNEL_KINDS
 from graygate.api.status import Phase
+from graygate.domain.analysis.webhook_payload import webhook_payload
 from graygate.domain.release.notifications import FailedGate, Kind, Notification, told
 from graygate.notifiers.kinds import FORMATS
 from tests.unit.domain.release_builders import T0
@@ -21,6 +22,7 @@ ROLLED_BACK = Notification(
     message="shop/checkout rolled back from 20% at step 2/4: gate errors failed: value 0.12, threshold <= 0.05",
     phase=Phase.FAILED,
     step="2/4",
+    step_number=2,
     canary_weight=0,
     at=T0,
     failed_gates=(FailedGate("errors", "0.12", "<= 0.05", "error rate above budget"),),
@@ -73,6 +75,18 @@ def test_discord_never_mentions() -> None:
     assert embed["timestamp"] == T0.isoformat()
 
 
+def test_generic_webhook_document_shares_the_hooks_payload_fields() -> None:
+    """A receiver written for the hooks reads a notification with the same parser: the shared fields are the same
+    names with the same types (`step` an integer), the notification's own added."""
+    hooks = webhook_payload(name="checkout", namespace="shop", status=None, stage="rollout")
+    document = FORMATS["webhook"](ROLLED_BACK, 0)
+    assert set(hooks) <= set(document)
+    for key, value in hooks.items():
+        if value is not None and document[key] is not None:
+            assert type(document[key]) is type(value), key
+    assert document["stage"] == "notification"
+
+
 def test_generic_webhook_document() -> None:
     assert FORMATS["webhook"](ROLLED_BACK, 2) == {
         "name": "checkout",
@@ -81,13 +95,15 @@ def test_generic_webhook_document() -> None:
         "transition": "rolledBack",
         "reason": "RolledBack",
         "phase": "Failed",
-        "step": "2/4",
+        "step": 2,
+        "stepDisplay": "2/4",
         "canaryWeight": 0,
         "stableWeight": 100,
         "canaryRevision": "5d8f7c9b4e1a2f",
         "stableRevision": None,
         "labels": {},
         "annotations": {},
+        "metadata": {},
         "message": LINE,
         "failedGates": [
             {"gate": "errors", "value": "0.12", "threshold": "<= 0.05", "reason": "error rate above budget"}

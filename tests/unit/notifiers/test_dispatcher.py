@@ -6,17 +6,19 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+import yarl
 from aiohttp import web
 
 from graygate.api.notifications import Notifications
 from graygate.api.status import Phase
 from graygate.domain.release.notifications import Kind, Notification
 from graygate.domain.url_allowlist import UrlAllowlist
+from graygate.http.client import HttpClient, HttpConnectionFailure
 from graygate.metrics import OperatorMetrics
 from graygate.notifiers.dispatcher import Dispatcher
-from graygate.notifiers.send import Delivery
+from graygate.notifiers.send import Delivery, Sent, deliver
 from graygate.ports.release import ReleaseRef
 from tests.unit.domain.release_builders import T0
 from tests.unit.fakes.secrets import FakeSecrets
@@ -32,7 +34,7 @@ STARTED = "shop/checkout started: step 1/2: 10% to the canary"
 def note(kind: Kind = Kind.STARTED, message: str = STARTED) -> Notification:
     return Notification(
         namespace="shop", release="checkout", kind=kind, reason="Started", message=message,
-        phase=Phase.PROGRESSING, step="1/2", canary_weight=10, at=T0,
+        phase=Phase.PROGRESSING, step="1/2", step_number=1, canary_weight=10, at=T0,
     )  # fmt: skip
 
 
@@ -229,3 +231,38 @@ async def test_release_then_namespace_then_cluster() -> None:
         broken = Defaults({"shop": "channels: 3"})
         await run(dispatcher(secrets, metrics, reader=broken), (None, (note(message="broken"),)))
     assert [body["message"] for body in receiver.bodies] == ["cluster", "namespace", "own"]
+
+
+class _Refusing:
+    """A client whose POST fails with an error quoting the URL as the client rewrote it (percent-encoded)."""
+
+    async def request(self, method: str, url: str, **_: Any) -> Any:
+        raise HttpConnectionFailure(f"cannot reach {yarl.URL(url)}", cause="ClientConnectorError")
+
+
+async def test_a_failure_says_the_error_type_and_the_host_never_the_path_or_query() -> None:
+    where = "http://hooks.example:9/services/T0K3N 42?sig=s3cret"
+    sent = await deliver(cast(Any, _Refusing()), where, {"text": "hi"}, Delivery(retries=0))
+    assert not sent.ok
+    assert sent.detail == "ClientConnectorError (host hooks.example)"
+
+
+async def test_a_refusing_answer_is_kept_without_the_url_s_path_and_query() -> None:
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(status=403, text=f"bad token in {request.path_qs} and {request.url.path}")
+
+    application = web.Application()
+    application.router.add_post("/services/T0K3N", echo)
+    async with serving(application) as server:
+        sent = await post_json_once(url(server, "/services/T0K3N?sig=s3cret"))
+    assert sent.detail.startswith("HTTP 403: bad token in")
+    assert "T0K3N" not in sent.detail
+    assert "s3cret" not in sent.detail
+
+
+async def post_json_once(where: str) -> Sent:
+    client = HttpClient("test", name="test client")
+    try:
+        return await deliver(client, where, {"text": "hi"}, Delivery(retries=0))
+    finally:
+        await client.close()

@@ -54,7 +54,7 @@ async def test_a_rollback_whose_restore_failed_is_retried_and_never_undone() -> 
     assert "critical gate health failed" in said, "the rollback's Event names the gate"
     assert "ConflictError" in said, "and says its traffic change has not landed yet"
     assert sample(operator, "graygate_rollbacks_total") == 1
-    assert sample(operator, "graygate_gate_verdicts_total", gate="health", verdict="Fail") == 1
+    assert sample(operator, "graygate_gate_verdicts_total", gate="health", verdict="Fail", dry_run="false") == 1
     assert sample(operator, "graygate_time_to_rollback_seconds_count") == 0, "the weights are not back yet"
 
     operator.probes.code = 200  # the flapping gate passes again
@@ -68,7 +68,7 @@ async def test_a_rollback_whose_restore_failed_is_retried_and_never_undone() -> 
     assert (reason, said) == ("DriftCorrected", "drift: wanted 0% on the canary, found checkout/primary at 20%; "
                                                 "setting it again")  # fmt: skip
     assert sample(operator, "graygate_rollbacks_total") == 1, "the retry is not another rollback"
-    assert sample(operator, "graygate_gate_verdicts_total", gate="health", verdict="Fail") == 1
+    assert sample(operator, "graygate_gate_verdicts_total", gate="health", verdict="Fail", dry_run="false") == 1
     assert sample(operator, "graygate_time_to_rollback_seconds_count") == 1, "observed when the weights were written"
 
 

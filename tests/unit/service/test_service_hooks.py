@@ -3,18 +3,20 @@ gates with their stage in the scope, and an approval kept in the status outlives
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from graygate.api import Phase
+from graygate.api import CanaryReleaseSpec, Outcome, Phase
 from graygate.api.gates import Gate
 from graygate.domain.analysis.measurements import Measurement
 from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.analysis.webhook import WebhookMeasurement
+from graygate.hook_calls import call_hooks
 from tests.unit.domain.release_builders import spec
-from tests.unit.service.harness import Operator
+from tests.unit.service.harness import REF, Operator
 
 
 @dataclass
@@ -113,3 +115,90 @@ async def test_a_run_started_over_right_after_its_end_still_tells_post_rollout_t
     assert [call for call in receiver.phases if call[0] == "tell"] == [("tell", "Failed")]
     assert [record.name for record in operator.slot.status.hooks if record.stage == "postRollout"] == []
     operator.stop()
+
+
+@dataclass
+class Rendezvous(Receiver):
+    """Each call waits until `together` calls are under way at once (one after the other they never are: the call
+    times out), and `slow` answers last, so the answers come back out of spec order."""
+
+    together: int = 2
+    slow: str = ""
+    started: int = 0
+    all_in: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def measure(
+        self, gates: Sequence[Gate], now: datetime, scope: QueryScope | None = None
+    ) -> tuple[Measurement, ...]:
+        self.started += 1
+        if self.started >= self.together:
+            self.all_in.set()
+        await asyncio.wait_for(self.all_in.wait(), 1)
+        if any(gate.name == self.slow for gate in gates):
+            await asyncio.sleep(0.05)
+        return await super().measure(gates, now, scope)
+
+
+async def test_the_stages_due_are_called_at_once_and_answer_in_spec_order() -> None:
+    """Waiting for confirmPromotion, its hook and the rollback kill switch are both due: neither waits for the
+    other's timeout, and the answers keep the spec's order whichever comes first."""
+    receiver = Receiver(codes={"ship-it": 409, "kill": 404})
+    operator = released(receiver, hook("ship-it", "confirmPromotion"), hook("kill", "rollback"))
+    for _ in range(40):
+        await operator.tick(3)
+        if operator.slot.status.phase is Phase.PAUSED:
+            break
+    status = operator.slot.status
+    assert status.pause_reason is not None
+    assert status.pause_reason.value == "AwaitingConfirmation"
+    assert isinstance(operator.spec, CanaryReleaseSpec)
+    both = Rendezvous(codes=receiver.codes, slow="ship-it")
+    later = status.next_check_at or datetime.now(UTC)
+    answers = await call_hooks(
+        REF, operator.spec, status, None, both, later + timedelta(minutes=5), labels={}, annotations={}
+    )
+    assert [answer.gate for answer in answers] == ["ship-it", "kill"]
+    assert sorted(both.calls) == [("kill", "rollback"), ("ship-it", "confirmPromotion")]
+    operator.stop()
+
+
+async def test_an_approval_given_before_a_restart_outlives_it_while_completion_is_held() -> None:
+    """The receiver says yes while the latest analysis fails (the release holds: an approval never promotes on bad
+    news), then says no again; the new process completes from the approval the status kept, without asking."""
+    receiver = Receiver(codes={"ship-it": 409})
+    stages = (hook("load", "rollout"), hook("ship-it", "confirmPromotion"))
+    operator = released(receiver, *stages)
+    for _ in range(40):
+        await operator.tick(3)
+        if operator.slot.status.phase is Phase.PAUSED:
+            break
+    assert operator.slot.status.message.endswith("promote to skip the wait, abort to roll back")
+    receiver.codes["load"] = 503
+    for _ in range(10):
+        await operator.tick(3)
+        if operator.slot.status.last_outcome is Outcome.FAIL:
+            break
+    receiver.codes["ship-it"] = 200
+    for _ in range(10):
+        await operator.tick(3)
+        if operator.slot.status.message.startswith("approved by ship-it; waiting for a passing analysis"):
+            break
+    held = operator.slot.status
+    assert held.phase is Phase.PAUSED, held.message
+    assert held.message.startswith("approved by ship-it; waiting for a passing analysis"), held.message
+    assert next(record for record in held.hooks if record.name == "ship-it").passed
+    operator.stop()
+
+    receiver.codes.update({"load": 200, "ship-it": 403})  # the analysis recovers; the receiver says no again
+    asked = len([call for call in receiver.calls if call[0] == "ship-it"])
+    again = released(receiver, *stages)
+    again.store = operator.store
+    again.router = operator.router
+    again.deps = type(again.deps)(**{**again.deps.__dict__, "router": operator.router})
+    again.slot.status = held
+    again.seconds = operator.seconds
+    for _ in range(6):
+        await again.tick(3)
+    assert again.slot.status.phase is Phase.SUCCEEDED, again.slot.status.message
+    assert again.weight() == 100
+    assert len([call for call in receiver.calls if call[0] == "ship-it"]) == asked, "the approval was not asked again"

@@ -5,10 +5,13 @@ writes nothing."""
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from graygate.api import CanaryReleaseStatus
+from graygate.api.gates import Gate
+from graygate.domain.analysis.measurements import Measurement
 from graygate.metrics import OperatorMetrics
 from graygate.ports.release import ReleaseRef
 from graygate.release_view import release_view
@@ -37,11 +40,24 @@ BODY = {
 }
 
 
+class RecordingProbes(Probes):
+    """`Probes` that keep every gate they were asked to measure."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.measured: list[Gate] = []
+
+    async def measure(self, gates: Sequence[Gate], now: datetime, scope: Any = None) -> tuple[Measurement, ...]:
+        self.measured += gates
+        return await super().measure(gates, now, scope)
+
+
 async def test_the_first_tick_records_the_expanded_gates_and_later_ticks_keep_them() -> None:
     statuses = RecordingStatuses()
+    probes = RecordingProbes()
     deps = Deps(
         router=IstioRouter(InMemoryVirtualServiceStore(user_vs())),
-        gates=Probes(),
+        gates=probes,
         workload=no_workload,
         statuses=statuses,
         events=RecordingEvents(),
@@ -52,8 +68,8 @@ async def test_the_first_tick_records_the_expanded_gates_and_later_ticks_keep_th
     changed["args"][1]["default"] = "5s"
     status = CanaryReleaseStatus()
     written: list[dict[str, Any]] = []
-    for second, template in enumerate((TEMPLATE, changed, changed)):
-        now = T0 + timedelta(seconds=second)
+    for tick_number, template in enumerate((TEMPLATE, changed, changed, changed)):
+        now = T0 + timedelta(seconds=31 * tick_number)  # each tick after the first one runs the analysis
         view = release_view(ref, BODY, status, (), lambda _: (), now, {("GateTemplate", "health"): template})
         result = await tick(view, deps, now)
         status = result.decision.status
@@ -65,3 +81,6 @@ async def test_the_first_tick_records_the_expanded_gates_and_later_ticks_keep_th
     assert len(statuses.patches) >= 2
     assert all(patch["expandedGates"] == first for patch in statuses.patches), "the run keeps its gates"
     assert written[-1]["expandedGates"] == first
+    assert len(probes.measured) >= 2, "the analysis ran while the template said otherwise"
+    timeouts = {gate.http_probe.timeout for gate in probes.measured if gate.http_probe is not None}
+    assert timeouts == {timedelta(seconds=2)}, "every analysis measured with the snapshot, not the changed template"

@@ -28,7 +28,15 @@ from collections.abc import Mapping
 from graygate.api.status import CanaryReleaseStatus
 from graygate.domain.analysis.promql import QueryScope
 
-__all__ = ["LAST_APPLIED", "OPERATOR_PREFIX", "STAGE_ROLLOUT", "own_annotations", "payload_of_scope", "webhook_payload"]
+__all__ = [
+    "LAST_APPLIED",
+    "OPERATOR_PREFIX",
+    "STAGE_ROLLOUT",
+    "own_annotations",
+    "payload_of_scope",
+    "release_payload",
+    "webhook_payload",
+]
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 OPERATOR_PREFIX = "graygate.dev/"
@@ -60,16 +68,47 @@ def webhook_payload(
 ) -> Payload:
     """The payload for the release `namespace/name` in `status` (None: not started, as a fresh status) at `stage`."""
     current = status if status is not None else CanaryReleaseStatus()
+    return release_payload(
+        name=name,
+        namespace=namespace,
+        phase=str(current.phase.value),
+        stage=stage,
+        step=current.current_step_index + 1,
+        canary_weight=current.canary_weight,
+        canary_revision=current.revision,
+        stable_revision=current.stable_revision,
+        labels=labels,
+        annotations=annotations,
+        metadata=metadata,
+    )
+
+
+def release_payload(
+    *,
+    name: str,
+    namespace: str,
+    phase: str,
+    stage: str,
+    step: int,
+    canary_weight: int,
+    canary_revision: str | None,
+    stable_revision: str | None,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> Payload:
+    """The payload's fields from their values (`step` 1-based): the one place their names and forms are decided,
+    for the gate and hooks (`webhook_payload`) and the generic-webhook notification."""
     return {
         "name": name,
         "namespace": namespace,
-        "phase": str(current.phase.value),
+        "phase": phase,
         "stage": stage,
-        "step": current.current_step_index + 1,
-        "canaryWeight": current.canary_weight,
-        "stableWeight": 100 - current.canary_weight,
-        "canaryRevision": current.revision,
-        "stableRevision": current.stable_revision,
+        "step": step,
+        "canaryWeight": canary_weight,
+        "stableWeight": 100 - canary_weight,
+        "canaryRevision": canary_revision,
+        "stableRevision": stable_revision,
         "labels": {key: str(value) for key, value in (labels or {}).items()},
         "annotations": own_annotations(annotations),
         "metadata": dict(metadata or {}),

@@ -41,7 +41,16 @@ from graygate.api.status import CanaryReleaseStatus
 from graygate.api.validation import InvalidSpec, describe_errors
 from graygate.domain.release.template_args import arg_text, resolve_args, substitute
 
-__all__ = ["Expanded", "TemplateKey", "TemplatesRead", "expand", "record", "refs_to_read", "templated"]
+__all__ = [
+    "SNAPSHOT_UNUSABLE",
+    "Expanded",
+    "TemplateKey",
+    "TemplatesRead",
+    "expand",
+    "record",
+    "refs_to_read",
+    "templated",
+]
 
 TemplateKey = tuple[str, str]
 """(kind, name) of a template."""
@@ -61,8 +70,9 @@ class Expanded:
 
 
 def refs_to_read(spec: CanaryReleaseSpec, status: CanaryReleaseStatus, generation: int) -> tuple[GateRef, ...]:
-    """The refs whose templates this tick must read: all of them unless the run's snapshot is current."""
-    if not spec.analysis.gate_refs or _current(status, generation) is not None:
+    """The refs whose templates this tick must read: all of them unless the run's snapshot is current and still
+    validates (the same test `templated` applies, so a snapshot it cannot use is never left without templates)."""
+    if not spec.analysis.gate_refs or _kept(spec, status, generation) is not None:
         return ()
     return spec.analysis.gate_refs
 
@@ -77,13 +87,31 @@ def templated(
     """The spec with its refs' gates: from the run's snapshot when it is current, else expanded from `templates`."""
     if not spec.analysis.gate_refs:
         return Expanded(spec)
+    kept = _kept(spec, status, generation)
+    if kept is not None:
+        return Expanded(kept)
+    expanded = expand(spec, generation, templates, namespace)
+    if isinstance(expanded, InvalidSpec) and _current(status, generation) is not None:
+        return InvalidSpec((*expanded.problems, SNAPSHOT_UNUSABLE))
+    return expanded
+
+
+SNAPSHOT_UNUSABLE = (
+    "status.expandedGates: the run's snapshot of its expanded gates no longer validates (written by another version "
+    "of graygate), so the gate templates were read and expanded again mid-run"
+)
+"""Said with the problems of a mid-run expansion that failed: why the run's templates were read again."""
+
+
+def _kept(spec: CanaryReleaseSpec, status: CanaryReleaseStatus, generation: int) -> CanaryReleaseSpec | None:
+    """The spec with the run's snapshot of its refs' gates; None when there is no current snapshot or it no longer
+    validates (then the templates are read and expanded again)."""
     snapshot = _current(status, generation)
-    if snapshot is not None:
-        gates = _snapshot_gates(snapshot)
-        kept = _with_gates(spec, gates) if gates is not None else None
-        if isinstance(kept, CanaryReleaseSpec):
-            return Expanded(kept)
-    return expand(spec, generation, templates, namespace)
+    if snapshot is None:
+        return None
+    gates = _snapshot_gates(snapshot)
+    kept = _with_gates(spec, gates) if gates is not None else None
+    return kept if isinstance(kept, CanaryReleaseSpec) else None
 
 
 def record(status: CanaryReleaseStatus, fresh: ExpandedGates | None) -> CanaryReleaseStatus:

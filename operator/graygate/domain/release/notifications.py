@@ -95,6 +95,8 @@ class Notification:
     phase: Phase
     step: str
     """`n/m`, 1-based, as `kubectl get` shows it."""
+    step_number: int
+    """The `n` of `step`: 1-based, as a webhook payload's `step`."""
     canary_weight: int
     at: datetime
     failed_gates: tuple[FailedGate, ...] = ()
@@ -191,6 +193,7 @@ def _notification(
     at: datetime | None = None,
 ) -> Notification:
     line = " ".join(f"{namespace}/{release} {said}".split())
+    number = (entry.step if entry is not None else after.current_step_index) + 1
     return Notification(
         namespace=namespace,
         release=release,
@@ -198,7 +201,8 @@ def _notification(
         reason=reason,
         message=line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 1] + "…",
         phase=entry.to if entry is not None else after.phase,
-        step=f"{(entry.step if entry is not None else after.current_step_index) + 1}/{_steps(after)}",
+        step=f"{number}/{_steps(after)}",
+        step_number=number,
         canary_weight=entry.weight if entry is not None else after.canary_weight,
         at=entry.at if entry is not None else at if at is not None else _stalled_at(after),
         failed_gates=failed,

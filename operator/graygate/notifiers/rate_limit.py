@@ -5,6 +5,10 @@ succeeded) and must get all of them at once if it wants (`burst`), while one tha
 a gate that fails and is retried) settles to `perMinute`. Excess messages are dropped and counted; the next one
 that goes out carries how many were suppressed before it, so a channel learns that it missed something without
 being flooded.
+
+Why here and not in the domain: the buckets are state the notifier keeps in memory across ticks and releases (one
+limiter per operator process, mutated by every `admit`), not a pure function of a release's status and the time;
+only the notifiers use it.
 """
 
 from __future__ import annotations

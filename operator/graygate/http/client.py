@@ -1,11 +1,11 @@
-"""The gates' one HTTP client, and the only importer of aiohttp.
+"""graygate's one HTTP client, and the only importer of aiohttp.
 
-Why one owner: the probe, the routing check and the release checks' fetcher share the same habits, so they are
-written once here: requests on the operator's event loop, one session reused and opened lazily (a session must be
-born inside the running loop), no cookies kept, redirects never followed, and a body read only up to a bound, so a
-huge or endless answer cannot exhaust memory. aiohttp's exceptions are translated once, into `HttpFailure`,
-`HttpTimeout` and `HttpConnectionFailure` (each keeps the name of aiohttp's exception, which the gates quote, and
-chains it), so no gate needs to know aiohttp.
+Why one owner: the probe, the routing check, the release checks' fetcher, the webhook gate and hooks, and the
+notifiers share the same habits, so they are written once here: requests on the operator's event loop, one
+session reused and opened lazily (a session must be born inside the running loop), no cookies kept, redirects
+never followed, and a body read only up to a bound, so a huge or endless answer cannot exhaust memory. aiohttp's
+exceptions are translated once, into `HttpFailure`, `HttpTimeout` and `HttpConnectionFailure` (each keeps the name
+of aiohttp's exception, which the gates quote, and chains it), so no gate or notifier needs to know aiohttp.
 """
 
 from __future__ import annotations
