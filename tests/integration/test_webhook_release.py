@@ -111,7 +111,8 @@ def test_a_receiver_answering_200_lets_the_release_succeed_and_sees_its_data(
     steps = [{"setWeight": 20}, {"pause": {"duration": "2s"}}, {"setWeight": 60}, {"pause": {"duration": "2s"}}]
     custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=_release(receiver.url, steps))
     done = eventually(lambda: _phase(api, namespace, "Succeeded"), 40, "the release to succeed")
-    assert weights(api, namespace, "checkout") == (0, 100)
+    # the status is written before the routes (the intent first), so the last weights follow it by a moment
+    eventually(lambda: weights(api, namespace, "checkout") == (0, 100), 10, "all traffic on the canary")
 
     assert receiver.calls, "the webhook was called"
     headers, payload = receiver.calls[0]
