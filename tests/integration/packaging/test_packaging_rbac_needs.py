@@ -53,6 +53,7 @@ KUBE_CALLS: dict[tuple[str, str, str, str], Call] = {
         ("events.k8s.io", "events", "create"), "operator"
     ),
     ("events", "events_for", "list_namespaced_event", ""): Call(("events.k8s.io", "events", "list"), "cli"),
+    ("deployments", "read_deployment", "read_namespaced_deployment", ""): Call(("apps", "deployments", "get"), "cli"),
     ("releases", "KubeReleases._patch_status", "patch_namespaced_custom_object_status", "_RELEASES"): Call(
         ("graygate.dev", "canaryreleases/status", "patch"), "operator"
     ),
