@@ -60,7 +60,8 @@ def add_status_commands(commands: Any, cluster_flags: ClusterFlags) -> None:
         "its outcome: 0 Succeeded; 1 Failed, Aborted or Invalid; 2 Paused (waiting for a human: it will not end by "
         "itself); 3 the timeout passed first. The current run is the one of the release's spec as it is now "
         "(status.observedGeneration must reach metadata.generation) and, with spec.workload, of the Deployment's pod "
-        "template as it is now (status.revision must be its revision, unless trackConfig is on).",
+        "template as it is now (status.revision must be its revision; with trackConfig, of the template and the "
+        "ConfigMaps and Secrets it uses).",
     )
     status.add_argument("name", help="the CanaryRelease")
     cluster_flags(status)

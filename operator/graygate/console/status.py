@@ -14,8 +14,9 @@ is (`metadata.generation`: the status counts only once `status.observedGeneratio
 the previous spec is never read as the new one's) and, with `spec.workload`, the Deployment's pod template as it is
 (the status counts only once `status.revision` is that template's revision, so a `Succeeded` of the previous
 version is never read as the new one's). A run that starts later (another commit meanwhile) makes the wait go on
-to that run's end, since its revision differs. With `trackConfig` the revision also hashes the ConfigMaps and
-Secrets; then only the generation is compared (the operator's revision is taken as it is).
+to that run's end, since its revision differs. The revision is computed by the operator's own code
+(`KubeFollowedWorkloads.canary_revision`): with `trackConfig` it also hashes the ConfigMaps and Secrets the pod
+template uses, so a commit that changes only a ConfigMap is waited for too.
 
 A bounded poll (one GET a second) instead of a watch: the same calls as `graygate get --watch`, and nothing to
 resume after a dropped watch connection.
@@ -115,18 +116,20 @@ def _key(entry: Transition) -> str:
 
 
 def workload_revision(api: ApiClient, namespace: str, release: dict[str, Any]) -> str | None:
-    """The revision of the followed Deployment's pod template now (None: no workload, trackConfig on, or no
-    Deployment yet), as the operator computes it."""
-    from graygate.domain.release.revisions import revision_of
-    from graygate.kube.deployments import read_deployment
+    """The revision the operator computes for the followed Deployment now (its pod template, and with trackConfig
+    the ConfigMaps and Secrets it uses: `KubeFollowedWorkloads.canary_revision`, the operator's own code); None
+    with no workload or no Deployment yet."""
+    from graygate.api.spec import FollowedWorkload
+    from graygate.kube.followed import KubeFollowedWorkloads
 
     workload = (release.get("spec") or {}).get("workload")
-    if not isinstance(workload, dict) or workload.get("trackConfig") or not workload.get("name"):
+    if not isinstance(workload, dict) or not workload.get("name"):
         return None
-    found = read_deployment(api, namespace, str(workload["name"]))
-    if found is None:
-        return None
-    return revision_of((found.get("spec") or {}).get("template") or {})
+    try:
+        followed = FollowedWorkload.model_validate(workload)
+    except ValueError as error:
+        raise GraygateError(f"spec.workload of {namespace}/{release['metadata']['name']}: {error}") from None
+    return KubeFollowedWorkloads(api).canary_revision(namespace, followed)
 
 
 def run_status(

@@ -12,11 +12,13 @@ import pytest
 import yaml
 
 from graygate.api import Outcome
+from graygate.api.spec import FollowedWorkload
 from graygate.console import status as status_module
 from graygate.console.check_run import CheckRequest, run_check
 from graygate.console.get import GetRequest, view
 from graygate.console.render import render_release, render_table
 from graygate.console.status import StatusRequest, Target, exit_code, parse_duration, run_status, transition_line
+from graygate.domain.release.revisions import revision_of
 from graygate.errors import GraygateError
 from tests.cluster_support import ProbeTarget
 
@@ -215,3 +217,29 @@ def test_check_still_fails_a_canary_that_answers_badly() -> None:
         target.close()
     assert report.exit_code == 1
     assert [g.outcome for g in report.gates] == [Outcome.ERROR, Outcome.FAIL]
+
+
+# ---- the revision waited for is the operator's own ---------------------------------------------------------------
+
+
+def test_with_track_config_the_revision_waited_for_hashes_the_configmaps_as_the_operator_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A push that changes only a ConfigMap is a new revision for `status` too (not only a new generation)."""
+    from graygate.kube.followed import KubeFollowedWorkloads
+
+    template = {"spec": {"containers": [{"name": "app", "image": "shop/checkout:1", "envFrom": [
+        {"configMapRef": {"name": "settings"}}]}]}}  # fmt: skip
+    deployment = {"metadata": {"name": "checkout"}, "spec": {"template": template}}
+    config = {"metadata": {"name": "settings"}, "data": {"mode": "a"}}
+    monkeypatch.setattr(KubeFollowedWorkloads, "_deployment", lambda self, namespace, name: deployment)
+    monkeypatch.setattr(KubeFollowedWorkloads, "_config", lambda self, namespace, kind, name: config)
+    release = {"metadata": {"name": "checkout"}, "spec": {"workload": {"name": "checkout", "trackConfig": True}}}
+    before = status_module.workload_revision(object(), "shop", release)  # type: ignore[arg-type]
+    adapter = KubeFollowedWorkloads(object())  # type: ignore[arg-type]
+    assert before is not None
+    assert before == adapter.canary_revision("shop", FollowedWorkload.model_validate(release["spec"]["workload"]))
+    config["data"] = {"mode": "b"}
+    assert status_module.workload_revision(object(), "shop", release) not in {None, before}
+    plain = {"metadata": {"name": "checkout"}, "spec": {"workload": {"name": "checkout"}}}
+    assert status_module.workload_revision(object(), "shop", plain) == revision_of(template)
