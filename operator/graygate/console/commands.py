@@ -55,10 +55,10 @@ def add_status_commands(commands: Any, cluster_flags: ClusterFlags) -> None:
     """`status NAME [--timeout D]` and `completion bash|zsh|fish`."""
     status = commands.add_parser(
         "status",
-        help="wait for a release's current run to end; exit 0 succeeded, 1 failed, 2 paused, 3 timed out",
+        help="wait for a release's current run to end; exit 0 succeeded, 1 failed, 2 waiting for a human, 3 timed out",
         description="Wait until the release's current run ends, printing each transition as it happens, and exit by "
-        "its outcome: 0 Succeeded; 1 Failed, Aborted or Invalid; 2 Paused (waiting for a human: it will not end by "
-        "itself); 3 the timeout passed first. The current run is the one of the release's spec as it is now "
+        "its outcome: 0 Succeeded; 1 Failed, Aborted or Invalid; 2 waiting for a human (Paused, or Pending for a "
+        "confirmRollout approval: it will not end by itself); 3 the timeout passed first. The current run is the one of the release's spec as it is now "
         "(status.observedGeneration must reach metadata.generation) and, with spec.workload, of the Deployment's pod "
         "template as it is now (status.revision must be its revision; with trackConfig, of the template and the "
         "ConfigMaps and Secrets it uses).",

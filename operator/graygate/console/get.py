@@ -73,7 +73,7 @@ def run_get(
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """0, or with `--watch --until-done` the exit code of `graygate status` (0 succeeded, 1 failed, aborted or
-    invalid, 2 paused) for the run that is current when it starts (`graygate.console.status`)."""
+    invalid, 2 waiting for a human) for the run that is current when it starts (`graygate.console.status`)."""
     releases = KubeReleases(api)
     tty = out.isatty()
     previous = None

@@ -5,8 +5,9 @@ Exit codes (also `get NAME --watch --until-done`'s):
 
     0  Succeeded
     1  Failed (rolled back), Aborted or Invalid
-    2  Paused: waiting for a human (a `pause: {}` step, a confirmPromotion hook, inconclusive analyses, a progress
-       deadline under `onProgressDeadline: pause`, a manual pause); a paused release does not end by itself
+    2  waiting for a human: Paused (a `pause: {}` step, a confirmPromotion hook, inconclusive analyses, a progress
+       deadline under `onProgressDeadline: pause`, a manual pause), or Pending for a `confirmRollout` hook's
+       approval (AwaitingConfirmation); neither ends by itself
     3  the timeout passed before any of these
 
 Which run is "current" is decided once, when the command starts, from what is there now: the release's spec as it
@@ -95,7 +96,23 @@ def exit_code(release: dict[str, Any], target: Target) -> int | None:
     if target.revision is not None and raw.get("revision") != target.revision:
         return None
     phase = raw.get("phase")
+    if phase == Phase.PENDING.value and _awaiting_rollout_approval(release):
+        return PAUSED
     return _CODES.get(Phase(phase)) if phase in {p.value for p in Phase} else None
+
+
+def _awaiting_rollout_approval(release: dict[str, Any]) -> bool:
+    """Pending until a `confirmRollout` hook it has asked already says yes: waiting for a human, like a pause
+    (the operator's own reading, `hook_records.waiting_for_rollout_approval`)."""
+    from graygate.api.spec import CanaryReleaseSpec
+    from graygate.domain.release.hook_records import waiting_for_rollout_approval
+
+    try:
+        spec = CanaryReleaseSpec.model_validate(release.get("spec") or {})
+        status = CanaryReleaseStatus.model_validate(release.get("status") or {})
+    except ValueError:
+        return False
+    return waiting_for_rollout_approval(spec, status)
 
 
 def target_of(release: dict[str, Any], template_revision: str | None) -> Target:

@@ -243,3 +243,20 @@ def test_with_track_config_the_revision_waited_for_hashes_the_configmaps_as_the_
     assert status_module.workload_revision(object(), "shop", release) not in {None, before}
     plain = {"metadata": {"name": "checkout"}, "spec": {"workload": {"name": "checkout"}}}
     assert status_module.workload_revision(object(), "shop", plain) == revision_of(template)
+
+
+def test_pending_for_a_confirm_rollout_approval_is_waiting_for_a_human_exit_2() -> None:
+    from tests.cluster_support import canary_release
+
+    hook = {
+        "name": "approve",
+        "stage": "confirmRollout",
+        "webhook": {"url": "http://hooks.qa/approve", "timeout": "500ms"},
+    }
+    release = canary_release("checkout", [{"setWeight": 10}], hooks=[hook])
+    release["metadata"].update(generation=2)
+    asked = {"name": "approve", "stage": "confirmRollout", "lastVerdict": "Fail", "calls": 1, "passed": False}
+    release["status"] = {"observedGeneration": 2, "phase": "Pending", "reason": "AwaitingConfirmation"}
+    assert exit_code(release, Target(generation=2)) is None  # not asked yet: the operator is about to
+    release["status"]["hooks"] = [asked]
+    assert exit_code(release, Target(generation=2)) == 2
