@@ -15,7 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from graygate.console.commands import VersionAction, add_status_commands, run_status_command, share_debug
+from graygate.console.commands import (
+    VersionAction,
+    add_status_commands,
+    error_exit_code,
+    run_status_command,
+    share_debug,
+)
 from graygate.errors import GraygateError
 
 DEFAULT_SANDBOX_DIR = Path(os.environ.get("GRAYGATE_SANDBOX_DIR", Path.home() / ".cache" / "graygate" / "sandbox"))
@@ -336,12 +342,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"graygate: {error}", file=sys.stderr)
-        return 1
+        return error_exit_code(args)
     except Exception as error:
         if args.debug:
             raise
         print(f"graygate: unexpected {type(error).__name__}: {error} (rerun with --debug for details)", file=sys.stderr)
-        return 1
+        return error_exit_code(args)
     return 2
 
 

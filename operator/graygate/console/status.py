@@ -9,6 +9,8 @@ Exit codes (also `get NAME --watch --until-done`'s):
        deadline under `onProgressDeadline: pause`, a manual pause), or Pending for a `confirmRollout` hook's
        approval (AwaitingConfirmation); neither ends by itself
     3  the timeout passed before any of these
+    4  could not tell: no such release, no usable kubeconfig or context, a bad `--timeout`, or the API server
+       still failing when the timeout passed (an error in between is retried: one failed GET is not an outcome)
 
 Which run is "current" is decided once, when the command starts, from what is there now: the release's spec as it
 is (`metadata.generation`: the status counts only once `status.observedGeneration` reached it, so a phase left by
@@ -33,13 +35,22 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from graygate.api import CanaryReleaseStatus, Phase, Transition
-from graygate.errors import GraygateError
+from graygate.errors import GraygateError, KubeError
 from graygate.kube.client import ApiClient
 from graygate.kube.releases import KubeReleases
 
-__all__ = ["StatusRequest", "Target", "exit_code", "parse_duration", "run_status", "target_of", "transition_line"]
+__all__ = [
+    "COULD_NOT_TELL",
+    "StatusRequest",
+    "Target",
+    "exit_code",
+    "parse_duration",
+    "run_status",
+    "target_of",
+    "transition_line",
+]
 
-SUCCEEDED, FAILED, PAUSED, TIMED_OUT = 0, 1, 2, 3
+SUCCEEDED, FAILED, PAUSED, TIMED_OUT, COULD_NOT_TELL = 0, 1, 2, 3, 4
 _CODES = {
     Phase.SUCCEEDED: SUCCEEDED,
     Phase.FAILED: FAILED,
@@ -177,7 +188,14 @@ def run_status(
             print(f"{where}: still {status.phase.value} after {request.timeout_s:g} s: timed out", file=out)
             return TIMED_OUT
         sleep(min(request.interval_s, max(0.0, deadline - clock())))
-        release = releases.get(request.namespace, request.name)
+        try:
+            release = releases.get(request.namespace, request.name)
+        except KubeError as error:
+            # One failed GET is not an outcome: retried until the deadline, and then "could not tell" (4).
+            if clock() >= deadline:
+                raise
+            print(f"graygate: {error} (retrying until the timeout)", file=sys.stderr, flush=True)
+            continue
         status = CanaryReleaseStatus.model_validate(release.get("status") or {})
         for entry in status.history:
             if (key := _key(entry)) not in seen:

@@ -76,14 +76,20 @@ HISTORY = [
 
 
 class FakeReleases:
-    def __init__(self, frames: list[dict[str, Any]]) -> None:
+    """Each GET returns the next frame (the last one forever); an exception frame is raised instead."""
+
+    def __init__(self, frames: list[Any]) -> None:
         self.frames = frames
 
     def get(self, namespace: str, name: str) -> dict[str, Any]:
-        return self.frames.pop(0) if len(self.frames) > 1 else self.frames[0]
+        frame = self.frames.pop(0) if len(self.frames) > 1 else self.frames[0]
+        if isinstance(frame, Exception):
+            raise frame
+        result: dict[str, Any] = frame
+        return result
 
 
-def _run(monkeypatch: pytest.MonkeyPatch, frames: list[dict[str, Any]], timeout_s: float = 60) -> tuple[int, str]:
+def _run(monkeypatch: pytest.MonkeyPatch, frames: list[Any], timeout_s: float = 60) -> tuple[int, str]:
     monkeypatch.setattr(status_module, "KubeReleases", lambda api: FakeReleases(frames))
     monkeypatch.setattr(status_module, "workload_revision", lambda *_: None)
     now = [0.0]
@@ -115,6 +121,39 @@ def test_status_times_out_with_3(monkeypatch: pytest.MonkeyPatch) -> None:
     code, out = _run(monkeypatch, [_release("Progressing")], timeout_s=5)
     assert code == 3
     assert out.splitlines()[-1] == "shop/checkout: still Progressing after 5 s: timed out"
+
+
+def test_an_api_error_while_waiting_is_retried_not_an_outcome(monkeypatch: pytest.MonkeyPatch) -> None:
+    from graygate.errors import ApiUnavailableError
+
+    frames = [_release("Progressing"), ApiUnavailableError("API server unreachable"), _release("Succeeded")]
+    code, out = _run(monkeypatch, frames)
+    assert code == 0
+    assert out.splitlines()[-1] == "shop/checkout: Succeeded"
+
+
+def test_an_api_still_failing_at_the_timeout_is_raised_could_not_tell(monkeypatch: pytest.MonkeyPatch) -> None:
+    from graygate.errors import ApiUnavailableError
+
+    with pytest.raises(ApiUnavailableError):
+        _run(monkeypatch, [_release("Progressing"), ApiUnavailableError("API server unreachable")], timeout_s=5)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status", "checkout", "--timeout", "soon"],
+        ["status", "checkout", "--kubeconfig", "/no/such/kubeconfig"],
+        ["get", "checkout", "--watch", "--until-done", "--kubeconfig", "/no/such/kubeconfig"],
+    ],
+    ids=" ".join,
+)
+def test_an_error_is_could_not_tell_exit_4_never_1_rolled_back(args: list[str], capsys: Any) -> None:
+    from graygate import cli
+
+    assert cli.main(args) == 4
+    assert capsys.readouterr().err.startswith("graygate: ")
+    assert cli.main(["get", "checkout", "--kubeconfig", "/no/such/kubeconfig"]) == 1  # not an outcome: 1
 
 
 def test_a_transition_line() -> None:
