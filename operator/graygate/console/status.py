@@ -41,6 +41,7 @@ from graygate.kube.releases import KubeReleases
 
 __all__ = [
     "COULD_NOT_TELL",
+    "TIMED_OUT",
     "StatusRequest",
     "Target",
     "exit_code",
