@@ -193,6 +193,8 @@ def test_a_virtualservice_write_the_api_server_refuses_is_reported_and_changes_n
         admission.delete_validating_admission_policy_binding(name)
         admission.delete_validating_admission_policy(name)
     eventually(lambda: _status(api, namespace).get("phase") == "Succeeded" or None, 40, "the release to go on")
+    # the status is written before the routes (the intent first), so the last weight follows it by a moment
+    eventually(lambda: recorder.canary_sequence()[-1:] == [100] or None, 10, "the canary at 100%")
     recorder.stop()
     assert recorder.canary_sequence() == [0, 30, 100]
 
