@@ -29,7 +29,14 @@ RESTRICTED = {
 }
 
 # The Secrets the secret scan plants its token in, which the namespaced install may read by name.
-SCANNED_SECRETS = ("hook-token", "prometheus-bearer", "prometheus-basic", "notification-url", "notification-broken")
+SCANNED_SECRETS = (
+    "hook-token",
+    "prometheus-bearer",
+    "prometheus-basic",
+    "etcd-credentials",
+    "notification-url",
+    "notification-broken",
+)
 SCANNED_CONFIG_MAPS = ("prometheus-ca",)
 
 

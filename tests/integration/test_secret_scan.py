@@ -3,8 +3,9 @@ all, and a search for the token in everything the operator shows.
 
 The operator runs as the chart runs it, logged in with the namespaced install's ServiceAccount token (so it reads
 each Secret by name, as the chart grants, and can list none). The Secrets: a webhook gate's header
-(`valueFrom.secretKeyRef`), a Prometheus gate's bearer token and another's basic-auth user name and password, and
-two notification URLs. The gates' targets are hostile: the webhook receivers echo the header they got (in a 500
+(`valueFrom.secretKeyRef`), a Prometheus gate's bearer token and another's basic-auth user name and password, an
+etcdConfig gate's etcd user name and password (a real etcd, whose auth is off: it refuses the login), and two
+notification URLs. The gates' targets are hostile: the webhook receivers echo the header they got (in a 500
 text answer and in a JSON answer), the Prometheus stand-in is an auth proxy that refuses the credentials and
 quotes them, and one notification receiver answers 500 quoting the URL and the body it got.
 
@@ -46,6 +47,7 @@ from tests.cluster_support import (
     release,
     virtual_service,
 )
+from tests.etcd_server import Etcd
 from tests.integration.chart_install import SCANNED_SECRETS, Installed
 
 PREFIX = f"planted{uuid.uuid4().hex[:12]}"
@@ -54,6 +56,8 @@ PLANTED = {
     ("prometheus-bearer", "token"): f"{PREFIX}-bearer-{uuid.uuid4().hex}",
     ("prometheus-basic", "username"): f"{PREFIX}-user-{uuid.uuid4().hex[:8]}",
     ("prometheus-basic", "password"): f"{PREFIX}-password-{uuid.uuid4().hex}",
+    ("etcd-credentials", "username"): f"{PREFIX}-etcd-user-{uuid.uuid4().hex[:8]}",
+    ("etcd-credentials", "password"): f"{PREFIX}-etcd-password-{uuid.uuid4().hex}",
 }
 
 
@@ -135,7 +139,7 @@ def leaks(text: str, planted: dict[str, str]) -> list[str]:
     return found + (["the common prefix"] if PREFIX in text else [])
 
 
-def _release(echo: Echo) -> dict[str, Any]:
+def _release(echo: Echo, etcd: Etcd) -> dict[str, Any]:
     header = [{"name": "X-Token", "valueFrom": {"secretKeyRef": {"name": "hook-token", "key": "token"}}}]
     webhook = {"timeout": "800ms", "headers": header}
     query = {"expr": "sum(up)", "max": 1}
@@ -148,7 +152,12 @@ def _release(echo: Echo) -> dict[str, Any]:
         {"name": "echo-json", "webhook": {"url": f"{echo.base}/hooks/json", **webhook}},
         {"name": "errors-bearer", "prometheus": {"source": bearer, "query": query}},
         {"name": "errors-basic", "prometheus": {"source": basic, "query": query}},
-    ]
+        {"name": "config-etcd", "etcdConfig": {
+            "etcd": {"endpoints": [etcd.endpoint], "dialTimeout": "500ms",
+                     "auth": {"secretRef": {"name": "etcd-credentials"}}},
+            "prefix": "/checkout/", "url": f"{echo.base}/config", "jsonPath": "$.configHash", "timeout": "500ms",
+        }},
+    ]  # fmt: skip
     gates[1]["webhook"]["expect"] = [{"path": "$.result", "equals": "passed"}]
     channels = [
         {"name": name, "kind": "webhook", "urlFrom": {"secretKeyRef": {"name": secret, "key": "url"}}}
@@ -189,7 +198,7 @@ def _events(api: client.ApiClient, namespace: str) -> str:
 
 def test_no_planted_secret_shows_anywhere_but_where_it_is_sent(
     request: pytest.FixtureRequest, sandbox: ControlPlane, api: client.ApiClient, namespaced: Installed,
-    echo: Echo, tmp_path: Path,
+    echo: Echo, etcd: Etcd, tmp_path: Path,
 ) -> None:  # fmt: skip
     namespace = namespaced.watched[1]
     planted = _plant(api, namespace, echo)
@@ -204,7 +213,7 @@ def test_no_planted_secret_shows_anywhere_but_where_it_is_sent(
     )
     operator.start()
     try:
-        custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=_release(echo))
+        custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=_release(echo, etcd))
         eventually(
             lambda: (release(api, namespace, "checkout").get("status") or {}).get("phase") == "Failed",
             40,
@@ -244,7 +253,9 @@ def test_no_planted_secret_shows_anywhere_but_where_it_is_sent(
         "graygate get checkout": _cli(sandbox, namespace, "get", "checkout"),
         "graygate status checkout": _cli(sandbox, namespace, "status", "checkout", "--timeout=5s"),
     }
-    assert "echo-text" in searched["release (spec and status)"], "the failing gate's answer is in the status"
+    shown = searched["release (spec and status)"]
+    for gate in ("echo-text", "echo-json", "errors-bearer", "errors-basic", "config-etcd"):
+        assert f'"gate": "{gate}"' in shown, f"gate {gate} ran: its result is in the status"
     found = {where: leaks(text, planted) for where, text in searched.items()}
     lines = ["| searched | bytes | planted values found |", "|---|---|---|"]
     lines += [f"| {where} | {len(text)} | {', '.join(found[where]) or 'none'} |" for where, text in searched.items()]
