@@ -186,8 +186,9 @@ def _plant(api: client.ApiClient, namespace: str, echo: Echo) -> dict[str, str]:
 def _cli(sandbox: ControlPlane, namespace: str, *args: str) -> str:
     argv = [sys.executable, "-m", "graygate.cli", *args, f"--kubeconfig={sandbox.kubeconfig}", "-n", namespace]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-    assert result.stdout, f"graygate {' '.join(args)} printed nothing: {result.stderr}"
-    return result.stdout + result.stderr
+    shown = result.stdout + result.stderr
+    assert "checkout" in shown, f"graygate {' '.join(args)} did not show the release: {shown}"
+    return shown
 
 
 def _events(api: client.ApiClient, namespace: str) -> str:
