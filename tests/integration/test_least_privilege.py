@@ -85,7 +85,8 @@ def table_text(mode: str, rows: list[Row], places: dict[str | None, str]) -> str
     """One line per place and resource: the verbs allowed (with the names a grant is limited to) and refused."""
     cells: dict[tuple[str, str], tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     for row in rows:
-        resource = f"{row.resource}.{row.group}" if row.group else row.resource
+        name, _, sub = row.resource.partition("/")
+        resource = (f"{name}.{row.group}" if row.group else name) + (f"/{sub}" if sub else "")
         place = "cluster" if row.verb == "impersonate" else places[row.namespace]
         allowed, refused = cells[(place, resource)]
         named = row.name and row.name not in (ABSENT, UNLISTED) and row.verb != "impersonate"
@@ -135,8 +136,9 @@ def test_namespaced_allows_exactly_what_graygate_needs_where_it_watches(
 
 
 def test_the_operator_completes_a_release_under_the_charts_rbac_on_a_read_only_root(
-    sandbox: ControlPlane, api: client.ApiClient, namespaced: Installed, tmp_path: Path
-) -> None:
+    request: pytest.FixtureRequest, sandbox: ControlPlane, api: client.ApiClient, namespaced: Installed,
+    tmp_path: Path,
+) -> None:  # fmt: skip
     """The real operator, logged in with the chart's ServiceAccount token (namespaced mode, not the admin token),
     drives a release in a namespace it watches to the end, and writes nothing outside its scratch directory."""
     watched = namespaced.watched[0]
@@ -166,3 +168,4 @@ def test_the_operator_completes_a_release_under_the_charts_rbac_on_a_read_only_r
     assert "Forbidden" not in operator.log(), "the chart's RBAC must grant every verb the operator uses"
     assert len(operator.trace_path.read_text().splitlines()) > 100, "strace recorded the operator's file calls"
     assert operator.writes_outside() == [], "a read-only root filesystem would refuse these"
+    _show(request, f"the operator's filesystem writes: {len(operator.writes())}, all in its scratch directory")

@@ -56,7 +56,8 @@ def _unconfined_seccomp(pod: Pod) -> None:
 
 
 def _privileged(pod: Pod) -> None:
-    _container(pod)["securityContext"]["privileged"] = True
+    # A privileged container may not forbid privilege escalation (the API's own validation says so).
+    _container(pod)["securityContext"] |= {"privileged": True, "allowPrivilegeEscalation": True}
 
 
 def _host_path(pod: Pod) -> None:
@@ -75,7 +76,7 @@ WEAKENINGS: dict[str, tuple[Callable[[Pod], None], str]] = {
     "capabilities not dropped": (_capabilities_kept, "unrestricted capabilities"),
     "seccomp Unconfined": (_unconfined_seccomp, "seccompProfile"),
     "privileged": (_privileged, "privileged"),
-    "a hostPath volume": (_host_path, "hostPath volumes"),
+    "a hostPath volume": (_host_path, "restricted volume types"),
     "hostNetwork": (_host_network, "host namespaces"),
 }
 

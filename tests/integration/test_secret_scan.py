@@ -27,6 +27,7 @@ import threading
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -249,11 +250,16 @@ def test_no_planted_secret_shows_anywhere_but_where_it_is_sent(
         "webhook gate payloads": "\n".join(r[3].decode() for r in echo.got("/hooks/")),
         "Prometheus query strings": "\n".join(r[1] for r in echo.got("/prometheus/")),
         "other request headers": json.dumps([{k: v for k, v in r[2].items() if k not in meant} for r in echo.requests]),
-        "graygate get": _cli(sandbox, namespace, "get"),
-        "graygate get -o wide": _cli(sandbox, namespace, "get", "-o", "wide"),
-        "graygate get checkout": _cli(sandbox, namespace, "get", "checkout"),
-        "graygate status checkout": _cli(sandbox, namespace, "status", "checkout", "--timeout=5s"),
     }
+    commands = {
+        "graygate get": ("get",),
+        "graygate get -o wide": ("get", "-o", "wide"),
+        "graygate get checkout": ("get", "checkout"),
+        "graygate status checkout": ("status", "checkout", "--timeout=5s"),
+    }
+    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+        outputs = pool.map(lambda args: _cli(sandbox, namespace, *args), commands.values())
+        searched |= dict(zip(commands, outputs, strict=True))
     shown = searched["release (spec and status)"]
     for gate in ("echo-text", "echo-json", "errors-bearer", "errors-basic", "config-etcd"):
         assert f'"gate": "{gate}"' in shown, f"gate {gate} ran: its result is in the status"
