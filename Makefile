@@ -25,10 +25,13 @@ $(BIN)/.installed: pyproject.toml
 venv: $(BIN)/.installed ## the virtual environment with graygate and its dev tools
 
 .PHONY: system-packages
-system-packages: ## Debian's prometheus for the traffic lab (installed once; needs root, as CI is; its system service, which would listen on every interface, is left off: the lab runs its own on 127.0.0.1)
+system-packages: ## Debian's prometheus for the traffic lab and strace (installed once; needs root, as CI is; its system service, which would listen on every interface, is left off: the lab runs its own on 127.0.0.1)
 	@command -v prometheus >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
 	  if [ -d /run/systemd/system ]; then systemctl disable --now prometheus.service; fi; }
+	@# strace records the operator's filesystem writes in the read-only-root test (tests/integration/traced_operator.py).
+	@command -v strace >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends strace; }
 
 .PHONY: toolchain
 toolchain: ## build kube-apiserver, etcd, kube-controller-manager, kube-scheduler, istiod, kwok, helm, actionlint and argolua (Argo CD's Lua), and fetch the Istio and Gateway API CRDs, once into .cache/

@@ -14,12 +14,18 @@ Why it is built this way:
   rotated token takes effect at once, and no session is shared between threads. A CA bundle is written once per
   distinct bundle to a private temporary directory (the client takes a file path) and removed on `close()`.
 * The evaluation time is the `now` passed in, never the clock.
+* A server that echoes the credentials it got (an auth proxy's "token X not accepted") would put a Secret's value
+  in the status, Events, notifications and logs: every credential of the source (the token, the password, the user
+  name, the encoded basic pair) is replaced by `<secret>` in a failure's message and in the series' labels, before
+  the message is cut to its length bound (a cut value would no longer be found).
 """
 
 from __future__ import annotations
 
 import ast
 import asyncio
+import base64
+import dataclasses
 import hashlib
 import json
 import re
@@ -43,6 +49,10 @@ __all__ = ["PrometheusProvider"]
 _STATUS = re.compile(r"HTTP Status Code (\d+) \((b(?:'.*'|\".*\"))\)$", re.DOTALL)
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
 _BACKSTOP_S = 1.0
+SECRET = "<secret>"
+"""What a credential echoed by the server is replaced with."""
+_SHORTEST_HIDDEN_NAME = 4
+"""A user name shorter than this is not hidden: it cannot be told from the ordinary words of a message."""
 
 
 class _Unexpected(Exception):
@@ -108,7 +118,14 @@ def _connect(source: MetricSource, ca_file: Path | None) -> PrometheusConnect:
 
 
 def _query(source: MetricSource, promql: str, now: datetime, ca_file: Path | None) -> MetricReading:
-    """The blocking part, run in a worker thread."""
+    """The blocking part, run in a worker thread; what the server said, without the source's credentials."""
+    hidden = credentials(source)
+    return _hide_in_reading(_ask(source, promql, now, ca_file, hidden), hidden)
+
+
+def _ask(
+    source: MetricSource, promql: str, now: datetime, ca_file: Path | None, hidden: tuple[str, ...]
+) -> MetricReading:
     client = _connect(source, ca_file)
     where = source.address
     params = {"time": f"{now.timestamp():.3f}", "timeout": f"{source.timeout_s:g}"}
@@ -124,7 +141,7 @@ def _query(source: MetricSource, promql: str, now: datetime, ca_file: Path | Non
             return _failed(promql, QueryFailure.TIMEOUT, f"no answer from {where} in {source.timeout_s:g}s")
         return _failed(promql, QueryFailure.UNREACHABLE, f"cannot connect to {where}: {_short(e)}")
     except PrometheusApiClientException as e:
-        return _http_failure(promql, where, str(e))
+        return _http_failure(promql, where, str(e), hidden)
     except _Unexpected as e:
         return _failed(promql, e.kind, str(e) if e.kind is QueryFailure.REJECTED else f"{where}: {e}")
     except (requests.exceptions.JSONDecodeError, KeyError, TypeError, ValueError) as e:
@@ -152,18 +169,45 @@ def _samples(raw: object) -> tuple[MetricSeries, ...]:
     return tuple(samples)
 
 
+def credentials(source: MetricSource) -> tuple[str, ...]:
+    """The values a server's answer must not be allowed to carry into a message, longest first (a value inside
+    another is replaced after it)."""
+    values = {source.bearer_token or ""}
+    if source.basic_auth is not None:
+        username, password = source.basic_auth.username, source.basic_auth.password
+        pair = base64.b64encode(f"{username}:{password}".encode()).decode()
+        values |= {password, pair, username if len(username) >= _SHORTEST_HIDDEN_NAME else ""}
+    return tuple(sorted(values - {""}, key=len, reverse=True))
+
+
+def hide(text: str, values: tuple[str, ...]) -> str:
+    for value in values:
+        text = text.replace(value, SECRET)
+    return text
+
+
+def _hide_in_reading(reading: MetricReading, values: tuple[str, ...]) -> MetricReading:
+    if not values:
+        return reading
+    samples = tuple(
+        MetricSeries(labels=tuple((name, hide(value, values)) for name, value in series.labels), value=series.value)
+        for series in reading.samples
+    )
+    return dataclasses.replace(reading, message=hide(reading.message, values), samples=samples)
+
+
 def _number(text: object) -> float:
     """Prometheus writes values as strings: `"0.5"`, `"NaN"`, `"+Inf"`."""
     return float(str(text))
 
 
-def _http_failure(promql: str, where: str, message: str) -> MetricReading:
+def _http_failure(promql: str, where: str, message: str, hidden: tuple[str, ...]) -> MetricReading:
     """The client's exception text is `HTTP Status Code 400 (b'<body>')`: recover the status and what the body
-    says (Prometheus's JSON `error`, else the body's beginning)."""
-    status, said = 0, message[:300]
+    says (Prometheus's JSON `error`, else the body's beginning), without the values in `hidden`."""
+    status, said = 0, hide(message, hidden)[:300]
     if match := _STATUS.search(message):
         status = int(match.group(1))
-        said = _said(match.group(2))
+        said = _said(match.group(2), hidden)
     if status in (401, 403):
         kind = QueryFailure.UNAUTHORIZED
     elif status in (400, 422):
@@ -173,17 +217,17 @@ def _http_failure(promql: str, where: str, message: str) -> MetricReading:
     return _failed(promql, kind, f"{where} answered HTTP {status}: {said}")
 
 
-def _said(body_repr: str) -> str:
+def _said(body_repr: str, hidden: tuple[str, ...]) -> str:
     try:
         body = ast.literal_eval(body_repr)
         text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body)
     except (ValueError, SyntaxError):
-        return body_repr[:300]
+        return hide(body_repr, hidden)[:300]
     try:
         said = json.loads(text).get("error")
     except (ValueError, AttributeError):
         said = None
-    return str(said) if said else " ".join(text.split())[:300]
+    return hide(str(said), hidden) if said else hide(" ".join(text.split()), hidden)[:300]
 
 
 def _read_timed_out(error: requests.ConnectionError) -> bool:

@@ -184,6 +184,9 @@ class ControlPlane:
                 f"--client-ca-file={pki.ca_cert}",
                 f"--token-auth-file={tokens}",
                 "--authorization-mode=RBAC",
+                # On by default; named so that a namespace's pod-security.kubernetes.io labels are enforced here
+                # whatever a later release's defaults are.
+                "--enable-admission-plugins=PodSecurity",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-account-key-file={pki.service_account_pub}",
                 f"--service-account-signing-key-file={pki.service_account_key}",
