@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-__all__ = ["PROMQL_ATTEMPTS", "PromQLAttempt", "markdown"]
+__all__ = ["OUTBOUND_ATTEMPTS", "PROMQL_ATTEMPTS", "OutboundAttempt", "PromQLAttempt", "markdown"]
 
 REFUSED = None
 """The outcome of an attempt graygate refuses: nothing is sent."""
@@ -90,5 +90,80 @@ def promql_table() -> str:
     return markdown(rows, ("attempt", "template", "value", "query sent"))
 
 
+@dataclass(frozen=True)
+class OutboundAttempt:
+    """A URL a release names, how its host resolves (empty: it is an address, or is refused before resolution),
+    and the allowlist in force: `refused` names the rule that stops it (None: the call is made)."""
+
+    what: str
+    url: str
+    resolves_to: tuple[str, ...] = ()
+    allowlist: str = ""
+    refused: str | None = None
+
+
+METADATA = "a cloud metadata"
+LINK_LOCAL = "a link-local address"
+
+OUTBOUND_ATTEMPTS: tuple[OutboundAttempt, ...] = (
+    OutboundAttempt("the metadata service", "http://169.254.169.254/latest/meta-data/", refused=METADATA),
+    OutboundAttempt("ECS task credentials", "http://169.254.170.2/v2/credentials", refused=METADATA),
+    OutboundAttempt("another link-local address", "http://169.254.10.1:8080/", refused=LINK_LOCAL),
+    OutboundAttempt("IPv6 link-local", "http://[fe80::1]/", refused=LINK_LOCAL),
+    OutboundAttempt("IPv6 link-local with a zone", "http://[fe80::1%25eth0]/", refused=LINK_LOCAL),
+    OutboundAttempt("AWS's IPv6 metadata", "http://[fd00:ec2::254]/latest/", refused=METADATA),
+    OutboundAttempt("IPv4-mapped IPv6", "http://[::ffff:169.254.169.254]/", refused=METADATA),
+    OutboundAttempt("NAT64", "http://[64:ff9b::a9fe:a9fe]/", refused=METADATA),
+    OutboundAttempt("decimal IPv4", "http://2852039166/", refused=METADATA),
+    OutboundAttempt("hexadecimal IPv4", "http://0xa9fea9fe/", refused=METADATA),
+    OutboundAttempt("octal dotted IPv4", "http://0251.0376.0251.0376/", refused=METADATA),
+    OutboundAttempt("two-part IPv4", "http://169.254.43518/", refused=METADATA),
+    OutboundAttempt("GCP's metadata name", "http://metadata.google.internal/computeMetadata/v1/", refused=METADATA),
+    OutboundAttempt("the name with a final dot, in capitals", "http://METADATA.google.internal./", refused=METADATA),
+    OutboundAttempt("Alibaba Cloud's metadata", "http://100.100.100.200/latest/", refused=METADATA),
+    OutboundAttempt("Azure's WireServer", "http://168.63.129.16/", refused=METADATA),
+    OutboundAttempt(
+        "a name resolving to the metadata service", "http://rebind.test/", ("169.254.169.254",), refused=METADATA
+    ),
+    OutboundAttempt("a name resolving to IPv6 link-local", "http://v6.test/", ("fe80::5",), refused=LINK_LOCAL),
+    OutboundAttempt(
+        "a name with one good and one bad address",
+        "http://mixed.test/",
+        ("127.0.0.1", "169.254.169.254"),
+        refused=METADATA,
+    ),
+    OutboundAttempt(
+        "an allowed wildcard does not make it explicit",
+        "http://x.rebind.test/",
+        ("169.254.169.254",),
+        "http://*.rebind.test",
+        METADATA,
+    ),
+    OutboundAttempt(
+        "an entry naming the host allows it", "http://node-dns.test/", ("169.254.20.10",), "http://node-dns.test"
+    ),
+    OutboundAttempt(
+        "an entry naming the address allows it", "http://169.254.169.254/", allowlist="http://169.254.169.254"
+    ),
+    OutboundAttempt("loopback", "http://127.0.0.1:8080/", ()),
+    OutboundAttempt("a cluster name", "http://checkout.shop.svc/", ("10.96.0.12",)),
+    OutboundAttempt("a name that looks like metadata", "http://metadata.shop.svc/", ("10.96.0.13",)),
+)
+
+
+def outbound_table() -> str:
+    rows = [
+        (
+            a.what,
+            f"`{a.url}`",
+            ", ".join(a.resolves_to) or "-",
+            f"`{a.allowlist}`" if a.allowlist else "-",
+            "refused: " + a.refused if a.refused else "called",
+        )
+        for a in OUTBOUND_ATTEMPTS
+    ]
+    return markdown(rows, ("attempt", "URL", "resolves to", "allowlist", "outcome"))
+
+
 if __name__ == "__main__":
-    sys.stdout.write(promql_table() + "\n")
+    sys.stdout.write(f"PromQL\n\n{promql_table()}\n\nOutbound calls\n\n{outbound_table()}\n")

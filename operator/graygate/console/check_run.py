@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -30,6 +31,7 @@ from graygate.console.reachability import judged_from_here
 from graygate.console.templates import ClusterTemplates, FileTemplates
 from graygate.domain.analysis.judge import judge
 from graygate.domain.analysis.promql import QueryScope
+from graygate.domain.outbound import AddressRules
 from graygate.domain.release.gate_templates import expand
 from graygate.domain.release.hook_records import analysis_of, hooks_of
 from graygate.errors import GateError, GraygateError
@@ -113,7 +115,9 @@ def run_check(request: CheckRequest, now: datetime | None = None) -> CheckReport
     )
 
     async def measure() -> CheckReport:
-        tools = GateTools(metrics=PrometheusProvider(), secrets=OfflineSecrets(), default_prometheus=request.prometheus)
+        trusted = AddressRules.naming([urlsplit(request.prometheus).hostname or ""] if request.prometheus else [])
+        provider = PrometheusProvider(trusted)
+        tools = GateTools(metrics=provider, secrets=OfflineSecrets(), default_prometheus=request.prometheus)
         runner = GateRunner(tools)
         try:
             measurements = await runner.measure(before, when, replace(scope, stage=PRE_ROLLOUT)) if before else []

@@ -31,7 +31,7 @@ from graygate.api.gates import GateCheck, HttpProbe
 from graygate.domain.analysis.http_probe import HttpProbeMeasurement
 from graygate.domain.analysis.promql import QueryScope
 from graygate.gates.tools import GateTools, expect
-from graygate.http.client import Answer, HttpClient, HttpConnectionFailure, HttpFailure, HttpTimeout
+from graygate.http.client import Answer, HttpClient, HttpConnectionFailure, HttpFailure, HttpTimeout, Outbound
 
 __all__ = ["HttpProbeObserver", "HttpProbeRequest", "ProbeReading"]
 
@@ -90,11 +90,11 @@ class HttpProbeObserver:
 
     @classmethod
     def of(cls, tools: GateTools) -> HttpProbeObserver:
-        return cls()
+        return cls(outbound=tools.outbound)
 
-    def __init__(self, *, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.perf_counter, outbound: Outbound | None = None) -> None:
         self._clock = clock
-        self._client = HttpClient(USER_AGENT, name="HTTP probe gate")
+        self._client = HttpClient(USER_AGENT, name="HTTP probe gate", outbound=outbound)
 
     async def observe(
         self, gate: str, check: GateCheck, now: datetime, scope: QueryScope | None = None
