@@ -78,6 +78,8 @@ def json_document(download: Download) -> DocumentReading[object]:
         document = json.loads(download.body)
     except ValueError as error:
         return DocumentReading(url=download.url, error=f"the answer is not JSON: {error}")
+    except RecursionError:
+        return DocumentReading(url=download.url, error="the answer is JSON nested deeper than graygate reads")
     if document is None:
         return DocumentReading(url=download.url, error="the answer is JSON null")
     return DocumentReading(url=download.url, content=document)

@@ -226,5 +226,5 @@ def _json(body: bytes) -> tuple[bool, object]:
         return False, None
     try:
         return True, json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
         return False, None

@@ -1,11 +1,13 @@
-"""A `requests` session for the Prometheus client that follows no redirect and connects only to checked addresses.
+"""A `requests` session for the Prometheus client that follows no redirect, reads an answer only up to a bound,
+and connects only to checked addresses.
 
 Why: the Prometheus address may be a release's (`source.address`), and `requests` would follow a redirect to any
 host and connect to whatever a name resolves to. Here a redirect is an answer (the client reports its 3xx), the
 host's addresses are resolved once, each is checked against the operator's address rules
 (`graygate.domain.outbound`), and the socket is opened to a checked address, never re-resolved: the TLS name and
 the Host header stay the URL's. Through a proxy (`HTTPS_PROXY`) the connection is the proxy's, and the proxy
-decides where the request goes: the rules then apply to the proxy's address only.
+decides where the request goes: the rules then apply to the proxy's address only. An answer larger than
+`MAX_ANSWER_BYTES` is `AnswerTooLarge` after that many bytes, never read whole into memory.
 """
 
 from __future__ import annotations
@@ -23,7 +25,19 @@ from urllib3.util import connection
 
 from graygate.domain.outbound import AddressRules
 
-__all__ = ["AddressRefused", "Lookup", "checked_adapter", "refusal_in", "session", "system_lookup"]
+__all__ = [
+    "MAX_ANSWER_BYTES",
+    "AddressRefused",
+    "AnswerTooLarge",
+    "Lookup",
+    "checked_adapter",
+    "refusal_in",
+    "session",
+    "system_lookup",
+]
+
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+"""The most of a Prometheus answer read (a gate's query answers one number, or a few series)."""
 
 Lookup = Callable[[str, int], Sequence[str]]
 """A host's addresses, as `getaddrinfo` gives them."""
@@ -41,10 +55,30 @@ class AddressRefused(NewConnectionError):
         self.refusal = reason
 
 
-class _NoRedirects(requests.Session):
+class AnswerTooLarge(requests.RequestException):
+    """The answer's body passed the bound; the rest was not read."""
+
+
+class _Bounded(requests.Session):
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self._limit = limit
+
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs["allow_redirects"] = False
-        return super().request(*args, **kwargs)
+        kwargs["stream"] = True
+        response = super().request(*args, **kwargs)
+        chunks, size = [], 0
+        try:
+            for chunk in response.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > self._limit:
+                    raise AnswerTooLarge(f"the answer is larger than {self._limit // 1024} KiB; the rest was not read")
+                chunks.append(chunk)
+        finally:
+            response.close()
+        response._content = b"".join(chunks)  # what `content`, `text` and `json()` read from then on
+        return response
 
 
 def _connections(rules: AddressRules, lookup: Lookup) -> tuple[type[HTTPConnection], type[HTTPSConnection]]:
@@ -102,9 +136,10 @@ def checked_adapter(rules: AddressRules, lookup: Lookup, **kwargs: Any) -> HTTPA
     return Adapter(**kwargs)
 
 
-def session(rules: AddressRules, lookup: Lookup, **adapter: Any) -> requests.Session:
-    """A session that follows no redirect and connects through the rules, for every http(s) URL."""
-    made = _NoRedirects()
+def session(rules: AddressRules, lookup: Lookup, limit: int = MAX_ANSWER_BYTES, **adapter: Any) -> requests.Session:
+    """A session that follows no redirect, reads at most `limit` bytes of an answer and connects through the rules,
+    for every http(s) URL."""
+    made = _Bounded(limit)
     for prefix in ("http://", "https://"):
         made.mount(prefix, checked_adapter(rules, lookup, **adapter))
     return made

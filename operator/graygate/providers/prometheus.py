@@ -41,7 +41,14 @@ from urllib3.util.retry import Retry
 from graygate.domain.outbound import AddressRules
 from graygate.errors import ProviderError
 from graygate.ports.metrics import MetricReading, MetricSeries, MetricSource, QueryFailure
-from graygate.providers.checked_session import Lookup, checked_adapter, refusal_in, session, system_lookup
+from graygate.providers.checked_session import (
+    AnswerTooLarge,
+    Lookup,
+    checked_adapter,
+    refusal_in,
+    session,
+    system_lookup,
+)
 
 __all__ = ["PrometheusProvider"]
 
@@ -123,6 +130,10 @@ def _query(
     try:
         raw = client.custom_query(promql, params=params)
         return MetricReading(query=promql, samples=_samples(raw))
+    except AnswerTooLarge as e:
+        return _failed(promql, QueryFailure.BAD_RESPONSE, f"{where}: {e}")
+    except RecursionError:
+        return _failed(promql, QueryFailure.BAD_RESPONSE, f"{where} answered JSON nested deeper than graygate reads")
     except requests.Timeout:
         return _failed(promql, QueryFailure.TIMEOUT, f"no answer from {where} in {source.timeout_s:g}s")
     except requests.exceptions.SSLError as e:
