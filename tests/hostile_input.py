@@ -151,6 +151,12 @@ OUTBOUND_ATTEMPTS: tuple[OutboundAttempt, ...] = (
 )
 
 
+def _refusal_cell(refused: str | None) -> str:
+    if refused is None:
+        return "called"
+    return "refused (cloud metadata)" if refused == METADATA else "refused (link-local)"
+
+
 def outbound_table() -> str:
     rows = [
         (
@@ -158,7 +164,7 @@ def outbound_table() -> str:
             f"`{a.url}`",
             ", ".join(a.resolves_to) or "-",
             f"`{a.allowlist}`" if a.allowlist else "-",
-            "refused: " + a.refused if a.refused else "called",
+            _refusal_cell(a.refused),
         )
         for a in OUTBOUND_ATTEMPTS
     ]

@@ -70,6 +70,22 @@ def _selected(attempt: PromQLAttempt) -> set[str]:
     return set(NAMES)
 
 
+def _escaped_before(template: str, value: str) -> str:
+    """The rendering graygate had before places: a backslash and a double quote escaped, wherever the placeholder."""
+    return template.replace("{{ canaryHost }}", value.replace("\\", "\\\\").replace('"', '\\"'))
+
+
+async def _before(provider: PrometheusProvider, prometheus: Prometheus, attempt: PromQLAttempt) -> str:
+    query = _escaped_before(attempt.template, attempt.value)
+    reading = await provider.query(MetricSource(address=prometheus.url), query, datetime.now(UTC))
+    if reading.failure is not None:
+        return "refused by Prometheus: " + reading.message.split(": ", 1)[-1][:60]
+    names = [dict(series.labels).get("name") for series in reading.samples]
+    if None in names:
+        return "broke out: a series without the label"
+    return "same" if set(names) == _selected(attempt) else f"selected {len(names)} of {len(NAMES)}"
+
+
 async def test_every_hostile_value_selects_only_itself(prometheus: Prometheus) -> None:
     provider = PrometheusProvider()
     rows: list[tuple[str, ...]] = []
@@ -81,17 +97,13 @@ async def test_every_hostile_value_selects_only_itself(prometheus: Prometheus) -
             names = [dict(series.labels).get("name") for series in reading.samples]
             assert None not in names, f"{attempt.what}: a series without the label: the query broke out"
             assert set(names) == _selected(attempt), attempt.what
-            rows.append(
-                (
-                    attempt.what,
-                    f"{len(names)} of {len(NAMES)}",
-                    "only its own"
-                    if len(names) == 1
-                    else "all others"
-                    if "!~" in attempt.template
-                    else "all (no matcher)",
-                )
-            )
+            which = "only its own" if len(names) == 1 else "all others" if "!~" in attempt.template else "all"
+            before = await _before(provider, prometheus, attempt)
+            rows.append((attempt.what, f"{len(names)} of {len(NAMES)}: {which}", before))
     finally:
         await provider.close()
-    sys.stdout.write("\n" + markdown(rows, ("attempt", "series selected", "which")) + "\n")
+    sys.stdout.write(
+        "\n"
+        + markdown(rows, ("attempt", "series selected", "with the escaping before (backslash and quote only)"))
+        + "\n"
+    )
