@@ -325,7 +325,15 @@ def _etcd_settings(endpoints: str | None, tls_dir: Path | None) -> Any:
     )
 
 
+RECURSION_LIMIT = 25_000
+"""Python's recursion limit in every graygate process. The API server accepts JSON nested 10,000 levels deep (in a
+field it keeps as free JSON), and every client decodes whole objects, Kopf's watch included; Python's default
+(1,000) made one such release end the operator with a RecursionError at every start. 10,000 levels decode and
+encode within 2 MiB of a thread's stack (Linux gives 8 MiB); the spec itself is refused as Invalid at 64."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":

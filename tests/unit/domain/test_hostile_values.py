@@ -4,10 +4,11 @@ codec knows. Each bug found is named by its test."""
 from __future__ import annotations
 
 import pytest
-from release_builders import at, observe, spec, status
+from release_builders import at, manifest, observe, spec, status
 
 from graygate.api import Phase
 from graygate.api.commands import MAX_COMMAND, recorded
+from graygate.api.validation import MAX_DEPTH, InvalidSpec, nesting_problem, parse_spec
 from graygate.domain.analysis.webhook import snippet
 from graygate.domain.compare.exposition import MAX_FAMILIES, MAX_LINES, ExpositionError, parse_exposition
 from graygate.domain.release.commands import pending_command
@@ -59,3 +60,26 @@ def test_an_exposition_of_too_many_families_is_refused_where_it_passes_the_bound
 def test_bug_an_unknown_charset_raised_lookup_error_in_the_webhook_snippet() -> None:
     assert snippet(b"caf\xe9 ok", "x-nobody-knows") == "caf\ufffd ok"
     assert snippet(b"caf\xe9 ok", "latin-1") == "café ok"
+
+
+def _nested(depth: int) -> object:
+    value: object = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(("depth", "refused"), [(50, False), (70, True), (10_000, True)])
+def test_a_spec_nested_past_the_bound_is_invalid_with_the_path(depth: int, refused: bool) -> None:
+    body = manifest(analysis={"interval": "10s", "gateRefs": [{"name": "t", "args": {"x": _nested(depth)}}]})
+    problem = nesting_problem(body)
+    if not refused:
+        assert problem is None
+        assert not isinstance(parse_spec(body), InvalidSpec)
+        return
+    assert problem is not None
+    assert problem.startswith("spec.analysis.gateRefs[0].args.x[0]")
+    assert problem.endswith(f"nested more than {MAX_DEPTH} levels deep; graygate reads at most {MAX_DEPTH}")
+    invalid = parse_spec(body)
+    assert isinstance(invalid, InvalidSpec)
+    assert invalid.problems == (problem,)
