@@ -223,7 +223,12 @@ async def test_bug_an_unknown_charset_made_the_probe_fail_with_unknown_encoding(
 
 async def test_bug_json_nested_past_the_parser_raised_recursion_error_in_the_judge(served: Served) -> None:
     url = served.url("/deep-json?type=application/json")
-    (verdict,) = await verdicts(probe("deep", url, jsonPath={"path": "$.ready", "equals": "true"}))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)  # Python's default, whatever another test of this process set
+    try:
+        (verdict,) = await verdicts(probe("deep", url, jsonPath={"path": "$.ready", "equals": "true"}))
+    finally:
+        sys.setrecursionlimit(limit)
     assert verdict.outcome is Outcome.FAIL
     assert "the body is JSON nested deeper than graygate reads, cannot check $.ready" in verdict.reason
     ROWS.append(
