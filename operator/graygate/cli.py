@@ -175,9 +175,22 @@ def _add_cluster_flags(parser: argparse.ArgumentParser, *, all_namespaces: bool 
     parser.add_argument("--context", help="the kubeconfig context to use (default: its current-context)")
 
 
+RECURSION_LIMIT = 25_000
+"""Python's recursion limit wherever graygate reads objects from the API server. The API server accepts JSON nested
+10,000 levels deep (in a field it keeps as free JSON), and every client decodes whole objects, Kopf's watch included;
+Python's default (1,000) made one such release end the operator with a RecursionError at every start. 10,000 levels
+decode and encode within 2 MiB of a thread's stack (Linux gives 8 MiB); the spec itself is refused as Invalid at 64
+levels (`api.validation.nesting_problem`)."""
+
+
+def _read_deep_objects() -> None:
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
+
+
 def _cluster(args: argparse.Namespace) -> tuple[Any, str]:
     from graygate.kube.client import api_client, current_namespace
 
+    _read_deep_objects()
     return (
         api_client(args.kubeconfig, args.context),
         args.namespace or current_namespace(args.kubeconfig, args.context),
@@ -270,6 +283,7 @@ def _say(text: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    _read_deep_objects()
     if args.tick_interval <= 0:
         raise GraygateError("--tick-interval must be a positive number of seconds")
     if args.kubeconfig is not None:

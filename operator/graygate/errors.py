@@ -20,6 +20,8 @@ test keeps it current.
     │   └── HttpFailure                no answer came: a protocol error, an invalid URL, a reset (graygate.http.client)
     │       ├── HttpConnectionFailure  the connection could not be made (refused, no route, a name that does not
     │       │                          resolve, TLS)
+    │       │   └── HttpRefused        the operator's address rules refused the host or an address it resolves to;
+    │       │                          nothing was sent
     │       └── HttpTimeout            no answer within the request's timeout
     ├── IllegalCommandError            the command makes no sense in the release's current phase
     │                                  (graygate.console.controls)

@@ -15,6 +15,7 @@ from graygate.freeze import FreezeSwitch
 from graygate.gates.prometheus_login import DefaultCredentials
 from graygate.gates.runner import GateRunner
 from graygate.gates.tools import GateTools
+from graygate.http.client import Outbound
 from graygate.kube.client import ApiClient, api_client, close_client
 from graygate.kube.destinationrules import KubeDestinationRules
 from graygate.kube.events import KubeEvents
@@ -151,8 +152,12 @@ async def wire(settings: OperatorSettings, metrics: OperatorMetrics, kube: KubeA
     if kube is None:
         api = api_client(settings.kubeconfig)
         kube = kube_adapters(api, settings.instance)
+    # The default Prometheus is the platform team's own choice: its host is an explicit exception to the address
+    # rules, as an allowlist entry naming it would be.
+    addresses = settings.probe_url_allowlist.addresses(settings.prometheus_address)
     tools = GateTools(
-        metrics=PrometheusProvider(),
+        metrics=PrometheusProvider(addresses),
+        outbound=Outbound(addresses),
         secrets=kube.secrets,
         default_prometheus=settings.prometheus_address,
         default_credentials=(

@@ -24,7 +24,14 @@ from graygate.api.gates.prometheus import (
     RequestDuration,
     RequestSuccessRate,
 )
-from graygate.api.gates.promql import VARIABLES, PromQLTemplate, UnresolvedVariable, promql_duration, render_template
+from graygate.api.gates.promql import (
+    VARIABLES,
+    PromQLTemplate,
+    UnresolvedVariable,
+    UnsafeValue,
+    promql_duration,
+    render_template,
+)
 from graygate.api.refs import ConfigMapRef, SecretRef
 from graygate.api.resource import API_VERSION, GROUP, KIND, PLURAL, SHORT_NAMES, VERSION, CanaryRelease, ObjectMeta
 from graygate.api.spec import Analysis, CanaryReleaseSpec, PauseSpec, Step, Weight, WorkloadRef
@@ -125,6 +132,7 @@ __all__ = [
     "TrafficRouting",
     "Transition",
     "UnresolvedVariable",
+    "UnsafeValue",
     "Weight",
     "WorkloadRef",
     "describe_errors",

@@ -11,11 +11,17 @@ Actions: `promote` (finish the current step now), `promote-full` (straight to 10
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["COMMAND_ANNOTATION", "Action", "Command", "CommandSyntaxError", "parse_command"]
+__all__ = ["COMMAND_ANNOTATION", "MAX_COMMAND", "Action", "Command", "CommandSyntaxError", "parse_command", "recorded"]
+
+MAX_COMMAND = 256
+"""The longest command read (`promote-full/` and a 63-character id is 76). An annotation value may be 256 KiB: a
+longer one is refused without being quoted whole, and recorded by its digest (`recorded`), so it never grows the
+status or an Event."""
 
 COMMAND_ANNOTATION = "graygate.dev/command"
 
@@ -46,8 +52,21 @@ class Command:
     value: str
 
 
+def recorded(value: str) -> str:
+    """How a command value is kept in `status.lastCommand.value` and compared there: itself, or when longer than
+    `MAX_COMMAND` its beginning, length and SHA-256 (still one value per distinct text)."""
+    if len(value) <= MAX_COMMAND:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{value[:32]}… ({len(value)} characters, sha256 {digest})"
+
+
 def parse_command(value: str) -> Command:
     """Parse an annotation value such as `promote` or `abort/incident-42`."""
+    if len(value) > MAX_COMMAND:
+        raise CommandSyntaxError(
+            f"the command {recorded(value)!r} is longer than {MAX_COMMAND} characters: write an action and an id"
+        )
     text = value.strip()
     action_text, _, command_id = text.partition("/")
     try:

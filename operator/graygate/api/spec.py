@@ -30,7 +30,7 @@ from graygate.api.durations import Duration, Interval, format_duration
 from graygate.api.field_errors import at_field
 from graygate.api.fields import DNS_SUBDOMAIN
 from graygate.api.gates.prometheus import Prometheus
-from graygate.api.gates.promql import variables_in
+from graygate.api.gates.promql import UnsafeValue, render_template, variables_in
 from graygate.api.gateway_limits import MAX_RULES
 from graygate.api.header_routes import SetHeaderRoute
 from graygate.api.hooks import HOOK_RULES, MAX_HOOKS, Hook, check_hooks
@@ -395,11 +395,28 @@ class CanaryReleaseSpec(SpecModel):
             )
             if value is None
         }
-        templates = (check.query.expr, check.query.stable_expr) if check.query is not None else ()
-        for template in filter(None, templates):
+        templates = (("expr", check.query.expr), ("stableExpr", check.query.stable_expr)) if check.query else ()
+        # The release's own values are written into the query now, so one that cannot stay a value where its
+        # placeholder stands makes the release Invalid before any query is sent (`promql_quote`).
+        known = {
+            "canaryHost": self.canary.host,
+            "stableHost": self.stable.host,
+            "canarySubset": self.canary.subset,
+            "stableSubset": self.stable.subset,
+            "canaryWorkload": self.canary_deployment(),
+            "stableWorkload": self.stable_deployment(),
+        }
+        for field, template in templates:
+            if template is None:
+                continue
             for name in variables_in(template):
                 if name in missing:
                     raise ValueError(f"gate {gate}: the query uses {{{{ {name} }}}} but {missing[name]}")
+            stand_ins = {name: known.get(name) or "x" for name in variables_in(template)}
+            try:
+                render_template(template, stand_ins)
+            except UnsafeValue as error:
+                raise ValueError(f"gate {gate}: prometheus.query.{field}: {error}") from None
 
     def canary_deployment(self) -> str | None:
         """The Deployment behind the canary destination: the followed workload, or `canaryWorkload`."""

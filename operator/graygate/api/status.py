@@ -246,7 +246,8 @@ class CommandRecord(StatusModel):
     """The last `graygate.dev/command` annotation value the operator handled; the same value is never run twice."""
 
     value: str
-    """The annotation value exactly as it was, e.g. `promote/42`."""
+    """The annotation value exactly as it was, e.g. `promote/42` (one longer than 256 characters by its beginning,
+    length and SHA-256)."""
 
     result: Literal["Applied", "Ignored"]
     """`Applied`, or `Ignored` when the command made no sense in the release's phase or could not be parsed."""

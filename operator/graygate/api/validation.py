@@ -38,9 +38,32 @@ class InvalidSpec:
         return "; ".join(self.problems)
 
 
+MAX_DEPTH = 64
+"""The deepest nesting of objects and lists a spec may have (a CanaryRelease is about 10 levels deep)."""
+
+
+def nesting_problem(raw: object, root: str = "spec", limit: int = MAX_DEPTH) -> str | None:
+    """The first path nested more than `limit` levels below `root`, as a problem, else None; counted without
+    recursion. The API server accepts JSON 10,000 levels deep in the fields it keeps as free JSON (a gate template
+    argument): such a value is refused here, before any recursive walk (pydantic's serializer stops at a few
+    hundred levels, graygate's own walks at Python's recursion limit) meets it."""
+    stack: list[tuple[object, str, int]] = [(raw, root, 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > limit:
+            return f"{path}: nested more than {limit} levels deep; graygate reads at most {limit}"
+        if isinstance(value, dict):
+            stack.extend((item, f"{path}.{key}", depth + 1) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value))
+    return None
+
+
 def parse_spec(raw: object, *, release: str | None = None) -> CanaryReleaseSpec | InvalidSpec:
     """Validate `raw` (the manifest's `spec`, camelCase) without raising; given the release's name
     (`metadata.name`), also what the spec allows only with that name (`release_problems`)."""
+    if (deep := nesting_problem(raw)) is not None:
+        return InvalidSpec((deep,))
     try:
         spec = CanaryReleaseSpec.model_validate(raw)
     except ValidationError as error:

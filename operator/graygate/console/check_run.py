@@ -20,16 +20,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from graygate.api import KIND, InvalidSpec, parse_spec
 from graygate.api.hooks import PRE_ROLLOUT, ROLLOUT
 from graygate.console.check import NOT_CALLED, CheckReport, NotCalled, UrlOverride, apply_overrides, report_of
+from graygate.console.lint_source import too_deep
 from graygate.console.reachability import judged_from_here
 from graygate.console.templates import ClusterTemplates, FileTemplates
 from graygate.domain.analysis.judge import judge
 from graygate.domain.analysis.promql import QueryScope
+from graygate.domain.outbound import AddressRules
 from graygate.domain.release.gate_templates import expand
 from graygate.domain.release.hook_records import analysis_of, hooks_of
 from graygate.errors import GateError, GraygateError
@@ -73,6 +76,8 @@ class OfflineSecrets:
 
 def load_release(text: str, source: str) -> dict[str, Any]:
     """The one CanaryRelease in `text`; raises GraygateError when there is none, several, or bad YAML."""
+    if (deep := too_deep(text)) is not None:
+        raise GraygateError(f"{source}:{deep}")
     try:
         documents = [d for d in yaml.safe_load_all(text) if isinstance(d, dict) and d.get("kind") == KIND]
     except yaml.YAMLError as error:
@@ -113,7 +118,9 @@ def run_check(request: CheckRequest, now: datetime | None = None) -> CheckReport
     )
 
     async def measure() -> CheckReport:
-        tools = GateTools(metrics=PrometheusProvider(), secrets=OfflineSecrets(), default_prometheus=request.prometheus)
+        trusted = AddressRules.naming([urlsplit(request.prometheus).hostname or ""] if request.prometheus else [])
+        provider = PrometheusProvider(trusted)
+        tools = GateTools(metrics=provider, secrets=OfflineSecrets(), default_prometheus=request.prometheus)
         runner = GateRunner(tools)
         try:
             measurements = await runner.measure(before, when, replace(scope, stage=PRE_ROLLOUT)) if before else []
@@ -139,6 +146,9 @@ def _expanded(request: CheckRequest, raw: dict[str, Any], namespace: str) -> dic
     spec = parse_spec(raw)
     if isinstance(spec, InvalidSpec) or not spec.analysis.gate_refs:
         return raw
+    for text in request.templates:
+        if (deep := too_deep(text)) is not None:
+            raise GraygateError(f"a gate template file: {deep}")
     documents = [d for text in (request.manifest_text, *request.templates) for d in yaml.safe_load_all(text)]
     read = FileTemplates(documents, request.cluster).read(namespace, spec.analysis.gate_refs)
     expanded = expand(spec, 1, read, namespace)

@@ -4,6 +4,10 @@ Why a module of its own: every problem `graygate lint` reports names a field pat
 person fixing a file wants the line too. PyYAML's composer keeps each node's position, so the documents are composed
 once and every path of every document is indexed; a path the file does not hold (a missing field) points at its
 nearest ancestor that it does.
+
+Nesting is bounded (`MAX_DEPTH`) before anything is composed: PyYAML's parser and composer, like every walk over
+the documents after them, recurse once per level, and a file nested a few hundred levels deep would end them with
+a `RecursionError` instead of a message. The scanner that counts the levels does not recurse.
 """
 
 from __future__ import annotations
@@ -14,7 +18,18 @@ from dataclasses import dataclass
 
 import yaml
 
-__all__ = ["Document", "FieldPath", "parse_path", "read_documents", "split_message"]
+__all__ = ["MAX_DEPTH", "Document", "FieldPath", "parse_path", "read_documents", "split_message", "too_deep"]
+
+MAX_DEPTH = 64
+"""The deepest nesting of mappings and sequences read (a CanaryRelease is about 10 levels deep)."""
+
+_OPEN = (
+    yaml.BlockMappingStartToken,
+    yaml.BlockSequenceStartToken,
+    yaml.FlowMappingStartToken,
+    yaml.FlowSequenceStartToken,
+)
+_CLOSE = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
 
 FieldPath = tuple[str | int, ...]
 """`("spec", "steps", 0, "setWeight")` for `spec.steps[0].setWeight`."""
@@ -39,8 +54,28 @@ class Document:
         return (1, 1)
 
 
+def too_deep(text: str, limit: int = MAX_DEPTH) -> str | None:
+    """Why `text` is nested too deeply to be read (naming the line where it passes `limit`), else None. Text that
+    does not scan is left for the parser to name."""
+    depth = 0
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, _OPEN):
+                depth += 1
+                if depth > limit:
+                    where = f"{token.start_mark.line + 1}:{token.start_mark.column + 1}"
+                    return f"{where}: nested more than {limit} levels deep; graygate reads at most {limit}"
+            elif isinstance(token, _CLOSE):
+                depth -= 1
+    except yaml.YAMLError:
+        return None
+    return None
+
+
 def read_documents(text: str) -> list[Document] | str:
-    """The documents of `text` with their positions, or why it is not YAML."""
+    """The documents of `text` with their positions, or why it is not YAML (or is nested too deeply)."""
+    if (deep := too_deep(text)) is not None:
+        return deep
     try:
         values = list(yaml.safe_load_all(text))
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))

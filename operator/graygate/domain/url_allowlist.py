@@ -18,6 +18,10 @@ An entry is a URL prefix, compared part by part, never as a string (so `http://s
 A URL with user information (`http://user@host/`), with a `.`, `..` or `..;` path segment or a segment holding an
 encoded `/` or `\\` (which a server may resolve elsewhere), or that does not parse, is never allowed. Query strings
 and fragments are not compared. An empty list allows everything: the allowlist is opt-in.
+
+Link-local and cloud metadata hosts are refused even when the list allows them, unless an entry names the host
+exactly (`graygate.domain.outbound`); `refusal` says so before anything is sent, and the HTTP clients check every
+address a name resolves to before they connect.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
+
+from graygate.domain.outbound import AddressRules
 
 __all__ = ["AllowedPrefix", "UrlAllowlist"]
 
@@ -127,12 +133,27 @@ class UrlAllowlist:
     def allows(self, url: str) -> bool:
         return not self.entries or any(entry.allows(url) for entry in self.entries)
 
+    def addresses(self, *trusted: str | None) -> AddressRules:
+        """The address rules with the hosts the entries name exactly, and those of the `trusted` URLs (addresses
+        the platform team configured itself), as explicit exceptions."""
+        hosts = [entry.host for entry in self.entries] + [_host(url) for url in trusted if url]
+        return AddressRules.naming(hosts)
+
     def refusal(self, gate: str, url: str) -> str | None:
         """None when `url` may be called; else the sentence that says which gate, which URL, and what is allowed."""
         if self.allows(url):
-            return None
+            host = _host(url)
+            why = self.addresses().host_refusal(host) if host else None
+            return f"gate {gate}: {url}: {why}; nothing was sent" if why else None
         allowed = ", ".join(entry.text for entry in self.entries)
         return (
             f"gate {gate}: {url} is not in the operator's URL allowlist ({allowed}); nothing was sent. "
             "Ask the platform team to add it to probeUrlAllowlist (graygate run --probe-url-allowlist)"
         )
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return ""

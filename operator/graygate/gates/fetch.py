@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from graygate.domain.analysis.measurements import DocumentReading
-from graygate.http.client import HttpClient, HttpConnectionFailure, HttpFailure, HttpTimeout
+from graygate.http.client import HttpClient, HttpConnectionFailure, HttpFailure, HttpTimeout, Outbound
 
 __all__ = ["MAX_BYTES", "Download", "HttpFetcher", "json_document"]
 
@@ -40,9 +40,9 @@ class Download:
 class HttpFetcher:
     """GETs whole documents, bounded; satisfies nothing bigger than its one method (and `close`)."""
 
-    def __init__(self, limit: int = MAX_BYTES) -> None:
+    def __init__(self, limit: int = MAX_BYTES, *, outbound: Outbound | None = None) -> None:
         self._limit = limit
-        self._client = HttpClient(USER_AGENT, name="release-check fetcher")
+        self._client = HttpClient(USER_AGENT, name="release-check fetcher", outbound=outbound)
 
     async def get(self, url: str, *, headers: Mapping[str, str], timeout_s: float, accept: str = "*/*") -> Download:
         """The body at `url`; every failure (no answer, a non-2xx status, too large) is in `error`, never raised."""
@@ -78,6 +78,8 @@ def json_document(download: Download) -> DocumentReading[object]:
         document = json.loads(download.body)
     except ValueError as error:
         return DocumentReading(url=download.url, error=f"the answer is not JSON: {error}")
+    except RecursionError:
+        return DocumentReading(url=download.url, error="the answer is JSON nested deeper than graygate reads")
     if document is None:
         return DocumentReading(url=download.url, error="the answer is JSON null")
     return DocumentReading(url=download.url, content=document)

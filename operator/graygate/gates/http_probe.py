@@ -31,7 +31,7 @@ from graygate.api.gates import GateCheck, HttpProbe
 from graygate.domain.analysis.http_probe import HttpProbeMeasurement
 from graygate.domain.analysis.promql import QueryScope
 from graygate.gates.tools import GateTools, expect
-from graygate.http.client import Answer, HttpClient, HttpConnectionFailure, HttpFailure, HttpTimeout
+from graygate.http.client import Answer, HttpClient, HttpConnectionFailure, HttpFailure, HttpTimeout, Outbound
 
 __all__ = ["HttpProbeObserver", "HttpProbeRequest", "ProbeReading"]
 
@@ -90,11 +90,11 @@ class HttpProbeObserver:
 
     @classmethod
     def of(cls, tools: GateTools) -> HttpProbeObserver:
-        return cls()
+        return cls(outbound=tools.outbound)
 
-    def __init__(self, *, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.perf_counter, outbound: Outbound | None = None) -> None:
         self._clock = clock
-        self._client = HttpClient(USER_AGENT, name="HTTP probe gate")
+        self._client = HttpClient(USER_AGENT, name="HTTP probe gate", outbound=outbound)
 
     async def observe(
         self, gate: str, check: GateCheck, now: datetime, scope: QueryScope | None = None
@@ -181,15 +181,24 @@ def _bound(status: int, content_type: str) -> int:
     return (JSON_BYTES if _is_json(content_type) else SNIPPET_BYTES) + 1
 
 
+def _text(data: bytes, charset: str | None) -> str:
+    """The bytes as text in the answer's charset; bytes that are not text in it, and a charset Python does not
+    know (a target may declare anything), are read as UTF-8 with U+FFFD for what is not."""
+    try:
+        return data.decode(charset or "utf-8", errors="replace")
+    except LookupError:
+        return data.decode("utf-8", errors="replace")
+
+
 def _body_of(answer: Answer) -> _Body:
     data = answer.body
     complete = len(data) <= JSON_BYTES
-    text = data[:SNIPPET_BYTES].decode(answer.charset or "utf-8", errors="replace")
+    text = _text(data[:SNIPPET_BYTES], answer.charset)
     body = _Body(snippet=text, truncated=len(data) > SNIPPET_BYTES, is_json=False, value=None)
     if _is_json(answer.content_type) and complete:
         try:
             value: JsonValue = json.loads(data)
-        except ValueError:  # malformed JSON, or bytes that are not text: keep the snippet only
+        except (ValueError, RecursionError):  # malformed, not text, or nested past the parser: the snippet only
             return body
         return _Body(snippet=body.snippet, truncated=body.truncated, is_json=True, value=value)
     return body

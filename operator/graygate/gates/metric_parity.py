@@ -55,8 +55,9 @@ class MetricParityObserver:
         downloads = await asyncio.gather(
             *(self._fetcher.get(url, headers=check.headers, timeout_s=timeout, accept=ACCEPT) for url in urls)
         )
-        canary = _families(downloads[0])
-        stable = _families(downloads[1]) if len(downloads) > 1 else None
+        # Parsed in a thread: a page at the bounds takes a moment the operator's event loop should not wait for.
+        canary = await asyncio.to_thread(_families, downloads[0])
+        stable = await asyncio.to_thread(_families, downloads[1]) if len(downloads) > 1 else None
         return MetricParityMeasurement(gate=gate, observed_at=now, canary=canary, stable=stable)
 
 

@@ -24,7 +24,7 @@ from datetime import datetime
 
 from graygate.api.gates import GateCheck
 from graygate.api.gates.prometheus import Prometheus, PrometheusSource
-from graygate.api.gates.promql import UnresolvedVariable, promql_duration
+from graygate.api.gates.promql import UnresolvedVariable, UnsafeValue, promql_duration
 from graygate.domain.analysis.prometheus import PrometheusMeasurement, QueryReading, SeriesValue
 from graygate.domain.analysis.promql import QueryScope, plan_queries, window_of
 from graygate.errors import GateError, GraygateError
@@ -86,7 +86,7 @@ class PrometheusObserver:
         try:
             plan = plan_queries(check, scope, now)
             source = await self._source(check.source, scope.namespace)
-        except (UnresolvedVariable, GraygateError) as e:
+        except (UnresolvedVariable, UnsafeValue, GraygateError) as e:
             return failed(str(e), window)
         roles = (
             plan.canary,

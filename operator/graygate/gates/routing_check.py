@@ -26,7 +26,7 @@ from graygate.api.gates import GateCheck, RoutingCheck
 from graygate.domain.analysis.promql import QueryScope
 from graygate.domain.analysis.routing_check import RoutingCheckMeasurement
 from graygate.gates.tools import GateTools, expect
-from graygate.http.client import HttpClient, HttpFailure
+from graygate.http.client import HttpClient, HttpFailure, Outbound
 
 __all__ = ["RoutingCheckObserver", "RoutingCheckRequest"]
 
@@ -59,13 +59,15 @@ class RoutingCheckObserver:
 
     @classmethod
     def of(cls, tools: GateTools) -> RoutingCheckObserver:
-        return cls()
+        return cls(outbound=tools.outbound)
 
-    def __init__(self, *, concurrency: int = 8) -> None:
+    def __init__(self, *, concurrency: int = 8, outbound: Outbound | None = None) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self._concurrency = concurrency
-        self._client = HttpClient(USER_AGENT, name="routing check", fresh_connections=True, reopens=True)
+        self._client = HttpClient(
+            USER_AGENT, name="routing check", fresh_connections=True, reopens=True, outbound=outbound
+        )
 
     async def observe(
         self, gate: str, check: GateCheck, now: datetime, scope: QueryScope | None = None

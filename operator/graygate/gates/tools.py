@@ -14,6 +14,7 @@ from graygate.api.gates import GateCheck
 from graygate.errors import GateError
 from graygate.gates.fetch import HttpFetcher
 from graygate.gates.prometheus_login import DefaultCredentials
+from graygate.http.client import Outbound
 from graygate.ports.metrics import MetricProvider
 from graygate.ports.secrets import SecretReader
 from graygate.store.connections import EtcdConnector, EtcdFactory, etcd_store
@@ -27,7 +28,7 @@ class GateTools:
     """`metrics` (the provider `prometheus` gates query; owned by their observer), `secrets`, `default_prometheus`
     (the address used when a gate's `source.address` is omitted) and `default_credentials` (its login) serve the
     `prometheus` gates; `secrets` and `etcd_factory` the etcd gates; `fetcher` (default: a new `HttpFetcher`) the
-    release checks."""
+    release checks; `outbound` (default: no link-local or metadata address) where every HTTP request may go."""
 
     def __init__(
         self,
@@ -38,12 +39,14 @@ class GateTools:
         default_credentials: DefaultCredentials | None = None,
         etcd_factory: EtcdFactory = etcd_store,
         fetcher: HttpFetcher | None = None,
+        outbound: Outbound | None = None,
     ) -> None:
         self.metrics = metrics
         self.secrets = secrets
         self.default_prometheus = default_prometheus
         self.default_credentials = default_credentials
-        self.fetcher = fetcher or HttpFetcher()
+        self.outbound = outbound or Outbound()
+        self.fetcher = fetcher or HttpFetcher(outbound=self.outbound)
         self.etcd = EtcdConnector(etcd_factory, secrets)
 
     async def close(self) -> None:

@@ -37,7 +37,7 @@ from graygate.domain.analysis.webhook import WebhookMeasurement, snippet
 from graygate.domain.analysis.webhook_payload import STAGE_ROLLOUT, payload_of_scope
 from graygate.errors import GateError, GraygateError
 from graygate.gates.tools import GateTools, expect
-from graygate.http.client import HttpClient, HttpConnectionFailure, HttpTimeout
+from graygate.http.client import HttpClient, HttpConnectionFailure, HttpTimeout, Outbound
 from graygate.http.json_post import Posted, Retrying, post_json
 from graygate.ports.secrets import SecretReader
 
@@ -130,7 +130,7 @@ class WebhookObserver:
 
     @classmethod
     def of(cls, tools: GateTools) -> WebhookObserver:
-        return cls(tools.secrets)
+        return cls(tools.secrets, outbound=tools.outbound)
 
     def __init__(
         self,
@@ -138,11 +138,12 @@ class WebhookObserver:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        outbound: Outbound | None = None,
     ) -> None:
         self._secrets = secrets
         self._clock = clock
         self._sleep = sleep
-        self._client = HttpClient(USER_AGENT, name="webhook gate")
+        self._client = HttpClient(USER_AGENT, name="webhook gate", outbound=outbound)
 
     async def observe(
         self, gate: str, check: GateCheck, now: datetime, scope: QueryScope | None = None
@@ -225,5 +226,5 @@ def _json(body: bytes) -> tuple[bool, object]:
         return False, None
     try:
         return True, json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
         return False, None

@@ -1,8 +1,9 @@
 """One JSON POST with retries, for the webhook gate and stage hooks and for the notifiers: the loop written once,
 each caller giving its policy (`Retrying`) and saying the outcome in its own words.
 
-Retried: no answer (`HttpFailure`: refused, reset, timed out; unless `retry_failure` says otherwise) and an answer
-`retry_status` accepts (a 5xx by default); any other answer is the receiver's decision and ends the call. Between
+Retried: no answer (`HttpFailure`: refused, reset, timed out; unless `retry_failure` says otherwise; never an
+address the operator's rules refuse, `HttpRefused`) and an answer `retry_status` accepts (a 5xx by default); any
+other answer is the receiver's decision and ends the call. Between
 attempts a pause grows with each one (linearly, or doubling). `total_s` bounds the whole call, pauses included:
 each attempt then takes at most what remains. Redirects are never followed (`http.client`).
 """
@@ -15,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from graygate.http.client import Answer, HttpClient, HttpFailure
+from graygate.http.client import Answer, HttpClient, HttpFailure, HttpRefused
 
 __all__ = ["Posted", "Retrying", "json_body", "post_json"]
 
@@ -95,8 +96,8 @@ async def post_json(
             failure = error
         if answer is not None and not retrying.retry_status(answer.status):
             break
-        if failure is not None and not retrying.retry_failure(failure):
-            break
+        if failure is not None and (isinstance(failure, HttpRefused) or not retrying.retry_failure(failure)):
+            break  # a refused address stays refused: nothing to retry
         pause = retrying.pause(attempts)
         if retrying.total_s is not None:
             pause = min(pause, retrying.total_s - (clock() - started))

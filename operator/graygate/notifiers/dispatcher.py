@@ -29,6 +29,7 @@ from graygate.api.notifications import NotificationChannel, Notifications
 from graygate.domain.release.notifications import Notification
 from graygate.domain.url_allowlist import UrlAllowlist
 from graygate.errors import GraygateError
+from graygate.http.client import Outbound
 from graygate.metrics import OperatorMetrics
 from graygate.notifiers.kinds import FORMATS
 from graygate.notifiers.rate_limit import RateLimiter
@@ -72,7 +73,7 @@ class Dispatcher:
         self._allowlist = allowlist
         self._metrics = metrics
         self._home = home
-        self._poster = JsonPoster(delivery or Delivery())
+        self._poster = JsonPoster(delivery or Delivery(), Outbound(allowlist.addresses()))
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(capacity)
         self._limiter = RateLimiter()
         self._clock = clock

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from graygate.http.client import HttpClient, HttpFailure, HttpTimeout
+from graygate.http.client import HttpClient, HttpFailure, HttpTimeout, Outbound
 from graygate.http.json_post import Posted, Retrying, post_json
 
 __all__ = ["Delivery", "JsonPoster", "Sent", "deliver", "host_of"]
@@ -68,9 +68,9 @@ class Sent:
 class JsonPoster:
     """`deliver` on one client, opened on first use and closed (to open again on the next use) with the notifier."""
 
-    def __init__(self, delivery: Delivery) -> None:
+    def __init__(self, delivery: Delivery, outbound: Outbound | None = None) -> None:
         self._delivery = delivery
-        self._client = HttpClient(USER_AGENT, name="notifier", reopens=True)
+        self._client = HttpClient(USER_AGENT, name="notifier", reopens=True, outbound=outbound)
 
     async def post(self, url: str, payload: Any) -> Sent:
         return await deliver(self._client, url, payload, self._delivery)

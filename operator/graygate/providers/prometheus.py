@@ -18,6 +18,9 @@ Why it is built this way:
   in the status, Events, notifications and logs: every credential of the source (the token, the password, the user
   name, the encoded basic pair) is replaced by `<secret>` in a failure's message and in the series' labels, before
   the message is cut to its length bound (a cut value would no longer be found).
+* No redirect is followed (a 3xx is reported as the answer), and connections go only to addresses the operator's
+  address rules accept, checked after resolution (`checked_session`); a refusal is an `Unreachable` reading saying
+  why.
 """
 
 from __future__ import annotations
@@ -41,8 +44,17 @@ from prometheus_api_client.prometheus_connect import PrometheusConnect
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from graygate.domain.outbound import AddressRules
 from graygate.errors import ProviderError
 from graygate.ports.metrics import MetricReading, MetricSeries, MetricSource, QueryFailure
+from graygate.providers.checked_session import (
+    AnswerTooLarge,
+    Lookup,
+    checked_adapter,
+    refusal_in,
+    session,
+    system_lookup,
+)
 
 __all__ = ["PrometheusProvider"]
 
@@ -66,7 +78,9 @@ class _Unexpected(Exception):
 class PrometheusProvider:
     """Instant queries against Prometheus's HTTP API; satisfies `graygate.ports.MetricProvider`."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules: AddressRules | None = None, lookup: Lookup = system_lookup) -> None:
+        self._rules = rules or AddressRules()
+        self._lookup = lookup
         self._ca_dir: Path | None = None
         self._closed = False
 
@@ -75,7 +89,7 @@ class PrometheusProvider:
         if self._closed:
             raise ProviderError("the Prometheus provider is closed; create a new one")
         ca_file = self._ca_file(source.ca_pem) if source.ca_pem else None
-        call = asyncio.to_thread(_query, source, promql, now, ca_file)
+        call = asyncio.to_thread(_query, source, promql, now, ca_file, self._rules, self._lookup)
         try:
             return await asyncio.wait_for(call, timeout=2 * source.timeout_s + _BACKSTOP_S)
         except TimeoutError:
@@ -99,44 +113,57 @@ class PrometheusProvider:
         return path
 
 
-def _connect(source: MetricSource, ca_file: Path | None) -> PrometheusConnect:
-    session = requests.Session()
-    session.verify = str(ca_file) if ca_file is not None else True
+def _connect(source: MetricSource, ca_file: Path | None, rules: AddressRules, lookup: Lookup) -> PrometheusConnect:
+    retry = Retry(total=0, raise_on_status=False)
+    http = session(rules, lookup, max_retries=retry)
+    http.verify = str(ca_file) if ca_file is not None else True
     headers = dict(source.headers)
     if source.bearer_token is not None:
         headers["Authorization"] = f"Bearer {source.bearer_token}"
     if source.basic_auth is not None:
-        session.auth = (source.basic_auth.username, source.basic_auth.password)
+        http.auth = (source.basic_auth.username, source.basic_auth.password)
     timeout: Any = source.timeout_s  # the client annotates `int`; requests takes any float, and 500ms is valid
-    return PrometheusConnect(
-        url=source.address.rstrip("/"),
-        headers=headers,
-        retry=Retry(total=0, raise_on_status=False),
-        session=session,
-        timeout=timeout,
-    )
+    url = source.address.rstrip("/")
+    client = PrometheusConnect(url=url, headers=headers, retry=retry, session=http, timeout=timeout)
+    # The client mounts a plain adapter on its own URL; ours goes back over it.
+    http.mount(url, checked_adapter(rules, lookup, max_retries=retry))
+    return client
 
 
-def _query(source: MetricSource, promql: str, now: datetime, ca_file: Path | None) -> MetricReading:
+def _query(
+    source: MetricSource, promql: str, now: datetime, ca_file: Path | None, rules: AddressRules, lookup: Lookup
+) -> MetricReading:
     """The blocking part, run in a worker thread; what the server said, without the source's credentials."""
     hidden = credentials(source)
-    return _hide_in_reading(_ask(source, promql, now, ca_file, hidden), hidden)
+    return _hide_in_reading(_ask(source, promql, now, ca_file, rules, lookup, hidden), hidden)
 
 
 def _ask(
-    source: MetricSource, promql: str, now: datetime, ca_file: Path | None, hidden: tuple[str, ...]
+    source: MetricSource,
+    promql: str,
+    now: datetime,
+    ca_file: Path | None,
+    rules: AddressRules,
+    lookup: Lookup,
+    hidden: tuple[str, ...],
 ) -> MetricReading:
-    client = _connect(source, ca_file)
+    client = _connect(source, ca_file, rules, lookup)
     where = source.address
     params = {"time": f"{now.timestamp():.3f}", "timeout": f"{source.timeout_s:g}"}
     try:
         raw = client.custom_query(promql, params=params)
         return MetricReading(query=promql, samples=_samples(raw))
+    except AnswerTooLarge as e:
+        return _failed(promql, QueryFailure.BAD_RESPONSE, f"{where}: {e}")
+    except RecursionError:
+        return _failed(promql, QueryFailure.BAD_RESPONSE, f"{where} answered JSON nested deeper than graygate reads")
     except requests.Timeout:
         return _failed(promql, QueryFailure.TIMEOUT, f"no answer from {where} in {source.timeout_s:g}s")
     except requests.exceptions.SSLError as e:
         return _failed(promql, QueryFailure.UNREACHABLE, f"TLS with {where} failed: {_short(e)}")
     except requests.ConnectionError as e:
+        if (refused := refusal_in(e)) is not None:
+            return _failed(promql, QueryFailure.UNREACHABLE, f"{where} was not called: {refused}")
         if _read_timed_out(e):
             return _failed(promql, QueryFailure.TIMEOUT, f"no answer from {where} in {source.timeout_s:g}s")
         return _failed(promql, QueryFailure.UNREACHABLE, f"cannot connect to {where}: {_short(e)}")
@@ -208,6 +235,10 @@ def _http_failure(promql: str, where: str, message: str, hidden: tuple[str, ...]
     if match := _STATUS.search(message):
         status = int(match.group(1))
         said = _said(match.group(2), hidden)
+    if 300 <= status < 400:
+        return _failed(
+            promql, QueryFailure.SERVER, f"{where} answered HTTP {status}, a redirect, which is not followed"
+        )
     if status in (401, 403):
         kind = QueryFailure.UNAUTHORIZED
     elif status in (400, 422):

@@ -157,4 +157,8 @@ def test_refusals_name_every_refused_url_of_a_release_and_nothing_allowed() -> N
     refused = runner.refusals(gates)
     assert [sentence.split(":", 1)[0] for sentence in refused] == ["gate metadata", "gate parity"]
     assert "http://169.254.169.254/latest is not in the operator's URL allowlist" in refused[0]
-    assert GateRunner().refusals(gates) == (), "no allowlist: every URL is allowed"
+    # No allowlist allows every URL but the metadata service's, which only an entry naming it allows.
+    (metadata,) = GateRunner().refusals(gates)
+    assert metadata.startswith("gate metadata: http://169.254.169.254/latest: 169.254.169.254 is a cloud metadata")
+    named = GateRunner(url_allowlist=UrlAllowlist.parse("http://169.254.169.254/"))
+    assert named.refusals(gates[1:2]) == ()

@@ -14,7 +14,9 @@ The variables (`VARIABLES`) and what they become:
     canaryWorkload   spec.canaryWorkload.name      stableWorkload   spec.stableWorkload.name
     interval         the query window as a PromQL duration (`30s`, `1500ms`)
 
-Values are escaped for a double-quoted PromQL string (`\\` and `"`), so a name can never end a label matcher early.
+Values are written for the place their placeholder stands (`promql_quote`): escaped inside a string, matched literally
+after `=~`, a single token outside quotes; so a name can never end a label matcher early. A value that cannot be
+written where it stands is refused (`UnsafeValue`), never sent.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from graygate.api.gates.promql_quote import UnsafeValue, fill
+
 __all__ = [
     "VARIABLES",
     "PromQLTemplate",
     "UnresolvedVariable",
+    "UnsafeValue",
     "check_template",
     "promql_duration",
     "render_template",
@@ -76,20 +81,16 @@ PromQLTemplate = Annotated[str, Field(min_length=1, max_length=4096), AfterValid
 """A PromQL query with `{{ variable }}` placeholders, checked when the manifest is parsed."""
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
-
-
 def render_template(template: str, values: Mapping[str, str | None]) -> str:
-    """The template with every placeholder replaced by its escaped value.
+    """The template with every placeholder replaced by its value, written for the place it stands.
 
     Raises `UnresolvedVariable` when a used variable is missing from `values`, None or empty: a query is never
-    sent with an empty name in it.
+    sent with an empty name in it; `UnsafeValue` when a value cannot be written where its placeholder stands.
     """
     missing = [name for name in variables_in(template) if not values.get(name)]
     if missing:
         raise UnresolvedVariable(f"no value for {', '.join(f'{{{{ {name} }}}}' for name in missing)}")
-    return _PLACEHOLDER.sub(lambda match: _escape(values[match.group(1)] or ""), template)
+    return fill(template, _PLACEHOLDER, lambda match: values[match.group(1)] or "")
 
 
 def promql_duration(value: timedelta) -> str:

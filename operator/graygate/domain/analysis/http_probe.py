@@ -62,7 +62,7 @@ class HttpProbeMeasurement(Measurement):
         if not self.body_is_json:
             try:
                 body = json.loads(self.body) if self.body else None
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
                 body = None
         latency = self.latency.total_seconds() if self.latency is not None else math.nan
         return {
@@ -156,6 +156,8 @@ def _body_value(path: str, *, body: str | None, body_is_json: bool, body_json: o
             document = json.loads(body)
         except ValueError:
             return f"the body is not JSON, cannot check {path}"
+        except RecursionError:
+            return f"the body is JSON nested deeper than graygate reads, cannot check {path}"
     found = lookup(document, path)
     if isinstance(found, Found):
         return found

@@ -30,7 +30,10 @@ SNIPPET_BYTES = 256
 
 def snippet(body: bytes, charset: str | None = None) -> str:
     """The first `SNIPPET_BYTES` of a body as text (undecodable bytes replaced, whitespace runs folded)."""
-    text = body[:SNIPPET_BYTES].decode(charset or "utf-8", errors="replace")
+    try:
+        text = body[:SNIPPET_BYTES].decode(charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know: read as UTF-8
+        text = body[:SNIPPET_BYTES].decode("utf-8", errors="replace")
     return " ".join(text.split())
 
 

@@ -14,6 +14,10 @@ so the same instrumentation scraped in either format yields the same families.
 Label names exclude the structural ones: `le` of histogram buckets, `quantile` of summaries, and the family's own
 name in a stateset. A family's labels are the union over its samples.
 
+Bounded: a page of more than `MAX_LINES` lines or `MAX_FAMILIES` families is an error, found before the rest is
+read, so a target answering a million lines costs a count of its newlines, not seconds of parsing and hundreds of
+MB of families (a real application exposes hundreds of families in a few thousand lines).
+
 Out of scope: Prometheus 3's quoted UTF-8 metric names (`{"my.metric"}`) are a parse error, as is any line that is
 neither a comment nor a well-formed sample.
 """
@@ -27,7 +31,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal, cast, get_args
 
-__all__ = ["ExpositionError", "MetricFamily", "MetricType", "parse_exposition"]
+__all__ = ["MAX_FAMILIES", "MAX_LINES", "ExpositionError", "MetricFamily", "MetricType", "parse_exposition"]
+
+MAX_LINES = 100_000
+"""The most lines a page may have (kube-state-metrics of a large cluster has more; an application far fewer)."""
+MAX_FAMILIES = 10_000
+"""The most metric families a page may declare."""
 
 MetricType = Literal["counter", "gauge", "histogram", "gaugehistogram", "summary", "info", "stateset", "untyped"]
 
@@ -116,11 +125,16 @@ class _Draft:
         )
 
 
-def parse_exposition(text: str, *, openmetrics: bool | None = None) -> Mapping[str, MetricFamily]:
+def parse_exposition(
+    text: str, *, openmetrics: bool | None = None, max_lines: int = MAX_LINES, max_families: int = MAX_FAMILIES
+) -> Mapping[str, MetricFamily]:
     """The families of `text` by name, in order of first appearance.
 
-    `openmetrics=None` detects the format from the `# EOF` line OpenMetrics ends with.
+    `openmetrics=None` detects the format from the `# EOF` line OpenMetrics ends with. More than `max_lines` lines
+    or `max_families` families is an `ExpositionError` saying so.
     """
+    if (count := text.count("\n") + (not text.endswith("\n"))) > max_lines:
+        raise ExpositionError(max_lines + 1, f"the page has {count} lines; at most {max_lines} are read")
     lines = text.split("\n")
     if openmetrics is None:
         openmetrics = any(line.rstrip("\r") == "# EOF" for line in lines)
@@ -133,6 +147,8 @@ def parse_exposition(text: str, *, openmetrics: bool | None = None) -> Mapping[s
             _read_comment(line, number, drafts)
         else:
             _read_sample(line, number, drafts)
+        if len(drafts) > max_families:
+            raise ExpositionError(number, f"more than {max_families} metric families; at most {max_families} are read")
     families = (draft.freeze(openmetrics) for draft in drafts.values())
     return MappingProxyType({family.name: family for family in families})
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from graygate.api.commands import Action, CommandSyntaxError, parse_command
+from graygate.api.commands import Action, CommandSyntaxError, parse_command, recorded
 from graygate.api.status import CanaryReleaseStatus, CommandRecord, PauseReason, Phase
 from graygate.domain.release.bookkeeping import Tick, enter_step, move, seal
 from graygate.domain.release.decision import Abort, Decision, Hold, Promote, Reason, Resume
@@ -58,14 +58,14 @@ def pending_command(status: CanaryReleaseStatus, value: str | None) -> str | Non
     """The annotation value if it has not been handled yet, else None."""
     if value is None or not value.strip():
         return None
-    if status.last_command is not None and status.last_command.value == value:
+    if status.last_command is not None and status.last_command.value == recorded(value):
         return None
     return value
 
 
 def record_command(decision: Decision, value: str, *, applied: bool, note: str, now: datetime) -> Decision:
     """`decision` with the command recorded as handled in its status."""
-    record = CommandRecord(value=value, result="Applied" if applied else "Ignored", message=note, at=now)
+    record = CommandRecord(value=recorded(value), result="Applied" if applied else "Ignored", message=note, at=now)
     return replace(decision, status=decision.status.model_copy(update={"last_command": record}))
 
 

@@ -6,7 +6,12 @@ when a number stays a number), each a row in a table test; the expansion around 
 
 Placement: a string that is exactly one reference (`"{{ args.min }}"`) takes the argument's typed value (a number
 stays a number where the gate wants one); a reference inside a longer text is replaced by the value's text. A
-`secret` argument (`{name, key}`) can only be the whole value of a field that takes a Secret key reference (a
+PromQL query (`prometheus.query.expr`, `stableExpr`) gets the value written for the place its reference stands
+(`api.gates.promql_quote`: escaped in a string, matched literally after `=~`, one token outside quotes), so an
+argument can never end a label matcher and add PromQL of its own; a value that cannot be written there is refused,
+naming the field and the argument.
+
+A `secret` argument (`{name, key}`) can only be the whole value of a field that takes a Secret key reference (a
 `secretKeyRef`, a Prometheus `bearerToken` or `ca`): the gate then names the Secret and the operator reads it at
 every analysis, so its value is never copied into the spec or the status.
 """
@@ -26,6 +31,7 @@ from graygate.api.durations import parse_duration
 from graygate.api.fields import DNS_SUBDOMAIN
 from graygate.api.gate_templates import ARG_REFERENCE, TemplateArg
 from graygate.api.gates import Gate
+from graygate.api.gates.promql_quote import UnsafeValue, fill
 
 __all__ = ["ArgValue", "SecretArg", "arg_text", "resolve_args", "substitute"]
 
@@ -33,6 +39,7 @@ _DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _OBJECT_NAME = re.compile(DNS_SUBDOMAIN)
 _SECRET_SLOTS = "a field that takes a Secret key reference (e.g. a webhook header's valueFrom.secretKeyRef, "
 _SECRET_SLOTS += "prometheus.source.bearerToken or prometheus.source.ca)"
+_PROMQL_FIELDS = {("prometheus", "query", "expr"), ("prometheus", "query", "stableExpr")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +133,8 @@ def _walk(value: Any, path: tuple[str | int, ...], values: Mapping[str, ArgValue
     if not isinstance(value, str) or ARG_REFERENCE.search(value) is None:
         return value
     where = _dotted(path)
+    if path in _PROMQL_FIELDS:
+        return _promql(value, where, values, problems)
     whole = ARG_REFERENCE.fullmatch(value.strip())
     if whole is not None:
         arg = values[whole[1]]
@@ -150,6 +159,24 @@ def _walk(value: Any, path: tuple[str | int, ...], values: Mapping[str, ArgValue
         return arg_text(arg)
 
     return ARG_REFERENCE.sub(text, value)
+
+
+def _promql(query: str, where: str, values: Mapping[str, ArgValue], problems: list[str]) -> str:
+    """The query with each argument written for the place its reference stands, or "" and a problem."""
+
+    def text(match: re.Match[str]) -> str:
+        arg = values[match[1]]
+        if isinstance(arg, SecretArg):
+            raise UnsafeValue(
+                f"the secret argument {match[1]} cannot be part of a query; it can only be {_SECRET_SLOTS}"
+            )
+        return arg_text(arg)
+
+    try:
+        return fill(query, ARG_REFERENCE, text)
+    except UnsafeValue as error:
+        problems.append(f"{where}: {error}")
+        return ""
 
 
 def _dotted(path: Sequence[str | int]) -> str:
