@@ -192,6 +192,14 @@ class InvariantChecker:
             found.extend(self.observe(version))
         return found
 
+    def forget_order(self) -> None:
+        """Versions were lost (a watch fell out of its window): the rules that compare a version with the one
+        before start over; a rise after failure is still caught from the next version on."""
+        for state in self._runs.values():
+            state.step = None
+            state.last_weight.clear()
+            state.step_writes.clear()
+
     def _flag(self, rule: str, subject: str, detail: str, rv: int) -> None:
         self.violations.append(Violation(rule, subject, detail, rv))
 
