@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
@@ -68,7 +68,7 @@ class Watcher:
     def stop(self) -> None:
         self._stop.set()
         for stream in list(self._watches):
-            stream.stop()
+            stream.stop()  # type: ignore[no-untyped-call]
         for thread in self._threads:
             thread.join(timeout=10)
 
@@ -80,13 +80,15 @@ class Watcher:
         while not self._stop.is_set():
             try:
                 if resource_version is None:
-                    listed = custom.list_namespaced_custom_object(group, version, self.namespace, plural)
+                    listed = cast(
+                        dict[str, Any], custom.list_namespaced_custom_object(group, version, self.namespace, plural)
+                    )
                     resource_version = listed["metadata"]["resourceVersion"]
                     for item in listed["items"]:
                         self._record(Seen(time.monotonic(), kind, "LISTED", item))
                 stream = watch.Watch()  # type: ignore[no-untyped-call]
                 self._watches.append(stream)
-                for event in stream.stream(
+                for event in stream.stream(  # type: ignore[no-untyped-call]
                     custom.list_namespaced_custom_object, group, version, self.namespace, plural,
                     resource_version=resource_version, timeout_seconds=30, allow_watch_bookmarks=True,
                 ):  # fmt: skip
