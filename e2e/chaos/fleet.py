@@ -187,10 +187,18 @@ class Cycler:
         self.runs.append(run)
         self.env.statuses[name] = 200
         deadline = time.monotonic() + self.run_timeout_s
-        created = await _retrying(
-            f"creating {name}", custom.create_namespaced_custom_object, *RELEASES[:2], ns, RELEASES[2],
-            release_body(self.slot, number, self.env), stop_at=deadline,
-        )  # fmt: skip
+        try:
+            created = await _retrying(
+                f"creating {name}", custom.create_namespaced_custom_object, *RELEASES[:2], ns, RELEASES[2],
+                release_body(self.slot, number, self.env), stop_at=deadline,
+            )  # fmt: skip
+        except ApiException as error:
+            if error.status != 409:  # created by an attempt whose answer was lost in an outage
+                raise
+            created = await _retrying(
+                f"reading {name}", custom.get_namespaced_custom_object, *RELEASES[:2], ns, RELEASES[2], name,
+                stop_at=deadline,
+            )  # fmt: skip
         uid = created["metadata"]["uid"]
         sent = False
         body: dict[str, Any] | None = None
@@ -218,7 +226,19 @@ class Cycler:
         else:
             run.problems.extend(await self.final_problems(uid, run.phase))
         await self.delete(deadline + 120)
+        if run.phase == "Succeeded":
+            await self.promote_stable(deadline + 120)
         return run
+
+    async def promote_stable(self, stop_at: float) -> None:
+        """What the user does after a release without a followed workload succeeded: the canary's version becomes
+        the stable one, and the route sends everything to stable again (deleting the release kept the canary's
+        100 %)."""
+        vs, _ = route_bodies(self.slot)
+        await _retrying(
+            f"resetting {self.slot.host}", client.CustomObjectsApi(self.env.api).patch_namespaced_custom_object,
+            *ISTIO[:2], self.env.namespace, ISTIO[2], self.slot.host, {"spec": vs["spec"]}, stop_at=stop_at,
+        )  # fmt: skip
 
     async def final_problems(self, uid: str, phase: str) -> list[str]:
         """The run ended: within 30 s its routes carry what the phase says and its etcd key holds what it should."""

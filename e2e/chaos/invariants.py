@@ -155,6 +155,7 @@ def canary_weight(destinations: Sequence[Destination], canary: tuple[str, str | 
 class _RunState:
     step: int | None = None
     command: str | None = None
+    commanded: bool = False
     intent: int | None = None
     intents: set[int] = field(default_factory=set)
     """Every canary weight the release's status asked for in this run."""
@@ -212,7 +213,10 @@ class InvariantChecker:
         if version.run is None:
             return
         state = self._runs.setdefault(version.run, _RunState())
-        commanded = version.command != state.command and state.step is not None
+        # The command's record and the move it causes may come in two versions: the record excuses the next move.
+        if version.command != state.command and state.step is not None:
+            state.commanded = True
+        commanded = state.commanded
         if state.step is not None and not commanded and version.step not in (state.step, state.step + 1):
             self._flag(
                 "steps", f"{version.namespace}/{version.name}",
@@ -221,6 +225,8 @@ class InvariantChecker:
             )  # fmt: skip
         if commanded or state.intent != version.canary_weight:
             state.epoch += 1
+        if version.step != state.step and state.step is not None:
+            state.commanded = False
         state.step, state.command, state.intent = version.step, version.command, version.canary_weight
         state.intents.add(version.canary_weight)
         if version.phase in FAILED_PHASES:
