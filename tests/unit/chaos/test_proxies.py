@@ -51,10 +51,11 @@ async def test_passes_then_delays(proxy: TcpProxy) -> None:
 @pytest.mark.parametrize("mode", ["reset", "partition"])
 async def test_cuts(proxy: TcpProxy, mode: str) -> None:
     proxy.set_mode(mode)  # type: ignore[arg-type]
-    with pytest.raises((ConnectionError, TimeoutError, asyncio.IncompleteReadError)):
+    try:
         answer = await _round_trip(proxy.port, timeout_s=0.5)
-        if answer == b"":
-            raise ConnectionResetError("closed")
+    except (ConnectionError, TimeoutError):
+        answer = b""
+    assert answer == b""
     proxy.set_mode("pass")
     assert await _round_trip(proxy.port) == b"ping"
 
@@ -93,10 +94,11 @@ async def test_prometheus_proxy_garbage_and_down() -> None:
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
             async with session.get(f"{proxy.url}/api") as passed:
-                assert passed.status == 200 and (await passed.json()) == {"ok": True}
+                assert passed.status == 200
+                assert (await passed.json()) == {"ok": True}
             proxy.mode = "garbage"
             async with session.get(f"{proxy.url}/api") as garbage:
-                with pytest.raises(ValueError):
+                with pytest.raises(ValueError, match=r"Expecting value|Unterminated|Invalid|decode"):
                     await garbage.json()
             proxy.mode = "pass"
             await upstream.stop()
