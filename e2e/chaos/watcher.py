@@ -77,6 +77,7 @@ class Watcher:
         api: client.ApiClient = config.new_client_from_config(config_file=str(self.kubeconfig))  # type: ignore[no-untyped-call]
         custom = client.CustomObjectsApi(api)
         resource_version: str | None = None
+        known: dict[str, dict[str, Any]] = {}
         while not self._stop.is_set():
             try:
                 if resource_version is None:
@@ -84,8 +85,13 @@ class Watcher:
                         dict[str, Any], custom.list_namespaced_custom_object(group, version, self.namespace, plural)
                     )
                     resource_version = listed["metadata"]["resourceVersion"]
+                    present = {item["metadata"]["name"] for item in listed["items"]}
+                    for name, body in list(known.items()):
+                        if name not in present:  # deleted while the watch was away
+                            self._record(Seen(time.monotonic(), kind, "DELETED", body))
                     for item in listed["items"]:
                         self._record(Seen(time.monotonic(), kind, "LISTED", item))
+                        known[item["metadata"]["name"]] = item
                 stream = watch.Watch()  # type: ignore[no-untyped-call]
                 self._watches.append(stream)
                 for event in stream.stream(  # type: ignore[no-untyped-call]
@@ -101,6 +107,10 @@ class Watcher:
                     resource_version = body["metadata"]["resourceVersion"]
                     if event["type"] != "BOOKMARK":
                         self._record(Seen(time.monotonic(), kind, event["type"], body))
+                        if event["type"] == "DELETED":
+                            known.pop(body["metadata"]["name"], None)
+                        else:
+                            known[body["metadata"]["name"]] = body
                     if self._stop.is_set():
                         break
                 self._watches.remove(stream)
