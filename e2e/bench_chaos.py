@@ -156,11 +156,12 @@ async def bench(
             tasks = [asyncio.create_task(c.cycle(), name=f"cycle {c.slot.name}") for c in cyclers]
             chaos = Chaos(plane, operator, watcher, moments, lab, load, target, prometheus, network, app_etcd,
                           cyclers, runs, rng, timings)  # fmt: skip
+            tasks.append(asyncio.create_task(supervise(chaos), name="supervisor"))
             rows = await run_faults(chaos, args, tasks)
             for cycler in cyclers:
                 cycler.stopping.set()
             drained = time.monotonic()
-            await asyncio.wait_for(asyncio.gather(*tasks), 300)
+            await asyncio.wait_for(asyncio.gather(*tasks[: len(cyclers)]), 300)
             rows.append(await drain_row(chaos, drained))
             await load.stop()
             await prometheus.stop()
@@ -174,6 +175,17 @@ async def bench(
         await network.stop()
         await store.aclose()
         app_etcd.stop()
+
+
+async def supervise(chaos: Chaos) -> None:
+    """As the kubelet would: an operator that exited on its own is started again (and counted)."""
+    while True:
+        popen = chaos.operator.popen
+        if popen is not None and popen.poll() is not None:
+            chaos.exits += 1
+            print(f"  the operator exited by itself (code {popen.returncode}); started again", flush=True)
+            chaos.operator.start()
+        await asyncio.sleep(1.0)
 
 
 async def run_faults(chaos: Chaos, args: argparse.Namespace, tasks: list[asyncio.Task[None]]) -> list[Row]:
@@ -206,7 +218,7 @@ async def drain_row(chaos: Chaos, began: float) -> Row:
     row = await measure(chaos, "drain (no new runs)", lambda c: _nothing(began))
     print(format_row(row), flush=True)
     print(f"watcher: {chaos.watcher.checker.versions_checked} versions checked, {chaos.watcher.gaps} gaps, "
-          f"{chaos.watcher.reconnects} reconnects")  # fmt: skip
+          f"{chaos.watcher.reconnects} reconnects; the operator exited by itself {chaos.exits} time(s)")  # fmt: skip
     return row
 
 

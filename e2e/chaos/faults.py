@@ -63,6 +63,8 @@ class Chaos:
     timings: Timings
     kills_by_aim: Counter[str] = field(default_factory=Counter)
     kill_recoveries: list[float] = field(default_factory=list)
+    exits: int = 0
+    """Times the operator exited by itself and was started again (see `supervise`)."""
 
 
 @dataclass

@@ -64,11 +64,14 @@ def progress_times(seen: Iterable[Seen]) -> list[tuple[float, str]]:
 
 
 def stalled_names(seen: Iterable[Seen], start: float, end: float) -> set[str]:
-    """Releases that said `Stalled=True` (holding: a gate cannot measure, a deadline passed) between two times."""
+    """Releases that said `Stalled=True` while running (holding: a gate cannot measure, a deadline passed) between
+    two times."""
     names: set[str] = set()
     for item in seen:
         if item.kind != "release" or not start <= item.at <= end:
             continue
+        if (item.body.get("status") or {}).get("phase") in ("Succeeded", "Failed", "Aborted"):
+            continue  # an ended release reports Stalled too (kstatus): it is not held
         for condition in (item.body.get("status") or {}).get("conditions") or []:
             if condition.get("type") == "Stalled" and condition.get("status") == "True":
                 names.add(item.body["metadata"]["name"])
