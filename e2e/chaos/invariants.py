@@ -177,9 +177,14 @@ class InvariantChecker:
     _releases: dict[tuple[str, str], ReleaseVersion] = field(default_factory=dict)
     """(namespace, release name) → its latest version."""
     _runs: dict[tuple[str, str], _RunState] = field(default_factory=dict)
+    _last_rv: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
     def observe(self, version: ReleaseVersion | RouteVersion) -> list[Violation]:
         before = len(self.violations)
+        key = (type(version).__name__, version.namespace, version.name)
+        if not version.deleted and version.resource_version <= self._last_rv.get(key, 0):
+            return []  # delivered again (a relist after a watch fell out of its window): checked already
+        self._last_rv[key] = version.resource_version
         self.versions_checked += 1
         if isinstance(version, ReleaseVersion):
             self._observe_release(version)
@@ -277,7 +282,7 @@ class InvariantChecker:
         state.last_weight[key] = weight
         if owner.deleting or owner.phase in FAILED_PHASES:
             return  # the rollback or the deletion's restore: the rule above covers it
-        if weight != state.intent and weight in state.intents:
+        if previous is not None and weight != state.intent and weight in state.intents:
             self._flag(
                 "stale write", subject,
                 f"canary weight {weight} written while the release {owner.name} asks for {state.intent}", rv,
