@@ -8,8 +8,9 @@ The domain is four rooms that import downwards only (an import-linter contract k
     config/    a release's etcd config keys and their snapshot
     compare/   small libraries: exposition and parity, OpenAPI diff, JSON path and pointer, semver
 
-`errors.py` and `url_allowlist.py` stand beside the rooms: every room may raise the former, and the latter is the
-platform team's rule for the URLs a release may name.
+`errors.py`, `url_allowlist.py` and `serving.py` stand beside the rooms: every room may raise the first, the second
+is the platform team's rule for the URLs a release may name, the third says when an operator serving none of the
+releases it should must exit.
 
 One vocabulary (one word per concept, in code, status and docs):
 
