@@ -73,7 +73,7 @@ bench-resources: venv toolchain ## the operator's CPU and memory, idle and with 
 	$(BIN)/python -m e2e.bench_resources
 
 .PHONY: bench-chaos
-bench-chaos: venv system-packages toolchain ## 20 releases in the lab through 100 operator SIGKILLs, API server and etcd restarts, a degraded network, Prometheus down/slow/garbage, a hanging gate target and the app's etcd down; fails on any invariant violation (~20 min; SEED=n replays)
+bench-chaos: venv system-packages toolchain ## 20 releases in the lab through 100 operator SIGKILLs, API server and etcd restarts, a degraded network, Prometheus down/slow/garbage, a hanging gate target and the app's etcd down; fails on any invariant violation (about 35 min: each kill waits for the restarted operator's first move; bounded at 45; SEED=n replays)
 	$(BIN)/python -m e2e.bench_chaos $(if $(SEED),--seed $(SEED))
 
 .PHONY: docs-capture

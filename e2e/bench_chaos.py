@@ -61,7 +61,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--kills", type=int, default=None, help="operator SIGKILLs (default 100; 5 with --short)")
     parser.add_argument("--short", action="store_true", help="every fault, briefly (the version `make test` runs)")
     parser.add_argument("--faults", default="", help="only these faults (comma-separated, by their first word)")
-    parser.add_argument("--budget", type=float, default=1200.0, help="seconds the whole bench may take")
+    parser.add_argument("--budget", type=float, default=2700.0, help="seconds the whole bench may take")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs) after a clean run")
     args = parser.parse_args(argv)
     if not 3 <= args.releases <= 40:

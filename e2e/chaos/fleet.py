@@ -159,7 +159,7 @@ class Cycler:
     env: Surroundings
     rng: random.Random
     runs: list[Run]
-    run_timeout_s: float = 240.0
+    run_timeout_s: float = 600.0
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     current: Run | None = None
     next_kind: RunKind | None = None
