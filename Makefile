@@ -45,6 +45,7 @@ lint: venv ## ruff, mypy --strict and the import contracts
 	$(BIN)/mypy e2e/lab
 	$(BIN)/mypy -p e2e.demo
 	$(BIN)/mypy -p e2e.verdicts -m e2e.bench_verdicts
+	$(BIN)/mypy -m e2e.chaos.invariants -m e2e.chaos.watcher -m e2e.chaos.moments -m e2e.chaos.proxies
 	$(BIN)/lint-imports
 
 .PHONY: unit
@@ -73,6 +74,10 @@ bench-verdicts: venv ## the window and the sequential Prometheus judge on 2,150 
 .PHONY: bench-resources
 bench-resources: venv toolchain ## the operator's CPU and memory, idle and with 20 releases checked every second
 	$(BIN)/python -m e2e.bench_resources
+
+.PHONY: bench-chaos
+bench-chaos: venv system-packages toolchain ## 20 releases in the lab through 100 operator SIGKILLs, API server and etcd restarts, a degraded network, Prometheus down/slow/garbage, a hanging gate target and the app's etcd down; fails on any invariant violation (about 35 min: each kill waits for the restarted operator's first move; bounded at 45; SEED=n replays)
+	$(BIN)/python -m e2e.bench_chaos $(if $(SEED),--seed $(SEED))
 
 .PHONY: docs-capture
 docs-capture: venv system-packages toolchain ## re-record docs/get-watch.{txt,ansi} through a pseudo-terminal

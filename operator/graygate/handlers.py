@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import fnmatch
+import logging
+import threading
 from typing import Any
 
 import kopf
@@ -16,7 +19,9 @@ import kopf
 from graygate.api import GROUP, PLURAL, VERSION, parse_spec
 from graygate.api.validation import InvalidSpec
 from graygate.domain.release.claims import Claim, RouteKey, claims_of
+from graygate.domain.serving import ServingWatch
 from graygate.errors import ApiUnavailableError, ConflictError, GraygateError, KubeError
+from graygate.kube.releases import KubeReleases
 from graygate.lifecycle import Deleted, Slots, delete_release, failed_tick, run_tick
 from graygate.metrics import OperatorMetrics
 from graygate.ports.release import ReleaseRef
@@ -27,6 +32,10 @@ from graygate.wiring import OperatorSettings, Wired, wire
 # outside our tree (a bug) is retried at the normal tick interval: a rollback may depend on the next tick.
 RETRY_AFTER_S: dict[type[GraygateError], float] = {ConflictError: 0.2, ApiUnavailableError: 2.0, KubeError: 5.0}
 OTHER_GRAYGATE_ERROR_AFTER_S = 5.0
+SERVING_CHECK_S = 5.0
+SERVING_GRACE = dt.timedelta(seconds=30)
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> dt.datetime:
@@ -54,10 +63,46 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
             raise kopf.PermanentError(f"cannot serve metrics on port {config.metrics_port}: {error}") from error
     memo.wired = await wire(config, metrics)
     memo.slots = Slots()
+    memo.serving = asyncio.create_task(_watch_serving(memo), name="serving watch")
+
+
+async def _watch_serving(memo: Any) -> None:
+    """Stop the operator (so that it exits non-zero and is started again) when a release goes unserved: see
+    `graygate.domain.serving`."""
+    wired: Wired = memo.wired
+    config: OperatorSettings = memo.settings
+    slots: Slots = memo.slots
+    if wired.api is None or config.peering is not None:
+        return  # with peering, a paused standby serving nothing is as it should be
+    releases, watch = KubeReleases(wired.api), ServingWatch(SERVING_GRACE)
+    while True:
+        await asyncio.sleep(SERVING_CHECK_S)
+        try:
+            listed = await asyncio.to_thread(_listed_uids, releases, config.namespaces)
+        except GraygateError:
+            continue  # the API server cannot say: nothing to judge
+        if stuck := watch.observe(_now(), listed, slots.uids()):
+            log.error(
+                "%d CanaryRelease(s) have gone unserved for %s (uids %s): this process does not see the resource; "
+                "stopping so that it is started again", len(stuck), SERVING_GRACE, ", ".join(stuck),
+            )  # fmt: skip
+            memo.unserved.set()
+            return
+
+
+def _listed_uids(releases: KubeReleases, namespaces: tuple[str, ...]) -> set[str]:
+    exact = namespaces and not any(set(pattern) & set("*?[!") for pattern in namespaces)
+    found = [item for namespace in namespaces for item in releases.list(namespace)] if exact else releases.list(None)
+    return {
+        item["metadata"]["uid"]
+        for item in found
+        if not namespaces or any(fnmatch.fnmatchcase(item["metadata"].get("namespace", ""), p) for p in namespaces)
+    }
 
 
 @kopf.on.cleanup()
 async def close(memo: Any, **_: Any) -> None:
+    memo.serving.cancel()
     wired: Wired = memo.wired
     await wired.close()
 
@@ -136,14 +181,18 @@ def run(settings: OperatorSettings) -> None:
     """Runs the operator until it is stopped (SIGINT/SIGTERM)."""
     kopf.configure(log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.PLAIN)
     liveness = f"http://{settings.listen_address}:{settings.liveness_port}/healthz" if settings.liveness_port else None
+    unserved = threading.Event()
     asyncio.run(
         kopf.operator(
             namespaces=list(settings.namespaces),
             clusterwide=not settings.namespaces,
             liveness_endpoint=liveness,
-            memo=kopf.Memo(settings=settings),
+            memo=kopf.Memo(settings=settings, unserved=unserved),
             standalone=settings.peering is None,
             priority=settings.priority,
             peering_name=settings.peering,
+            stop_flag=unserved,
         )
     )
+    if unserved.is_set():
+        raise SystemExit("graygate: CanaryReleases went unserved (see the log above); exiting to be started again")

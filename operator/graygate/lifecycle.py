@@ -60,6 +60,9 @@ class Slots:
     def __init__(self) -> None:
         self._slots: dict[str, Slot] = {}
 
+    def uids(self) -> set[str]:
+        return set(self._slots)
+
     @contextmanager
     def held(self, uid: str, status: CanaryReleaseStatus) -> Iterator[Slot]:
         """The release's slot; `status` starts a new one, an existing one keeps the status it has."""

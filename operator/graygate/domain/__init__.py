@@ -8,9 +8,10 @@ The domain is four rooms that import downwards only (an import-linter contract k
     config/    a release's etcd config keys and their snapshot
     compare/   small libraries: exposition and parity, OpenAPI diff, JSON path and pointer, semver
 
-`errors.py`, `url_allowlist.py` and `outbound.py` stand beside the rooms: every room may raise the first, the second
-is the platform team's rule for the URLs a release may name, and the third the addresses never called (link-local,
-cloud metadata) unless an allowlist entry names them.
+`errors.py`, `url_allowlist.py`, `outbound.py` and `serving.py` stand beside the rooms: every room may raise the
+first, the second is the platform team's rule for the URLs a release may name, the third the addresses never called
+(link-local, cloud metadata) unless an allowlist entry names them, and the fourth says when an operator serving none
+of the releases it should must exit.
 
 One vocabulary (one word per concept, in code, status and docs):
 

@@ -90,6 +90,7 @@ class ControlPlane:
     istiod: IstiodEndpoints | None = field(init=False, default=None)
     _processes: list[ManagedProcess] = field(init=False, default_factory=list)
     _owns_workdir: bool = field(init=False, default=False)
+    _ready: Callable[[], bool] = field(init=False, default=lambda: False, repr=False)
 
     def __post_init__(self) -> None:
         if self.settings.workdir is None:
@@ -140,6 +141,22 @@ class ControlPlane:
         (self.workdir / STATE_FILE).unlink(missing_ok=True)
         if self._owns_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def restart(self, name: str, down_s: float = 0.0, kill: bool = False) -> float:
+        """Stop `etcd` or `kube-apiserver` (SIGTERM, or SIGKILL with `kill`), keep it down `down_s`, start it again on
+        the same ports and data, and wait until it serves; returns the seconds from the start to serving. For tests
+        of what clients do through a control plane outage."""
+        if name not in ("etcd", "kube-apiserver"):
+            raise ValueError(f"only etcd and kube-apiserver restart, not {name!r}")
+        process = next(p for p in self._processes if p.name == name)
+        process.stop(grace_s=0.0 if kill else 10.0)
+        time.sleep(down_s)
+        began = time.monotonic()
+        process.start()
+        ready = (lambda: _etcd_healthy(self.etcd_url)) if name == "etcd" else self._ready
+        process.wait_until(ready, self.settings.start_timeout_s, "serving again")
+        self._write_state()
+        return time.monotonic() - began
 
     # -- etcd and the API server -------------------------------------------------------------------------------
 
@@ -198,6 +215,7 @@ class ControlPlane:
             ],
         )
         context = ssl.create_default_context(cafile=str(pki.ca_cert))
+        self._ready = lambda: _ok(f"{self.server}/readyz", self.token, context)
         apiserver.wait_until(
             lambda: _ok(f"{self.server}/readyz", self.token, context), self.settings.start_timeout_s, "ready"
         )
