@@ -71,6 +71,11 @@ bench-verdicts: venv ## the window and the sequential Prometheus judge on 2,150 
 bench-resources: venv toolchain ## the operator's CPU and memory, idle and with 20 releases checked every second
 	$(BIN)/python -m e2e.bench_resources
 
+FUZZ_ARGS ?=
+.PHONY: fuzz
+fuzz: venv toolchain ## 1,000 generated CanaryRelease specs (Hypothesis from the CRD schema, and mutations) against the sandbox API server with the operator running, and the CRD's CEL rules against the API server's cost budget; prints the counts and the seed, fails on any violation (a few minutes on 2 cores; FUZZ_ARGS='--seed N' replays a run)
+	$(BIN)/python -m tests.spec_fuzz $(FUZZ_ARGS)
+
 .PHONY: docs-capture
 docs-capture: venv system-packages toolchain ## re-record docs/get-watch.{txt,ansi} through a pseudo-terminal
 	$(BIN)/python -m e2e.demo.capture docs
