@@ -4,8 +4,9 @@ For each spec, on a bounded pool of threads: create the VirtualServices it names
 specs in flight share one and a change can be traced to its release), create the release, and then:
 - refused: the API server's 422 must name a field (every cause carries one);
 - accepted: wait until the operator has written a status for this generation; `Invalid` must name a field in its
-  message, any other phase is valid. Then delete the release, wait until it is gone (the operator's finalizer),
-  and, when it was Invalid, check that none of its VirtualServices changed (same resourceVersion as created).
+  message, any other phase is valid (and given a few seconds to start moving traffic). Then delete the release,
+  wait until it is gone (the operator's finalizer), and, when it was Invalid, check that none of its
+  VirtualServices changed (same resourceVersion as created).
 Anything else (a refusal without a field, no status in time, a deletion that never ends, a touched VirtualService,
 a phase the model's own parse contradicts) is a violation.
 """
@@ -33,6 +34,7 @@ REFUSED, INVALID, VALID = "refused", "Invalid", "valid"
 DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 FIELD_IN_MESSAGE = re.compile(r"\b((?:spec|metadata)(?:\.[A-Za-z0-9_]+|\[[^\]]*\])*)\s*:")
 INDEX = re.compile(r"\[[^\]]*\]")
+NOT_CHECKED = "some validation rules were not checked because the object was invalid"
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Outcome:
 class Limits:
     status_timeout_s: float = 45.0
     deletion_timeout_s: float = 45.0
+    settle_s: float = 4.0
     poll_s: float = 0.15
 
 
@@ -127,8 +130,11 @@ class Applier:
             status = {}
         outcome.detail = str(status.get("message") or error.reason)[:300]
         causes = (status.get("details") or {}).get("causes") or []
+        # Beside the real causes the server may add one with the field "<nil>": "some validation rules were not
+        # checked because the object was invalid". It names no field, and needs none.
+        causes = [cause for cause in causes if NOT_CHECKED not in str(cause.get("message"))]
         fields = [str(cause.get("field") or "") for cause in causes]
-        if error.status != 422 or not causes or not all(fields):
+        if error.status != 422 or not causes or not all(found and found != "<nil>" for found in fields):
             outcome.violations.append(f"refused ({error.status}) without a field: {outcome.detail}")
         outcome.fields = tuple(sorted({generic(found) for found in fields if found}))
 
@@ -155,14 +161,25 @@ class Applier:
         if outcome.phase == INVALID:
             outcome.verdict = INVALID
             outcome.detail = message[:300]
-            named = FIELD_IN_MESSAGE.findall(message)
-            outcome.fields = tuple(sorted({generic(found) for found in named}))
+            named = {generic(found) for found in FIELD_IN_MESSAGE.findall(message)}
+            outcome.fields = tuple(sorted(named - {"spec"} or named))
             if not named:
                 outcome.violations.append(f"Invalid without a field: {message[:300]}")
         else:
             outcome.verdict = VALID
+            outcome.phase = self._settled(name, outcome.phase)
             if isinstance(parsed, InvalidSpec):
                 outcome.violations.append(f"phase {outcome.phase} for a spec the model refuses: {parsed.message[:300]}")
+
+    def _settled(self, name: str, phase: str) -> str:
+        """The phase a valid release reaches within `settle_s` of its first status (it leaves `Pending` once its
+        routes are read and it starts, or stays there waiting for a missing one)."""
+        deadline = time.monotonic() + self.limits.settle_s
+        while phase == "Pending" and time.monotonic() < deadline:
+            time.sleep(self.limits.poll_s * 2)
+            current = self._custom().get_namespaced_custom_object(**RELEASES, namespace=self.namespace, name=name)
+            phase = str((current.get("status") or {}).get("phase") or phase)
+        return phase
 
     def _delete_release(self, name: str, outcome: Outcome) -> None:
         custom = self._custom()

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 
 from tests.cluster_support import (
     ISTIO,
@@ -98,11 +97,13 @@ def run(
     workers: int,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    began = time.monotonic()
-    outcomes = Applier(kubeconfig, namespace).apply_all(cases, workers, progress)
-    report = Report(outcomes, time.monotonic() - began)
     api = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
     with api:
+        # The subsets the valid releases' `checkout` destinations name, so that those can start.
+        create_destination_rule(api, namespace)
+        began = time.monotonic()
+        outcomes = Applier(kubeconfig, namespace).apply_all(cases, workers, progress)
+        report = Report(outcomes, time.monotonic() - began)
         report.final_release, report.final_seconds = known_good_release_moves(api, namespace)
     report.operator_alive = operator.popen is not None and operator.popen.poll() is None
     report.tracebacks = tracebacks(operator.log())
@@ -113,11 +114,6 @@ def known_good_release_moves(api: client.ApiClient, namespace: str, timeout_s: f
     """('', seconds) once a fresh release's first step is on its VirtualService; (what was seen, seconds) if not."""
     custom = client.CustomObjectsApi(api)
     custom.create_namespaced_custom_object(**ISTIO, namespace=namespace, body=virtual_service("checkout"))
-    try:
-        create_destination_rule(api, namespace)
-    except ApiException as error:
-        if error.status != 409:
-            raise
     body: dict[str, Any] = canary_release("known-good", [{"setWeight": FINAL_WEIGHT}, {"pause": {}}])
     began = time.monotonic()
     custom.create_namespaced_custom_object(**RELEASES, namespace=namespace, body=body)
