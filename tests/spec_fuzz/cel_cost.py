@@ -36,7 +36,7 @@ class Admission:
 
 def install_warnings(api: client.ApiClient) -> list[str]:
     """The `Warning` headers the API server answers a fresh install of the CanaryRelease CRD with (a dry run of a
-    copy under another group: an update of the installed one would not estimate unchanged rules again)."""
+    copy under another group: a first install, not an update of the installed one, and nothing changes)."""
     crd = copy.deepcopy(build_crd())
     plural = crd["spec"]["names"]["plural"]
     crd["spec"]["group"] = COPY_GROUP
