@@ -79,6 +79,11 @@ bench-resources: venv toolchain ## the operator's CPU and memory, idle and with 
 bench-chaos: venv system-packages toolchain ## 20 releases in the lab through 100 operator SIGKILLs, API server and etcd restarts, a degraded network, Prometheus down/slow/garbage, a hanging gate target and the app's etcd down; fails on any invariant violation (about 35 min: each kill waits for the restarted operator's first move; bounded at 45; SEED=n replays)
 	$(BIN)/python -m e2e.bench_chaos $(if $(SEED),--seed $(SEED))
 
+FUZZ_ARGS ?=
+.PHONY: fuzz
+fuzz: venv toolchain ## 1,000 generated CanaryRelease specs (Hypothesis from the CRD schema, and mutations) against the sandbox API server with the operator running, and the CRD's CEL rules against the API server's cost budget; prints the counts and the seed, fails on any violation (a few minutes on 2 cores; FUZZ_ARGS='--seed N' replays a run)
+	$(BIN)/python -m tests.spec_fuzz $(FUZZ_ARGS)
+
 .PHONY: docs-capture
 docs-capture: venv system-packages toolchain ## re-record docs/get-watch.{txt,ansi} through a pseudo-terminal
 	$(BIN)/python -m e2e.demo.capture docs

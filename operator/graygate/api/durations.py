@@ -25,6 +25,7 @@ __all__ = [
     "DURATION_PATTERN",
     "Duration",
     "DurationField",
+    "DurationTooLongError",
     "Interval",
     "format_duration",
     "parse_duration",
@@ -36,6 +37,10 @@ _TOKEN = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _MICROS = {"ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000}
 _MAX_LENGTH = 32
 _HOW = "write a number and a unit (ms, s, m, h), e.g. 500ms, 30s, 1h30m"
+_LONGEST_MICROS = (2**63 - 1) // 1_000
+"""Go's longest `time.Duration` (2562047h47m16.854775807s), the most CEL's `duration()` and every Go controller
+accept; anything longer could not be added to a date either (Python's `datetime` ends in the year 9999)."""
+_TOO_LONG = "longer than 2562047h, the longest duration Kubernetes accepts"
 
 
 def parse_duration(text: str) -> timedelta:
@@ -43,7 +48,13 @@ def parse_duration(text: str) -> timedelta:
     if not _WHOLE.fullmatch(text):
         raise ValueError(f"{text!r} is not a duration: {_HOW}")
     micros = sum(Decimal(number) * _MICROS[unit] for number, unit in _TOKEN.findall(text))
+    if micros > _LONGEST_MICROS:
+        raise DurationTooLongError(f"{text!r} is {_TOO_LONG}")
     return timedelta(microseconds=int(micros))
+
+
+class DurationTooLongError(ValueError):
+    """A well-formed duration past Go's longest (`parse_duration`)."""
 
 
 def format_duration(value: timedelta) -> str:
@@ -98,6 +109,8 @@ class DurationField:
         elif isinstance(value, str):
             try:
                 parsed = parse_duration(value)
+            except DurationTooLongError as error:
+                raise PydanticCustomError("duration_too_long", _TOO_LONG) from error
             except ValueError as error:
                 raise PydanticCustomError("duration", f"not a duration: {_HOW}") from error
         else:

@@ -58,6 +58,19 @@ def test_format_rejects_negative() -> None:
         format_duration(timedelta(seconds=-1))
 
 
+@pytest.mark.parametrize("text", ["2562048h", "99999999999999999999h", "153722868m", "9223372036855s"])
+def test_parse_refuses_what_go_cannot_hold_rather_than_overflowing(text: str) -> None:
+    """Regression, a bad duration of the generated specs: `pause: {duration: 99999999999999999999h}` passes the CRD's
+    pattern and length, and parsing it raised OverflowError out of pydantic, so the operator failed on the release
+    instead of marking it Invalid."""
+    with pytest.raises(ValueError, match="longer than 2562047h"):
+        parse_duration(text)
+
+
+def test_parse_accepts_go_s_longest_duration() -> None:
+    assert parse_duration("2562047h47m16.854775s") == timedelta(hours=2562047, minutes=47, seconds=16.854775)
+
+
 class Timed(BaseModel):
     every: Interval
 
@@ -68,6 +81,7 @@ class Timed(BaseModel):
         ("999ms", "must be at least 1s"),
         ("soon", "not a duration"),
         (30, "not a duration string"),
+        ("99999999999999999999h", "longer than 2562047h"),
     ],
 )
 def test_field_rejects(raw: object, problem: str) -> None:
