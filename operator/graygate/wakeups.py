@@ -71,11 +71,15 @@ class Wakeups:
 
     def wake_if_changed(self, ref: ReleaseRef, seen: object) -> bool:
         """Wake `ref` when `seen` (what the caller saw of it: its generation and command, say) differs from the
-        last `seen` given for it; the first sight wakes it too. True when it did."""
+        last `seen` given for it. The first sight only records it: a new daemon ticks at once anyway. True when it
+        woke it."""
         with self._lock:
-            if ref in self._seen and self._seen[ref] == seen:
+            first = ref not in self._seen
+            if not first and self._seen[ref] == seen:
                 return False
             self._seen[ref] = seen
+        if first:
+            return False
         self.wake(ref)
         return True
 
@@ -94,14 +98,14 @@ class Wakeups:
             self._set(flag)
         return len(flags)
 
-    async def wait(self, ref: ReleaseRef, timeout: float) -> bool:
-        """Until `ref` is woken (True, and the wake is used up) or `timeout` seconds pass (False)."""
+    async def wait(self, ref: ReleaseRef, seconds: float) -> bool:
+        """Until `ref` is woken (True, and the wake is used up) or `seconds` pass (False)."""
         with self._lock:
             if self._loop is None:
                 self._loop = asyncio.get_running_loop()
             flag = self._flag(ref)
         try:
-            await asyncio.wait_for(flag.wait(), timeout=max(timeout, 0.0))
+            await asyncio.wait_for(flag.wait(), timeout=max(seconds, 0.0))
         except TimeoutError:
             return False
         flag.clear()

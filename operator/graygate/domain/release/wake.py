@@ -15,7 +15,8 @@ The rules; the earliest time wins, and None means "only the resync or an event" 
    today's ticks follow each other at the tick interval.
 3. First sight not recorded yet: now.
 4. The next analysis (`nextCheckAt`) of a Progressing or Paused release, and of a Pending one with pre-check gates
-   once its routes are recorded. A past `nextCheckAt` is due now: the tick that runs the analysis moves it ahead.
+   once its routes are recorded. A `nextCheckAt` still past after a tick (the tick could not run the analysis:
+   an unavailable canary workload, routes claimed by another release) is asked again at rule 9's poll.
 5. A timed pause's end (`pause.duration`, `stepInterval`), counted from `stepStartedAt`.
 6. The progress deadline (`deadline.overdue`) of a Pending, Progressing or Promoting run, unless it waits for a
    `confirmRollout` approval.
@@ -74,7 +75,7 @@ def next_due(
     if moved or status.observed_generation is None:
         return now
     times = [
-        _next_analysis(spec, status, now),
+        _next_analysis(spec, status, now, poll_cap),
         _pause_end(spec, status),
         deadline_at(spec, status),
         _next_hook_call(spec, status, now),
@@ -84,15 +85,18 @@ def next_due(
     return min((t for t in times if t is not None and t >= now), default=None)
 
 
-def _next_analysis(spec: CanaryReleaseSpec, status: CanaryReleaseStatus, now: datetime) -> datetime | None:
-    if status.phase in _RUNNING:
-        pass
-    elif status.phase is Phase.PENDING and pre_check_gates(spec) and not needs_snapshot(spec, status):
-        pass
-    else:
+def _next_analysis(
+    spec: CanaryReleaseSpec, status: CanaryReleaseStatus, now: datetime, cap: timedelta
+) -> datetime | None:
+    pre_checking = status.phase is Phase.PENDING and bool(pre_check_gates(spec)) and not needs_snapshot(spec, status)
+    if status.phase not in _RUNNING and not pre_checking:
         return None
     at = status.next_check_at
-    return now if at is None or at <= now else at
+    if at is None or at <= now:
+        # Due, yet the tick that decided this did not run it (its canary workload is not Available, its routes are
+        # claimed by another release): asked again at the poll, not at every floor.
+        return now + min(cap, spec.analysis.interval)
+    return at
 
 
 def _pause_end(spec: CanaryReleaseSpec, status: CanaryReleaseStatus) -> datetime | None:
