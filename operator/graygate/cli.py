@@ -32,7 +32,15 @@ def _parser() -> argparse.ArgumentParser:
     scope.add_argument("--namespace", "-n", action="append", default=[], help="watch this namespace (repeatable)")
     scope.add_argument("--all-namespaces", "-A", action="store_true", help="watch every namespace (the default)")
     run.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster, then ~/.kube/config)")
-    run.add_argument("--tick-interval", type=float, default=1.0, help="seconds between two ticks of a release")
+    run.add_argument(
+        "--tick-interval", type=float, default=1.0, help="the least seconds between two ticks of a release"
+    )
+    run.add_argument(
+        "--resync-interval",
+        type=float,
+        default=300.0,
+        help="the most seconds between two ticks of a release (one at rest ticks this often; events wake it sooner)",
+    )
     run.add_argument("--listen-address", default="127.0.0.1", help="address of the metrics and liveness endpoints")
     run.add_argument("--metrics-port", type=int, default=8081, help="Prometheus metrics port (0: off)")
     run.add_argument("--liveness-port", type=int, default=8080, help="liveness endpoint port, /healthz (0: off)")
@@ -256,6 +264,8 @@ def _say(text: str) -> None:
 def _run(args: argparse.Namespace) -> int:
     if args.tick_interval <= 0:
         raise GraygateError("--tick-interval must be a positive number of seconds")
+    if args.resync_interval < args.tick_interval:
+        raise GraygateError("--resync-interval must be at least --tick-interval")
     if args.kubeconfig is not None:
         if not args.kubeconfig.is_file():
             raise GraygateError(f"no kubeconfig at {args.kubeconfig}")
@@ -278,6 +288,7 @@ def _run(args: argparse.Namespace) -> int:
             kubeconfig=args.kubeconfig,
             namespaces=tuple(args.namespace),
             tick_interval_s=args.tick_interval,
+            resync_interval_s=args.resync_interval,
             listen_address=args.listen_address,
             metrics_port=args.metrics_port,
             liveness_port=args.liveness_port,

@@ -3,6 +3,9 @@
 One daemon per release is its single writer: it ticks until the release is deleted, keeping the status it last
 wrote (the watch stream may lag behind our own writes, and a stale status must never repeat a step) in the
 release's `lifecycle.Slot`, which the delete handler shares so that a deletion and a tick never overlap.
+Between two ticks it sleeps until its next timer (`wake.next_due`), the resync, or a wake (`wakeups`): its own
+spec or command annotation changed (`wake_on_change`), an object its last tick read changed, or the freeze switch
+moved; never less than `tick_interval_s` after the previous tick began.
 """
 
 from __future__ import annotations
@@ -13,14 +16,17 @@ from typing import Any
 
 import kopf
 
-from graygate.api import GROUP, PLURAL, VERSION, parse_spec
+from graygate.api import COMMAND_ANNOTATION, GROUP, PLURAL, VERSION, parse_spec
 from graygate.api.validation import InvalidSpec
 from graygate.domain.release.claims import Claim, RouteKey, claims_of
+from graygate.domain.release.wake import next_due
 from graygate.errors import ApiUnavailableError, ConflictError, GraygateError, KubeError
+from graygate.freeze import FreezeSwitch
 from graygate.lifecycle import Deleted, Slots, delete_release, failed_tick, run_tick
 from graygate.metrics import OperatorMetrics
 from graygate.ports.release import ReleaseRef
 from graygate.release_view import created_at, read_templates, release_view, status_of
+from graygate.wakeups import Wakeups, objects_read
 from graygate.wiring import OperatorSettings, Wired, wire
 
 # How long to wait before the next tick after an error, by error class: transient ones soon, others later. An error
@@ -54,6 +60,9 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
             raise kopf.PermanentError(f"cannot serve metrics on port {config.metrics_port}: {error}") from error
     memo.wired = await wire(config, metrics)
     memo.slots = Slots()
+    memo.wakeups = Wakeups()
+    if isinstance(memo.wired.deps.frozen, FreezeSwitch):
+        memo.wired.deps.frozen.subscribe(memo.wakeups.wake_all)
 
 
 @kopf.on.cleanup()
@@ -81,20 +90,75 @@ async def reconcile(
     wired: Wired = memo.wired
     config: OperatorSettings = memo.settings
     slots: Slots = memo.slots
+    wakeups: Wakeups = memo.wakeups
     ref = ReleaseRef(namespace=namespace, name=name, uid=uid)
-    with slots.held(uid, status_of(body)) as slot:
-        while not stopped:
-            now = _now()
-            error: Exception | None
-            try:
-                templates = await read_templates(ref, body, slot.status, wired.templates)
-            except GraygateError as unread:
-                error = failed_tick(ref, unread, wired.deps)
-            else:
-                view = release_view(ref, body, slot.status, _held(claims), wired.gates.refusals, now, templates)
-                error = await run_tick(slot, view, wired.deps, now)
-            await stopped.wait(retry_after(error, config.tick_interval_s))
+    loop = asyncio.get_running_loop()
+    try:
+        with slots.held(uid, status_of(body)) as slot:
+            while not stopped:
+                began, now, before = loop.time(), _now(), slot.status
+                error: Exception | None
+                due: dt.datetime | None = None
+                try:
+                    templates = await read_templates(ref, body, slot.status, wired.templates)
+                except GraygateError as unread:
+                    error = failed_tick(ref, unread, wired.deps)
+                else:
+                    view = release_view(ref, body, slot.status, _held(claims), wired.gates.refusals, now, templates)
+                    error = await run_tick(slot, view, wired.deps, now)
+                    if not isinstance(view.spec, InvalidSpec):
+                        wakeups.register(ref, objects_read(namespace, view.spec))
+                    due = next_due(view.spec, slot.status, now, moved=slot.status != before)
+                if error is not None:
+                    await stopped.wait(retry_after(error, config.tick_interval_s))
+                    continue
+                await _sleep(ref, wakeups, stopped, began, sleep_for(due, now, config), config.tick_interval_s)
+    finally:
+        wakeups.forget(ref)
     wired.deps.metrics.forget(namespace, name)
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def wake_on_change(
+    namespace: str | None, name: str, uid: str, type: str | None, meta: kopf.Meta, memo: Any, **_: Any
+) -> None:  # fmt: skip
+    """Wake a release's daemon when its spec (its generation) or its command annotation changes; its own status
+    writes change neither, so they wake nothing. The daemon's `body` is already the new one when this runs."""
+    if namespace is None or not hasattr(memo, "wakeups"):
+        return
+    wakeups: Wakeups = memo.wakeups
+    ref = ReleaseRef(namespace=namespace, name=name, uid=uid)
+    if type == "DELETED":
+        wakeups.forget(ref)
+        return
+    command = (meta.get("annotations") or {}).get(COMMAND_ANNOTATION)
+    wakeups.wake_if_changed(ref, (meta.get("generation"), command, meta.get("deletionTimestamp")))
+
+
+def sleep_for(due: dt.datetime | None, now: dt.datetime, config: OperatorSettings) -> float:
+    """Seconds from `now` until the next tick without an event: its next timer, or the resync at the latest."""
+    if due is None:
+        return config.resync_interval_s
+    return min(max((due - now).total_seconds(), 0.0), config.resync_interval_s)
+
+
+async def _sleep(
+    ref: ReleaseRef, wakeups: Wakeups, stopped: kopf.DaemonStopped, began: float, seconds: float, floor: float
+) -> None:  # fmt: skip
+    """Sleep `seconds` after `began` (loop time) unless woken or stopped, but never less than `floor` after it: a
+    wake within the floor is kept for when the floor ends."""
+    loop = asyncio.get_running_loop()
+    if (left := began + floor - loop.time()) > 0:
+        await stopped.wait(left)
+    if stopped or (left := began + max(seconds, floor) - loop.time()) <= 0:
+        return
+    woken = asyncio.ensure_future(wakeups.wait(ref, left))
+    halted = asyncio.ensure_future(stopped.wait(left))
+    try:
+        await asyncio.wait((woken, halted), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (woken, halted):
+            task.cancel()
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)

@@ -53,6 +53,9 @@ class OperatorSettings:
     kubeconfig: Path | None = None
     namespaces: tuple[str, ...] = ()
     tick_interval_s: float = 1.0
+    """The least time between two ticks of a release."""
+    resync_interval_s: float = 300.0
+    """The most time between two ticks of a release: one at rest, with no timer and no event, ticks this often."""
     listen_address: str = "127.0.0.1"
     metrics_port: int = 8081
     liveness_port: int = 8080

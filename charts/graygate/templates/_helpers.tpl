@@ -185,6 +185,7 @@ it runs. Read-only; with the ClusterGateTemplates, the only cluster-scoped permi
 - --metrics-port={{ if .Values.metrics.enabled }}{{ .Values.metrics.port }}{{ else }}0{{ end }}
 - --log-format={{ .Values.logFormat }}
 - --tick-interval={{ .Values.tickInterval }}
+- --resync-interval={{ .Values.resyncInterval }}
 {{- if .Values.ha.enabled }}
 - --peering={{ .Values.ha.peering }}
 - --priority=$(GRAYGATE_PRIORITY)
