@@ -29,6 +29,7 @@ from tests.cluster_support import (
     eventually,
     release,
     virtual_service,
+    weights,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -160,6 +161,8 @@ def test_standby_takes_over_when_the_active_operator_is_killed(
     active.kill()
 
     done = eventually(lambda: _succeeded(api, namespace, "checkout"), 60, "the standby to finish the release")
+    # The status (the intent) is written before the weights: wait for them before the last reading.
+    eventually(lambda: weights(api, namespace, "checkout") == (0, 100), 10, "the final weights")
     recorder.stop()
     assert recorder.canary_sequence() == WEIGHTS, "no step repeated or skipped"
     assert_each_step_once_in_order(done)
@@ -171,7 +174,7 @@ def test_standby_takes_over_when_the_active_operator_is_killed(
         f"-> its first weight write {first_write - killed_mono:.2f} s"
     )
     assert "Resuming operations" not in standby.log().split(str(resumed["message"]))[0], "paused until then"
-    assert takeover_s <= LIFETIME_S + 2.0
+    assert takeover_s <= LIFETIME_S + 3.0, "at most one lifetime after the last keep-alive, plus starting up"
     mine = [line for line in _lines(standby) if line.get("release") == f"{namespace}/checkout"]
     assert mine
     assert all(_at(line) >= killed_at for line in mine), "the standby did nothing before the takeover"
@@ -223,6 +226,8 @@ def test_a_release_moved_between_shards_mid_run_finishes_with_each_step_once(
     )
 
     done = eventually(lambda: _succeeded(api, namespace, "checkout"), 60, "shard b to finish the release")
+    # The status (the intent) is written before the weights: wait for them before the last reading.
+    eventually(lambda: weights(api, namespace, "checkout") == (0, 100), 10, "the final weights")
     recorder.stop()
     assert recorder.canary_sequence() == WEIGHTS, "no step repeated or skipped across the move"
     assert_each_step_once_in_order(done)
@@ -235,5 +240,5 @@ def test_a_release_moved_between_shards_mid_run_finishes_with_each_step_once(
     stopped = [line for line in _lines(shard_a) if line.get("message") == "Daemon 'reconcile' succeeded."]
     assert [line["object"]["name"] for line in stopped] == ["checkout"]
     assert _at(stopped[0]) >= moved_at
-    assert all(_at(line) < moved_at + 1.0 for line in a_lines), "shard a's daemon stopped at the move"
+    assert max(map(_at, a_lines)) < min(map(_at, b_lines)), "never both at once: shard a's last line before b's first"
     assert all(_at(line) >= moved_at for line in b_lines), "shard b started only after the move"
