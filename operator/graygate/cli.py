@@ -85,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--freeze-key", default="/graygate/freeze", help="the etcd key that freezes every release")
     run.add_argument("--peering", help="Kopf peering name for HA (omit to run standalone)")
     run.add_argument("--priority", type=int, default=0, help="Kopf peering priority; give each replica its own")
+    run.add_argument(
+        "--peering-lifetime", type=int, default=60, metavar="SECONDS",
+        help="how long a peer's keep-alive is valid: a standby takes over at most this long after the active died",
+    )  # fmt: skip
+    run.add_argument(
+        "--shard", default="default",
+        help="serve only releases labelled graygate.dev/shard=SHARD (default: those without the label)",
+    )  # fmt: skip
 
     get = commands.add_parser("get", help="show releases: a table, one release in detail, or a live view")
     get.add_argument("name", nargs="?", help="one release, in detail")
@@ -272,6 +280,7 @@ def _run(args: argparse.Namespace) -> int:
         # Kopf logs in through the kubernetes client, which reads KUBECONFIG once, when it is first imported.
         os.environ["KUBECONFIG"] = str(args.kubeconfig)
 
+    from graygate.domain.release.shards import check_shard_name
     from graygate.domain.url_allowlist import UrlAllowlist
     from graygate.handlers import run
     from graygate.wiring import OperatorSettings
@@ -280,6 +289,12 @@ def _run(args: argparse.Namespace) -> int:
         allowlist = UrlAllowlist.parse(args.probe_url_allowlist)
     except ValueError as error:
         raise GraygateError(f"--probe-url-allowlist: {error}") from error
+    if args.peering_lifetime < 2:
+        raise GraygateError("--peering-lifetime must be at least 2 seconds")
+    try:
+        shard = check_shard_name(args.shard)
+    except ValueError as error:
+        raise GraygateError(f"--shard: {error}") from error
     credentials = args.prometheus_credentials_dir
     if credentials is not None and not credentials.is_dir():
         raise GraygateError(f"--prometheus-credentials-dir: no folder at {credentials}")
@@ -300,6 +315,8 @@ def _run(args: argparse.Namespace) -> int:
             freeze_key=args.freeze_key,
             peering=args.peering,
             priority=args.priority,
+            peering_lifetime_s=args.peering_lifetime,
+            shard=shard,
         )
     )
     return 0

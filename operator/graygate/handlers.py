@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from typing import Any
 
 import kopf
@@ -19,6 +20,7 @@ import kopf
 from graygate.api import COMMAND_ANNOTATION, GROUP, PLURAL, VERSION, parse_spec
 from graygate.api.validation import InvalidSpec
 from graygate.domain.release.claims import Claim, RouteKey, claims_of
+from graygate.domain.release.shards import finalizer_of, foreign_finalizers, shard_of
 from graygate.domain.release.wake import next_due
 from graygate.errors import ApiUnavailableError, ConflictError, GraygateError, KubeError
 from graygate.freeze import FreezeSwitch
@@ -33,6 +35,13 @@ from graygate.wiring import OperatorSettings, Wired, wire
 # outside our tree (a bug) is retried at the normal tick interval: a rollback may depend on the next tick.
 RETRY_AFTER_S: dict[type[GraygateError], float] = {ConflictError: 0.2, ApiUnavailableError: 2.0, KubeError: 5.0}
 OTHER_GRAYGATE_ERROR_AFTER_S = 5.0
+# A release moved in from another shard: its first tick waits until the old shard has let it go (its finalizer
+# removed, which Kopf does as it stops that shard's daemon), at most longer than that daemon's cancellation_timeout
+# (a dead old shard never lets go), then a settle for a tick the old daemon may still have had in flight.
+HANDOVER_TIMEOUT_S = 15.0
+HANDOVER_SETTLE_S = 1.0
+
+log = logging.getLogger("graygate.handlers")
 
 
 def _now() -> dt.datetime:
@@ -42,7 +51,7 @@ def _now() -> dt.datetime:
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     config: OperatorSettings = memo.settings
-    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.finalizer = finalizer_of(config.shard)  # per shard: a shard never drops another's
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
@@ -52,6 +61,7 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
     if config.peering is not None:
         settings.peering.name = config.peering
         settings.peering.priority = config.priority
+        settings.peering.lifetime = config.peering_lifetime_s
     metrics = OperatorMetrics()
     if config.metrics_port:
         try:
@@ -80,7 +90,14 @@ def route_claims(namespace: str | None, name: str, spec: kopf.Spec, meta: kopf.M
     return dict.fromkeys(claims_of(namespace, parsed), claim)
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
+def owned(labels: kopf.Labels, memo: Any, **_: Any) -> bool:
+    """Kopf's filter of the daemon and the delete handler: the release belongs to this operator's shard, so another
+    shard's release never gets a daemon, a finalizer or a write here, and a release relabelled away stops its daemon."""
+    config: OperatorSettings = memo.settings
+    return shard_of(labels) == config.shard
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0, when=owned)
 async def reconcile(
     namespace: str | None, name: str, uid: str, body: kopf.Body, stopped: kopf.DaemonStopped, memo: Any,
     **kwargs: Any,
@@ -92,6 +109,7 @@ async def reconcile(
     slots: Slots = memo.slots
     wakeups: Wakeups = memo.wakeups
     ref = ReleaseRef(namespace=namespace, name=name, uid=uid)
+    await _handed_over(ref, body, config.shard, stopped)
     loop = asyncio.get_running_loop()
     try:
         with slots.held(uid, status_of(body)) as slot:
@@ -161,7 +179,7 @@ async def _sleep(
             task.cancel()
 
 
-@kopf.on.delete(GROUP, VERSION, PLURAL)
+@kopf.on.delete(GROUP, VERSION, PLURAL, when=owned)
 async def restore_routes(
     namespace: str | None, name: str, uid: str, body: kopf.Body, memo: Any, **kwargs: Any
 ) -> None:  # fmt: skip
@@ -189,6 +207,28 @@ def retry_after(error: Exception | None, tick_interval_s: float) -> float:
     return next(
         (after for kind, after in RETRY_AFTER_S.items() if isinstance(error, kind)), OTHER_GRAYGATE_ERROR_AFTER_S
     )
+
+
+async def _handed_over(ref: ReleaseRef, body: kopf.Body, shard: str, stopped: kopf.DaemonStopped) -> None:
+    """Returns once no other shard holds the release (see HANDOVER_TIMEOUT_S); the body is Kopf's live view."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + HANDOVER_TIMEOUT_S
+    held = foreign_finalizers(body.metadata.get("finalizers") or [], shard)
+    if not held:
+        return
+    log.info("release %s/%s: waiting for %s to let it go", ref.namespace, ref.name, ", ".join(held))
+    while held and not stopped and loop.time() < deadline:
+        await stopped.wait(0.1)
+        held = foreign_finalizers(body.metadata.get("finalizers") or [], shard)
+    if held:
+        log.warning(
+            "release %s/%s: %s still held after %.0f s; taking it over",
+            ref.namespace,
+            ref.name,
+            held,
+            HANDOVER_TIMEOUT_S,
+        )
+    await stopped.wait(HANDOVER_SETTLE_S)
 
 
 def _held(claims: Any) -> list[tuple[RouteKey, Claim]]:

@@ -69,6 +69,10 @@ class OperatorSettings:
     freeze_key: str = "/graygate/freeze"
     peering: str | None = None
     priority: int = 0
+    peering_lifetime_s: int = 60
+    """Seconds a peer's keep-alive stays valid: a standby takes over at most this long after the active one died."""
+    shard: str = "default"
+    """The releases this operator serves: those labelled `graygate.dev/shard: <shard>` (domain.release.shards)."""
     instance: str = field(default_factory=lambda: os.environ.get("POD_NAME", socket.gethostname()))
     notifications_namespace: str | None = field(default_factory=lambda: os.environ.get("POD_NAMESPACE"))
     """Where the cluster-wide default notification settings (ConfigMap `graygate-notifications`) and their Secrets

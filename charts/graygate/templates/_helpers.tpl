@@ -189,6 +189,10 @@ it runs. Read-only; with the ClusterGateTemplates, the only cluster-scoped permi
 {{- if .Values.ha.enabled }}
 - --peering={{ .Values.ha.peering }}
 - --priority=$(GRAYGATE_PRIORITY)
+- --peering-lifetime={{ .Values.ha.peeringLifetime }}
+{{- end }}
+{{- with .shard }}
+- --shard={{ . }}
 {{- end }}
 {{- end -}}
 
@@ -196,6 +200,9 @@ it runs. Read-only; with the ClusterGateTemplates, the only cluster-scoped permi
 metadata:
   labels:
     {{- include "graygate.selectorLabels" . | nindent 4 }}
+    {{- with .shard }}
+    graygate.dev/shard: {{ . | quote }}
+    {{- end }}
     {{- with .Values.podLabels }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
