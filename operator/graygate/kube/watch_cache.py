@@ -197,6 +197,7 @@ class WatchCache:
         """List, watch, resume, relist on 410 and every `resync_s`, back off on failure, until `stop`."""
         delay = self._backoff[0]
         listed_at: float | None = None
+        last_failure = ""
         while not self._stopping.is_set():
             try:
                 if listed_at is None or self._clock() - listed_at >= self._resync_s:
@@ -209,14 +210,17 @@ class WatchCache:
                     if self._stopping.is_set():
                         return
                     self.apply(kind, body)
-                delay = self._backoff[0]
+                delay, last_failure = self._backoff[0], ""
             except Gone as gone:
                 log.info("the %s watch expired (%s): relisting", self.kind, gone)
                 listed_at = None
             except Exception as error:
                 if self._stopping.is_set():
                     return
-                log.warning("the %s watch failed (%s): retrying in %.1f s", self.kind, error, delay)
+                # The same failure again (a CRD not installed, a missing grant) is logged once, not every retry.
+                level = logging.DEBUG if str(error) == last_failure else logging.WARNING
+                last_failure = str(error)
+                log.log(level, "the %s cache's watch failed (%s): retrying in %.1f s", self.kind, error, delay)
                 self._stopping.wait(delay)
                 delay = min(delay * 2, self._backoff[1])
 

@@ -117,3 +117,22 @@ def test_a_deployments_projection_keeps_what_the_probe_reads() -> None:
     assert rollout_state(kept) == rollout_state(deployment)
     assert kept["spec"]["template"] == {"metadata": {"labels": {"app": "web"}}}
     assert kept["metadata"]["resourceVersion"] == "9"
+
+
+async def test_the_workload_probe_reads_a_cached_deployment() -> None:
+    from kubernetes import client
+
+    from graygate.kube.workloads import KubeWorkloads
+
+    web = {
+        "metadata": {"name": "web", "namespace": NS, "resourceVersion": "9", "generation": 1},
+        "spec": {"replicas": 1, "template": {"metadata": {"labels": {"app": "web"}}}},
+        "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1},
+    }
+    cache = WatchCache("Deployment", ScriptedSource([web]), trim=deployment_projection)
+    cache.relist()
+    # An ApiClient pointing nowhere: a read that reached it would fail.
+    probe = KubeWorkloads(client.ApiClient(), ScopedCaches("Deployment", everywhere=cache))
+    availability = await probe.deployment_availability(NS, "web")
+    assert availability.available
+    assert availability.pod_labels == (("app", "web"),)
