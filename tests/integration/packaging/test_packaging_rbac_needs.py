@@ -175,7 +175,6 @@ KUBE_CALLS: dict[tuple[str, str, str, str], Call] = {
     ("gatetemplates", "KubeGateTemplates._cluster", "get_cluster_custom_object", "_CLUSTER_TEMPLATES"): Call(
         ("graygate.dev", "clustergatetemplates", "get"), "operator", cluster_scoped=True
     ),
-    ("deployments", "read_deployment", "read_namespaced_deployment", ""): Call(("apps", "deployments", "get"), "cli"),
     ("sandbox_setup", "_create_or_replace", "create_custom_resource_definition", ""): Call(
         ("apiextensions.k8s.io", "customresourcedefinitions", "create"), "sandbox"
     ),
