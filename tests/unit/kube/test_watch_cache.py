@@ -1,0 +1,206 @@
+"""The watch cache's rules: events applied, stale events ignored, 410 and resync relist, failures back off, stop ends
+the thread; driven by a hand-written event source (tests/unit/fakes/event_source.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from graygate.kube.watch_cache import Gone, WatchCache, strip_managed_fields
+from tests.unit.fakes.event_source import Changes, ScriptedSource, obj
+
+KIND = "VirtualService"
+
+
+def cache_over(source: ScriptedSource, changes: Changes | None = None, **kwargs: object) -> WatchCache:
+    return WatchCache(KIND, source, on_change=changes, backoff_s=(0.01, 0.02), **kwargs)  # type: ignore[arg-type]
+
+
+def run_until_idle(cache: WatchCache, source: ScriptedSource) -> None:
+    """Runs the cache's thread until its watch has run out of script, then stops it."""
+    cache.start()
+    assert source.idle.wait(5), "the watch never reached the end of its script"
+    assert cache.stop(5), "the cache's thread did not end"
+
+
+def test_the_first_list_fills_the_cache_and_makes_it_ready_without_callbacks() -> None:
+    source, changes = ScriptedSource([obj("a", 3), obj("b", 4)], version=7), Changes()
+    cache = cache_over(source, changes)
+    assert not cache.ready
+    assert cache.get("team-a", "a") is None
+    cache.relist()
+    assert cache.ready
+    assert cache.get("team-a", "a") == obj("a", 3)
+    assert cache.resource_version == "7"
+    assert changes.seen == [], "the first list is the starting point, not a change"
+
+
+def test_added_modified_deleted_change_the_cache_and_call_back() -> None:
+    changes = Changes()
+    cache = cache_over(ScriptedSource([obj("a", 3)]), changes)
+    cache.relist()
+    cache.apply("ADDED", obj("b", 11))
+    cache.apply("MODIFIED", obj("a", 12, weight=10))
+    cache.apply("DELETED", obj("b", 13))
+    assert cache.get("team-a", "a") == obj("a", 12, weight=10)
+    assert cache.get("team-a", "b") is None
+    assert cache.resource_version == "13"
+    assert changes.seen == [(KIND, "team-a", "b"), (KIND, "team-a", "a"), (KIND, "team-a", "b")]
+
+
+def test_an_event_older_than_a_writes_answer_is_ignored() -> None:
+    changes = Changes()
+    cache = cache_over(ScriptedSource([obj("a", 3)]), changes)
+    cache.relist()
+    cache.put(obj("a", 20, weight=50))
+    assert changes.seen == [], "the writer knows what it wrote"
+    cache.apply("MODIFIED", obj("a", 15, weight=10))
+    assert cache.get("team-a", "a") == obj("a", 20, weight=50)
+    cache.apply("MODIFIED", obj("a", 20, weight=50))
+    assert changes.seen == [], "the write coming back through the watch is no change"
+    cache.apply("MODIFIED", obj("a", 21, weight=60))
+    assert changes.seen == [(KIND, "team-a", "a")]
+
+
+def test_a_bookmark_moves_the_resource_version_only() -> None:
+    cache = cache_over(ScriptedSource([obj("a", 3)]))
+    cache.relist()
+    cache.apply("BOOKMARK", {"metadata": {"resourceVersion": "99"}})
+    assert cache.resource_version == "99"
+    assert cache.keys() == {("team-a", "a")}
+
+
+def test_an_error_event_410_is_gone_and_any_other_is_a_failure() -> None:
+    cache = cache_over(ScriptedSource())
+    with pytest.raises(Gone):
+        cache.apply("ERROR", {"kind": "Status", "code": 410, "message": "too old resource version: 5 (9)"})
+    with pytest.raises(RuntimeError, match="500"):
+        cache.apply("ERROR", {"kind": "Status", "code": 500, "message": "boom"})
+
+
+def test_the_cache_hands_out_copies() -> None:
+    cache = cache_over(ScriptedSource([obj("a", 3, weight=1)]))
+    cache.relist()
+    read = cache.get("team-a", "a")
+    assert read is not None
+    read["spec"]["weight"] = 99
+    assert cache.get("team-a", "a") == obj("a", 3, weight=1)
+
+
+def test_managed_fields_are_not_kept() -> None:
+    body = obj("a", 3)
+    body["metadata"]["managedFields"] = [{"manager": "kubectl"}]
+    assert strip_managed_fields(body) == obj("a", 3)
+    assert "managedFields" in body["metadata"], "the original is not changed"
+
+
+def test_the_loop_watches_from_the_lists_version_and_resumes_from_the_last_event() -> None:
+    source, changes = ScriptedSource([obj("a", 3)], version=10), Changes()
+    source.sessions = [[("MODIFIED", obj("a", 11, weight=5))], [("ADDED", obj("b", 12))]]
+    cache = cache_over(source, changes)
+    run_until_idle(cache, source)
+    assert source.lists == 1, "a watch the server ends is resumed, not relisted"
+    assert source.watched_from == ["10", "11", "12"]
+    assert changes.seen == [(KIND, "team-a", "a"), (KIND, "team-a", "b")]
+
+
+def test_410_gone_relists_and_reports_what_changed_meanwhile() -> None:
+    source, changes = ScriptedSource([obj("a", 3), obj("b", 4), obj("c", 5)], version=10), Changes()
+    cache = cache_over(source, changes)
+
+    def gone_after_changes() -> list[tuple[str, dict[str, object]]]:
+        # While the watch was down: a deleted, b modified, d added, c untouched.
+        source.objects = [obj("b", 30, weight=1), obj("c", 5), obj("d", 31)]
+        source.version = 40
+        raise Gone("too old resource version")
+
+    source.sessions = [_Lazy(gone_after_changes)]  # type: ignore[list-item]
+    run_until_idle(cache, source)
+    assert source.lists == 2
+    assert source.watched_from == ["10", "40"], "the watch resumes from the relist's version"
+    assert cache.keys() == {("team-a", "b"), ("team-a", "c"), ("team-a", "d")}
+    assert sorted(changes.seen) == [(KIND, "team-a", "a"), (KIND, "team-a", "b"), (KIND, "team-a", "d")]
+
+
+def test_a_failed_watch_backs_off_and_resumes_without_relisting() -> None:
+    source = ScriptedSource([obj("a", 3)], version=10)
+    source.sessions = [ConnectionError("refused"), ConnectionError("refused"), [("MODIFIED", obj("a", 11))]]
+    cache = cache_over(source)
+    run_until_idle(cache, source)
+    assert source.lists == 1
+    assert source.watched_from == ["10", "10", "10", "11"]
+
+
+def test_a_failed_first_list_is_retried_and_the_cache_is_not_ready_meanwhile() -> None:
+    source = _FailingListSource(failures=2, objects=[obj("a", 3)])
+    cache = cache_over(source)
+    cache.start()
+    assert cache.wait_ready(5)
+    assert source.lists == 3
+    assert cache.get("team-a", "a") == obj("a", 3)
+    assert cache.stop(5)
+
+
+def test_the_periodic_resync_relists_and_catches_a_missed_event() -> None:
+    now = [0.0]
+    source, changes = ScriptedSource([obj("a", 3)], version=10), Changes()
+
+    def missed_then_time_passes() -> list[tuple[str, dict[str, object]]]:
+        source.objects = [obj("a", 50, weight=7)]  # changed, and the watch never said so
+        source.version = 50
+        now[0] += 301
+        return []
+
+    source.sessions = [_Lazy(missed_then_time_passes)]  # type: ignore[list-item]
+    cache = cache_over(source, changes, resync_s=300.0, clock=lambda: now[0])
+    run_until_idle(cache, source)
+    assert source.lists == 2
+    assert cache.get("team-a", "a") == obj("a", 50, weight=7)
+    assert changes.seen == [(KIND, "team-a", "a")]
+
+
+def test_a_callback_that_raises_does_not_end_the_watch() -> None:
+    def broken(kind: str, namespace: str, name: str) -> None:
+        raise ValueError("bug")
+
+    source = ScriptedSource([obj("a", 3)], version=10)
+    source.sessions = [[("MODIFIED", obj("a", 11)), ("MODIFIED", obj("a", 12))]]
+    cache = WatchCache(KIND, source, on_change=broken)
+    run_until_idle(cache, source)
+    assert cache.resource_version == "12"
+
+
+def test_stop_ends_a_watch_that_is_waiting_for_events() -> None:
+    source = ScriptedSource([obj("a", 3)])
+    cache = cache_over(source)
+    cache.start()
+    assert source.idle.wait(5)
+    started = time.monotonic()
+    assert cache.stop(5)
+    assert time.monotonic() - started < 1
+    assert not any(thread.name == f"graygate-watch-{KIND}" for thread in threading.enumerate())
+
+
+class _Lazy:
+    """A watch session computed when the watch starts (it may change the source, or raise)."""
+
+    def __init__(self, make: object) -> None:
+        self._make = make
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._make())  # type: ignore[operator]
+
+
+class _FailingListSource(ScriptedSource):
+    def __init__(self, failures: int, objects: list[dict[str, object]]) -> None:
+        super().__init__(objects)
+        self._failures = failures
+
+    def list(self) -> tuple[list[dict[str, object]], str]:
+        if self._failures:
+            self._failures -= 1
+            self.lists += 1
+            raise ConnectionError("the API server is not up yet")
+        return super().list()
