@@ -68,9 +68,10 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
             metrics.serve(config.metrics_port, config.listen_address)
         except OSError as error:  # a port in use must stop the operator, not leave it idle and looking alive
             raise kopf.PermanentError(f"cannot serve metrics on port {config.metrics_port}: {error}") from error
-    memo.wired = await wire(config, metrics)
-    memo.slots = Slots()
+    # the watch-fed caches wake the releases whose last tick read a changed object
     memo.wakeups = Wakeups()
+    memo.wired = await wire(config, metrics, on_change=memo.wakeups.touch)
+    memo.slots = Slots()
     if isinstance(memo.wired.deps.frozen, FreezeSwitch):
         memo.wired.deps.frozen.subscribe(memo.wakeups.wake_all)
 
