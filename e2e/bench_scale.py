@@ -175,8 +175,10 @@ def measure_size(size: int, args: argparse.Namespace, workdir: Path, probe: Prob
                 window, releases = drive(api, plane.kubeconfig, size, args, workdir, probe, clock, figures)
     except OutOfTime as error:
         figures.notes.append(f"out of time: {error}")
-    except (TimeoutError, ApiException, OSError, AssertionError) as error:
-        figures.notes.append(f"could not measure: {str(error)[:300]}")
+    except ApiException as error:
+        figures.notes.append(f"could not measure: the API server answered {error.status}: {str(error.body)[:400]}")
+    except (TimeoutError, OSError, AssertionError) as error:
+        figures.notes.append(f"could not measure: {str(error)[:400]}")
     if window is not None and audit.exists():
         audit_figures(figures, audit, window, releases, args.replicas)
     return figures

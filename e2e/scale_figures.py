@@ -98,7 +98,8 @@ def release_body(release: str, probe_base: str) -> dict[str, Any]:
     else:
         path = "/slow" if kind == WAITING else f"/{release}"
         steps = [{"setWeight": 10}, {"pause": {"duration": "1h"}}, {"setWeight": 100}]
-        gate = {"name": "health", "httpProbe": {"url": probe_base + path, "expectStatus": [200], "timeout": "2s"}}
+        timeout = "2s" if kind == WAITING else "500ms"
+        gate = {"name": "health", "httpProbe": {"url": probe_base + path, "expectStatus": [200], "timeout": timeout}}
         analysis = {"interval": "10s" if kind == WAITING else "1s", "gates": [gate]}
         if kind == BAD:
             analysis["failureLimit"] = 0
@@ -367,7 +368,7 @@ def value_text(value: float | None, unit: str) -> str:
 
 def table(all_figures: Sequence[Figures]) -> str:
     sizes = [f.releases for f in all_figures]
-    lines = [f"{'goal':<44} {'limit':>12} " + " ".join(f"{f'{n:,} rel.':>14}" for n in sizes)]
+    lines = [f"{'goal':<44} {'limit':>12} " + " ".join(f"{f'{n:,} releases':>22}" for n in sizes)]
     if not all_figures:
         return lines[0]
     for index, goal in enumerate(goals(all_figures[0])):
@@ -376,5 +377,5 @@ def table(all_figures: Sequence[Figures]) -> str:
             mine = goals(figures)[index]
             mark = ("ok" if mine.met else "MISS") if checked(figures) else "info"
             cells.append(f"{value_text(mine.value, mine.unit)} {mark}")
-        lines.append(f"{goal.name:<44} {value_text(goal.limit, goal.unit):>12} " + " ".join(f"{c:>14}" for c in cells))
+        lines.append(f"{goal.name:<44} {value_text(goal.limit, goal.unit):>12} " + " ".join(f"{c:>22}" for c in cells))
     return "\n".join(lines)
