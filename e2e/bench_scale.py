@@ -163,8 +163,7 @@ def measure_size(size: int, args: argparse.Namespace, workdir: Path, probe: Prob
         controller_qps=200,
         crd_files=(REPO / "crds" / "canaryreleases.graygate.dev.yaml",),
     )
-    window: tuple[float, float] | None = None
-    releases: list[dict[str, Any]] = []
+    found: dict[str, Any] = {}
     probe.reset()
     try:
         with ControlPlane(settings) as plane:
@@ -172,15 +171,15 @@ def measure_size(size: int, args: argparse.Namespace, workdir: Path, probe: Prob
             api: client.ApiClient = config.new_client_from_config(config_file=str(plane.kubeconfig))  # type: ignore[no-untyped-call]
             api.user_agent = sf.BENCH_AGENT
             with api:
-                window, releases = drive(api, plane.kubeconfig, size, args, workdir, probe, clock, figures)
+                drive(api, plane.kubeconfig, size, args, workdir, probe, clock, figures, found)
     except OutOfTime as error:
         figures.notes.append(f"out of time: {error}")
     except ApiException as error:
         figures.notes.append(f"could not measure: the API server answered {error.status}: {str(error.body)[:400]}")
     except (TimeoutError, OSError, AssertionError) as error:
         figures.notes.append(f"could not measure: {str(error)[:400]}")
-    if window is not None and audit.exists():
-        audit_figures(figures, audit, window, releases, args.replicas)
+    if "window" in found and audit.exists():
+        audit_figures(figures, audit, found["window"], found.get("releases", []))
     return figures
 
 
@@ -193,7 +192,10 @@ def drive(
     probe: ProbeServer,
     clock: Clock,
     figures: sf.Figures,
-) -> tuple[tuple[float, float] | None, list[dict[str, Any]]]:
+    found: dict[str, Any],
+) -> None:
+    """Measures into `figures`; `found` gets the steady window (epoch seconds) and, at the end, the releases as
+    listed, also when a later stage ran out of time."""
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
     custom.create_namespaced_custom_object(
@@ -204,7 +206,6 @@ def drive(
     assert operator.popen is not None
     sampler = RssSampler(operator.popen.pid)
     sampler.start()
-    window: tuple[float, float] | None = None
     try:
         create_release(api, "bad-alone", probe.base, args.replicas)
         figures.rollback_alone_s = bad_canary(api, "bad-alone", probe, clock)
@@ -214,21 +215,28 @@ def drive(
         began = time.monotonic()
         create_all(api, names, probe.base, args.replicas, clock)
         print(f"  {size:,} releases created in {time.monotonic() - began:.0f} s", flush=True)
-        figures.settled = wait_settled(custom, sf.mix(size), clock)
+        figures.settled, figures.unsettled = wait_settled(custom, sf.mix(size), clock)
         print(f"  settled: {figures.settled}", flush=True)
 
         start = time.time()
         cpu_before, wall_before = cpu_seconds(operator.popen.pid), time.monotonic()
         sleep_bounded(args.window, clock, "the steady window")
         figures.cpu_cores = (cpu_seconds(operator.popen.pid) - cpu_before) / (time.monotonic() - wall_before)
-        window = (start, time.time())
+        found["window"] = (start, time.time())
         print(f"  steady window: {sf.value_text(figures.cpu_cores, 'cores')}", flush=True)
 
-        figures.rollback_loaded_s = bad_canary(api, "bad-loaded", probe, clock)
+        try:
+            figures.rollback_loaded_s = bad_canary(api, "bad-loaded", probe, clock)
+        except OutOfTime as error:
+            figures.notes.append(f"bad canary among them not measured: {error}")
         print(f"  bad canary among them: back on stable in {sf.value_text(figures.rollback_loaded_s, 's')}", flush=True)
-        listed: dict[str, Any] = custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL)  # type: ignore[assignment]
-        return window, list(listed["items"])
     finally:
+        if "window" in found:
+            try:
+                listed: dict[str, Any] = custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL)  # type: ignore[assignment]
+                found["releases"] = list(listed["items"])
+            except (ApiException, OSError) as error:
+                figures.notes.append(f"releases not listed at the end: {error}")
         figures.rss_max_mib = sampler.stop()
         operator.stop()
 
@@ -270,22 +278,23 @@ def deployment(name: str, replicas: int) -> client.V1Deployment:
     )
 
 
-def wait_settled(custom: client.CustomObjectsApi, mix: sf.Mix, clock: Clock) -> str:
+def wait_settled(custom: client.CustomObjectsApi, mix: sf.Mix, clock: Clock) -> tuple[str, int]:
     """Until the finished are Succeeded, the paused Paused, the waiting at 10 % with a first verdict and the moving
     past their first step; bounded (60 s + 0.1 s per release, cut to the clock), then measured as they are."""
     deadline = time.monotonic() + clock.cut(min(60 + 0.1 * mix.total, clock.left() - 2 * 60))
-    text = "not read"
+    text, unsettled = "not read", mix.total
     for _ in range(10_000):
         listed: dict[str, Any] = custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL)  # type: ignore[assignment]
         counts = settled_counts(listed["items"])
         want = {sf.FINISHED: mix.finished, sf.PAUSED: mix.paused, sf.WAITING: mix.waiting - 1, sf.MOVING: mix.moving}
         text = ", ".join(f"{kind} {counts.get(kind, 0)}/{n}" for kind, n in want.items())
-        if all(counts.get(kind, 0) >= n for kind, n in want.items()):
-            return f"all ({text})"
+        unsettled = sum(max(0, n - counts.get(kind, 0)) for kind, n in want.items())
+        if not unsettled:
+            return f"all ({text})", 0
         if time.monotonic() >= deadline:
-            return f"not all in time ({text})"
+            return f"not all in time ({text})", unsettled
         time.sleep(5.0)
-    return f"not all ({text})"
+    return f"not all ({text})", unsettled
 
 
 def settled_counts(items: Sequence[dict[str, Any]]) -> dict[str, int]:
@@ -350,7 +359,7 @@ def sleep_bounded(seconds: float, clock: Clock, what: str) -> None:
 
 
 def audit_figures(
-    figures: sf.Figures, audit: Path, window: tuple[float, float], releases: Sequence[dict[str, Any]], replicas: int
+    figures: sf.Figures, audit: Path, window: tuple[float, float], releases: Sequence[dict[str, Any]]
 ) -> None:
     with audit.open(errors="replace") as lines:
         requests = sf.read_audit(lines)

@@ -317,6 +317,8 @@ class Figures:
 
     releases: int
     settled: str = ""
+    unsettled: int | None = None
+    """Releases not yet where the mix puts them when the steady window began (bounded wait)."""
     rss_max_mib: float | None = None
     cpu_cores: float | None = None
     step_p99_s: float | None = None
@@ -340,6 +342,7 @@ GOAL_SIZE = 1000
 def goals(figures: Figures) -> list[Goal]:
     api = figures.api
     return [
+        Goal("releases not settled before the window", None if figures.unsettled is None else figures.unsettled, 0, ""),
         Goal("operator RSS max", figures.rss_max_mib, 250.0, "MiB"),
         Goal("operator CPU average", figures.cpu_cores, 0.3, "cores"),
         Goal("step due -> weights written p99", figures.step_p99_s, 1.0, "s"),
