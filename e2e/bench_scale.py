@@ -319,7 +319,8 @@ def bad_canary(api: client.ApiClient, name: str, probe: ProbeServer, clock: Cloc
     custom = client.CustomObjectsApi(api)
     deadline = time.monotonic() + clock.cut(120)
     for _ in range(2_000):
-        status = custom.get_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, name).get("status") or {}  # type: ignore[union-attr]
+        release: dict[str, Any] = custom.get_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, name)  # type: ignore[assignment]
+        status = release.get("status") or {}
         if canary_weight(custom, name) == 10 and status.get("lastVerdict") == "Pass":
             break
         if time.monotonic() >= deadline:
