@@ -180,6 +180,8 @@ def measure_size(size: int, args: argparse.Namespace, workdir: Path, probe: Prob
         figures.notes.append(f"could not measure: {str(error)[:400]}")
     if "window" in found and audit.exists():
         audit_figures(figures, audit, found["window"], found.get("releases", []))
+    # Printed as each size ends, so a run cut short (Ctrl-C, a kill) still leaves every figure of the sizes done.
+    print("  " + "; ".join(f"{g.name} {sf.value_text(g.value, g.unit)}" for g in sf.goals(figures)), flush=True)
     return figures
 
 
