@@ -42,6 +42,8 @@ lint: venv ## ruff, mypy --strict and the import contracts
 	$(BIN)/mypy e2e/lab
 	$(BIN)/mypy -p e2e.demo
 	$(BIN)/mypy -p e2e.verdicts -m e2e.bench_verdicts
+	$(BIN)/mypy -m e2e.scale_figures
+	$(BIN)/mypy --follow-imports=silent e2e/bench_scale.py
 	$(BIN)/lint-imports
 
 .PHONY: unit
@@ -70,6 +72,10 @@ bench-verdicts: venv ## the window and the sequential Prometheus judge on 2,150 
 .PHONY: bench-resources
 bench-resources: venv toolchain ## the operator's CPU and memory, idle and with 20 releases checked every second
 	$(BIN)/python -m e2e.bench_resources
+
+.PHONY: bench-scale
+bench-scale: venv toolchain ## 100, 1,000 and 3,000 releases on one operator against the sandbox with kwok (RSS, CPU, step delay p99, a bad canary's rollback loaded/alone, API requests from the audit log); ~25 min at most; fails when a goal is missed
+	$(BIN)/python -m e2e.bench_scale
 
 .PHONY: docs-capture
 docs-capture: venv system-packages toolchain ## re-record docs/get-watch.{txt,ansi} through a pseudo-terminal

@@ -72,6 +72,13 @@ class ControlPlaneSettings:
     """More CRDs, installed after Istio's, Gateway API's and ours; a file that defines one of those again replaces
     it."""
     start_timeout_s: float = 90.0
+    audit_log: Path | None = None
+    """Off by default. A path: the API server writes an audit log there (JSON lines, `Metadata` level, one event per
+    finished request, with its user agent; pods, nodes, leases and ReplicaSets left out: the fake workloads' noise)
+    so a bench can count one client's requests."""
+    controller_qps: int | None = None
+    """Off by default. With `workloads`: kube-controller-manager's `--kube-api-qps` (burst twice that), for benches
+    creating thousands of Deployments (its default, 20, would take minutes)."""
 
 
 @dataclass
@@ -192,6 +199,7 @@ class ControlPlane:
                 "--allow-privileged=true",
                 "--profiling=false",
                 "--enable-priority-and-fairness=false",
+                *self._audit_arguments(),
             ],
         )
         context = ssl.create_default_context(cafile=str(pki.ca_cert))
@@ -200,6 +208,19 @@ class ControlPlane:
         )
         version = _get_json(f"{self.server}/version", self.token, context)
         self.versions["kube-apiserver"] = str(version.get("gitVersion", "?"))
+
+    def _audit_arguments(self) -> list[str]:
+        if self.settings.audit_log is None:
+            return []
+        policy = self.workdir / "audit-policy.yaml"
+        policy.write_text(AUDIT_POLICY)
+        return [
+            f"--audit-policy-file={policy}",
+            f"--audit-log-path={self.settings.audit_log}",
+            "--audit-log-format=json",
+            "--audit-log-mode=blocking",
+            "--audit-log-maxsize=0",
+        ]
 
     def _install_crds(self) -> None:
         files, names = [], []
@@ -257,6 +278,14 @@ class ControlPlane:
                 f"--service-account-private-key-file={pki.service_account_key}",
                 f"--root-ca-file={pki.ca_cert}",
                 "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route",
+                *(
+                    [
+                        f"--kube-api-qps={self.settings.controller_qps}",
+                        f"--kube-api-burst={2 * self.settings.controller_qps}",
+                    ]
+                    if self.settings.controller_qps
+                    else []
+                ),
             ],
         )
         self._launch(
@@ -318,6 +347,25 @@ class ControlPlane:
         """Leaves the processes running for another process to stop with `stop_detached`."""
         self._processes.clear()
         self._owns_workdir = False
+
+
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived", "ResponseStarted"]
+rules:
+  - level: None
+    resources:
+      - group: ""
+        resources: ["pods", "pods/status", "nodes", "nodes/status"]
+      - group: "coordination.k8s.io"
+        resources: ["leases"]
+      - group: "apps"
+        resources: ["replicasets", "replicasets/status"]
+  - level: None
+    nonResourceURLs: ["/healthz*", "/readyz*", "/livez*"]
+  - level: Metadata
+"""
 
 
 class SandboxRunningError(GraygateError):
