@@ -15,7 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from graygate.console.commands import VersionAction, add_status_commands, run_status_command, share_debug
+from graygate.console.commands import (
+    VersionAction,
+    add_status_commands,
+    error_exit_code,
+    run_status_command,
+    share_debug,
+)
 from graygate.errors import GraygateError
 
 DEFAULT_SANDBOX_DIR = Path(os.environ.get("GRAYGATE_SANDBOX_DIR", Path.home() / ".cache" / "graygate" / "sandbox"))
@@ -98,7 +104,14 @@ def _parser() -> argparse.ArgumentParser:
     get.add_argument("name", nargs="?", help="one release, in detail")
     _add_cluster_flags(get, all_namespaces=True)
     get.add_argument("--watch", "-w", action="store_true", help="keep redrawing (Ctrl-C stops)")
-    get.add_argument("--until-done", action="store_true", help="with --watch: stop once the release has finished")
+    get.add_argument(
+        "--until-done",
+        action="store_true",
+        help="with --watch: stop once the release has finished, with `graygate status`'s exit codes",
+    )
+    get.add_argument(
+        "--timeout", metavar="D", help="with --until-done: give up after D (e.g. 90s, 30m, 1h) with exit code 3"
+    )
     get.add_argument(
         "--output",
         "-o",
@@ -189,7 +202,9 @@ def _cluster(args: argparse.Namespace) -> tuple[Any, str]:
 
 def _get(args: argparse.Namespace) -> int:
     from graygate.console.get import GetRequest, run_get
+    from graygate.console.status import parse_duration
 
+    timeout = parse_duration(args.timeout) if args.timeout is not None else None
     api, namespace = _cluster(args)
     request = GetRequest(
         namespace=None if getattr(args, "all_namespaces", False) and not args.name else namespace,
@@ -197,6 +212,7 @@ def _get(args: argparse.Namespace) -> int:
         output=args.output,
         watch=args.watch,
         until_done=args.until_done,
+        timeout_s=timeout,
     )
     return run_get(api, request)
 
@@ -364,12 +380,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"graygate: {error}", file=sys.stderr)
-        return 1
+        return error_exit_code(args)
     except Exception as error:
         if args.debug:
             raise
         print(f"graygate: unexpected {type(error).__name__}: {error} (rerun with --debug for details)", file=sys.stderr)
-        return 1
+        return error_exit_code(args)
     return 2
 
 

@@ -1,6 +1,7 @@
 """`graygate status NAME` and `graygate get NAME --watch --until-done` against the real operator and the sandbox, one
-release per outcome: succeeded exits 0, rolled back 1, paused at a `pause: {}` step 2, and a run that outlasts
-`--timeout` 3. Each prints the run's transitions as they happen and ends with the release's last state."""
+release per outcome: succeeded exits 0, rolled back or aborted 1, paused (at a `pause: {}` step, or by hand) or
+waiting for a `confirmRollout` approval 2, and a run that outlasts `--timeout` 3 (`get --until-done` too). Each
+prints the run's transitions as they happen and ends with the release's last state."""
 
 from __future__ import annotations
 
@@ -110,6 +111,46 @@ def test_a_run_longer_than_the_timeout_exits_3(
     done = cli("status", "checkout", "--timeout", "2s")
     assert (done.returncode, done.stderr) == (3, ""), done
     assert done.stdout.splitlines()[-1] == f"{namespace}/checkout: still Progressing after 2 s: timed out"
+
+
+def test_an_aborted_release_exits_1(
+    api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str, operator: OperatorProcess, cli: Any
+) -> None:
+    _apply(custom, namespace, [{"setWeight": 20}, {"pause": {"duration": "1h"}}])
+    eventually(lambda: _phase(api, namespace) == "Progressing", 30, "the release to start")
+    aborted = cli("abort", "checkout")
+    assert aborted.returncode == 0, aborted
+    done = cli("status", "checkout", "--timeout", "60s")
+    assert (done.returncode, done.stderr) == (1, ""), done
+    assert done.stdout.splitlines()[-1].startswith(f"{namespace}/checkout: Aborted")
+
+
+def test_a_release_paused_by_hand_exits_2_and_get_until_done_times_out_with_3_before(
+    api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str, operator: OperatorProcess, cli: Any
+) -> None:
+    _apply(custom, namespace, [{"setWeight": 20}, {"pause": {"duration": "1h"}}])
+    eventually(lambda: _phase(api, namespace) == "Progressing", 30, "the release to start")
+    watched = cli("get", "checkout", "--watch", "--until-done", "--timeout", "2s")
+    assert (watched.returncode, watched.stderr) == (3, ""), watched
+    assert watched.stdout.splitlines()[-1] == "still not done after 2 s: timed out"
+    paused = cli("pause", "checkout")
+    assert paused.returncode == 0, paused
+    done = cli("status", "checkout", "--timeout", "60s")
+    assert (done.returncode, done.stderr) == (2, ""), done
+    assert done.stdout.splitlines()[-1].startswith(f"{namespace}/checkout: Paused")
+
+
+def test_a_release_waiting_for_a_confirm_rollout_approval_exits_2(
+    api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str, operator: OperatorProcess, cli: Any,
+    probe_target: ProbeTarget,
+) -> None:  # fmt: skip
+    probe_target.status = 503  # the approval hook says no (not yet)
+    hook = {"name": "approve", "stage": "confirmRollout", "webhook": {"url": probe_target.url, "timeout": "500ms"}}
+    _apply(custom, namespace, [{"setWeight": 20}, {"setWeight": 100}], hooks=[hook])
+    done = cli("status", "checkout", "--timeout", "60s")
+    assert (done.returncode, done.stderr) == (2, ""), done
+    assert done.stdout.splitlines()[-1].startswith(f"{namespace}/checkout: Pending")
+    assert _phase(api, namespace) == "Pending"
 
 
 def _deployment(api: client.ApiClient, namespace: str, image: str, *, create: bool) -> None:

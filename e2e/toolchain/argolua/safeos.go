@@ -20,7 +20,9 @@ func safeOsFuncs(clock func() time.Time) map[string]lua.LGFunction {
 	}
 }
 
-// openSafeOs registers the global `os` (OpenSafeOs); safeOsLoader answers require("os") (SafeOsLoader).
+// openSafeOs is Argo CD's OpenSafeOs: it registers `time` and `date` into the global `table` (lua.TabLibName, as
+// Argo CD does), not into a global `os`, which is why a script's global `os` is nil; safeOsLoader answers
+// require("os") (SafeOsLoader), the one way a script reaches os.time and os.date.
 func openSafeOs(clock func() time.Time) lua.LGFunction {
 	return func(l *lua.LState) int {
 		l.Push(l.RegisterModule(lua.TabLibName, safeOsFuncs(clock)))

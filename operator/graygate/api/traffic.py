@@ -83,9 +83,10 @@ class ManagedHTTPRoute(SpecModel):
     rules: Annotated[tuple[RouteName, ...], Field(min_length=1, max_length=16), _distinct("rules")] | None = Field(
         default=None, json_schema_extra={"x-kubernetes-list-type": "set"}
     )
-    """The names of the rules to manage (`spec.rules[].name`, Gateway API v1.2 and later). May be omitted only
-    when the HTTPRoute has exactly one rule. Each managed rule must have a backendRef to the stable Service (and
-    may have one to the canary Service, which graygate adds otherwise); only their two `weight`s are ever changed."""
+    """The names of the rules to manage (`spec.rules[].name`, Gateway API v1.4+ (standard channel; experimental
+    from v1.2)). May be omitted only when the HTTPRoute has exactly one rule. Each managed rule must have a
+    backendRef to the stable Service (and may have one to the canary Service, which graygate adds otherwise); only
+    their two `weight`s are ever changed."""
 
 
 class GatewayAPI(SpecModel):

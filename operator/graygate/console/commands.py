@@ -11,7 +11,18 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-__all__ = ["VersionAction", "add_status_commands", "run_status_command", "share_debug", "version_line"]
+__all__ = [
+    "COULD_NOT_TELL",
+    "VersionAction",
+    "add_status_commands",
+    "error_exit_code",
+    "run_status_command",
+    "share_debug",
+    "version_line",
+]
+
+COULD_NOT_TELL = 4
+"""`status`'s (and `get --watch --until-done`'s) exit code for an error: 1 there means "rolled back"."""
 
 ClusterFlags = Callable[..., None]
 Cluster = Callable[[argparse.Namespace], tuple[Any, str]]
@@ -55,12 +66,16 @@ def add_status_commands(commands: Any, cluster_flags: ClusterFlags) -> None:
     """`status NAME [--timeout D]` and `completion bash|zsh|fish`."""
     status = commands.add_parser(
         "status",
-        help="wait for a release's current run to end; exit 0 succeeded, 1 failed, 2 paused, 3 timed out",
+        help="wait for a release's current run to end; exit 0 succeeded, 1 failed, 2 waiting for a human, "
+        "3 timed out, 4 could not tell",
         description="Wait until the release's current run ends, printing each transition as it happens, and exit by "
-        "its outcome: 0 Succeeded; 1 Failed, Aborted or Invalid; 2 Paused (waiting for a human: it will not end by "
-        "itself); 3 the timeout passed first. The current run is the one of the release's spec as it is now "
+        "its outcome: 0 Succeeded; 1 Failed, Aborted or Invalid; 2 waiting for a human (Paused, or Pending for a "
+        "confirmRollout approval: it will not end by itself); 3 the timeout passed first; 4 could not tell (no such "
+        "release, no usable kubeconfig or context, a bad --timeout, or the API server still failing at the timeout: "
+        "errors in between are retried). The current run is the one of the release's spec as it is now "
         "(status.observedGeneration must reach metadata.generation) and, with spec.workload, of the Deployment's pod "
-        "template as it is now (status.revision must be its revision, unless trackConfig is on).",
+        "template as it is now (status.revision must be its revision; with trackConfig, of the template and the "
+        "ConfigMaps and Secrets it uses).",
     )
     status.add_argument("name", help="the CanaryRelease")
     cluster_flags(status)
@@ -78,6 +93,13 @@ def add_status_commands(commands: Any, cluster_flags: ClusterFlags) -> None:
         "`source <(graygate completion zsh)`; fish: `graygate completion fish | source`.",
     )
     completion.add_argument("shell", choices=["bash", "zsh", "fish"])
+
+
+def error_exit_code(args: argparse.Namespace) -> int:
+    """The exit code of a command that failed with an error: 1, except where exit codes are a release's outcomes
+    (`status`, `get --watch --until-done`): there 1 means rolled back, so an error is 4, could not tell."""
+    until_done = args.command == "get" and getattr(args, "watch", False) and getattr(args, "until_done", False)
+    return COULD_NOT_TELL if args.command == "status" or until_done else 1
 
 
 def run_status_command(

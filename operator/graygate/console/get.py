@@ -14,7 +14,8 @@ from typing import TextIO
 import yaml
 
 from graygate.console.render import EventLine, render_release, render_table
-from graygate.console.status import Target, exit_code, target_of, workload_revision
+from graygate.console.status import TIMED_OUT, Target, exit_code, target_of, workload_revision
+from graygate.errors import KubeError
 from graygate.kube.client import ApiClient
 from graygate.kube.events import events_for
 from graygate.kube.releases import KubeReleases
@@ -27,6 +28,8 @@ class GetRequest:
     output: str  # "view", "wide", "json" or "yaml"
     watch: bool
     until_done: bool
+    timeout_s: float | None = None
+    """With `until_done`: give up after this long with exit code 3 (None: wait as long as it takes)."""
     interval_s: float = 1.0
 
 
@@ -71,15 +74,26 @@ def run_get(
     request: GetRequest,
     out: TextIO = sys.stdout,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> int:
     """0, or with `--watch --until-done` the exit code of `graygate status` (0 succeeded, 1 failed, aborted or
-    invalid, 2 paused) for the run that is current when it starts (`graygate.console.status`)."""
+    invalid, 2 waiting for a human, 3 `timeout_s` passed first) for the run that is current when it starts
+    (`graygate.console.status`); an API error while waiting is retried until the timeout."""
     releases = KubeReleases(api)
     tty = out.isatty()
     previous = None
-    target = _target(api, releases, request) if request.watch and request.until_done else None
+    until_done = request.watch and request.until_done
+    deadline = clock() + request.timeout_s if until_done and request.timeout_s is not None else None
+    target = _target(api, releases, request) if until_done else None
     while True:
-        text, code = view(api, releases, request, tty, target)
+        try:
+            text, code = view(api, releases, request, tty, target)
+        except KubeError as error:
+            if not until_done or previous is None or (deadline is not None and clock() >= deadline):
+                raise
+            print(f"graygate: {error} (retrying)", file=sys.stderr, flush=True)
+            sleep(request.interval_s)
+            continue
         if tty and request.watch:
             out.write("\033[H\033[2J" + text + "\n")
         elif text != previous:
@@ -90,7 +104,11 @@ def run_get(
             return 0
         if request.until_done and code is not None:
             return code
-        sleep(request.interval_s)
+        if deadline is not None and clock() >= deadline:
+            out.write(f"still not done after {request.timeout_s:g} s: timed out\n")
+            out.flush()
+            return TIMED_OUT
+        sleep(request.interval_s if deadline is None else min(request.interval_s, max(0.0, deadline - clock())))
 
 
 def _target(api: ApiClient, releases: KubeReleases, request: GetRequest) -> Target | None:

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
 from graygate.api import API_VERSION, KIND, CanaryReleaseStatus
-from graygate.api.gate_templates import GateTemplateSpec
+from graygate.api.gate_templates import GateTemplateSpec, arg_references
+from graygate.api.gates import Gate
 from graygate.api.spec import CanaryReleaseSpec
 from graygate.api.validation import InvalidSpec, describe_errors, field_path, release_problems
 from graygate.console.lint_cel import rule_problems
@@ -95,9 +96,7 @@ def lint_text(text: str, source: str, templates: FileTemplates | None = None) ->
         value = document.value
         if is_template(value):
             assert isinstance(value, dict)
-            found.extend(
-                (message, "error") for message in _model_messages(GateTemplateSpec, value.get("spec") or {})[0]
-            )
+            found.extend((message, "error") for message in _template_messages(value.get("spec") or {}))
         if isinstance(value, dict) and value.get("kind") == KIND:
             releases += 1
             found.extend(_lint_release(value, known))
@@ -132,29 +131,67 @@ def _located(source: str, document: Document, documents: int, message: str, seve
     return LintProblem(source, document.index, message, line, column, severity, documents)
 
 
-def _model_messages(model: type[BaseModel], raw: object) -> tuple[list[str], set[FieldPath]]:
-    """Every field problem of `raw` under `spec` as `model` sees it, with hints, and the unknown fields' paths
-    (under `spec`)."""
+def _model_messages(
+    model: type[BaseModel],
+    raw: object,
+    root: str = "spec",
+    skip: Callable[[FieldPath], bool] = lambda _: False,
+) -> tuple[list[str], set[FieldPath]]:
+    """Every field problem of `raw` under `root` as `model` sees it, with hints, and the unknown fields' paths
+    (under `root`). An error at a location `skip` accepts is left out (an unknown field never is)."""
     try:
         model.model_validate(raw)
     except ValidationError as error:
-        messages = list(describe_errors(error, root="spec"))
+        messages = list(describe_errors(error, root=root))
         unknown: set[FieldPath] = set()
+        skipped: set[str] = set()
         for detail in error.errors(include_url=False):
             location = tuple(detail["loc"])
-            prefix = f"{field_path('spec', location)}: "
+            prefix = f"{field_path(root, location)}: "
             if detail["type"] == "extra_forbidden":
                 unknown.add(location)
-                section = foreign_field(location)
+                section = foreign_field(location) if model is CanaryReleaseSpec else None
                 nearest = nearest_field(model, location) if section is None else None
                 hint = f"; see {section}" if section else f"; did you mean {nearest}?" if nearest else ""
                 messages = [
                     f"{prefix}unknown field{hint}" if m == f"{prefix}is not a known field" else m for m in messages
                 ]
+            elif skip(location):
+                skipped.add(prefix)
             elif (unit := number_hint(location, detail.get("input"))) is not None:
                 messages = [f"{m}; {unit}" if m.startswith(prefix) else m for m in messages]
-        return messages, unknown
+        return [m for m in messages if not any(m.startswith(prefix) for prefix in skipped)], unknown
     return [], set()
+
+
+def _template_messages(raw: object) -> list[str]:
+    """Every problem of one GateTemplate or ClusterGateTemplate's spec on its own, whether or not a release uses
+    it: the template's fields, then each gate as a release's gate, except where a value references an argument
+    (`{{ args.x }}`: checked once a release fills it in) and never hiding an unknown field."""
+    messages, _ = _model_messages(GateTemplateSpec, raw)
+    gates = raw.get("gates") if isinstance(raw, dict) else None
+    for index, gate in enumerate(gates if isinstance(gates, list) else []):
+        if not isinstance(gate, dict):
+            continue
+
+        def templated_value(location: FieldPath, gate: dict[str, object] = gate) -> bool:
+            return bool(arg_references(_value_at(gate, location)))
+
+        found, _ = _model_messages(Gate, gate, f"spec.gates[{index}]", templated_value)
+        messages.extend(message for message in found if message not in messages)
+    return messages
+
+
+def _value_at(raw: object, location: FieldPath) -> object:
+    """The value at `location` in `raw` (None where it has none)."""
+    for part in location:
+        if isinstance(raw, dict) and part in raw:
+            raw = raw[part]
+            continue
+        if not (isinstance(raw, list) and isinstance(part, int) and 0 <= part < len(raw)):
+            return None
+        raw = raw[part]
+    return raw
 
 
 def _without(raw: object, paths: set[FieldPath]) -> object:

@@ -4,7 +4,8 @@ A path is a file, a directory (every `*.yaml` and `*.yml` below it, recursively,
 standard input, so `kustomize build | graygate lint -` works. One problem per line, `file:line:col: path: why`
 (`[document N]` in a file of several documents, `warning:` before a warning, `note:` before what errors kept
 from being checked), then a summary line. Exit 0 when no errors were found (warnings allowed), 1 on errors or when
-no CanaryRelease was found, 2 with `--strict` when only warnings were.
+nothing lintable was found (no CanaryRelease, GateTemplate or ClusterGateTemplate), 2 with `--strict` when only
+warnings were.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from graygate.console.lint import LintProblem, lint_files, load_documents
-from graygate.console.templates import ClusterTemplates, FileTemplates
+from graygate.console.templates import ClusterTemplates, FileTemplates, is_template
 from graygate.errors import GraygateError
 
 __all__ = ["STDIN", "exit_code", "read_sources", "run_lint", "summary"]
@@ -48,18 +49,20 @@ def read_sources(paths: Sequence[str], stdin: TextIO) -> list[tuple[str, str]]:
     return sources
 
 
-def exit_code(problems: Sequence[LintProblem], releases: int, *, strict: bool) -> int:
-    """0 clean (warnings allowed), 1 errors or no release at all, 2 only warnings under `--strict`."""
-    if releases == 0 or any(problem.error for problem in problems):
+def exit_code(problems: Sequence[LintProblem], lintable: int, *, strict: bool) -> int:
+    """0 clean (warnings allowed), 1 errors or nothing lintable at all (no release, no gate template), 2 only
+    warnings under `--strict`."""
+    if lintable == 0 or any(problem.error for problem in problems):
         return 1
     return 2 if strict and any(problem.severity == "warning" for problem in problems) else 0
 
 
-def summary(problems: Sequence[LintProblem], releases: int) -> str:
-    """The last line: how many releases, errors and warnings."""
+def summary(problems: Sequence[LintProblem], releases: int, templates: int = 0) -> str:
+    """The last line: how many releases (and gate templates, when there are any), errors and warnings."""
     errors = sum(problem.error for problem in problems)
     warnings = sum(problem.severity == "warning" for problem in problems)
-    return f"lint: {releases} CanaryRelease(s), {errors} problem(s), {warnings} warning(s)"
+    linted = f"{releases} CanaryRelease(s)" + (f", {templates} gate template(s)" if templates else "")
+    return f"lint: {linted}, {errors} problem(s), {warnings} warning(s)"
 
 
 def run_lint(
@@ -69,10 +72,14 @@ def run_lint(
     sources = read_sources(paths, stdin if stdin is not None else sys.stdin)
     documents = [d for text, _ in sources if not isinstance(found := load_documents(text), str) for d in found]
     problems, releases = lint_files(sources, FileTemplates(documents, cluster))
+    templates = sum(is_template(document) for document in documents)
     for problem in problems:
         print(problem)
-    if releases == 0:
-        print("lint: no CanaryRelease found in the given files", file=sys.stderr)
+    if releases + templates == 0:
+        print(
+            "lint: nothing lintable found in the given files (no CanaryRelease, GateTemplate or ClusterGateTemplate)",
+            file=sys.stderr,
+        )
     else:
-        print(summary(problems, releases))
-    return exit_code(problems, releases, strict=strict)
+        print(summary(problems, releases, templates))
+    return exit_code(problems, releases + templates, strict=strict)

@@ -5,17 +5,21 @@ Exit codes (also `get NAME --watch --until-done`'s):
 
     0  Succeeded
     1  Failed (rolled back), Aborted or Invalid
-    2  Paused: waiting for a human (a `pause: {}` step, a confirmPromotion hook, inconclusive analyses, a progress
-       deadline under `onProgressDeadline: pause`, a manual pause); a paused release does not end by itself
+    2  waiting for a human: Paused (a `pause: {}` step, a confirmPromotion hook, inconclusive analyses, a progress
+       deadline under `onProgressDeadline: pause`, a manual pause), or Pending for a `confirmRollout` hook's
+       approval (AwaitingConfirmation); neither ends by itself
     3  the timeout passed before any of these
+    4  could not tell: no such release, no usable kubeconfig or context, a bad `--timeout`, or the API server
+       still failing when the timeout passed (an error in between is retried: one failed GET is not an outcome)
 
 Which run is "current" is decided once, when the command starts, from what is there now: the release's spec as it
 is (`metadata.generation`: the status counts only once `status.observedGeneration` reached it, so a phase left by
 the previous spec is never read as the new one's) and, with `spec.workload`, the Deployment's pod template as it is
 (the status counts only once `status.revision` is that template's revision, so a `Succeeded` of the previous
 version is never read as the new one's). A run that starts later (another commit meanwhile) makes the wait go on
-to that run's end, since its revision differs. With `trackConfig` the revision also hashes the ConfigMaps and
-Secrets; then only the generation is compared (the operator's revision is taken as it is).
+to that run's end, since its revision differs. The revision is computed by the operator's own code
+(`KubeFollowedWorkloads.canary_revision`): with `trackConfig` it also hashes the ConfigMaps and Secrets the pod
+template uses, so a commit that changes only a ConfigMap is waited for too.
 
 A bounded poll (one GET a second) instead of a watch: the same calls as `graygate get --watch`, and nothing to
 resume after a dropped watch connection.
@@ -31,13 +35,23 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from graygate.api import CanaryReleaseStatus, Phase, Transition
-from graygate.errors import GraygateError
+from graygate.errors import GraygateError, KubeError
 from graygate.kube.client import ApiClient
 from graygate.kube.releases import KubeReleases
 
-__all__ = ["StatusRequest", "Target", "exit_code", "parse_duration", "run_status", "target_of", "transition_line"]
+__all__ = [
+    "COULD_NOT_TELL",
+    "TIMED_OUT",
+    "StatusRequest",
+    "Target",
+    "exit_code",
+    "parse_duration",
+    "run_status",
+    "target_of",
+    "transition_line",
+]
 
-SUCCEEDED, FAILED, PAUSED, TIMED_OUT = 0, 1, 2, 3
+SUCCEEDED, FAILED, PAUSED, TIMED_OUT, COULD_NOT_TELL = 0, 1, 2, 3, 4
 _CODES = {
     Phase.SUCCEEDED: SUCCEEDED,
     Phase.FAILED: FAILED,
@@ -94,7 +108,23 @@ def exit_code(release: dict[str, Any], target: Target) -> int | None:
     if target.revision is not None and raw.get("revision") != target.revision:
         return None
     phase = raw.get("phase")
+    if phase == Phase.PENDING.value and _awaiting_rollout_approval(release):
+        return PAUSED
     return _CODES.get(Phase(phase)) if phase in {p.value for p in Phase} else None
+
+
+def _awaiting_rollout_approval(release: dict[str, Any]) -> bool:
+    """Pending until a `confirmRollout` hook it has asked already says yes: waiting for a human, like a pause
+    (the operator's own reading, `hook_records.waiting_for_rollout_approval`)."""
+    from graygate.api.spec import CanaryReleaseSpec
+    from graygate.domain.release.hook_records import waiting_for_rollout_approval
+
+    try:
+        spec = CanaryReleaseSpec.model_validate(release.get("spec") or {})
+        status = CanaryReleaseStatus.model_validate(release.get("status") or {})
+    except ValueError:
+        return False
+    return waiting_for_rollout_approval(spec, status)
 
 
 def target_of(release: dict[str, Any], template_revision: str | None) -> Target:
@@ -115,18 +145,20 @@ def _key(entry: Transition) -> str:
 
 
 def workload_revision(api: ApiClient, namespace: str, release: dict[str, Any]) -> str | None:
-    """The revision of the followed Deployment's pod template now (None: no workload, trackConfig on, or no
-    Deployment yet), as the operator computes it."""
-    from graygate.domain.release.revisions import revision_of
-    from graygate.kube.deployments import read_deployment
+    """The revision the operator computes for the followed Deployment now (its pod template, and with trackConfig
+    the ConfigMaps and Secrets it uses: `KubeFollowedWorkloads.canary_revision`, the operator's own code); None
+    with no workload or no Deployment yet."""
+    from graygate.api.spec import FollowedWorkload
+    from graygate.kube.followed import KubeFollowedWorkloads
 
     workload = (release.get("spec") or {}).get("workload")
-    if not isinstance(workload, dict) or workload.get("trackConfig") or not workload.get("name"):
+    if not isinstance(workload, dict) or not workload.get("name"):
         return None
-    found = read_deployment(api, namespace, str(workload["name"]))
-    if found is None:
-        return None
-    return revision_of((found.get("spec") or {}).get("template") or {})
+    try:
+        followed = FollowedWorkload.model_validate(workload)
+    except ValueError as error:
+        raise GraygateError(f"spec.workload of {namespace}/{release['metadata']['name']}: {error}") from None
+    return KubeFollowedWorkloads(api).canary_revision(namespace, followed)
 
 
 def run_status(
@@ -157,7 +189,14 @@ def run_status(
             print(f"{where}: still {status.phase.value} after {request.timeout_s:g} s: timed out", file=out)
             return TIMED_OUT
         sleep(min(request.interval_s, max(0.0, deadline - clock())))
-        release = releases.get(request.namespace, request.name)
+        try:
+            release = releases.get(request.namespace, request.name)
+        except KubeError as error:
+            # One failed GET is not an outcome: retried until the deadline, and then "could not tell" (4).
+            if clock() >= deadline:
+                raise
+            print(f"graygate: {error} (retrying until the timeout)", file=sys.stderr, flush=True)
+            continue
         status = CanaryReleaseStatus.model_validate(release.get("status") or {})
         for entry in status.history:
             if (key := _key(entry)) not in seen:

@@ -60,6 +60,13 @@ class KubeFollowedWorkloads:
 
     # ---- reading ----
 
+    def canary_revision(self, namespace: str, workload: FollowedWorkload) -> str | None:
+        """The revision of the followed Deployment as it is now (its pod template, and with trackConfig the
+        ConfigMaps and Secrets it uses), exactly as `read` computes it; None when there is no Deployment.
+        Synchronous: for the command line (`graygate status`)."""
+        followed = self._deployment(namespace, workload.name)
+        return None if followed is None else _revision(followed, self._configs(namespace, followed, workload))
+
     def _read(self, namespace: str, workload: FollowedWorkload) -> FollowedState:
         followed = self._deployment(namespace, workload.name)
         primary_name = workload.primary_name()

@@ -42,6 +42,9 @@ class Call:
     """Other chart values that must be set for the grant to exist at all."""
     cluster_scoped: bool = False
     """A cluster-scoped resource: granted by a ClusterRole in every mode, never by a namespace's Role."""
+    cli_too: bool = False
+    """The command line makes the same call (`graygate status` computes the followed workload's revision with the
+    operator's own code), so a user running it needs the permission as well."""
 
 
 COPIES = "trackConfig.enabled"
@@ -53,7 +56,6 @@ KUBE_CALLS: dict[tuple[str, str, str, str], Call] = {
         ("events.k8s.io", "events", "create"), "operator"
     ),
     ("events", "events_for", "list_namespaced_event", ""): Call(("events.k8s.io", "events", "list"), "cli"),
-    ("deployments", "read_deployment", "read_namespaced_deployment", ""): Call(("apps", "deployments", "get"), "cli"),
     ("releases", "KubeReleases._patch_status", "patch_namespaced_custom_object_status", "_RELEASES"): Call(
         ("graygate.dev", "canaryreleases/status", "patch"), "operator"
     ),
@@ -134,7 +136,7 @@ KUBE_CALLS: dict[tuple[str, str, str, str], Call] = {
         ("apps", "deployments/status", "get"), "operator"
     ),
     ("followed", "KubeFollowedWorkloads._deployment", "read_namespaced_deployment", ""): Call(
-        ("apps", "deployments", "get"), "operator"
+        ("apps", "deployments", "get"), "operator", cli_too=True
     ),
     ("followed", "KubeFollowedWorkloads._promote", "create_namespaced_deployment", ""): Call(
         ("apps", "deployments", "create"), "operator"
@@ -146,10 +148,10 @@ KUBE_CALLS: dict[tuple[str, str, str, str], Call] = {
         ("apps", "deployments/scale", "patch"), "operator"
     ),
     ("followed", "KubeFollowedWorkloads._config", "read_namespaced_config_map", ""): Call(
-        ("", "configmaps", "get"), "operator", by_name="configMapNames"
+        ("", "configmaps", "get"), "operator", by_name="configMapNames", cli_too=True
     ),
     ("followed", "KubeFollowedWorkloads._config", "read_namespaced_secret", ""): Call(
-        ("", "secrets", "get"), "operator", by_name="secretNames"
+        ("", "secrets", "get"), "operator", by_name="secretNames", cli_too=True
     ),
     ("followed", "KubeFollowedWorkloads._write_copy", "read_namespaced_config_map", ""): Call(
         ("", "configmaps", "get"), "operator", by_name="configMapNames", suffix="-primary", needs=(COPIES,)

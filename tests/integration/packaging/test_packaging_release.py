@@ -106,6 +106,8 @@ def test_it_builds_signs_and_publishes_what_a_release_needs() -> None:
     assert "anchore/sbom-action@" in image
     assert "cosign attest --yes --type spdxjson" in image
     assert 'helm push "chart/graygate-$VERSION.tgz" "oci://$CHARTS"' in chart
+    # The chart requires image.repository: linted without it, the error is only an INFO line.
+    assert 'helm lint --strict charts/graygate --set "image.repository=$IMAGE"' in chart
     assert "cosign sign --yes" in chart
     assert "deploy/krew/graygate.yaml.tmpl" in release
     assert "cosign sign-blob --yes" in release

@@ -141,5 +141,5 @@ def test_the_other_commands_run_without_the_sandbox_extra(tmp_path: Path) -> Non
     manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
     done = _without_the_sandbox_extra("lint", str(manifest), env=_env(tmp_path))
     assert done.returncode == 1
-    assert "no CanaryRelease found" in done.stderr
+    assert "nothing lintable found" in done.stderr
     assert "Traceback" not in done.stderr

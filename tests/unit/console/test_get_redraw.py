@@ -78,3 +78,42 @@ def test_watch_without_until_done_keeps_going_after_the_end(frames: list[tuple[s
     with pytest.raises(StopIteration):  # the fixture has no fifth frame: the loop did not stop at Failed
         run_get(None, _request(until_done=False), out=out, sleep=lambda _: None)
     assert out.getvalue().endswith("Failed\n\n")
+
+
+def _clocked(monkeypatch: pytest.MonkeyPatch, views: list[Any]) -> tuple[Any, Any]:
+    """`view` returns (or raises) each of `views` in turn, the last forever; the clock moves only by the sleeps."""
+
+    def view(*args: Any) -> tuple[str, int | None]:
+        shown = views.pop(0) if len(views) > 1 else views[0]
+        if isinstance(shown, Exception):
+            raise shown
+        result: tuple[str, int | None] = shown
+        return result
+
+    monkeypatch.setattr(get, "view", view)
+    monkeypatch.setattr(get, "_target", lambda *_: None)
+    monkeypatch.setattr(get, "KubeReleases", lambda api: None)
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    return sleep, lambda: now[0]
+
+
+def test_until_done_with_a_timeout_exits_3_when_it_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    sleep, clock = _clocked(monkeypatch, [("Progressing 10%", None)])
+    out = io.StringIO()
+    request = GetRequest("shop", "checkout", "view", watch=True, until_done=True, timeout_s=5)
+    assert run_get(None, request, out=out, sleep=sleep, clock=clock) == 3
+    assert out.getvalue().splitlines()[-1] == "still not done after 5 s: timed out"
+    assert clock() == 5
+
+
+def test_until_done_retries_an_api_error_instead_of_ending(monkeypatch: pytest.MonkeyPatch) -> None:
+    from graygate.errors import ApiUnavailableError
+
+    views = [("Progressing 10%", None), ApiUnavailableError("API server unreachable"), ("Succeeded", 0)]
+    sleep, clock = _clocked(monkeypatch, views)
+    request = GetRequest("shop", "checkout", "view", watch=True, until_done=True, timeout_s=60)
+    assert run_get(None, request, out=io.StringIO(), sleep=sleep, clock=clock) == 0

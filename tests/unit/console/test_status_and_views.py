@@ -12,11 +12,13 @@ import pytest
 import yaml
 
 from graygate.api import Outcome
+from graygate.api.spec import FollowedWorkload
 from graygate.console import status as status_module
 from graygate.console.check_run import CheckRequest, run_check
 from graygate.console.get import GetRequest, view
 from graygate.console.render import render_release, render_table
 from graygate.console.status import StatusRequest, Target, exit_code, parse_duration, run_status, transition_line
+from graygate.domain.release.revisions import revision_of
 from graygate.errors import GraygateError
 from tests.cluster_support import ProbeTarget
 
@@ -74,14 +76,20 @@ HISTORY = [
 
 
 class FakeReleases:
-    def __init__(self, frames: list[dict[str, Any]]) -> None:
+    """Each GET returns the next frame (the last one forever); an exception frame is raised instead."""
+
+    def __init__(self, frames: list[Any]) -> None:
         self.frames = frames
 
     def get(self, namespace: str, name: str) -> dict[str, Any]:
-        return self.frames.pop(0) if len(self.frames) > 1 else self.frames[0]
+        frame = self.frames.pop(0) if len(self.frames) > 1 else self.frames[0]
+        if isinstance(frame, Exception):
+            raise frame
+        result: dict[str, Any] = frame
+        return result
 
 
-def _run(monkeypatch: pytest.MonkeyPatch, frames: list[dict[str, Any]], timeout_s: float = 60) -> tuple[int, str]:
+def _run(monkeypatch: pytest.MonkeyPatch, frames: list[Any], timeout_s: float = 60) -> tuple[int, str]:
     monkeypatch.setattr(status_module, "KubeReleases", lambda api: FakeReleases(frames))
     monkeypatch.setattr(status_module, "workload_revision", lambda *_: None)
     now = [0.0]
@@ -113,6 +121,39 @@ def test_status_times_out_with_3(monkeypatch: pytest.MonkeyPatch) -> None:
     code, out = _run(monkeypatch, [_release("Progressing")], timeout_s=5)
     assert code == 3
     assert out.splitlines()[-1] == "shop/checkout: still Progressing after 5 s: timed out"
+
+
+def test_an_api_error_while_waiting_is_retried_not_an_outcome(monkeypatch: pytest.MonkeyPatch) -> None:
+    from graygate.errors import ApiUnavailableError
+
+    frames = [_release("Progressing"), ApiUnavailableError("API server unreachable"), _release("Succeeded")]
+    code, out = _run(monkeypatch, frames)
+    assert code == 0
+    assert out.splitlines()[-1] == "shop/checkout: Succeeded"
+
+
+def test_an_api_still_failing_at_the_timeout_is_raised_could_not_tell(monkeypatch: pytest.MonkeyPatch) -> None:
+    from graygate.errors import ApiUnavailableError
+
+    with pytest.raises(ApiUnavailableError):
+        _run(monkeypatch, [_release("Progressing"), ApiUnavailableError("API server unreachable")], timeout_s=5)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status", "checkout", "--timeout", "soon"],
+        ["status", "checkout", "--kubeconfig", "/no/such/kubeconfig"],
+        ["get", "checkout", "--watch", "--until-done", "--kubeconfig", "/no/such/kubeconfig"],
+    ],
+    ids=" ".join,
+)
+def test_an_error_is_could_not_tell_exit_4_never_1_rolled_back(args: list[str], capsys: Any) -> None:
+    from graygate import cli
+
+    assert cli.main(args) == 4
+    assert capsys.readouterr().err.startswith("graygate: ")
+    assert cli.main(["get", "checkout", "--kubeconfig", "/no/such/kubeconfig"]) == 1  # not an outcome: 1
 
 
 def test_a_transition_line() -> None:
@@ -215,3 +256,46 @@ def test_check_still_fails_a_canary_that_answers_badly() -> None:
         target.close()
     assert report.exit_code == 1
     assert [g.outcome for g in report.gates] == [Outcome.ERROR, Outcome.FAIL]
+
+
+# ---- the revision waited for is the operator's own ---------------------------------------------------------------
+
+
+def test_with_track_config_the_revision_waited_for_hashes_the_configmaps_as_the_operator_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A push that changes only a ConfigMap is a new revision for `status` too (not only a new generation)."""
+    from graygate.kube.followed import KubeFollowedWorkloads
+
+    template = {"spec": {"containers": [{"name": "app", "image": "shop/checkout:1", "envFrom": [
+        {"configMapRef": {"name": "settings"}}]}]}}  # fmt: skip
+    deployment = {"metadata": {"name": "checkout"}, "spec": {"template": template}}
+    config = {"metadata": {"name": "settings"}, "data": {"mode": "a"}}
+    monkeypatch.setattr(KubeFollowedWorkloads, "_deployment", lambda self, namespace, name: deployment)
+    monkeypatch.setattr(KubeFollowedWorkloads, "_config", lambda self, namespace, kind, name: config)
+    release = {"metadata": {"name": "checkout"}, "spec": {"workload": {"name": "checkout", "trackConfig": True}}}
+    before = status_module.workload_revision(object(), "shop", release)  # type: ignore[arg-type]
+    adapter = KubeFollowedWorkloads(object())  # type: ignore[arg-type]
+    assert before is not None
+    assert before == adapter.canary_revision("shop", FollowedWorkload.model_validate(release["spec"]["workload"]))
+    config["data"] = {"mode": "b"}
+    assert status_module.workload_revision(object(), "shop", release) not in {None, before}
+    plain = {"metadata": {"name": "checkout"}, "spec": {"workload": {"name": "checkout"}}}
+    assert status_module.workload_revision(object(), "shop", plain) == revision_of(template)
+
+
+def test_pending_for_a_confirm_rollout_approval_is_waiting_for_a_human_exit_2() -> None:
+    from tests.cluster_support import canary_release
+
+    hook = {
+        "name": "approve",
+        "stage": "confirmRollout",
+        "webhook": {"url": "http://hooks.qa/approve", "timeout": "500ms"},
+    }
+    release = canary_release("checkout", [{"setWeight": 10}], hooks=[hook])
+    release["metadata"].update(generation=2)
+    asked = {"name": "approve", "stage": "confirmRollout", "lastVerdict": "Fail", "calls": 1, "passed": False}
+    release["status"] = {"observedGeneration": 2, "phase": "Pending", "reason": "AwaitingConfirmation"}
+    assert exit_code(release, Target(generation=2)) is None  # not asked yet: the operator is about to
+    release["status"]["hooks"] = [asked]
+    assert exit_code(release, Target(generation=2)) == 2

@@ -130,3 +130,13 @@ def test_get_shows_each_templates_gates_and_arguments() -> None:
     lines = text.splitlines()
     at = lines.index("ClusterGateTemplate/istio-success-rate: success-rate")
     assert lines[at + 1] == "  minSuccessRate=99, window=1m"
+
+
+def test_a_template_no_release_uses_is_linted_on_its_own_at_its_own_lines() -> None:
+    unused = TEMPLATE.replace("{name: health}", "{name: unused}").replace("    httpProbe:", "    httpProbee:")
+    problems, count = lint_text(unused + "---" + RELEASE.replace("    gateRefs: [", "    gateRefs: [] #"), "all.yaml")
+    assert count == 1
+    assert [(p.line, p.message) for p in problems] == [
+        (11, "spec.gates[0].httpProbee: unknown field; did you mean httpProbe?")
+    ]
+    assert lint_text(TEMPLATE + "---" + RELEASE, "all.yaml") == ([], 1), "an argument reference is no error"
