@@ -83,6 +83,7 @@ def test_a_missing_subset_holds_the_canary_at_zero_until_its_destination_rule_is
     rule["spec"]["subsets"].append({"name": "canary"})
     custom.replace_namespaced_custom_object(**DESTINATION_RULES, namespace=namespace, name="checkout", body=rule)
     eventually(lambda: _status(api, namespace).get("phase") == "Succeeded" or None, 30, "the release to succeed")
+    eventually(lambda: recorder.canary_sequence()[-1:] == [100] or None, 10, "the canary at 100%")
     recorder.stop()
     assert recorder.canary_sequence() == [0, 30, 100]
 
@@ -193,6 +194,8 @@ def test_a_virtualservice_write_the_api_server_refuses_is_reported_and_changes_n
         admission.delete_validating_admission_policy_binding(name)
         admission.delete_validating_admission_policy(name)
     eventually(lambda: _status(api, namespace).get("phase") == "Succeeded" or None, 40, "the release to go on")
+    # the status is written before the routes (the intent first), so the last weight follows it by a moment
+    eventually(lambda: recorder.canary_sequence()[-1:] == [100] or None, 10, "the canary at 100%")
     recorder.stop()
     assert recorder.canary_sequence() == [0, 30, 100]
 
