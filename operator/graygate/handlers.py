@@ -137,7 +137,7 @@ async def reconcile(
     wired.deps.metrics.forget(namespace, name)
 
 
-@kopf.on.event(GROUP, VERSION, PLURAL)
+@kopf.on.event(GROUP, VERSION, PLURAL, when=owned)
 def wake_on_change(
     namespace: str | None, name: str, uid: str, type: str | None, meta: kopf.Meta, memo: Any, **_: Any
 ) -> None:  # fmt: skip
