@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
         "--tick-interval", type=float, default=1.0, help="the least seconds between two ticks of a release"
     )
     run.add_argument(
+        "--io-threads", type=int, default=32, help="threads for the blocking API server and etcd calls (default 32)"
+    )
+    run.add_argument(
         "--resync-interval",
         type=float,
         default=300.0,
@@ -290,6 +293,8 @@ def _run(args: argparse.Namespace) -> int:
         raise GraygateError("--tick-interval must be a positive number of seconds")
     if args.resync_interval < args.tick_interval:
         raise GraygateError("--resync-interval must be at least --tick-interval")
+    if args.io_threads < 1:
+        raise GraygateError("--io-threads must be at least 1")
     if args.kubeconfig is not None:
         if not args.kubeconfig.is_file():
             raise GraygateError(f"no kubeconfig at {args.kubeconfig}")
@@ -320,6 +325,7 @@ def _run(args: argparse.Namespace) -> int:
             namespaces=tuple(args.namespace),
             tick_interval_s=args.tick_interval,
             resync_interval_s=args.resync_interval,
+            io_threads=args.io_threads,
             listen_address=args.listen_address,
             metrics_port=args.metrics_port,
             liveness_port=args.liveness_port,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -51,6 +52,9 @@ def _now() -> dt.datetime:
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     config: OperatorSettings = memo.settings
+    # The blocking calls (`asyncio.to_thread`) share this pool; see OperatorSettings.io_threads.
+    pool = ThreadPoolExecutor(max_workers=config.io_threads, thread_name_prefix="graygate-io")
+    asyncio.get_running_loop().set_default_executor(pool)
     settings.persistence.finalizer = finalizer_of(config.shard)  # per shard: a shard never drops another's
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(

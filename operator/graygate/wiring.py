@@ -18,7 +18,7 @@ from graygate.gates.prometheus_login import DefaultCredentials
 from graygate.gates.runner import GateRunner
 from graygate.gates.tools import GateTools
 from graygate.kube.caches import CachedRouteStore, Caches, kube_caches
-from graygate.kube.client import ApiClient, api_client, close_client
+from graygate.kube.client import ApiClient, api_client, close_client, widen_pool
 from graygate.kube.destinationrules import KubeDestinationRules
 from graygate.kube.events import KubeEvents
 from graygate.kube.followed import KubeFollowedWorkloads
@@ -84,6 +84,9 @@ class OperatorSettings:
     """Each notification's timeout per attempt, retries and backoff."""
     watch_resync_s: float = 300.0
     """How often the watch-fed caches of routes and Deployments relist everything (catching a missed event)."""
+    io_threads: int = 32
+    """Threads for the blocking calls (the kubernetes client, etcd): with asyncio's default of cores + 4 (6 here), a
+    thousand releases' API calls wait in a queue behind six at a time, each waiting mostly for the network."""
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,7 @@ async def wire(
     api: ApiClient | None = None
     caches: Caches | None = None
     if kube is None:
-        api = api_client(settings.kubeconfig)
+        api = widen_pool(api_client(settings.kubeconfig), settings.io_threads)
         caches = kube_caches(api, settings.namespaces, on_change=_on_loop(on_change), resync_s=settings.watch_resync_s)
         caches.start()
         kube = kube_adapters(api, settings.instance, caches)
