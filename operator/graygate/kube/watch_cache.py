@@ -117,9 +117,12 @@ class WatchCache:
             return set(self._objects)
 
     def put(self, body: Body) -> None:
-        """Stores an object the API server returned from a write, so the next read does not see the old one before
-        the watch brings the write back (no callback: the writer knows)."""
-        self._store(body, notify=False)
+        """Stores an object the API server returned (a write's answer or a fresh GET), so the next read does not see
+        the old one before the watch brings it. A version newer than the one held calls `on_change` as a watch event
+        would: the watch's own event for that version is then ignored (already held), and other releases reading
+        the object (two releases may manage different routes of one VirtualService) must still hear of it. The
+        reader or writer itself is told too: one extra tick that reads memory, simpler than naming who to skip."""
+        self._store(body, notify=True)
 
     # ---- applying what the source says (the watch thread; public so tests can drive them one step at a time) ----
 

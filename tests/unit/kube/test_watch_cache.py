@@ -55,13 +55,31 @@ def test_an_event_older_than_a_writes_answer_is_ignored() -> None:
     cache = cache_over(ScriptedSource([obj("a", 3)]), changes)
     cache.relist()
     cache.put(obj("a", 20, weight=50))
-    assert changes.seen == [], "the writer knows what it wrote"
+    assert changes.seen == [(KIND, "team-a", "a")], "a newer version put in is a change, as its event would be"
     cache.apply("MODIFIED", obj("a", 15, weight=10))
     assert cache.get("team-a", "a") == obj("a", 20, weight=50)
     cache.apply("MODIFIED", obj("a", 20, weight=50))
-    assert changes.seen == [], "the write coming back through the watch is no change"
+    assert len(changes.seen) == 1, "the write coming back through the watch is no change"
     cache.apply("MODIFIED", obj("a", 21, weight=60))
-    assert changes.seen == [(KIND, "team-a", "a")]
+    assert changes.seen == [(KIND, "team-a", "a")] * 2
+
+
+@pytest.mark.parametrize(
+    ("held", "put", "told"),
+    [
+        (None, 5, True),  # created a moment ago, before its ADDED event
+        (3, 5, True),  # newer than the cache's: whoever else reads it must hear of it
+        (5, 5, False),  # the version the cache holds
+        (7, 5, False),  # older than the cache's: not stored
+    ],
+)
+def test_put_calls_back_only_when_it_stores_a_newer_version(held: int | None, put: int, told: bool) -> None:
+    changes = Changes()
+    cache = cache_over(ScriptedSource([] if held is None else [obj("a", held)]), changes)
+    cache.relist()
+    cache.put(obj("a", put))
+    assert changes.seen == ([(KIND, "team-a", "a")] if told else [])
+    assert cache.get("team-a", "a") == obj("a", max(put, held or 0))
 
 
 def test_a_bookmark_moves_the_resource_version_only() -> None:
