@@ -11,8 +11,11 @@ moved; never less than `tick_interval_s` after the previous tick began.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
@@ -20,7 +23,7 @@ import kopf
 from graygate.api import COMMAND_ANNOTATION, GROUP, PLURAL, VERSION, parse_spec
 from graygate.api.validation import InvalidSpec
 from graygate.domain.release.claims import Claim, RouteKey, claims_of
-from graygate.domain.release.shards import finalizer_of, foreign_finalizers, shard_of
+from graygate.domain.release.shards import finalizer_of, foreign_finalizers, moved_in, shard_of
 from graygate.domain.release.wake import next_due
 from graygate.errors import ApiUnavailableError, ConflictError, GraygateError, KubeError
 from graygate.freeze import FreezeSwitch
@@ -35,11 +38,15 @@ from graygate.wiring import OperatorSettings, Wired, wire
 # outside our tree (a bug) is retried at the normal tick interval: a rollback may depend on the next tick.
 RETRY_AFTER_S: dict[type[GraygateError], float] = {ConflictError: 0.2, ApiUnavailableError: 2.0, KubeError: 5.0}
 OTHER_GRAYGATE_ERROR_AFTER_S = 5.0
-# A release moved in from another shard: its first tick waits until the old shard has let it go (its finalizer
-# removed, which Kopf does as it stops that shard's daemon), at most longer than that daemon's cancellation_timeout
-# (a dead old shard never lets go), then a settle for a tick the old daemon may still have had in flight.
+# Kopf cancels a daemon this long after it asked it to stop; graygate's own daemon ends its tick at once instead
+# (`until_stopped`).
+CANCELLATION_TIMEOUT_S = 10.0
+# A release moved in from another shard (`shards.moved_in`): its first tick waits until the old shard has let it go
+# (its finalizer removed, which Kopf does in the same cycle in which it only asks that shard's daemon to stop; a dead
+# old shard never lets go, hence the bound), then a settle longer than the old daemon's cancellation timeout, for a
+# tick it may still have in flight.
 HANDOVER_TIMEOUT_S = 15.0
-HANDOVER_SETTLE_S = 1.0
+HANDOVER_SETTLE_S = CANCELLATION_TIMEOUT_S + 1.0
 
 log = logging.getLogger("graygate.handlers")
 
@@ -98,7 +105,7 @@ def owned(labels: kopf.Labels, memo: Any, **_: Any) -> bool:
     return shard_of(labels) == config.shard
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0, when=owned)
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=CANCELLATION_TIMEOUT_S, when=owned)
 async def reconcile(
     namespace: str | None, name: str, uid: str, body: kopf.Body, stopped: kopf.DaemonStopped, memo: Any,
     **kwargs: Any,
@@ -123,8 +130,13 @@ async def reconcile(
                 except GraygateError as unread:
                     error = failed_tick(ref, unread, wired.deps)
                 else:
-                    view = release_view(ref, body, slot.status, _held(claims), wired.gates.refusals, now, templates)
-                    error = await run_tick(slot, view, wired.deps, now)
+                    view = release_view(
+                        ref, body, slot.status, _held(claims), wired.gates.refusals, now, templates, config.shard
+                    )
+                    ticked = await until_stopped(run_tick(slot, view, wired.deps, now), stopped)
+                    if ticked is None:
+                        break  # stopped mid-tick: another shard or the deletion may write from now on
+                    error = ticked.error
                     if not isinstance(view.spec, InvalidSpec):
                         wakeups.register(ref, objects_read(namespace, view.spec))
                     due = next_due(view.spec, slot.status, now, moved=slot.status != before)
@@ -152,6 +164,32 @@ def wake_on_change(
         return
     command = (meta.get("annotations") or {}).get(COMMAND_ANNOTATION)
     wakeups.wake_if_changed(ref, (meta.get("generation"), command, meta.get("deletionTimestamp")))
+
+
+@dataclass(frozen=True)
+class Ticked:
+    error: Exception | None
+
+
+async def until_stopped(tick: Awaitable[Exception | None], stopped: kopf.DaemonStopped) -> Ticked | None:
+    """Runs `tick` to its end, or cancels it as soon as `stopped` is set (None): Kopf asks a daemon to stop when its
+    release moved to another shard or is being deleted, and at once lets the other shard or the delete handler act,
+    so a tick that went on (gate calls, then writes) would write alongside them. Cancelling is as safe as a crash
+    between two of the tick's writes, which `service.tick`'s order makes restart-safe; a request already sent may
+    still land, nothing after it starts."""
+    ticking = asyncio.ensure_future(tick)
+    halted = asyncio.ensure_future(stopped.wait())
+    try:
+        await asyncio.wait((ticking, halted), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        halted.cancel()
+        if not ticking.done():
+            ticking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticking
+    if ticking.cancelled():
+        return None
+    return Ticked(ticking.result())
 
 
 def sleep_for(due: dt.datetime | None, now: dt.datetime, config: OperatorSettings) -> float:
@@ -211,13 +249,21 @@ def retry_after(error: Exception | None, tick_interval_s: float) -> float:
 
 
 async def _handed_over(ref: ReleaseRef, body: kopf.Body, shard: str, stopped: kopf.DaemonStopped) -> None:
-    """Returns once no other shard holds the release (see HANDOVER_TIMEOUT_S); the body is Kopf's live view."""
+    """Returns at once for a release no other shard may still write (`shards.moved_in`); otherwise once the other
+    shard's finalizer is gone (see HANDOVER_TIMEOUT_S) and HANDOVER_SETTLE_S later. The body is Kopf's live view."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + HANDOVER_TIMEOUT_S
-    held = foreign_finalizers(body.metadata.get("finalizers") or [], shard)
-    if not held:
+    finalizers = body.metadata.get("finalizers") or []
+    last_shard = (body.get("status") or {}).get("shard")
+    if not moved_in(finalizers, last_shard if isinstance(last_shard, str) else None, shard):
         return
-    log.info("release %s/%s: waiting for %s to let it go", ref.namespace, ref.name, ", ".join(held))
+    held = foreign_finalizers(finalizers, shard)
+    log.info(
+        "release %s/%s: moved in from %s; waiting for it to let the release go",
+        ref.namespace,
+        ref.name,
+        ", ".join(held) or f"shard {last_shard}",
+    )
     while held and not stopped and loop.time() < deadline:
         await stopped.wait(0.1)
         held = foreign_finalizers(body.metadata.get("finalizers") or [], shard)
