@@ -10,9 +10,10 @@ past means "as soon as the floor allows", never a busy loop.
 The rules; the earliest time wins, and None means "only the resync or an event" (a release at rest):
 
 1. An invalid spec: None (only a spec change makes it valid again).
-2. A tick that moved something (wrote the status or the routes): now. One decision often leads straight to the
-   next (first sight records the routes, then the run starts; a step's weights are written, then read back), and
-   today's ticks follow each other at the tick interval.
+2. A tick that wrote the status (`moved`): now. One decision often leads straight to the next (first sight records
+   the routes, then the run starts; a step's weights are written, then read back), and today's ticks follow each
+   other at the tick interval. A tick that wrote only routes (a drift put right) is not `moved`: the write's answer,
+   stored in the watch cache as a newer version, wakes the releases that read those routes, the writer included.
 3. First sight not recorded yet: now.
 4. The next analysis (`nextCheckAt`) of a Progressing or Paused release, and of a Pending one with pre-check gates
    once its routes are recorded. A `nextCheckAt` still past after a tick (the tick could not run the analysis:
@@ -69,7 +70,7 @@ def next_due(
     poll_cap: timedelta = POLL_CAP,
 ) -> datetime | None:
     """When the release whose last tick (at `now`) left `status` must tick again without any event; see the module
-    docstring for the rules. `moved`: that tick wrote the status or the routes."""
+    docstring for the rules. `moved`: that tick wrote the status."""
     if isinstance(spec, InvalidSpec) or status.phase is Phase.INVALID:
         return now if moved and not isinstance(spec, InvalidSpec) else None
     if moved or status.observed_generation is None:
