@@ -4,8 +4,8 @@ One daemon per release is its single writer: it ticks until the release is delet
 wrote (the watch stream may lag behind our own writes, and a stale status must never repeat a step) in the
 release's `lifecycle.Slot`, which the delete handler shares so that a deletion and a tick never overlap.
 Between two ticks it sleeps until its next timer (`wake.next_due`), the resync, or a wake (`wakeups`): its own
-spec or command annotation changed (`wake_on_change`), an object its last tick read changed, or the freeze switch
-moved; never less than `tick_interval_s` after the previous tick began.
+spec or command annotation changed (`wake_on_change`), an object its tick reads changed (registered before the
+tick's reads), or the freeze switch moved; never less than `tick_interval_s` after the previous tick began.
 """
 
 from __future__ import annotations
@@ -89,6 +89,8 @@ async def close(memo: Any, **_: Any) -> None:
     await wired.close()
 
 
+# No shard filter: which release owns a route is decided across shards (the older claim wins wherever its release
+# runs), so every shard must see every release's claims.
 @kopf.index(GROUP, VERSION, PLURAL)
 def route_claims(namespace: str | None, name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> dict[RouteKey, Claim]:
     parsed = parse_spec(dict(spec), release=name)
@@ -119,6 +121,7 @@ async def reconcile(
     ref = ReleaseRef(namespace=namespace, name=name, uid=uid)
     await _handed_over(ref, body, config.shard, stopped)
     loop = asyncio.get_running_loop()
+    wakeups.open(ref, _seen(body.metadata))
     try:
         with slots.held(uid, status_of(body)) as slot:
             while not stopped:
@@ -133,12 +136,14 @@ async def reconcile(
                     view = release_view(
                         ref, body, slot.status, _held(claims), wired.gates.refusals, now, templates, config.shard
                     )
+                    # Before the tick's reads: a change that lands after a read wakes the next tick. An invalid
+                    # spec reads nothing, and its old registrations go.
+                    spec = view.spec
+                    wakeups.register(ref, () if isinstance(spec, InvalidSpec) else objects_read(namespace, spec))
                     ticked = await until_stopped(run_tick(slot, view, wired.deps, now), stopped)
                     if ticked is None:
                         break  # stopped mid-tick: another shard or the deletion may write from now on
                     error = ticked.error
-                    if not isinstance(view.spec, InvalidSpec):
-                        wakeups.register(ref, objects_read(namespace, view.spec))
                     due = next_due(view.spec, slot.status, now, moved=slot.status != before)
                 if error is not None:
                     await stopped.wait(retry_after(error, config.tick_interval_s))
@@ -150,11 +155,13 @@ async def reconcile(
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, when=owned)
-def wake_on_change(
+async def wake_on_change(
     namespace: str | None, name: str, uid: str, type: str | None, meta: kopf.Meta, memo: Any, **_: Any
 ) -> None:  # fmt: skip
     """Wake a release's daemon when its spec (its generation) or its command annotation changes; its own status
-    writes change neither, so they wake nothing. The daemon's `body` is already the new one when this runs."""
+    writes change neither, so they wake nothing. The daemon's `body` is already the new one when this runs. A
+    release with no daemon (not started yet, or ended) is left alone: its daemon's first tick reads the body.
+    Async: it runs on the event loop, not in Kopf's thread pool, for every event (status patches included)."""
     if namespace is None or not hasattr(memo, "wakeups"):
         return
     wakeups: Wakeups = memo.wakeups
@@ -162,8 +169,13 @@ def wake_on_change(
     if type == "DELETED":
         wakeups.forget(ref)
         return
+    wakeups.wake_if_changed(ref, _seen(meta))
+
+
+def _seen(meta: Any) -> object:
+    """What of a release's metadata wakes its daemon when it changes."""
     command = (meta.get("annotations") or {}).get(COMMAND_ANNOTATION)
-    wakeups.wake_if_changed(ref, (meta.get("generation"), command, meta.get("deletionTimestamp")))
+    return meta.get("generation"), command, meta.get("deletionTimestamp")
 
 
 @dataclass(frozen=True)
