@@ -28,6 +28,11 @@ The rules; the earliest time wins, and None means "only the resync or an event" 
    the DestinationRule subsets, its config keys), a Promoting one (the primary Deployment's rollout) and one
    Stalled on its routes are polled every `poll_cap` (5 s) or analysis interval, whichever is shorter; the
    events of the objects they wait for wake them sooner.
+10. A finished release (Succeeded, Failed, Aborted) that follows a workload with `trackConfig`: every
+   `CONFIG_POLL` (30 s). Its revision hashes the ConfigMaps and Secrets the pod template uses, which the operator
+   reads by name only and never lists or watches (a watch of Secrets would need list and watch of every Secret in
+   the namespace), so an edit of one is seen by this poll; a pod template change wakes it at once (its Deployment
+   is watched).
 
 Timers already past when the tick was decided (a pause that ended, a deadline that was heard) are left out: the
 tick that saw them acted on them, and a time that stays past would make the release tick at the floor forever.
@@ -50,10 +55,14 @@ from graygate.domain.release.phases import TERMINAL
 from graygate.domain.release.plan import PauseStep, plan_of
 from graygate.domain.release.precheck import pre_check_gates
 
-__all__ = ["POLL_CAP", "deadline_at", "next_due"]
+__all__ = ["CONFIG_POLL", "POLL_CAP", "deadline_at", "next_due"]
 
 POLL_CAP = timedelta(seconds=5)
 """The longest wait between two polls of a release that waits for objects not all watched (rule 9)."""
+
+CONFIG_POLL = timedelta(seconds=30)
+"""How often a finished release with `trackConfig` reads its ConfigMaps and Secrets again (rule 10): a
+configuration-only change starts its run at most this late, for one GET per object read at each poll."""
 
 _JUST_AFTER = timedelta(milliseconds=1)
 """`deadline.overdue` is strict (past the deadline, not at it): the tick that hears it comes just after."""
@@ -143,4 +152,6 @@ def _poll(spec: CanaryReleaseSpec, status: CanaryReleaseStatus, now: datetime, c
     on_routes = stalled is not None and stalled.status == "True" and stalled.reason == Reason.ROUTE_UNAVAILABLE.value
     if on_routes and status.phase not in TERMINAL:
         return now + every
+    if status.phase in TERMINAL and spec.workload is not None and spec.workload.track_config:
+        return now + CONFIG_POLL
     return None
