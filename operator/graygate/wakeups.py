@@ -1,8 +1,8 @@
-"""Who wakes a sleeping release: a small registry of one flag per release, and of the objects each last read.
+"""Who wakes a sleeping release: a small registry of one flag per release, and of the objects each one's tick reads.
 
 Why: a release's daemon sleeps until its next timer (`domain.release.wake.next_due`) or the resync, and an outside
 change must cut that sleep short: its own spec or command annotation (`wake`), a change to a VirtualService,
-HTTPRoute or Deployment its last tick read (`touch`, called by whatever watches those objects), the freeze switch
+HTTPRoute or Deployment its tick reads (`touch`, called by whatever watches those objects), the freeze switch
 (`wake_all`). A wake is a level, not a pulse: one that arrives while the release ticks is kept, and the next `wait`
 returns at once, so a change seen during a tick is never lost.
 
