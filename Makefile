@@ -42,7 +42,7 @@ lint: venv ## ruff, mypy --strict and the import contracts
 	$(BIN)/mypy e2e/lab
 	$(BIN)/mypy -p e2e.demo
 	$(BIN)/mypy -p e2e.verdicts -m e2e.bench_verdicts
-	$(BIN)/mypy -m e2e.scale_figures
+	$(BIN)/mypy -m e2e.scale_figures -m e2e.scale_report -m e2e.scale_process
 	$(BIN)/mypy --follow-imports=silent e2e/bench_scale.py
 	$(BIN)/lint-imports
 

@@ -336,7 +336,8 @@ class Figures:
 
 
 GOAL_SIZE = 1000
-"""The issue's goals are stated for 1,000 releases; they are checked up to that size, larger ones are reported."""
+"""The goals are stated for 1,000 releases on one operator (a larger fleet runs more shards); they are checked up to
+that size, larger ones are reported."""
 
 
 def goals(figures: Figures) -> list[Goal]:

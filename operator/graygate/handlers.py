@@ -4,16 +4,19 @@ One daemon per release is its single writer: it ticks until the release is delet
 wrote (the watch stream may lag behind our own writes, and a stale status must never repeat a step) in the
 release's `lifecycle.Slot`, which the delete handler shares so that a deletion and a tick never overlap.
 Between two ticks it sleeps until its next timer (`wake.next_due`), the resync, or a wake (`wakeups`): its own
-spec or command annotation changed (`wake_on_change`), an object its last tick read changed, or the freeze switch
-moved; never less than `tick_interval_s` after the previous tick began.
+spec or command annotation changed (`wake_on_change`), an object its tick reads changed (registered before the
+tick's reads), or the freeze switch moved; never less than `tick_interval_s` after the previous tick began.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
@@ -21,7 +24,7 @@ import kopf
 from graygate.api import COMMAND_ANNOTATION, GROUP, PLURAL, VERSION, parse_spec
 from graygate.api.validation import InvalidSpec
 from graygate.domain.release.claims import Claim, RouteKey, claims_of
-from graygate.domain.release.shards import finalizer_of, foreign_finalizers, shard_of
+from graygate.domain.release.shards import finalizer_of, foreign_finalizers, moved_in, shard_of
 from graygate.domain.release.wake import next_due
 from graygate.errors import ApiUnavailableError, ConflictError, GraygateError, KubeError
 from graygate.freeze import FreezeSwitch
@@ -36,11 +39,15 @@ from graygate.wiring import OperatorSettings, Wired, wire
 # outside our tree (a bug) is retried at the normal tick interval: a rollback may depend on the next tick.
 RETRY_AFTER_S: dict[type[GraygateError], float] = {ConflictError: 0.2, ApiUnavailableError: 2.0, KubeError: 5.0}
 OTHER_GRAYGATE_ERROR_AFTER_S = 5.0
-# A release moved in from another shard: its first tick waits until the old shard has let it go (its finalizer
-# removed, which Kopf does as it stops that shard's daemon), at most longer than that daemon's cancellation_timeout
-# (a dead old shard never lets go), then a settle for a tick the old daemon may still have had in flight.
+# Kopf cancels a daemon this long after it asked it to stop; graygate's own daemon ends its tick at once instead
+# (`until_stopped`).
+CANCELLATION_TIMEOUT_S = 10.0
+# A release moved in from another shard (`shards.moved_in`): its first tick waits until the old shard has let it go
+# (its finalizer removed, which Kopf does in the same cycle in which it only asks that shard's daemon to stop; a dead
+# old shard never lets go, hence the bound), then a settle longer than the old daemon's cancellation timeout, for a
+# tick it may still have in flight.
 HANDOVER_TIMEOUT_S = 15.0
-HANDOVER_SETTLE_S = 1.0
+HANDOVER_SETTLE_S = CANCELLATION_TIMEOUT_S + 1.0
 
 log = logging.getLogger("graygate.handlers")
 
@@ -86,6 +93,8 @@ async def close(memo: Any, **_: Any) -> None:
     await wired.close()
 
 
+# No shard filter: which release owns a route is decided across shards (the older claim wins wherever its release
+# runs), so every shard must see every release's claims.
 @kopf.index(GROUP, VERSION, PLURAL)
 def route_claims(namespace: str | None, name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> dict[RouteKey, Claim]:
     parsed = parse_spec(dict(spec), release=name)
@@ -102,7 +111,7 @@ def owned(labels: kopf.Labels, memo: Any, **_: Any) -> bool:
     return shard_of(labels) == config.shard
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0, when=owned)
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=CANCELLATION_TIMEOUT_S, when=owned)
 async def reconcile(
     namespace: str | None, name: str, uid: str, body: kopf.Body, stopped: kopf.DaemonStopped, memo: Any,
     **kwargs: Any,
@@ -116,6 +125,7 @@ async def reconcile(
     ref = ReleaseRef(namespace=namespace, name=name, uid=uid)
     await _handed_over(ref, body, config.shard, stopped)
     loop = asyncio.get_running_loop()
+    wakeups.open(ref, _seen(body.metadata))
     try:
         with slots.held(uid, status_of(body)) as slot:
             while not stopped:
@@ -127,10 +137,17 @@ async def reconcile(
                 except GraygateError as unread:
                     error = failed_tick(ref, unread, wired.deps)
                 else:
-                    view = release_view(ref, body, slot.status, _held(claims), wired.gates.refusals, now, templates)
-                    error = await run_tick(slot, view, wired.deps, now)
-                    if not isinstance(view.spec, InvalidSpec):
-                        wakeups.register(ref, objects_read(namespace, view.spec))
+                    view = release_view(
+                        ref, body, slot.status, _held(claims), wired.gates.refusals, now, templates, config.shard
+                    )
+                    # Before the tick's reads: a change that lands after a read wakes the next tick. An invalid
+                    # spec reads nothing, and its old registrations go.
+                    spec = view.spec
+                    wakeups.register(ref, () if isinstance(spec, InvalidSpec) else objects_read(namespace, spec))
+                    ticked = await until_stopped(run_tick(slot, view, wired.deps, now), stopped)
+                    if ticked is None:
+                        break  # stopped mid-tick: another shard or the deletion may write from now on
+                    error = ticked.error
                     due = next_due(view.spec, slot.status, now, moved=slot.status != before)
                 if error is not None:
                     await stopped.wait(retry_after(error, config.tick_interval_s))
@@ -142,11 +159,13 @@ async def reconcile(
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, when=owned)
-def wake_on_change(
+async def wake_on_change(
     namespace: str | None, name: str, uid: str, type: str | None, meta: kopf.Meta, memo: Any, **_: Any
 ) -> None:  # fmt: skip
     """Wake a release's daemon when its spec (its generation) or its command annotation changes; its own status
-    writes change neither, so they wake nothing. The daemon's `body` is already the new one when this runs."""
+    writes change neither, so they wake nothing. The daemon's `body` is already the new one when this runs. A
+    release with no daemon (not started yet, or ended) is left alone: its daemon's first tick reads the body.
+    Async: it runs on the event loop, not in Kopf's thread pool, for every event (status patches included)."""
     if namespace is None or not hasattr(memo, "wakeups"):
         return
     wakeups: Wakeups = memo.wakeups
@@ -154,8 +173,39 @@ def wake_on_change(
     if type == "DELETED":
         wakeups.forget(ref)
         return
+    wakeups.wake_if_changed(ref, _seen(meta))
+
+
+def _seen(meta: Any) -> object:
+    """What of a release's metadata wakes its daemon when it changes."""
     command = (meta.get("annotations") or {}).get(COMMAND_ANNOTATION)
-    wakeups.wake_if_changed(ref, (meta.get("generation"), command, meta.get("deletionTimestamp")))
+    return meta.get("generation"), command, meta.get("deletionTimestamp")
+
+
+@dataclass(frozen=True)
+class Ticked:
+    error: Exception | None
+
+
+async def until_stopped(tick: Awaitable[Exception | None], stopped: kopf.DaemonStopped) -> Ticked | None:
+    """Runs `tick` to its end, or cancels it as soon as `stopped` is set (None): Kopf asks a daemon to stop when its
+    release moved to another shard or is being deleted, and at once lets the other shard or the delete handler act,
+    so a tick that went on (gate calls, then writes) would write alongside them. Cancelling is as safe as a crash
+    between two of the tick's writes, which `service.tick`'s order makes restart-safe; a request already sent may
+    still land, nothing after it starts."""
+    ticking = asyncio.ensure_future(tick)
+    halted = asyncio.ensure_future(stopped.wait())
+    try:
+        await asyncio.wait((ticking, halted), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        halted.cancel()
+        if not ticking.done():
+            ticking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticking
+    if ticking.cancelled():
+        return None
+    return Ticked(ticking.result())
 
 
 def sleep_for(due: dt.datetime | None, now: dt.datetime, config: OperatorSettings) -> float:
@@ -215,13 +265,21 @@ def retry_after(error: Exception | None, tick_interval_s: float) -> float:
 
 
 async def _handed_over(ref: ReleaseRef, body: kopf.Body, shard: str, stopped: kopf.DaemonStopped) -> None:
-    """Returns once no other shard holds the release (see HANDOVER_TIMEOUT_S); the body is Kopf's live view."""
+    """Returns at once for a release no other shard may still write (`shards.moved_in`); otherwise once the other
+    shard's finalizer is gone (see HANDOVER_TIMEOUT_S) and HANDOVER_SETTLE_S later. The body is Kopf's live view."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + HANDOVER_TIMEOUT_S
-    held = foreign_finalizers(body.metadata.get("finalizers") or [], shard)
-    if not held:
+    finalizers = body.metadata.get("finalizers") or []
+    last_shard = (body.get("status") or {}).get("shard")
+    if not moved_in(finalizers, last_shard if isinstance(last_shard, str) else None, shard):
         return
-    log.info("release %s/%s: waiting for %s to let it go", ref.namespace, ref.name, ", ".join(held))
+    held = foreign_finalizers(finalizers, shard)
+    log.info(
+        "release %s/%s: moved in from %s; waiting for it to let the release go",
+        ref.namespace,
+        ref.name,
+        ", ".join(held) or f"shard {last_shard}",
+    )
     while held and not stopped and loop.time() < deadline:
         await stopped.wait(0.1)
         held = foreign_finalizers(body.metadata.get("finalizers") or [], shard)

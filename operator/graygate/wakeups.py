@@ -1,8 +1,8 @@
-"""Who wakes a sleeping release: a small registry of one flag per release, and of the objects each last read.
+"""Who wakes a sleeping release: a small registry of one flag per release, and of the objects each one's tick reads.
 
 Why: a release's daemon sleeps until its next timer (`domain.release.wake.next_due`) or the resync, and an outside
 change must cut that sleep short: its own spec or command annotation (`wake`), a change to a VirtualService,
-HTTPRoute or Deployment its last tick read (`touch`, called by whatever watches those objects), the freeze switch
+HTTPRoute or Deployment its tick reads (`touch`, called by whatever watches those objects), the freeze switch
 (`wake_all`). A wake is a level, not a pulse: one that arrives while the release ticks is kept, and the next `wait`
 returns at once, so a change seen during a tick is never lost.
 
@@ -49,7 +49,8 @@ class Wakeups:
         self._lock = threading.Lock()
 
     def register(self, ref: ReleaseRef, objects: Iterable[ObjectKey]) -> None:
-        """`ref` read `objects` in its last tick (and no other): a `touch` of any of them wakes it."""
+        """`ref`'s tick reads `objects` (and no other): a `touch` of any of them wakes it. Called before the tick's
+        reads, so a change that lands after a read is never missed."""
         fresh = frozenset(objects)
         with self._lock:
             self._flag(ref)
@@ -69,18 +70,23 @@ class Wakeups:
             flag = self._flag(ref)
         self._set(flag)
 
+    def open(self, ref: ReleaseRef, seen: object) -> None:
+        """`ref`'s daemon starts, having seen `seen` of it (see `wake_if_changed`); until then, and after `forget`,
+        nothing is kept for `ref`."""
+        with self._lock:
+            self._flag(ref)
+            self._seen[ref] = seen
+
     def wake_if_changed(self, ref: ReleaseRef, seen: object) -> bool:
         """Wake `ref` when `seen` (what the caller saw of it: its generation and command, say) differs from the
-        last `seen` given for it. The first sight only records it: a new daemon ticks at once anyway. True when it
-        woke it."""
+        last `seen` given for it. A release with no daemon (not `open`, or forgotten) is left alone: a new daemon
+        ticks at once anyway, and recording it would keep what `forget` dropped. True when it woke it."""
         with self._lock:
-            first = ref not in self._seen
-            if not first and self._seen[ref] == seen:
+            if ref not in self._seen or self._seen[ref] == seen:
                 return False
             self._seen[ref] = seen
-        if first:
-            return False
-        self.wake(ref)
+            flag = self._flag(ref)
+        self._set(flag)
         return True
 
     def wake_all(self) -> None:
@@ -118,6 +124,11 @@ class Wakeups:
             self._seen.pop(ref, None)
             for key in self._reads.pop(ref, frozenset()):
                 self._drop_reader(key, ref)
+
+    def holds(self, ref: ReleaseRef) -> bool:
+        """Whether anything is kept for `ref` (its flag, what it saw or read)."""
+        with self._lock:
+            return ref in self._flags or ref in self._seen or ref in self._reads
 
     def readers(self, kind: str, namespace: str, name: str) -> frozenset[ReleaseRef]:
         with self._lock:

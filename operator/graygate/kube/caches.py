@@ -9,7 +9,9 @@ Where a read goes:
 - the API server (a GET, as before the caches) otherwise: before the first list, in a namespace no cache covers,
   and when the object is not in the cache (it may have been created a moment ago, before its ADDED event arrived;
   an object that really does not exist costs one GET per read, as it did before).
-A write's answer is put in the cache at once, so the next tick does not see the object as it was before the write.
+A write's answer, and a fresh read, is put in the cache at once, so the next tick does not see the object as it was
+before; when it is newer than what the cache held, the releases that read the object are woken as by its watch event
+(which then brings nothing new).
 """
 
 from __future__ import annotations

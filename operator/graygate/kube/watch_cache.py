@@ -4,12 +4,16 @@ resourceVersion, so a tick reads memory instead of asking the API server.
 The rules, each tested against a hand-written event source (tests/unit/kube/test_watch_cache.py):
 - The first list fills the cache and makes it `ready`; until then readers go to the API server themselves.
 - ADDED and MODIFIED store the object, DELETED drops it; each change calls `on_change(kind, namespace, name)`. An
-  event older than what is stored (a write's answer already put in by `put`) is ignored: resourceVersions are
-  compared as integers when both are (etcd revisions), and otherwise the event wins.
+  event older than what is stored (a write's answer already put in by `put`) is ignored, a DELETED one too:
+  resourceVersions are compared as integers when both are (etcd revisions), and otherwise the event wins.
+- A list keeps an object the cache holds in a newer version than the list's (a write's answer that came after it).
 - A watch that ends (the server's timeout) is resumed from the last resourceVersion seen (BOOKMARKs included).
 - 410 Gone (an expired resourceVersion) relists at once; the relist's difference with the cache is reported as
   changes (so an event missed while the watch was down still wakes its release).
-- Any other failure (the API server unreachable, a 5xx, a missing CRD) retries with a doubling backoff, capped.
+- Any other failure (the API server unreachable, a 5xx, a missing CRD, a revoked grant) retries with a doubling
+  backoff, capped, with a relist, and the cache is not `ready` until that relist succeeds: a watch that keeps
+  failing must not serve old data (a canary's availability) for ever. Nor is it `ready` when nothing (an event, a
+  BOOKMARK, a watch the server ended on time, a list) was heard for twice the watch timeout: a stuck stream.
 - Every `resync_s` (default 5 min) a full relist, whether or not anything failed: the level-based guarantee that a
   missed event is caught.
 
@@ -91,6 +95,8 @@ class WatchCache:
         self._objects: dict[Key, Body] = {}
         self._lock = threading.Lock()
         self._ready = threading.Event()
+        self._heard_at: float | None = None
+        """When the source last answered (a list, an event, a watch ended on time), on `clock`."""
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.resource_version = ""
@@ -101,7 +107,12 @@ class WatchCache:
 
     @property
     def ready(self) -> bool:
-        return self._ready.is_set()
+        """Whether reads may come from memory: listed, not failing since, and heard from lately."""
+        heard = self._heard_at
+        return self._ready.is_set() and heard is not None and self._clock() - heard <= 2 * self._watch_timeout_s
+
+    def _heard(self) -> None:
+        self._heard_at = self._clock()
 
     def wait_ready(self, timeout_s: float) -> bool:
         return self._ready.wait(timeout_s)
@@ -117,22 +128,30 @@ class WatchCache:
             return set(self._objects)
 
     def put(self, body: Body) -> None:
-        """Stores an object the API server returned from a write, so the next read does not see the old one before
-        the watch brings the write back (no callback: the writer knows)."""
-        self._store(body, notify=False)
+        """Stores an object the API server returned (a write's answer or a fresh GET), so the next read does not see
+        the old one before the watch brings it. A version newer than the one held calls `on_change` as a watch event
+        would: the watch's own event for that version is then ignored (already held), and other releases reading
+        the object (two releases may manage different routes of one VirtualService) must still hear of it. The
+        reader or writer itself is told too: one extra tick that reads memory, simpler than naming who to skip."""
+        self._store(body, notify=True)
 
     # ---- applying what the source says (the watch thread; public so tests can drive them one step at a time) ----
 
     def relist(self) -> None:
         items, version = self._source.list()
-        fresh = {_key(item): self._trim(item) for item in items}
+        listed = {_key(item): self._trim(item) for item in items}
         with self._lock:
             old = self._objects
+            # A held object newer than the list (a write's answer put in after the list was read) is kept, and so
+            # is one the list does not have yet (created after it).
+            fresh = {key: old[key] if key in old and _older(body, old[key]) else body for key, body in listed.items()}
+            fresh |= {key: body for key, body in old.items() if key not in listed and _newer_than(body, version)}
             self._objects = fresh
         changed = [key for key, body in fresh.items() if _version(old.get(key)) != _version(body)]
         changed += [key for key in old if key not in fresh]
         self.resource_version = version
         self.relists += 1
+        self._heard()
         self._ready.set()
         if self.relists > 1:
             for namespace, name in changed:
@@ -151,9 +170,13 @@ class WatchCache:
         elif kind == "DELETED":
             key = _key(body)
             with self._lock:
-                gone = self._objects.pop(key, None)
-            if gone is not None:
+                held = self._objects.get(key)
+                gone = held is not None and not _older(body, held)  # not a deletion of an older object
+                if gone:
+                    del self._objects[key]
+            if gone:
                 self._notify(*key)
+        self._heard()
         if version:
             self.resource_version = version
 
@@ -210,6 +233,7 @@ class WatchCache:
                     if self._stopping.is_set():
                         return
                     self.apply(kind, body)
+                self._heard()
                 delay, last_failure = self._backoff[0], ""
             except Gone as gone:
                 log.info("the %s watch expired (%s): relisting", self.kind, gone)
@@ -220,7 +244,9 @@ class WatchCache:
                 # The same failure again (a CRD not installed, a missing grant) is logged once, not every retry.
                 level = logging.DEBUG if str(error) == last_failure else logging.WARNING
                 last_failure = str(error)
-                log.log(level, "the %s cache's watch failed (%s): retrying in %.1f s", self.kind, error, delay)
+                log.log(level, "the %s cache's watch failed (%s): relisting in %.1f s", self.kind, error, delay)
+                self._ready.clear()  # reads go to the API server until a list succeeds again
+                listed_at = None
                 self._stopping.wait(delay)
                 delay = min(delay * 2, self._backoff[1])
 
@@ -232,6 +258,11 @@ def _key(body: Body) -> Key:
 
 def _version(body: Body | None) -> str:
     return "" if body is None else str((body.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _newer_than(body: Body, version: str) -> bool:
+    held = _version(body)
+    return held.isdigit() and version.isdigit() and int(held) > int(version)
 
 
 def _older(body: Body, than: Body) -> bool:

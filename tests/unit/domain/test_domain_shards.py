@@ -14,6 +14,7 @@ from graygate.domain.release.shards import (
     check_shard_name,
     finalizer_of,
     foreign_finalizers,
+    moved_in,
     shard_of,
 )
 from graygate.wiring import OperatorSettings
@@ -51,6 +52,26 @@ def test_the_default_shard_keeps_the_finalizer_releases_had_before_shards() -> N
 )
 def test_foreign_finalizers_are_other_shards_only(finalizers: list[str], shard: str, foreign: list[str]) -> None:
     assert foreign_finalizers(finalizers, shard) == foreign
+
+
+@pytest.mark.parametrize(
+    ("finalizers", "last_shard", "shard", "moved"),
+    [
+        ([], None, "b", False),  # a new release, or one no operator that records the shard wrote yet
+        (["graygate.dev/finalizer-b"], "b", "b", False),  # this shard's own release (a restart)
+        (["graygate.dev/finalizer-a"], None, "b", True),  # shard a has not let it go yet
+        (["graygate.dev/finalizer-a"], "a", "b", True),
+        ([], "a", "b", True),  # shard a let go already: its tick in flight may still write
+        (["graygate.dev/finalizer-b"], "a", "b", True),
+        ([], "default", "default", False),
+        (["graygate.dev/finalizer-a"], "default", "default", True),
+        (["example.com/other"], None, "b", False),
+    ],
+)
+def test_moved_in_by_another_shards_finalizer_or_status(
+    finalizers: list[str], last_shard: str | None, shard: str, moved: bool
+) -> None:
+    assert moved_in(finalizers, last_shard, shard) is moved
 
 
 @pytest.mark.parametrize("name", ["a", "shard-1", "x" * 40, DEFAULT_SHARD])

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from release_builders import T0, at, spec, status
+from release_builders import T0, at, follow_spec, spec, status
 
 from graygate.api import CanaryReleaseSpec, CanaryReleaseStatus, PauseReason, Phase
 from graygate.api.conditions import STALLED, set_condition
@@ -14,7 +14,7 @@ from graygate.api.status import ConditionStatus, HookRecord
 from graygate.api.validation import InvalidSpec
 from graygate.domain.release.decision import Reason
 from graygate.domain.release.hooks import POST_ROLLOUT_CALLS
-from graygate.domain.release.wake import POLL_CAP, deadline_at, next_due
+from graygate.domain.release.wake import CONFIG_POLL, POLL_CAP, deadline_at, next_due
 
 P = Phase
 NOW = at(10)
@@ -174,6 +174,29 @@ ROWS = [
         NOW + POLL_CAP,
         id="stalled-on-routes-polled",
     ),
+    # 10. a finished release with trackConfig reads its ConfigMaps and Secrets again (never watched)
+    pytest.param(
+        follow_spec(workload={"trackConfig": True}),
+        status(P.SUCCEEDED, canary_weight=0),
+        False,
+        NOW + CONFIG_POLL,
+        id="succeeded-with-track-config-polled",
+    ),
+    pytest.param(
+        follow_spec(workload={"trackConfig": True}),
+        status(P.FAILED),
+        False,
+        NOW + CONFIG_POLL,
+        id="failed-with-track-config-polled",
+    ),
+    pytest.param(
+        follow_spec(workload={"trackConfig": True}),
+        status(P.FAILED, scale_down_at=at(20)),
+        False,
+        at(20),
+        id="track-config-poll-after-an-earlier-scale-down",
+    ),
+    pytest.param(follow_spec(), status(P.SUCCEEDED), False, None, id="followed-without-track-config-rests"),
     # at rest: only the resync or an event
     pytest.param(spec(), status(P.SUCCEEDED, canary_weight=100), False, None, id="succeeded-rests"),
     pytest.param(spec(), status(P.ABORTED), False, None, id="aborted-rests"),

@@ -8,7 +8,9 @@ from typing import Any
 from graygate.domain.release.revisions import rollout_state
 from graygate.kube.caches import CachedRouteStore, ScopedCaches, deployment_projection
 from graygate.kube.watch_cache import WatchCache
+from graygate.ports.release import ReleaseRef
 from graygate.routers.converge import Converger
+from graygate.wakeups import Wakeups
 from tests.unit.fakes.event_source import ScriptedSource, obj
 from tests.unit.fakes.virtual_services import InMemoryVirtualServiceStore
 
@@ -136,3 +138,27 @@ async def test_the_workload_probe_reads_a_cached_deployment() -> None:
     availability = await probe.deployment_availability(NS, "web")
     assert availability.available
     assert availability.pod_labels == (("app", "web"),)
+
+
+async def test_a_newer_version_one_release_reads_fresh_or_writes_wakes_every_release_that_reads_it() -> None:
+    """Two releases managing different routes of one VirtualService: a hand edit that release `a`'s tick fetches
+    fresh, or `a`'s own write, is news to `b`, and the watch's later event for that version is no news (held)."""
+    a, b = ReleaseRef("team-a", "a", "uid-a"), ReleaseRef("team-a", "b", "uid-b")
+    wakeups = Wakeups()
+    direct = InMemoryVirtualServiceStore(obj("vs", 1, weight=0))
+    cache = WatchCache("VirtualService", ScriptedSource([obj("vs", 1, weight=0)]), on_change=wakeups.touch)
+    cache.relist()
+    store = CachedRouteStore(direct, ScopedCaches("VirtualService", everywhere=cache))  # type: ignore[arg-type]
+    for ref in (a, b):
+        wakeups.register(ref, [("VirtualService", NS, "vs")])
+
+    direct.put(obj("vs", 2, weight=30))  # a hand edit of b's route
+    await store.get_fresh(NS, "vs")  # a's tick reads it fresh before the watch brings it
+    assert await wakeups.wait(b, 0.5), "b was not told of the edit a's fresh read found"
+    cache.apply("MODIFIED", obj("vs", 2, weight=30))
+    assert not await wakeups.wait(b, 0.02), "the watch's event for a version already held woke b again"
+
+    await store.replace(NS, "vs", obj("vs", 2, weight=40))
+    assert await wakeups.wait(b, 0.5), "b was not told of a's write"
+    await store.get_fresh(NS, "vs")
+    assert not await wakeups.wait(b, 0.02), "a fresh read of the version held is no news"

@@ -55,13 +55,31 @@ def test_an_event_older_than_a_writes_answer_is_ignored() -> None:
     cache = cache_over(ScriptedSource([obj("a", 3)]), changes)
     cache.relist()
     cache.put(obj("a", 20, weight=50))
-    assert changes.seen == [], "the writer knows what it wrote"
+    assert changes.seen == [(KIND, "team-a", "a")], "a newer version put in is a change, as its event would be"
     cache.apply("MODIFIED", obj("a", 15, weight=10))
     assert cache.get("team-a", "a") == obj("a", 20, weight=50)
     cache.apply("MODIFIED", obj("a", 20, weight=50))
-    assert changes.seen == [], "the write coming back through the watch is no change"
+    assert len(changes.seen) == 1, "the write coming back through the watch is no change"
     cache.apply("MODIFIED", obj("a", 21, weight=60))
-    assert changes.seen == [(KIND, "team-a", "a")]
+    assert changes.seen == [(KIND, "team-a", "a")] * 2
+
+
+@pytest.mark.parametrize(
+    ("held", "put", "told"),
+    [
+        (None, 5, True),  # created a moment ago, before its ADDED event
+        (3, 5, True),  # newer than the cache's: whoever else reads it must hear of it
+        (5, 5, False),  # the version the cache holds
+        (7, 5, False),  # older than the cache's: not stored
+    ],
+)
+def test_put_calls_back_only_when_it_stores_a_newer_version(held: int | None, put: int, told: bool) -> None:
+    changes = Changes()
+    cache = cache_over(ScriptedSource([] if held is None else [obj("a", held)]), changes)
+    cache.relist()
+    cache.put(obj("a", put))
+    assert changes.seen == ([(KIND, "team-a", "a")] if told else [])
+    assert cache.get("team-a", "a") == obj("a", max(put, held or 0))
 
 
 def test_a_bookmark_moves_the_resource_version_only() -> None:
@@ -124,13 +142,14 @@ def test_410_gone_relists_and_reports_what_changed_meanwhile() -> None:
     assert sorted(changes.seen) == [(KIND, "team-a", "a"), (KIND, "team-a", "b"), (KIND, "team-a", "d")]
 
 
-def test_a_failed_watch_backs_off_and_resumes_without_relisting() -> None:
+def test_a_failed_watch_backs_off_and_relists() -> None:
     source = ScriptedSource([obj("a", 3)], version=10)
     source.sessions = [ConnectionError("refused"), ConnectionError("refused"), [("MODIFIED", obj("a", 11))]]
     cache = cache_over(source)
     run_until_idle(cache, source)
-    assert source.lists == 1
+    assert source.lists == 3, "each failure is followed by a relist, which makes the cache ready again"
     assert source.watched_from == ["10", "10", "10", "11"]
+    assert cache.ready
 
 
 def test_a_failed_first_list_is_retried_and_the_cache_is_not_ready_meanwhile() -> None:
@@ -204,3 +223,114 @@ class _FailingListSource(ScriptedSource):
             self.lists += 1
             raise ConnectionError("the API server is not up yet")
         return super().list()
+
+
+@pytest.mark.parametrize(
+    ("held", "listed", "kept"),
+    [
+        (20, 15, 20),  # a write's answer put in after the list was read: kept
+        (15, 20, 20),  # the list is newer
+        (15, 15, 15),
+        (None, 15, 15),
+    ],
+)
+def test_a_list_keeps_a_held_object_newer_than_its_own(held: int | None, listed: int, kept: int) -> None:
+    source = ScriptedSource([obj("a", 3)], version=10)
+    cache = cache_over(source)
+    cache.relist()
+    if held is not None:
+        cache.put(obj("a", held, weight=held))
+    source.objects, source.version = [obj("a", listed, weight=listed)], listed
+    cache.relist()
+    assert cache.get("team-a", "a") == obj("a", kept, weight=kept)
+
+
+@pytest.mark.parametrize(
+    ("held", "list_version", "kept"),
+    [
+        (20, "15", True),  # created after the list was read (a fresh read put it in)
+        (12, "15", False),  # deleted before the list
+        (20, "not-a-number", False),  # unknown: the list wins
+    ],
+)
+def test_an_object_the_list_lacks_is_kept_only_when_newer_than_the_list(
+    held: int, list_version: str, kept: bool
+) -> None:
+    source = ScriptedSource([], version=10)
+    cache = cache_over(source)
+    cache.relist()
+    cache.put(obj("a", held))
+    source.version = list_version  # type: ignore[assignment]
+    cache.relist()
+    assert (cache.get("team-a", "a") is not None) is kept
+
+
+@pytest.mark.parametrize(
+    ("held", "deleted", "gone"),
+    [
+        (20, 25, True),
+        (20, 15, False),  # a deletion of an older object (then recreated, the cache holding the new one)
+        (20, "x", True),  # unknown: the event wins
+    ],
+)
+def test_a_deleted_event_older_than_the_held_object_is_ignored(held: int, deleted: int | str, gone: bool) -> None:
+    changes = Changes()
+    cache = cache_over(ScriptedSource([obj("a", held)]), changes)
+    cache.relist()
+    body = obj("a", 0)
+    body["metadata"]["resourceVersion"] = str(deleted)
+    cache.apply("DELETED", body)
+    assert (cache.get("team-a", "a") is None) is gone
+    assert changes.seen == ([(KIND, "team-a", "a")] if gone else [])
+
+
+def test_a_failing_watch_makes_the_cache_not_ready_until_a_list_succeeds() -> None:
+    source = ScriptedSource([obj("a", 3)], version=10)
+    ready_after: list[bool] = []
+
+    def failing() -> list[tuple[str, dict[str, object]]]:
+        raise PermissionError("forbidden: the grant was revoked")
+
+    def after_failure() -> list[tuple[str, dict[str, object]]]:
+        ready_after.append(cache.ready)
+        return []
+
+    source.sessions = [_Lazy(failing), _Lazy(after_failure)]  # type: ignore[list-item]
+    cache = cache_over(source)
+    cache.start()
+    assert source.idle.wait(5)
+    assert cache.stop(5)
+    assert source.lists == 2, "a failed watch is followed by a relist"
+    assert ready_after == [True], "the relist made it ready again"
+
+
+def test_a_failed_watch_leaves_the_cache_not_ready_while_its_relist_fails() -> None:
+    source = _FailingListSource(failures=0, objects=[obj("a", 3)])
+
+    def revoked() -> list[tuple[str, dict[str, object]]]:
+        source._failures = 1_000  # the grant is gone: every list fails from now on
+        raise PermissionError("forbidden")
+
+    source.sessions = [_Lazy(revoked)]  # type: ignore[list-item]
+    cache = cache_over(source)
+    cache.start()
+    deadline = time.monotonic() + 5
+    while source.lists < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert source.lists >= 3, "the relist was not retried"
+    assert not cache.ready, "a cache whose watch and list fail still served reads"
+    assert cache.stop(5)
+
+
+def test_a_stuck_watch_makes_the_cache_not_ready_after_twice_the_watch_timeout() -> None:
+    now = [0.0]
+    source = ScriptedSource([obj("a", 3)], version=10)
+    cache = cache_over(source, clock=lambda: now[0], watch_timeout_s=240.0)
+    cache.relist()
+    now[0] = 479.0
+    assert cache.ready
+    cache.apply("BOOKMARK", {"metadata": {"resourceVersion": "11"}})
+    now[0] = 479.0 + 480.0
+    assert cache.ready, "a bookmark is news from the server"
+    now[0] += 1.0
+    assert not cache.ready, "nothing heard for twice the watch timeout: the stream may be stuck"

@@ -84,13 +84,46 @@ async def test_a_touch_from_another_thread_wakes_the_release_on_its_loop() -> No
     assert await asyncio.wait_for(waiting, 1) is True
 
 
-async def test_a_change_wakes_but_the_first_sight_and_a_repeat_do_not() -> None:
+async def test_a_change_wakes_its_daemon_but_a_repeat_does_not() -> None:
     wakeups = Wakeups()
-    assert wakeups.wake_if_changed(A, (1, None)) is False  # first sight: its new daemon ticks anyway
+    wakeups.open(A, (1, None))
     assert wakeups.wake_if_changed(A, (1, None)) is False  # our own status write: nothing the tick reads changed
     assert await wakeups.wait(A, 0.02) is False
     assert wakeups.wake_if_changed(A, (1, "promote-1")) is True
     assert await asyncio.wait_for(wakeups.wait(A, 5), 1) is True
+
+
+async def test_a_release_without_a_daemon_keeps_nothing() -> None:
+    wakeups = Wakeups()
+    assert wakeups.wake_if_changed(A, (1, None)) is False  # before its daemon: its first tick reads the body
+    assert not wakeups.holds(A)
+    wakeups.open(A, (1, None))
+    wakeups.register(A, [VS])
+    wakeups.forget(A)  # its daemon ended
+    assert wakeups.wake_if_changed(A, (2, None)) is False, "an event after the daemon ended woke it"
+    assert not wakeups.holds(A), "an event after the daemon ended kept state for it"
+    assert wakeups.readers(*VS) == frozenset()
+
+
+async def test_an_invalid_spec_registers_nothing_so_its_old_reads_stop_waking_it() -> None:
+    wakeups = Wakeups()
+    wakeups.register(A, [VS])
+    wakeups.register(A, ())  # what the daemon registers for an invalid spec
+    assert wakeups.touch(*VS) == 0
+
+
+async def test_a_change_after_the_tick_read_it_wakes_the_next_tick_when_registered_before_the_read() -> None:
+    """The daemon registers what its tick reads before reading: a change landing between the read and the end of
+    the tick is kept for the next wait. Registered only after the tick, that touch found no reader."""
+    wakeups = Wakeups()
+    wakeups.open(A, (1, None))
+    wakeups.register(A, objects_read("shop", spec()))
+    # ... the tick reads the VirtualService, then someone edits it before the tick ends:
+    assert wakeups.touch(*VS) == 1
+    assert await asyncio.wait_for(wakeups.wait(A, 5), 1) is True
+    late = Wakeups()
+    late.open(B, (1, None))
+    assert late.touch(*VS) == 0, "a touch before registration wakes nobody: why the daemon registers first"
 
 
 def test_the_objects_a_release_reads() -> None:

@@ -10,9 +10,10 @@ past means "as soon as the floor allows", never a busy loop.
 The rules; the earliest time wins, and None means "only the resync or an event" (a release at rest):
 
 1. An invalid spec: None (only a spec change makes it valid again).
-2. A tick that moved something (wrote the status or the routes): now. One decision often leads straight to the
-   next (first sight records the routes, then the run starts; a step's weights are written, then read back), and
-   today's ticks follow each other at the tick interval.
+2. A tick that wrote the status (`moved`): now. One decision often leads straight to the next (first sight records
+   the routes, then the run starts; a step's weights are written, then read back), and today's ticks follow each
+   other at the tick interval. A tick that wrote only routes (a drift put right) is not `moved`: the write's answer,
+   stored in the watch cache as a newer version, wakes the releases that read those routes, the writer included.
 3. First sight not recorded yet: now.
 4. The next analysis (`nextCheckAt`) of a Progressing or Paused release, and of a Pending one with pre-check gates
    once its routes are recorded. A `nextCheckAt` still past after a tick (the tick could not run the analysis:
@@ -27,6 +28,11 @@ The rules; the earliest time wins, and None means "only the resync or an event" 
    the DestinationRule subsets, its config keys), a Promoting one (the primary Deployment's rollout) and one
    Stalled on its routes are polled every `poll_cap` (5 s) or analysis interval, whichever is shorter; the
    events of the objects they wait for wake them sooner.
+10. A finished release (Succeeded, Failed, Aborted) that follows a workload with `trackConfig`: every
+   `CONFIG_POLL` (30 s). Its revision hashes the ConfigMaps and Secrets the pod template uses, which the operator
+   reads by name only and never lists or watches (a watch of Secrets would need list and watch of every Secret in
+   the namespace), so an edit of one is seen by this poll; a pod template change wakes it at once (its Deployment
+   is watched).
 
 Timers already past when the tick was decided (a pause that ended, a deadline that was heard) are left out: the
 tick that saw them acted on them, and a time that stays past would make the release tick at the floor forever.
@@ -49,10 +55,14 @@ from graygate.domain.release.phases import TERMINAL
 from graygate.domain.release.plan import PauseStep, plan_of
 from graygate.domain.release.precheck import pre_check_gates
 
-__all__ = ["POLL_CAP", "deadline_at", "next_due"]
+__all__ = ["CONFIG_POLL", "POLL_CAP", "deadline_at", "next_due"]
 
 POLL_CAP = timedelta(seconds=5)
 """The longest wait between two polls of a release that waits for objects not all watched (rule 9)."""
+
+CONFIG_POLL = timedelta(seconds=30)
+"""How often a finished release with `trackConfig` reads its ConfigMaps and Secrets again (rule 10): a
+configuration-only change starts its run at most this late, for one GET per object read at each poll."""
 
 _JUST_AFTER = timedelta(milliseconds=1)
 """`deadline.overdue` is strict (past the deadline, not at it): the tick that hears it comes just after."""
@@ -69,7 +79,7 @@ def next_due(
     poll_cap: timedelta = POLL_CAP,
 ) -> datetime | None:
     """When the release whose last tick (at `now`) left `status` must tick again without any event; see the module
-    docstring for the rules. `moved`: that tick wrote the status or the routes."""
+    docstring for the rules. `moved`: that tick wrote the status."""
     if isinstance(spec, InvalidSpec) or status.phase is Phase.INVALID:
         return now if moved and not isinstance(spec, InvalidSpec) else None
     if moved or status.observed_generation is None:
@@ -142,4 +152,6 @@ def _poll(spec: CanaryReleaseSpec, status: CanaryReleaseStatus, now: datetime, c
     on_routes = stalled is not None and stalled.status == "True" and stalled.reason == Reason.ROUTE_UNAVAILABLE.value
     if on_routes and status.phase not in TERMINAL:
         return now + every
+    if status.phase in TERMINAL and spec.workload is not None and spec.workload.track_config:
+        return now + CONFIG_POLL
     return None
