@@ -46,6 +46,8 @@ lint: venv ## ruff, mypy --strict and the import contracts
 	$(BIN)/mypy -p e2e.demo
 	$(BIN)/mypy -p e2e.verdicts -m e2e.bench_verdicts
 	$(BIN)/mypy -m e2e.chaos.invariants -m e2e.chaos.watcher -m e2e.chaos.moments -m e2e.chaos.proxies
+	$(BIN)/mypy -m e2e.scale_figures -m e2e.scale_report -m e2e.scale_process
+	$(BIN)/mypy --follow-imports=silent e2e/bench_scale.py
 	$(BIN)/lint-imports
 
 .PHONY: unit
@@ -83,6 +85,10 @@ FUZZ_ARGS ?=
 .PHONY: fuzz
 fuzz: venv toolchain ## 1,000 generated CanaryRelease specs (Hypothesis from the CRD schema, and mutations) against the sandbox API server with the operator running, and the CRD's CEL rules against the API server's cost budget; prints the counts and the seed, fails on any violation (a few minutes on 2 cores; FUZZ_ARGS='--seed N' replays a run)
 	$(BIN)/python -m tests.spec_fuzz $(FUZZ_ARGS)
+
+.PHONY: bench-scale
+bench-scale: venv toolchain ## 100, 1,000 and 3,000 releases on one operator against the sandbox with kwok (RSS, CPU, step delay p99, a bad canary's rollback loaded/alone, API requests from the audit log); ~25 min at most; fails when a goal is missed
+	$(BIN)/python -m e2e.bench_scale
 
 .PHONY: docs-capture
 docs-capture: venv system-packages toolchain ## re-record docs/get-watch.{txt,ansi} through a pseudo-terminal

@@ -77,6 +77,43 @@ KUBE_CALLS: dict[tuple[str, str, str, str], Call] = {
     ("httproutes", "KubeHTTPRouteStore._replace", "replace_namespaced_custom_object", "_GATEWAY_API"): Call(
         ("gateway.networking.k8s.io", "httproutes", "update"), "operator"
     ),
+    # The watch-fed caches (graygate.kube.caches): a list, then a watch from its resourceVersion.
+    ("watch_sources", "virtual_services.lister", "list_cluster_custom_object", "_ISTIO"): Call(
+        ("networking.istio.io", "virtualservices", "list"), "operator"
+    ),
+    ("watch_sources", "virtual_services.lister", "list_namespaced_custom_object", "_ISTIO"): Call(
+        ("networking.istio.io", "virtualservices", "list"), "operator"
+    ),
+    ("watch_sources", "virtual_services.watcher", "list_cluster_custom_object", "_ISTIO"): Call(
+        ("networking.istio.io", "virtualservices", "watch"), "operator"
+    ),
+    ("watch_sources", "virtual_services.watcher", "list_namespaced_custom_object", "_ISTIO"): Call(
+        ("networking.istio.io", "virtualservices", "watch"), "operator"
+    ),
+    ("watch_sources", "http_routes.lister", "list_cluster_custom_object", "_GATEWAY_API"): Call(
+        ("gateway.networking.k8s.io", "httproutes", "list"), "operator"
+    ),
+    ("watch_sources", "http_routes.lister", "list_namespaced_custom_object", "_GATEWAY_API"): Call(
+        ("gateway.networking.k8s.io", "httproutes", "list"), "operator"
+    ),
+    ("watch_sources", "http_routes.watcher", "list_cluster_custom_object", "_GATEWAY_API"): Call(
+        ("gateway.networking.k8s.io", "httproutes", "watch"), "operator"
+    ),
+    ("watch_sources", "http_routes.watcher", "list_namespaced_custom_object", "_GATEWAY_API"): Call(
+        ("gateway.networking.k8s.io", "httproutes", "watch"), "operator"
+    ),
+    ("watch_sources", "deployments.lister", "list_deployment_for_all_namespaces", "kwargs"): Call(
+        ("apps", "deployments", "list"), "operator"
+    ),
+    ("watch_sources", "deployments.lister", "list_namespaced_deployment", "kwargs"): Call(
+        ("apps", "deployments", "list"), "operator"
+    ),
+    ("watch_sources", "deployments.watcher", "list_deployment_for_all_namespaces", "kwargs"): Call(
+        ("apps", "deployments", "watch"), "operator"
+    ),
+    ("watch_sources", "deployments.watcher", "list_namespaced_deployment", "kwargs"): Call(
+        ("apps", "deployments", "watch"), "operator"
+    ),
     ("destinationrules", "KubeDestinationRules._read", "list_namespaced_custom_object", "_ISTIO"): Call(
         ("networking.istio.io", "destinationrules", "list"), "operator"
     ),

@@ -38,7 +38,18 @@ def _parser() -> argparse.ArgumentParser:
     scope.add_argument("--namespace", "-n", action="append", default=[], help="watch this namespace (repeatable)")
     scope.add_argument("--all-namespaces", "-A", action="store_true", help="watch every namespace (the default)")
     run.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster, then ~/.kube/config)")
-    run.add_argument("--tick-interval", type=float, default=1.0, help="seconds between two ticks of a release")
+    run.add_argument(
+        "--tick-interval", type=float, default=1.0, help="the least seconds between two ticks of a release"
+    )
+    run.add_argument(
+        "--io-threads", type=int, default=32, help="threads for the blocking API server and etcd calls (default 32)"
+    )
+    run.add_argument(
+        "--resync-interval",
+        type=float,
+        default=300.0,
+        help="the most seconds between two ticks of a release (one at rest ticks this often; events wake it sooner)",
+    )
     run.add_argument("--listen-address", default="127.0.0.1", help="address of the metrics and liveness endpoints")
     run.add_argument("--metrics-port", type=int, default=8081, help="Prometheus metrics port (0: off)")
     run.add_argument("--liveness-port", type=int, default=8080, help="liveness endpoint port, /healthz (0: off)")
@@ -83,6 +94,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--freeze-key", default="/graygate/freeze", help="the etcd key that freezes every release")
     run.add_argument("--peering", help="Kopf peering name for HA (omit to run standalone)")
     run.add_argument("--priority", type=int, default=0, help="Kopf peering priority; give each replica its own")
+    run.add_argument(
+        "--peering-lifetime", type=int, default=60, metavar="SECONDS",
+        help="how long a peer's keep-alive is valid: a standby takes over at most this long after the active died",
+    )  # fmt: skip
+    run.add_argument(
+        "--shard", default="default",
+        help="serve only releases labelled graygate.dev/shard=SHARD (default: those without the label)",
+    )  # fmt: skip
 
     get = commands.add_parser("get", help="show releases: a table, one release in detail, or a live view")
     get.add_argument("name", nargs="?", help="one release, in detail")
@@ -286,12 +305,17 @@ def _run(args: argparse.Namespace) -> int:
     _read_deep_objects()
     if args.tick_interval <= 0:
         raise GraygateError("--tick-interval must be a positive number of seconds")
+    if args.resync_interval < args.tick_interval:
+        raise GraygateError("--resync-interval must be at least --tick-interval")
+    if args.io_threads < 1:
+        raise GraygateError("--io-threads must be at least 1")
     if args.kubeconfig is not None:
         if not args.kubeconfig.is_file():
             raise GraygateError(f"no kubeconfig at {args.kubeconfig}")
         # Kopf logs in through the kubernetes client, which reads KUBECONFIG once, when it is first imported.
         os.environ["KUBECONFIG"] = str(args.kubeconfig)
 
+    from graygate.domain.release.shards import check_shard_name
     from graygate.domain.url_allowlist import UrlAllowlist
     from graygate.handlers import run
     from graygate.wiring import OperatorSettings
@@ -300,6 +324,12 @@ def _run(args: argparse.Namespace) -> int:
         allowlist = UrlAllowlist.parse(args.probe_url_allowlist)
     except ValueError as error:
         raise GraygateError(f"--probe-url-allowlist: {error}") from error
+    if args.peering_lifetime < 2:
+        raise GraygateError("--peering-lifetime must be at least 2 seconds")
+    try:
+        shard = check_shard_name(args.shard)
+    except ValueError as error:
+        raise GraygateError(f"--shard: {error}") from error
     credentials = args.prometheus_credentials_dir
     if credentials is not None and not credentials.is_dir():
         raise GraygateError(f"--prometheus-credentials-dir: no folder at {credentials}")
@@ -308,6 +338,8 @@ def _run(args: argparse.Namespace) -> int:
             kubeconfig=args.kubeconfig,
             namespaces=tuple(args.namespace),
             tick_interval_s=args.tick_interval,
+            resync_interval_s=args.resync_interval,
+            io_threads=args.io_threads,
             listen_address=args.listen_address,
             metrics_port=args.metrics_port,
             liveness_port=args.liveness_port,
@@ -319,6 +351,8 @@ def _run(args: argparse.Namespace) -> int:
             freeze_key=args.freeze_key,
             peering=args.peering,
             priority=args.priority,
+            peering_lifetime_s=args.peering_lifetime,
+            shard=shard,
         )
     )
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from graygate.store import KeyState, WatchEvent
 
@@ -21,6 +22,11 @@ class FreezeSwitch:
     def __init__(self, key: str) -> None:
         self.key = key
         self._frozen = threading.Event()  # written by the watch's thread, read by the event loop
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (from the watch's thread) whenever the switch moves."""
+        self._listeners.append(listener)
 
     def __call__(self) -> bool:
         return self._frozen.is_set()
@@ -33,6 +39,8 @@ class FreezeSwitch:
         if frozen != self():
             (self._frozen.set if frozen else self._frozen.clear)()
             log.warning("freeze switch %s is now %s (value %r)", self.key, self._state(), event.value)
+            for listener in self._listeners:
+                listener()
 
     def _state(self) -> str:
         return "ON" if self() else "off"

@@ -38,9 +38,10 @@ def release_view(
     refusals: Refusals,
     now: dt.datetime,
     templates: TemplatesRead | None = None,
+    shard: str | None = None,
 ) -> ReleaseView:
     """The release in `body`, ticking from `status`; `held` is every route claim in its namespace; `templates`,
-    the gate templates read for its refs."""
+    the gate templates read for its refs; `shard`, the shard of the operator ticking it."""
     spec: CanaryReleaseSpec | InvalidSpec = parse_spec(dict(body.get("spec") or {}), release=ref.name)
     meta = body.get("metadata") or {}
     generation = int(meta.get("generation") or 1)
@@ -69,6 +70,7 @@ def release_view(
         labels={str(key): str(value) for key, value in (meta.get("labels") or {}).items()},
         annotations=own_annotations(meta.get("annotations")),
         expanded_gates=fresh if not isinstance(spec, InvalidSpec) else None,
+        shard=shard,
     )
 
 

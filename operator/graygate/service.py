@@ -91,6 +91,8 @@ class ReleaseView:
     """The release's own annotations, for webhooks (without kubectl's and graygate's bookkeeping)."""
     expanded_gates: ExpandedGates | None = None
     """The gates of `analysis.gateRefs`, expanded this tick because the run had none yet: recorded in the status."""
+    shard: str | None = None
+    """The shard of the operator ticking it, recorded in every status it writes (`status.shard`)."""
 
 
 @dataclass(frozen=True)
@@ -186,8 +188,11 @@ async def tick(release: ReleaseView, deps: Deps, now: datetime) -> TickResult:
 
 
 def _expanded(release: ReleaseView, decision: Decision) -> Decision:
-    """The decision with the run's freshly expanded template gates in its status (`gate_templates`)."""
+    """The decision with the run's freshly expanded template gates in its status (`gate_templates`), and the shard
+    that acts on it."""
     status = record_expanded(decision.status, release.expanded_gates)
+    if release.shard is not None and status.shard != release.shard:
+        status = status.model_copy(update={"shard": release.shard})
     return decision if status is decision.status else replace(decision, status=status)
 
 

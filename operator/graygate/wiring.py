@@ -3,9 +3,11 @@ adapter stands behind each port, so tests can wire fakes through the same shape.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +18,8 @@ from graygate.gates.prometheus_login import DefaultCredentials
 from graygate.gates.runner import GateRunner
 from graygate.gates.tools import GateTools
 from graygate.http.client import Outbound
-from graygate.kube.client import ApiClient, api_client, close_client
+from graygate.kube.caches import CachedRouteStore, Caches, kube_caches
+from graygate.kube.client import ApiClient, api_client, close_client, widen_pool
 from graygate.kube.destinationrules import KubeDestinationRules
 from graygate.kube.events import KubeEvents
 from graygate.kube.followed import KubeFollowedWorkloads
@@ -54,6 +57,9 @@ class OperatorSettings:
     kubeconfig: Path | None = None
     namespaces: tuple[str, ...] = ()
     tick_interval_s: float = 1.0
+    """The least time between two ticks of a release."""
+    resync_interval_s: float = 300.0
+    """The most time between two ticks of a release: one at rest, with no timer and no event, ticks this often."""
     listen_address: str = "127.0.0.1"
     metrics_port: int = 8081
     liveness_port: int = 8080
@@ -67,12 +73,21 @@ class OperatorSettings:
     freeze_key: str = "/graygate/freeze"
     peering: str | None = None
     priority: int = 0
+    peering_lifetime_s: int = 60
+    """Seconds a peer's keep-alive stays valid: a standby takes over at most this long after the active one died."""
+    shard: str = "default"
+    """The releases this operator serves: those labelled `graygate.dev/shard: <shard>` (domain.release.shards)."""
     instance: str = field(default_factory=lambda: os.environ.get("POD_NAME", socket.gethostname()))
     notifications_namespace: str | None = field(default_factory=lambda: os.environ.get("POD_NAMESPACE"))
     """Where the cluster-wide default notification settings (ConfigMap `graygate-notifications`) and their Secrets
     are: the operator's own namespace. None: no cluster-wide default."""
     notification_delivery: Delivery = field(default_factory=Delivery)
     """Each notification's timeout per attempt, retries and backoff."""
+    watch_resync_s: float = 300.0
+    """How often the watch-fed caches of routes and Deployments relist everything (catching a missed event)."""
+    io_threads: int = 32
+    """Threads for the blocking calls (the kubernetes client, etcd): with asyncio's default of cores + 4 (6 here), a
+    thousand releases' API calls wait in a queue behind six at a time, each waiting mostly for the network."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +110,9 @@ class KubeAdapters:
     """None: no template can be read, and a release with `gateRefs` is Invalid."""
 
 
-def kube_adapters(api: ApiClient, instance: str) -> KubeAdapters:
-    workloads = KubeWorkloads(api)
+def kube_adapters(api: ApiClient, instance: str, caches: Caches | None = None) -> KubeAdapters:
+    """The API server's adapters; with `caches`, routes and Deployments are read from them (`graygate.kube.caches`)."""
+    workloads = KubeWorkloads(api, caches.deployments if caches is not None else None)
 
     async def workload(namespace: str, name: str) -> WorkloadReading:
         availability = await workloads.deployment_availability(namespace, name)
@@ -109,8 +125,16 @@ def kube_adapters(api: ApiClient, instance: str) -> KubeAdapters:
         )
 
     return KubeAdapters(
-        virtual_services=KubeVirtualServiceStore(api),
-        http_routes=KubeHTTPRouteStore(api),
+        virtual_services=(
+            CachedRouteStore(KubeVirtualServiceStore(api), caches.virtual_services)
+            if caches is not None
+            else KubeVirtualServiceStore(api)
+        ),
+        http_routes=(
+            CachedRouteStore(KubeHTTPRouteStore(api), caches.http_routes)
+            if caches is not None
+            else KubeHTTPRouteStore(api)
+        ),
         statuses=KubeReleases(api),
         events=KubeEvents(api, instance),
         secrets=KubeSecrets(api),
@@ -133,8 +157,12 @@ class Wired:
     notifier: Dispatcher | None = None
     templates: GateTemplateReader | None = None
     """Reads the gate templates a release's `gateRefs` name, before its tick."""
+    caches: Caches | None = None
+    """The watch-fed caches of routes and Deployments (None when the adapters were given)."""
 
     async def close(self) -> None:
+        if self.caches is not None and not await asyncio.to_thread(self.caches.stop, 5.0):
+            log.warning("a watch cache's thread did not end within 5 s (it ends with the process)")
         if self.notifier is not None:
             await self.notifier.close()
         if self.freeze_watch is not None:
@@ -146,12 +174,24 @@ class Wired:
             close_client(self.api)
 
 
-async def wire(settings: OperatorSettings, metrics: OperatorMetrics, kube: KubeAdapters | None = None) -> Wired:
-    """The operator's ports behind their adapters; `kube`: these instead of the API server's (no client is made)."""
+async def wire(
+    settings: OperatorSettings,
+    metrics: OperatorMetrics,
+    kube: KubeAdapters | None = None,
+    on_change: Callable[[str, str, str], None] | None = None,
+) -> Wired:
+    """The operator's ports behind their adapters; `kube`: these instead of the API server's (no client is made).
+
+    `on_change(kind, namespace, name)` is called on the event loop for every change the watch-fed caches see (a
+    VirtualService, HTTPRoute or Deployment added, changed or deleted): `Wakeups.touch` wakes the releases it
+    concerns."""
     api: ApiClient | None = None
+    caches: Caches | None = None
     if kube is None:
-        api = api_client(settings.kubeconfig)
-        kube = kube_adapters(api, settings.instance)
+        api = widen_pool(api_client(settings.kubeconfig), settings.io_threads)
+        caches = kube_caches(api, settings.namespaces, on_change=_on_loop(on_change), resync_s=settings.watch_resync_s)
+        caches.start()
+        kube = kube_adapters(api, settings.instance, caches)
     # The default Prometheus is the platform team's own choice: its host is an explicit exception to the address
     # rules, as an allowlist entry naming it would be.
     addresses = settings.probe_url_allowlist.addresses(settings.prometheus_address)
@@ -198,8 +238,28 @@ async def wire(settings: OperatorSettings, metrics: OperatorMetrics, kube: KubeA
         notifications=notifier,
     )
     return Wired(
-        deps=deps, api=api, gates=gates, freeze_watch=watch, etcd=etcd, notifier=notifier, templates=kube.gate_templates
+        deps=deps,
+        api=api,
+        gates=gates,
+        freeze_watch=watch,
+        etcd=etcd,
+        notifier=notifier,
+        templates=kube.gate_templates,
+        caches=caches,
     )
+
+
+def _on_loop(callback: Callable[[str, str, str], None] | None) -> Callable[[str, str, str], None] | None:
+    """`callback` called on the running event loop, from the caches' threads."""
+    if callback is None:
+        return None
+    loop = asyncio.get_running_loop()
+
+    def threadsafe(kind: str, namespace: str, name: str) -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(callback, kind, namespace, name)
+
+    return threadsafe
 
 
 async def _watch_freeze(etcd: EtcdStore, freeze: FreezeSwitch) -> Watch | None:

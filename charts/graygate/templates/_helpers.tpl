@@ -61,14 +61,15 @@ only with trackConfig.enabled. */}}
 - apiGroups: [graygate.dev]
   resources: [canaryreleases/status]
   verbs: [patch]
-# The Istio router reads a VirtualService and replaces it with new weights (resourceVersion-guarded).
+# The Istio router reads a VirtualService and replaces it with new weights (resourceVersion-guarded); it decides
+# from a watch-fed cache (list, watch: graygate.kube.caches) and reads again (get) before it writes.
 - apiGroups: [networking.istio.io]
   resources: [virtualservices]
-  verbs: [get, update]
+  verbs: [get, list, watch, update]
 # The Gateway API router does the same with an HTTPRoute.
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
-  verbs: [get, update]
+  verbs: [get, list, watch, update]
 # Before traffic moves, the DestinationRules that define the release's subsets (graygate.kube.destinationrules).
 # Istio also honours rules in the host's namespace and in its root namespace: a namespaced install sees those only
 # where it has this Role.
@@ -80,10 +81,10 @@ only with trackConfig.enabled. */}}
   resources: [deployments/status]
   verbs: [get]
 # A followed workload (graygate.kube.followed): both Deployments read, the primary created and its pod template
-# replaced.
+# replaced; the canary workload's availability is read from a watch-fed cache of Deployments (list, watch).
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, create, patch]
+  verbs: [get, list, watch, create, patch]
 # The followed Deployment, which Git owns, is only ever scaled (the canary between runs is at 0).
 - apiGroups: [apps]
   resources: [deployments/scale]
@@ -185,9 +186,14 @@ it runs. Read-only; with the ClusterGateTemplates, the only cluster-scoped permi
 - --metrics-port={{ if .Values.metrics.enabled }}{{ .Values.metrics.port }}{{ else }}0{{ end }}
 - --log-format={{ .Values.logFormat }}
 - --tick-interval={{ .Values.tickInterval }}
+- --resync-interval={{ .Values.resyncInterval }}
 {{- if .Values.ha.enabled }}
 - --peering={{ .Values.ha.peering }}
 - --priority=$(GRAYGATE_PRIORITY)
+- --peering-lifetime={{ .Values.ha.peeringLifetime }}
+{{- end }}
+{{- with .shard }}
+- --shard={{ . }}
 {{- end }}
 {{- end -}}
 
@@ -195,6 +201,9 @@ it runs. Read-only; with the ClusterGateTemplates, the only cluster-scoped permi
 metadata:
   labels:
     {{- include "graygate.selectorLabels" . | nindent 4 }}
+    {{- with .shard }}
+    graygate.dev/shard: {{ . | quote }}
+    {{- end }}
     {{- with .Values.podLabels }}
     {{- toYaml . | nindent 4 }}
     {{- end }}

@@ -407,3 +407,7 @@ class CanaryReleaseStatus(StatusModel):
         default=(), json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
     )
     """Kubernetes conditions: `Ready`, `Reconciling`, `Stalled` (kstatus) and `GatesPassing`, `TrafficInSync`."""
+
+    shard: str | None = Field(default=None, max_length=40)
+    """The shard whose operator last wrote this status: a shard that finds another's here waits for that one's tick
+    in flight to end before its own first tick."""

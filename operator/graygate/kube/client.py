@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import yaml
 from kubernetes import client, config
+from kubernetes.client import rest
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
@@ -51,6 +52,14 @@ def api_client(kubeconfig: Path | None = None, context: str | None = None) -> cl
             return cast(client.ApiClient, loaders.new_client_from_config())
     except (config.ConfigException, yaml.YAMLError, OSError) as error:
         raise _kubeconfig_error(kubeconfig, error) from error
+
+
+def widen_pool(api: client.ApiClient, size: int) -> client.ApiClient:
+    """`api` with room for `size` connections at once: the client's pool (cores x 5 by default) would otherwise
+    drop and reopen connections when more threads than that call the API server together."""
+    api.configuration.connection_pool_maxsize = size
+    api.rest_client = rest.RESTClientObject(api.configuration)
+    return api
 
 
 def _kubeconfig_error(kubeconfig: Path | None, error: Exception) -> KubeError:

@@ -12,6 +12,7 @@ from kubernetes import client
 
 from graygate.domain.release.revisions import rollout_state
 from graygate.errors import NotFoundError
+from graygate.kube.caches import ScopedCaches, deployment_projection
 from graygate.kube.client import kube_errors
 
 
@@ -24,10 +25,17 @@ class WorkloadAvailability:
 
 
 class KubeWorkloads:
-    def __init__(self, api: client.ApiClient) -> None:
+    """With `cache`, a Deployment is read from memory when the cache holds it, else from the API server (see
+    `graygate.kube.caches` for when each is used)."""
+
+    def __init__(self, api: client.ApiClient, cache: ScopedCaches | None = None) -> None:
         self._apps: Any = client.AppsV1Api(api)
+        self._cache = cache
 
     async def deployment_availability(self, namespace: str, name: str) -> WorkloadAvailability:
+        cached = self._cache.read(namespace, name) if self._cache is not None else None
+        if cached is not None:
+            return _availability(cached)
         return await asyncio.to_thread(self._deployment_availability, namespace, name)
 
     def _deployment_availability(self, namespace: str, name: str) -> WorkloadAvailability:
@@ -37,8 +45,14 @@ class KubeWorkloads:
         except NotFoundError:
             return WorkloadAvailability(False, f"Deployment {name} does not exist")
         deployment = json.loads(response.data)
-        available, reason = rollout_state(deployment)
-        return WorkloadAvailability(available, reason, pod_labels(deployment))
+        if self._cache is not None:
+            self._cache.put(namespace, deployment_projection(deployment))
+        return _availability(deployment)
+
+
+def _availability(deployment: dict[str, Any]) -> WorkloadAvailability:
+    available, reason = rollout_state(deployment)
+    return WorkloadAvailability(available, reason, pod_labels(deployment))
 
 
 def pod_labels(deployment: dict[str, Any]) -> tuple[tuple[str, str], ...]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 VirtualServiceBody = dict[str, Any]
 """A whole ``networking.istio.io/v1`` VirtualService exactly as the API server returned it."""
@@ -254,6 +254,15 @@ class HTTPRouteStore(Protocol):
     async def replace(self, namespace: str, name: str, body: HTTPRouteBody) -> HTTPRouteBody:
         """PUT ``body`` as is, its ``metadata.resourceVersion`` included; raise ``ConflictError`` when stale."""
         ...
+
+
+@runtime_checkable
+class FreshReads(Protocol):
+    """A store whose ``get`` may answer from a watch-fed cache (``graygate.kube.caches``): its ``get_fresh`` always
+    asks the API server. The read-modify-write loop decides with ``get`` and computes every write from
+    ``get_fresh``, so a stale cache can never be written back."""
+
+    async def get_fresh(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
 
 class TrafficRouter(Protocol):

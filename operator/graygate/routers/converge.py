@@ -5,6 +5,12 @@ one router's loop must be a fix to the other's. A router says what to write as a
 (``Change``: the body read → the body wanted) and what to report as the weights before a write; this module reads,
 checks, writes only what changed with the ``resourceVersion`` read, re-reads and retries on a 409 up to
 ``max_attempts`` times, and reports a refused write (``refusals.py``) instead of raising.
+
+With a store that reads from a watch-fed cache (``FreshReads``), ``get`` only decides: when its body says nothing
+changes, nothing is read or written; when it says a write is due, the object is read again from the API server
+(``get_fresh``) and the change is computed and written from that body, with that body's ``resourceVersion``
+(optimistic concurrency as before). A conflict's re-read and a snapshot, which is kept for a later restore, are
+fresh reads too.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 
 from graygate.errors import ConflictError, RejectedError, RouterError
 from graygate.ports.routing import (
+    FreshReads,
     HTTPRouteStore,
     RouteObjectKind,
     RouteWeights,
@@ -51,13 +58,20 @@ class Converger:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
         self._store = store
+        self._cached = isinstance(store, FreshReads)
         self._kind: RouteObjectKind = kind
         self._max_attempts = max_attempts
 
-    async def get(self, namespace: str, name: str) -> Body | RoutingProblem:
-        """The object as it is now, or the problem that it does not exist."""
-        body = await self._store.get(namespace, name)
+    async def get(self, namespace: str, name: str, *, fresh: bool = False) -> Body | RoutingProblem:
+        """The object as it is now (``fresh``: from the API server even when the store has a cache), or the problem
+        that it does not exist."""
+        body = await self._read(namespace, name, fresh=fresh)
         return self._not_found(namespace, name) if body is None else body
+
+    async def _read(self, namespace: str, name: str, *, fresh: bool) -> Body | None:
+        if fresh and isinstance(self._store, FreshReads):
+            return await self._store.get_fresh(namespace, name)
+        return await self._store.get(namespace, name)
 
     def _not_found(self, namespace: str, name: str) -> RoutingProblem:
         return RoutingProblem(name, _NOT_FOUND[self._kind], f"{self._kind} {namespace}/{name} does not exist")
@@ -121,11 +135,22 @@ class Converger:
         self, namespace: str, name: str, body: Body, change: Change, previous: Previous
     ) -> VirtualServiceWrite | RoutingProblem | None:
         """Apply ``change`` to ``body`` and replace it if that changed anything; None means nothing to write."""
+        fresh = not self._cached
         for attempt in range(1, self._max_attempts + 1):
             try:
                 desired = change(body)
             except RouterError as e:
                 return _problem(name, e)
+            if desired != body and not fresh:
+                # The cache says a write is due: decide again, and write, from the object as the server has it.
+                reread = await self._read(namespace, name, fresh=True)
+                if reread is None:
+                    return self._not_found(namespace, name)
+                body, fresh = reread, True
+                try:
+                    desired = change(body)
+                except RouterError as e:
+                    return _problem(name, e)
             if desired == body:
                 return None
             try:
@@ -135,7 +160,7 @@ class Converger:
             except ConflictError:
                 if attempt == self._max_attempts:
                     raise
-                reread = await self._store.get(namespace, name)
+                reread = await self._read(namespace, name, fresh=True)
                 if reread is None:
                     return self._not_found(namespace, name)
                 body = reread

@@ -82,7 +82,7 @@ class GatewayAPIRouter:
         """The managed rules as they are now; raises ``RouterError`` when an HTTPRoute or rule is missing."""
         snapshots: list[RouteSnapshot] = []
         for ref in target.http_routes:
-            body = await self._loop.get(target.namespace, ref.name)
+            body = await self._loop.get(target.namespace, ref.name, fresh=True)
             if isinstance(body, RoutingProblem):
                 raise RouteNotFoundError(body.message, reason=body.reason)
             snapshots.extend(httproute_read.snapshot(body, ref.rules))

@@ -104,7 +104,7 @@ class IstioRouter:
         """The managed routes as they are now; raises ``RouterError`` when a VirtualService or route is missing."""
         snapshots: list[RouteSnapshot] = []
         for ref in target.virtual_services:
-            body = await self._loop.get(target.namespace, ref.name)
+            body = await self._loop.get(target.namespace, ref.name, fresh=True)
             if isinstance(body, RoutingProblem):
                 raise RouteNotFoundError(body.message, reason=body.reason)
             snapshots.extend(virtualservice_read.snapshot(body, ref.routes))

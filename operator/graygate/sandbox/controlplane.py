@@ -36,7 +36,7 @@ from typing import Any
 from graygate.api.crd import rendered_crds
 from graygate.errors import GraygateError
 from graygate.kube import sandbox_setup
-from graygate.sandbox import istiod
+from graygate.sandbox import istiod, options
 from graygate.sandbox.istiod import IstiodEndpoints
 from graygate.sandbox.kubeconfig import write_kubeconfig
 from graygate.sandbox.kwok_stages import write_kwok_config
@@ -72,6 +72,13 @@ class ControlPlaneSettings:
     """More CRDs, installed after Istio's, Gateway API's and ours; a file that defines one of those again replaces
     it."""
     start_timeout_s: float = 90.0
+    audit_log: Path | None = None
+    """Off by default. A path: the API server writes an audit log there (JSON lines, `Metadata` level, one event per
+    finished request, with its user agent; pods, nodes, leases and ReplicaSets left out: the fake workloads' noise)
+    so a bench can count one client's requests."""
+    controller_qps: int | None = None
+    """Off by default. With `workloads`: kube-controller-manager's `--kube-api-qps` (burst twice that), for benches
+    creating thousands of Deployments (its default, 20, would take minutes)."""
 
 
 @dataclass
@@ -188,31 +195,14 @@ class ControlPlane:
         tokens = self.workdir / "tokens.csv"
         tokens.write_text(f'{self.token},sandbox-admin,sandbox-admin,"system:masters"\n')
         tokens.chmod(0o600)
+        audit = None
+        if self.settings.audit_log is not None:
+            audit = options.AuditLog(policy=self.workdir / "audit-policy.yaml", log=self.settings.audit_log)
         apiserver = self._launch(
             "kube-apiserver",
-            [
-                f"--etcd-servers={self.etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                f"--secure-port={port}",
-                f"--cert-dir={self.workdir / 'certs'}",
-                f"--tls-cert-file={pki.serving_cert}",
-                f"--tls-private-key-file={pki.serving_key}",
-                f"--client-ca-file={pki.ca_cert}",
-                f"--token-auth-file={tokens}",
-                "--authorization-mode=RBAC",
-                # On by default; named so that a namespace's pod-security.kubernetes.io labels are enforced here
-                # whatever a later release's defaults are.
-                "--enable-admission-plugins=PodSecurity",
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                f"--service-account-key-file={pki.service_account_pub}",
-                f"--service-account-signing-key-file={pki.service_account_key}",
-                "--service-cluster-ip-range=10.96.0.0/16",
-                "--endpoint-reconciler-type=none",
-                "--allow-privileged=true",
-                "--profiling=false",
-                "--enable-priority-and-fairness=false",
-            ],
+            options.apiserver(
+                etcd_url=self.etcd_url, port=port, workdir=self.workdir, pki=pki, tokens=tokens, audit=audit
+            ),
         )
         context = ssl.create_default_context(cafile=str(pki.ca_cert))
         self._ready = lambda: _ok(f"{self.server}/readyz", self.token, context)
@@ -269,42 +259,10 @@ class ControlPlane:
 
     def _start_workload_controllers(self, pki: SandboxPki) -> None:
         kcm = self._launch(
-            "kube-controller-manager",
-            [
-                f"--kubeconfig={self.kubeconfig}",
-                "--bind-address=127.0.0.1",
-                "--secure-port=0",
-                "--leader-elect=false",
-                f"--service-account-private-key-file={pki.service_account_key}",
-                f"--root-ca-file={pki.ca_cert}",
-                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route",
-            ],
+            "kube-controller-manager", options.controller_manager(self.kubeconfig, pki, self.settings.controller_qps)
         )
-        self._launch(
-            "kube-scheduler",
-            [
-                f"--kubeconfig={self.kubeconfig}",
-                f"--authentication-kubeconfig={self.kubeconfig}",
-                f"--authorization-kubeconfig={self.kubeconfig}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={free_port()}",
-                "--leader-elect=false",
-            ],
-        )
-        self._launch(
-            "kwok",
-            [
-                f"--kubeconfig={self.kubeconfig}",
-                f"--config={write_kwok_config(self.workdir / 'kwok.yaml')}",
-                "--manage-all-nodes=false",
-                f"--manage-nodes-with-annotation-selector={sandbox_setup.KWOK_NODE_ANNOTATION}=fake",
-                "--node-ip=127.0.0.1",
-                # A Lease heartbeat well inside kube-controller-manager's 50 s grace; without it kwok refreshes
-                # the node only about every 55 s, the node flaps NotReady and every Deployment loses Available.
-                "--node-lease-duration-seconds=40",
-                f"--server-address=127.0.0.1:{free_port()}",
-            ],
-        )
+        self._launch("kube-scheduler", options.scheduler(self.kubeconfig, free_port()))
+        self._launch("kwok", options.kwok(self.kubeconfig, write_kwok_config(self.workdir / "kwok.yaml"), free_port()))
         sandbox_setup.create_fake_node(self.kubeconfig, "kwok-node-0")
         kcm.wait_until(
             lambda: sandbox_setup.default_service_account_exists(self.kubeconfig),

@@ -100,6 +100,7 @@ def test_defaults_run_one_replica_that_is_replaced_not_rolled(default_manifests:
         "--metrics-port=8081",
         "--log-format=json",
         "--tick-interval=1",
+        "--resync-interval=300",
     ]
 
 
