@@ -71,6 +71,10 @@ class ControlPlaneSettings:
     crd_files: tuple[Path, ...] = ()
     """More CRDs, installed after Istio's, Gateway API's and ours; a file that defines one of those again replaces
     it."""
+    endpoint_slices: bool = True
+    """With `workloads`: False turns off kube-controller-manager's Endpoints and EndpointSlice controllers. kwok's
+    pods have addresses nothing listens on; without their EndpointSlices, istiod gives a Kubernetes Service only the
+    WorkloadEntries its selector picks (the traffic lab's backends stand for pods that way)."""
     start_timeout_s: float = 90.0
 
 
@@ -256,7 +260,7 @@ class ControlPlane:
                 "--leader-elect=false",
                 f"--service-account-private-key-file={pki.service_account_key}",
                 f"--root-ca-file={pki.ca_cert}",
-                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route",
+                f"--controllers={','.join(self._controllers())}",
             ],
         )
         self._launch(
@@ -290,6 +294,12 @@ class ControlPlane:
             self.settings.start_timeout_s,
             "creating ServiceAccounts",
         )
+
+    def _controllers(self) -> list[str]:
+        off = ["nodeipam", "cloud-node-lifecycle", "service-lb-controller", "route"]
+        if not self.settings.endpoint_slices:
+            off += ["endpoints-controller", "endpointslice-controller", "endpointslice-mirroring-controller"]
+        return ["*", *(f"-{name}" for name in off)]
 
     # -- bookkeeping ------------------------------------------------------------------------------------------
 
