@@ -57,7 +57,7 @@ class Outcome:
     scenario: str
     index: int
     ended: str
-    """"promoted", "rolled back", or "timed out"."""
+    """"promoted", "rolled back", "paused" (graygate: undecided, waiting for a person), or "timed out"."""
     back_on_stable_s: float | None
     failed: int
     stopped_at_weight: int | None

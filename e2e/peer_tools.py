@@ -33,7 +33,9 @@ from e2e.peers import (
 from e2e.support import apply_release, errors_gate, latency_gate, metric_release, pod_lister
 from tests.cluster_support import OperatorProcess, release, weights
 
-STEPS = (10, 25, 50, 100)
+STEPS = (10, 25, 50)
+"""Then each tool's own promotion sends 100 %: graygate's gates compare the canary with stable, which serves
+nothing at 100 %."""
 ENV = {"LAB_LATENCY_MS": "30", "LAB_JITTER_MS": "15"}
 """The lab's healthy latency (e2e/support.py BASELINE_LATENCY), from a pod's first answer on."""
 
@@ -45,7 +47,7 @@ FLAGGER_SETTINGS = {
     ),
     "analysis.threshold": ("1", "failed checks before rollback; 1 is the least (docs/gitbook/usage/how-it-works.md)"),
     "analysis.stepWeights": (
-        "[10, 25, 50, 100]",
+        "[10, 25, 50], then Flagger's promotion (100 %)",
         "the bench's step plan (docs/gitbook/usage/deployment-strategies.md, stepWeights)",
     ),
     "request-success-rate": (
@@ -62,7 +64,7 @@ FLAGGER_SETTINGS = {
 
 GRAYGATE_SETTINGS = {
     "analysis.interval": ("1s", "e2e/bench_rollback.py, the same release as make bench-rollback"),
-    "steps": ("setWeight 10, 25, 50, 100", "the bench's step plan"),
+    "steps": ("setWeight 10, 25, 50, then graygate's promotion (100 %)", "the bench's step plan"),
     "gates": ("requestSuccessRate (+3 points over stable, 8s) and requestDuration (p99 <= 2x stable, 10s)",
               "e2e/support.py errors_gate, latency_gate"),
 }  # fmt: skip
@@ -108,7 +110,8 @@ class GraygateTool:
         self.operator_alive()
         body = await asyncio.to_thread(release, self.api, self.namespace, self.release)
         phase = (body.get("status") or {}).get("phase")
-        return {"Succeeded": "promoted", "Failed": "rolled back", "Aborted": "rolled back"}.get(str(phase))
+        ended = {"Succeeded": "promoted", "Failed": "rolled back", "Aborted": "rolled back", "Paused": "paused"}
+        return ended.get(str(phase))
 
     def operator_alive(self) -> None:
         if self.operator.popen is not None and self.operator.popen.poll() is not None:
@@ -214,7 +217,7 @@ ROLLOUT_HASH = "rollouts-pod-template-hash"
 ARGO_PAUSE = "10s"
 ARGO_SETTINGS = {
     "steps": (
-        f"setWeight 10, 25, 50, 100 with a pause of {ARGO_PAUSE} after each but the last",
+        f"setWeight 10, 25, 50, each followed by a pause of {ARGO_PAUSE}, then Argo's promotion (100 %)",
         "no minimum pause is documented (docs/features/canary.md); 10 s is Flagger's floor, so a step lasts as long",
     ),
     "trafficRouting": (
@@ -336,9 +339,7 @@ class ArgoTool:
         )  # fmt: skip
         steps: list[dict[str, Any]] = []
         for weight in STEPS:
-            steps.append({"setWeight": weight})
-            if weight != STEPS[-1]:
-                steps.append({"pause": {"duration": ARGO_PAUSE}})
+            steps += [{"setWeight": weight}, {"pause": {"duration": ARGO_PAUSE}}]
         body = rollout("app", "app:v1", steps, ENV)
         canary = body["spec"]["strategy"]["canary"]
         canary["canaryService"], canary["stableService"] = "app-canary", "app-stable"
