@@ -45,7 +45,10 @@ FLAGGER_SETTINGS = {
         "the minimum: Canary.GetAnalysisInterval raises anything shorter to 10 s "
         "(fluxcd/flagger pkg/apis/flagger/v1beta1/canary.go)",
     ),
-    "analysis.threshold": ("1", "failed checks before rollback; 1 is the least (docs/gitbook/usage/how-it-works.md)"),
+    "analysis.threshold": (
+        "1",
+        "failed checks before rollback, 1 the least (docs/gitbook/usage/how-it-works.md; its example says 10)",
+    ),
     "analysis.stepWeights": (
         "[10, 25, 50], then Flagger's promotion (100 %)",
         "the bench's step plan (docs/gitbook/usage/deployment-strategies.md, stepWeights)",
@@ -218,7 +221,7 @@ ARGO_PAUSE = "10s"
 ARGO_SETTINGS = {
     "steps": (
         f"setWeight 10, 25, 50, each followed by a pause of {ARGO_PAUSE}, then Argo's promotion (100 %)",
-        "no minimum pause is documented (docs/features/canary.md); 10 s is Flagger's floor, so a step lasts as long",
+        "no minimum pause is documented (docs/features/canary/index.md); 10 s, Flagger's floor: steps as long",
     ),
     "trafficRouting": (
         "istio, host-level: Services app-stable and app-canary in VirtualService app",
