@@ -69,6 +69,15 @@ run: venv ## the demo: a local cluster, real traffic, one release: two versions 
 bench-rollback: venv system-packages toolchain ## seconds from a bad canary (10 % 5xx, p99 x3) to users back on stable; fails over 10 s
 	$(BIN)/python -m e2e.bench_rollback
 
+.PHONY: peers
+peers: ## build Flagger and the Argo Rollouts controller (and fetch their CRDs) from the Go module proxy, once into .cache/; only `make bench-peers` needs them
+	bash e2e/toolchain/build.sh $(CACHE)/toolchain --peers
+
+.PHONY: bench-peers
+bench-peers: venv system-packages toolchain peers ## graygate, Flagger and Argo Rollouts on the same sandbox, service and traffic; fails when a peer does not reconcile
+	@# In a network namespace of its own (needs root, as CI has): the peers' servers listen on every interface.
+	unshare --net -- sh -c 'ip link set lo up && exec $(BIN)/python -m e2e.bench_peers'
+
 .PHONY: bench-verdicts
 bench-verdicts: venv ## the window and the sequential Prometheus judge on 2,150 simulated releases, on the timer and gated: false rollbacks, seconds to Fail, where gated releases end (no servers; ~3.5 min on 2 cores); fails when a goal is missed
 	$(BIN)/python -m e2e.bench_verdicts

@@ -111,7 +111,8 @@ def parse_access_line(line: str) -> AccessRecord | None:
 def destination_of(cluster: str | None, destinations: Mapping[str, Destination]) -> Destination | None:
     """What the cluster the route picked stands for. The lab's own clusters (file mode) are the keys of
     `destinations`; istiod names its clusters `outbound|<port>|<subset>|<host FQDN>`: a subset of a destination's
-    service, or (no subset) a version's own service `<service>-<version>`. None: not one of the lab's."""
+    service, (no subset) a version's own service `<service>-<version>`, or a destination without a subset, which
+    stands for its whole host. None: not one of the lab's."""
     if not cluster:
         return None
     if cluster in destinations:
@@ -122,6 +123,8 @@ def destination_of(cluster: str | None, destinations: Mapping[str, Destination])
         return None
     _, _, subset, host = parts
     for dest in destinations.values():
+        if not subset and not dest.subset and host == dest.fqdn:  # a whole host, e.g. a canary's own Service
+            return dest
         if subset and (host, subset) == (dest.fqdn, dest.subset):
             return dest
         if not subset and host == f"{dest.service}-{dest.subset}.{dest.namespace}.svc.cluster.local":

@@ -71,7 +71,10 @@ log = logging.getLogger(__name__)
 class TrafficLab:
     """See the module docstring. Backend `versions` double as Istio subset names and Envoy cluster names; with
     `workloads`, the sides' clusters are the versions (subsets) and `versions` and `knobs` are not used. With
-    `mesh`, istiod configures the Envoy; without, the shim does (tests/lab only)."""
+    `mesh`, istiod configures the Envoy; without, the shim does (tests/lab only). `hosts` (with `workloads`):
+    Kubernetes Services the routes may name, each with the workload behind it (e.g. Argo Rollouts' canary and
+    stable Services); the callers' series report a request routed to one with that host as its
+    `destination_service`, as Istio's client proxy does."""
 
     def __init__(
         self,
@@ -89,6 +92,7 @@ class TrafficLab:
         list_pods: ListPods | None = None,
         workload_grace_s: float = 2.0,
         mesh: IstioMesh | None = None,
+        hosts: Mapping[str, str] | None = None,
     ) -> None:
         if (workloads is None) != (list_pods is None):
             raise ValueError("workloads and list_pods go together")
@@ -117,6 +121,7 @@ class TrafficLab:
         self._session: aiohttp.ClientSession | None = None
         self.started_in_s: dict[str, float] = {}
         self.mesh = mesh
+        self._hosts = dict(hosts or {})
         self._sidecar: MeshSidecar | None = None
         self._shim: ShimEnvoy | None = None
 
@@ -166,9 +171,13 @@ class TrafficLab:
         subset too. A workload side's cluster stands for its Deployment (its version is the subset's name: which
         revision answered is not in the access log)."""
         if self._sides:
+            whole = {f"host:{h}": Destination(h, self.namespace, "", w, "unknown") for h, w in self._hosts.items()}
             return {
-                s.cluster: Destination(self.service, self.namespace, s.cluster, s.deployment, s.cluster)
-                for s in self._sides
+                **{
+                    s.cluster: Destination(self.service, self.namespace, s.cluster, s.deployment, s.cluster)
+                    for s in self._sides
+                },
+                **whole,
             }
         return {
             v: Destination(self.service, self.namespace, subset=v, workload=f"{self.service}-{v}", version=v)

@@ -70,6 +70,8 @@ class WorkloadSide:
     cluster: str
     deployment: str
     selector: Mapping[str, str]
+    hash_label: str = POD_TEMPLATE_HASH
+    """The pod label naming its ReplicaSet's template hash (Argo Rollouts' ReplicaSets use their own label)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -148,7 +150,7 @@ def _revision(side: WorkloadSide, pod: Mapping[str, Any]) -> Revision | None:
     """The revision of `side.deployment` a pod belongs to; None for a pod of no ReplicaSet of that Deployment (a
     selector may pick more than the Deployment's pods)."""
     meta = pod.get("metadata", {})
-    template_hash = (meta.get("labels") or {}).get(POD_TEMPLATE_HASH)
+    template_hash = (meta.get("labels") or {}).get(side.hash_label)
     if not template_hash:
         return None
     revision = Revision(side.deployment, str(template_hash))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the sandbox's control-plane binaries from the Go module proxy into a cache folder, once per pinned version.
 # Usage: build.sh CACHE_DIR        (binaries land in CACHE_DIR/bin; a stamp per tool records what it was built from)
+#        build.sh CACHE_DIR --peers  (only Flagger and Argo Rollouts with their CRDs, for `make bench-peers`)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=$(mkdir -p "${1:?cache dir}" && cd "$1" && pwd)
@@ -114,6 +115,65 @@ fetch_gateway_api_crds() {
 }
 
 fresh_file() { [[ -f "$1" && -f "$1.stamp" && "$(cat "$1.stamp")" == "$2" ]]; }
+
+module_dir() { # module_dir DIR MODULE → the module cache folder holding the version DIR/go.mod requires
+  (cd "$1" && go mod download -json "$2" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+}
+
+copy_crds() { # copy_crds OUT STAMP FILE... → the files, one YAML stream, written through a new file
+  local out=$1 stamp=$2 file
+  shift 2
+  mkdir -p "$(dirname "$out")"
+  : > "$out.tmp"
+  for file in "$@"; do { echo "---"; cat "$file"; } >> "$out.tmp"; done
+  mv "$out.tmp" "$out"
+  chmod 644 "$out"
+  echo "$stamp" > "$out.stamp"
+}
+
+build_flagger() { # Flagger's controller and its CRDs (artifacts/flagger/crd.yaml), from the version flagger/go.mod pins
+  local dir="$here/flagger" module=github.com/fluxcd/flagger version stamp start src
+  version=$(module_version "$dir" $module)
+  src=$(module_dir "$dir" $module)
+  [[ -n "$src" ]] || { echo "toolchain: go mod download $module failed" >&2; exit 1; }
+  if fresh_file "$cache/peers/flagger-crds.yaml" "$version"; then echo "toolchain: Flagger CRDs $version are cached"
+  else copy_crds "$cache/peers/flagger-crds.yaml" "$version" "$src/artifacts/flagger/crd.yaml"
+    echo "toolchain: fetched Flagger CRDs from $module@$version"; fi
+  stamp="$version $(cat "$dir/go.mod" "$dir/go.sum" "$dir/tools.go" | sha256sum | cut -c1-16)"
+  if fresh flagger "$stamp"; then echo "toolchain: flagger $version is cached"; return; fi
+  start=$SECONDS
+  (cd "$dir" && go build -trimpath -ldflags "-s -w -X $module/pkg/version.REVISION=$version" \
+    -o "$bin/flagger" "$module/cmd/flagger")
+  built flagger "$stamp" $((SECONDS - start))
+}
+
+build_argo_rollouts() { # the Argo Rollouts controller and its CRDs (manifests/crds), as argo-rollouts/go.mod pins
+  local dir="$here/argo-rollouts" module=github.com/argoproj/argo-rollouts version stamp start src
+  version=$(module_version "$dir" $module)
+  src=$(module_dir "$dir" $module)
+  [[ -n "$src" ]] || { echo "toolchain: go mod download $module failed" >&2; exit 1; }
+  if fresh_file "$cache/peers/argo-rollouts-crds.yaml" "$version"; then
+    echo "toolchain: Argo Rollouts CRDs $version are cached"
+  else
+    copy_crds "$cache/peers/argo-rollouts-crds.yaml" "$version" "$src"/manifests/crds/*-crd.yaml
+    echo "toolchain: fetched Argo Rollouts CRDs from $module@$version"
+  fi
+  stamp="$version $(cat "$dir/go.mod" "$dir/go.sum" "$dir/tools.go" | sha256sum | cut -c1-16)"
+  if fresh rollouts-controller "$stamp"; then echo "toolchain: rollouts-controller $version is cached"; return; fi
+  start=$SECONDS
+  # As Argo Rollouts' own Makefile stamps it, so the controller reports its release (v1.9.2+unknown: no commit here).
+  local pkg=$module/utils/version
+  (cd "$dir" && go build -trimpath \
+    -ldflags "-s -w -X $pkg.version=${version#v}" \
+    -o "$bin/rollouts-controller" "$module/cmd/rollouts-controller")
+  built rollouts-controller "$stamp" $((SECONDS - start))
+}
+
+if [[ "${2:-}" == --peers ]]; then
+  build_flagger
+  build_argo_rollouts
+  exit 0
+fi
 
 fetch_istio_crds
 fetch_gateway_api_crds

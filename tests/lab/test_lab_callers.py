@@ -111,6 +111,15 @@ def test_clusters_are_read_back_into_the_lab_s_versions(cluster: str | None, ver
     assert (found.version if found is not None else None) == version
 
 
+def test_a_destination_without_a_subset_stands_for_its_whole_host() -> None:
+    """A route to a Kubernetes Service of its own (Argo Rollouts' host-level split) reports that Service."""
+    whole = {"host:app-canary": Destination("app-canary", "shop", "", "app", "unknown"), **DESTINATIONS}
+    found = destination_of("outbound|8080||app-canary.shop.svc.cluster.local", whole)
+    assert found is not None
+    assert found.fqdn == "app-canary.shop.svc.cluster.local"
+    assert destination_of("outbound|8080|canary|app-canary.shop.svc.cluster.local", whole) is None
+
+
 def test_the_tail_reads_whole_lines_once_and_starts_over_on_a_new_file(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     tail = AccessLogTail(log)

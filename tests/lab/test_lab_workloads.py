@@ -127,6 +127,15 @@ def test_the_plan_has_a_backend_per_revision_and_an_endpoint_per_counted_pod() -
     assert got.problems[0].startswith("app-h9: ")
 
 
+def test_a_side_may_name_the_template_hash_label_argo_rollouts_uses() -> None:
+    """Argo Rollouts' ReplicaSets label their pods `rollouts-pod-template-hash`, not `pod-template-hash`."""
+    side = WorkloadSide("stable", "app", {"app": "app"}, hash_label="rollouts-pod-template-hash")
+    argo = pod("r-1", "app", "h1", "app:v1")
+    argo["metadata"]["labels"] = {"app": "app", "rollouts-pod-template-hash": "h1"}
+    assert plan([side], {"stable": [argo]}).endpoints == {"stable": [Revision("app", "h1")]}
+    assert plan([CANARY], {"canary": [argo]}).endpoints == {"canary": []}
+
+
 # --- real Envoy and backends ----------------------------------------------------------------------------------------
 
 

@@ -71,6 +71,10 @@ class ControlPlaneSettings:
     crd_files: tuple[Path, ...] = ()
     """More CRDs, installed after Istio's, Gateway API's and ours; a file that defines one of those again replaces
     it."""
+    endpoint_slices: bool = True
+    """With `workloads`: False turns off kube-controller-manager's Endpoints and EndpointSlice controllers. kwok's
+    pods have addresses nothing listens on; without their EndpointSlices, istiod gives a Kubernetes Service only the
+    WorkloadEntries its selector picks (the traffic lab's backends stand for pods that way)."""
     start_timeout_s: float = 90.0
     audit_log: Path | None = None
     """Off by default. A path: the API server writes an audit log there (JSON lines, `Metadata` level, one event per
@@ -259,7 +263,10 @@ class ControlPlane:
 
     def _start_workload_controllers(self, pki: SandboxPki) -> None:
         kcm = self._launch(
-            "kube-controller-manager", options.controller_manager(self.kubeconfig, pki, self.settings.controller_qps)
+            "kube-controller-manager",
+            options.controller_manager(
+                self.kubeconfig, pki, self.settings.controller_qps, endpoint_slices=self.settings.endpoint_slices
+            ),
         )
         self._launch("kube-scheduler", options.scheduler(self.kubeconfig, free_port()))
         self._launch("kwok", options.kwok(self.kubeconfig, write_kwok_config(self.workdir / "kwok.yaml"), free_port()))

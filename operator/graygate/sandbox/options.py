@@ -80,8 +80,14 @@ def apiserver(
     ]
 
 
-def controller_manager(kubeconfig: Path, pki: SandboxPki, qps: int | None) -> list[str]:
-    """`qps`: its `--kube-api-qps` (burst twice that), for benches creating thousands of Deployments."""
+def controller_manager(
+    kubeconfig: Path, pki: SandboxPki, qps: int | None, *, endpoint_slices: bool = True
+) -> list[str]:
+    """`qps`: its `--kube-api-qps` (burst twice that), for benches creating thousands of Deployments;
+    `endpoint_slices`: see `ControlPlaneSettings.endpoint_slices`."""
+    off = ["nodeipam", "cloud-node-lifecycle", "service-lb-controller", "route"]
+    if not endpoint_slices:
+        off += ["endpoints-controller", "endpointslice-controller", "endpointslice-mirroring-controller"]
     return [
         f"--kubeconfig={kubeconfig}",
         "--bind-address=127.0.0.1",
@@ -89,7 +95,7 @@ def controller_manager(kubeconfig: Path, pki: SandboxPki, qps: int | None) -> li
         "--leader-elect=false",
         f"--service-account-private-key-file={pki.service_account_key}",
         f"--root-ca-file={pki.ca_cert}",
-        "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route",
+        f"--controllers={','.join(['*', *(f'-{name}' for name in off)])}",
         *([f"--kube-api-qps={qps}", f"--kube-api-burst={2 * qps}"] if qps else []),
     ]
 
