@@ -102,6 +102,18 @@ KUBE_CALLS: dict[tuple[str, str, str, str], Call] = {
     ("watch_sources", "http_routes.watcher", "list_namespaced_custom_object", "_GATEWAY_API"): Call(
         ("gateway.networking.k8s.io", "httproutes", "watch"), "operator"
     ),
+    ("watch_sources", "destination_rules.lister", "list_cluster_custom_object", "_DESTINATION_RULES"): Call(
+        ("networking.istio.io", "destinationrules", "list"), "operator"
+    ),
+    ("watch_sources", "destination_rules.lister", "list_namespaced_custom_object", "_DESTINATION_RULES"): Call(
+        ("networking.istio.io", "destinationrules", "list"), "operator"
+    ),
+    ("watch_sources", "destination_rules.watcher", "list_cluster_custom_object", "_DESTINATION_RULES"): Call(
+        ("networking.istio.io", "destinationrules", "watch"), "operator"
+    ),
+    ("watch_sources", "destination_rules.watcher", "list_namespaced_custom_object", "_DESTINATION_RULES"): Call(
+        ("networking.istio.io", "destinationrules", "watch"), "operator"
+    ),
     ("watch_sources", "deployments.lister", "list_deployment_for_all_namespaces", "kwargs"): Call(
         ("apps", "deployments", "list"), "operator"
     ),

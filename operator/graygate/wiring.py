@@ -140,7 +140,7 @@ def kube_adapters(api: ApiClient, instance: str, caches: Caches | None = None) -
         secrets=KubeSecrets(api),
         workload=workload,
         followed=KubeFollowedWorkloads(api),
-        destination_rules=KubeDestinationRules(api),
+        destination_rules=KubeDestinationRules(api, caches.destination_rules.listed if caches is not None else None),
         notification_settings=KubeNotificationSettings(api),
         gate_templates=KubeGateTemplates(api),
     )

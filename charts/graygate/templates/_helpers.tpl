@@ -72,10 +72,10 @@ only with trackConfig.enabled. */}}
   verbs: [get, list, watch, update]
 # Before traffic moves, the DestinationRules that define the release's subsets (graygate.kube.destinationrules).
 # Istio also honours rules in the host's namespace and in its root namespace: a namespaced install sees those only
-# where it has this Role.
+# where it has this Role. Read from a watch-fed cache (list, watch: graygate.kube.caches) where it covers them.
 - apiGroups: [networking.istio.io]
   resources: [destinationrules]
-  verbs: [list]
+  verbs: [list, watch]
 # The canary workload's availability.
 - apiGroups: [apps]
   resources: [deployments/status]

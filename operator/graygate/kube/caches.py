@@ -30,6 +30,7 @@ from graygate.kube.watch_cache import RESYNC_S, Body, EventSource, OnChange, Wat
 VIRTUAL_SERVICE = "VirtualService"
 HTTP_ROUTE = "HTTPRoute"
 DEPLOYMENT = "Deployment"
+DESTINATION_RULE = "DestinationRule"
 
 
 def deployment_projection(body: Body) -> Body:
@@ -71,6 +72,13 @@ class ScopedCaches:
             return None
         return cache.get(namespace, name)
 
+    def listed(self, namespace: str) -> list[Body] | None:
+        """The namespace's cached objects, or None when the cache cannot answer (the caller asks the API server)."""
+        cache = self.covering(namespace)
+        if cache is None or not cache.ready:
+            return None
+        return cache.in_namespace(namespace)
+
     def put(self, namespace: str, body: Body) -> None:
         cache = self.covering(namespace)
         if cache is not None:
@@ -103,9 +111,15 @@ class Caches:
     virtual_services: ScopedCaches
     http_routes: ScopedCaches
     deployments: ScopedCaches
+    destination_rules: ScopedCaches
 
     def all(self) -> list[WatchCache]:
-        return [*self.virtual_services.all(), *self.http_routes.all(), *self.deployments.all()]
+        return [
+            *self.virtual_services.all(),
+            *self.http_routes.all(),
+            *self.deployments.all(),
+            *self.destination_rules.all(),
+        ]
 
     def start(self) -> None:
         for cache in self.all():
@@ -125,7 +139,7 @@ def kube_caches(
     on_change: OnChange | None = None,
     resync_s: float = RESYNC_S,
 ) -> Caches:
-    """The three caches over the API server, not started; `namespaces` empty: every namespace."""
+    """The four caches over the API server, not started; `namespaces` empty: every namespace."""
     wanted = tuple(namespaces)
     return Caches(
         virtual_services=scoped(
@@ -149,6 +163,14 @@ def kube_caches(
             on_change=on_change,
             resync_s=resync_s,
             trim=deployment_projection,
+        ),
+        # Read by every Pending release's destination check, which listed a namespace's rules at each poll.
+        destination_rules=scoped(
+            DESTINATION_RULE,
+            wanted,
+            lambda namespace: watch_sources.destination_rules(api, namespace),
+            on_change=on_change,
+            resync_s=resync_s,
         ),
     )
 

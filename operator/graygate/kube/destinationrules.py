@@ -1,10 +1,11 @@
 """Istio DestinationRules as the destination check reads them: listed per namespace, reduced to host, subsets and
-`exportTo`. The client is blocking, so every call runs in a worker thread, off the event loop."""
+`exportTo`. The client is blocking, so every call runs in a worker thread, off the event loop. A namespace a
+watch-fed cache covers is read from memory (graygate.kube.caches)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kubernetes import client
@@ -19,8 +20,12 @@ _ISTIO = {"group": "networking.istio.io", "version": "v1", "plural": "destinatio
 class KubeDestinationRules:
     """Implements `graygate.ports.destinations.DestinationRules` against the API server."""
 
-    def __init__(self, api: client.ApiClient) -> None:
+    def __init__(
+        self, api: client.ApiClient, cached: Callable[[str], list[dict[str, Any]] | None] | None = None
+    ) -> None:
+        """`cached(namespace)`: the namespace's rules from a watch-fed cache, or None when it cannot answer."""
         self._custom: Any = client.CustomObjectsApi(api)
+        self._cached = cached
 
     async def read(self, namespace: str, namespaces: Sequence[str]) -> DestinationRulesReading:
         return await asyncio.to_thread(self._read, namespace, namespaces)
@@ -29,6 +34,9 @@ class KubeDestinationRules:
         rules: list[DestinationRuleSeen] = []
         errors: list[str] = []
         for where in namespaces:
+            if self._cached is not None and (held := self._cached(where)) is not None:
+                rules.extend(_rule(item) for item in held)
+                continue
             try:
                 with kube_errors(f"DestinationRules in {where}"):
                     listed = self._custom.list_namespaced_custom_object(**_ISTIO, namespace=where)

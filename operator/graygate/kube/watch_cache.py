@@ -123,6 +123,12 @@ class WatchCache:
             found = self._objects.get((namespace, name))
         return None if found is None else copy.deepcopy(found)
 
+    def in_namespace(self, namespace: str) -> list[Body]:
+        """Copies of the cached objects of one namespace."""
+        with self._lock:
+            found = [body for (where, _), body in self._objects.items() if where == namespace]
+        return copy.deepcopy(found)
+
     def keys(self) -> set[Key]:
         with self._lock:
             return set(self._objects)

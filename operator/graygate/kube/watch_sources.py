@@ -1,9 +1,9 @@
-"""The API server behind a `WatchCache`: list and watch VirtualServices, HTTPRoutes and Deployments, in every
-namespace or in one, as raw JSON (no client models: the routers read the objects as the server sent them, and
-building models for every event of every Deployment costs CPU for nothing).
+"""The API server behind a `WatchCache`: list and watch VirtualServices, HTTPRoutes, DestinationRules and
+Deployments, in every namespace or in one, as raw JSON (no client models: the routers read the objects as the server
+sent them, and building models for every event of every Deployment costs CPU for nothing).
 
-Each list and each watch is its own call in its own function, so tests/integration/packaging/
-test_packaging_rbac_needs.py can pair it with the permission it needs (list, watch).
+Each list and each watch is its own call in its own function, so tests/kube_access.py can pair it with the
+permission it needs (list, watch).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from kubernetes import client
 
 from graygate.kube.client import kube_errors
+from graygate.kube.destinationrules import _ISTIO as _DESTINATION_RULES
 from graygate.kube.httproutes import _GATEWAY_API
 from graygate.kube.virtualservices import _ISTIO
 from graygate.kube.watch_cache import Body, Gone
@@ -122,6 +123,22 @@ def http_routes(api: client.ApiClient, namespace: str | None) -> ApiSource:
         return custom.list_namespaced_custom_object(**_GATEWAY_API, namespace=namespace, **kwargs)
 
     return ApiSource(f"HTTPRoutes in {namespace or 'every namespace'}", lister, watcher)
+
+
+def destination_rules(api: client.ApiClient, namespace: str | None) -> ApiSource:
+    custom: Any = client.CustomObjectsApi(api)
+
+    def lister(**kwargs: Any) -> Any:
+        if namespace is None:
+            return custom.list_cluster_custom_object(**_DESTINATION_RULES, **kwargs)
+        return custom.list_namespaced_custom_object(**_DESTINATION_RULES, namespace=namespace, **kwargs)
+
+    def watcher(**kwargs: Any) -> Any:
+        if namespace is None:
+            return custom.list_cluster_custom_object(**_DESTINATION_RULES, **kwargs)
+        return custom.list_namespaced_custom_object(**_DESTINATION_RULES, namespace=namespace, **kwargs)
+
+    return ApiSource(f"DestinationRules in {namespace or 'every namespace'}", lister, watcher)
 
 
 def deployments(api: client.ApiClient, namespace: str | None) -> ApiSource:

@@ -29,6 +29,7 @@ IN_EACH_NAMESPACE: set[tuple[str, str, str, str]] = {
     ("gateway.networking.k8s.io", "httproutes", "watch", ""),
     ("gateway.networking.k8s.io", "httproutes", "update", ""),
     ("networking.istio.io", "destinationrules", "list", ""),
+    ("networking.istio.io", "destinationrules", "watch", ""),
     ("apps", "deployments/status", "get", ""),
     ("apps", "deployments", "get", ""),
     ("apps", "deployments", "list", ""),
