@@ -124,10 +124,10 @@ class WatchCache:
         return None if found is None else copy.deepcopy(found)
 
     def in_namespace(self, namespace: str) -> list[Body]:
-        """Copies of the cached objects of one namespace."""
+        """The cached objects of one namespace, not copied (every Pending release's poll reads them all): the
+        caller reads them and never changes them."""
         with self._lock:
-            found = [body for (where, _), body in self._objects.items() if where == namespace]
-        return copy.deepcopy(found)
+            return [body for (where, _), body in self._objects.items() if where == namespace]
 
     def keys(self) -> set[Key]:
         with self._lock:

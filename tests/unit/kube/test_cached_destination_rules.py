@@ -52,3 +52,19 @@ def test_without_a_cache_every_namespace_is_listed() -> None:
 
     assert listing.asked == ["shop"]
     assert [rule.name for rule in reading.rules] == ["checkout"]
+
+
+def test_a_namespace_no_cache_covers_is_listed_once_for_many_readers_then_again_after_a_while() -> None:
+    rules = KubeDestinationRules(client.ApiClient(client.Configuration()), lambda namespace: None)
+    listing = _Listing({"istio-system": [_rule("istio-system", "mesh", "*.local", "stable")]})
+    rules._custom = listing
+    now = [100.0]
+    rules._clock = lambda: now[0]
+
+    first = [rules._read(f"shop-{n}", ["istio-system"]) for n in range(50)]
+    assert listing.asked == ["istio-system"], "fifty releases polling at once: one list"
+    assert all([rule.name for rule in reading.rules] == ["mesh"] for reading in first)
+
+    now[0] += 2.5
+    rules._read("shop-0", ["istio-system"])
+    assert listing.asked == ["istio-system", "istio-system"], "listed again once the last listing is old"
